@@ -1,0 +1,183 @@
+package router
+
+import (
+	"strings"
+)
+
+// buildRoute validates route ri of vhost vi and compiles it.
+func (b *builder) buildRoute(vi, ri int) (Route, bool) {
+	vs := &b.spec.VirtualHosts[vi]
+	rs := &vs.Routes[ri]
+	n := len(b.errs)
+	rt := Route{name: rs.Name, vhost: vs.Name, fold: rs.Match.CaseInsensitive}
+	b.buildPath(vi, ri, &rt)
+	b.buildHeaders(vi, ri, &rt)
+	b.buildAction(vi, ri, &rt)
+	return rt, len(b.errs) == n
+}
+
+func (b *builder) buildPath(vi, ri int, rt *Route) {
+	m := &b.spec.VirtualHosts[vi].Routes[ri].Match
+	set := 0
+	for _, s := range []string{m.Prefix, m.Path, m.Regex} {
+		if s != "" {
+			set++
+		}
+	}
+	if set != 1 {
+		b.fail(vi, ri, nil, "match needs exactly one of prefix, path, regex (%d set)", set)
+		return
+	}
+	switch {
+	case m.Prefix != "":
+		rt.kind, rt.pattern = pathPrefix, m.Prefix
+		b.checkPathPattern(vi, ri, "prefix", m.Prefix)
+	case m.Path != "":
+		rt.kind, rt.pattern = pathExact, m.Path
+		b.checkPathPattern(vi, ri, "path", m.Path)
+	default:
+		re, err := compileFull(m.Regex, m.CaseInsensitive)
+		if err != nil {
+			b.fail(vi, ri, err, "bad path regex %q", m.Regex)
+		}
+		rt.kind, rt.re = pathRegex, re
+	}
+}
+
+// checkPathPattern rejects prefixes and paths that can never match an
+// origin-form path with its query removed.
+func (b *builder) checkPathPattern(vi, ri int, what, p string) {
+	switch {
+	case p[0] != '/':
+		b.fail(vi, ri, nil, "%s %q must start with '/'", what, p)
+	case strings.ContainsAny(p, "?#"):
+		b.fail(vi, ri, nil, "%s %q contains '?' or '#' (the query is not matched)", what, p)
+	}
+}
+
+func (b *builder) buildHeaders(vi, ri int, rt *Route) {
+	hs := b.spec.VirtualHosts[vi].Routes[ri].Match.Headers
+	if len(hs) == 0 {
+		return
+	}
+	rt.headers = make([]headerMatcher, 0, len(hs))
+	for hi, h := range hs {
+		if h.Name == "" || !isToken(h.Name) {
+			b.fail(vi, ri, nil, "header[%d]: invalid name %q", hi, h.Name)
+			continue
+		}
+		hm := headerMatcher{name: h.Name, value: h.Value, invert: h.Invert}
+		if h.Regex {
+			re, err := compileFull(h.Value, false)
+			if err != nil {
+				b.fail(vi, ri, err, "header[%d] %q: bad regex %q", hi, h.Name, h.Value)
+				continue
+			}
+			hm.re = re
+		}
+		rt.headers = append(rt.headers, hm)
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token (a valid field name).
+func isToken(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *builder) buildAction(vi, ri int, rt *Route) {
+	rs := &b.spec.VirtualHosts[vi].Routes[ri]
+	set := 0
+	for _, ok := range []bool{rs.Cluster != nil, rs.Direct != nil, rs.Redirect != nil} {
+		if ok {
+			set++
+		}
+	}
+	if set != 1 {
+		b.fail(vi, ri, nil, "needs exactly one action of cluster, direct, redirect (%d set)", set)
+		return
+	}
+	isRegex := rs.Match.Regex != ""
+	switch {
+	case rs.Cluster != nil:
+		b.buildCluster(vi, ri, *rs.Cluster, isRegex, rt)
+	case rs.Direct != nil:
+		d := *rs.Direct
+		if d.Status < 200 || d.Status > 599 {
+			b.fail(vi, ri, nil, "direct response status %d outside 200-599", d.Status)
+		}
+		rt.direct = &d
+	default:
+		b.buildRedirect(vi, ri, *rs.Redirect, isRegex, rt)
+	}
+}
+
+func (b *builder) buildCluster(vi, ri int, c ClusterAction, isRegex bool, rt *Route) {
+	if c.Cluster == "" {
+		b.fail(vi, ri, nil, "cluster action without a cluster name")
+	}
+	if c.Timeout < 0 {
+		b.fail(vi, ri, nil, "negative timeout %v", c.Timeout)
+	}
+	if c.PrefixRewrite != "" && isRegex {
+		b.fail(vi, ri, nil, "prefix rewrite needs a prefix or path match, not regex")
+	}
+	if c.HostRewrite != "" && !isHostValue(c.HostRewrite) {
+		b.fail(vi, ri, nil, "invalid host rewrite %q", c.HostRewrite)
+	}
+	rt.cluster = &c
+}
+
+func (b *builder) buildRedirect(vi, ri int, r Redirect, isRegex bool, rt *Route) {
+	switch r.Code {
+	case 0:
+		r.Code = 301
+	case 301, 302, 303, 307, 308:
+	default:
+		b.fail(vi, ri, nil, "redirect code %d not one of 301, 302, 303, 307, 308", r.Code)
+	}
+	if r.Path != "" && r.PrefixRewrite != "" {
+		b.fail(vi, ri, nil, "redirect sets both path and prefix rewrite")
+	}
+	if r.PrefixRewrite != "" && isRegex {
+		b.fail(vi, ri, nil, "redirect prefix rewrite needs a prefix or path match, not regex")
+	}
+	if r.Path != "" && r.Path[0] != '/' {
+		b.fail(vi, ri, nil, "redirect path %q must start with '/'", r.Path)
+	}
+	if r.Scheme != "" && !isScheme(r.Scheme) {
+		b.fail(vi, ri, nil, "invalid redirect scheme %q", r.Scheme)
+	}
+	if r.Host != "" && !isHostValue(r.Host) {
+		b.fail(vi, ri, nil, "invalid redirect host %q", r.Host)
+	}
+	r.Scheme = strings.ToLower(r.Scheme)
+	rt.redirect = &r
+}
+
+// isScheme reports whether s is an RFC 3986 scheme.
+func isScheme(s string) bool {
+	for i := range len(s) {
+		c := lowerASCII(s[i])
+		switch {
+		case 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isHostValue reports whether s is usable as a Host value: a domain
+// pattern without wildcards.
+func isHostValue(s string) bool {
+	return checkDomain(s) == "" && strings.IndexByte(s, '*') < 0
+}

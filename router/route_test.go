@@ -1,0 +1,104 @@
+package router
+
+import (
+	"testing"
+	"time"
+)
+
+// oneRoute builds a table with a single catch-all vhost holding r.
+func oneRoute(tb testing.TB, r RouteSpec) *Route {
+	tb.Helper()
+	tbl := mustTable(tb, TableSpec{VirtualHosts: []VirtualHostSpec{{Name: "vh", Domains: []string{"*"}, Routes: []RouteSpec{r}}}})
+	return &tbl.catchAll.routes[0]
+}
+
+func TestAccessors(t *testing.T) {
+	c := oneRoute(t, RouteSpec{Name: "c", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "up", Timeout: time.Second, HostRewrite: "h.test"}})
+	if c.Name() != "c" || c.VirtualHost() != "vh" || c.Cluster().Cluster != "up" || c.Timeout() != time.Second ||
+		c.Cluster().HostRewrite != "h.test" || c.Direct() != nil || c.Redirect() != nil {
+		t.Errorf("cluster route accessors wrong: %+v", c)
+	}
+	d := oneRoute(t, RouteSpec{Match: MatchSpec{Prefix: "/"}, Direct: &DirectResponse{Status: 503, Body: "down"}})
+	if d.Direct().Status != 503 || d.Direct().Body != "down" || d.Timeout() != 0 || d.Cluster() != nil {
+		t.Errorf("direct route accessors wrong: %+v", d)
+	}
+	r := oneRoute(t, RouteSpec{Match: MatchSpec{Prefix: "/"}, Redirect: &Redirect{Scheme: "HTTPS"}})
+	if r.Redirect().Code != 301 || r.Redirect().Scheme != "https" {
+		t.Errorf("redirect defaults wrong: %+v", r.Redirect())
+	}
+}
+
+func TestRewritePath(t *testing.T) {
+	tests := []struct {
+		name  string
+		match MatchSpec
+		rw    string
+		path  string
+		want  string
+	}{
+		{name: "no rewrite", match: MatchSpec{Prefix: "/api/"}, path: "/api/x?q=1", want: "/api/x?q=1"},
+		{name: "prefix", match: MatchSpec{Prefix: "/api/"}, rw: "/v2/", path: "/api/users?id=1", want: "/v2/users?id=1"},
+		{name: "prefix to root", match: MatchSpec{Prefix: "/api/"}, rw: "/", path: "/api/users", want: "/users"},
+		{name: "prefix ci keeps rest", match: MatchSpec{Prefix: "/api", CaseInsensitive: true}, rw: "/x", path: "/API/Users", want: "/x/Users"},
+		{name: "path", match: MatchSpec{Path: "/old"}, rw: "/new", path: "/old?a#b", want: "/new?a#b"},
+		{name: "fragment kept", match: MatchSpec{Prefix: "/a"}, rw: "/b", path: "/a/c#f", want: "/b/c#f"},
+		{name: "non-matching path unchanged", match: MatchSpec{Prefix: "/api/"}, rw: "/v2/", path: "/other", want: "/other"},
+		{name: "regex unchanged", match: MatchSpec{Regex: "/.*"}, path: "/r?x", want: "/r?x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := oneRoute(t, RouteSpec{Match: tc.match, Cluster: &ClusterAction{Cluster: "c", PrefixRewrite: tc.rw}})
+			dst := []byte("GET ")
+			got := string(rt.RewritePath(dst, []byte(tc.path)))
+			if got != "GET "+tc.want {
+				t.Errorf("RewritePath(%q) = %q, want %q", tc.path, got, "GET "+tc.want)
+			}
+		})
+	}
+}
+
+func TestRedirectLocation(t *testing.T) {
+	tests := []struct {
+		name   string
+		match  MatchSpec
+		rd     Redirect
+		scheme string
+		host   string
+		path   string
+		want   string
+	}{
+		{name: "https upgrade", rd: Redirect{Scheme: "https"}, scheme: "http", host: "a.test", path: "/x?y", want: "https://a.test/x?y"},
+		{name: "https drops port 80", rd: Redirect{Scheme: "https"}, scheme: "http", host: "a.test:80", path: "/", want: "https://a.test/"},
+		{name: "https keeps other port", rd: Redirect{Scheme: "https"}, scheme: "http", host: "a.test:8080", path: "/", want: "https://a.test:8080/"},
+		{name: "http downgrade drops 443", rd: Redirect{Scheme: "http"}, scheme: "https", host: "[::1]:443", path: "/", want: "http://[::1]/"},
+		{name: "same scheme keeps port", rd: Redirect{Scheme: "http"}, scheme: "http", host: "a.test:80", path: "/", want: "http://a.test:80/"},
+		{name: "empty scheme is http", rd: Redirect{Host: "b.test"}, host: "a.test", path: "/p", want: "http://b.test/p"},
+		{name: "host replaces authority", rd: Redirect{Host: "b.test:9000"}, scheme: "https", host: "a.test:8443", path: "/p?q", want: "https://b.test:9000/p?q"},
+		{name: "path keeps query", rd: Redirect{Path: "/new"}, scheme: "http", host: "a", path: "/old?q=1", want: "http://a/new?q=1"},
+		{name: "path with own query", rd: Redirect{Path: "/new?x=2"}, scheme: "http", host: "a", path: "/old?q=1", want: "http://a/new?x=2"},
+		{name: "prefix rewrite", match: MatchSpec{Prefix: "/old/"}, rd: Redirect{PrefixRewrite: "/new/"}, scheme: "http", host: "a", path: "/old/p?q", want: "http://a/new/p?q"},
+		{name: "no host is relative", rd: Redirect{Path: "/n"}, path: "/o", want: "/n"},
+		{name: "empty path becomes slash", rd: Redirect{Host: "b"}, scheme: "http", want: "http://b/"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.match
+			if m.Prefix == "" && m.Path == "" && m.Regex == "" {
+				m.Prefix = "/"
+			}
+			rd := tc.rd
+			rt := oneRoute(t, RouteSpec{Match: m, Redirect: &rd})
+			got := string(rt.RedirectLocation(nil, []byte(tc.scheme), []byte(tc.host), []byte(tc.path)))
+			if got != tc.want {
+				t.Errorf("RedirectLocation = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedirectLocationWithoutRedirect(t *testing.T) {
+	rt := oneRoute(t, RouteSpec{Match: MatchSpec{Prefix: "/"}, Cluster: to("c")})
+	if got := string(rt.RedirectLocation(nil, nil, []byte("h"), []byte("/p"))); got != "/p" {
+		t.Errorf("RedirectLocation on cluster route = %q", got)
+	}
+}

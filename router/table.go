@@ -1,0 +1,132 @@
+package router
+
+// virtualHost is a compiled VirtualHostSpec.
+type virtualHost struct {
+	name   string
+	routes []Route
+}
+
+// wildcardGroup indexes wildcard domains whose fixed part has length n.
+type wildcardGroup struct {
+	n int
+	m map[string]*virtualHost
+}
+
+// Table is an immutable, compiled route table built by NewTable. All methods
+// are safe from any goroutine.
+type Table struct {
+	name     string
+	exact    map[string]*virtualHost // lower-cased domain (with port, if any)
+	suffixes []wildcardGroup         // "*.foo.com" keyed ".foo.com"; longest first
+	prefixes []wildcardGroup         // "www.*" keyed "www."; longest first
+	catchAll *virtualHost            // "*", or nil
+}
+
+// Name returns the table's name from its spec. Any goroutine.
+func (t *Table) Name() string { return t.name }
+
+// Match selects the virtual host for host, then returns the first of its
+// routes whose path and header conditions hold, or nil when there is none
+// (the proxy answers 404). host is the Host header value as received (any
+// case, optional port, IPv6 literals in brackets); path is the origin-form
+// request-target, whose query string and fragment are ignored. A nil h
+// behaves as a request without headers. Match does not allocate.
+// Any goroutine.
+func (t *Table) Match(host, path []byte, h HeaderGetter) *Route {
+	vh := t.selectVirtualHost(host)
+	if vh == nil {
+		return nil
+	}
+	p := path[:splitPath(path)]
+	for i := range vh.routes {
+		if vh.routes[i].matches(p, h) {
+			return &vh.routes[i]
+		}
+	}
+	return nil
+}
+
+// selectVirtualHost applies Envoy's domain order: exact (with, then without
+// port), suffix wildcards (with, then without port), prefix wildcards, "*".
+func (t *Table) selectVirtualHost(host []byte) *virtualHost {
+	if len(host) == 0 {
+		return t.catchAll
+	}
+	bare := hostWithoutPort(host)
+	var buf [maxDomainLen]byte
+	if len(host) > maxDomainLen {
+		return t.selectLong(&buf, host, bare)
+	}
+	l := lowerInto(buf[:], host)
+	if vh := t.exact[string(l)]; vh != nil {
+		return vh
+	}
+	if bare < len(l) {
+		if vh := t.exact[string(l[:bare])]; vh != nil {
+			return vh
+		}
+	}
+	if vh := matchSuffix(t.suffixes, l, len(l)); vh != nil {
+		return vh
+	}
+	if bare < len(l) {
+		if vh := matchSuffix(t.suffixes, l[:bare], bare); vh != nil {
+			return vh
+		}
+	}
+	if vh := matchPrefix(t.prefixes, l, len(l)); vh != nil {
+		return vh
+	}
+	return t.catchAll
+}
+
+// selectLong handles hosts longer than any domain: no exact match is
+// possible, so only the lower-cased ends needed by wildcards are computed,
+// reusing buf for each.
+func (t *Table) selectLong(buf *[maxDomainLen]byte, host []byte, bare int) *virtualHost {
+	if vh := matchSuffix(t.suffixes, lowerInto(buf[:], host[len(host)-maxDomainLen:]), len(host)); vh != nil {
+		return vh
+	}
+	if bare < len(host) {
+		b := host[:bare]
+		tail := b[len(b)-min(len(b), maxDomainLen):]
+		if vh := matchSuffix(t.suffixes, lowerInto(buf[:], tail), bare); vh != nil {
+			return vh
+		}
+	}
+	if vh := matchPrefix(t.prefixes, lowerInto(buf[:], host[:maxDomainLen]), len(host)); vh != nil {
+		return vh
+	}
+	return t.catchAll
+}
+
+// matchSuffix looks up the longest suffix wildcard matching a host of
+// length hostLen whose lower-cased last bytes are tail. The wildcard must
+// cover at least one byte, hence n < hostLen.
+func matchSuffix(groups []wildcardGroup, tail []byte, hostLen int) *virtualHost {
+	for i := range groups {
+		g := &groups[i]
+		if g.n >= hostLen || g.n > len(tail) {
+			continue
+		}
+		if vh := g.m[string(tail[len(tail)-g.n:])]; vh != nil {
+			return vh
+		}
+	}
+	return nil
+}
+
+// matchPrefix looks up the longest prefix wildcard matching a host of
+// length hostLen whose lower-cased first bytes are head.
+func matchPrefix(groups []wildcardGroup, head []byte, hostLen int) *virtualHost {
+	for i := range groups {
+		g := &groups[i]
+		if g.n >= hostLen || g.n > len(head) {
+			continue
+		}
+		if vh := g.m[string(head[:g.n])]; vh != nil {
+			return vh
+		}
+	}
+	return nil
+}
