@@ -1,0 +1,62 @@
+# ferry: everything runs natively (no Docker here).
+GO        ?= go
+BIN       := bin
+FUZZTIME  ?= 30s
+PKGS      := ./...
+
+.PHONY: all build run test test-short vet fmt fmt-check fuzz bench bench-quick benchgo check clean deps
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ferry ./cmd/ferry
+	$(GO) build -o $(BIN)/demo-upstream ./cmd/demo-upstream
+
+# ferry on its embedded default config (127.0.0.1:8080) in front of the demo
+# upstream (127.0.0.1:8081), which this target starts and stops.
+run: build
+	@$(BIN)/demo-upstream -addr 127.0.0.1:8081 & up=$$!; \
+	trap 'kill $$up 2>/dev/null' EXIT INT TERM; \
+	echo "ferry: try  curl -i http://127.0.0.1:8080/  (Ctrl-C stops both)"; \
+	$(BIN)/ferry start
+
+# The whole suite, with the race detector, shuffled, goroutine-leak checked.
+test: deps
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+
+# Each fuzz target for FUZZTIME.
+fuzz:
+	@for t in $$($(GO) test -list 'Fuzz.*' ./internal/codec/http1/ | grep ^Fuzz); do \
+		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./internal/codec/http1/ || exit 1; done
+	@for t in $$($(GO) test -list 'Fuzz.*' ./router/ | grep ^Fuzz); do \
+		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./router/ || exit 1; done
+	@for t in $$($(GO) test -list 'Fuzz.*' ./config/ | grep ^Fuzz); do \
+		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./config/ || exit 1; done
+
+# Go micro-benchmarks of the hot path.
+benchgo:
+	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./router/ ./upstream/ ./internal/spill/ ./proxy/
+
+check: fmt-check vet test
+
+clean:
+	rm -rf $(BIN) bench/.work
+
+# Go modules come through the module proxy; nothing else is needed for the
+# tests.
+deps:
+	$(GO) mod download

@@ -1,0 +1,38 @@
+package config
+
+import "time"
+
+// Protocols returns the protocols the proxy actually speaks: downstream
+// "Auto" or empty is served as Http1, and upstream "Auto" or empty follows
+// downstream, as in MOSN. Call it on a validated config. Any goroutine.
+func (p *ProxyConfig) Protocols() (downstream, upstream string) {
+	downstream = p.DownstreamProtocol
+	if downstream == "" || downstream == protocolAuto {
+		downstream = protocolHTTP1
+	}
+	upstream = p.UpstreamProtocol
+	if upstream == "" || upstream == protocolAuto {
+		upstream = downstream
+	}
+	return downstream, upstream
+}
+
+// IdleTimeout returns the listener's downstream idle timeout: its
+// connection_idle_timeout when positive, else ferry.timeouts.idle from f
+// (with defaults applied). Any goroutine.
+func (l *Listener) IdleTimeout(f *Ferry) time.Duration {
+	if l.ConnectionIdleTimeout != nil && *l.ConnectionIdleTimeout > 0 {
+		return l.ConnectionIdleTimeout.Std()
+	}
+	return f.WithDefaults().Timeouts.Idle.Std()
+}
+
+// DrainTimeout returns how long a graceful stop waits: the first server's
+// graceful_timeout when positive, else ferry.timeouts.drain (with defaults
+// applied). Any goroutine.
+func (c *Config) DrainTimeout() time.Duration {
+	if len(c.Servers) > 0 && c.Servers[0].GracefulTimeout > 0 {
+		return c.Servers[0].GracefulTimeout.Std()
+	}
+	return c.Ferry.WithDefaults().Timeouts.Drain.Std()
+}

@@ -1,0 +1,237 @@
+package config
+
+import "encoding/json"
+
+// ClusterManager holds the upstream clusters.
+type ClusterManager struct {
+	// TLSContext is an old MOSN field: a TLS context shared by clusters.
+	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	// ClusterConfigPath is a directory of cluster files that MOSN reads and
+	// rewrites at run time.
+	ClusterConfigPath string `json:"clusters_configs,omitempty" yaml:"clusters_configs,omitempty" ferry:"unimplemented"`
+	// Clusters are the upstream clusters; names must be unique.
+	Clusters []Cluster `json:"clusters,omitempty" yaml:"clusters,omitempty"`
+	// AutoDiscovery lets MOSN create clusters from a service registry.
+	AutoDiscovery bool `json:"auto_discovery,omitempty" yaml:"auto_discovery,omitempty" ferry:"unimplemented"`
+	// RegistryUseHealthCheck takes health from the service registry.
+	RegistryUseHealthCheck bool `json:"registry_use_health_check,omitempty" yaml:"registry_use_health_check,omitempty" ferry:"unimplemented"`
+}
+
+// ClusterType is a cluster's discovery type.
+type ClusterType string
+
+// Cluster types. ferry implements SIMPLE and STATIC (a fixed host list);
+// MOSN's others are rejected by Validate with the supported set.
+const (
+	ClusterSimple      ClusterType = "SIMPLE"
+	ClusterStatic      ClusterType = "STATIC"
+	ClusterDynamic     ClusterType = "DYNAMIC"
+	ClusterEDS         ClusterType = "EDS"
+	ClusterOriginalDst ClusterType = "ORIGINAL_DST"
+	ClusterStrictDNS   ClusterType = "STRICT_DNS"
+)
+
+// LBType is a cluster's load balancing policy.
+type LBType string
+
+// Load balancer types, spelled as MOSN spells them. ferry implements the
+// first five; MOSN's others are rejected by Validate with the supported
+// set.
+const (
+	LBRoundRobin         LBType = "LB_ROUNDROBIN"
+	LBRandom             LBType = "LB_RANDOM"
+	LBWeightedRoundRobin LBType = "LB_WEIGHTED_ROUNDROBIN"
+	LBLeastRequest       LBType = "LB_LEAST_REQUEST"
+	LBMaglev             LBType = "LB_MAGLEV"
+	LBOriginalDst        LBType = "LB_ORIGINAL_DST"
+	LBLeastConnection    LBType = "LB_LEAST_CONNECTION"
+	LBPeakEWMA           LBType = "LB_PEAKEWMA"
+	LBRequestRoundRobin  LBType = "LB_REQUEST_ROUNDROBIN"
+)
+
+// Cluster is a named group of upstream hosts with its policies.
+type Cluster struct {
+	// Name identifies the cluster; routes refer to it. Required, unique.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Type is the discovery type; empty means SIMPLE.
+	Type ClusterType `json:"type,omitempty" yaml:"type,omitempty"`
+	// SubType is unused by MOSN.
+	SubType string `json:"sub_type,omitempty" yaml:"sub_type,omitempty" ferry:"unimplemented"`
+	// LBType is the load balancing policy; empty means LB_ROUNDROBIN.
+	LBType LBType `json:"lb_type,omitempty" yaml:"lb_type,omitempty"`
+	// MaxRequestPerConn caps requests sent on one upstream connection; zero
+	// means unlimited.
+	MaxRequestPerConn uint32 `json:"max_request_per_conn,omitempty" yaml:"max_request_per_conn,omitempty"`
+	// ConnBufferLimitBytes is MOSN's upstream connection buffer limit;
+	// ferry uses ferry.buffers.
+	ConnBufferLimitBytes uint32 `json:"conn_buffer_limit_bytes,omitempty" yaml:"conn_buffer_limit_bytes,omitempty" ferry:"unimplemented"`
+	// CircuitBreakers caps connections and requests to the cluster. As in
+	// MOSN, it is a list of thresholds (not Envoy's {"thresholds": […]}).
+	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty"`
+	// HealthCheck configures active health checking.
+	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" ferry:"unimplemented"`
+	// Spec subscribes the cluster to a service registry.
+	Spec *ClusterSpec `json:"spec,omitempty" yaml:"spec,omitempty" ferry:"unimplemented"`
+	// LBSubsetConfig configures metadata subsets.
+	LBSubsetConfig *LBSubsetConfig `json:"lb_subset_config,omitempty" yaml:"lb_subset_config,omitempty" ferry:"unimplemented"`
+	// LBOriDstConfig configures the original destination balancer.
+	LBOriDstConfig *LBOriDstConfig `json:"original_dst_lb_config,omitempty" yaml:"original_dst_lb_config,omitempty" ferry:"unimplemented"`
+	// ClusterManagerTLS uses cluster_manager.tls_context for this cluster.
+	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" ferry:"unimplemented"`
+	// TLSContext configures TLS to the hosts.
+	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	// Hosts are the upstream endpoints.
+	Hosts []Host `json:"hosts,omitempty" yaml:"hosts,omitempty"`
+	// ConnectTimeout bounds a dial; zero selects the upstream default.
+	ConnectTimeout *Duration `json:"connect_timeout,omitempty" yaml:"connect_timeout,omitempty"`
+	// IdleTimeout closes pooled upstream connections idle this long; zero
+	// selects the upstream default.
+	IdleTimeout *Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
+	// LBConfig tunes the least-request and peak-EWMA balancers.
+	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty"`
+	// DNSRefreshRate is the STRICT_DNS re-resolution period.
+	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" ferry:"unimplemented"`
+	// RespectDNSTTL uses record TTLs instead of dns_refresh_rate.
+	RespectDNSTTL bool `json:"respect_dns_ttl,omitempty" yaml:"respect_dns_ttl,omitempty" ferry:"unimplemented"`
+	// DNSLookupFamily is "V4_ONLY" or "V6_ONLY".
+	DNSLookupFamily string `json:"dns_lookup_family,omitempty" yaml:"dns_lookup_family,omitempty" ferry:"unimplemented"`
+	// DNSResolvers overrides the resolver configuration.
+	DNSResolvers *DNSResolverConfig `json:"dns_resolvers,omitempty" yaml:"dns_resolvers,omitempty" ferry:"unimplemented"`
+	// DNSResolverFile is a resolv.conf-style file.
+	DNSResolverFile string `json:"dns_resolver_file,omitempty" yaml:"dns_resolver_file,omitempty" ferry:"unimplemented"`
+	// DNSResolverPort is the resolver port.
+	DNSResolverPort string `json:"dns_resolver_port,omitempty" yaml:"dns_resolver_port,omitempty" ferry:"unimplemented"`
+	// SlowStart ramps up the weight of new hosts.
+	SlowStart *SlowStart `json:"slow_start,omitempty" yaml:"slow_start,omitempty" ferry:"unimplemented"`
+}
+
+// Thresholds is one set of circuit breaker limits; zero means MOSN's
+// default for that limit.
+type Thresholds struct {
+	// MaxConnections caps upstream connections.
+	MaxConnections uint32 `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
+	// MaxPendingRequests caps requests waiting for a connection.
+	MaxPendingRequests uint32 `json:"max_pending_requests,omitempty" yaml:"max_pending_requests,omitempty"`
+	// MaxRequests caps requests in flight.
+	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty"`
+	// MaxRetries caps retries in flight.
+	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty"`
+}
+
+// HealthCheck configures active health checks.
+type HealthCheck struct {
+	// Protocol is the checker's protocol ("http1", "bolt", …).
+	Protocol string `json:"protocol,omitempty" yaml:"protocol,omitempty"`
+	// Timeout bounds one check.
+	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Interval is the period between checks.
+	Interval Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	// IntervalJitter randomises the period.
+	IntervalJitter Duration `json:"interval_jitter,omitempty" yaml:"interval_jitter,omitempty"`
+	// HealthyThreshold is the number of passes that mark a host healthy.
+	HealthyThreshold uint32 `json:"healthy_threshold,omitempty" yaml:"healthy_threshold,omitempty"`
+	// UnhealthyThreshold is the number of failures that mark it unhealthy.
+	UnhealthyThreshold uint32 `json:"unhealthy_threshold,omitempty" yaml:"unhealthy_threshold,omitempty"`
+	// ServiceName labels the check.
+	ServiceName string `json:"service_name,omitempty" yaml:"service_name,omitempty"`
+	// CheckConfig holds protocol-specific settings, verbatim.
+	CheckConfig json.RawMessage `json:"check_config,omitempty" yaml:"check_config,omitempty"`
+	// CommonCallbacks names registered callbacks to run on state changes.
+	CommonCallbacks []string `json:"common_callbacks,omitempty" yaml:"common_callbacks,omitempty"`
+}
+
+// Host is one upstream endpoint.
+type Host struct {
+	// Address is "host:port". Required.
+	Address string `json:"address,omitempty" yaml:"address,omitempty"`
+	// Hostname is the host's name, used by auto_host_rewrite.
+	Hostname string `json:"hostname,omitempty" yaml:"hostname,omitempty"`
+	// Weight is the host's weight for weighted balancers; MOSN clamps it to
+	// 1..128 and so does EffectiveWeight. Zero means 1.
+	Weight uint32 `json:"weight,omitempty" yaml:"weight,omitempty"`
+	// Metadata labels the host for subset load balancing.
+	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"unimplemented"`
+	// TLSDisable turns TLS off for this host.
+	TLSDisable bool `json:"tls_disable,omitempty" yaml:"tls_disable,omitempty"`
+}
+
+// Host weight bounds, as in MOSN.
+const (
+	MinHostWeight = 1
+	MaxHostWeight = 128
+)
+
+// EffectiveWeight returns the weight clamped to MinHostWeight..MaxHostWeight,
+// as MOSN applies it. Any goroutine.
+func (h *Host) EffectiveWeight() uint32 {
+	return min(max(h.Weight, MinHostWeight), MaxHostWeight)
+}
+
+// ClusterSpec subscribes a cluster to a service registry.
+type ClusterSpec struct {
+	// Subscribes lists the subscriptions.
+	Subscribes []SubscribeSpec `json:"subscribe,omitempty" yaml:"subscribe,omitempty"`
+}
+
+// SubscribeSpec is one registry subscription.
+type SubscribeSpec struct {
+	// Subscriber names the registry client.
+	Subscriber string `json:"subscriber,omitempty" yaml:"subscriber,omitempty"`
+	// ServiceName is the subscribed service.
+	ServiceName string `json:"service_name,omitempty" yaml:"service_name,omitempty"`
+}
+
+// LBSubsetConfig configures subset load balancing.
+type LBSubsetConfig struct {
+	// FallBackPolicy picks the fallback when no subset matches.
+	FallBackPolicy uint8 `json:"fall_back_policy,omitempty" yaml:"fall_back_policy,omitempty"`
+	// DefaultSubset is the metadata of the fallback subset.
+	DefaultSubset map[string]string `json:"default_subset,omitempty" yaml:"default_subset,omitempty"`
+	// SubsetSelectors lists the metadata key sets that form subsets.
+	SubsetSelectors [][]string `json:"subset_selectors,omitempty" yaml:"subset_selectors,omitempty"`
+}
+
+// LBOriDstConfig configures the original destination balancer.
+type LBOriDstConfig struct {
+	// UseHeader takes the destination from a header.
+	UseHeader bool `json:"use_header,omitempty" yaml:"use_header,omitempty"`
+	// HeaderName is that header.
+	HeaderName string `json:"header_name,omitempty" yaml:"header_name,omitempty"`
+}
+
+// LBConfig tunes load balancers.
+type LBConfig struct {
+	// ChoiceCount is the number of random hosts the least-request balancer
+	// compares; zero means 2.
+	ChoiceCount uint32 `json:"choice_count,omitempty" yaml:"choice_count,omitempty"`
+	// ActiveRequestBias weights active requests in weighted least-request.
+	ActiveRequestBias float64 `json:"active_request_bias,omitempty" yaml:"active_request_bias,omitempty"`
+}
+
+// DNSResolverConfig is a resolver configuration.
+type DNSResolverConfig struct {
+	// Servers are the name servers.
+	Servers []string `json:"servers,omitempty" yaml:"servers,omitempty"`
+	// Search is the search domain list.
+	Search []string `json:"search,omitempty" yaml:"search,omitempty"`
+	// Port is the name server port.
+	Port string `json:"port,omitempty" yaml:"port,omitempty"`
+	// Ndots is resolv.conf's ndots.
+	Ndots int `json:"ndots,omitempty" yaml:"ndots,omitempty"`
+	// Timeout is resolv.conf's timeout, in seconds.
+	Timeout int `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Attempts is resolv.conf's attempts.
+	Attempts int `json:"attempts,omitempty" yaml:"attempts,omitempty"`
+}
+
+// SlowStart ramps up the weight of newly added hosts.
+type SlowStart struct {
+	// Mode is "duration" or "aggression".
+	Mode string `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// SlowStartDuration is the ramp length.
+	SlowStartDuration *Duration `json:"slow_start_duration,omitempty" yaml:"slow_start_duration,omitempty"`
+	// Aggression shapes the ramp curve.
+	Aggression float64 `json:"aggression,omitempty" yaml:"aggression,omitempty"`
+	// MinWeightPercent is the starting share of the full weight.
+	MinWeightPercent float64 `json:"min_weight_percent,omitempty" yaml:"min_weight_percent,omitempty"`
+}

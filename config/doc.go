@@ -1,0 +1,31 @@
+// Package config owns ferry's typed configuration: MOSN's v2 JSON/YAML
+// schema (servers, listeners, routers, clusters, admin, …) plus ferry's own
+// top-level "ferry" extension block, the file loader, defaults and
+// validation.
+//
+// Lifecycle, as in Caddy: Load or Parse → Validate → (the runtime packages)
+// Build. Parse reads JSON or YAML into a generic tree, checks that tree
+// against the Go types by their json tags (every unknown field and every
+// type mismatch is reported with its full path, all at once, in a
+// *ValidationError), decodes it and applies defaults. Validate then checks
+// the meaning: references between listeners, routers and clusters, regular
+// expressions, status codes, limits, and the protocols, load balancers and
+// cluster types ferry implements. Warnings lists the fields MOSN defines but
+// ferry accepts without implementing them; such a config still runs.
+//
+// Compatibility with MOSN: field names, nesting and value formats follow
+// mosn.io/mosn/pkg/config/v2. Like encoding/json (and so MOSN), object keys
+// match field names case-insensitively; ferry reports such keys as
+// warnings. Unlike MOSN, keys that no version of MOSN and no part of ferry
+// defines are errors instead of being silently dropped. Durations are
+// strings in time.ParseDuration syntax ("15s", "500ms"); the bare number 0
+// is also accepted because MOSN accepts it.
+//
+// Goroutines: everything here runs on the control goroutine at start-up or
+// reload. A *Config is not safe for concurrent mutation; once validated it
+// is treated as immutable and may be read from any goroutine. Reflection is
+// used at load time only, never on the data path.
+//
+// Imports: the standard library and gopkg.in/yaml.v3 only. It must not
+// import any runtime package (eventloop, conn, proxy, router, upstream, …).
+package config

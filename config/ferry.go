@@ -1,0 +1,199 @@
+package config
+
+// Ferry is the top-level "ferry" block: settings of ferry's own runtime
+// that MOSN has no field for. Every field is optional. A zero value selects
+// the default shown on the field, so ApplyDefaults (called by Parse) turns
+// the zero Ferry into the documented defaults.
+type Ferry struct {
+	// EventLoops is the number of gnet event loops; 0 means GOMAXPROCS at
+	// start-up (see EventLoopCount).
+	EventLoops int `json:"event_loops" yaml:"event_loops"`
+	// ReusePort sets SO_REUSEPORT on listeners so that each event loop
+	// accepts on its own socket. Default false.
+	ReusePort bool `json:"reuse_port" yaml:"reuse_port"`
+	// MaxConnections is the downstream connection budget across all
+	// listeners; 0 means derived from RLIMIT_NOFILE at start-up.
+	MaxConnections int `json:"max_connections" yaml:"max_connections"`
+	// Scheduler decides where request phases run.
+	Scheduler Scheduler `json:"scheduler" yaml:"scheduler"`
+	// HTTP1 bounds the HTTP/1 codec.
+	HTTP1 HTTP1 `json:"http1" yaml:"http1"`
+	// Timeouts are the downstream timeouts.
+	Timeouts Timeouts `json:"timeouts" yaml:"timeouts"`
+	// Buffers bound per-connection memory.
+	Buffers Buffers `json:"buffers" yaml:"buffers"`
+	// Proxy sets the HTTP proxy headers ferry adds.
+	Proxy ProxyHeaders `json:"proxy" yaml:"proxy"`
+}
+
+// SchedulerPolicy says where request phases run.
+type SchedulerPolicy string
+
+// Scheduler policies.
+const (
+	// PolicyInline runs every phase on the connection's event loop; stream
+	// filters that block are not allowed.
+	PolicyInline SchedulerPolicy = "inline"
+	// PolicyPool runs every request on the worker pool, as MOSN does.
+	PolicyPool SchedulerPolicy = "pool"
+	// PolicyAuto runs inline and moves a request to the pool only when a
+	// filter in its chain may block. The default.
+	PolicyAuto SchedulerPolicy = "auto"
+)
+
+// Scheduler configures the worker pool and the inline/pool choice.
+type Scheduler struct {
+	// Policy is "inline", "pool" or "auto" (the default).
+	Policy SchedulerPolicy `json:"policy" yaml:"policy"`
+	// Workers is the worker pool size; 0 means 128 × GOMAXPROCS at start-up
+	// (see WorkerCount).
+	Workers int `json:"workers" yaml:"workers"`
+	// Queue is the number of tasks that may wait for a worker before
+	// submissions fail with an overload error; 0 means 1024.
+	Queue int `json:"queue" yaml:"queue"`
+}
+
+// HTTP1 bounds what the HTTP/1 codec accepts from clients. Exceeding a
+// limit answers 4xx (431 for headers, 413 for bodies, 414 for the request
+// line) and closes the connection.
+type HTTP1 struct {
+	// MaxRequestLineBytes bounds the request line; 0 means 8192.
+	MaxRequestLineBytes int `json:"max_request_line_bytes" yaml:"max_request_line_bytes"`
+	// MaxHeaderBytes bounds the header block; 0 means 32768.
+	MaxHeaderBytes int `json:"max_header_bytes" yaml:"max_header_bytes"`
+	// MaxHeaders bounds the number of header fields; 0 means 100.
+	MaxHeaders int `json:"max_headers" yaml:"max_headers"`
+	// MaxRequestBodyBytes bounds a request body; 0 means unlimited.
+	MaxRequestBodyBytes int64 `json:"max_request_body_bytes" yaml:"max_request_body_bytes"`
+	// MaxRequestsPerConnection closes a connection after this many
+	// requests; 0 means unlimited.
+	MaxRequestsPerConnection int `json:"max_requests_per_connection" yaml:"max_requests_per_connection"`
+	// MaxPipelinedBytes bounds the bytes buffered for pipelined requests
+	// behind the one in progress; 0 means 1048576.
+	MaxPipelinedBytes int `json:"max_pipelined_bytes" yaml:"max_pipelined_bytes"`
+}
+
+// Timeouts are downstream timeouts. Zero selects the default; negative
+// values are rejected.
+type Timeouts struct {
+	// RequestHeader bounds receiving a request's headers; default 10s.
+	RequestHeader Duration `json:"request_header" yaml:"request_header"`
+	// RequestBody bounds receiving a request's body; default 60s.
+	RequestBody Duration `json:"request_body" yaml:"request_body"`
+	// Idle closes a keep-alive connection idle this long; default 75s. A
+	// listener's connection_idle_timeout overrides it.
+	Idle Duration `json:"idle" yaml:"idle"`
+	// Drain bounds a graceful stop; default 15s. servers[0].graceful_timeout
+	// overrides it.
+	Drain Duration `json:"drain" yaml:"drain"`
+	// LingeringClose keeps reading (and discarding) after an error response
+	// before closing, so the client sees the response; default 5s.
+	LingeringClose Duration `json:"lingering_close" yaml:"lingering_close"`
+}
+
+// Buffers bound per-connection memory.
+type Buffers struct {
+	// WriteHighWatermark stops reading from the peer feeding a connection
+	// whose pending writes exceed it; 0 means 1048576.
+	WriteHighWatermark int `json:"write_high_watermark" yaml:"write_high_watermark"`
+	// WriteLowWatermark resumes reading once pending writes fall below it;
+	// 0 means 262144. Must be below the high watermark.
+	WriteLowWatermark int `json:"write_low_watermark" yaml:"write_low_watermark"`
+	// SpillMemoryBytes is the part of a request body kept in memory before
+	// the rest spills to a file; 0 means 1048576.
+	SpillMemoryBytes int64 `json:"spill_memory_bytes" yaml:"spill_memory_bytes"`
+	// SpillDir is where spilled bodies go; "" means os.TempDir().
+	SpillDir string `json:"spill_dir" yaml:"spill_dir"`
+}
+
+// XFFMode says what ferry does with X-Forwarded-For.
+type XFFMode string
+
+// X-Forwarded-For modes.
+const (
+	// XFFAppend appends the client address to the header (the default).
+	XFFAppend XFFMode = "append"
+	// XFFOverwrite replaces the header with the client address.
+	XFFOverwrite XFFMode = "overwrite"
+	// XFFOff leaves the header alone.
+	XFFOff XFFMode = "off"
+)
+
+// ProxyHeaders sets the headers ferry adds to proxied requests.
+type ProxyHeaders struct {
+	// Via is the pseudonym added to the Via header (RFC 9110 §7.6.3); ""
+	// adds no Via header.
+	Via string `json:"via" yaml:"via"`
+	// XFF is the X-Forwarded-For mode: "append" (default), "overwrite" or
+	// "off".
+	XFF XFFMode `json:"xff" yaml:"xff"`
+}
+
+// Defaults of the ferry block.
+const (
+	DefaultSchedulerQueue      = 1024
+	DefaultWorkersPerProc      = 128
+	DefaultMaxRequestLineBytes = 8192
+	DefaultMaxHeaderBytes      = 32768
+	DefaultMaxHeaders          = 100
+	DefaultMaxPipelinedBytes   = 1 << 20
+	DefaultWriteHighWatermark  = 1 << 20
+	DefaultWriteLowWatermark   = 256 << 10
+	DefaultSpillMemoryBytes    = 1 << 20
+)
+
+// Default timeouts of the ferry block.
+const (
+	DefaultRequestHeaderTimeout  = Duration(10e9)
+	DefaultRequestBodyTimeout    = Duration(60e9)
+	DefaultIdleTimeout           = Duration(75e9)
+	DefaultDrainTimeout          = Duration(15e9)
+	DefaultLingeringCloseTimeout = Duration(5e9)
+)
+
+// WithDefaults returns f with every zero field that has a default set to
+// it. Negative values are kept for Validate to report. Any goroutine.
+func (f Ferry) WithDefaults() Ferry {
+	def(&f.Scheduler.Policy, PolicyAuto)
+	def(&f.Scheduler.Queue, DefaultSchedulerQueue)
+	def(&f.HTTP1.MaxRequestLineBytes, DefaultMaxRequestLineBytes)
+	def(&f.HTTP1.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	def(&f.HTTP1.MaxHeaders, DefaultMaxHeaders)
+	def(&f.HTTP1.MaxPipelinedBytes, DefaultMaxPipelinedBytes)
+	def(&f.Timeouts.RequestHeader, DefaultRequestHeaderTimeout)
+	def(&f.Timeouts.RequestBody, DefaultRequestBodyTimeout)
+	def(&f.Timeouts.Idle, DefaultIdleTimeout)
+	def(&f.Timeouts.Drain, DefaultDrainTimeout)
+	def(&f.Timeouts.LingeringClose, DefaultLingeringCloseTimeout)
+	def(&f.Buffers.WriteHighWatermark, DefaultWriteHighWatermark)
+	def(&f.Buffers.WriteLowWatermark, DefaultWriteLowWatermark)
+	def(&f.Buffers.SpillMemoryBytes, DefaultSpillMemoryBytes)
+	def(&f.Proxy.XFF, XFFAppend)
+	return f
+}
+
+// def sets *p to v when *p is the zero value.
+func def[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// EventLoopCount returns the number of event loops to start, given the
+// process's GOMAXPROCS. Any goroutine.
+func (f *Ferry) EventLoopCount(gomaxprocs int) int {
+	if f.EventLoops > 0 {
+		return f.EventLoops
+	}
+	return max(gomaxprocs, 1)
+}
+
+// WorkerCount returns the worker pool size, given the process's GOMAXPROCS.
+// Any goroutine.
+func (s *Scheduler) WorkerCount(gomaxprocs int) int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return DefaultWorkersPerProc * max(gomaxprocs, 1)
+}

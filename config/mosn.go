@@ -1,0 +1,111 @@
+package config
+
+import "encoding/json"
+
+// Admin is the admin API's listen address, in Envoy's bootstrap shape that
+// MOSN reads.
+type Admin struct {
+	// Address is where the admin API listens.
+	Address *AdminAddress `json:"address,omitempty" yaml:"address,omitempty"`
+	// AccessLogPath is Envoy's admin access log (old MOSN read the whole
+	// Envoy Admin message).
+	AccessLogPath string `json:"access_log_path,omitempty" yaml:"access_log_path,omitempty" ferry:"unimplemented"`
+	// ProfilePath is Envoy's CPU profile output path.
+	ProfilePath string `json:"profile_path,omitempty" yaml:"profile_path,omitempty" ferry:"unimplemented"`
+}
+
+// AdminAddress wraps the socket address, as Envoy does.
+type AdminAddress struct {
+	// SocketAddress is the IP and port.
+	SocketAddress SocketAddress `json:"socket_address" yaml:"socket_address"`
+}
+
+// SocketAddress is an IP address and port.
+type SocketAddress struct {
+	// Protocol is Envoy's "TCP"; ignored.
+	Protocol string `json:"protocol,omitempty" yaml:"protocol,omitempty"`
+	// Address is the IP to bind ("0.0.0.0").
+	Address string `json:"address,omitempty" yaml:"address,omitempty"`
+	// PortValue is the port; 0 disables the admin API.
+	PortValue uint32 `json:"port_value,omitempty" yaml:"port_value,omitempty"`
+}
+
+// PProf starts Go's pprof HTTP server.
+type PProf struct {
+	// Debug starts the server.
+	Debug bool `json:"debug,omitempty" yaml:"debug,omitempty"`
+	// Port is the server port; MOSN uses 9090 when zero.
+	Port int `json:"port_value,omitempty" yaml:"port_value,omitempty"`
+}
+
+// Tracing configures distributed tracing.
+type Tracing struct {
+	// Enable turns tracing on.
+	Enable bool `json:"enable,omitempty" yaml:"enable,omitempty"`
+	// Tracer is MOSN's deprecated name for Driver.
+	Tracer string `json:"tracer,omitempty" yaml:"tracer,omitempty"`
+	// Driver names the tracer ("SOFATracer", "Zipkin", "SkyWalking", …).
+	Driver string `json:"driver,omitempty" yaml:"driver,omitempty"`
+	// Config is the driver's configuration, verbatim.
+	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
+}
+
+// Metrics configures metric sinks.
+type Metrics struct {
+	// Sinks are the exporters (e.g. "prometheus") with their config.
+	Sinks []Filter `json:"sinks,omitempty" yaml:"sinks,omitempty"`
+	// StatsMatcher disables some metrics.
+	StatsMatcher *StatsMatcher `json:"stats_matcher,omitempty" yaml:"stats_matcher,omitempty"`
+	// ShmZone names MOSN's shared-memory metrics zone.
+	ShmZone string `json:"shm_zone,omitempty" yaml:"shm_zone,omitempty"`
+	// ShmSize is the zone size ("32MB" or a number), verbatim.
+	ShmSize json.RawMessage `json:"shm_size,omitempty" yaml:"shm_size,omitempty"`
+	// FlushMosn exports MOSN's own process metrics.
+	FlushMosn bool `json:"flush_mosn,omitempty" yaml:"flush_mosn,omitempty"`
+	// LazyFlush creates metrics only once written.
+	LazyFlush bool `json:"lazy_flush,omitempty" yaml:"lazy_flush,omitempty"`
+}
+
+// StatsMatcher disables metrics by label or key.
+type StatsMatcher struct {
+	// RejectAll disables all metrics.
+	RejectAll bool `json:"reject_all,omitempty" yaml:"reject_all,omitempty"`
+	// ExclusionLabels disables metrics with these labels.
+	ExclusionLabels []string `json:"exclusion_labels,omitempty" yaml:"exclusion_labels,omitempty"`
+	// ExclusionKeys disables metrics with these keys.
+	ExclusionKeys []string `json:"exclusion_keys,omitempty" yaml:"exclusion_keys,omitempty"`
+}
+
+// Plugin configures MOSN's plugin framework.
+type Plugin struct {
+	// LogBase is the plugins' log directory.
+	LogBase string `json:"log_base,omitempty" yaml:"log_base,omitempty"`
+}
+
+// ThirdPartCodecs lists protocol codecs loaded at run time.
+type ThirdPartCodecs struct {
+	// Codecs are the codecs to load.
+	Codecs []ThirdPartCodec `json:"codecs,omitempty" yaml:"codecs,omitempty"`
+}
+
+// ThirdPartCodec is one run-time-loaded codec.
+type ThirdPartCodec struct {
+	// Enable loads the codec.
+	Enable bool `json:"enable,omitempty" yaml:"enable,omitempty"`
+	// Type is "go-plugin" or "wasm".
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// Path is the codec file.
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// LoaderFuncName is the go-plugin loader symbol.
+	LoaderFuncName string `json:"loader_func_name,omitempty" yaml:"loader_func_name,omitempty"`
+	// Config is the codec's configuration, verbatim.
+	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
+}
+
+// Extend is one entry of MOSN's free-form "extends" list.
+type Extend struct {
+	// Type names the extension.
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// Config is its configuration, verbatim.
+	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
+}

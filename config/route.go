@@ -1,0 +1,285 @@
+package config
+
+import "encoding/json"
+
+// RouterConfig is one named route table (an entry of servers[].routers).
+type RouterConfig struct {
+	// RouterConfigName names the table; proxy filters refer to it. Names
+	// must be unique. Required.
+	RouterConfigName string `json:"router_config_name,omitempty" yaml:"router_config_name,omitempty"`
+	// VirtualHosts are matched by the request's Host against their domains.
+	VirtualHosts []VirtualHost `json:"virtual_hosts,omitempty" yaml:"virtual_hosts,omitempty"`
+	// RouterConfigPath is a directory of virtual host files that MOSN reads
+	// and rewrites at run time.
+	RouterConfigPath string `json:"router_configs,omitempty" yaml:"router_configs,omitempty" ferry:"unimplemented"`
+	// RequestHeadersToAdd are added to every request routed by this table.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	// ResponseHeadersToAdd are added to every response.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	// ResponseHeadersToRemove are removed from every response.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+}
+
+// VirtualHost is a group of routes selected by the request's Host.
+type VirtualHost struct {
+	// Name identifies the virtual host in logs and stats.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Domains are matched against Host: exact names, "*.suffix" and
+	// "prefix.*" wildcards, or "*" for any host. A domain may appear once
+	// per table.
+	Domains []string `json:"domains,omitempty" yaml:"domains,omitempty"`
+	// Routers are tried in order; the first match wins.
+	Routers []Route `json:"routers,omitempty" yaml:"routers,omitempty"`
+	// RequireTLS is MOSN's unused TLS requirement.
+	RequireTLS string `json:"require_tls,omitempty" yaml:"require_tls,omitempty" ferry:"unimplemented"`
+	// RequestHeadersToAdd are added to requests routed by this host.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	// ResponseHeadersToAdd are added to responses.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	// ResponseHeadersToRemove are removed from responses.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+	// PerFilterConfig holds per-host stream filter settings, verbatim.
+	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"unimplemented"`
+}
+
+// Route is one routing rule (MOSN calls it a "router"): a match and exactly
+// one of route, direct_response or redirect.
+type Route struct {
+	// Match selects the requests this rule applies to.
+	Match RouteMatch `json:"match" yaml:"match"`
+	// Route forwards the request to a cluster.
+	Route *RouteAction `json:"route,omitempty" yaml:"route,omitempty"`
+	// DirectResponse answers locally with a fixed status and body.
+	DirectResponse *DirectResponse `json:"direct_response,omitempty" yaml:"direct_response,omitempty"`
+	// Redirect answers with a redirection.
+	Redirect *Redirect `json:"redirect,omitempty" yaml:"redirect,omitempty"`
+	// Metadata is MOSN's route metadata ({"filter_metadata":{"mosn.lb":{…}}}).
+	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"unimplemented"`
+	// PerFilterConfig holds per-route stream filter settings, verbatim.
+	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"unimplemented"`
+	// RequestMirrorPolicies copies a share of requests to another cluster.
+	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" ferry:"unimplemented"`
+}
+
+// RouteMatch selects requests. Path matchers are tried as MOSN does: path,
+// then prefix, then regex; all headers and variables must also match. An
+// empty match matches every request.
+type RouteMatch struct {
+	// Prefix matches a path starting with it.
+	Prefix string `json:"prefix,omitempty" yaml:"prefix,omitempty"`
+	// Path matches the path exactly.
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Regex matches the whole path against an RE2 expression.
+	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
+	// Headers must all match.
+	Headers []HeaderMatcher `json:"headers,omitempty" yaml:"headers,omitempty"`
+	// Variables match MOSN variables (request context values).
+	Variables []VariableMatcher `json:"variables,omitempty" yaml:"variables,omitempty" ferry:"unimplemented"`
+	// DslExpressions are MOSN's CEL match expressions, verbatim.
+	DslExpressions json.RawMessage `json:"dsl_expressions,omitempty" yaml:"dsl_expressions,omitempty" ferry:"unimplemented"`
+}
+
+// HeaderMatcher matches one request header.
+type HeaderMatcher struct {
+	// Name is the header name (case-insensitive). Required.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Value is the exact value, or an RE2 expression when Regex is set.
+	Value string `json:"value,omitempty" yaml:"value,omitempty"`
+	// Regex makes Value a regular expression.
+	Regex bool `json:"regex,omitempty" yaml:"regex,omitempty"`
+}
+
+// VariableMatcher matches one MOSN variable.
+type VariableMatcher struct {
+	// Name is the variable name.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Value is the exact value.
+	Value string `json:"value,omitempty" yaml:"value,omitempty"`
+	// Regex is an RE2 expression the value must match.
+	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
+	// Model combines this matcher with the next ("and" / "or").
+	Model string `json:"model,omitempty" yaml:"model,omitempty"`
+}
+
+// RouteAction forwards a request upstream.
+type RouteAction struct {
+	// ClusterName is the upstream cluster. Required unless weighted_clusters
+	// or cluster_header is set.
+	ClusterName string `json:"cluster_name,omitempty" yaml:"cluster_name,omitempty"`
+	// UpstreamProtocol overrides the proxy's upstream protocol for this
+	// route ("Http1", "Auto" or empty).
+	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
+	// ClusterHeader takes the cluster name from this request header.
+	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" ferry:"unimplemented"`
+	// WeightedClusters splits traffic between clusters by weight; when set,
+	// it takes precedence over cluster_name (as in MOSN).
+	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty"`
+	// HashPolicy feeds the hash of consistent-hash load balancers.
+	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" ferry:"unimplemented"`
+	// MetadataMatch selects a host subset by metadata.
+	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"unimplemented"`
+	// Timeout bounds the whole upstream exchange; zero means no route
+	// timeout.
+	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// RetryPolicy retries failed upstream attempts.
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty"`
+	// PrefixRewrite replaces the matched prefix of the path.
+	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
+	// RegexRewrite rewrites the path with a regular expression.
+	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty"`
+	// HostRewrite replaces the Host header.
+	HostRewrite string `json:"host_rewrite,omitempty" yaml:"host_rewrite,omitempty"`
+	// AutoHostRewrite sets Host to the chosen upstream host's hostname.
+	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty"`
+	// AutoHostRewriteHeader sets Host from this request header.
+	AutoHostRewriteHeader string `json:"auto_host_rewrite_header,omitempty" yaml:"auto_host_rewrite_header,omitempty" ferry:"unimplemented"`
+	// RequestHeadersToAdd are added to the upstream request.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	// ResponseHeadersToAdd are added to the response.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	// ResponseHeadersToRemove are removed from the response.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+}
+
+// WeightedCluster is one entry of weighted_clusters.
+type WeightedCluster struct {
+	// Cluster names the cluster and its weight.
+	Cluster ClusterWeight `json:"cluster" yaml:"cluster"`
+}
+
+// ClusterWeight is a cluster and its share of traffic.
+type ClusterWeight struct {
+	// Name is the cluster. Required.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Weight is the relative share; the weights of a route must not all be
+	// zero.
+	Weight uint32 `json:"weight,omitempty" yaml:"weight,omitempty"`
+	// MetadataMatch selects a host subset by metadata.
+	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"unimplemented"`
+}
+
+// HashPolicy picks what a consistent-hash load balancer hashes. Exactly one
+// member is set.
+type HashPolicy struct {
+	// Header hashes a request header.
+	Header *HeaderHashPolicy `json:"header,omitempty" yaml:"header,omitempty"`
+	// Cookie hashes a cookie (and may set it).
+	Cookie *CookieHashPolicy `json:"cookie,omitempty" yaml:"cookie,omitempty"`
+	// SourceIP hashes the client address.
+	SourceIP *struct{} `json:"source_ip,omitempty" yaml:"source_ip,omitempty"`
+}
+
+// HeaderHashPolicy hashes the value of one header.
+type HeaderHashPolicy struct {
+	// Key is the header name.
+	Key string `json:"key,omitempty" yaml:"key,omitempty"`
+}
+
+// CookieHashPolicy hashes a cookie.
+type CookieHashPolicy struct {
+	// Name is the cookie name.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Path is the cookie path when it is generated.
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// TTL is the generated cookie's lifetime.
+	TTL Duration `json:"ttl,omitempty" yaml:"ttl,omitempty"`
+}
+
+// RetryPolicy retries upstream attempts that failed.
+type RetryPolicy struct {
+	// RetryOn enables retries.
+	RetryOn bool `json:"retry_on,omitempty" yaml:"retry_on,omitempty"`
+	// RetryTimeout bounds each attempt; zero means the route timeout.
+	RetryTimeout Duration `json:"retry_timeout,omitempty" yaml:"retry_timeout,omitempty"`
+	// NumRetries is the number of retries after the first attempt.
+	NumRetries uint32 `json:"num_retries,omitempty" yaml:"num_retries,omitempty"`
+}
+
+// RegexRewrite rewrites the path: every match of Pattern is replaced by
+// Substitution (with $1-style references).
+type RegexRewrite struct {
+	// Pattern is the expression to match.
+	Pattern RegexPattern `json:"pattern" yaml:"pattern"`
+	// Substitution replaces each match.
+	Substitution string `json:"substitution,omitempty" yaml:"substitution,omitempty"`
+}
+
+// RegexPattern is Envoy's RegexMatcher shape, as MOSN copies it.
+type RegexPattern struct {
+	// GoogleRe2 holds RE2 engine options; ferry's RE2 (Go regexp) needs
+	// none.
+	GoogleRe2 *GoogleRe2 `json:"google_re2,omitempty" yaml:"google_re2,omitempty"`
+	// Regex is the RE2 expression. Required.
+	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
+}
+
+// GoogleRe2 holds Envoy's RE2 engine options.
+type GoogleRe2 struct {
+	// MaxProgramSize bounds the compiled program size.
+	MaxProgramSize uint32 `json:"max_program_size,omitempty" yaml:"max_program_size,omitempty"`
+}
+
+// DirectResponse answers a request locally.
+type DirectResponse struct {
+	// StatusCode is the response status, 100..599.
+	StatusCode int `json:"status,omitempty" yaml:"status,omitempty"`
+	// Body is the response body.
+	Body string `json:"body,omitempty" yaml:"body,omitempty"`
+}
+
+// Redirect answers a request with a redirection built from the request's
+// URL with the parts below replaced.
+type Redirect struct {
+	// ResponseCode is 301, 302, 303, 307 or 308; zero means 301 (MOSN's
+	// default).
+	ResponseCode int `json:"response_code,omitempty" yaml:"response_code,omitempty"`
+	// PathRedirect replaces the whole path.
+	PathRedirect string `json:"path_redirect,omitempty" yaml:"path_redirect,omitempty"`
+	// HostRedirect replaces the host.
+	HostRedirect string `json:"host_redirect,omitempty" yaml:"host_redirect,omitempty"`
+	// SchemeRedirect replaces the scheme ("https").
+	SchemeRedirect string `json:"scheme_redirect,omitempty" yaml:"scheme_redirect,omitempty"`
+	// PrefixRewrite replaces the matched prefix of the path (ferry
+	// extension, as in Envoy); exclusive with path_redirect.
+	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
+}
+
+// HeaderValueOption is a header to add.
+type HeaderValueOption struct {
+	// Header is the name and value.
+	Header *HeaderValue `json:"header,omitempty" yaml:"header,omitempty"`
+	// Append adds a value instead of replacing existing ones; absent means
+	// true, as in Envoy.
+	Append *bool `json:"append,omitempty" yaml:"append,omitempty"`
+}
+
+// HeaderValue is a header name and value.
+type HeaderValue struct {
+	// Key is the header name. Required.
+	Key string `json:"key,omitempty" yaml:"key,omitempty"`
+	// Value is the header value.
+	Value string `json:"value,omitempty" yaml:"value,omitempty"`
+}
+
+// MirrorPolicy copies requests to another cluster.
+type MirrorPolicy struct {
+	// Cluster receives the copies.
+	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty"`
+	// Percent is the share of requests copied.
+	Percent uint32 `json:"percent,omitempty" yaml:"percent,omitempty"`
+	// TraceSampled copies only sampled requests.
+	TraceSampled bool `json:"trace_sampled,omitempty" yaml:"trace_sampled,omitempty"`
+}
+
+// Metadata is MOSN's metadata block: {"filter_metadata": {"mosn.lb": {…}}}.
+type Metadata struct {
+	// FilterMetadata holds the metadata namespaces.
+	FilterMetadata FilterMetadata `json:"filter_metadata" yaml:"filter_metadata"`
+}
+
+// FilterMetadata holds MOSN's one metadata namespace.
+type FilterMetadata struct {
+	// MosnLB is the load balancer's key/value metadata. MOSN keeps string
+	// values only and drops the rest; so does ferry.
+	MosnLB map[string]any `json:"mosn.lb,omitempty" yaml:"mosn.lb,omitempty"`
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Fields tagged `ferry:"unimplemented"` are defined by MOSN and accepted by
+// ferry, which does not act on them yet: Warnings reports each one that is
+// set (non-zero). Removing the tag is the one change needed when a feature
+// lands. A tag `ferry:"as=NAME"` names a field that has no json key of its
+// own (it is decoded from the sibling key NAME).
+
+// Server is one entry of the top-level "servers" list: process-wide
+// settings, the listeners and the route tables. MOSN (and ferry) run one
+// server.
+type Server struct {
+	// ServerName names the server in MOSN's logs and admin output.
+	ServerName string `json:"mosn_server_name,omitempty" yaml:"mosn_server_name,omitempty" ferry:"unimplemented"`
+	// DefaultLogPath is where the default logger writes: a file path, or
+	// "stdout" / "stderr".
+	DefaultLogPath string `json:"default_log_path,omitempty" yaml:"default_log_path,omitempty"`
+	// DefaultLogLevel is the default logger's level: TRACE, DEBUG, INFO,
+	// WARN, ERROR or FATAL (case-insensitive; empty means INFO).
+	DefaultLogLevel string `json:"default_log_level,omitempty" yaml:"default_log_level,omitempty"`
+	// GlobalLogRoller configures MOSN's log rotation ("time=24" and the
+	// like).
+	GlobalLogRoller string `json:"global_log_roller,omitempty" yaml:"global_log_roller,omitempty" ferry:"unimplemented"`
+	// UseNetpollMode selects MOSN's netpoll network mode; ferry always runs
+	// on gnet's reactor.
+	UseNetpollMode bool `json:"use_netpoll_mode,omitempty" yaml:"use_netpoll_mode,omitempty" ferry:"unimplemented"`
+	// GracefulTimeout bounds how long a graceful stop waits for in-flight
+	// requests before closing connections. Zero selects ferry.timeouts.drain.
+	GracefulTimeout Duration `json:"graceful_timeout,omitempty" yaml:"graceful_timeout,omitempty"`
+	// OptimizeLocalWrite makes MOSN write to loopback peers from a separate
+	// goroutine.
+	OptimizeLocalWrite bool `json:"optimize_local_write,omitempty" yaml:"optimize_local_write,omitempty" ferry:"unimplemented"`
+	// Processor sets GOMAXPROCS: a number, or "auto" for the container's CPU
+	// quota. Zero leaves Go's default.
+	Processor Processor `json:"processor,omitempty" yaml:"processor,omitempty"`
+	// Listeners are the downstream sockets and their filter chains.
+	Listeners []Listener `json:"listeners,omitempty" yaml:"listeners,omitempty"`
+	// Routers are the named route tables that proxy filters refer to by
+	// router_config_name.
+	Routers []RouterConfig `json:"routers,omitempty" yaml:"routers,omitempty"`
+}
+
+// Listener is a downstream socket with its filter chain.
+type Listener struct {
+	// Name identifies the listener in logs, stats and the admin API; names
+	// must be unique.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Type is MOSN's "ingress" or "egress" label, used for stats scopes.
+	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"unimplemented"`
+	// Address is the "host:port" to listen on, e.g. "0.0.0.0:2045". Port 0
+	// picks a free port. Required.
+	Address string `json:"address,omitempty" yaml:"address,omitempty"`
+	// BindPort must be true (or absent): ferry binds every listener. MOSN's
+	// unbound "virtual" listeners (bind_port false, used with
+	// use_original_dst) are not implemented.
+	BindPort *bool `json:"bind_port,omitempty" yaml:"bind_port,omitempty"`
+	// Network is the socket family: "tcp" (the default). MOSN's "udp" and
+	// "unix" are rejected by Validate.
+	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	// UseOriginalDst hands connections redirected by iptables to the
+	// listener owning their original destination.
+	UseOriginalDst bool `json:"use_original_dst,omitempty" yaml:"use_original_dst,omitempty" ferry:"unimplemented"`
+	// AccessLogs lists access log sinks for this listener.
+	AccessLogs []AccessLog `json:"access_logs,omitempty" yaml:"access_logs,omitempty" ferry:"unimplemented"`
+	// ListenerFilters run on a connection before the filter chain (e.g.
+	// original_dst).
+	ListenerFilters []Filter `json:"listener_filters,omitempty" yaml:"listener_filters,omitempty" ferry:"unimplemented"`
+	// FilterChains holds the network filters; MOSN and ferry use exactly one
+	// chain per listener.
+	FilterChains []FilterChain `json:"filter_chains,omitempty" yaml:"filter_chains,omitempty"`
+	// StreamFilters are the L7 filters (fault injection, auth, …) run on
+	// every request of this listener.
+	StreamFilters []Filter `json:"stream_filters,omitempty" yaml:"stream_filters,omitempty" ferry:"unimplemented"`
+	// Inspector sniffs TLS on a TLS listener and also accepts plain text.
+	Inspector bool `json:"inspector,omitempty" yaml:"inspector,omitempty" ferry:"unimplemented"`
+	// ConnectionIdleTimeout closes a downstream connection idle this long;
+	// it overrides ferry.timeouts.idle for this listener. Zero or absent
+	// keeps the ferry default.
+	ConnectionIdleTimeout *Duration `json:"connection_idle_timeout,omitempty" yaml:"connection_idle_timeout,omitempty"`
+	// PerConnBufferLimitBytes is Envoy's per-connection buffer limit; MOSN
+	// does not read it from config and ferry uses ferry.buffers.
+	PerConnBufferLimitBytes uint32 `json:"per_connection_buffer_limit_bytes,omitempty" yaml:"per_connection_buffer_limit_bytes,omitempty" ferry:"unimplemented"`
+	// TunnelListener marks MOSN's agent tunnel listener.
+	TunnelListener bool `json:"tunnel_listener,omitempty" yaml:"tunnel_listener,omitempty" ferry:"unimplemented"`
+	// LogPath is a field of old MOSN releases (per-listener log file), still
+	// present in some published examples and ignored by MOSN today.
+	LogPath string `json:"log_path,omitempty" yaml:"log_path,omitempty" ferry:"unimplemented"`
+	// LogLevel is a field of old MOSN releases, ignored as LogPath is.
+	LogLevel string `json:"log_level,omitempty" yaml:"log_level,omitempty" ferry:"unimplemented"`
+	// HandOffRestoredDestinationConnections is the old MOSN spelling of
+	// use_original_dst.
+	HandOffRestoredDestinationConnections bool `json:"handoff_restoreddestination_connections,omitempty" yaml:"handoff_restoreddestination_connections,omitempty" ferry:"unimplemented"`
+}
+
+// Binds reports whether the listener binds its address (bind_port absent
+// or true). Any goroutine.
+func (l *Listener) Binds() bool { return l.BindPort == nil || *l.BindPort }
+
+// AccessLog is one access log sink.
+type AccessLog struct {
+	// Path is the file to write ("stdout" and "stderr" work too).
+	Path string `json:"log_path,omitempty" yaml:"log_path,omitempty"`
+	// Format is MOSN's access log format string of %variables%.
+	Format string `json:"log_format,omitempty" yaml:"log_format,omitempty"`
+}
+
+// FilterChain is a listener's set of network filters with its optional TLS
+// settings.
+type FilterChain struct {
+	// Match is MOSN's (unused) filter chain match expression.
+	Match string `json:"match,omitempty" yaml:"match,omitempty" ferry:"unimplemented"`
+	// TLSContext configures TLS for the listener. At most one of
+	// tls_context and tls_context_set may be set.
+	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	// TLSContextSet configures several certificates, chosen by SNI.
+	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty"`
+	// Filters are the network filters, in read order. The proxy filter is
+	// typed; see NetworkFilter.
+	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty"`
+}
+
+// ProxyFilterType is the network filter type of ferry's (and MOSN's) L7
+// proxy, whose config is decoded into ProxyConfig.
+const ProxyFilterType = "proxy"
+
+// NetworkFilter is one network filter of a filter chain. The config of a
+// "proxy" filter is typed (Proxy); any other filter keeps its config as raw
+// JSON for the component that owns that type.
+type NetworkFilter struct {
+	// Type names the filter: "proxy", "tcp_proxy", "connection_manager", ….
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// Config is the filter's configuration, verbatim.
+	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
+	// Proxy is Config decoded when Type is "proxy"; nil otherwise.
+	Proxy *ProxyConfig `json:"-" yaml:"-" ferry:"as=config"`
+}
+
+// UnmarshalJSON decodes the filter and, for a proxy filter, its config.
+// The caller owns the receiver.
+func (f *NetworkFilter) UnmarshalJSON(b []byte) error {
+	type plain NetworkFilter // no methods: avoids recursion
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*f = NetworkFilter(p)
+	f.Proxy = nil
+	if f.Type != ProxyFilterType || len(f.Config) == 0 || string(f.Config) == "null" {
+		return nil
+	}
+	f.Proxy = &ProxyConfig{}
+	if err := json.Unmarshal(f.Config, f.Proxy); err != nil {
+		return fmt.Errorf("proxy filter config: %w", err)
+	}
+	return nil
+}
+
+// Filter is a stream filter, listener filter or metrics sink: a type and
+// its raw config.
+type Filter struct {
+	// Type names the filter or sink.
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// GoPluginConfig loads the filter from a Go plugin (.so).
+	GoPluginConfig *GoPluginConfig `json:"go_plugin_config,omitempty" yaml:"go_plugin_config,omitempty"`
+	// Config is the filter's configuration, verbatim.
+	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
+}
+
+// GoPluginConfig locates a MOSN stream filter built as a Go plugin.
+type GoPluginConfig struct {
+	// SoPath is the plugin's shared object.
+	SoPath string `json:"so_path,omitempty" yaml:"so_path,omitempty"`
+	// FactoryMethod is the exported constructor's name.
+	FactoryMethod string `json:"factory_method,omitempty" yaml:"factory_method,omitempty"`
+}
+
+// ProxyConfig is the config of the "proxy" network filter.
+type ProxyConfig struct {
+	// Name labels the proxy in stats.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// DownstreamProtocol is the protocol spoken by clients: "Http1".
+	// MOSN's "Auto" (and an empty value, which MOSN treats as "Auto") is
+	// accepted and served as Http1, with a warning. Other protocols (Http2,
+	// X, bolt, …) are rejected by Validate.
+	DownstreamProtocol string `json:"downstream_protocol,omitempty" yaml:"downstream_protocol,omitempty"`
+	// UpstreamProtocol is the protocol spoken to upstream hosts: "Http1", or
+	// "Auto" / empty for the downstream protocol.
+	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
+	// RouterConfigName names the route table (servers[].routers[]) this
+	// proxy uses. Required.
+	RouterConfigName string `json:"router_config_name,omitempty" yaml:"router_config_name,omitempty"`
+	// ValidateClusters makes MOSN check route clusters at load; ferry always
+	// does.
+	ValidateClusters bool `json:"validate_clusters,omitempty" yaml:"validate_clusters,omitempty"`
+	// ExtendConfig holds protocol-specific options (X protocol sub_protocol,
+	// http2_use_stream, …); ferry ignores it.
+	ExtendConfig json.RawMessage `json:"extend_config,omitempty" yaml:"extend_config,omitempty" ferry:"unimplemented"`
+}
+
+// TLSConfig is MOSN's TLS context. TLS is not implemented by ferry yet: a
+// context with status true is reported by Warnings and the listener or
+// cluster runs in plain text.
+type TLSConfig struct {
+	// Status enables TLS.
+	Status bool `json:"status,omitempty" yaml:"status,omitempty" ferry:"unimplemented"`
+	// Type selects a TLS provider extension.
+	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	// ServerName is the SNI to send (upstream) or match (downstream).
+	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty"`
+	// CACert is the PEM (or path) of the CA that verifies the peer.
+	CACert string `json:"ca_cert,omitempty" yaml:"ca_cert,omitempty"`
+	// CertChain is the PEM (or path) of the certificate chain.
+	CertChain string `json:"cert_chain,omitempty" yaml:"cert_chain,omitempty"`
+	// PrivateKey is the PEM (or path) of the private key.
+	PrivateKey string `json:"private_key,omitempty" yaml:"private_key,omitempty"`
+	// VerifyClient asks clients for a certificate and verifies it.
+	VerifyClient bool `json:"verify_client,omitempty" yaml:"verify_client,omitempty"`
+	// RequireClientCert rejects clients without a certificate.
+	RequireClientCert bool `json:"require_client_cert,omitempty" yaml:"require_client_cert,omitempty"`
+	// InsecureSkip skips verification of the server certificate.
+	InsecureSkip bool `json:"insecure_skip,omitempty" yaml:"insecure_skip,omitempty"`
+	// CipherSuites lists cipher suites, separated by ":".
+	CipherSuites string `json:"cipher_suites,omitempty" yaml:"cipher_suites,omitempty"`
+	// EcdhCurves lists curves, separated by ":".
+	EcdhCurves string `json:"ecdh_curves,omitempty" yaml:"ecdh_curves,omitempty"`
+	// MinVersion is the lowest TLS version ("TLSv1_2").
+	MinVersion string `json:"min_version,omitempty" yaml:"min_version,omitempty"`
+	// MaxVersion is the highest TLS version.
+	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty"`
+	// ALPN lists ALPN protocols, separated by ",".
+	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty"`
+	// Ticket is the session ticket key.
+	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty"`
+	// Fallback accepts plain text when the TLS handshake fails.
+	Fallback bool `json:"fall_back,omitempty" yaml:"fall_back,omitempty"`
+	// ExtendVerify configures a custom verifier, verbatim.
+	ExtendVerify json.RawMessage `json:"extend_verify,omitempty" yaml:"extend_verify,omitempty"`
+	// SdsSource fetches certificates over SDS, verbatim.
+	SdsSource json.RawMessage `json:"sds_source,omitempty" yaml:"sds_source,omitempty"`
+}

@@ -1,0 +1,52 @@
+package config
+
+import (
+	"strconv"
+)
+
+// ferry checks the ferry block, given with defaults applied.
+func (v *validator) ferry(f Ferry) {
+	const fp = "ferry"
+	v.nonNegative(int64(f.EventLoops), fp+".event_loops")
+	v.nonNegative(int64(f.MaxConnections), fp+".max_connections")
+	switch f.Scheduler.Policy {
+	case PolicyInline, PolicyPool, PolicyAuto:
+	default:
+		v.p.add(fp+".scheduler.policy", "unknown policy "+strconv.Quote(string(f.Scheduler.Policy))+
+			"; want inline, pool or auto")
+	}
+	v.nonNegative(int64(f.Scheduler.Workers), fp+".scheduler.workers")
+	v.nonNegative(int64(f.Scheduler.Queue), fp+".scheduler.queue")
+	h := f.HTTP1
+	v.nonNegative(int64(h.MaxRequestLineBytes), fp+".http1.max_request_line_bytes")
+	v.nonNegative(int64(h.MaxHeaderBytes), fp+".http1.max_header_bytes")
+	v.nonNegative(int64(h.MaxHeaders), fp+".http1.max_headers")
+	v.nonNegative(h.MaxRequestBodyBytes, fp+".http1.max_request_body_bytes")
+	v.nonNegative(int64(h.MaxRequestsPerConnection), fp+".http1.max_requests_per_connection")
+	v.nonNegative(int64(h.MaxPipelinedBytes), fp+".http1.max_pipelined_bytes")
+	b := f.Buffers
+	okHigh := v.nonNegative(int64(b.WriteHighWatermark), fp+".buffers.write_high_watermark")
+	okLow := v.nonNegative(int64(b.WriteLowWatermark), fp+".buffers.write_low_watermark")
+	if okHigh && okLow && b.WriteLowWatermark >= b.WriteHighWatermark {
+		v.p.add(fp+".buffers.write_low_watermark", "must be below write_high_watermark ("+
+			strconv.Itoa(b.WriteLowWatermark)+" >= "+strconv.Itoa(b.WriteHighWatermark)+")")
+	}
+	v.nonNegative(b.SpillMemoryBytes, fp+".buffers.spill_memory_bytes")
+	switch f.Proxy.XFF {
+	case XFFAppend, XFFOverwrite, XFFOff:
+	default:
+		v.p.add(fp+".proxy.xff", "unknown mode "+strconv.Quote(string(f.Proxy.XFF))+"; want append, overwrite or off")
+	}
+	if f.Proxy.Via != "" && !validToken(f.Proxy.Via) {
+		v.p.add(fp+".proxy.via", "invalid pseudonym "+strconv.Quote(f.Proxy.Via)+": must be a token")
+	}
+}
+
+// nonNegative reports a negative n at path; it returns whether n was fine.
+func (v *validator) nonNegative(n int64, path string) bool {
+	if n < 0 {
+		v.p.add(path, "must not be negative, got "+strconv.FormatInt(n, 10))
+		return false
+	}
+	return true
+}

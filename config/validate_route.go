@@ -1,0 +1,182 @@
+package config
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// router checks one route table.
+func (v *validator) router(rc *RouterConfig, rp string) {
+	v.indexed(v.routerNames, rc.RouterConfigName, rp+".router_config_name", "router_config_name")
+	domains := make(map[string]string)
+	v.headersToAdd(rc.RequestHeadersToAdd, rp+".request_headers_to_add")
+	v.headersToAdd(rc.ResponseHeadersToAdd, rp+".response_headers_to_add")
+	for vi := range rc.VirtualHosts {
+		vh := &rc.VirtualHosts[vi]
+		vp := index(rp+".virtual_hosts", vi)
+		for di, d := range vh.Domains {
+			dp := index(vp+".domains", di)
+			if strings.TrimSpace(d) == "" {
+				v.p.add(dp, "empty domain")
+				continue
+			}
+			v.unique(domains, strings.ToLower(d), dp, "domain")
+		}
+		v.headersToAdd(vh.RequestHeadersToAdd, vp+".request_headers_to_add")
+		v.headersToAdd(vh.ResponseHeadersToAdd, vp+".response_headers_to_add")
+		for i := range vh.Routers {
+			v.route(&vh.Routers[i], index(vp+".routers", i))
+		}
+	}
+}
+
+// route checks one routing rule.
+func (v *validator) route(r *Route, rp string) {
+	v.match(&r.Match, rp+".match")
+	var actions []string
+	if r.Route != nil {
+		actions = append(actions, "route")
+		v.routeAction(r.Route, rp+".route")
+	}
+	if r.DirectResponse != nil {
+		actions = append(actions, "direct_response")
+		if s := r.DirectResponse.StatusCode; s < 100 || s > 599 {
+			v.p.add(rp+".direct_response.status", "status "+strconv.Itoa(s)+" is out of range 100..599")
+		}
+	}
+	if r.Redirect != nil {
+		actions = append(actions, "redirect")
+		v.redirect(r.Redirect, rp+".redirect")
+	}
+	switch len(actions) {
+	case 0:
+		v.p.add(rp, "needs exactly one of route, direct_response and redirect (has none)")
+	case 1:
+	default:
+		v.p.add(rp, "needs exactly one of route, direct_response and redirect (has "+strings.Join(actions, ", ")+")")
+	}
+}
+
+// match checks a route's regular expressions and header matchers.
+func (v *validator) match(m *RouteMatch, mp string) {
+	if m.Regex != "" {
+		v.regex(m.Regex, mp+".regex")
+	}
+	for i, h := range m.Headers {
+		hp := index(mp+".headers", i)
+		if h.Name == "" {
+			v.p.add(hp+".name", "required")
+		}
+		if h.Regex {
+			v.regex(h.Value, hp+".value")
+		}
+	}
+	for i, vm := range m.Variables {
+		if vm.Regex != "" {
+			v.regex(vm.Regex, index(mp+".variables", i)+".regex")
+		}
+	}
+}
+
+// regex reports an expression that Go's RE2 engine does not compile.
+func (v *validator) regex(expr, path string) {
+	if _, err := regexp.Compile(expr); err != nil {
+		v.p.add(path, "invalid regex: "+err.Error())
+	}
+}
+
+// routeAction checks the clusters a route forwards to and its rewrites.
+func (v *validator) routeAction(a *RouteAction, ap string) {
+	v.protocol(a.UpstreamProtocol, ap+".upstream_protocol")
+	switch {
+	case len(a.WeightedClusters) > 0:
+		v.weightedClusters(a.WeightedClusters, ap+".weighted_clusters")
+	case a.ClusterName != "":
+		v.clusterRef(a.ClusterName, ap+".cluster_name")
+	case a.ClusterHeader == "":
+		v.p.add(ap+".cluster_name", "required (or weighted_clusters, or cluster_header)")
+	}
+	if a.RegexRewrite != nil {
+		rp := ap + ".regex_rewrite.pattern.regex"
+		if a.RegexRewrite.Pattern.Regex == "" {
+			v.p.add(rp, "required")
+		} else {
+			v.regex(a.RegexRewrite.Pattern.Regex, rp)
+		}
+	}
+	if a.PrefixRewrite != "" && a.RegexRewrite != nil {
+		v.p.add(ap, "prefix_rewrite and regex_rewrite are mutually exclusive")
+	}
+	v.headersToAdd(a.RequestHeadersToAdd, ap+".request_headers_to_add")
+	v.headersToAdd(a.ResponseHeadersToAdd, ap+".response_headers_to_add")
+}
+
+// weightedClusters checks names and that some weight is positive.
+func (v *validator) weightedClusters(wcs []WeightedCluster, wp string) {
+	var total uint64
+	for i, wc := range wcs {
+		np := index(wp, i) + ".cluster.name"
+		if wc.Cluster.Name == "" {
+			v.p.add(np, "required")
+		} else {
+			v.clusterRef(wc.Cluster.Name, np)
+		}
+		total += uint64(wc.Cluster.Weight)
+	}
+	if total == 0 {
+		v.p.add(wp, "weights sum to zero")
+	}
+}
+
+// clusterRef reports a cluster name that names no cluster.
+func (v *validator) clusterRef(name, path string) {
+	if _, ok := v.clusterNames[name]; !ok {
+		v.p.add(path, strconv.Quote(name)+" names no cluster")
+	}
+}
+
+// redirect checks the response code and exclusive path rewrites.
+func (v *validator) redirect(r *Redirect, rp string) {
+	switch r.ResponseCode {
+	case 0, 301, 302, 303, 307, 308: // 0 is MOSN's 301
+	default:
+		v.p.add(rp+".response_code", "response code "+strconv.Itoa(r.ResponseCode)+
+			" is not one of 301, 302, 303, 307, 308")
+	}
+	if r.PathRedirect != "" && r.PrefixRewrite != "" {
+		v.p.add(rp, "path_redirect and prefix_rewrite are mutually exclusive")
+	}
+}
+
+// headersToAdd checks that each added header has a valid name.
+func (v *validator) headersToAdd(hs []HeaderValueOption, hp string) {
+	for i, h := range hs {
+		p := index(hp, i) + ".header"
+		switch {
+		case h.Header == nil:
+			v.p.add(p, "required")
+		case !validToken(h.Header.Key):
+			v.p.add(p+".key", "invalid header name "+strconv.Quote(h.Header.Key))
+		case strings.ContainsAny(h.Header.Value, "\r\n\x00"):
+			v.p.add(p+".value", "header value contains CR, LF or NUL")
+		}
+	}
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}

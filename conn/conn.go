@@ -1,0 +1,385 @@
+package conn
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// ErrClosed is returned by writes on a connection that is closing or closed.
+var ErrClosed = errors.New("conn: connection closed")
+
+// state is where a connection is in its life.
+type state uint8
+
+const (
+	stateOpen      state = iota
+	stateFlushing        // CloseFlush/CloseLinger: writing what is queued, no new writes
+	stateLingering       // write side shut down, discarding input until EOF or timeout
+	stateClosing         // close requested, gnet's OnClose not yet run
+	stateClosed          // OnClose ran
+)
+
+// Options are the per-connection limits.
+type Options struct {
+	// HighWatermark is the outbound queue size above which the connection
+	// reports itself full. Zero means 1 MiB.
+	HighWatermark int
+	// LowWatermark is the size below which a full connection reports
+	// itself drained. Zero means a quarter of HighWatermark.
+	LowWatermark int
+	// FlushTimeout bounds CloseFlush and CloseLinger's flush. Zero means 30s.
+	FlushTimeout time.Duration
+	// LingerTimeout is how long CloseLinger discards input after the
+	// flush. Zero means 5s.
+	LingerTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.HighWatermark <= 0 {
+		o.HighWatermark = 1 << 20
+	}
+	if o.LowWatermark <= 0 || o.LowWatermark >= o.HighWatermark {
+		o.LowWatermark = o.HighWatermark / 4
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 30 * time.Second
+	}
+	if o.LingerTimeout <= 0 {
+		o.LingerTimeout = 5 * time.Second
+	}
+}
+
+// WatermarkListener hears when a connection's outbound queue crosses its
+// watermarks. Loop only.
+type WatermarkListener interface {
+	OnAboveHighWatermark()
+	OnBelowLowWatermark()
+}
+
+// Conn is a downstream or upstream connection. Loop only unless said.
+type Conn struct {
+	gc      gnet.Conn
+	loop    *Loop
+	tracker *Tracker
+	opts    *Options
+	id      uint64
+
+	mgr   *filterchain.Manager
+	input input
+	state state
+	// inCallback is set while this connection's own gnet callback runs:
+	// closing it then is done by returning gnet.Close.
+	inCallback bool
+	closeNow   bool
+	localClose bool
+
+	watched  bool
+	stalled  bool
+	wm       WatermarkListener
+	deadline int64 // flush deadline while flushing
+	linger   Timer
+	upstream bool
+	remote   net.Addr
+	local    net.Addr
+}
+
+// New wraps gc, which has just opened on loop l. The socket was reserved in
+// tracker by the caller and is released when the connection closes. Loop
+// only.
+func New(gc gnet.Conn, l *Loop, tracker *Tracker, opts *Options, upstream bool) *Conn {
+	c := &Conn{gc: gc, loop: l, tracker: tracker, opts: opts, upstream: upstream,
+		id: tracker.NextID(), remote: gc.RemoteAddr(), local: gc.LocalAddr()}
+	c.mgr = filterchain.NewManager(c)
+	c.linger.Fn = c.lingerExpired
+	gc.SetContext(c)
+	return c
+}
+
+// DefaultOptions returns Options with every default filled in.
+func DefaultOptions(o Options) *Options {
+	o.defaults()
+	return &o
+}
+
+// ID implements filterchain.Connection.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr implements filterchain.Connection.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// LocalAddr implements filterchain.Connection.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// Loop is the loop the connection belongs to.
+func (c *Conn) Loop() *Loop { return c.loop }
+
+// Filters is the connection's network filter manager, for set-up.
+func (c *Conn) Filters() *filterchain.Manager { return c.mgr }
+
+// Upstream reports whether ferry dialled this connection.
+func (c *Conn) Upstream() bool { return c.upstream }
+
+// SetWatermarkListener installs l (nil removes it).
+func (c *Conn) SetWatermarkListener(l WatermarkListener) { c.wm = l }
+
+// Closed implements filterchain.Connection: true from the moment a close
+// is requested.
+func (c *Conn) Closed() bool { return c.state != stateOpen }
+
+// Gone reports whether gnet has closed the socket.
+func (c *Conn) Gone() bool { return c.state == stateClosed }
+
+// Stalled reports whether the outbound queue is above the high watermark.
+func (c *Conn) Stalled() bool { return c.stalled }
+
+// OutboundBuffered is the number of bytes queued in ferry for the socket.
+func (c *Conn) OutboundBuffered() int {
+	if c.state == stateClosed {
+		return 0
+	}
+	return c.gc.OutboundBuffered()
+}
+
+// InboundBuffered is the number of unconsumed input bytes held by gnet.
+func (c *Conn) InboundBuffered() int {
+	if c.state == stateClosed {
+		return 0
+	}
+	return c.gc.InboundBuffered()
+}
+
+// Write implements filterchain.Connection.
+func (c *Conn) Write(p []byte) error {
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	if c.mgr.HasWriteFilters() && c.mgr.OnWrite([][]byte{p}) == filterchain.Stop {
+		return nil
+	}
+	if _, err := c.gc.Write(p); err != nil {
+		return err // gnet closed the socket; OnClose has run (P18)
+	}
+	c.afterWrite()
+	return nil
+}
+
+// Writev implements filterchain.Connection.
+func (c *Conn) Writev(bs [][]byte) error {
+	if c.state != stateOpen {
+		return ErrClosed
+	}
+	if c.mgr.HasWriteFilters() && c.mgr.OnWrite(bs) == filterchain.Stop {
+		return nil
+	}
+	if _, err := c.gc.Writev(bs); err != nil {
+		return err
+	}
+	c.afterWrite()
+	return nil
+}
+
+func (c *Conn) afterWrite() {
+	if c.state != stateOpen || c.stalled {
+		return
+	}
+	if c.gc.OutboundBuffered() > c.opts.HighWatermark {
+		c.stalled = true
+		c.loop.addWatch(c)
+		if c.wm != nil {
+			c.wm.OnAboveHighWatermark()
+		}
+	}
+}
+
+// Close implements filterchain.Connection.
+func (c *Conn) Close(mode filterchain.CloseMode) {
+	if c.state >= stateClosing || (c.state != stateOpen && mode != filterchain.CloseNow) {
+		return
+	}
+	c.localClose = true
+	if mode == filterchain.CloseNow || c.gc.OutboundBuffered() == 0 && mode == filterchain.CloseFlush {
+		c.closeSocket()
+		return
+	}
+	c.state = stateFlushing
+	c.deadline = Now() + int64(c.opts.FlushTimeout)
+	if mode == filterchain.CloseLinger {
+		c.linger.Fn = c.lingerExpired
+		c.deadline = -c.deadline // negative: linger after the flush
+	}
+	c.loop.addWatch(c)
+	c.recheckFlush()
+}
+
+// closeSocket asks gnet to close: at the end of our own callback when we are
+// in one, else through gnet's queue. Either way gnet's OnClose follows.
+func (c *Conn) closeSocket() {
+	c.state = stateClosing
+	if c.inCallback {
+		c.closeNow = true
+		return
+	}
+	_ = c.gc.Close() // asynchronous and safe; OnClose runs later on this loop
+}
+
+// recheck is called by the loop sweep; it reports whether to keep watching.
+func (c *Conn) recheck() bool {
+	switch c.state {
+	case stateOpen:
+		if c.stalled && c.gc.OutboundBuffered() <= c.opts.LowWatermark {
+			c.stalled = false
+			if c.wm != nil {
+				c.wm.OnBelowLowWatermark()
+			}
+		}
+		return c.stalled
+	case stateFlushing:
+		return c.recheckFlush()
+	default:
+		return false
+	}
+}
+
+// recheckFlush finishes a flushing close once the queue is empty or the
+// deadline passed; it reports whether to keep watching.
+func (c *Conn) recheckFlush() bool {
+	deadline := c.deadline
+	lingerAfter := deadline < 0
+	if lingerAfter {
+		deadline = -deadline
+	}
+	if c.gc.OutboundBuffered() > 0 && Now() < deadline {
+		return true
+	}
+	if lingerAfter && c.gc.OutboundBuffered() == 0 {
+		c.startLinger()
+		return false
+	}
+	c.closeSocket()
+	return false
+}
+
+// startLinger half-closes the write side and discards input until the peer
+// closes or the linger timeout fires.
+func (c *Conn) startLinger() {
+	if err := syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR); err != nil {
+		c.closeSocket()
+		return
+	}
+	c.state = stateLingering
+	c.loop.Schedule(&c.linger, c.opts.LingerTimeout)
+}
+
+func (c *Conn) lingerExpired() {
+	if c.state == stateLingering {
+		c.closeSocket()
+	}
+}
+
+// ResumeReading asks gnet for a read event over the input already buffered,
+// as filterchain.ReadCallbacks.ContinueReading requires between events.
+// Any goroutine.
+func (c *Conn) ResumeReading() {
+	_ = c.gc.Wake(nil) // guarded by gnet: a no-op once the socket is closed
+}
+
+// OnTraffic handles a read event: the filters see the input, and what they
+// drained is discarded. Called by the event handler. Loop only.
+func (c *Conn) OnTraffic() gnet.Action {
+	switch c.state {
+	case stateOpen:
+	case stateClosing:
+		return gnet.Close
+	default: // flushing or lingering: input is no longer wanted
+		_, _ = c.gc.Discard(-1)
+		return gnet.None
+	}
+	data, _ := c.gc.Peek(-1)
+	c.input.data, c.input.off = data, 0
+	c.inCallback = true
+	c.mgr.OnRead(&c.input, false)
+	c.inCallback = false
+	if c.input.off > 0 && c.state != stateClosed {
+		_, _ = c.gc.Discard(c.input.off) // Discard(0) would drop everything
+	}
+	c.input.data = nil
+	if c.closeNow {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// RunInCallback runs fn as if inside this connection's callback, so that a
+// close requested by fn waits for the callback's return value. Used by the
+// event handler for OnOpen. Loop only.
+func (c *Conn) RunInCallback(fn func()) gnet.Action {
+	c.inCallback = true
+	fn()
+	c.inCallback = false
+	if c.closeNow {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose is called by the event handler when gnet closes the socket. It
+// runs once; it may run re-entrantly inside a write that failed (P18).
+// Loop only.
+func (c *Conn) OnClose() {
+	if c.state == stateClosed {
+		return
+	}
+	c.state = stateClosed
+	c.stalled = false
+	c.loop.Stop(&c.linger)
+	ev := filterchain.RemoteClose
+	if c.localClose {
+		ev = filterchain.LocalClose
+	}
+	c.mgr.OnEvent(ev)
+	c.tracker.Release()
+}
+
+// input implements filterchain.Buffer over the bytes of one read event.
+type input struct {
+	data []byte
+	off  int
+}
+
+func (b *input) Bytes() []byte { return b.data[b.off:] }
+func (b *input) Len() int      { return len(b.data) - b.off }
+func (b *input) Drain(n int) {
+	if n > len(b.data)-b.off {
+		panic("conn: Drain past the end of the input")
+	}
+	b.off += n
+}
+
+var (
+	_ filterchain.Connection = (*Conn)(nil)
+	_ filterchain.Buffer     = (*input)(nil)
+)
+
+// Outbound is the gnet context of an upstream socket being enrolled into a
+// loop (gnet.NewContext). When the socket opens on the loop, the event
+// handler wraps it in a Conn and calls Opened, which adopts it or returns
+// false to have it closed (the request that wanted it is gone).
+type Outbound interface {
+	Opened(c *Conn) bool
+}
+
+// Reset closes the connection at once with a TCP reset (SO_LINGER 0), so
+// the peer cannot mistake a truncated message for a complete one. Loop only.
+func (c *Conn) Reset() {
+	if c.state >= stateClosing {
+		return
+	}
+	_ = c.gc.SetLinger(0) // best effort: without it the close is a FIN
+	c.Close(filterchain.CloseNow)
+}

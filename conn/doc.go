@@ -1,0 +1,35 @@
+// Package conn is ferry's connection over a gnet.Conn, for downstream and
+// upstream sockets alike, and the per-loop state those connections share.
+//
+// It closes the gaps gnet leaves (libraries.md §1, P1-P18):
+//
+//   - Read ownership: a read event peeks gnet's input once, hands it to the
+//     network filter Manager as a filterchain.Buffer, and discards exactly
+//     what the filters drained. Unconsumed bytes stay in gnet for the next
+//     event; the filters bound how much they leave there (gnet cannot pause
+//     reading, P4).
+//   - Write guard: every write checks the connection's state first, so a
+//     connection closed (or closing) never writes again, and a stale pointer
+//     can never reach whoever reuses the fd (P6).
+//   - Write watermarks: gnet has no high-water mark (P3). After a write whose
+//     outbound queue passes the high watermark, the connection tells its
+//     WatermarkListener and joins its loop's watch list; the loop sweep
+//     reports when it drains below the low watermark.
+//   - Close after flush: CloseFlush and CloseLinger keep the socket open
+//     until queued bytes are written (gnet drops them on close, P5), bounded
+//     by a timeout; CloseLinger then half-closes and discards input for a
+//     while, so that a reply sent before the request was read in full is not
+//     destroyed by a reset.
+//   - Timers: each Loop has a timing wheel driving idle, header, body and
+//     upstream timeouts with no goroutine or runtime timer per connection
+//     (P17).
+//   - A connection budget (Tracker) keeps ferry's sockets below the process
+//     fd limit: accept failing with EMFILE stops a gnet engine for good (P7).
+//
+// Goroutines: a Conn and its Loop belong to one gnet event loop. Methods are
+// Loop only unless their doc says otherwise; Loop.Execute and Conn.Resume
+// are the ways in from other goroutines.
+//
+// Imports: filterchain and gnet. It must not import eventloop, proxy,
+// router or upstream.
+package conn

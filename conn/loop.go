@@ -1,0 +1,99 @@
+package conn
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// TimerTick is the resolution of loop timers.
+const TimerTick = 10 * time.Millisecond
+
+// Loop is ferry's state for one gnet event loop: its timing wheel and the
+// connections whose outbound queue it watches. Loop only, except Execute.
+type Loop struct {
+	// EL is the gnet loop.
+	EL gnet.EventLoop
+	// Index numbers the loops from 0, so that per-loop tables (upstream
+	// pools) are plain slices.
+	Index int
+
+	wheel wheel
+	// watch holds connections above their high watermark or flushing
+	// before a close; Sweep checks them.
+	watch []*Conn
+	// nwatch mirrors len(watch) for the ticker goroutine.
+	nwatch atomicInt
+	// sweepFn is Sweep as a gnet runnable, allocated once.
+	sweepFn gnet.RunnableFunc
+}
+
+// NewLoop returns the state for loop el.
+func NewLoop(el gnet.EventLoop, index int) *Loop {
+	l := &Loop{EL: el, Index: index}
+	l.wheel.init(TimerTick, Now())
+	l.sweepFn = func(context.Context) error { l.Sweep(); return nil }
+	return l
+}
+
+// Now is the clock of every loop timer, in nanoseconds. Any goroutine.
+func Now() int64 { return time.Now().UnixNano() }
+
+// Schedule arms t to fire after d, re-arming it if it was armed. Loop only.
+func (l *Loop) Schedule(t *Timer, d time.Duration) { l.wheel.add(t, Now()+int64(d)) }
+
+// Stop disarms t. Loop only.
+func (l *Loop) Stop(t *Timer) { l.wheel.remove(t) }
+
+// Timers is the number of armed timers. Loop only.
+func (l *Loop) Timers() int { return l.wheel.count }
+
+// Watching reports whether any connection waits for its outbound queue to
+// drain, so that the ticker sweeps more often. Any goroutine.
+func (l *Loop) Watching() bool { return l.nwatch.load() > 0 }
+
+// Execute runs fn on the loop. It is how workers hand work back. Any
+// goroutine.
+func (l *Loop) Execute(fn func()) error {
+	return l.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		fn()
+		return nil
+	}))
+}
+
+// TriggerSweep asks the loop to run Sweep. Any goroutine.
+func (l *Loop) TriggerSweep() error {
+	return l.EL.Execute(context.Background(), l.sweepFn)
+}
+
+// Sweep fires due timers and re-checks watched connections. The ticker
+// triggers it; tests may call it directly. Loop only.
+func (l *Loop) Sweep() {
+	l.wheel.advance(Now())
+	if len(l.watch) == 0 {
+		return
+	}
+	kept := l.watch[:0]
+	for _, c := range l.watch {
+		if c.recheck() {
+			kept = append(kept, c)
+		} else {
+			c.watched = false
+		}
+	}
+	for i := len(kept); i < len(l.watch); i++ {
+		l.watch[i] = nil
+	}
+	l.watch = kept
+	l.nwatch.store(int64(len(kept)))
+}
+
+func (l *Loop) addWatch(c *Conn) {
+	if c.watched {
+		return
+	}
+	c.watched = true
+	l.watch = append(l.watch, c)
+	l.nwatch.store(int64(len(l.watch)))
+}

@@ -1,0 +1,110 @@
+package conn
+
+import "time"
+
+// Timer is an intrusive timer on a Loop's timing wheel. Embed it in the
+// object it belongs to; set Fn once. The zero value is a stopped timer.
+// Loop only.
+type Timer struct {
+	// Fn runs on the loop when the timer fires.
+	Fn         func()
+	when       int64
+	prev, next *Timer
+	armed      bool
+	// due is set while the timer waits in a batch being fired.
+	due bool
+}
+
+// Armed reports whether the timer is scheduled.
+func (t *Timer) Armed() bool { return t.armed }
+
+// wheel is a hashed timing wheel: slot i holds the timers whose deadline
+// falls in tick i mod len(slots). A timer further away than one revolution
+// stays in its slot and is skipped until its deadline comes round.
+type wheel struct {
+	tick     int64 // nanoseconds per slot
+	slots    []Timer
+	lastTick int64 // last tick processed
+	count    int
+	due      []*Timer // scratch for fireSlot
+}
+
+const wheelSlots = 1024
+
+func (w *wheel) init(tick time.Duration, now int64) {
+	w.tick = int64(tick)
+	w.slots = make([]Timer, wheelSlots)
+	for i := range w.slots {
+		s := &w.slots[i]
+		s.prev, s.next = s, s
+	}
+	w.lastTick = now / w.tick
+}
+
+func (w *wheel) add(t *Timer, when int64) {
+	t.due = false
+	if t.armed {
+		w.remove(t)
+	}
+	t.when = when
+	tick := when / w.tick
+	if tick <= w.lastTick {
+		tick = w.lastTick + 1
+	}
+	head := &w.slots[tick%wheelSlots]
+	t.prev, t.next = head.prev, head
+	head.prev.next = t
+	head.prev = t
+	t.armed = true
+	w.count++
+}
+
+func (w *wheel) remove(t *Timer) {
+	t.due = false
+	if !t.armed {
+		return
+	}
+	t.prev.next = t.next
+	t.next.prev = t.prev
+	t.prev, t.next = nil, nil
+	t.armed = false
+	w.count--
+}
+
+// advance fires every timer due by now, in deadline-slot order.
+func (w *wheel) advance(now int64) {
+	target := now / w.tick
+	if target-w.lastTick > wheelSlots {
+		w.lastTick = target - wheelSlots
+	}
+	for w.lastTick < target {
+		w.lastTick++
+		if w.count == 0 {
+			w.lastTick = target
+			return
+		}
+		w.fireSlot(&w.slots[w.lastTick%wheelSlots], now)
+	}
+}
+
+func (w *wheel) fireSlot(head *Timer, now int64) {
+	w.due = w.due[:0]
+	for t := head.next; t != head; {
+		next := t.next
+		if t.when <= now {
+			w.remove(t)
+			t.due = true
+			w.due = append(w.due, t)
+		}
+		t = next
+	}
+	for i, t := range w.due {
+		w.due[i] = nil
+		// A timer fired earlier in this batch may have stopped or re-armed
+		// this one; only a timer still due fires.
+		if t.due {
+			t.due = false
+			t.Fn()
+		}
+	}
+}

@@ -1,0 +1,23 @@
+// Package eventloop runs ferry's single gnet engine over every listener
+// (gnet.Rotate) and maps gnet's callbacks onto conn.Conn:
+//
+//   - OnOpen of an accepted socket: the connection budget is checked first
+//     (refusing before EMFILE, which would stop the engine for good, P7),
+//     then the listener's network filter factories build the connection's
+//     filter chain.
+//   - OnOpen of an enrolled upstream socket (its gnet context is a
+//     conn.Outbound): the socket is wrapped and handed to whoever dialled it,
+//     on the same loop as the downstream connection that wanted it.
+//   - OnTraffic and OnClose go straight to the conn.Conn in the context.
+//   - OnTick (gnet runs it on its own goroutine, P11) asks each loop to run
+//     its sweep: timers and write-watermark checks.
+//
+// If the engine stops when nobody asked it to, Done is closed and Err says
+// why (the last error gnet logged), so the process can exit non-zero.
+//
+// Goroutines: gnet callbacks run on the loops; Start, Stop, Addrs and Drain
+// may be called from any goroutine.
+//
+// Imports: conn, filterchain and gnet. It must not import proxy, router,
+// upstream or config.
+package eventloop

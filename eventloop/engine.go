@@ -1,0 +1,288 @@
+package eventloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// Listener is one address ferry accepts connections on.
+type Listener struct {
+	// Name identifies the listener in logs and stats.
+	Name string
+	// Address is "host:port"; port 0 picks a free port (see Engine.Addrs).
+	Address string
+	// Filters build each new connection's network filter chain, in order.
+	Filters []filterchain.NetworkFilterFactory
+
+	ip   net.IP
+	port int
+}
+
+// Options configures an Engine.
+type Options struct {
+	// Loops is the number of event loops; zero means GOMAXPROCS.
+	Loops int
+	// ReusePort gives each loop its own SO_REUSEPORT listener.
+	ReusePort bool
+	// Conn holds the per-connection limits.
+	Conn conn.Options
+	// Tracker is the connection budget shared with the upstream dialer.
+	Tracker *conn.Tracker
+	// UpstreamReserve is how many sockets of the budget accepts leave for
+	// upstream connections.
+	UpstreamReserve int64
+	// Logger receives engine events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrStopped is reported by Err when the engine stopped unexpectedly.
+var ErrStopped = errors.New("eventloop: engine stopped unexpectedly")
+
+// Engine is ferry's gnet engine.
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	listeners []*Listener
+	opts      Options
+	connOpts  *conn.Options
+	log       *slog.Logger
+	glog      *gnetLogger
+
+	mu       sync.Mutex
+	loops    map[gnet.EventLoop]*conn.Loop
+	loopList atomic.Pointer[[]*conn.Loop]
+	eng      gnet.Engine
+	addrs    []net.Addr
+
+	booted   chan struct{}
+	done     chan struct{}
+	err      error
+	stopping atomic.Bool
+	draining atomic.Bool
+}
+
+// New checks the listeners and returns an engine ready to Start.
+func New(listeners []*Listener, opts Options) (*Engine, error) {
+	if len(listeners) == 0 {
+		return nil, errors.New("eventloop: no listener")
+	}
+	for i, l := range listeners {
+		host, port, err := net.SplitHostPort(l.Address)
+		if err != nil {
+			return nil, fmt.Errorf("eventloop: listener %d (%s): address %q: %w", i, l.Name, l.Address, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("eventloop: listener %d (%s): bad port %q", i, l.Name, port)
+		}
+		if p == 0 && opts.ReusePort {
+			return nil, fmt.Errorf("eventloop: listener %d (%s): port 0 cannot be used with reuse_port", i, l.Name)
+		}
+		l.port = p
+		l.ip = net.ParseIP(host)
+	}
+	if opts.Loops <= 0 {
+		opts.Loops = runtime.GOMAXPROCS(0)
+	}
+	if opts.Tracker == nil {
+		opts.Tracker = conn.NewTracker(0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{
+		listeners: listeners, opts: opts, connOpts: conn.DefaultOptions(opts.Conn),
+		log: opts.Logger, loops: map[gnet.EventLoop]*conn.Loop{},
+		booted: make(chan struct{}), done: make(chan struct{}),
+	}
+	e.glog = &gnetLogger{log: opts.Logger}
+	empty := []*conn.Loop{}
+	e.loopList.Store(&empty)
+	return e, nil
+}
+
+// Start runs the engine and returns once it listens, or with the reason it
+// could not. Any goroutine.
+func (e *Engine) Start() error {
+	addrs := make([]string, len(e.listeners))
+	for i, l := range e.listeners {
+		addrs[i] = "tcp://" + l.Address
+	}
+	go func() {
+		err := gnet.Rotate(e, addrs,
+			gnet.WithNumEventLoop(e.opts.Loops),
+			gnet.WithReusePort(e.opts.ReusePort),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithTicker(true),
+			gnet.WithLogger(e.glog))
+		e.finish(err)
+	}()
+	select {
+	case <-e.booted:
+		return nil
+	case <-e.done:
+		return e.err
+	}
+}
+
+// finish records why Rotate returned and closes Done.
+func (e *Engine) finish(err error) {
+	if !e.stopping.Load() {
+		last := e.glog.lastError()
+		switch {
+		case err != nil:
+			err = fmt.Errorf("%w: %w", ErrStopped, err)
+		case last != "":
+			err = fmt.Errorf("%w: %s", ErrStopped, last)
+		default:
+			err = ErrStopped
+		}
+		e.err = err
+	}
+	close(e.done)
+}
+
+// Done is closed when the engine has stopped. Any goroutine.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Err is nil after a requested Stop, else why the engine stopped. Valid once
+// Done is closed. Any goroutine.
+func (e *Engine) Err() error {
+	<-e.done
+	return e.err
+}
+
+// Addrs returns the bound address of each listener, in order (port 0
+// resolved). Any goroutine, after Start.
+func (e *Engine) Addrs() []net.Addr {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]net.Addr(nil), e.addrs...)
+}
+
+// Loops returns the loops that have had a connection so far. Any goroutine.
+func (e *Engine) Loops() []*conn.Loop { return *e.loopList.Load() }
+
+// NumLoops is the configured number of loops.
+func (e *Engine) NumLoops() int { return e.opts.Loops }
+
+// Tracker is the connection budget.
+func (e *Engine) Tracker() *conn.Tracker { return e.opts.Tracker }
+
+// SetDraining makes the engine refuse new connections. Any goroutine.
+func (e *Engine) SetDraining() { e.draining.Store(true) }
+
+// Stop closes every connection and stops the loops. gnet does not drain:
+// the caller drains first. Any goroutine.
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.stopping.Swap(true) {
+		<-e.done
+		return nil
+	}
+	select {
+	case <-e.booted:
+	case <-e.done:
+		return nil
+	}
+	err := e.eng.Stop(ctx)
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return fmt.Errorf("eventloop: stop: %w", ctx.Err())
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("eventloop: stop: %w", err)
+	}
+	return nil
+}
+
+// OnBoot records the engine and the bound addresses.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	addrs := make([]net.Addr, len(e.listeners))
+	for i, l := range e.listeners {
+		addrs[i] = boundAddr(eng, l)
+	}
+	e.mu.Lock()
+	e.eng = eng
+	e.addrs = addrs
+	e.mu.Unlock()
+	close(e.booted)
+	return gnet.None
+}
+
+// boundAddr learns a listener's real address from a dup of its socket.
+func boundAddr(eng gnet.Engine, l *Listener) net.Addr {
+	fallback := &net.TCPAddr{IP: l.ip, Port: l.port}
+	fd, err := eng.DupListener("tcp", l.Address)
+	if err != nil {
+		return fallback
+	}
+	defer syscall.Close(fd) //nolint:errcheck // a dup we only read from
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		return fallback
+	}
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return fallback
+}
+
+// loopOf returns ferry's state for gnet loop el, creating it on first use.
+func (e *Engine) loopOf(el gnet.EventLoop) *conn.Loop {
+	for _, l := range *e.loopList.Load() {
+		if l.EL == el {
+			return l
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.loops[el]; ok {
+		return l
+	}
+	old := *e.loopList.Load()
+	l := conn.NewLoop(el, len(old))
+	e.loops[el] = l
+	list := append(append([]*conn.Loop(nil), old...), l)
+	e.loopList.Store(&list)
+	return l
+}
+
+// LoopFor returns the state of the loop gc runs on. Loop only.
+func (e *Engine) LoopFor(el gnet.EventLoop) *conn.Loop { return e.loopOf(el) }
+
+// tickInterval is the sweep period; stalled writers are checked faster.
+const (
+	tickInterval    = conn.TimerTick
+	tickWhenWatched = 2 * time.Millisecond
+)
+
+// OnTick asks every loop to sweep. It runs on gnet's ticker goroutine.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	delay := tickInterval
+	for _, l := range *e.loopList.Load() {
+		if l.Watching() {
+			delay = tickWhenWatched
+		}
+		_ = l.TriggerSweep() // fails only while the engine shuts down
+	}
+	return delay, gnet.None
+}

@@ -1,0 +1,89 @@
+package eventloop
+
+import (
+	"net"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// OnOpen wraps a new socket: an enrolled upstream is handed to its dialler,
+// an accepted one gets its listener's filter chain.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	l := e.loopOf(gc.EventLoop())
+	if ob, ok := gc.Context().(conn.Outbound); ok {
+		c := conn.New(gc, l, e.opts.Tracker, e.connOpts, true)
+		return nil, c.RunInCallback(func() {
+			if !ob.Opened(c) {
+				c.Close(filterchain.CloseNow)
+			}
+		})
+	}
+	if e.draining.Load() {
+		return nil, gnet.Close
+	}
+	if err := e.opts.Tracker.Acquire(e.opts.UpstreamReserve); err != nil {
+		e.opts.Tracker.Refused.Add(1)
+		return nil, gnet.Close
+	}
+	e.opts.Tracker.Downstream.Add(1)
+	c := conn.New(gc, l, e.opts.Tracker, e.connOpts, false)
+	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
+		for _, f := range lst.Filters {
+			f.CreateFilters(c.Filters())
+		}
+	}
+	if !c.Filters().InitializeReadFilters() {
+		c.Close(filterchain.CloseNow)
+	}
+	return nil, c.RunInCallback(c.Filters().OnNewConnection)
+}
+
+// listenerFor finds the listener a connection arrived on by its local port
+// (and address, when two listeners share a port). No allocation.
+func (e *Engine) listenerFor(a net.Addr) *Listener {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	var byPort *Listener
+	for _, l := range e.listeners {
+		if l.port != ta.Port && l.port != 0 {
+			continue
+		}
+		if l.ip != nil && !l.ip.IsUnspecified() && l.ip.Equal(ta.IP) {
+			return l
+		}
+		if byPort == nil {
+			byPort = l
+		}
+	}
+	if byPort == nil && len(e.listeners) == 1 {
+		return e.listeners[0] // port 0: the only listener
+	}
+	return byPort
+}
+
+// OnTraffic hands a read event to the connection.
+func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn.Conn)
+	if !ok {
+		return gnet.Close
+	}
+	return c.OnTraffic()
+}
+
+// OnClose tells the connection it is gone.
+func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, ok := gc.Context().(*conn.Conn)
+	if !ok {
+		return gnet.None
+	}
+	if !c.Upstream() && !c.Gone() {
+		e.opts.Tracker.Downstream.Add(-1)
+	}
+	c.OnClose()
+	return gnet.None
+}

@@ -1,0 +1,223 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/eventloop"
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/spill"
+	"github.com/ferry-proxy/ferry/internal/worker"
+	"github.com/ferry-proxy/ferry/proxy"
+	"github.com/ferry-proxy/ferry/router"
+	"github.com/ferry-proxy/ferry/upstream"
+)
+
+// Options are what the caller provides besides the configuration.
+type Options struct {
+	// Logger receives ferry's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Filters holds the stream and network filter types that listeners
+	// may name; nil means none beyond the built-in proxy filter.
+	Filters *filterchain.Registry
+}
+
+// App is a configured ferry.
+type App struct {
+	log       *slog.Logger
+	cfg       *config.Config
+	workers   *worker.Pool
+	clusters  *upstream.Manager
+	routers   *router.Registry
+	srv       *proxy.Server
+	eng       *eventloop.Engine
+	listeners []*eventloop.Listener
+	policy    proxy.Policy
+	maxDown   int64
+	drain     time.Duration
+}
+
+// fdReserve is kept free of the socket budget for listeners, epoll and
+// event fds, logs and spill files.
+const fdReserve = 64
+
+// New builds ferry from cfg, which must have passed Validate.
+func New(cfg *config.Config, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Filters == nil {
+		o.Filters = filterchain.NewRegistry()
+	}
+	if len(cfg.Servers) == 0 || len(cfg.Servers[0].Listeners) == 0 {
+		return nil, errors.New("app: servers[0].listeners: no listener configured")
+	}
+	f := cfg.Ferry.WithDefaults()
+	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std()}
+	if gt := cfg.Servers[0].GracefulTimeout; gt > 0 {
+		a.drain = gt.Std()
+	}
+	policy, err := proxy.ParsePolicy(string(f.Scheduler.Policy))
+	if err != nil {
+		return nil, err
+	}
+	a.policy = policy
+	xff, err := proxy.ParseXFF(string(f.Proxy.XFF))
+	if err != nil {
+		return nil, err
+	}
+	total := raiseNoFile() - fdReserve
+	a.maxDown = total - max(total/10, fdReserve)
+	if f.MaxConnections > 0 {
+		a.maxDown = min(int64(f.MaxConnections), total)
+	}
+	tracker := conn.NewTracker(total)
+	procs := runtime.GOMAXPROCS(0)
+	loops := f.EventLoopCount(procs)
+	a.workers, err = worker.New(worker.Options{Size: f.Scheduler.WorkerCount(procs), Queue: f.Scheduler.Queue,
+		OnPanic: func(v any) { o.Logger.Error("worker task panicked", "panic", fmt.Sprint(v)) }})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildRouting(cfg); err != nil {
+		_ = a.workers.Close(context.Background())
+		return nil, err
+	}
+	a.srv, err = proxy.NewServer(proxy.Options{
+		Loops: loops, Tracker: tracker, Workers: a.workers, Clusters: a.clusters, Routers: a.routers,
+		Limits:              limits(f.HTTP1),
+		MaxRequestBodyBytes: f.HTTP1.MaxRequestBodyBytes, MaxRequestsPerConn: f.HTTP1.MaxRequestsPerConnection,
+		MaxPipelinedBytes:    f.HTTP1.MaxPipelinedBytes,
+		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
+		IdleTimeout: f.Timeouts.Idle.Std(),
+		Spill:       spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir},
+		Via:         f.Proxy.Via, XFF: xff, Logger: o.Logger,
+	})
+	if err == nil {
+		err = a.buildListeners(cfg, o.Filters, policy, f.Timeouts.Idle.Std())
+	}
+	if err == nil {
+		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
+			Loops: loops, ReusePort: f.ReusePort, Tracker: tracker, UpstreamReserve: total - a.maxDown, Logger: o.Logger,
+			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
+				LingerTimeout: f.Timeouts.LingeringClose.Std()},
+		})
+	}
+	if err != nil {
+		_ = a.workers.Close(context.Background())
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) buildRouting(cfg *config.Config) error {
+	specs, err := clusterSpecs(&cfg.ClusterManager)
+	if err != nil {
+		return err
+	}
+	a.clusters = upstream.NewManager()
+	if err := a.clusters.Update(specs); err != nil {
+		return fmt.Errorf("cluster_manager: %w", err)
+	}
+	tables, err := routeTables(cfg.Servers)
+	if err != nil {
+		return err
+	}
+	a.routers = router.NewRegistry()
+	a.routers.Set(tables)
+	return nil
+}
+
+// buildListeners turns servers[0].listeners into engine listeners.
+func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, policy proxy.Policy, _ time.Duration) error {
+	for li, l := range cfg.Servers[0].Listeners {
+		path := fmt.Sprintf("servers[0].listeners[%d]", li)
+		var streamFilters []filterchain.StreamFilterFactory
+		for fi, sf := range l.StreamFilters {
+			ff, err := reg.NewStream(sf.Type, sf.Config)
+			if err != nil {
+				return fmt.Errorf("%s.stream_filters[%d]: %w", path, fi, err)
+			}
+			streamFilters = append(streamFilters, ff)
+		}
+		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
+		for ci, fc := range l.FilterChains {
+			for fi, nf := range fc.Filters {
+				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)
+				if nf.Type == config.ProxyFilterType && nf.Proxy != nil {
+					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
+						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy}))
+					continue
+				}
+				nff, err := reg.NewNetwork(nf.Type, nf.Config)
+				if err != nil {
+					return fmt.Errorf("%s: %w", fpath, err)
+				}
+				el.Filters = append(el.Filters, nff)
+			}
+		}
+		a.listeners = append(a.listeners, el)
+	}
+	return nil
+}
+
+// Start opens the listeners. Call Describe after it for the start-up line.
+func (a *App) Start() error {
+	if err := a.eng.Start(); err != nil {
+		_ = a.workers.Close(context.Background())
+		return fmt.Errorf("start: %w", err)
+	}
+	return nil
+}
+
+// Describe is the start-up line naming listeners and clusters.
+func (a *App) Describe() string { return describe(a) }
+
+// Addrs are the listeners' bound addresses, in configuration order.
+func (a *App) Addrs() []net.Addr { return a.eng.Addrs() }
+
+// Done is closed when the engine stops, requested or not.
+func (a *App) Done() <-chan struct{} { return a.eng.Done() }
+
+// Err says why the engine stopped when nobody asked it to.
+func (a *App) Err() error { return a.eng.Err() }
+
+// Server is the proxy, for its counters.
+func (a *App) Server() *proxy.Server { return a.srv }
+
+// Shutdown drains in-flight requests (up to the drain timeout or ctx),
+// then stops the engine and the workers.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.eng.SetDraining()
+	dctx, cancel := context.WithTimeout(ctx, a.drain)
+	drainErr := a.srv.Drain(dctx)
+	cancel()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stopErr := a.eng.Stop(sctx)
+	workErr := a.workers.Close(sctx)
+	return errors.Join(drainErr, stopErr, workErr)
+}
+
+// raiseNoFile lifts RLIMIT_NOFILE to its hard limit and returns the limit
+// in force.
+func raiseNoFile() int64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) // best effort: keep the old limit on failure
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	return int64(rl.Cur) //nolint:gosec // fd limits fit in int64
+}

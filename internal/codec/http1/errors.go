@@ -1,0 +1,175 @@
+package http1
+
+import "strconv"
+
+// Error is a parse failure together with the status code a proxy should
+// answer with. Status is 400, 414, 417, 431, 501 or 505 for requests, 502 for
+// responses, and 400 or 431 for chunked bodies. Reason names what was wrong.
+type Error struct {
+	Status int
+	Reason string
+}
+
+// Error returns "http1: <status> <reason>".
+func (e *Error) Error() string {
+	return "http1: " + strconv.Itoa(e.Status) + " " + e.Reason
+}
+
+// side selects the status code family of an error.
+type side uint8
+
+const (
+	sideRequest  side = iota // statuses as given
+	sideResponse             // every error is 502 Bad Gateway
+	sideBody                 // chunked body: statuses as given (400 or 431)
+)
+
+// fail builds the *Error for a rule broken on side sd.
+func fail(sd side, status int, reason string) *Error {
+	if sd == sideResponse {
+		status = 502
+	}
+	return &Error{Status: status, Reason: reason}
+}
+
+// StatusText returns the reason phrase for code (RFC 9110 15, RFC 6585) or
+// "" when the code is unknown. It is meant for locally generated replies.
+func StatusText(code int) string {
+	if code >= 100 && code < 300 {
+		return statusText1xx2xx(code)
+	}
+	if code >= 300 && code < 500 {
+		return statusText3xx4xx(code)
+	}
+	return statusText5xx(code)
+}
+
+func statusText1xx2xx(code int) string {
+	switch code {
+	case 100:
+		return "Continue"
+	case 101:
+		return "Switching Protocols"
+	case 102:
+		return "Processing"
+	case 103:
+		return "Early Hints"
+	case 200:
+		return "OK"
+	case 201:
+		return "Created"
+	case 202:
+		return "Accepted"
+	case 203:
+		return "Non-Authoritative Information"
+	case 204:
+		return "No Content"
+	case 205:
+		return "Reset Content"
+	case 206:
+		return "Partial Content"
+	}
+	return ""
+}
+
+func statusText3xx4xx(code int) string {
+	switch code {
+	case 300:
+		return "Multiple Choices"
+	case 301:
+		return "Moved Permanently"
+	case 302:
+		return "Found"
+	case 303:
+		return "See Other"
+	case 304:
+		return "Not Modified"
+	case 305:
+		return "Use Proxy"
+	case 307:
+		return "Temporary Redirect"
+	case 308:
+		return "Permanent Redirect"
+	case 400:
+		return "Bad Request"
+	case 401:
+		return "Unauthorized"
+	case 402:
+		return "Payment Required"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 406:
+		return "Not Acceptable"
+	case 407:
+		return "Proxy Authentication Required"
+	case 408:
+		return "Request Timeout"
+	case 409:
+		return "Conflict"
+	case 410:
+		return "Gone"
+	case 411:
+		return "Length Required"
+	case 412:
+		return "Precondition Failed"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
+	case 415:
+		return "Unsupported Media Type"
+	case 416:
+		return "Range Not Satisfiable"
+	case 417:
+		return "Expectation Failed"
+	case 421:
+		return "Misdirected Request"
+	case 422:
+		return "Unprocessable Content"
+	case 425:
+		return "Too Early"
+	case 426:
+		return "Upgrade Required"
+	case 428:
+		return "Precondition Required"
+	case 429:
+		return "Too Many Requests"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 451:
+		return "Unavailable For Legal Reasons"
+	}
+	return ""
+}
+
+func statusText5xx(code int) string {
+	switch code {
+	case 500:
+		return "Internal Server Error"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	case 506:
+		return "Variant Also Negotiates"
+	case 507:
+		return "Insufficient Storage"
+	case 508:
+		return "Loop Detected"
+	case 510:
+		return "Not Extended"
+	case 511:
+		return "Network Authentication Required"
+	}
+	return ""
+}

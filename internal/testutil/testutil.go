@@ -1,0 +1,108 @@
+// Package testutil holds helpers for ferry's tests: condition waits with a
+// deadline (never a bare sleep), a raw scriptable TCP upstream, and raw
+// HTTP/1.1 client helpers. It is imported only from _test.go files.
+package testutil
+
+import (
+	"bufio"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// WaitFor polls cond until it holds or timeout passes, then fails the test
+// with msg. It is how tests wait: for a condition, never for a duration.
+func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	backoff := 100 * time.Microsecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, msg)
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 10*time.Millisecond)
+	}
+}
+
+// RawServer is a TCP server on 127.0.0.1:0 that runs a script per
+// connection. It counts connections and closes everything on Close.
+type RawServer struct {
+	ln       net.Listener
+	handle   func(c net.Conn)
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	Accepted atomic.Int64
+}
+
+// NewRawServer starts a server running handle for each connection; the
+// connection is closed when handle returns.
+func NewRawServer(t testing.TB, handle func(c net.Conn)) *RawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	s := &RawServer{ln: ln, handle: handle, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Addr is the server's address.
+func (s *RawServer) Addr() string { return s.ln.Addr().String() }
+
+func (s *RawServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.Accepted.Add(1)
+		s.mu.Lock()
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				_ = c.Close()
+			}()
+			s.handle(c)
+		}()
+	}
+}
+
+// Close stops the server and closes its connections, waiting for handlers.
+func (s *RawServer) Close() {
+	_ = s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// ReadHead reads an HTTP head (through the empty line) from r.
+func ReadHead(r *bufio.Reader) (string, error) {
+	var head []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		head = append(head, line...)
+		if err != nil {
+			return string(head), err
+		}
+		if len(line) <= 2 {
+			return string(head), nil
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+)
+
+// downstream is the HTTP/1.1 server side of one client connection: the
+// terminal read filter of the listener's chain. It parses request heads,
+// feeds request bodies to the current stream, and keeps one request in
+// flight at a time; pipelined requests wait in gnet's input, bounded by
+// MaxPipelinedBytes. Loop only.
+type downstream struct {
+	f  *Factory
+	cb filterchain.ReadCallbacks
+	c  *conn.Conn
+	s  *stream
+
+	requests int
+	inRead   bool
+	// readT is the request header or body read timeout; idleT the
+	// keep-alive idle timeout.
+	readT, idleT conn.Timer
+	ip           []byte
+}
+
+// InitReadCallbacks implements filterchain.ReadFilter.
+func (d *downstream) InitReadCallbacks(cb filterchain.ReadCallbacks) {
+	d.cb = cb
+	d.c = cb.Connection().(*conn.Conn)
+	d.readT.Fn = d.readTimeout
+	d.idleT.Fn = d.idleTimeout
+	d.c.SetWatermarkListener(d)
+	d.c.Filters().AddConnectionCallbacks(d)
+}
+
+// OnNewConnection implements filterchain.ReadFilter.
+func (d *downstream) OnNewConnection() filterchain.Status {
+	d.c.Loop().Schedule(&d.idleT, d.f.srv.opts.IdleTimeout)
+	return filterchain.Continue
+}
+
+// OnData implements filterchain.ReadFilter: the entry of every request.
+func (d *downstream) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	d.inRead = true
+	for buf.Len() > 0 && !d.c.Closed() && d.step(buf) {
+	}
+	if d.s != nil {
+		d.s.flushPipes()
+	}
+	d.inRead = false
+	return filterchain.Stop
+}
+
+// step handles the input in the current state; it reports whether to go
+// on with what is left.
+func (d *downstream) step(buf filterchain.Buffer) bool {
+	s := d.s
+	switch {
+	case s == nil || s.reqState == stateHead:
+		return d.readHead(buf)
+	case s.reqState == stateBody:
+		return s.readRequestBody(buf)
+	default:
+		// A pipelined request: it waits in gnet's input until the current
+		// response is done. gnet keeps reading, so the wait is bounded.
+		if buf.Len() > d.f.srv.opts.MaxPipelinedBytes {
+			s.respClose = true
+			d.f.srv.stats.pipelineOverflow.Inc()
+			buf.Drain(buf.Len())
+		}
+		return false
+	}
+}
+
+// readHead parses a request head and starts its stream.
+func (d *downstream) readHead(buf filterchain.Buffer) bool {
+	if d.s == nil {
+		d.s = d.f.srv.newStream(d)
+		d.c.Loop().Stop(&d.idleT)
+		d.c.Loop().Schedule(&d.readT, d.f.srv.opts.RequestHeaderTimeout)
+	}
+	s := d.s
+	data := buf.Bytes()
+	n, err := s.req.Parse(data, d.f.srv.opts.Limits)
+	if err != nil {
+		d.badRequest(err)
+		return false
+	}
+	if n == 0 {
+		return false
+	}
+	s.head = append(s.head[:0], data[:n]...)
+	s.req.Raw = s.head
+	buf.Drain(n)
+	d.c.Loop().Stop(&d.readT)
+	d.requests++
+	s.startRequest()
+	return true
+}
+
+// badRequest answers a head the codec rejected and closes: after a
+// framing error nothing later on the connection can be trusted.
+func (d *downstream) badRequest(err error) {
+	s := d.s
+	status, reason := 400, "bad request"
+	var he *http1.Error
+	if errors.As(err, &he) {
+		status, reason = he.Status, he.Reason
+	}
+	s.srv.stats.countLocal(KindBadRequest)
+	s.begin()
+	s.respClose = true
+	s.req.KeepAlive = false
+	s.run(s.writeReply(status, http1.StatusText(status)+": "+reason+"\n", ""))
+}
+
+// readTimeout fires when a request head or body is too slow to arrive.
+func (d *downstream) readTimeout() {
+	s := d.s
+	if s == nil {
+		return
+	}
+	s.srv.stats.countLocal(KindRequestTimeout)
+	s.begin()
+	s.respClose = true
+	s.run(s.writeReply(408, "request_timeout: the request was not received in time\n", ""))
+}
+
+// idleTimeout closes a keep-alive connection with no request.
+func (d *downstream) idleTimeout() {
+	if d.s == nil {
+		d.f.srv.stats.idleClosed.Inc()
+		d.c.Close(filterchain.CloseFlush)
+	}
+}
+
+// streamDone is called by a stream's End: keep the connection for the next
+// request or close it.
+func (d *downstream) streamDone(s *stream) {
+	srv := d.f.srv
+	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone &&
+		!srv.draining.Load() && (srv.opts.MaxRequestsPerConn == 0 || d.requests < srv.opts.MaxRequestsPerConn)
+	mode := s.closeMode()
+	d.s = nil
+	d.c.Loop().Stop(&d.readT)
+	srv.recycle(s)
+	if !keep {
+		d.c.Close(mode)
+		return
+	}
+	d.c.Loop().Schedule(&d.idleT, srv.opts.IdleTimeout)
+	if !d.inRead && d.c.InboundBuffered() > 0 {
+		d.c.ResumeReading() // a pipelined request is waiting
+	}
+}
+
+// OnEvent implements filterchain.ConnectionCallbacks: the client went away.
+func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
+	d.c.Loop().Stop(&d.readT)
+	d.c.Loop().Stop(&d.idleT)
+	if s := d.s; s != nil {
+		s.abort()
+	}
+}
+
+// OnAboveHighWatermark implements conn.WatermarkListener: response bytes now
+// queue in the stream's spill queue.
+func (d *downstream) OnAboveHighWatermark() { d.f.srv.stats.downstreamStalls.Inc() }
+
+// OnBelowLowWatermark implements conn.WatermarkListener: write what the
+// response queued, then let the stream finish if it was waiting for that.
+func (d *downstream) OnBelowLowWatermark() {
+	s := d.s
+	if s == nil {
+		return
+	}
+	if err := s.respPipe.drain(); err != nil {
+		d.c.Reset()
+		return
+	}
+	if s.respSent && s.respState == stateDone && s.respPipe.queued() == 0 {
+		s.run(UpRecvData)
+	}
+}
+
+// peerIP is the client's address as text, computed once per connection.
+func (d *downstream) peerIP() []byte {
+	if d.ip == nil {
+		if ta, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
+			d.ip = []byte(ta.IP.String())
+		} else {
+			d.ip = []byte(d.c.RemoteAddr().String())
+		}
+	}
+	return d.ip
+}
+
+var (
+	_ filterchain.ReadFilter          = (*downstream)(nil)
+	_ filterchain.ConnectionCallbacks = (*downstream)(nil)
+	_ conn.WatermarkListener          = (*downstream)(nil)
+)

@@ -1,0 +1,294 @@
+package proxy
+
+import (
+	"strconv"
+
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+)
+
+// headerMap is the mutable view stream filters get of a parsed head. It
+// changes nothing in the parsed bytes: deletions are marks and additions a
+// list, both applied when the head is encoded for the other side. With no
+// filter it is never modified and costs nothing.
+type headerMap struct {
+	raw    *[]byte
+	fields *[]http1.Header
+	del    []bool
+	add    []addedField
+}
+
+type addedField struct{ name, value string }
+
+func (h *headerMap) bind(raw *[]byte, fields *[]http1.Header) {
+	h.raw, h.fields = raw, fields
+	h.del = h.del[:0]
+	h.add = h.add[:0]
+}
+
+func (h *headerMap) reset() {
+	h.raw, h.fields = nil, nil
+	h.del = h.del[:0]
+	for i := range h.add {
+		h.add[i] = addedField{}
+	}
+	h.add = h.add[:0]
+}
+
+func (h *headerMap) deleted(i int) bool { return i < len(h.del) && h.del[i] }
+
+func (h *headerMap) bytes(s http1.Span) []byte { return (*h.raw)[s.Off : s.Off+s.Len] }
+
+// Get implements filterchain.HeaderMap and router.HeaderGetter.
+func (h *headerMap) Get(name string) ([]byte, bool) {
+	for i := len(h.add) - 1; i >= 0; i-- {
+		if equalFold(h.add[i].name, name) {
+			return []byte(h.add[i].value), true
+		}
+	}
+	for i, f := range *h.fields {
+		if !h.deleted(i) && equalFoldBytes(h.bytes(f.Name), name) {
+			return h.bytes(f.Value), true
+		}
+	}
+	return nil, false
+}
+
+// Set implements filterchain.HeaderMap.
+func (h *headerMap) Set(name, value string) {
+	h.Del(name)
+	h.Add(name, value)
+}
+
+// Add implements filterchain.HeaderMap.
+func (h *headerMap) Add(name, value string) {
+	h.add = append(h.add, addedField{name: name, value: value})
+}
+
+// Del implements filterchain.HeaderMap.
+func (h *headerMap) Del(name string) {
+	for i, f := range *h.fields {
+		if equalFoldBytes(h.bytes(f.Name), name) {
+			for len(h.del) < len(*h.fields) {
+				h.del = append(h.del, false)
+			}
+			h.del[i] = true
+		}
+	}
+	kept := h.add[:0]
+	for _, a := range h.add {
+		if !equalFold(a.name, name) {
+			kept = append(kept, a)
+		}
+	}
+	h.add = kept
+}
+
+// Range implements filterchain.HeaderMap.
+func (h *headerMap) Range(fn func(name, value []byte) bool) {
+	for i, f := range *h.fields {
+		if !h.deleted(i) && !fn(h.bytes(f.Name), h.bytes(f.Value)) {
+			return
+		}
+	}
+	for _, a := range h.add {
+		if !fn([]byte(a.name), []byte(a.value)) {
+			return
+		}
+	}
+}
+
+// modified reports whether a filter changed the map.
+func (h *headerMap) modified() bool { return len(h.del) > 0 || len(h.add) > 0 }
+
+// host is the request's Host value, as a filter may have changed it.
+func (h *headerMap) host() []byte {
+	if h.modified() {
+		v, _ := h.Get("host")
+		return v
+	}
+	for _, f := range *h.fields {
+		if f.Flags&http1.FlagHost != 0 {
+			return h.bytes(f.Value)
+		}
+	}
+	return nil
+}
+
+// appendFields writes the kept fields: hop-by-hop ones, deleted ones and
+// those skip rejects are left out.
+func (h *headerMap) appendFields(dst []byte, skip func(name []byte, f http1.Header) bool) []byte {
+	for i, f := range *h.fields {
+		if f.Flags&http1.FlagHopByHop != 0 || h.deleted(i) {
+			continue
+		}
+		name := h.bytes(f.Name)
+		if skip != nil && skip(name, f) {
+			continue
+		}
+		dst = appendField(dst, name, h.bytes(f.Value))
+	}
+	for _, a := range h.add {
+		dst = append(dst, a.name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, a.value...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+func appendField(dst, name, value []byte) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
+}
+
+// encodeRequestHead builds the head sent upstream: HTTP/1.1 request line
+// with the route's path rewrite, the end-to-end fields, framing, and the
+// X-Forwarded-* and Via fields.
+func (s *stream) encodeRequestHead(dst []byte) []byte {
+	o := &s.srv.opts
+	dst = append(dst, s.req.Bytes(s.req.Method)...)
+	dst = append(dst, ' ')
+	target := s.req.Bytes(s.req.Target)
+	ca := s.route.Cluster()
+	if ca.PrefixRewrite != "" {
+		dst = s.route.RewritePath(dst, target)
+	} else {
+		dst = append(dst, target...)
+	}
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	hostRewrite := ca.HostRewrite != ""
+	var sawXFF, sawXFH bool
+	dst = s.reqHdrs.appendFields(dst, func(name []byte, f http1.Header) bool {
+		switch {
+		case f.Flags&http1.FlagHost != 0:
+			return hostRewrite
+		case len(name) == 6 && equalFoldBytes(name, "expect"):
+			return true // ferry answers 100 Continue itself
+		case len(name) == 15 && equalFoldBytes(name, "x-forwarded-for"):
+			sawXFF = true
+			return o.XFF != XFFOff
+		case len(name) == 16 && equalFoldBytes(name, "x-forwarded-host"):
+			sawXFH = true
+		case len(name) == 17 && equalFoldBytes(name, "x-forwarded-proto"):
+			return true // set below from what ferry saw
+		}
+		return false
+	})
+	if hostRewrite {
+		dst = append(dst, "Host: "...)
+		dst = append(dst, ca.HostRewrite...)
+		dst = append(dst, "\r\n"...)
+	} else if !s.req.HasHost {
+		dst = append(dst, "Host: "...)
+		dst = append(dst, s.host.Address()...)
+		dst = append(dst, "\r\n"...)
+	}
+	if s.reqLen < 0 {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	dst = s.appendXFF(dst, sawXFF)
+	dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	if !sawXFH && s.req.HasHost {
+		dst = appendField(dst, []byte("X-Forwarded-Host"), s.req.Bytes(s.req.Host))
+	}
+	if o.Via != "" {
+		dst = append(dst, "Via: 1."...)
+		dst = strconv.AppendInt(dst, int64(s.req.Minor), 10)
+		dst = append(dst, ' ')
+		dst = append(dst, o.Via...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendXFF writes X-Forwarded-For: the client's values (all fields,
+// joined) followed by the peer address, or only the peer address.
+func (s *stream) appendXFF(dst []byte, saw bool) []byte {
+	mode := s.srv.opts.XFF
+	if mode == XFFOff {
+		return dst
+	}
+	dst = append(dst, "X-Forwarded-For: "...)
+	if saw && mode == XFFAppend {
+		for _, f := range s.req.Headers {
+			if name := s.req.Bytes(f.Name); len(name) == 15 && equalFoldBytes(name, "x-forwarded-for") {
+				dst = append(dst, s.req.Bytes(f.Value)...)
+				dst = append(dst, ", "...)
+			}
+		}
+	}
+	dst = append(dst, s.d.peerIP()...)
+	return append(dst, "\r\n"...)
+}
+
+// encodeResponseHead builds the head sent downstream.
+func (s *stream) encodeResponseHead(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(s.resp.Status), 10)
+	dst = append(dst, ' ')
+	if reason := s.resp.Bytes(s.resp.Reason); len(reason) > 0 {
+		dst = append(dst, reason...)
+	} else {
+		dst = append(dst, http1.StatusText(s.resp.Status)...)
+	}
+	dst = append(dst, "\r\n"...)
+	dst = s.respHdrs.appendFields(dst, nil)
+	if s.respPipe.enc == encChunked || (s.req.IsHead() && s.resp.Chunked && s.req.Minor == 1) {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	dst = s.appendConnection(dst)
+	if s.srv.opts.Via != "" {
+		dst = append(dst, "Via: 1.1 "...)
+		dst = append(dst, s.srv.opts.Via...)
+		dst = append(dst, "\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// encodeInformational builds a 1xx head (other than 100) for the client.
+func (s *stream) encodeInformational(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(s.resp.Status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, s.resp.Bytes(s.resp.Reason)...)
+	dst = append(dst, "\r\n"...)
+	for _, f := range s.resp.Headers {
+		if f.Flags&http1.FlagHopByHop == 0 {
+			dst = appendField(dst, s.resp.Bytes(f.Name), s.resp.Bytes(f.Value))
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFoldBytes(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if lower(a[i]) != lower(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,96 @@
+package proxy
+
+import (
+	"strconv"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/router"
+)
+
+// localReply answers with the status of kind and a short body naming the
+// cause, and counts it.
+func (s *stream) localReply(kind Kind, detail string) Phase {
+	s.srv.stats.countLocal(kind)
+	return s.writeReply(kind.Status(), kind.String()+": "+detail+"\n", "")
+}
+
+// directReply answers a direct_response route or a filter's local reply.
+func (s *stream) directReply(status int, body string) Phase {
+	s.srv.stats.direct.Inc()
+	return s.writeReply(status, body, "")
+}
+
+// redirect answers a redirect route.
+func (s *stream) redirect(rd *router.Redirect) Phase {
+	s.srv.stats.redirects.Inc()
+	loc := s.route.RedirectLocation(nil, []byte("http"), s.reqHdrs.host(), s.req.Bytes(s.req.Target))
+	code := rd.Code
+	if code == 0 {
+		code = 301
+	}
+	return s.writeReply(code, "", "Location: "+string(loc)+"\r\n")
+}
+
+// writeReply writes a response ferry made itself. On a worker it is
+// deferred to the loop. Once response bytes went out, no reply is
+// possible: the downstream connection is reset instead.
+func (s *stream) writeReply(status int, body, extra string) Phase {
+	if s.onWorker {
+		s.pending = pendingReply{status: status, body: body, extra: extra}
+		return parked
+	}
+	if s.respSent {
+		s.d.c.Reset()
+		return End
+	}
+	s.detachUpstream(false)
+	if s.reqState != stateDone {
+		s.respClose = true // the rest of the request is never read
+	}
+	if !s.req.KeepAlive {
+		s.respClose = true
+	}
+	out := append(s.out[:0], "HTTP/1.1 "...)
+	out = strconv.AppendInt(out, int64(status), 10)
+	out = append(out, ' ')
+	out = append(out, http1.StatusText(status)...)
+	out = append(out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	out = strconv.AppendInt(out, int64(len(body)), 10)
+	out = append(out, "\r\n"...)
+	out = append(out, extra...)
+	out = s.appendConnection(out)
+	out = append(out, "\r\n"...)
+	if !s.req.IsHead() {
+		out = append(out, body...)
+	}
+	s.out = out
+	s.respSent = true
+	s.respState = stateDone
+	_ = s.d.c.Write(out) // a failed write closed the connection; End sees it
+	return End
+}
+
+// appendConnection adds the Connection field a response needs.
+func (s *stream) appendConnection(out []byte) []byte {
+	switch {
+	case s.respClose || s.srv.draining.Load():
+		s.respClose = true
+		return append(out, "Connection: close\r\n"...)
+	case s.req.Minor == 0:
+		return append(out, "Connection: keep-alive\r\n"...)
+	}
+	return out
+}
+
+// closeMode is how the downstream closes after a response: lingering when
+// request bytes may still be unread, so the reply is not lost to a reset.
+func (s *stream) closeMode() filterchain.CloseMode {
+	if s.reqState != stateDone {
+		return filterchain.CloseLinger
+	}
+	return filterchain.CloseFlush
+}
+
+//nolint:gochecknoglobals // read-only
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")

@@ -1,0 +1,135 @@
+package proxy
+
+import (
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+)
+
+// startRequest sets the stream up from its parsed head and runs the
+// phases.
+func (s *stream) startRequest() {
+	r := &s.req
+	s.begin()
+	s.reqHdrs.bind(&s.req.Raw, &s.req.Headers)
+	s.expect = r.Expect100
+	switch {
+	case r.Chunked:
+		s.reqLen = -1
+		s.reqDec.Reset()
+		s.reqState = stateBody
+		s.reqPipe.enc = encChunked // re-encoded: canonical chunks, no extensions
+	case r.ContentLength > 0:
+		s.reqLen = r.ContentLength
+		s.reqState = stateBody
+	default:
+		s.reqState = stateDone
+	}
+	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
+		s.srv.stats.countLocal(KindBodyTooLarge)
+		s.run(s.writeReply(413, KindBodyTooLarge.String()+": the request body is larger than the limit\n", ""))
+		return
+	}
+	if s.reqState == stateBody {
+		s.loop.Schedule(&s.d.readT, s.srv.opts.RequestBodyTimeout)
+	}
+	s.run(InitPhase)
+}
+
+// begin counts the request once.
+func (s *stream) begin() {
+	if !s.begun {
+		s.begun = true
+		s.srv.stats.requests.Inc()
+		s.srv.stats.active.Add(1)
+	}
+}
+
+// hasBody reports whether the request carries a body.
+func (s *stream) hasBody() bool { return s.req.Chunked || s.req.ContentLength > 0 }
+
+// readRequestBody moves request body bytes to the request pipe; it reports
+// whether to go on reading.
+func (s *stream) readRequestBody(buf filterchain.Buffer) bool {
+	s.loop.Schedule(&s.d.readT, s.srv.opts.RequestBodyTimeout)
+	if s.reqLen < 0 {
+		return s.readChunkedRequest(buf)
+	}
+	b := buf.Bytes()
+	n := int(min(int64(len(b)), s.reqLen))
+	s.forwardBody(b[:n])
+	buf.Drain(n)
+	s.reqTotal += int64(n)
+	if s.reqLen -= int64(n); s.reqLen == 0 {
+		s.requestDone()
+	}
+	return !s.done
+}
+
+func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
+	for buf.Len() > 0 && !s.done {
+		ev, n, data, err := s.reqDec.Next(buf.Bytes())
+		if err != nil {
+			s.badBody(err)
+			return false
+		}
+		switch ev {
+		case http1.ChunkData:
+			s.reqTotal += int64(len(data))
+			if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
+				s.srv.stats.countLocal(KindBodyTooLarge)
+				s.run(s.writeReply(413, KindBodyTooLarge.String()+": the request body is larger than the limit\n", ""))
+				return false
+			}
+			s.forwardBody(data)
+		case http1.ChunkDone:
+			if !s.reqDiscard {
+				s.reqErr(s.reqPipe.finish(data))
+			}
+			buf.Drain(n)
+			s.requestDone()
+			return true
+		}
+		buf.Drain(n)
+		if ev == http1.ChunkNeedMore && n == 0 {
+			return false
+		}
+	}
+	return !s.done
+}
+
+func (s *stream) forwardBody(b []byte) {
+	if !s.reqDiscard {
+		s.reqErr(s.reqPipe.add(b))
+	}
+}
+
+// reqErr handles a failed spill write: the request cannot be forwarded
+// whole.
+func (s *stream) reqErr(err error) {
+	if err != nil && !s.done {
+		s.srv.log.Warn("request body lost: spill queue", "err", err)
+		s.run(s.writeReply(503, "overflow: request body could not be buffered\n", ""))
+	}
+}
+
+// badBody answers a malformed request body. If the upstream already has
+// part of it, both sides are reset: nothing else is safe.
+func (s *stream) badBody(err error) {
+	s.srv.stats.countLocal(KindBadRequest)
+	s.respClose = true
+	if s.respSent {
+		s.d.c.Reset()
+		return
+	}
+	status, reason := 400, err.Error()
+	if he, ok := err.(*http1.Error); ok {
+		status, reason = he.Status, he.Reason
+	}
+	s.run(s.writeReply(status, http1.StatusText(status)+": "+reason+"\n", ""))
+}
+
+// requestDone marks the request fully read.
+func (s *stream) requestDone() {
+	s.reqState = stateDone
+	s.loop.Stop(&s.d.readT)
+}

@@ -1,0 +1,295 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/internal/spill"
+	"github.com/ferry-proxy/ferry/internal/worker"
+	"github.com/ferry-proxy/ferry/router"
+	"github.com/ferry-proxy/ferry/upstream"
+)
+
+// XFFMode is how X-Forwarded-For is written upstream.
+type XFFMode uint8
+
+// X-Forwarded-For modes.
+const (
+	// XFFAppend keeps the client's X-Forwarded-For and appends the peer.
+	XFFAppend XFFMode = iota
+	// XFFOverwrite replaces it with the peer address (edge deployments
+	// that do not trust clients).
+	XFFOverwrite
+	// XFFOff leaves it as the client sent it.
+	XFFOff
+)
+
+// ParseXFF maps a configuration value to an XFFMode.
+func ParseXFF(s string) (XFFMode, error) {
+	switch s {
+	case "", "append":
+		return XFFAppend, nil
+	case "overwrite":
+		return XFFOverwrite, nil
+	case "off":
+		return XFFOff, nil
+	}
+	return 0, fmt.Errorf("proxy: unknown xff mode %q (want append, overwrite or off)", s)
+}
+
+// Options configures a Server. Zero values take the defaults noted.
+type Options struct {
+	// Loops is the number of event loops (for the per-loop tables).
+	Loops int
+	// Tracker is the socket budget shared with the listeners.
+	Tracker *conn.Tracker
+	// Workers runs offloaded filter phases and upstream dials.
+	Workers *worker.Pool
+	// Clusters and Routers are the live configuration.
+	Clusters *upstream.Manager
+	Routers  *router.Registry
+	// Limits bound request and response heads.
+	Limits http1.Limits
+	// MaxRequestBodyBytes answers 413 above it; 0 means no limit.
+	MaxRequestBodyBytes int64
+	// MaxRequestsPerConn closes a client connection after that many
+	// requests; 0 means no limit.
+	MaxRequestsPerConn int
+	// MaxPipelinedBytes bounds the pipelined input waiting behind the
+	// request in flight (default 1 MiB); past it the connection closes
+	// after the current response.
+	MaxPipelinedBytes int
+	// RequestHeaderTimeout bounds the arrival of a request head (10s).
+	RequestHeaderTimeout time.Duration
+	// RequestBodyTimeout bounds the gap between request body reads (60s).
+	RequestBodyTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection with no request (75s).
+	IdleTimeout time.Duration
+	// RouteTimeout is the upstream timeout of routes that set none (15s).
+	RouteTimeout time.Duration
+	// MaxRetries is how often a request is re-sent after a reused upstream
+	// connection closed before answering (1).
+	MaxRetries int
+	// Spill configures the per-stream overflow queues.
+	Spill spill.Options
+	// Via, when set, adds a Via field naming this proxy.
+	Via string
+	// XFF is the X-Forwarded-For mode.
+	XFF XFFMode
+	// Logger receives debug and error events; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxPipelinedBytes <= 0 {
+		o.MaxPipelinedBytes = 1 << 20
+	}
+	if o.RequestHeaderTimeout <= 0 {
+		o.RequestHeaderTimeout = 10 * time.Second
+	}
+	if o.RequestBodyTimeout <= 0 {
+		o.RequestBodyTimeout = 60 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 75 * time.Second
+	}
+	if o.RouteTimeout <= 0 {
+		o.RouteTimeout = 15 * time.Second
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	} else if o.MaxRetries == 0 {
+		o.MaxRetries = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Tracker == nil {
+		o.Tracker = conn.NewTracker(0)
+	}
+}
+
+// Server is the HTTP/1.1 proxy shared by every listener: configuration,
+// upstream pools, counters and the per-loop stream free lists.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	clusters *upstream.Manager
+	pools    *upstream.PoolManager
+	workers  *worker.Pool
+	stats    *Stats
+	loops    []loopState
+	draining atomic.Bool
+}
+
+// loopState is per-loop: touched only by its loop.
+type loopState struct {
+	free []*stream
+	_    [40]byte // keep loops' states on separate cache lines
+}
+
+// maxFreeStreams bounds each loop's free list.
+const maxFreeStreams = 1024
+
+// NewServer builds the proxy.
+func NewServer(o Options) (*Server, error) {
+	o.defaults()
+	if o.Loops <= 0 || o.Workers == nil || o.Clusters == nil || o.Routers == nil {
+		return nil, errors.New("proxy: Loops, Workers, Clusters and Routers are required")
+	}
+	srv := &Server{opts: o, log: o.Logger, clusters: o.Clusters, workers: o.Workers,
+		stats: newStats(), loops: make([]loopState, o.Loops)}
+	srv.pools = upstream.NewPoolManager(upstream.PoolManagerOptions{
+		Loops: o.Loops, Tracker: o.Tracker, Submit: o.Workers.Submit,
+		OnConnect: srv.onUpstreamConnect, KeepAlive: 30 * time.Second,
+	})
+	return srv, nil
+}
+
+// Stats returns the counters. Any goroutine.
+func (srv *Server) Stats() *Stats { return srv.stats }
+
+// Drain makes every response close its connection, then waits until no
+// request is in flight or ctx ends. Any goroutine.
+func (srv *Server) Drain(ctx context.Context) error {
+	srv.draining.Store(true)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for srv.stats.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("proxy: drain: %d requests still in flight: %w", srv.stats.active.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// newStream takes a stream from the loop's free list.
+func (srv *Server) newStream(d *downstream) *stream {
+	ls := &srv.loops[d.c.Loop().Index]
+	var s *stream
+	if n := len(ls.free); n > 0 {
+		s = ls.free[n-1]
+		ls.free[n-1] = nil
+		ls.free = ls.free[:n-1]
+	} else {
+		s = &stream{srv: srv}
+		s.timeout.Fn = s.onTimeout
+		s.reqPipe.qopts = &srv.opts.Spill
+		s.respPipe.qopts = &srv.opts.Spill
+	}
+	s.d = d
+	s.loop = d.c.Loop()
+	s.offload = d.f.offload
+	for _, f := range d.f.filters {
+		f.CreateFilters(&s.chain)
+	}
+	return s
+}
+
+// recycle resets a finished stream and returns it to its loop's list.
+func (srv *Server) recycle(s *stream) {
+	ls := &srv.loops[s.loop.Index]
+	s.reset()
+	if len(ls.free) < maxFreeStreams {
+		ls.free = append(ls.free, s)
+	} else {
+		s.reqPipe.release()
+		s.respPipe.release()
+	}
+}
+
+// reset clears a stream for reuse, keeping its buffers.
+func (s *stream) reset() {
+	s.gen++
+	s.chain.Reset()
+	s.req.Reset()
+	s.resp.Reset()
+	s.reqHdrs.reset()
+	s.respHdrs.reset()
+	s.reqPipe.reset()
+	s.respPipe.reset()
+	s.reqPipe.enc, s.respPipe.enc = encRaw, encRaw
+	if cap(s.head) > 16<<10 {
+		s.head = nil
+	}
+	if cap(s.out) > 16<<10 {
+		s.out = nil
+	}
+	s.d, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil
+	s.reqState, s.respState = stateHead, stateHead
+	s.reqLen, s.reqTotal, s.respLen = 0, 0, 0
+	s.expect, s.acquiring, s.poolErr, s.retries, s.headSent = false, false, nil, 0, false
+	s.respSent, s.respClose, s.upReusable, s.reqDiscard = false, false, false, false
+	s.offload, s.onWorker, s.resumeAt, s.done, s.aborted, s.begun = false, false, parked, false, false, false
+	s.pending = pendingReply{}
+	s.ctx, s.cancel = nil, nil
+}
+
+// Factory is the `proxy` network filter of one listener.
+type Factory struct {
+	srv        *Server
+	routerName string
+	filters    []filterchain.StreamFilterFactory
+	offload    bool
+}
+
+// FactoryConfig configures one listener's proxy filter.
+type FactoryConfig struct {
+	// RouterName names the route table (router_config_name).
+	RouterName string
+	// StreamFilters are the listener's stream filters, in order.
+	StreamFilters []filterchain.StreamFilterFactory
+	// Policy is where filter phases run.
+	Policy Policy
+}
+
+// NewFactory builds a listener's proxy filter factory.
+func (srv *Server) NewFactory(c FactoryConfig) *Factory {
+	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters}
+	switch c.Policy {
+	case PolicyPool:
+		f.offload = true
+	case PolicyAuto:
+		for _, sf := range c.StreamFilters {
+			f.offload = f.offload || sf.Blocking()
+		}
+	}
+	return f
+}
+
+// routes returns the listener's current route table.
+func (f *Factory) routes() *router.Table { return f.srv.opts.Routers.Get(f.routerName) }
+
+// CreateFilters implements filterchain.NetworkFilterFactory.
+func (f *Factory) CreateFilters(m *filterchain.Manager) {
+	m.AddReadFilter(&downstream{f: f})
+}
+
+// ProxyConfig is the `config` block of a MOSN `proxy` network filter, for
+// callers that build a Factory from raw configuration.
+type ProxyConfig struct {
+	DownstreamProtocol string `json:"downstream_protocol"`
+	UpstreamProtocol   string `json:"upstream_protocol"`
+	RouterConfigName   string `json:"router_config_name"`
+}
+
+// ParseProxyConfig decodes a proxy filter's config block.
+func ParseProxyConfig(raw json.RawMessage) (ProxyConfig, error) {
+	var pc ProxyConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return pc, fmt.Errorf("proxy: config: %w", err)
+	}
+	return pc, nil
+}
+
+var _ filterchain.NetworkFilterFactory = (*Factory)(nil)

@@ -1,0 +1,54 @@
+package proxy
+
+import "github.com/ferry-proxy/ferry/internal/stats"
+
+// Stats are the proxy's counters. Every field is safe from any goroutine.
+type Stats struct {
+	set *stats.Set
+
+	requests, routed, direct, redirects, retries, timeouts *stats.Counter
+	aborted, hops, workerBusy, panics, idleClosed          *stats.Counter
+	resetMidBody, pipelineOverflow, downstreamStalls       *stats.Counter
+	upstreamConns                                          *stats.Counter
+	active                                                 *stats.Gauge
+	local                                                  [KindRequestTimeout + 1]*stats.Counter
+}
+
+func newStats() *Stats {
+	s := stats.NewSet()
+	st := &Stats{
+		set:              s,
+		requests:         s.Counter("downstream_rq_total"),
+		routed:           s.Counter("downstream_rq_routed"),
+		direct:           s.Counter("downstream_rq_direct_response"),
+		redirects:        s.Counter("downstream_rq_redirect"),
+		retries:          s.Counter("upstream_rq_retry"),
+		timeouts:         s.Counter("upstream_rq_timeout"),
+		aborted:          s.Counter("downstream_rq_aborted"),
+		hops:             s.Counter("scheduler_worker_hops"),
+		workerBusy:       s.Counter("scheduler_worker_busy"),
+		panics:           s.Counter("scheduler_filter_panics"),
+		idleClosed:       s.Counter("downstream_cx_idle_timeout"),
+		resetMidBody:     s.Counter("upstream_rq_reset_mid_body"),
+		pipelineOverflow: s.Counter("downstream_rq_pipeline_overflow"),
+		downstreamStalls: s.Counter("downstream_cx_write_stalls"),
+		upstreamConns:    s.Counter("upstream_cx_total"),
+		active:           s.Gauge("downstream_rq_active"),
+	}
+	for k := KindBadRequest; k <= KindRequestTimeout; k++ {
+		st.local[k] = s.Counter("local_reply_" + k.String())
+	}
+	return st
+}
+
+func (st *Stats) countLocal(k Kind) {
+	if int(k) < len(st.local) && st.local[k] != nil {
+		st.local[k].Inc()
+	}
+}
+
+// Set exposes the named counters (admin, tests). Any goroutine.
+func (st *Stats) Set() *stats.Set { return st.set }
+
+// Active is the number of requests in flight. Any goroutine.
+func (st *Stats) Active() int64 { return st.active.Load() }

@@ -1,0 +1,380 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/router"
+	"github.com/ferry-proxy/ferry/upstream"
+)
+
+// reqState and respState track the bytes of each side of a stream.
+type bodyState uint8
+
+const (
+	stateHead bodyState = iota // head not complete
+	stateBody                  // body streaming
+	stateDone                  // message complete
+)
+
+// stream is one request and its response: the phase machine. Streams are
+// reused through a per-loop free list; gen changes on every reuse so that a
+// late callback (a worker's hand-back, a filter's Resume) for an old request
+// is recognised and dropped.
+//
+// Goroutines: loop only, except the filter phases, which run on a worker
+// when the stream is offloaded; while they do (onWorker), the loop touches
+// only the pipes and the connections, never the headers, route or chain.
+type stream struct {
+	srv  *Server
+	d    *downstream
+	loop *conn.Loop
+	gen  uint64
+
+	// request
+	req      http1.Request
+	head     []byte
+	reqHdrs  headerMap
+	reqState bodyState
+	reqLen   int64 // Content-Length left, or -1 for chunked
+	reqDec   http1.ChunkedDecoder
+	reqTotal int64
+	reqPipe  pipe
+	expect   bool // answer 100 Continue before the body
+
+	// routing and upstream
+	route   *router.Route
+	cluster *upstream.Cluster
+	host    *upstream.Host
+	pool    *upstream.ConnPool
+	pc      *upstream.PooledConn
+	up      *upConn
+	// acquiring is set during pool.Acquire, when OnPoolReady may be
+	// called synchronously.
+	acquiring bool
+	poolErr   error
+	retries   int
+	headSent  bool // request head written upstream
+
+	// response
+	resp       http1.Response
+	respHead   []byte
+	respHdrs   headerMap
+	respState  bodyState
+	respLen    int64
+	respDec    http1.ChunkedDecoder
+	respKind   http1.BodyKind
+	respPipe   pipe
+	respSent   bool // response head written downstream
+	respClose  bool // close the downstream after this response
+	upReusable bool
+
+	chain    filterchain.StreamChain
+	offload  bool // filter phases run on a worker
+	onWorker bool
+	resumeAt Phase
+	done     bool
+	aborted  bool
+	begun    bool // counted in the request counters
+	pending  pendingReply
+	// reqDiscard drops the rest of a request body whose upstream is gone.
+	reqDiscard bool
+	timeout    conn.Timer
+	out        []byte // encoded heads
+	ctx        context.Context
+	cancel     context.CancelFunc
+}
+
+// run drives the stream from phase p until it parks or ends. Loop only,
+// or on a worker for filter phases (see hop).
+func (s *stream) run(p Phase) {
+	for {
+		switch {
+		case s.onWorker && (p == parked || !p.filterPhase()):
+			s.toLoop(p) // I/O phases, replies and parking belong to the loop
+			return
+		case p == parked:
+			return
+		case s.offload && !s.onWorker && p.filterPhase():
+			p = s.toWorker(p)
+		default:
+			p = s.step(p)
+		}
+	}
+}
+
+// step runs one phase and returns the next. One case per phase, one method
+// each.
+func (s *stream) step(p Phase) Phase {
+	switch p {
+	case InitPhase:
+		return s.initPhase()
+	case DownFilter:
+		return s.receivers(filterchain.BeforeRoute, DownFilter, MatchRoute)
+	case MatchRoute:
+		return s.matchRoute()
+	case DownFilterAfterRoute:
+		return s.receivers(filterchain.AfterRoute, DownFilterAfterRoute, DownRecvHeader)
+	case DownRecvHeader:
+		return s.downRecvHeader()
+	case DownRecvData:
+		return s.downRecvData()
+	case DownRecvTrailer:
+		return WaitNotify // trailers travel with the last chunk of the body
+	case Oneway:
+		return End // HTTP/1 has no one-way requests; kept for the contract
+	case Retry:
+		return s.retry()
+	case WaitNotify:
+		return s.waitNotify()
+	case UpFilter:
+		return s.upFilter()
+	case UpRecvHeader:
+		return s.upRecvHeader()
+	case UpRecvData:
+		return s.upRecvData()
+	case UpRecvTrailer:
+		return End
+	case End:
+		s.end()
+		return parked
+	}
+	return parked
+}
+
+// initPhase sets the stream up once its request head is parsed.
+func (s *stream) initPhase() Phase {
+	if !s.chain.Empty() {
+		return DownFilter
+	}
+	return MatchRoute
+}
+
+// receivers runs one receive phase's filters.
+func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase {
+	if s.chain.Empty() {
+		return next
+	}
+	switch s.chain.RunReceivers(rp, s, &s.reqHdrs) {
+	case filterchain.StreamContinue:
+		return next
+	case filterchain.StreamReroute:
+		return MatchRoute
+	case filterchain.StreamRechooseHost:
+		return DownRecvHeader
+	default: // StreamStop: a local reply was sent, or Resume will come
+		if s.respState == stateDone || s.respSent {
+			return parked
+		}
+		s.resumeAt = self
+		return parked
+	}
+}
+
+// matchRoute picks the route and acts on direct responses and redirects.
+func (s *stream) matchRoute() Phase {
+	tbl := s.d.f.routes()
+	if tbl == nil {
+		return s.localReply(KindNoRoute, "no route table "+s.d.f.routerName)
+	}
+	s.route = tbl.Match(s.reqHdrs.host(), s.req.Bytes(s.req.Target), &s.reqHdrs)
+	if s.route == nil {
+		return s.localReply(KindNoRoute, "no route matched")
+	}
+	if dr := s.route.Direct(); dr != nil {
+		return s.directReply(dr.Status, dr.Body)
+	}
+	if rd := s.route.Redirect(); rd != nil {
+		return s.redirect(rd)
+	}
+	s.cluster = s.srv.clusters.Get(s.route.Cluster().Cluster)
+	s.srv.stats.routed.Inc()
+	if s.cluster == nil {
+		return s.localReply(KindNoCluster, "cluster "+s.route.Cluster().Cluster+" not found")
+	}
+	return DownFilterAfterRoute
+}
+
+// downRecvHeader chooses a host, gets a connection and sends the head.
+func (s *stream) downRecvHeader() Phase {
+	if s.pc == nil {
+		if s.host == nil {
+			if s.host = s.cluster.Pick(); s.host == nil {
+				return s.localReply(KindNoHealthyHost, "no healthy upstream in "+s.cluster.Spec.Name)
+			}
+			if !s.chain.Empty() && s.chain.RunReceivers(filterchain.AfterChooseHost, s, &s.reqHdrs) == filterchain.StreamStop {
+				s.resumeAt = DownRecvHeader
+				return parked
+			}
+		}
+		if !s.timeout.Armed() {
+			s.loop.Schedule(&s.timeout, s.routeTimeout())
+		}
+		s.pool = s.srv.pools.Pool(s.loop, s.cluster, s.host)
+		s.acquiring = true
+		s.pool.Acquire(s)
+		s.acquiring = false
+		if s.poolErr != nil {
+			err := s.poolErr
+			s.poolErr = nil
+			return s.poolFailed(err)
+		}
+		if s.pc == nil {
+			return parked // OnPoolReady resumes here
+		}
+	}
+	return s.sendHead()
+}
+
+// sendHead writes the request head upstream and opens the body pipe.
+func (s *stream) sendHead() Phase {
+	s.up = s.pc.Handler.(*upConn)
+	s.up.attach(s)
+	s.out = s.encodeRequestHead(s.out[:0])
+	if err := s.pc.C.Write(s.out); err != nil {
+		return s.upstreamLost()
+	}
+	s.headSent = true
+	if s.expect && s.reqState != stateDone {
+		s.expect = false
+		_ = s.d.c.Write(continue100) // the client may now send the body
+	}
+	if err := s.reqPipe.start(s.pc.C); err != nil {
+		return s.localReply(KindUpstreamReset, "upstream write failed")
+	}
+	return DownRecvData
+}
+
+// downRecvData lets the request body stream; the downstream read path
+// feeds the pipe while the stream waits for the response.
+func (s *stream) downRecvData() Phase {
+	if s.reqState == stateDone {
+		return DownRecvTrailer
+	}
+	return WaitNotify
+}
+
+// waitNotify parks until the upstream's response head (or a failure)
+// resumes the stream. No goroutine waits: the upstream connection's read
+// event does.
+func (s *stream) waitNotify() Phase {
+	if s.respState == stateHead {
+		return parked
+	}
+	return UpFilter
+}
+
+// retry sends the request again on a fresh connection after the upstream
+// closed a reused connection before answering.
+func (s *stream) retry() Phase {
+	s.retries++
+	s.srv.stats.retries.Inc()
+	s.detachUpstream(false)
+	s.headSent = false
+	s.resp.Reset()
+	s.respState = stateHead
+	s.reqPipe.reset()
+	return DownRecvHeader
+}
+
+// upFilter runs the sender filters on the response head.
+func (s *stream) upFilter() Phase {
+	if s.chain.Empty() {
+		return UpRecvHeader
+	}
+	if s.chain.RunSenders(s, &s.respHdrs) == filterchain.StreamStop {
+		if s.respSent {
+			return parked
+		}
+		s.resumeAt = UpFilter
+		return parked
+	}
+	return UpRecvHeader
+}
+
+// upRecvHeader writes the response head downstream and opens the body pipe.
+func (s *stream) upRecvHeader() Phase {
+	s.out = s.encodeResponseHead(s.out[:0])
+	s.respSent = true
+	if err := s.d.c.Write(s.out); err != nil {
+		return End
+	}
+	if err := s.respPipe.start(s.d.c); err != nil {
+		return End
+	}
+	return UpRecvData
+}
+
+// upRecvData waits for the body to complete; the upstream read path moves
+// it and resumes at UpRecvTrailer.
+func (s *stream) upRecvData() Phase {
+	if s.respState == stateDone && s.respPipe.queued() == 0 {
+		return UpRecvTrailer
+	}
+	return parked
+}
+
+// routeTimeout is the route's timeout, or the server default.
+func (s *stream) routeTimeout() time.Duration {
+	if s.route != nil {
+		if t := s.route.Timeout(); t > 0 {
+			return t
+		}
+	}
+	return s.srv.opts.RouteTimeout
+}
+
+// Context implements filterchain.StreamHandle. The context is created on
+// first use, cancelled when the stream ends.
+func (s *stream) Context() context.Context {
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	return s.ctx
+}
+
+// Request implements filterchain.StreamHandle.
+func (s *stream) Request() filterchain.RequestInfo { return (*requestInfo)(s) }
+
+// SendLocalReply implements filterchain.StreamHandle.
+func (s *stream) SendLocalReply(status int, body string) {
+	s.directReply(status, body)
+}
+
+// Resume implements filterchain.StreamHandle. Any goroutine.
+func (s *stream) Resume() {
+	gen := s.gen
+	_ = s.loop.Execute(func() {
+		if s.gen != gen || s.done {
+			return
+		}
+		p := s.resumeAt
+		s.resumeAt = parked
+		if p != parked {
+			s.run(p)
+		}
+	})
+}
+
+// requestInfo is the read-only view of a stream's request for filters.
+type requestInfo stream
+
+func (r *requestInfo) Method() []byte       { return r.req.Bytes(r.req.Method) }
+func (r *requestInfo) Path() []byte         { return r.req.Bytes(r.req.Target) }
+func (r *requestInfo) Host() []byte         { return (*stream)(r).reqHdrs.host() }
+func (r *requestInfo) RemoteAddr() net.Addr { return r.d.c.RemoteAddr() }
+func (r *requestInfo) RouteName() string {
+	if r.route == nil {
+		return ""
+	}
+	return r.route.Name()
+}
+
+var (
+	_ filterchain.StreamHandle = (*stream)(nil)
+	_ upstream.PoolClient      = (*stream)(nil)
+)

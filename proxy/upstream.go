@@ -1,0 +1,310 @@
+package proxy
+
+import (
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/upstream"
+)
+
+// upConn is the HTTP/1.1 client side of one pooled upstream connection: the
+// read filter that turns its bytes into the current stream's response.
+// Loop only.
+type upConn struct {
+	pc *upstream.PooledConn
+	s  *stream
+}
+
+// onUpstreamConnect sets a new upstream connection up; the pool calls it
+// once, on the loop, before the connection's first use.
+func (srv *Server) onUpstreamConnect(pc *upstream.PooledConn) {
+	u := &upConn{pc: pc}
+	pc.Handler = u
+	pc.C.Filters().AddReadFilter(u)
+	pc.C.Filters().InitializeReadFilters()
+	pc.C.SetWatermarkListener(u)
+	srv.stats.upstreamConns.Inc()
+}
+
+func (u *upConn) attach(s *stream) { u.s = s }
+func (u *upConn) detach()          { u.s = nil }
+
+// InitReadCallbacks implements filterchain.ReadFilter.
+func (u *upConn) InitReadCallbacks(filterchain.ReadCallbacks) {}
+
+// OnNewConnection implements filterchain.ReadFilter.
+func (u *upConn) OnNewConnection() filterchain.Status { return filterchain.Continue }
+
+// OnData implements filterchain.ReadFilter. Bytes on an idle connection
+// answer no request: the connection cannot be trusted and is closed.
+func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if u.s == nil {
+		buf.Drain(buf.Len())
+		u.pc.C.Close(filterchain.CloseNow)
+		return filterchain.Stop
+	}
+	u.s.onUpstreamData(buf)
+	return filterchain.Stop
+}
+
+// OnEvent implements filterchain.ConnectionCallbacks.
+func (u *upConn) OnEvent(filterchain.ConnectionEvent) {
+	if s := u.s; s != nil {
+		s.onUpstreamClose()
+	}
+}
+
+// OnAboveHighWatermark implements conn.WatermarkListener: request body
+// bytes now queue in the stream's spill queue.
+func (u *upConn) OnAboveHighWatermark() {}
+
+// OnBelowLowWatermark implements conn.WatermarkListener.
+func (u *upConn) OnBelowLowWatermark() {
+	if s := u.s; s != nil {
+		if err := s.reqPipe.drain(); err != nil {
+			s.run(s.localReply(KindUpstreamReset, "upstream write failed"))
+		}
+	}
+}
+
+// onUpstreamData parses the response and moves its body downstream.
+func (s *stream) onUpstreamData(buf filterchain.Buffer) {
+	for buf.Len() > 0 && s.up != nil && !s.done {
+		switch s.respState {
+		case stateHead:
+			if !s.readResponseHead(buf) {
+				s.flushPipes()
+				return
+			}
+		case stateBody:
+			if !s.readResponseBody(buf) {
+				s.flushPipes()
+				return
+			}
+		default: // bytes after a complete response: not reusable
+			s.upReusable = false
+			buf.Drain(buf.Len())
+		}
+	}
+	s.flushPipes()
+	s.afterResponseBytes()
+}
+
+// afterResponseBytes releases the upstream once the response is complete
+// and lets the phase machine finish.
+func (s *stream) afterResponseBytes() {
+	if s.respState != stateDone || s.done {
+		return
+	}
+	if s.pc != nil {
+		s.detachUpstream(s.upReusable && s.reqState == stateDone)
+	}
+	if s.respSent {
+		s.run(UpRecvData)
+	}
+}
+
+// readResponseHead parses one response head; it reports whether bytes
+// were consumed.
+func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
+	n, err := s.resp.Parse(buf.Bytes(), s.req.IsHead(), s.srv.opts.Limits)
+	if err != nil {
+		s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", err)
+		s.run(s.upstreamFailed(KindBadResponse, "malformed response from upstream"))
+		return false
+	}
+	if n == 0 {
+		return false
+	}
+	if s.resp.Status < 200 {
+		return s.informational(buf, n)
+	}
+	s.respHead = append(s.respHead[:0], buf.Bytes()[:n]...)
+	s.resp.Raw = s.respHead
+	buf.Drain(n)
+	s.respHdrs.bind(&s.resp.Raw, &s.resp.Headers)
+	s.prepareResponseBody()
+	s.run(UpFilter)
+	return true
+}
+
+// informational forwards a 1xx head (100 is dropped: ferry sent its own,
+// and 101 is refused until upgrades are supported).
+func (s *stream) informational(buf filterchain.Buffer, n int) bool {
+	if s.resp.Status == 101 {
+		s.run(s.upstreamFailed(KindBadResponse, "upstream switched protocols without an upgrade request"))
+		return false
+	}
+	if s.resp.Status != 100 {
+		s.out = s.encodeInformational(s.out[:0])
+		_ = s.d.c.Write(s.out)
+	}
+	buf.Drain(n)
+	s.resp.Reset()
+	return true
+}
+
+// prepareResponseBody picks the response framing for both sides.
+func (s *stream) prepareResponseBody() {
+	r := &s.resp
+	s.respKind = r.Body
+	s.upReusable = r.KeepAlive && r.Body != http1.BodyUntilClose
+	s.respPipe.enc = encRaw
+	switch r.Body {
+	case http1.BodyNone:
+		s.respState = stateDone
+		return
+	case http1.BodyLength:
+		s.respLen = r.ContentLength
+		if s.respLen == 0 {
+			s.respState = stateDone
+			return
+		}
+	case http1.BodyChunked:
+		s.respDec.Reset()
+		if s.req.Minor == 1 {
+			s.respPipe.enc = encChunked
+		} else {
+			s.respClose = true // HTTP/1.0 client: the close delimits the body
+		}
+	case http1.BodyUntilClose:
+		if s.req.Minor == 1 {
+			s.respPipe.enc = encChunked
+		} else {
+			s.respClose = true
+		}
+	}
+	s.respState = stateBody
+}
+
+// readResponseBody moves body bytes to the response pipe; it reports
+// whether it consumed anything.
+func (s *stream) readResponseBody(buf filterchain.Buffer) bool {
+	switch s.respKind {
+	case http1.BodyLength:
+		b := buf.Bytes()
+		n := int(min(int64(len(b)), s.respLen))
+		s.respErr(s.respPipe.add(b[:n]))
+		buf.Drain(n)
+		if s.respLen -= int64(n); s.respLen == 0 {
+			s.respState = stateDone
+		}
+		return n > 0
+	case http1.BodyChunked:
+		return s.readChunkedResponse(buf)
+	default: // until close
+		s.respErr(s.respPipe.add(buf.Bytes()))
+		buf.Drain(buf.Len())
+		return true
+	}
+}
+
+func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
+	consumed := false
+	for buf.Len() > 0 {
+		ev, n, data, err := s.respDec.Next(buf.Bytes())
+		if err != nil {
+			s.run(s.upstreamFailed(KindBadResponse, "malformed chunked body from upstream"))
+			return false
+		}
+		switch ev {
+		case http1.ChunkData:
+			s.respErr(s.respPipe.add(data))
+		case http1.ChunkDone:
+			s.respErr(s.respPipe.finish(data))
+			s.respState = stateDone
+		}
+		buf.Drain(n)
+		consumed = consumed || n > 0
+		if ev == http1.ChunkDone || (ev == http1.ChunkNeedMore && n == 0) {
+			break
+		}
+	}
+	return consumed
+}
+
+// respErr handles a failed write to the spill queue (disk full): the
+// response cannot be delivered whole, so the client connection is reset.
+func (s *stream) respErr(err error) {
+	if err != nil {
+		s.srv.log.Warn("response body lost: spill queue", "err", err)
+		s.d.c.Reset()
+	}
+}
+
+// onUpstreamClose handles the upstream closing mid-exchange.
+func (s *stream) onUpstreamClose() {
+	switch {
+	case s.respState == stateBody && s.respKind == http1.BodyUntilClose:
+		s.respErr(s.respPipe.finish(nil))
+		s.respState = stateDone
+		s.upReusable = false
+		s.flushPipes()
+		s.afterResponseBytes()
+	case s.respState == stateHead:
+		if s.retryable() {
+			s.run(Retry)
+			return
+		}
+		s.run(s.upstreamFailed(KindUpstreamReset, "upstream closed the connection before the response"))
+	case s.respState == stateBody:
+		// Mid-body: the client must not take a truncated body for a whole one.
+		s.srv.stats.resetMidBody.Inc()
+		s.detachUpstream(false)
+		s.d.c.Reset()
+	}
+}
+
+// retryable reports whether a request that got no response byte may be
+// sent again: the connection was reused (the upstream may have closed it
+// as we wrote) and the request has no body to replay.
+func (s *stream) retryable() bool {
+	return s.pc != nil && s.pc.Reused() && s.retries < s.srv.opts.MaxRetries &&
+		s.reqLen == 0 && s.reqState == stateDone
+}
+
+// upstreamFailed answers a failure of the upstream before or during the
+// response: a local reply if nothing was sent downstream, else a reset.
+func (s *stream) upstreamFailed(kind Kind, detail string) Phase {
+	if s.pc != nil {
+		s.pc.C.Close(filterchain.CloseNow)
+	}
+	return s.localReply(kind, detail)
+}
+
+// upstreamLost handles a write to the upstream that failed.
+func (s *stream) upstreamLost() Phase {
+	if s.retryable() {
+		return Retry
+	}
+	return s.upstreamFailed(KindUpstreamReset, "upstream connection lost while sending the request")
+}
+
+// OnPoolReady implements upstream.PoolClient.
+func (s *stream) OnPoolReady(pc *upstream.PooledConn) {
+	s.pc = pc
+	pc.Host().IncActive()
+	if !s.acquiring {
+		s.run(DownRecvHeader)
+	}
+}
+
+// OnPoolFailure implements upstream.PoolClient.
+func (s *stream) OnPoolFailure(err error) {
+	if s.acquiring {
+		s.poolErr = err
+		return
+	}
+	s.run(s.poolFailed(err))
+}
+
+// poolFailed answers a pool failure.
+func (s *stream) poolFailed(err error) Phase {
+	s.pool = nil
+	s.srv.log.Debug("upstream connection failed", "host", s.host.Address(), "err", err)
+	switch {
+	case errorIs(err, upstream.ErrPoolOverflow), errorIs(err, upstream.ErrDialBusy):
+		return s.localReply(KindOverflow, "too many requests waiting for "+s.cluster.Spec.Name)
+	default:
+		return s.localReply(KindConnectFailed, "could not connect to an upstream of "+s.cluster.Spec.Name)
+	}
+}

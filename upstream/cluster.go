@@ -1,0 +1,260 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrNoHealthyHost is the error the proxy reports when Pick returns nil.
+var ErrNoHealthyHost = errors.New("upstream: no healthy host")
+
+// ClusterSpec defaults, applied by Manager.Update to zero fields.
+const (
+	DefaultConnectTimeout  = 3 * time.Second
+	DefaultIdleTimeout     = 60 * time.Second
+	DefaultMaxConnsPerHost = 1024
+	DefaultMaxIdlePerHost  = 256
+	DefaultMaxPending      = 1024
+)
+
+// ClusterSpec describes one cluster. Zero fields take the defaults above.
+type ClusterSpec struct {
+	// Name identifies the cluster; routes refer to it. Non-empty and unique.
+	Name string `json:"name" yaml:"name"`
+	// LB is the load-balancing policy; see ParseLBPolicy for MOSN names.
+	LB LBPolicy `json:"lb_type" yaml:"lb_type"`
+	// Hosts are the cluster's upstream servers, at least one, with distinct
+	// addresses.
+	Hosts []HostSpec `json:"hosts" yaml:"hosts"`
+	// ConnectTimeout bounds one dial (TCP connect). Default 3s.
+	ConnectTimeout time.Duration `json:"connect_timeout" yaml:"connect_timeout"`
+	// IdleTimeout is how long a pooled connection may stay idle before it
+	// is closed. Default 60s.
+	IdleTimeout time.Duration `json:"idle_timeout" yaml:"idle_timeout"`
+	// MaxConnsPerHost bounds the open and connecting sockets to one host,
+	// summed over all event loops (Host.Conns). Default 1024.
+	MaxConnsPerHost int `json:"max_conns_per_host" yaml:"max_conns_per_host"`
+	// MaxIdlePerHost bounds the idle connections to one host kept by each
+	// event loop: every loop owns its idle list, so a global bound would
+	// need cross-loop coordination. The total idle is at most loops ×
+	// MaxIdlePerHost, and always at most MaxConnsPerHost. Default 256.
+	MaxIdlePerHost int `json:"max_idle_per_host" yaml:"max_idle_per_host"`
+	// MaxPending bounds the requests waiting for a connection to one host,
+	// per event loop (each loop queues its own waiters). A request past it
+	// fails at once. Default 1024.
+	MaxPending int `json:"max_pending" yaml:"max_pending"`
+	// MaxRequestsPerConn closes a connection after it carried that many
+	// requests. Zero means unlimited.
+	MaxRequestsPerConn int `json:"max_requests_per_conn" yaml:"max_requests_per_conn"`
+}
+
+// validate checks one spec; errors name the host index but not the cluster.
+func (s *ClusterSpec) validate() error {
+	if s.LB >= lbPolicyCount {
+		return fmt.Errorf("unknown lb policy %d", uint8(s.LB))
+	}
+	if len(s.Hosts) == 0 {
+		return errors.New("no hosts")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{name: "connect_timeout", v: int64(s.ConnectTimeout)},
+		{name: "idle_timeout", v: int64(s.IdleTimeout)},
+		{name: "max_conns_per_host", v: int64(s.MaxConnsPerHost)},
+		{name: "max_idle_per_host", v: int64(s.MaxIdlePerHost)},
+		{name: "max_pending", v: int64(s.MaxPending)},
+		{name: "max_requests_per_conn", v: int64(s.MaxRequestsPerConn)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%s is negative (%d)", f.name, f.v)
+		}
+	}
+	seen := make(map[string]int, len(s.Hosts))
+	for i, h := range s.Hosts {
+		if err := h.validate(); err != nil {
+			return fmt.Errorf("host %d: %w", i, err)
+		}
+		if j, dup := seen[h.Address]; dup {
+			return fmt.Errorf("host %d: address %q repeats host %d", i, h.Address, j)
+		}
+		seen[h.Address] = i
+	}
+	return nil
+}
+
+// withDefaults returns a copy of s with defaults applied and its own Hosts.
+func (s ClusterSpec) withDefaults() ClusterSpec {
+	s.Hosts = append([]HostSpec(nil), s.Hosts...)
+	for i := range s.Hosts {
+		if s.Hosts[i].Weight == 0 {
+			s.Hosts[i].Weight = 1
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&s.MaxConnsPerHost, DefaultMaxConnsPerHost)
+	def(&s.MaxIdlePerHost, DefaultMaxIdlePerHost)
+	def(&s.MaxPending, DefaultMaxPending)
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = DefaultConnectTimeout
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = DefaultIdleTimeout
+	}
+	return s
+}
+
+// Cluster is an immutable group of hosts with a load-balancing policy. A
+// reload builds a new Cluster; a request that picked from an old one may
+// finish on it.
+type Cluster struct {
+	// Spec is the effective spec, defaults applied. Read-only.
+	Spec ClusterSpec
+	b    *balancer
+}
+
+// Name is the cluster's name. Any goroutine.
+func (c *Cluster) Name() string { return c.Spec.Name }
+
+// Hosts returns the cluster's hosts in spec order. The slice is shared:
+// callers must not modify it. Any goroutine.
+func (c *Cluster) Hosts() []*Host { return c.b.hosts }
+
+// Pick chooses a host for a request by the cluster's policy, skipping
+// unhealthy hosts. It returns nil when no host is healthy (the proxy answers
+// with ErrNoHealthyHost). Lock-free, no allocation. Any goroutine.
+func (c *Cluster) Pick() *Host { return c.b.pick(nil) }
+
+// PickExcluding is Pick for a retry: it avoids prev, the host that just
+// failed. It returns prev only when prev is the cluster's one healthy host,
+// and nil when no host is healthy. Lock-free, no allocation. Any goroutine.
+func (c *Cluster) PickExcluding(prev *Host) *Host { return c.b.pick(prev) }
+
+// HealthyHosts counts the cluster's healthy hosts, for admin. Any goroutine.
+func (c *Cluster) HealthyHosts() int {
+	n := 0
+	for _, h := range c.b.hosts {
+		if h.Healthy() {
+			n++
+		}
+	}
+	return n
+}
+
+// snapshot is one published set of clusters. Never modified.
+type snapshot struct {
+	byName map[string]*Cluster
+	list   []*Cluster // spec order
+}
+
+// Manager holds the current set of clusters and swaps it atomically on
+// reload.
+type Manager struct {
+	mu   sync.Mutex // serialises Update
+	snap atomic.Pointer[snapshot]
+}
+
+// NewManager returns a Manager with no clusters. Any goroutine.
+func NewManager() *Manager {
+	m := &Manager{}
+	m.snap.Store(&snapshot{byName: map[string]*Cluster{}})
+	return m
+}
+
+// Get returns the current cluster named name, or nil. Lock-free, no
+// allocation. Any goroutine.
+func (m *Manager) Get(name string) *Cluster { return m.snap.Load().byName[name] }
+
+// Clusters returns the current clusters in the order of the last Update.
+// The slice is the caller's. Any goroutine.
+func (m *Manager) Clusters() []*Cluster {
+	return append([]*Cluster(nil), m.snap.Load().list...)
+}
+
+// Update validates specs and, when all are valid, replaces the whole set of
+// clusters at once; otherwise it changes nothing and returns an error naming
+// the cluster (index and name) and, where relevant, the host index.
+//
+// A host whose cluster name and address are unchanged keeps its *Host (with
+// its counters, health and pools); its weight takes the new value. Hosts
+// that disappear are marked Removed after the swap. Concurrent calls are
+// serialised. Any goroutine.
+func (m *Manager) Update(specs []ClusterSpec) error {
+	if err := validateAll(specs); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.snap.Load()
+	next := &snapshot{
+		byName: make(map[string]*Cluster, len(specs)),
+		list:   make([]*Cluster, 0, len(specs)),
+	}
+	kept := make(map[*Host]bool)
+	for i := range specs {
+		c := buildCluster(specs[i].withDefaults(), old.byName[specs[i].Name], kept)
+		next.byName[c.Spec.Name] = c
+		next.list = append(next.list, c)
+	}
+	m.snap.Store(next)
+	for _, c := range old.list {
+		for _, h := range c.b.hosts {
+			if !kept[h] {
+				h.removed.Store(true)
+			}
+		}
+	}
+	return nil
+}
+
+// validateAll checks every spec and the uniqueness of names.
+func validateAll(specs []ClusterSpec) error {
+	names := make(map[string]int, len(specs))
+	for i := range specs {
+		s := &specs[i]
+		if s.Name == "" {
+			return fmt.Errorf("upstream: cluster %d: empty name", i)
+		}
+		if j, dup := names[s.Name]; dup {
+			return fmt.Errorf("upstream: cluster %d %q: name repeats cluster %d", i, s.Name, j)
+		}
+		names[s.Name] = i
+		if err := s.validate(); err != nil {
+			return fmt.Errorf("upstream: cluster %d %q: %w", i, s.Name, err)
+		}
+	}
+	return nil
+}
+
+// buildCluster makes a Cluster from a defaulted spec, reusing the hosts of
+// prev (the cluster of the same name, or nil) by address and recording them
+// in kept.
+func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
+	reuse := map[string]*Host{}
+	if prev != nil {
+		for _, h := range prev.b.hosts {
+			reuse[h.address] = h
+		}
+	}
+	hosts := make([]*Host, len(s.Hosts))
+	weights := make([]uint64, len(s.Hosts))
+	for i, hs := range s.Hosts {
+		h := reuse[hs.Address]
+		if h == nil {
+			h = newHost(s.Name, hs)
+		}
+		h.weight.Store(hs.Weight)
+		kept[h] = true
+		hosts[i] = h
+		weights[i] = uint64(hs.Weight)
+	}
+	return &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights)}
+}

@@ -1,0 +1,78 @@
+//go:build !race
+
+package upstream
+
+import (
+	"testing"
+)
+
+func benchClusters(b testing.TB) []*Cluster {
+	specs := make([]ClusterSpec, 0, lbPolicyCount)
+	for p := range lbPolicyCount {
+		specs = append(specs, ClusterSpec{Name: p.String(), LB: p, Hosts: []HostSpec{
+			{Address: "10.0.0.1:80", Weight: 1}, {Address: "10.0.0.2:80", Weight: 3},
+			{Address: "10.0.0.3:80", Weight: 5}, {Address: "10.0.0.4:80", Weight: 2},
+		}})
+	}
+	m := NewManager()
+	if err := m.Update(specs); err != nil {
+		b.Fatal(err)
+	}
+	return m.Clusters()
+}
+
+func BenchmarkPick(b *testing.B) {
+	for _, c := range benchClusters(b) {
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.Pick() == nil {
+					b.Fatal("nil host")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPickParallel(b *testing.B) {
+	for _, c := range benchClusters(b) {
+		b.Run(c.Name(), func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					h := c.Pick()
+					h.IncActive()
+					h.DecActive()
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkManagerGet(b *testing.B) {
+	m := NewManager()
+	if err := m.Update([]ClusterSpec{{Name: "svc", Hosts: []HostSpec{{Address: "a:1"}}}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m.Get("svc") == nil {
+			b.Fatal("nil cluster")
+		}
+	}
+}
+
+func TestPickAllocs(t *testing.T) {
+	for _, c := range benchClusters(t) {
+		t.Run(c.Name(), func(t *testing.T) {
+			c.Hosts()[1].SetHealthy(false) // exercise the redraw path too
+			prev := c.Hosts()[2]
+			if n := testing.AllocsPerRun(1000, func() {
+				_ = c.Pick()
+				_ = c.PickExcluding(prev)
+			}); n != 0 {
+				t.Fatalf("%v allocs per Pick, want 0", n)
+			}
+		})
+	}
+}
