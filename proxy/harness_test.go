@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -189,3 +190,11 @@ func readAll(t testing.TB, resp *http.Response) string {
 }
 
 var _ = fmt.Sprintf
+
+// newHTTPServer starts an httptest server and returns its URL.
+func newHTTPServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}

@@ -49,7 +49,7 @@ func (p Policy) String() string {
 // goroutine is ever started outside the pool.
 func (s *stream) toWorker(p Phase) Phase {
 	s.onWorker = true
-	gen := s.gen
+	gen := s.gen.Load()
 	err := s.srv.workers.Submit(func() { s.workerRun(gen, p) })
 	if err != nil {
 		s.onWorker = false
@@ -71,7 +71,7 @@ func (s *stream) workerRun(gen uint64, p Phase) {
 			s.toLoop(parked)
 		}
 	}()
-	if s.gen != gen {
+	if s.gen.Load() != gen {
 		return
 	}
 	s.run(p)
@@ -87,10 +87,10 @@ type pendingReply struct {
 
 // toLoop hands the stream back to its loop to continue at phase p.
 func (s *stream) toLoop(p Phase) {
-	gen := s.gen
+	gen := s.gen.Load()
 	err := s.loop.Execute(func() {
 		s.onWorker = false
-		if s.gen != gen {
+		if s.gen.Load() != gen {
 			return
 		}
 		if s.aborted {
@@ -100,6 +100,9 @@ func (s *stream) toLoop(p Phase) {
 		if r := s.pending; r.status != 0 {
 			s.pending = pendingReply{}
 			p = s.writeReply(r.status, r.body, r.extra)
+		} else if p == parked && s.resumeWanted {
+			s.resumeWanted = false
+			p = s.takeResume()
 		}
 		s.run(p)
 	})

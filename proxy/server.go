@@ -210,7 +210,7 @@ func (srv *Server) recycle(s *stream) {
 
 // reset clears a stream for reuse, keeping its buffers.
 func (s *stream) reset() {
-	s.gen++
+	s.gen.Add(1)
 	s.chain.Reset()
 	s.req.Reset()
 	s.resp.Reset()
@@ -231,7 +231,7 @@ func (s *stream) reset() {
 	s.expect, s.acquiring, s.poolErr, s.retries, s.headSent = false, false, nil, 0, false
 	s.respSent, s.respClose, s.upReusable, s.reqDiscard = false, false, false, false
 	s.offload, s.onWorker, s.resumeAt, s.done, s.aborted, s.begun = false, false, parked, false, false, false
-	s.pending = pendingReply{}
+	s.pending, s.resumeWanted = pendingReply{}, false
 	s.ctx, s.cancel = nil, nil
 }
 

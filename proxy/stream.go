@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
@@ -33,7 +34,9 @@ type stream struct {
 	srv  *Server
 	d    *downstream
 	loop *conn.Loop
-	gen  uint64
+	// gen changes on every reuse. It is atomic because Resume reads it on
+	// whatever goroutine a filter calls it from.
+	gen atomic.Uint64
 
 	// request
 	req      http1.Request
@@ -81,6 +84,9 @@ type stream struct {
 	aborted  bool
 	begun    bool // counted in the request counters
 	pending  pendingReply
+	// resumeWanted records a Resume that arrived while the stream was on a
+	// worker; the hand-back honours it. Loop only.
+	resumeWanted bool
 	// reqDiscard drops the rest of a request body whose upstream is gone.
 	reqDiscard bool
 	timeout    conn.Timer
@@ -89,21 +95,27 @@ type stream struct {
 	cancel     context.CancelFunc
 }
 
-// run drives the stream from phase p until it parks or ends. Loop only,
-// or on a worker for filter phases (see hop).
+// run drives the stream from phase p until it parks or ends. On the loop,
+// a filter phase of an offloaded stream is handed to a worker and run
+// returns at once; on a worker, the first phase that is not a filter phase
+// (or parking) is handed back to the loop. One goroutine owns the stream at
+// a time.
 func (s *stream) run(p Phase) {
-	for {
+	for p != parked {
 		switch {
-		case s.onWorker && (p == parked || !p.filterPhase()):
-			s.toLoop(p) // I/O phases, replies and parking belong to the loop
+		case s.onWorker && !p.filterPhase():
+			s.toLoop(p) // I/O phases and replies belong to the loop
 			return
-		case p == parked:
-			return
-		case s.offload && !s.onWorker && p.filterPhase():
-			p = s.toWorker(p)
+		case !s.onWorker && s.offload && p.filterPhase():
+			if p = s.toWorker(p); p == parked {
+				return // the worker owns the stream now
+			}
 		default:
 			p = s.step(p)
 		}
+	}
+	if s.onWorker {
+		s.toLoop(parked) // a filter stopped: the loop owns a parked stream
 	}
 }
 
@@ -167,8 +179,8 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 	case filterchain.StreamRechooseHost:
 		return DownRecvHeader
 	default: // StreamStop: a local reply was sent, or Resume will come
-		if s.respState == stateDone || s.respSent {
-			return parked
+		if s.respSent {
+			return End // SendLocalReply answered
 		}
 		s.resumeAt = self
 		return parked
@@ -288,7 +300,7 @@ func (s *stream) upFilter() Phase {
 	}
 	if s.chain.RunSenders(s, &s.respHdrs) == filterchain.StreamStop {
 		if s.respSent {
-			return parked
+			return End
 		}
 		s.resumeAt = UpFilter
 		return parked
@@ -345,19 +357,28 @@ func (s *stream) SendLocalReply(status int, body string) {
 	s.directReply(status, body)
 }
 
-// Resume implements filterchain.StreamHandle. Any goroutine.
+// Resume implements filterchain.StreamHandle. It runs on the stream's
+// loop; if the stream is still on a worker (the filter resumed before it
+// even returned StreamStop), the hand-back resumes it. Any goroutine.
 func (s *stream) Resume() {
-	gen := s.gen
+	gen := s.gen.Load()
 	_ = s.loop.Execute(func() {
-		if s.gen != gen || s.done {
+		if s.gen.Load() != gen || s.done {
 			return
 		}
-		p := s.resumeAt
-		s.resumeAt = parked
-		if p != parked {
-			s.run(p)
+		if s.onWorker {
+			s.resumeWanted = true
+			return
 		}
+		s.run(s.takeResume())
 	})
+}
+
+// takeResume returns the phase a stopped filter left, once.
+func (s *stream) takeResume() Phase {
+	p := s.resumeAt
+	s.resumeAt = parked
+	return p
 }
 
 // requestInfo is the read-only view of a stream's request for filters.

@@ -5,8 +5,6 @@ import (
 	"testing"
 )
 
-const hop = FlagHopByHop
-
 func TestRequestAccept(t *testing.T) {
 	tests := []struct {
 		name string

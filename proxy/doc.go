@@ -1,0 +1,57 @@
+// Package proxy is ferry's HTTP/1.1 proxy: the terminal network filter of
+// a listener, the per-request phase machine, and the HTTP/1.1 client side
+// of pooled upstream connections.
+//
+// # The hot path, file by file
+//
+//	eventloop/handler.go  OnTraffic → conn.Conn.OnTraffic
+//	conn/conn.go          Peek gnet's input once, run the read filters, Discard what they drained
+//	filterchain/manager.go  read filters in order, stop on Stop or on close
+//	proxy/downstream.go   OnData: parse the head in place (internal/codec/http1), copy it once, start a stream
+//	proxy/request.go      startRequest; request bodies into the request pipe
+//	proxy/stream.go       run: the one switch over the phases, one method per phase
+//	upstream/pool.go      an idle connection of (host, loop), or a dial on a worker + Enroll into this loop
+//	proxy/headers.go      the request head for the upstream (hop-by-hop out, X-Forwarded-* in)
+//	proxy/pipe.go         batched writes (one writev per callback), spill when the peer is slow
+//	proxy/upstream.go     upConn.OnData: response head and body, back to the stream's phases
+//	conn/conn.go          Write/Writev: guarded, watermarked
+//
+// # Phases and scheduling
+//
+// phase.go lists MOSN's phases in order. stream.run steps through them. The
+// filter phases (DownFilter, MatchRoute, DownFilterAfterRoute, UpFilter) run
+// on the loop with the inline policy and with the auto policy when no
+// stream filter of the listener declares itself blocking; otherwise the
+// stream hops to the worker pool (schedule.go) for them and back to its
+// loop for everything that does I/O. Exactly one goroutine owns a stream at
+// a time. WaitNotify holds no goroutine: the stream parks and the upstream
+// connection's read event resumes it. A saturated pool answers 503.
+//
+// # Bodies and memory
+//
+// Bodies stream: each read is forwarded as it arrives, with no copy when
+// the destination socket takes it. Request and response bodies that cannot
+// be written yet (no connection yet, phases on a worker, the peer above its
+// high watermark) are copied into a per-stream spill queue, memory first
+// and then an unlinked temp file, so memory stays bounded although gnet
+// cannot stop reading. The queue drains when the loop sweep reports the
+// destination below its low watermark.
+//
+// # Failures
+//
+// Every local reply has a short body naming the cause and a counter
+// (stats.go): 400/414/431/501/505 from the codec's verdict, 404 no route,
+// 413 body too large, 408 slow client, 503 no healthy host, overflow or
+// connect failure, 504 upstream timeout, 502 malformed upstream reply or
+// reset before the head. Once response bytes went out, a failure resets the
+// client connection (SO_LINGER 0) so that a truncated message never reads
+// as complete. A reused upstream connection that closes before answering a
+// body-less request is retried once on a fresh connection.
+//
+// Goroutines: everything runs on the event loop of the downstream
+// connection, except filter phases of offloaded streams (a worker) and
+// Server.Drain (any goroutine).
+//
+// Imports: conn, filterchain, router, upstream, internal/*. It must not
+// import eventloop, config or admin.
+package proxy
