@@ -88,7 +88,7 @@ type Cluster struct {
 	// selects the upstream default.
 	IdleTimeout *Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
 	// LBConfig tunes the least-request and peak-EWMA balancers.
-	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty"`
+	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty" ferry:"unimplemented"`
 	// DNSRefreshRate is the STRICT_DNS re-resolution period.
 	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" ferry:"unimplemented"`
 	// RespectDNSTTL uses record TTLs instead of dns_refresh_rate.
@@ -113,9 +113,9 @@ type Thresholds struct {
 	// MaxPendingRequests caps requests waiting for a connection.
 	MaxPendingRequests uint32 `json:"max_pending_requests,omitempty" yaml:"max_pending_requests,omitempty"`
 	// MaxRequests caps requests in flight.
-	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty"`
+	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty" ferry:"unimplemented"`
 	// MaxRetries caps retries in flight.
-	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty"`
+	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty" ferry:"unimplemented"`
 }
 
 // HealthCheck configures active health checks.

@@ -17,7 +17,7 @@ type Config struct {
 	// ClusterManager holds the upstream clusters.
 	ClusterManager ClusterManager `json:"cluster_manager" yaml:"cluster_manager"`
 	// Admin is where the admin API listens.
-	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty"`
+	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty" ferry:"unimplemented"`
 	// PProf starts Go's pprof server.
 	PProf *PProf `json:"pprof,omitempty" yaml:"pprof,omitempty" ferry:"unimplemented"`
 	// Tracing configures distributed tracing.

@@ -16,11 +16,11 @@ func TestMOSNExamples(t *testing.T) {
 	}{
 		{
 			name:     "http_server_config.json",
-			warnings: []string{"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented"},
+			warnings: []string{"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented", "admin: accepted but not implemented"},
 		},
 		{
 			name:     "http_client_config.json",
-			warnings: []string{"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented"},
+			warnings: []string{"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented", "admin: accepted but not implemented"},
 		},
 		{
 			name: "mosn_config.json",
@@ -28,6 +28,7 @@ func TestMOSNExamples(t *testing.T) {
 				`servers[0].listeners[1].filter_chains[0].filters[0].config.downstream_protocol: "Auto" is served as Http1 (ferry does not detect HTTP/2 yet)`,
 				"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented",
 				"cluster_manager.clusters[1].conn_buffer_limit_bytes: accepted but not implemented",
+				"admin: accepted but not implemented",
 			},
 		},
 		{
@@ -36,12 +37,14 @@ func TestMOSNExamples(t *testing.T) {
 				"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented",
 				"cluster_manager.clusters[0].health_check: accepted but not implemented",
 				"cluster_manager.clusters[0].slow_start: accepted but not implemented",
+				"admin: accepted but not implemented",
 			},
 		},
 		{
 			name: "zipkin_http_config.json",
 			warnings: []string{
 				"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented",
+				"admin: accepted but not implemented",
 				"tracing: accepted but not implemented",
 			},
 		},

@@ -13,11 +13,11 @@ type RouterConfig struct {
 	// and rewrites at run time.
 	RouterConfigPath string `json:"router_configs,omitempty" yaml:"router_configs,omitempty" ferry:"unimplemented"`
 	// RequestHeadersToAdd are added to every request routed by this table.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToAdd are added to every response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToRemove are removed from every response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
 }
 
 // VirtualHost is a group of routes selected by the request's Host.
@@ -33,11 +33,11 @@ type VirtualHost struct {
 	// RequireTLS is MOSN's unused TLS requirement.
 	RequireTLS string `json:"require_tls,omitempty" yaml:"require_tls,omitempty" ferry:"unimplemented"`
 	// RequestHeadersToAdd are added to requests routed by this host.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToAdd are added to responses.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToRemove are removed from responses.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
 	// PerFilterConfig holds per-host stream filter settings, verbatim.
 	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"unimplemented"`
 }
@@ -113,7 +113,7 @@ type RouteAction struct {
 	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" ferry:"unimplemented"`
 	// WeightedClusters splits traffic between clusters by weight; when set,
 	// it takes precedence over cluster_name (as in MOSN).
-	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty"`
+	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty" ferry:"unimplemented"`
 	// HashPolicy feeds the hash of consistent-hash load balancers.
 	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" ferry:"unimplemented"`
 	// MetadataMatch selects a host subset by metadata.
@@ -122,23 +122,23 @@ type RouteAction struct {
 	// timeout.
 	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	// RetryPolicy retries failed upstream attempts.
-	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty"`
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty" ferry:"unimplemented"`
 	// PrefixRewrite replaces the matched prefix of the path.
 	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
 	// RegexRewrite rewrites the path with a regular expression.
-	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty"`
+	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty" ferry:"unimplemented"`
 	// HostRewrite replaces the Host header.
 	HostRewrite string `json:"host_rewrite,omitempty" yaml:"host_rewrite,omitempty"`
 	// AutoHostRewrite sets Host to the chosen upstream host's hostname.
-	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty"`
+	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty" ferry:"unimplemented"`
 	// AutoHostRewriteHeader sets Host from this request header.
 	AutoHostRewriteHeader string `json:"auto_host_rewrite_header,omitempty" yaml:"auto_host_rewrite_header,omitempty" ferry:"unimplemented"`
 	// RequestHeadersToAdd are added to the upstream request.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToAdd are added to the response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
 	// ResponseHeadersToRemove are removed from the response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
 }
 
 // WeightedCluster is one entry of weighted_clusters.

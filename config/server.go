@@ -37,7 +37,7 @@ type Server struct {
 	OptimizeLocalWrite bool `json:"optimize_local_write,omitempty" yaml:"optimize_local_write,omitempty" ferry:"unimplemented"`
 	// Processor sets GOMAXPROCS: a number, or "auto" for the container's CPU
 	// quota. Zero leaves Go's default.
-	Processor Processor `json:"processor,omitempty" yaml:"processor,omitempty"`
+	Processor Processor `json:"processor,omitempty" yaml:"processor,omitempty" ferry:"unimplemented"`
 	// Listeners are the downstream sockets and their filter chains.
 	Listeners []Listener `json:"listeners,omitempty" yaml:"listeners,omitempty"`
 	// Routers are the named route tables that proxy filters refer to by

@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/ferry-proxy/ferry/config"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// gnet's process-wide ants pool (see proxy/main_test.go).
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
+	)
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestMOSNExampleConfigsRunUnchanged loads MOSN's own HTTP/1 example
+// configurations exactly as MOSN ships them and builds a ferry from each.
+// Then, since tests may bind only port 0, it moves the listener to port 0
+// and the cluster's host to a test upstream, and proxies a request.
+func TestMOSNExampleConfigsRunUnchanged(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream saw %s %s", r.Method, r.URL.Path)
+	})
+	var ups []*httptest.Server
+	defer func() {
+		for _, u := range ups {
+			u.Close()
+		}
+	}()
+	upstreamAddr := func(i int) string { // a distinct upstream per host index
+		for len(ups) <= i {
+			ups = append(ups, httptest.NewServer(handler))
+		}
+		return ups[i].Listener.Addr().String()
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "config", "testdata", "mosn", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no MOSN examples found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Parse(raw, config.FormatJSON)
+			if err != nil {
+				t.Fatalf("parse unchanged file: %v", err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("validate unchanged file: %v", err)
+			}
+			a, err := New(cfg, Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatalf("build from unchanged file: %v", err)
+			}
+			_ = a.workers.Close(context.Background())
+
+			for i := range cfg.Servers[0].Listeners {
+				cfg.Servers[0].Listeners[i].Address = "127.0.0.1:0"
+			}
+			for i := range cfg.ClusterManager.Clusters {
+				for j := range cfg.ClusterManager.Clusters[i].Hosts {
+					cfg.ClusterManager.Clusters[i].Hosts[j].Address = upstreamAddr(j)
+				}
+			}
+			a = startApp(t, cfg)
+			resp, err := http.Get("http://" + a.Addrs()[0].String() + "/mosn")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || (string(body) != "upstream saw GET /mosn" && !isDirectBody(cfg, string(body))) {
+				t.Fatalf("got %d %q, want the upstream's answer or a configured direct response", resp.StatusCode, body)
+			}
+			if d := a.Describe(); !strings.Contains(d, "listening") || !strings.Contains(d, "clusters") {
+				t.Fatalf("start-up line %q", d)
+			}
+		})
+	}
+}
+
+func startApp(t *testing.T, cfg *config.Config) *App {
+	t.Helper()
+	a, err := New(cfg, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a
+}
+
+func TestBadConfigsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		{name: "route names a missing router table", json: `{"servers":[{"listeners":[{"name":"l","address":"127.0.0.1:0",
+			"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"nope"}}]}]}]}],
+			"cluster_manager":{"clusters":[{"name":"c","type":"SIMPLE","hosts":[{"address":"127.0.0.1:1"}]}]}}`,
+			want: "router_config_name"},
+		{name: "host without port", json: `{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+			"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],"listeners":[{"name":"l","address":"127.0.0.1:0",
+			"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
+			"cluster_manager":{"clusters":[{"name":"c","type":"SIMPLE","hosts":[{"address":"127.0.0.1"}]}]}}`,
+			want: "cluster_manager.clusters[0].hosts[0].address"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(tc.json), config.FormatJSON)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// isDirectBody reports whether body is a direct_response body in cfg.
+func isDirectBody(cfg *config.Config, body string) bool {
+	for _, rc := range cfg.Servers[0].Routers {
+		for _, vh := range rc.VirtualHosts {
+			for _, r := range vh.Routers {
+				if r.DirectResponse != nil && r.DirectResponse.Body == body {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
