@@ -238,7 +238,9 @@ func (c *Conn) recheck() bool {
 				c.wm.OnBelowLowWatermark()
 			}
 		}
-		return c.stalled
+		// The listener may have written (stalled again) or closed with a
+		// flush (now flushing): either way the sweep keeps watching.
+		return c.stalled || c.state == stateFlushing
 	case stateFlushing:
 		return c.recheckFlush()
 	default:

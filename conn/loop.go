@@ -23,6 +23,7 @@ type Loop struct {
 	// watch holds connections above their high watermark or flushing
 	// before a close; Sweep checks them.
 	watch []*Conn
+	spare []*Conn // the other buffer of watch, reused by Sweep
 	// nwatch mirrors len(watch) for the ticker goroutine.
 	nwatch atomicInt
 	// sweepFn is Sweep as a gnet runnable, allocated once.
@@ -74,19 +75,19 @@ func (l *Loop) Sweep() {
 	if len(l.watch) == 0 {
 		return
 	}
-	kept := l.watch[:0]
-	for _, c := range l.watch {
+	// Callbacks run by recheck may watch connections (this one again, or
+	// another): they go to a fresh list, never into the one being walked.
+	cur := l.watch
+	l.watch = l.spare[:0]
+	for i, c := range cur {
+		cur[i] = nil
+		c.watched = false
 		if c.recheck() {
-			kept = append(kept, c)
-		} else {
-			c.watched = false
+			l.addWatch(c)
 		}
 	}
-	for i := len(kept); i < len(l.watch); i++ {
-		l.watch[i] = nil
-	}
-	l.watch = kept
-	l.nwatch.store(int64(len(kept)))
+	l.spare = cur[:0]
+	l.nwatch.store(int64(len(l.watch)))
 }
 
 func (l *Loop) addWatch(c *Conn) {

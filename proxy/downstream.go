@@ -85,6 +85,8 @@ func (d *downstream) readHead(buf filterchain.Buffer) bool {
 		d.c.Loop().Schedule(&d.readT, d.f.srv.opts.RequestHeaderTimeout)
 	}
 	s := d.s
+	s.enter()
+	defer s.exit()
 	data := buf.Bytes()
 	n, err := s.req.Parse(data, d.f.srv.opts.Limits)
 	if err != nil {
@@ -112,11 +114,10 @@ func (d *downstream) badRequest(err error) {
 	if errors.As(err, &he) {
 		status, reason = he.Status, he.Reason
 	}
-	s.srv.stats.countLocal(KindBadRequest)
 	s.begin()
 	s.respClose = true
 	s.req.KeepAlive = false
-	s.run(s.writeReply(status, http1.StatusText(status)+": "+reason+"\n", ""))
+	s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
 }
 
 // readTimeout fires when a request head or body is too slow to arrive.
@@ -125,10 +126,9 @@ func (d *downstream) readTimeout() {
 	if s == nil {
 		return
 	}
-	s.srv.stats.countLocal(KindRequestTimeout)
 	s.begin()
 	s.respClose = true
-	s.run(s.writeReply(408, "request_timeout: the request was not received in time\n", ""))
+	s.loopFail(KindRequestTimeout, 408, "request_timeout: the request was not received in time\n")
 }
 
 // idleTimeout closes a keep-alive connection with no request.
@@ -140,15 +140,17 @@ func (d *downstream) idleTimeout() {
 }
 
 // streamDone is called by a stream's End: keep the connection for the next
-// request or close it.
+// request or close it. The stream is recycled by its outermost exit.
 func (d *downstream) streamDone(s *stream) {
 	srv := d.f.srv
-	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone &&
+	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone && !d.c.Closed() &&
 		!srv.draining.Load() && (srv.opts.MaxRequestsPerConn == 0 || d.requests < srv.opts.MaxRequestsPerConn)
 	mode := s.closeMode()
-	d.s = nil
+	if d.s == s {
+		d.s = nil
+	}
+	s.released = true
 	d.c.Loop().Stop(&d.readT)
-	srv.recycle(s)
 	if !keep {
 		d.c.Close(mode)
 		return
@@ -179,12 +181,14 @@ func (d *downstream) OnBelowLowWatermark() {
 	if s == nil {
 		return
 	}
+	s.enter()
+	defer s.exit()
 	if err := s.respPipe.drain(); err != nil {
-		d.c.Reset()
+		s.respErr(err)
 		return
 	}
 	if s.respSent && s.respState == stateDone && s.respPipe.queued() == 0 {
-		s.run(UpRecvData)
+		s.resume(UpRecvData)
 	}
 }
 

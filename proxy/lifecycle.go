@@ -5,18 +5,17 @@ import (
 	"time"
 )
 
-// flushPipes writes what both pipes gathered during this callback.
+// flushPipes writes what both pipes gathered during this event. A failed
+// write closed its connection (gnet closes on a write error), and that
+// close event is what handles the failure, so errors need no handling here.
 func (s *stream) flushPipes() {
-	if err := s.reqPipe.flush(); err != nil && !s.done {
-		s.run(s.upstreamLost())
-	}
-	if err := s.respPipe.flush(); err != nil {
-		s.d.c.Reset()
-	}
+	_ = s.reqPipe.flush()
+	_ = s.respPipe.flush()
 }
 
 // end finishes the stream: counters, timers, the upstream connection, then
-// the downstream decides on keep-alive.
+// the downstream decides on keep-alive. The stream is recycled by the
+// outermost exit.
 func (s *stream) end() {
 	if s.done {
 		return
@@ -34,16 +33,22 @@ func (s *stream) end() {
 	s.d.streamDone(s)
 }
 
-// abort ends a stream whose client went away.
+// abort ends a stream whose client went away. It may run re-entrantly,
+// inside one of the stream's own writes: it only marks the stream, and the
+// outermost exit (or the worker's hand-back) finishes it.
 func (s *stream) abort() {
 	s.aborted = true
-	if s.onWorker {
-		return // toLoop finishes the abort when the worker hands back
+	if s.depth == 0 && !s.onWorker {
+		s.finishAbort()
+		s.srv.recycle(s)
 	}
-	s.finishAbort()
 }
 
+// finishAbort releases what an aborted stream holds.
 func (s *stream) finishAbort() {
+	if s.released {
+		return
+	}
 	if !s.done {
 		s.done = true
 		s.srv.stats.aborted.Inc()
@@ -59,7 +64,7 @@ func (s *stream) finishAbort() {
 	if s.d.s == s {
 		s.d.s = nil
 	}
-	s.srv.recycle(s)
+	s.released = true
 }
 
 // detachUpstream gives the upstream connection back (reusable or closed)
@@ -75,16 +80,18 @@ func (s *stream) detachUpstream(reusable bool) {
 	if s.reqState != stateDone {
 		s.reqDiscard = true // the rest of the body has nowhere to go
 	}
-	s.reqPipe.flush() //nolint:errcheck // the connection is let go either way
-	s.up.detach()
-	s.pc.Host().DecActive()
-	s.pc.Release(reusable && s.reqPipe.queued() == 0 && !s.pc.C.Closed())
+	_ = s.reqPipe.flush() // a failure closed the connection: it is let go either way
+	reusable = reusable && s.reqPipe.queued() == 0
 	s.reqPipe.reset()
-	s.pc, s.up, s.pool = nil, nil, nil
+	s.pc.Host().DecActive()
+	pc := s.pc
+	s.pc, s.pool = nil, nil
+	s.up.release(pc, reusable)
+	s.up = nil
 }
 
-// onTimeout fires when the upstream did not answer within the route's
-// timeout.
+// onTimeout fires when the upstream did not answer in time, or stalled
+// between two reads of the response body.
 func (s *stream) onTimeout() {
 	if s.done {
 		return
@@ -95,11 +102,13 @@ func (s *stream) onTimeout() {
 	}
 	s.srv.stats.timeouts.Inc()
 	if s.respSent {
+		s.enter()
 		s.detachUpstream(false)
 		s.d.c.Reset()
+		s.exit()
 		return
 	}
-	s.run(s.upstreamFailed(KindUpstreamTimeout, "upstream did not answer in time"))
+	s.resume(s.upstreamFailed(KindUpstreamTimeout, "upstream did not answer in time"))
 }
 
 func errorIs(err, target error) bool { return errors.Is(err, target) }

@@ -145,19 +145,13 @@ func (p *pipe) flush() error {
 		return nil
 	}
 	var err error
-	if p.open && !p.dst.Closed() {
-		if len(p.batch) == 1 {
-			err = p.dst.Write(p.batch[0])
-		} else {
-			err = p.dst.Writev(p.batch)
-		}
-	} else {
-		// dst went away or stalled mid-callback: keep the bytes in order.
-		for _, b := range p.batch {
-			if err = p.enqueue(b); err != nil {
-				break
-			}
-		}
+	switch {
+	case !p.open || p.dst.Closed():
+		// Nowhere to go: the destination went away during this event.
+	case len(p.batch) == 1:
+		err = p.dst.Write(p.batch[0])
+	default:
+		err = p.dst.Writev(p.batch)
 	}
 	for i := range p.batch {
 		p.batch[i] = nil
@@ -168,10 +162,21 @@ func (p *pipe) flush() error {
 	return err
 }
 
-// start opens the pipe to dst and writes what was queued, in order.
-func (p *pipe) start(dst *conn.Conn) error {
+// start opens the pipe to dst with head in front of every body byte.
+// When nothing is queued, head joins this callback's batch, so a head and
+// the body that came with it leave in one writev; otherwise it is written
+// at once, ahead of the queue. head must stay unchanged until flush.
+func (p *pipe) start(dst *conn.Conn, head []byte) error {
 	p.dst, p.open = dst, true
-	return p.drain()
+	if p.q != nil && p.q.Len() > 0 {
+		if err := dst.Write(head); err != nil {
+			return err
+		}
+		return p.drain()
+	}
+	p.batch = append(p.batch, head)
+	p.pending += len(head)
+	return nil
 }
 
 // drain writes queued bytes until the queue is empty or dst is full.

@@ -32,8 +32,27 @@ func (s *stream) redirect(rd *router.Redirect) Phase {
 	return s.writeReply(code, "", "Location: "+string(loc)+"\r\n")
 }
 
-// writeReply writes a response ferry made itself. On a worker it is
-// deferred to the loop. Once response bytes went out, no reply is
+// loopFail answers a failure the loop detected (a bad or slow request
+// body, an upstream error, a timeout). While a worker owns the stream the
+// answer waits for the hand-back; the first failure wins. Loop only.
+func (s *stream) loopFail(kind Kind, status int, body string) {
+	s.srv.stats.countLocal(kind)
+	if s.onWorker {
+		if s.loopReply.status == 0 {
+			s.loopReply = pendingReply{status: status, body: body}
+		}
+		return
+	}
+	s.resume(s.writeReply(status, body, ""))
+}
+
+// loopLocal is loopFail with the status and body of kind.
+func (s *stream) loopLocal(kind Kind, detail string) {
+	s.loopFail(kind, kind.Status(), kind.String()+": "+detail+"\n")
+}
+
+// writeReply writes a response ferry made itself. Called on a worker (a
+// filter phase decided it), it is deferred to the hand-back. Once response bytes went out, no reply is
 // possible: the downstream connection is reset instead.
 func (s *stream) writeReply(status int, body, extra string) Phase {
 	if s.onWorker {

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"errors"
+
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 )
@@ -25,8 +27,7 @@ func (s *stream) startRequest() {
 		s.reqState = stateDone
 	}
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
-		s.srv.stats.countLocal(KindBodyTooLarge)
-		s.run(s.writeReply(413, KindBodyTooLarge.String()+": the request body is larger than the limit\n", ""))
+		s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
 		return
 	}
 	if s.reqState == stateBody {
@@ -50,6 +51,8 @@ func (s *stream) hasBody() bool { return s.req.Chunked || s.req.ContentLength > 
 // readRequestBody moves request body bytes to the request pipe; it reports
 // whether to go on reading.
 func (s *stream) readRequestBody(buf filterchain.Buffer) bool {
+	s.enter()
+	defer s.exit()
 	s.loop.Schedule(&s.d.readT, s.srv.opts.RequestBodyTimeout)
 	if s.reqLen < 0 {
 		return s.readChunkedRequest(buf)
@@ -76,8 +79,7 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 		case http1.ChunkData:
 			s.reqTotal += int64(len(data))
 			if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
-				s.srv.stats.countLocal(KindBodyTooLarge)
-				s.run(s.writeReply(413, KindBodyTooLarge.String()+": the request body is larger than the limit\n", ""))
+				s.tooLarge()
 				return false
 			}
 			s.forwardBody(data)
@@ -108,28 +110,46 @@ func (s *stream) forwardBody(b []byte) {
 func (s *stream) reqErr(err error) {
 	if err != nil && !s.done {
 		s.srv.log.Warn("request body lost: spill queue", "err", err)
-		s.run(s.writeReply(503, "overflow: request body could not be buffered\n", ""))
+		s.respClose = true
+		s.loopLocal(KindOverflow, "the request body could not be buffered")
 	}
 }
 
-// badBody answers a malformed request body. If the upstream already has
-// part of it, both sides are reset: nothing else is safe.
+// badBody answers a malformed request body. If the response already
+// started, nothing can be said: the client connection is reset.
 func (s *stream) badBody(err error) {
-	s.srv.stats.countLocal(KindBadRequest)
 	s.respClose = true
 	if s.respSent {
+		s.srv.stats.countLocal(KindBadRequest)
 		s.d.c.Reset()
 		return
 	}
 	status, reason := 400, err.Error()
-	if he, ok := err.(*http1.Error); ok {
+	var he *http1.Error
+	if errors.As(err, &he) {
 		status, reason = he.Status, he.Reason
 	}
-	s.run(s.writeReply(status, http1.StatusText(status)+": "+reason+"\n", ""))
+	s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
 }
 
-// requestDone marks the request fully read.
+// tooLarge answers a request body past max_request_body_bytes: 413 if the
+// response has not started, else a reset.
+func (s *stream) tooLarge() {
+	s.respClose = true
+	if s.respSent {
+		s.srv.stats.countLocal(KindBodyTooLarge)
+		s.d.c.Reset()
+		return
+	}
+	s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
+}
+
+// requestDone marks the request fully read; the upstream's time to answer
+// starts now (Envoy's route timeout semantics).
 func (s *stream) requestDone() {
 	s.reqState = stateDone
 	s.loop.Stop(&s.d.readT)
+	if s.headSent && !s.timeout.Armed() {
+		s.loop.Schedule(&s.timeout, s.routeTimeout())
+	}
 }

@@ -49,7 +49,8 @@ func (p Policy) String() string {
 // goroutine is ever started outside the pool.
 func (s *stream) toWorker(p Phase) Phase {
 	s.onWorker = true
-	gen := s.gen.Load()
+	s.workerGen = s.gen.Load()
+	gen := s.workerGen
 	err := s.srv.workers.Submit(func() { s.workerRun(gen, p) })
 	if err != nil {
 		s.onWorker = false
@@ -60,51 +61,60 @@ func (s *stream) toWorker(p Phase) Phase {
 	return parked
 }
 
-// workerRun runs filter phases on a worker. A filter that panics resets
-// the stream with a 500 instead of killing the process.
+// workerRun runs filter phases on a worker until an I/O phase or a stop,
+// then hands the stream back. A filter that panics resets the stream with
+// a 500 instead of killing the process.
 func (s *stream) workerRun(gen uint64, p Phase) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.srv.stats.panics.Inc()
 			s.srv.log.Error("stream filter panicked", "panic", fmt.Sprint(v))
 			s.pending = pendingReply{status: 500, body: "internal error: filter panic\n"}
-			s.toLoop(parked)
+			s.toLoop(gen, parked)
 		}
 	}()
-	if s.gen.Load() != gen {
-		return
+	for p != parked && s.filterPhase(p) {
+		p = s.step(p)
 	}
-	s.run(p)
+	s.toLoop(gen, p)
 }
 
-// pendingReply is a local reply decided on a worker, written once the
-// stream is back on its loop.
+// pendingReply is a local reply decided while a worker owned the stream,
+// written once the stream is back on its loop.
 type pendingReply struct {
 	status int
 	body   string
 	extra  string
 }
 
-// toLoop hands the stream back to its loop to continue at phase p.
-func (s *stream) toLoop(p Phase) {
-	gen := s.gen.Load()
+// toLoop hands the stream back to its loop to continue at phase p. A
+// failure the loop saw meanwhile (loopReply) wins over everything; then a
+// reply a filter decided (pending); then a Resume that came early.
+func (s *stream) toLoop(gen uint64, p Phase) {
 	err := s.loop.Execute(func() {
-		s.onWorker = false
 		if s.gen.Load() != gen {
-			return
+			return // cannot happen: a stream on a worker is never recycled
 		}
+		s.onWorker = false
+		s.enter()
+		defer s.exit()
 		if s.aborted {
-			s.finishAbort()
-			return
+			return // exit finishes the abort
 		}
-		if r := s.pending; r.status != 0 {
+		switch {
+		case s.loopReply.status != 0:
+			r := s.loopReply
+			s.loopReply, s.pending = pendingReply{}, pendingReply{}
+			p = s.writeReply(r.status, r.body, r.extra)
+		case s.pending.status != 0:
+			r := s.pending
 			s.pending = pendingReply{}
 			p = s.writeReply(r.status, r.body, r.extra)
-		} else if p == parked && s.resumeWanted {
+		case p == parked && s.resumeWanted:
 			s.resumeWanted = false
 			p = s.takeResume()
 		}
-		s.run(p)
+		s.resume(p)
 	})
 	if err != nil {
 		s.srv.log.Debug("stream hand-back dropped: engine stopping", "err", err)

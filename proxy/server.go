@@ -197,6 +197,7 @@ func (srv *Server) newStream(d *downstream) *stream {
 }
 
 // recycle resets a finished stream and returns it to its loop's list.
+// Only the outermost exit (or abort at depth 0) calls it.
 func (srv *Server) recycle(s *stream) {
 	ls := &srv.loops[s.loop.Index]
 	s.reset()
@@ -225,13 +226,17 @@ func (s *stream) reset() {
 	if cap(s.out) > 16<<10 {
 		s.out = nil
 	}
+	if cap(s.respOut) > 16<<10 {
+		s.respOut = nil
+	}
 	s.d, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil
 	s.reqState, s.respState = stateHead, stateHead
 	s.reqLen, s.reqTotal, s.respLen = 0, 0, 0
 	s.expect, s.acquiring, s.poolErr, s.retries, s.headSent = false, false, nil, 0, false
 	s.respSent, s.respClose, s.upReusable, s.reqDiscard = false, false, false, false
 	s.offload, s.onWorker, s.resumeAt, s.done, s.aborted, s.begun = false, false, parked, false, false, false
-	s.pending, s.resumeWanted = pendingReply{}, false
+	s.pending, s.resumeWanted, s.loopReply = pendingReply{}, false, pendingReply{}
+	s.lastHost, s.workerGen, s.depth, s.released = nil, 0, 0, false
 	s.ctx, s.cancel = nil, nil
 }
 

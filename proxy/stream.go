@@ -60,6 +60,7 @@ type stream struct {
 	// called synchronously.
 	acquiring bool
 	poolErr   error
+	lastHost  *upstream.Host // the host a retry or RechooseHost avoids
 	retries   int
 	headSent  bool // request head written upstream
 
@@ -87,35 +88,77 @@ type stream struct {
 	// resumeWanted records a Resume that arrived while the stream was on a
 	// worker; the hand-back honours it. Loop only.
 	resumeWanted bool
+	// loopReply is a failure the loop detected while a worker owned the
+	// stream (a bad body, a timeout); the hand-back answers it. Loop only.
+	loopReply pendingReply
+	// workerGen is the generation handed to the worker.
+	workerGen uint64
+	depth     int  // nesting of event entries (enter/exit)
+	released  bool // ended: recycled by the outermost exit
 	// reqDiscard drops the rest of a request body whose upstream is gone.
 	reqDiscard bool
 	timeout    conn.Timer
-	out        []byte // encoded heads
+	out        []byte // the encoded request head (and local replies)
+	respOut    []byte // the encoded response head
 	ctx        context.Context
 	cancel     context.CancelFunc
 }
 
-// run drives the stream from phase p until it parks or ends. On the loop,
-// a filter phase of an offloaded stream is handed to a worker and run
-// returns at once; on a worker, the first phase that is not a filter phase
-// (or parking) is handed back to the loop. One goroutine owns the stream at
-// a time.
+// run drives the stream from phase p on its loop until it parks or ends.
+// A filter phase of an offloaded stream goes to a worker (workerRun) and
+// run returns at once. While a worker owns the stream, run does nothing:
+// loop events that must answer record it with loopFail, and the hand-back
+// acts on them. Loop only.
 func (s *stream) run(p Phase) {
-	for p != parked {
-		switch {
-		case s.onWorker && !p.filterPhase():
-			s.toLoop(p) // I/O phases and replies belong to the loop
-			return
-		case !s.onWorker && s.offload && p.filterPhase():
+	if s.onWorker {
+		return
+	}
+	s.enter()
+	defer s.exit()
+	for p != parked && !s.aborted {
+		if s.offload && s.filterPhase(p) {
 			if p = s.toWorker(p); p == parked {
 				return // the worker owns the stream now
 			}
-		default:
-			p = s.step(p)
+			continue
 		}
+		p = s.step(p)
 	}
-	if s.onWorker {
-		s.toLoop(parked) // a filter stopped: the loop owns a parked stream
+}
+
+// resume runs the stream from an event that is not one of its own read
+// callbacks (a hand-back, Resume, a pool event, a close, a timer): nothing
+// else flushes what the phases gathered, so it does. Loop only.
+func (s *stream) resume(p Phase) {
+	s.enter()
+	defer s.exit()
+	s.run(p)
+	s.flushPipes()
+}
+
+// filterPhase reports whether p runs stream filters, and so may run on a
+// worker. DownRecvHeader counts until the host is chosen: choosing it runs
+// the AfterChooseHost filters.
+func (s *stream) filterPhase(p Phase) bool {
+	return p.filterPhase() || (p == DownRecvHeader && s.host == nil && !s.chain.Empty())
+}
+
+// enter and exit bracket every entry into the stream from an event. A
+// close provoked by one of our own writes runs re-entrantly (gnet P18) and
+// only marks the stream aborted; the outermost exit finishes the abort and
+// returns the stream to its free list, so no frame above ever holds a
+// recycled stream. Loop only.
+func (s *stream) enter() { s.depth++ }
+
+func (s *stream) exit() {
+	if s.depth--; s.depth > 0 || s.onWorker {
+		return
+	}
+	if s.aborted && !s.released {
+		s.finishAbort()
+	}
+	if s.released {
+		s.srv.recycle(s)
 	}
 }
 
@@ -177,6 +220,7 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 	case filterchain.StreamReroute:
 		return MatchRoute
 	case filterchain.StreamRechooseHost:
+		s.lastHost, s.host = s.host, nil
 		return DownRecvHeader
 	default: // StreamStop: a local reply was sent, or Resume will come
 		if s.respSent {
@@ -211,19 +255,15 @@ func (s *stream) matchRoute() Phase {
 	return DownFilterAfterRoute
 }
 
-// downRecvHeader chooses a host, gets a connection and sends the head.
+// downRecvHeader chooses a host (running the AfterChooseHost filters,
+// possibly on a worker), then, on the loop, gets a connection from the
+// pool of (host, loop) and sends the head.
 func (s *stream) downRecvHeader() Phase {
+	if s.host == nil {
+		return s.chooseHost()
+	}
 	if s.pc == nil {
-		if s.host == nil {
-			if s.host = s.cluster.Pick(); s.host == nil {
-				return s.localReply(KindNoHealthyHost, "no healthy upstream in "+s.cluster.Spec.Name)
-			}
-			if !s.chain.Empty() && s.chain.RunReceivers(filterchain.AfterChooseHost, s, &s.reqHdrs) == filterchain.StreamStop {
-				s.resumeAt = DownRecvHeader
-				return parked
-			}
-		}
-		if !s.timeout.Armed() {
+		if !s.timeout.Armed() && s.reqState == stateDone {
 			s.loop.Schedule(&s.timeout, s.routeTimeout())
 		}
 		s.pool = s.srv.pools.Pool(s.loop, s.cluster, s.host)
@@ -242,21 +282,44 @@ func (s *stream) downRecvHeader() Phase {
 	return s.sendHead()
 }
 
+// chooseHost picks the host and runs the AfterChooseHost filters.
+func (s *stream) chooseHost() Phase {
+	if s.host = s.cluster.PickExcluding(s.lastHost); s.host == nil {
+		return s.localReply(KindNoHealthyHost, "no healthy upstream in "+s.cluster.Spec.Name)
+	}
+	if s.chain.Empty() {
+		return DownRecvHeader
+	}
+	switch s.chain.RunReceivers(filterchain.AfterChooseHost, s, &s.reqHdrs) {
+	case filterchain.StreamContinue:
+		return DownRecvHeader
+	case filterchain.StreamReroute:
+		s.host = nil
+		return MatchRoute
+	case filterchain.StreamRechooseHost:
+		s.lastHost, s.host = s.host, nil
+		return DownRecvHeader
+	default:
+		if s.respSent {
+			return End
+		}
+		s.resumeAt = DownRecvHeader
+		return parked
+	}
+}
+
 // sendHead writes the request head upstream and opens the body pipe.
 func (s *stream) sendHead() Phase {
 	s.up = s.pc.Handler.(*upConn)
 	s.up.attach(s)
 	s.out = s.encodeRequestHead(s.out[:0])
-	if err := s.pc.C.Write(s.out); err != nil {
-		return s.upstreamLost()
+	if err := s.reqPipe.start(s.pc.C, s.out); err != nil {
+		return parked // the write closed the connection; its close event retried or answered
 	}
 	s.headSent = true
 	if s.expect && s.reqState != stateDone {
 		s.expect = false
 		_ = s.d.c.Write(continue100) // the client may now send the body
-	}
-	if err := s.reqPipe.start(s.pc.C); err != nil {
-		return s.localReply(KindUpstreamReset, "upstream write failed")
 	}
 	return DownRecvData
 }
@@ -286,6 +349,7 @@ func (s *stream) retry() Phase {
 	s.retries++
 	s.srv.stats.retries.Inc()
 	s.detachUpstream(false)
+	s.lastHost, s.host = s.host, nil
 	s.headSent = false
 	s.resp.Reset()
 	s.respState = stateHead
@@ -310,13 +374,10 @@ func (s *stream) upFilter() Phase {
 
 // upRecvHeader writes the response head downstream and opens the body pipe.
 func (s *stream) upRecvHeader() Phase {
-	s.out = s.encodeResponseHead(s.out[:0])
+	s.respOut = s.encodeResponseHead(s.respOut[:0])
 	s.respSent = true
-	if err := s.d.c.Write(s.out); err != nil {
-		return End
-	}
-	if err := s.respPipe.start(s.d.c); err != nil {
-		return End
+	if err := s.respPipe.start(s.d.c, s.respOut); err != nil {
+		return parked // the client is gone: the abort finishes the stream
 	}
 	return UpRecvData
 }
@@ -370,7 +431,7 @@ func (s *stream) Resume() {
 			s.resumeWanted = true
 			return
 		}
-		s.run(s.takeResume())
+		s.resume(s.takeResume())
 	})
 }
 

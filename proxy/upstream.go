@@ -12,6 +12,14 @@ import (
 type upConn struct {
 	pc *upstream.PooledConn
 	s  *stream
+	// inData is set while OnData runs. A stream that ends inside it hands
+	// the connection back through release, which waits for OnData to see
+	// whether unread bytes are left: a connection with leftover bytes
+	// (a body on a HEAD/204/304 reply, bytes past Content-Length) must not
+	// be reused, or the next request would read them as its response.
+	inData       bool
+	releaseWant  bool
+	releaseReuse bool
 }
 
 // onUpstreamConnect sets a new upstream connection up; the pool calls it
@@ -26,7 +34,17 @@ func (srv *Server) onUpstreamConnect(pc *upstream.PooledConn) {
 }
 
 func (u *upConn) attach(s *stream) { u.s = s }
-func (u *upConn) detach()          { u.s = nil }
+
+// release detaches the stream and gives the connection back to its pool,
+// at once or, inside OnData, once OnData knows what is left unread.
+func (u *upConn) release(pc *upstream.PooledConn, reusable bool) {
+	u.s = nil
+	if u.inData {
+		u.releaseWant, u.releaseReuse = true, reusable
+		return
+	}
+	pc.Release(reusable)
+}
 
 // InitReadCallbacks implements filterchain.ReadFilter.
 func (u *upConn) InitReadCallbacks(filterchain.ReadCallbacks) {}
@@ -42,14 +60,22 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 		u.pc.C.Close(filterchain.CloseNow)
 		return filterchain.Stop
 	}
+	u.inData = true
 	u.s.onUpstreamData(buf)
+	u.inData = false
+	if u.releaseWant {
+		u.releaseWant = false
+		u.pc.Release(u.releaseReuse && buf.Len() == 0)
+	}
 	return filterchain.Stop
 }
 
 // OnEvent implements filterchain.ConnectionCallbacks.
 func (u *upConn) OnEvent(filterchain.ConnectionEvent) {
 	if s := u.s; s != nil {
+		s.enter()
 		s.onUpstreamClose()
+		s.exit()
 	}
 }
 
@@ -60,14 +86,14 @@ func (u *upConn) OnAboveHighWatermark() {}
 // OnBelowLowWatermark implements conn.WatermarkListener.
 func (u *upConn) OnBelowLowWatermark() {
 	if s := u.s; s != nil {
-		if err := s.reqPipe.drain(); err != nil {
-			s.run(s.localReply(KindUpstreamReset, "upstream write failed"))
-		}
+		_ = s.reqPipe.drain() // a failed write closed the connection: OnEvent handles it
 	}
 }
 
 // onUpstreamData parses the response and moves its body downstream.
 func (s *stream) onUpstreamData(buf filterchain.Buffer) {
+	s.enter()
+	defer s.exit()
 	for buf.Len() > 0 && s.up != nil && !s.done {
 		switch s.respState {
 		case stateHead:
@@ -109,7 +135,7 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 	n, err := s.resp.Parse(buf.Bytes(), s.req.IsHead(), s.srv.opts.Limits)
 	if err != nil {
 		s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", err)
-		s.run(s.upstreamFailed(KindBadResponse, "malformed response from upstream"))
+		s.upstreamBad(KindBadResponse, "malformed response from upstream")
 		return false
 	}
 	if n == 0 {
@@ -131,10 +157,12 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 // and 101 is refused until upgrades are supported).
 func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 	if s.resp.Status == 101 {
-		s.run(s.upstreamFailed(KindBadResponse, "upstream switched protocols without an upgrade request"))
+		s.upstreamBad(KindBadResponse, "upstream switched protocols without an upgrade request")
 		return false
 	}
-	if s.resp.Status != 100 {
+	// 100 is dropped: ferry answered Expect itself. Other 1xx go to HTTP/1.1
+	// clients only (RFC 9110 15.2: never to an HTTP/1.0 client).
+	if s.resp.Status != 100 && s.req.Minor == 1 {
 		s.out = s.encodeInformational(s.out[:0])
 		_ = s.d.c.Write(s.out)
 	}
@@ -179,6 +207,8 @@ func (s *stream) prepareResponseBody() {
 // readResponseBody moves body bytes to the response pipe; it reports
 // whether it consumed anything.
 func (s *stream) readResponseBody(buf filterchain.Buffer) bool {
+	// The route timeout also bounds each gap between response body reads.
+	s.loop.Schedule(&s.timeout, s.routeTimeout())
 	switch s.respKind {
 	case http1.BodyLength:
 		b := buf.Bytes()
@@ -203,7 +233,7 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 	for buf.Len() > 0 {
 		ev, n, data, err := s.respDec.Next(buf.Bytes())
 		if err != nil {
-			s.run(s.upstreamFailed(KindBadResponse, "malformed chunked body from upstream"))
+			s.upstreamBad(KindBadResponse, "malformed chunked body from upstream")
 			return false
 		}
 		switch ev {
@@ -241,11 +271,11 @@ func (s *stream) onUpstreamClose() {
 		s.flushPipes()
 		s.afterResponseBytes()
 	case s.respState == stateHead:
-		if s.retryable() {
-			s.run(Retry)
+		if s.retryable() && !s.onWorker {
+			s.resume(Retry)
 			return
 		}
-		s.run(s.upstreamFailed(KindUpstreamReset, "upstream closed the connection before the response"))
+		s.upstreamBad(KindUpstreamReset, "upstream closed the connection before the response")
 	case s.respState == stateBody:
 		// Mid-body: the client must not take a truncated body for a whole one.
 		s.srv.stats.resetMidBody.Inc()
@@ -256,10 +286,37 @@ func (s *stream) onUpstreamClose() {
 
 // retryable reports whether a request that got no response byte may be
 // sent again: the connection was reused (the upstream may have closed it
-// as we wrote) and the request has no body to replay.
+// as we wrote), the request has no body to replay, and its method is
+// idempotent (RFC 9110 9.2.2), so a second delivery is harmless.
 func (s *stream) retryable() bool {
 	return s.pc != nil && s.pc.Reused() && s.retries < s.srv.opts.MaxRetries &&
-		s.reqLen == 0 && s.reqState == stateDone
+		!s.hasBody() && s.reqState == stateDone && s.idempotent()
+}
+
+// idempotent reports whether the method is idempotent (RFC 9110 9.2.2).
+func (s *stream) idempotent() bool {
+	switch string(s.req.Bytes(s.req.Method)) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// upstreamBad handles a malformed upstream reply seen by the loop: the
+// connection is closed (its framing is lost) and the client gets a 502,
+// or a reset if the response already started.
+func (s *stream) upstreamBad(kind Kind, detail string) {
+	if s.pc != nil {
+		s.pc.C.Close(filterchain.CloseNow)
+	}
+	s.upReusable = false
+	if s.respSent {
+		s.srv.stats.countLocal(kind)
+		s.detachUpstream(false)
+		s.d.c.Reset()
+		return
+	}
+	s.loopLocal(kind, detail)
 }
 
 // upstreamFailed answers a failure of the upstream before or during the
@@ -271,20 +328,12 @@ func (s *stream) upstreamFailed(kind Kind, detail string) Phase {
 	return s.localReply(kind, detail)
 }
 
-// upstreamLost handles a write to the upstream that failed.
-func (s *stream) upstreamLost() Phase {
-	if s.retryable() {
-		return Retry
-	}
-	return s.upstreamFailed(KindUpstreamReset, "upstream connection lost while sending the request")
-}
-
 // OnPoolReady implements upstream.PoolClient.
 func (s *stream) OnPoolReady(pc *upstream.PooledConn) {
 	s.pc = pc
 	pc.Host().IncActive()
 	if !s.acquiring {
-		s.run(DownRecvHeader)
+		s.resume(DownRecvHeader)
 	}
 }
 
@@ -294,7 +343,7 @@ func (s *stream) OnPoolFailure(err error) {
 		s.poolErr = err
 		return
 	}
-	s.run(s.poolFailed(err))
+	s.resume(s.poolFailed(err))
 }
 
 // poolFailed answers a pool failure.

@@ -159,6 +159,7 @@ func (p *ConnPool) release(pc *PooledConn, reusable bool) {
 func (p *ConnPool) closed(pc *PooledConn) {
 	p.host.AddConn(-1)
 	p.loop.Stop(&pc.idleT)
+	defer p.serveWaitersByDial() // a slot under the host limit just freed
 	if !pc.idle {
 		return // lent out: its request sees the close and releases it
 	}
@@ -188,6 +189,12 @@ func (p *ConnPool) serveWaitersByDial() {
 // this loop, or times out.
 func (p *ConnPool) dial() {
 	if !p.host.TryAddConn(int64(p.cluster.Spec.MaxConnsPerHost)) {
+		if p.active == 0 && p.connecting == 0 {
+			// Other loops hold every connection the host allows and none of
+			// ours can come back to serve the waiter: fail it now rather
+			// than at its timeout.
+			p.failOne(ErrPoolOverflow)
+		}
 		return
 	}
 	if err := p.m.tracker.Acquire(0); err != nil {
