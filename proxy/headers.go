@@ -144,28 +144,32 @@ func appendField(dst, name, value []byte) []byte {
 }
 
 // encodeRequestHead builds the head sent upstream: HTTP/1.1 request line
-// with the route's path rewrite, the end-to-end fields, framing, and the
-// X-Forwarded-* and Via fields.
+// in origin-form with the route's path rewrite, the end-to-end fields,
+// framing re-stated from what was parsed (one Content-Length, or chunked),
+// and the X-Forwarded-* and Via fields.
 func (s *stream) encodeRequestHead(dst []byte) []byte {
 	o := &s.srv.opts
 	dst = append(dst, s.req.Bytes(s.req.Method)...)
 	dst = append(dst, ' ')
-	target := s.req.Bytes(s.req.Target)
 	ca := s.route.Cluster()
 	if ca.PrefixRewrite != "" {
-		dst = s.route.RewritePath(dst, target)
+		dst = s.route.RewritePath(dst, s.path)
 	} else {
-		dst = append(dst, target...)
+		dst = append(dst, s.path...)
 	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
-	hostRewrite := ca.HostRewrite != ""
+	replaceHost := ca.HostRewrite != "" || s.authority != nil
 	var sawXFF, sawXFH bool
 	dst = s.reqHdrs.appendFields(dst, func(name []byte, f http1.Header) bool {
 		switch {
 		case f.Flags&http1.FlagHost != 0:
-			return hostRewrite
+			return replaceHost
+		case f.Flags&http1.FlagContentLength != 0:
+			return true // re-stated below from the parsed value
 		case len(name) == 6 && equalFoldBytes(name, "expect"):
 			return true // ferry answers 100 Continue itself
+		case len(name) == 12 && s.maxFwd >= 0 && equalFoldBytes(name, "max-forwards"):
+			return true // decremented below (RFC 9110 7.6.2)
 		case len(name) == 15 && equalFoldBytes(name, "x-forwarded-for"):
 			sawXFF = true
 			return o.XFF != XFFOff
@@ -176,22 +180,31 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 		}
 		return false
 	})
-	if hostRewrite {
-		dst = append(dst, "Host: "...)
-		dst = append(dst, ca.HostRewrite...)
-		dst = append(dst, "\r\n"...)
-	} else if !s.req.HasHost {
-		dst = append(dst, "Host: "...)
-		dst = append(dst, s.host.Address()...)
+	switch {
+	case ca.HostRewrite != "":
+		dst = appendField(dst, []byte("Host"), []byte(ca.HostRewrite))
+	case s.authority != nil:
+		dst = appendField(dst, []byte("Host"), s.authority)
+	case !s.req.HasHost:
+		dst = appendField(dst, []byte("Host"), []byte(s.host.Address()))
+	}
+	switch {
+	case s.reqLen < 0:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case s.req.ContentLength >= 0 && (s.req.ContentLength > 0 || !s.req.MethodIs("GET") && !s.req.IsHead()):
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, s.req.ContentLength, 10)
 		dst = append(dst, "\r\n"...)
 	}
-	if s.reqLen < 0 {
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	if s.maxFwd >= 0 {
+		dst = append(dst, "Max-Forwards: "...)
+		dst = strconv.AppendInt(dst, int64(s.maxFwd), 10)
+		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendXFF(dst, sawXFF)
 	dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
-	if !sawXFH && s.req.HasHost {
-		dst = appendField(dst, []byte("X-Forwarded-Host"), s.req.Bytes(s.req.Host))
+	if h := s.routeHost(); !sawXFH && len(h) > 0 {
+		dst = appendField(dst, []byte("X-Forwarded-Host"), h)
 	}
 	if o.Via != "" {
 		dst = append(dst, "Via: 1."...)
@@ -223,20 +236,30 @@ func (s *stream) appendXFF(dst []byte, saw bool) []byte {
 	return append(dst, "\r\n"...)
 }
 
-// encodeResponseHead builds the head sent downstream.
+// encodeResponseHead builds the head sent downstream, framing re-stated:
+// one Content-Length from the parsed value (never on 1xx/204, RFC 9110
+// 8.6), or chunked when ferry re-chunks the body.
 func (s *stream) encodeResponseHead(dst []byte) []byte {
+	r := &s.resp
 	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(s.resp.Status), 10)
+	dst = strconv.AppendInt(dst, int64(r.Status), 10)
 	dst = append(dst, ' ')
-	if reason := s.resp.Bytes(s.resp.Reason); len(reason) > 0 {
+	if reason := r.Bytes(r.Reason); len(reason) > 0 {
 		dst = append(dst, reason...)
 	} else {
-		dst = append(dst, http1.StatusText(s.resp.Status)...)
+		dst = append(dst, http1.StatusText(r.Status)...)
 	}
 	dst = append(dst, "\r\n"...)
-	dst = s.respHdrs.appendFields(dst, nil)
-	if s.respPipe.enc == encChunked || (s.req.IsHead() && s.resp.Chunked && s.req.Minor == 1) {
+	dst = s.respHdrs.appendFields(dst, func(_ []byte, f http1.Header) bool {
+		return f.Flags&http1.FlagContentLength != 0
+	})
+	switch {
+	case s.respPipe.enc == encChunked || (s.req.IsHead() && r.Chunked && s.req.Minor == 1):
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	case r.ContentLength >= 0 && r.Status != 204 && !r.Chunked:
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, r.ContentLength, 10)
+		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendConnection(dst)
 	if s.srv.opts.Via != "" {

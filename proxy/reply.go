@@ -24,7 +24,7 @@ func (s *stream) directReply(status int, body string) Phase {
 // redirect answers a redirect route.
 func (s *stream) redirect(rd *router.Redirect) Phase {
 	s.srv.stats.redirects.Inc()
-	loc := s.route.RedirectLocation(nil, []byte("http"), s.reqHdrs.host(), s.req.Bytes(s.req.Target))
+	loc := s.route.RedirectLocation(nil, []byte("http"), s.routeHost(), s.path)
 	code := rd.Code
 	if code == 0 {
 		code = 301

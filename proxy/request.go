@@ -14,6 +14,9 @@ func (s *stream) startRequest() {
 	s.begin()
 	s.reqHdrs.bind(&s.req.Raw, &s.req.Headers)
 	s.expect = r.Expect100
+	if !r.KeepAlive {
+		s.respClose = true // echoed as Connection: close (RFC 9112 9.6)
+	}
 	switch {
 	case r.Chunked:
 		s.reqLen = -1
@@ -28,6 +31,11 @@ func (s *stream) startRequest() {
 	}
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
 		s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
+		return
+	}
+	if !s.parseTarget() {
+		s.respClose = true
+		s.loopFail(KindBadRequest, 400, http1.StatusText(400)+": the request target is not an http(s) URI ferry can route\n")
 		return
 	}
 	if s.reqState == stateBody {

@@ -229,6 +229,10 @@ func (s *stream) reset() {
 	if cap(s.respOut) > 16<<10 {
 		s.respOut = nil
 	}
+	s.path, s.authority, s.maxFwd = nil, nil, -1
+	if cap(s.pathBuf) > 4<<10 {
+		s.pathBuf = nil
+	}
 	s.d, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil
 	s.reqState, s.respState = stateHead, stateHead
 	s.reqLen, s.reqTotal, s.respLen = 0, 0, 0

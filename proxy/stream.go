@@ -39,7 +39,11 @@ type stream struct {
 	gen atomic.Uint64
 
 	// request
-	req      http1.Request
+	req       http1.Request
+	path      []byte // origin-form path used for routing and forwarding (target.go)
+	authority []byte // the absolute-form target's authority, or nil
+	pathBuf   []byte
+	maxFwd    int // the Max-Forwards value to forward, or -1
 	head     []byte
 	reqHdrs  headerMap
 	reqState bodyState
@@ -233,11 +237,17 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 
 // matchRoute picks the route and acts on direct responses and redirects.
 func (s *stream) matchRoute() Phase {
+	if p := s.maxForwards(); p != parked {
+		return p
+	}
+	if len(s.path) == 1 && s.path[0] == '*' { // OPTIONS * is about ferry itself (RFC 9112 3.2.4)
+		return s.writeReply(200, "", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n")
+	}
 	tbl := s.d.f.routes()
 	if tbl == nil {
 		return s.localReply(KindNoRoute, "no route table "+s.d.f.routerName)
 	}
-	s.route = tbl.Match(s.reqHdrs.host(), s.req.Bytes(s.req.Target), &s.reqHdrs)
+	s.route = tbl.Match(s.routeHost(), s.path, &s.reqHdrs)
 	if s.route == nil {
 		return s.localReply(KindNoRoute, "no route matched")
 	}
@@ -446,8 +456,8 @@ func (s *stream) takeResume() Phase {
 type requestInfo stream
 
 func (r *requestInfo) Method() []byte       { return r.req.Bytes(r.req.Method) }
-func (r *requestInfo) Path() []byte         { return r.req.Bytes(r.req.Target) }
-func (r *requestInfo) Host() []byte         { return (*stream)(r).reqHdrs.host() }
+func (r *requestInfo) Path() []byte         { return r.path }
+func (r *requestInfo) Host() []byte         { return (*stream)(r).routeHost() }
 func (r *requestInfo) RemoteAddr() net.Addr { return r.d.c.RemoteAddr() }
 func (r *requestInfo) RouteName() string {
 	if r.route == nil {
