@@ -44,14 +44,14 @@ type stream struct {
 	authority []byte // the absolute-form target's authority, or nil
 	pathBuf   []byte
 	maxFwd    int // the Max-Forwards value to forward, or -1
-	head     []byte
-	reqHdrs  headerMap
-	reqState bodyState
-	reqLen   int64 // Content-Length left, or -1 for chunked
-	reqDec   http1.ChunkedDecoder
-	reqTotal int64
-	reqPipe  pipe
-	expect   bool // answer 100 Continue before the body
+	head      []byte
+	reqHdrs   headerMap
+	reqState  bodyState
+	reqLen    int64 // Content-Length left, or -1 for chunked
+	reqDec    http1.ChunkedDecoder
+	reqTotal  int64
+	reqPipe   pipe
+	expect    bool // answer 100 Continue before the body
 
 	// routing and upstream
 	route   *router.Route
