@@ -47,6 +47,14 @@ fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./config/ | grep ^Fuzz); do \
 		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./config/ || exit 1; done
 
+# The side-by-side harness: direct upstream, ferry (auto and pool), nginx and
+# HAProxy on this machine, interleaved rounds; see bench/README.md.
+bench:
+	$(GO) run ./bench/cmd/benchrun -rounds 3
+
+bench-quick:
+	$(GO) run ./bench/cmd/benchrun -quick
+
 # Go micro-benchmarks of the hot path.
 benchgo:
 	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./router/ ./upstream/ ./internal/spill/ ./proxy/

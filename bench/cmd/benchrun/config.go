@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	root          string        // repository root ("" = find from the working directory)
+	workDir       string        // scratch: binaries, configs, logs (relative to root)
+	outDir        string        // results directory (relative to root)
+	rounds        int           // interleaved rounds per case
+	duration      time.Duration // measured length of each run (whole seconds)
+	warmup        time.Duration // unmeasured run before each measured one (0 = none)
+	quick         bool          // 1 round, 3 s, a subset of cases
+	caseIDs       []string      // cases to run (empty = all, or the quick subset)
+	targetNames   []string      // targets to run (empty = all)
+	idleConns     int           // idle connections per target (0 = skip the test)
+	install       bool          // apt-get install missing tools
+	bins          binaries      // prebuilt binaries; empty fields are built
+	ferryH2C      bool          // give ferry an h2c listener and run h2 cases on it
+	upstreamLoops int           // upstream event loops (0 = one per CPU)
+	readyTimeout  time.Duration // how long a started server may take to answer
+	args          []string      // the command line, for the report
+}
+
+// parseConfig parses args (without the program name).
+func parseConfig(args []string) (config, error) {
+	cfg := config{args: args}
+	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
+	fs.StringVar(&cfg.root, "root", "", "repository root (default: found from the working directory)")
+	fs.StringVar(&cfg.workDir, "work", "bench/.work", "scratch directory for binaries, configs and logs")
+	fs.StringVar(&cfg.outDir, "out", "bench/results", "directory for the markdown and SVG results")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per case (>= 3 for a result worth quoting)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured duration of each run (whole seconds)")
+	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up run before each measured run (whole seconds, 0 = none)")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode: 1 round, 3 s per run, 1 s warm-up, a subset of cases (about a minute)")
+	cases := fs.String("cases", "", "comma-separated case IDs (default all; see -list)")
+	targets := fs.String("targets", "", "comma-separated targets (default "+strings.Join(allTargetNames(), ",")+")")
+	fs.IntVar(&cfg.idleConns, "idle", 10000, "idle keep-alive connections per target for the memory test (0 = skip)")
+	fs.BoolVar(&cfg.install, "install", true, "install missing wrk/nginx/haproxy/h2load with apt-get")
+	fs.StringVar(&cfg.bins.ferry, "ferry", "", "prebuilt ferry binary (default: go build ./cmd/ferry)")
+	fs.StringVar(&cfg.bins.upstream, "upstream", "", "prebuilt upstream binary (default: go build ./bench/upstream)")
+	fs.StringVar(&cfg.bins.idleconns, "idleconns", "", "prebuilt idleconns binary (default: go build ./bench/idleconns)")
+	fs.BoolVar(&cfg.ferryH2C, "ferry-h2c", false, "also give ferry an h2c listener and run the HTTP/2 cases against it")
+	fs.IntVar(&cfg.upstreamLoops, "upstream-loops", 0, "upstream event loops (0 = one per CPU)")
+	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", 15*time.Second, "how long a started server may take to answer GET /")
+	list := fs.Bool("list", false, "list the cases and exit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if *list {
+		for _, c := range allCases() {
+			fmt.Printf("%-14s %s\n", c.ID, c.Title)
+		}
+		return cfg, errListed
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if cfg.quick {
+		setDefault(set, "rounds", func() { cfg.rounds = 1 })
+		setDefault(set, "duration", func() { cfg.duration = 3 * time.Second })
+		setDefault(set, "warmup", func() { cfg.warmup = time.Second })
+		setDefault(set, "cases", func() { *cases = strings.Join(quickCaseIDs(), ",") })
+	}
+	cfg.caseIDs = splitList(*cases)
+	cfg.targetNames = splitList(*targets)
+	return cfg, cfg.validate()
+}
+
+// errListed means -list printed the cases; the program exits cleanly.
+var errListed = errors.New("benchrun: listed cases")
+
+func setDefault(set map[string]bool, name string, fn func()) {
+	if !set[name] {
+		fn()
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (c config) validate() error {
+	whole := func(name string, d time.Duration, allowZero bool) error {
+		if d%time.Second != 0 || d < 0 || (!allowZero && d == 0) {
+			return fmt.Errorf("-%s %v: want a whole, positive number of seconds (wrk and h2load take seconds)", name, d)
+		}
+		return nil
+	}
+	if err := errors.Join(whole("duration", c.duration, false), whole("warmup", c.warmup, true)); err != nil {
+		return err
+	}
+	if c.rounds < 1 {
+		return fmt.Errorf("-rounds %d: want at least 1", c.rounds)
+	}
+	if c.idleConns < 0 || c.idleConns > 18000 {
+		return fmt.Errorf("-idle %d: want 0..18000 (the hard RLIMIT_NOFILE here is 20000)", c.idleConns)
+	}
+	if _, err := selectCases(c.caseIDs); err != nil {
+		return err
+	}
+	for _, t := range c.targetNames {
+		if !strings.Contains(","+strings.Join(allTargetNames(), ",")+",", ","+t+",") {
+			return fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(allTargetNames(), ", "))
+		}
+	}
+	return nil
+}
+
+// wantTarget reports whether target t was selected.
+func (c config) wantTarget(t string) bool {
+	if len(c.targetNames) == 0 {
+		return true
+	}
+	for _, x := range c.targetNames {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}

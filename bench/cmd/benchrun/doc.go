@@ -1,0 +1,23 @@
+// Command benchrun is ferry's side-by-side benchmark harness. In one run it
+// builds the upstream, idleconns and ferry binaries, installs missing
+// Debian tools (wrk, nginx, haproxy, h2load), writes nginx and HAProxy
+// configurations from the reference files (only ports change) and a ferry
+// config, starts the upstream and every target on free 127.0.0.1 ports,
+// measures idle-connection memory, then runs each load case with the
+// targets interleaved round by round, and writes a markdown report and an
+// SVG chart to bench/results (see bench/README.md).
+//
+// Targets: direct (wrk straight at the upstream: the ceiling), ferry-auto,
+// ferry-pool, nginx, haproxy. A target that cannot be built or started is
+// skipped with a note in the report instead of failing the run.
+//
+// Safety: all traffic goes to 127.0.0.1; every load run is bounded in time;
+// every child runs in its own process group with Pdeathsig, and the
+// supervisor stops each one by process-group ID when the run ends,
+// whether it succeeded, failed or was interrupted by SIGINT/SIGTERM.
+//
+// Goroutines: main drives everything sequentially; helpers are the RSS
+// sampler during a measured run and os/exec's copy goroutines.
+//
+// It imports only the standard library and is imported by nothing.
+package main

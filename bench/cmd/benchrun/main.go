@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, errListed) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole benchmark; every child it starts is stopped before it
+// returns, on success, error or SIGINT/SIGTERM.
+func run(args []string) error {
+	cfg, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b, err := newBench(cfg)
+	if err != nil {
+		return err
+	}
+	defer b.sup.Close()
+	if err := b.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; every started process was stopped, no results written: %w", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// newBench resolves directories and prepares the supervisor and report.
+func newBench(cfg config) (*bench, error) {
+	root := cfg.root
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if root, err = findRoot(wd); err != nil {
+			return nil, err
+		}
+	}
+	work := filepath.Join(root, cfg.workDir)
+	if filepath.IsAbs(cfg.workDir) {
+		work = cfg.workDir
+	}
+	for _, d := range []string{"bin", "logs"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := raiseNoFile(); err != nil {
+		return nil, err
+	}
+	mode := "full"
+	if cfg.quick {
+		mode = "quick"
+	}
+	logger := log.New(os.Stderr, "benchrun: ", log.Ltime)
+	return &bench{
+		cfg: cfg, root: root, work: work, logf: logger.Printf,
+		sup: &supervisor{logDir: filepath.Join(work, "logs")},
+		rep: &report{
+			Started: time.Now(), Command: commandLine(cfg.args), Mode: mode,
+			Rounds: cfg.rounds, Duration: cfg.duration, Warmup: cfg.warmup,
+		},
+	}, nil
+}
+
+// run performs the phases in order: tools, binaries, targets, idle test,
+// load matrix, results.
+func (b *bench) run(ctx context.Context) error {
+	for _, n := range ensureTools(ctx, b.cfg.install, b.logf) {
+		b.note("%s", n)
+	}
+	missing := map[string]bool{}
+	for _, t := range neededTools() {
+		if _, err := exec.LookPath(t.bin); err != nil {
+			missing[t.bin] = true
+		}
+	}
+	if missing["wrk"] {
+		return errors.New("wrk is required (apt-get install wrk)")
+	}
+	b.logf("building binaries")
+	bins, note, err := buildBinaries(ctx, b.root, filepath.Join(b.work, "bin"), b.cfg.bins)
+	if err != nil {
+		return err
+	}
+	if note != "" && (b.cfg.wantTarget(targetFerryAuto) || b.cfg.wantTarget(targetFerryPool)) {
+		b.note("%s", note)
+	}
+	b.bins = bins
+	b.rep.Machine = collectMachineInfo(ctx)
+	b.fs = procFS{root: "/proc", ticksPerSec: clockTicks(ctx)}
+	cases, err := selectCases(b.cfg.caseIDs)
+	if err != nil {
+		return err
+	}
+	b.rep.Cases = b.runnableCases(cases, missing)
+	_, targets, err := b.startTargets(ctx, missing)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		b.rep.Targets = append(b.rep.Targets, t.Name)
+	}
+	if b.cfg.idleConns > 0 {
+		for _, t := range targets {
+			r := b.idleTest(ctx, t)
+			b.logf("idle %-10s %d conns: %s -> %s, %.2f KiB/conn %s", t.Name, r.Conns,
+				fmtMiB(r.BeforeKiB), fmtMiB(r.AfterKiB), r.perConnKiB(), r.Err)
+			b.rep.Idle = append(b.rep.Idle, r)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := b.runMatrix(ctx, b.rep.Cases, targets); err != nil {
+		return err
+	}
+	for _, t := range targets {
+		if t.proc.exited() {
+			b.note("%s exited during the run (%v); its later figures are missing. Its log (bench/.work/logs/%s.log) says: %s",
+				t.Name, t.proc.waitErr, t.Name, oneLine(t.proc.crashSummary()))
+		}
+	}
+	return b.writeResults()
+}
+
+// runnableCases drops HTTP/2 cases when h2load is missing or no selected
+// target speaks h2c, with a note.
+func (b *bench) runnableCases(cases []benchCase, missing map[string]bool) []benchCase {
+	h2Capable := (b.cfg.wantTarget(targetNginx) && !missing["nginx"]) || (b.cfg.ferryH2C && b.bins.ferry != "")
+	var out []benchCase
+	for _, c := range cases {
+		if c.Proto == protoH2 && (missing["h2load"] || !h2Capable) {
+			b.note("case %s skipped: needs h2load and an h2c-capable target", c.ID)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// writeResults writes OUT/STAMP.md, OUT/STAMP.svg and OUT/LATEST.md.
+func (b *bench) writeResults() error {
+	out := filepath.Join(b.root, b.cfg.outDir)
+	if filepath.IsAbs(b.cfg.outDir) {
+		out = b.cfg.outDir
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	stamp := b.rep.Started.Format("2006-01-02-1504")
+	var svg, md strings.Builder
+	if err := renderSVG(&svg, b.rep); err != nil {
+		return err
+	}
+	if err := renderMarkdown(&md, b.rep, stamp+".svg"); err != nil {
+		return err
+	}
+	files := map[string]string{
+		stamp + ".svg": svg.String(),
+		stamp + ".md":  md.String(),
+		"LATEST.md": fmt.Sprintf("<!-- Copy of %s.md, the newest benchrun result; regenerated on every run. -->\n\n",
+			stamp) + md.String(),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(out, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	b.logf("wrote %s", filepath.Join(out, stamp+".md"))
+	return nil
+}
+
+// raiseNoFile lifts the soft RLIMIT_NOFILE to the hard limit; children
+// (nginx, HAProxy, ferry) inherit it.
+func raiseNoFile() error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("getrlimit: %w", err)
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("setrlimit nofile: %w", err)
+	}
+	return nil
+}
+
+// commandLine renders the invocation for the report.
+func commandLine(args []string) string {
+	parts := []string{"go run ./bench/cmd/benchrun"}
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t'\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}

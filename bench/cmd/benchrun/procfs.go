@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// procFS reads process figures from a /proc tree. Root is "/proc" in
+// production and a testdata directory in tests.
+type procFS struct {
+	root string
+	// ticksPerSec is the kernel's USER_HZ (getconf CLK_TCK), used to turn
+	// utime+stime into seconds.
+	ticksPerSec float64
+}
+
+// statFields is what the harness needs from /proc/PID/stat.
+type statFields struct {
+	ppid  int
+	ticks uint64 // utime + stime, in clock ticks
+}
+
+// errNoProcess means the process vanished between listing and reading.
+var errNoProcess = errors.New("benchrun: no such process")
+
+// parseStat parses /proc/PID/stat. The command name (field 2) may contain
+// spaces and parentheses, so fields are counted from the last ')'.
+func parseStat(b []byte) (statFields, error) {
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 {
+		return statFields{}, errors.New("stat: no ')' after the command name")
+	}
+	f := bytes.Fields(b[end+1:])
+	// f[0] is field 3 (state); ppid is field 4, utime 14, stime 15.
+	if len(f) < 13 {
+		return statFields{}, fmt.Errorf("stat: %d fields after the name, want >= 13", len(f))
+	}
+	ppid, err1 := strconv.Atoi(string(f[1]))
+	utime, err2 := strconv.ParseUint(string(f[11]), 10, 64)
+	stime, err3 := strconv.ParseUint(string(f[12]), 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return statFields{}, fmt.Errorf("stat: %w", err)
+	}
+	return statFields{ppid: ppid, ticks: utime + stime}, nil
+}
+
+// parseVmRSS returns VmRSS in KiB from /proc/PID/status (0 for a zombie,
+// which has no VmRSS line).
+func parseVmRSS(b []byte) (uint64, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0, fmt.Errorf("status: bad VmRSS line %q", line)
+		}
+		return strconv.ParseUint(string(f[0]), 10, 64)
+	}
+	return 0, nil
+}
+
+func (fs procFS) read(pid int, file string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(fs.root, strconv.Itoa(pid), file))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("pid %d: %w", pid, errNoProcess)
+	}
+	return b, err
+}
+
+func (fs procFS) stat(pid int) (statFields, error) {
+	b, err := fs.read(pid, "stat")
+	if err != nil {
+		return statFields{}, err
+	}
+	return parseStat(b)
+}
+
+// tree returns root and all its descendants (e.g. nginx master + workers).
+func (fs procFS) tree(root int) ([]int, error) {
+	if _, err := fs.stat(root); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(fs.root)
+	if err != nil {
+		return nil, err
+	}
+	children := make(map[int][]int)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := fs.stat(pid)
+		if err != nil {
+			continue // exited meanwhile, or not a process directory
+		}
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	pids := []int{root}
+	for i := 0; i < len(pids); i++ {
+		pids = append(pids, children[pids[i]]...)
+	}
+	return pids, nil
+}
+
+// cpuSeconds sums utime+stime over pids; processes that exited are skipped.
+func (fs procFS) cpuSeconds(pids []int) float64 {
+	var ticks uint64
+	for _, pid := range pids {
+		if st, err := fs.stat(pid); err == nil {
+			ticks += st.ticks
+		}
+	}
+	return float64(ticks) / fs.ticksPerSec
+}
+
+// rssKiB sums VmRSS over pids; processes that exited are skipped.
+func (fs procFS) rssKiB(pids []int) uint64 {
+	var sum uint64
+	for _, pid := range pids {
+		b, err := fs.read(pid, "status")
+		if err != nil {
+			continue
+		}
+		if kib, err := parseVmRSS(b); err == nil {
+			sum += kib
+		}
+	}
+	return sum
+}

@@ -1,0 +1,443 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// sample is one measured run of one target on one case.
+type sample struct {
+	loadResult
+	CPUSeconds float64 // proxy process tree utime+stime during the run
+	PeakRSSKiB uint64  // highest summed VmRSS sampled during the run
+}
+
+// reqPerCPU is requests per proxy CPU-second; 0 if no CPU was measured.
+func (s sample) reqPerCPU() float64 {
+	if s.CPUSeconds <= 0 {
+		return 0
+	}
+	return float64(s.Requests) / s.CPUSeconds
+}
+
+// cell collects the rounds of one target on one case.
+type cell struct {
+	Samples []sample
+	Errs    []string // runs that failed outright
+}
+
+// cellSummary condenses a cell: medians over rounds, RPS spread, summed
+// errors and the highest peak RSS.
+type cellSummary struct {
+	Rounds     int
+	RPS        spread
+	P50, P99   time.Duration
+	Errors     int64
+	CPUSeconds float64
+	ReqPerCPU  float64
+	PeakRSSKiB uint64
+}
+
+func (c *cell) summary() (cellSummary, bool) {
+	if c == nil || len(c.Samples) == 0 {
+		return cellSummary{}, false
+	}
+	var rps, p50, p99, cpu, rpc []float64
+	s := cellSummary{Rounds: len(c.Samples)}
+	for _, x := range c.Samples {
+		rps = append(rps, x.RPS)
+		p50 = append(p50, float64(x.P50))
+		p99 = append(p99, float64(x.P99))
+		cpu = append(cpu, x.CPUSeconds)
+		rpc = append(rpc, x.reqPerCPU())
+		s.Errors += x.Errors
+		s.PeakRSSKiB = max(s.PeakRSSKiB, x.PeakRSSKiB)
+	}
+	s.RPS = spreadOf(rps)
+	s.P50 = time.Duration(spreadOf(p50).Median)
+	s.P99 = time.Duration(spreadOf(p99).Median)
+	s.CPUSeconds = spreadOf(cpu).Median
+	s.ReqPerCPU = spreadOf(rpc).Median
+	return s, true
+}
+
+// idleResult is the idle keep-alive memory test of one target.
+type idleResult struct {
+	Target              string
+	Conns               int
+	BeforeKiB, AfterKiB uint64
+	Err                 string
+}
+
+// perConnKiB is the RSS growth per idle connection.
+func (r idleResult) perConnKiB() float64 {
+	if r.Conns == 0 || r.Err != "" {
+		return math.NaN()
+	}
+	return (float64(r.AfterKiB) - float64(r.BeforeKiB)) / float64(r.Conns)
+}
+
+// report is everything one benchrun invocation produced.
+type report struct {
+	Started  time.Time
+	Command  string
+	Mode     string // "full" or "quick"
+	Rounds   int
+	Duration time.Duration
+	Warmup   time.Duration
+	Machine  machineInfo
+	Notes    []string
+	Cases    []benchCase
+	Targets  []string                    // targets that ran, in order
+	Cells    map[string]map[string]*cell // case ID → target → cell
+	Idle     []idleResult
+}
+
+// cell returns the cell of target t on case id, or nil.
+func (r *report) cell(id, t string) *cell {
+	return r.Cells[id][t]
+}
+
+// addSample records a finished run.
+func (r *report) addSample(id, t string, s sample, err error) {
+	if r.Cells == nil {
+		r.Cells = make(map[string]map[string]*cell)
+	}
+	if r.Cells[id] == nil {
+		r.Cells[id] = make(map[string]*cell)
+	}
+	c := r.Cells[id][t]
+	if c == nil {
+		c = &cell{}
+		r.Cells[id][t] = c
+	}
+	if err != nil {
+		c.Errs = append(c.Errs, err.Error())
+		return
+	}
+	c.Samples = append(c.Samples, s)
+}
+
+// goal is one acceptance target from the issue.
+type goal struct {
+	Title  string
+	CaseID string                                 // "" for the idle-memory goal
+	Ratio  func(ferry, nginx cellSummary) float64 // ferry/nginx figure
+	Pass   func(v float64) bool
+	Abs    bool // the value is absolute (KiB/conn), not a ratio
+}
+
+// goals lists the issue's targets.
+func goals() []goal {
+	rps := func(f, n cellSummary) float64 { return f.RPS.Median / n.RPS.Median }
+	atLeast := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
+	return []goal{
+		{Title: "RPS 0 B, 50 conns ≥ 1.20× nginx", CaseID: "0b-c50", Ratio: rps, Pass: atLeast(1.20)},
+		{Title: "RPS 1 KiB, 50 conns ≥ 1.20× nginx", CaseID: "1k-c50", Ratio: rps, Pass: atLeast(1.20)},
+		{Title: "RPS 1 KiB, 500 conns ≥ 1.15× nginx", CaseID: "1k-c500", Ratio: rps, Pass: atLeast(1.15)},
+		{Title: "RPS 64 KiB, 50 conns ≥ 1.0× nginx", CaseID: "64k-c50", Ratio: rps, Pass: atLeast(1.0)},
+		{Title: "requests per proxy CPU-s (1 KiB, 50 conns) ≥ 1.35× nginx", CaseID: "1k-c50",
+			Ratio: func(f, n cellSummary) float64 { return f.ReqPerCPU / n.ReqPerCPU }, Pass: atLeast(1.35)},
+		{Title: "p99 (1 KiB, 50 conns) ≤ 0.8× nginx", CaseID: "1k-c50",
+			Ratio: func(f, n cellSummary) float64 { return float64(f.P99) / float64(n.P99) },
+			Pass:  func(v float64) bool { return v <= 0.8 }},
+		{Title: "RSS per idle keep-alive conn ≤ 1.0 KiB", Abs: true, Pass: func(v float64) bool { return v <= 1.0 }},
+	}
+}
+
+// ratio formats a/b as "1.23×", or "—" when either side is missing.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// fmtCount formats 64312.4 as "64.3k".
+func fmtCount(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// fmtLatency formats a latency with a unit suited to its size.
+func fmtLatency(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "—"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+}
+
+// fmtMiB formats KiB as MiB.
+func fmtMiB(kib uint64) string {
+	if kib == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(kib)/1024)
+}
+
+// renderMarkdown writes the report as markdown; svgName is the chart's
+// file name, linked from the report.
+func renderMarkdown(w io.Writer, r *report, svgName string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# ferry benchmark: %s (%s)\n\n", r.Started.Format("2006-01-02 15:04 MST"), r.Mode)
+	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), kernel %s.\n\n", r.Machine.NProc, r.Machine.CPU, r.Machine.Kernel)
+	for _, v := range r.Machine.Versions {
+		fmt.Fprintf(&b, "- %s\n", v)
+	}
+	fmt.Fprintf(&b, "\nMethod: %d round(s) × %v per target and case (each preceded by a %v warm-up), targets interleaved "+
+		"within each round; figures are medians over rounds, RPS also with min–max. Latency from wrk --latency "+
+		"(HTTP/1.1) or h2load's per-request log (h2c). CPU = utime+stime of the target's whole process tree "+
+		"during the measured run; peak RSS = highest summed VmRSS sampled every 100 ms. Ratios are to nginx "+
+		"(RPS and req/CPU-s: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream.\n\n",
+		r.Rounds, r.Duration, r.Warmup)
+	if svgName != "" {
+		fmt.Fprintf(&b, "![RPS and p99 per target and case](%s)\n\n", svgName)
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("Notes:\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+		b.WriteString("\n")
+	}
+	writeGoals(&b, r)
+	writeUpstreamCheck(&b, r)
+	for _, c := range r.Cases {
+		writeCaseTable(&b, r, c)
+	}
+	writeIdle(&b, r)
+	writeRounds(&b, r)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// contenders returns the targets other than direct and nginx.
+func (r *report) contenders() []string {
+	var out []string
+	for _, t := range r.Targets {
+		if t != targetDirect && t != targetNginx {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func writeGoals(b *strings.Builder, r *report) {
+	others := r.contenders()
+	b.WriteString("## Goals from the issue\n\n| goal | nginx |")
+	for _, t := range others {
+		fmt.Fprintf(b, " %s |", t)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(others)) + "\n")
+	for _, g := range goals() {
+		fmt.Fprintf(b, "| %s | %s |", g.Title, goalBaseline(r, g))
+		for _, t := range others {
+			fmt.Fprintf(b, " %s |", goalCell(r, g, t))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func goalBaseline(r *report, g goal) string {
+	if g.Abs {
+		return fmtKiBPerConn(r.idleOf(targetNginx))
+	}
+	n, ok := r.cell(g.CaseID, targetNginx).summary()
+	if !ok {
+		return "not measured"
+	}
+	switch g.CaseID {
+	case "1k-c50":
+		if strings.Contains(g.Title, "CPU") {
+			return fmtCount(n.ReqPerCPU) + " req/CPU-s"
+		}
+		if strings.Contains(g.Title, "p99") {
+			return fmtLatency(n.P99)
+		}
+	}
+	return fmtCount(n.RPS.Median) + " rps"
+}
+
+func goalCell(r *report, g goal, t string) string {
+	var v float64
+	if g.Abs {
+		v = r.idleOf(t).perConnKiB()
+		if math.IsNaN(v) {
+			return "not measured"
+		}
+		return fmt.Sprintf("%.2f KiB %s", v, mark(g.Pass(v)))
+	}
+	f, ok1 := r.cell(g.CaseID, t).summary()
+	n, ok2 := r.cell(g.CaseID, targetNginx).summary()
+	if !ok1 || !ok2 {
+		return "not measured"
+	}
+	v = g.Ratio(f, n)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f× %s", v, mark(g.Pass(v)))
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✅"
+	}
+	return "❌"
+}
+
+func (r *report) idleOf(t string) idleResult {
+	for _, x := range r.Idle {
+		if x.Target == t {
+			return x
+		}
+	}
+	return idleResult{Target: t}
+}
+
+func fmtKiBPerConn(x idleResult) string {
+	v := x.perConnKiB()
+	if math.IsNaN(v) {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.2f KiB", v)
+}
+
+// writeUpstreamCheck compares the fastest proxy with direct per case.
+func writeUpstreamCheck(b *strings.Builder, r *report) {
+	b.WriteString("## Is the upstream the bottleneck?\n\n" +
+		"`direct` is the ceiling: the same wrk load straight at the upstream. A proxy close to it " +
+		"(≥ 85 %) may be limited by the upstream or the load generator rather than by itself.\n\n" +
+		"| case | direct RPS | fastest proxy | its RPS | % of direct |\n|---|---|---|---|---|\n")
+	for _, c := range r.Cases {
+		d, ok := r.cell(c.ID, targetDirect).summary()
+		if !ok {
+			continue
+		}
+		best, bestRPS := "", 0.0
+		for _, t := range r.Targets {
+			if s, ok := r.cell(c.ID, t).summary(); ok && t != targetDirect && s.RPS.Median > bestRPS {
+				best, bestRPS = t, s.RPS.Median
+			}
+		}
+		if best == "" {
+			continue
+		}
+		pct := 100 * bestRPS / d.RPS.Median
+		flag := ""
+		if pct >= 85 {
+			flag = " ⚠️"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f %%%s |\n", c.ID, fmtCount(d.RPS.Median), best, fmtCount(bestRPS), pct, flag)
+	}
+	b.WriteString("\n")
+}
+
+func writeCaseTable(b *strings.Builder, r *report, c benchCase) {
+	tool := "wrk"
+	if c.Proto == protoH2 {
+		tool = fmt.Sprintf("h2load -m%d", c.Streams)
+	}
+	fmt.Fprintf(b, "## %s: %s\n\n`%s` with %s -t%d -c%d", c.ID, c.Title, c.Path, tool, max(c.Threads, 1), c.Conns)
+	if c.Close {
+		b.WriteString(" -H 'Connection: close'")
+	}
+	b.WriteString("\n\n| target | RPS | min–max | ×nginx | p50 | p99 | p99 ×nginx | errors | CPU-s | req/CPU-s | ×nginx | peak RSS | RSS ×nginx |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	n, hasN := r.cell(c.ID, targetNginx).summary()
+	rows := 0
+	for _, t := range r.Targets {
+		cl := r.cell(c.ID, t)
+		s, ok := cl.summary()
+		if !ok {
+			if cl != nil && len(cl.Errs) > 0 {
+				fmt.Fprintf(b, "| %s | failed: %s |||||||||||| \n", t, oneLine(cl.Errs[0]))
+				rows++
+			}
+			continue
+		}
+		rows++
+		rr := func(a, x float64) string {
+			if !hasN {
+				return "—"
+			}
+			return ratio(a, x)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s–%s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s | %s |\n",
+			t, fmtCount(s.RPS.Median), fmtCount(s.RPS.Min), fmtCount(s.RPS.Max), rr(s.RPS.Median, n.RPS.Median),
+			fmtLatency(s.P50), fmtLatency(s.P99), rr(float64(s.P99), float64(n.P99)),
+			s.Errors, s.CPUSeconds, fmtCount(s.ReqPerCPU), rr(s.ReqPerCPU, n.ReqPerCPU),
+			fmtMiB(s.PeakRSSKiB), rr(float64(s.PeakRSSKiB), float64(n.PeakRSSKiB)))
+	}
+	if rows == 0 {
+		b.WriteString("| (no target speaks this protocol in this run) ||||||||||||| \n")
+	}
+	b.WriteString("\n")
+}
+
+func writeIdle(b *strings.Builder, r *report) {
+	if len(r.Idle) == 0 {
+		return
+	}
+	b.WriteString("## Idle keep-alive connections\n\nEach connection sends one `GET /0` and reads the response, " +
+		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n" +
+		"| target | conns | RSS before | RSS after | KiB / conn | ×nginx |\n|---|---|---|---|---|---|\n")
+	n := r.idleOf(targetNginx).perConnKiB()
+	for _, x := range r.Idle {
+		if x.Err != "" {
+			fmt.Fprintf(b, "| %s | %d | failed: %s |||| \n", x.Target, x.Conns, oneLine(x.Err))
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f | %s |\n", x.Target, x.Conns,
+			fmtMiB(x.BeforeKiB), fmtMiB(x.AfterKiB), x.perConnKiB(), ratio(x.perConnKiB(), n))
+	}
+	b.WriteString("\n")
+}
+
+// writeRounds lists every run, to judge noise.
+func writeRounds(b *strings.Builder, r *report) {
+	b.WriteString("<details><summary>Every run</summary>\n\n| case | target | round | RPS | p50 | p99 | errors | CPU-s | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Cases {
+		for _, t := range r.Targets {
+			cl := r.cell(c.ID, t)
+			if cl == nil {
+				continue
+			}
+			for i, s := range cl.Samples {
+				fmt.Fprintf(b, "| %s | %s | %d | %.0f | %s | %s | %d | %.2f | %s |\n", c.ID, t, i+1, s.RPS,
+					fmtLatency(s.P50), fmtLatency(s.P99), s.Errors, s.CPUSeconds, fmtMiB(s.PeakRSSKiB))
+			}
+			for _, e := range cl.Errs {
+				fmt.Fprintf(b, "| %s | %s | failed | %s ||||||\n", c.ID, t, oneLine(e))
+			}
+		}
+	}
+	b.WriteString("\n</details>\n")
+}
+
+// oneLine makes an error message fit a table cell.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "|", "/")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// bench holds what a run shares: configuration, the supervisor that owns
+// every child process, and the report being filled.
+type bench struct {
+	cfg  config
+	root string // repository root
+	work string // absolute scratch directory
+	sup  *supervisor
+	fs   procFS
+	bins binaries
+	rep  *report
+	logf func(format string, args ...any)
+}
+
+// note records a caveat in the report and logs it.
+func (b *bench) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.rep.Notes = append(b.rep.Notes, msg)
+	b.logf("note: %s", msg)
+}
+
+// addr returns "127.0.0.1:PORT" for a free port.
+func addr() (string, error) {
+	p, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
+}
+
+// startUpstream starts the origin server and learns its address from its
+// "listening on ADDR" line.
+func (b *bench) startUpstream(ctx context.Context) (*target, error) {
+	addrc := make(chan string, 1)
+	p, err := b.sup.start(startSpec{
+		name: "upstream",
+		argv: []string{b.bins.upstream, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(b.cfg.upstreamLoops)},
+		onLine: func(line string) {
+			if a, ok := strings.CutPrefix(line, "listening on "); ok {
+				select {
+				case addrc <- a:
+				default:
+				}
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var a string
+	select {
+	case a = <-addrc:
+	case <-p.done:
+		return nil, fmt.Errorf("upstream exited before listening: %v; log tail:\n%s", p.waitErr, p.logTail())
+	case <-time.After(b.cfg.readyTimeout):
+		return nil, fmt.Errorf("upstream did not report its address within %v; log tail:\n%s", b.cfg.readyTimeout, p.logTail())
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := waitHTTPReady(ctx, p, a, b.cfg.readyTimeout); err != nil {
+		return nil, err
+	}
+	return &target{Name: targetDirect, H1Addr: a, proc: p}, nil
+}
+
+// startNginx writes the nginx config under work/nginx and starts nginx in
+// the foreground with that prefix.
+func (b *bench) startNginx(ctx context.Context, upstream string) (*target, error) {
+	h1, err1 := addr()
+	h2, err2 := addr()
+	if err := firstErr(err1, err2); err != nil {
+		return nil, err
+	}
+	conf, err := nginxConfig(upstream, h1, h2)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.work, "nginx")
+	for _, sub := range []string{"tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	path, err := writeFile(dir, "nginx.conf", []byte(conf))
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.sup.start(startSpec{name: "nginx", argv: []string{
+		"nginx", "-p", dir + "/", "-c", path, "-e", "stderr", "-g", "daemon off;",
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
+		return nil, err
+	}
+	// The h2c listener is up once h1 is (same process); HTTP/1.1 must fail there.
+	if err := probeHTTP(h2); err == nil {
+		return nil, fmt.Errorf("nginx h2c listener %s answered HTTP/1.1: not h2c", h2)
+	}
+	return &target{Name: targetNginx, H1Addr: h1, H2Addr: h2, proc: p}, nil
+}
+
+// startHAProxy writes the HAProxy config and starts it in the foreground.
+func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, error) {
+	h1, err := addr()
+	if err != nil {
+		return nil, err
+	}
+	conf, err := haproxyConfig(upstream, h1)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.work, "haproxy")
+	path, err := writeFile(dir, "haproxy.cfg", []byte(conf))
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.sup.start(startSpec{name: "haproxy", argv: []string{
+		"haproxy", "-f", path, "-db", "-p", filepath.Join(dir, "haproxy.pid"),
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
+		return nil, err
+	}
+	return &target{Name: targetHAProxy, H1Addr: h1, proc: p}, nil
+}
+
+// startFerry writes ferry's JSON config for the scheduler policy and
+// starts "ferry start -c FILE".
+func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (*target, error) {
+	h1, err := addr()
+	if err != nil {
+		return nil, err
+	}
+	h2 := ""
+	if b.cfg.ferryH2C { // the ferry h2c target: one flag, same code path as nginx's
+		if h2, err = addr(); err != nil {
+			return nil, err
+		}
+	}
+	conf, err := ferryConfig(upstream, h1, h2, policy)
+	if err != nil {
+		return nil, err
+	}
+	path, err := writeFile(filepath.Join(b.work, "ferry"), name+".json", conf)
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.sup.start(startSpec{name: name, argv: []string{b.bins.ferry, "start", "-c", path}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
+		return nil, err
+	}
+	return &target{Name: name, H1Addr: h1, H2Addr: h2, proc: p}, nil
+}
+
+// startTargets starts every selected target after the upstream. A proxy
+// that fails to start is noted and skipped; the upstream must start.
+func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *target, ts []*target, err error) {
+	up, err = b.startUpstream(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("upstream: %w", err)
+	}
+	b.logf("upstream listening on %s (pid %d)", up.H1Addr, up.proc.Pid())
+	starters := []struct {
+		name  string
+		skip  string
+		start func() (*target, error)
+	}{
+		{name: targetDirect, start: func() (*target, error) { return up, nil }},
+		{name: targetFerryAuto, skip: ferrySkip(b.bins), start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryAuto, "auto", up.H1Addr)
+		}},
+		{name: targetFerryPool, skip: ferrySkip(b.bins), start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryPool, "pool", up.H1Addr)
+		}},
+		{name: targetNginx, skip: missingSkip(missing, "nginx"), start: func() (*target, error) { return b.startNginx(ctx, up.H1Addr) }},
+		{name: targetHAProxy, skip: missingSkip(missing, "haproxy"), start: func() (*target, error) { return b.startHAProxy(ctx, up.H1Addr) }},
+	}
+	for _, s := range starters {
+		if !b.cfg.wantTarget(s.name) || s.skip != "" {
+			continue // a missing tool or binary was noted when it was found missing
+		}
+		t, err := s.start()
+		if err != nil {
+			if ctx.Err() != nil {
+				return up, ts, ctx.Err()
+			}
+			b.note("%s skipped: it did not start: %s", s.name, oneLine(err.Error()))
+			continue
+		}
+		b.logf("%s ready on %s (pid %d)", t.Name, t.H1Addr, t.proc.Pid())
+		ts = append(ts, t)
+	}
+	return up, ts, nil
+}
+
+// ferrySkip returns "skip" when no ferry binary is available (the reason
+// is noted where the build was attempted).
+func ferrySkip(bins binaries) string {
+	if bins.ferry == "" {
+		return "skip"
+	}
+	return ""
+}
+
+func missingSkip(missing map[string]bool, bin string) string {
+	if missing[bin] {
+		return "skip"
+	}
+	return ""
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "upstream:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses flags, serves until SIGINT/SIGTERM and stops the engine.
+func run(args []string) error {
+	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
+	loops := fs.Int("loops", 0, "event loops (0 = one per CPU)")
+	reusePort := fs.Bool("reuseport", true, "one SO_REUSEPORT listener per loop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	srv := NewServer(Options{Addr: *addr, Loops: *loops, ReusePort: *reusePort})
+	done := make(chan error, 1)
+	go func() { done <- srv.Run() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	bound, err := srv.Addr(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("listening on %s\n", bound)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case err := <-done:
+		return err
+	case <-sig:
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Stop(ctx); err != nil {
+		return err
+	}
+	return <-done
+}
