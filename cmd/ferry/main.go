@@ -103,6 +103,7 @@ func start(path string, stderr io.Writer) int {
 	}
 	defer closeLog()
 	printWarnings(stderr, cfg)
+	startPprof(log)
 	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry()})
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)

@@ -100,7 +100,7 @@ type binaries struct {
 func buildBinaries(ctx context.Context, root, binDir string, given binaries) (b binaries, note string, err error) {
 	b = given
 	build := func(pkg, out string) error {
-		o, err := runCmd(ctx, 10*time.Minute, "go", "build", "-C", root, "-o", out, pkg)
+		o, err := runCmd(ctx, 10*time.Minute, "go", "build", "-C", root, "-tags", "poll_opt", "-o", out, pkg)
 		if err != nil {
 			return fmt.Errorf("go build %s: %w: %s", pkg, err, lastLines(o, 10))
 		}
