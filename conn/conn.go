@@ -63,15 +63,16 @@ type WatermarkListener interface {
 }
 
 // Conn is a downstream or upstream connection. Loop only unless said.
+//
+// Its size is the per-connection memory floor of an idle keep-alive
+// connection, so what can live on the Loop (tracker, options, the input of
+// the read event in progress) does, and the filter manager is embedded.
 type Conn struct {
-	gc      gnet.Conn
-	loop    *Loop
-	tracker *Tracker
-	opts    *Options
-	id      uint64
+	gc   gnet.Conn
+	loop *Loop
+	id   uint64
 
-	mgr   *filterchain.Manager
-	input input
+	mgr   filterchain.Manager
 	state state
 	// inCallback is set while this connection's own gnet callback runs:
 	// closing it then is done by returning gnet.Close.
@@ -82,21 +83,17 @@ type Conn struct {
 	watched  bool
 	stalled  bool
 	wm       WatermarkListener
-	deadline int64 // flush deadline while flushing
-	linger   Timer
+	deadline int64  // flush deadline while flushing
+	linger   *Timer // allocated when a lingering close starts: rare
 	upstream bool
-	remote   net.Addr
-	local    net.Addr
 }
 
 // New wraps gc, which has just opened on loop l. The socket was reserved in
 // tracker by the caller and is released when the connection closes. Loop
 // only.
-func New(gc gnet.Conn, l *Loop, tracker *Tracker, opts *Options, upstream bool) *Conn {
-	c := &Conn{gc: gc, loop: l, tracker: tracker, opts: opts, upstream: upstream,
-		id: tracker.NextID(), remote: gc.RemoteAddr(), local: gc.LocalAddr()}
-	c.mgr = filterchain.NewManager(c)
-	c.linger.Fn = c.lingerExpired
+func New(gc gnet.Conn, l *Loop, upstream bool) *Conn {
+	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID()}
+	c.mgr.Init(c)
 	gc.SetContext(c)
 	return c
 }
@@ -110,17 +107,29 @@ func DefaultOptions(o Options) *Options {
 // ID implements filterchain.Connection.
 func (c *Conn) ID() uint64 { return c.id }
 
-// RemoteAddr implements filterchain.Connection.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+// RemoteAddr implements filterchain.Connection. It is nil once gnet closed
+// the socket.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.state == stateClosed {
+		return nil
+	}
+	return c.gc.RemoteAddr()
+}
 
-// LocalAddr implements filterchain.Connection.
-func (c *Conn) LocalAddr() net.Addr { return c.local }
+// LocalAddr implements filterchain.Connection. It is nil once gnet closed
+// the socket.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.state == stateClosed {
+		return nil
+	}
+	return c.gc.LocalAddr()
+}
 
 // Loop is the loop the connection belongs to.
 func (c *Conn) Loop() *Loop { return c.loop }
 
 // Filters is the connection's network filter manager, for set-up.
-func (c *Conn) Filters() *filterchain.Manager { return c.mgr }
+func (c *Conn) Filters() *filterchain.Manager { return &c.mgr }
 
 // Upstream reports whether ferry dialled this connection.
 func (c *Conn) Upstream() bool { return c.upstream }
@@ -188,7 +197,7 @@ func (c *Conn) afterWrite() {
 	if c.state != stateOpen || c.stalled {
 		return
 	}
-	if c.gc.OutboundBuffered() > c.opts.HighWatermark {
+	if c.gc.OutboundBuffered() > c.loop.Opts.HighWatermark {
 		c.stalled = true
 		c.loop.addWatch(c)
 		if c.wm != nil {
@@ -208,9 +217,8 @@ func (c *Conn) Close(mode filterchain.CloseMode) {
 		return
 	}
 	c.state = stateFlushing
-	c.deadline = Now() + int64(c.opts.FlushTimeout)
+	c.deadline = Now() + int64(c.loop.Opts.FlushTimeout)
 	if mode == filterchain.CloseLinger {
-		c.linger.Fn = c.lingerExpired
 		c.deadline = -c.deadline // negative: linger after the flush
 	}
 	c.loop.addWatch(c)
@@ -232,7 +240,7 @@ func (c *Conn) closeSocket() {
 func (c *Conn) recheck() bool {
 	switch c.state {
 	case stateOpen:
-		if c.stalled && c.gc.OutboundBuffered() <= c.opts.LowWatermark {
+		if c.stalled && c.gc.OutboundBuffered() <= c.loop.Opts.LowWatermark {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()
@@ -275,10 +283,13 @@ func (c *Conn) startLinger() {
 		return
 	}
 	c.state = stateLingering
-	c.loop.Schedule(&c.linger, c.opts.LingerTimeout)
+	c.linger = &Timer{}
+	c.linger.Init(c)
+	c.loop.Schedule(c.linger, c.loop.Opts.LingerTimeout)
 }
 
-func (c *Conn) lingerExpired() {
+// OnTimer implements TimerHandler: the linger timeout closes the socket.
+func (c *Conn) OnTimer(*Timer) {
 	if c.state == stateLingering {
 		c.closeSocket()
 	}
@@ -303,14 +314,15 @@ func (c *Conn) OnTraffic() gnet.Action {
 		return gnet.None
 	}
 	data, _ := c.gc.Peek(-1)
-	c.input.data, c.input.off = data, 0
+	in := &c.loop.input // one read event at a time per loop
+	in.data, in.off = data, 0
 	c.inCallback = true
-	c.mgr.OnRead(&c.input, false)
+	c.mgr.OnRead(in, false)
 	c.inCallback = false
-	if c.input.off > 0 && c.state != stateClosed {
-		_, _ = c.gc.Discard(c.input.off) // Discard(0) would drop everything
+	if in.off > 0 && c.state != stateClosed {
+		_, _ = c.gc.Discard(in.off) // Discard(0) would drop everything
 	}
-	c.input.data = nil
+	in.data = nil
 	if c.closeNow {
 		return gnet.Close
 	}
@@ -330,6 +342,18 @@ func (c *Conn) RunInCallback(fn func()) gnet.Action {
 	return gnet.None
 }
 
+// Open runs the filters' OnNewConnection as part of gnet's OnOpen, so that
+// a close they request becomes OnOpen's return value. Loop only.
+func (c *Conn) Open() gnet.Action {
+	c.inCallback = true
+	c.mgr.OnNewConnection()
+	c.inCallback = false
+	if c.closeNow {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
 // OnClose is called by the event handler when gnet closes the socket. It
 // runs once; it may run re-entrantly inside a write that failed (P18).
 // Loop only.
@@ -339,13 +363,15 @@ func (c *Conn) OnClose() {
 	}
 	c.state = stateClosed
 	c.stalled = false
-	c.loop.Stop(&c.linger)
+	if c.linger != nil {
+		c.loop.Stop(c.linger)
+	}
 	ev := filterchain.RemoteClose
 	if c.localClose {
 		ev = filterchain.LocalClose
 	}
 	c.mgr.OnEvent(ev)
-	c.tracker.Release()
+	c.loop.Tracker.Release()
 }
 
 // input implements filterchain.Buffer over the bytes of one read event.

@@ -18,6 +18,13 @@ type Loop struct {
 	// Index numbers the loops from 0, so that per-loop tables (upstream
 	// pools) are plain slices.
 	Index int
+	// Tracker is the socket budget of the process.
+	Tracker *Tracker
+	// Opts are the connection limits of every connection on the loop.
+	Opts *Options
+
+	// input is the read event in progress (gnet runs one at a time).
+	input input
 
 	wheel wheel
 	// watch holds connections above their high watermark or flushing
@@ -31,8 +38,8 @@ type Loop struct {
 }
 
 // NewLoop returns the state for loop el.
-func NewLoop(el gnet.EventLoop, index int) *Loop {
-	l := &Loop{EL: el, Index: index}
+func NewLoop(el gnet.EventLoop, index int, tracker *Tracker, opts *Options) *Loop {
+	l := &Loop{EL: el, Index: index, Tracker: tracker, Opts: opts}
 	l.wheel.init(TimerTick, Now())
 	l.sweepFn = func(context.Context) error { l.Sweep(); return nil }
 	return l

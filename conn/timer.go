@@ -2,18 +2,33 @@ package conn
 
 import "time"
 
+// TimerHandler is told when one of its timers fires. An object that owns
+// several timers tells them apart by pointer.
+type TimerHandler interface {
+	OnTimer(t *Timer)
+}
+
+// TimerFunc adapts a function to TimerHandler, for cold paths and tests.
+type TimerFunc func()
+
+// OnTimer implements TimerHandler.
+func (f TimerFunc) OnTimer(*Timer) { f() }
+
 // Timer is an intrusive timer on a Loop's timing wheel. Embed it in the
-// object it belongs to; set Fn once. The zero value is a stopped timer.
+// object it belongs to and Init it once with that object as handler: no
+// closure or allocation per timer. The zero value is a stopped timer.
 // Loop only.
 type Timer struct {
-	// Fn runs on the loop when the timer fires.
-	Fn         func()
+	h          TimerHandler
 	when       int64
 	prev, next *Timer
 	armed      bool
 	// due is set while the timer waits in a batch being fired.
 	due bool
 }
+
+// Init sets the handler. Call it once, before the first Schedule.
+func (t *Timer) Init(h TimerHandler) { t.h = h }
 
 // Armed reports whether the timer is scheduled.
 func (t *Timer) Armed() bool { return t.armed }
@@ -104,7 +119,7 @@ func (w *wheel) fireSlot(head *Timer, now int64) {
 		// this one; only a timer still due fires.
 		if t.due {
 			t.due = false
-			t.Fn()
+			t.h.OnTimer(t)
 		}
 	}
 }

@@ -13,7 +13,7 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 	ts := make([]Timer, 5)
 	for i := range ts {
 		i := i
-		ts[i].Fn = func() { fired = append(fired, i) }
+		ts[i].Init(TimerFunc(func() { fired = append(fired, i) }))
 	}
 	w.add(&ts[0], base+int64(30*time.Millisecond))
 	w.add(&ts[1], base+int64(10*time.Millisecond))
@@ -21,7 +21,7 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 	w.add(&ts[3], base+int64(20*time.Millisecond))
 	w.add(&ts[4], base+int64(25*time.Millisecond))
 	// Timer 3 stops timer 4, which is due in the same sweep.
-	ts[3].Fn = func() { fired = append(fired, 3); w.remove(&ts[4]) }
+	ts[3].Init(TimerFunc(func() { fired = append(fired, 3); w.remove(&ts[4]) }))
 
 	w.advance(base + int64(35*time.Millisecond))
 	if want := []int{1, 3, 0}; !equal(fired, want) {
@@ -41,12 +41,12 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 	// Re-arming moves a timer; a timer re-armed from its own Fn fires again.
 	n := 0
 	var again Timer
-	again.Fn = func() {
+	again.Init(TimerFunc(func() {
 		n++
 		if n < 3 {
 			w.add(&again, base+int64(21*time.Second)+int64(n)*int64(20*time.Millisecond))
 		}
-	}
+	}))
 	w.add(&again, base+int64(21*time.Second)+int64(5*time.Millisecond))
 	w.advance(base + int64(22*time.Second))
 	if n != 3 || w.count != 0 {

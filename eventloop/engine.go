@@ -259,7 +259,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *conn.Loop {
 		return l
 	}
 	old := *e.loopList.Load()
-	l := conn.NewLoop(el, len(old))
+	l := conn.NewLoop(el, len(old), e.opts.Tracker, e.connOpts)
 	e.loops[el] = l
 	list := append(append([]*conn.Loop(nil), old...), l)
 	e.loopList.Store(&list)

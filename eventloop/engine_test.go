@@ -48,7 +48,7 @@ func (f *cmdFilter) InitReadCallbacks(cb filterchain.ReadCallbacks) {
 	f.cb = cb
 	f.c = cb.Connection().(*conn.Conn)
 	f.c.SetWatermarkListener(f)
-	f.t.Fn = func() { f.c.Close(filterchain.CloseNow) }
+	f.t.Init(conn.TimerFunc(func() { f.c.Close(filterchain.CloseNow) }))
 }
 
 func (f *cmdFilter) OnNewConnection() filterchain.Status { return filterchain.Continue }

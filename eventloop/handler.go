@@ -14,7 +14,7 @@ import (
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := e.loopOf(gc.EventLoop())
 	if ob, ok := gc.Context().(conn.Outbound); ok {
-		c := conn.New(gc, l, e.opts.Tracker, e.connOpts, true)
+		c := conn.New(gc, l, true)
 		return nil, c.RunInCallback(func() {
 			if !ob.Opened(c) {
 				c.Close(filterchain.CloseNow)
@@ -29,7 +29,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	e.opts.Tracker.Downstream.Add(1)
-	c := conn.New(gc, l, e.opts.Tracker, e.connOpts, false)
+	c := conn.New(gc, l, false)
 	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
 		for _, f := range lst.Filters {
 			f.CreateFilters(c.Filters())
@@ -38,7 +38,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if !c.Filters().InitializeReadFilters() {
 		c.Close(filterchain.CloseNow)
 	}
-	return nil, c.RunInCallback(c.Filters().OnNewConnection)
+	return nil, c.Open()
 }
 
 // listenerFor finds the listener a connection arrived on by its local port

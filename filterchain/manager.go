@@ -1,12 +1,18 @@
 package filterchain
 
 // Manager runs a connection's network filters. Loop only.
+//
+// A Manager is usually embedded by value in its connection (see Init): the
+// first read filter and the first two event listeners live in inline
+// arrays, so the common HTTP connection costs no allocation here.
 type Manager struct {
 	conn  Connection
 	read  []readEntry
-	write []WriteFilter
-	// events lists filters that want close events.
-	events []ConnectionCallbacks
+	write *[]WriteFilter // rare: allocated on the first AddWriteFilter
+	// events lists the close listeners that are not filters; read and write
+	// filters implementing ConnectionCallbacks are found at close time.
+	events     []ConnectionCallbacks
+	inlineRead [1]readEntry
 	// input is the buffer of the read event in progress; nil between events.
 	input Buffer
 	// resumeAt is where the next read event starts when a filter called
@@ -29,24 +35,30 @@ func (e *readEntry) ContinueReading() { e.m.continueAfter(e) }
 
 // NewManager returns a Manager for conn.
 func NewManager(conn Connection) *Manager {
-	return &Manager{conn: conn}
+	m := &Manager{}
+	m.Init(conn)
+	return m
+}
+
+// Init prepares a Manager embedded in its connection. The Manager must not
+// move afterwards (its slices start on its inline arrays).
+func (m *Manager) Init(conn Connection) {
+	m.conn = conn
+	m.read = m.inlineRead[:0]
 }
 
 // AddReadFilter appends f to the read chain. Loop only.
 func (m *Manager) AddReadFilter(f ReadFilter) {
 	m.read = append(m.read, readEntry{filter: f, m: m})
-	if cb, ok := f.(ConnectionCallbacks); ok {
-		m.events = append(m.events, cb)
-	}
 }
 
 // AddWriteFilter adds f to the write chain; write filters run in reverse
 // order of addition. Loop only.
 func (m *Manager) AddWriteFilter(f WriteFilter) {
-	m.write = append(m.write, f)
-	if cb, ok := f.(ConnectionCallbacks); ok {
-		m.events = append(m.events, cb)
+	if m.write == nil {
+		m.write = new([]WriteFilter)
 	}
+	*m.write = append(*m.write, f)
 }
 
 // InitializeReadFilters hands each read filter its callbacks and reports
@@ -124,8 +136,12 @@ func (m *Manager) OnNewConnection() {
 // OnWrite runs the write filters in reverse order. It returns Stop when a
 // filter took ownership of the write. Loop only.
 func (m *Manager) OnWrite(bs [][]byte) Status {
-	for i := len(m.write) - 1; i >= 0; i-- {
-		if m.write[i].OnWrite(bs) == Stop {
+	if m.write == nil {
+		return Continue
+	}
+	w := *m.write
+	for i := len(w) - 1; i >= 0; i-- {
+		if w[i].OnWrite(bs) == Stop {
 			return Stop
 		}
 	}
@@ -133,12 +149,26 @@ func (m *Manager) OnWrite(bs [][]byte) Status {
 }
 
 // HasWriteFilters reports whether any write filter is installed. Loop only.
-func (m *Manager) HasWriteFilters() bool { return len(m.write) > 0 }
+func (m *Manager) HasWriteFilters() bool { return m.write != nil }
 
-// OnEvent tells the filters that asked about close events. Loop only.
+// OnEvent tells the close listeners: those added with
+// AddConnectionCallbacks, then the read and write filters that implement
+// ConnectionCallbacks. Loop only.
 func (m *Manager) OnEvent(ev ConnectionEvent) {
 	for _, cb := range m.events {
 		cb.OnEvent(ev)
+	}
+	for i := range m.read {
+		if cb, ok := m.read[i].filter.(ConnectionCallbacks); ok {
+			cb.OnEvent(ev)
+		}
+	}
+	if m.write != nil {
+		for _, f := range *m.write {
+			if cb, ok := f.(ConnectionCallbacks); ok {
+				cb.OnEvent(ev)
+			}
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net"
+	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
@@ -15,32 +16,43 @@ import (
 // flight at a time; pipelined requests wait in gnet's input, bounded by
 // MaxPipelinedBytes. Loop only.
 type downstream struct {
-	f  *Factory
-	cb filterchain.ReadCallbacks
-	c  *conn.Conn
-	s  *stream
+	f *Factory
+	c *conn.Conn
+	s *stream
 
-	requests int
+	requests int32
 	inRead   bool
-	// readT is the request header or body read timeout; idleT the
-	// keep-alive idle timeout.
-	readT, idleT conn.Timer
-	ip           []byte
+	// timerRead tells what t times: the request head or body read timeout
+	// (true) or the keep-alive idle timeout (false). They never overlap.
+	timerRead bool
+	t         conn.Timer
 }
 
 // InitReadCallbacks implements filterchain.ReadFilter.
 func (d *downstream) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	d.cb = cb
 	d.c = cb.Connection().(*conn.Conn)
-	d.readT.Fn = d.readTimeout
-	d.idleT.Fn = d.idleTimeout
+	d.t.Init(d)
 	d.c.SetWatermarkListener(d)
-	d.c.Filters().AddConnectionCallbacks(d)
 }
+
+// armRead starts the request read timeout (head or body gap).
+func (d *downstream) armRead(timeout time.Duration) {
+	d.timerRead = true
+	d.c.Loop().Schedule(&d.t, timeout)
+}
+
+// armIdle starts the keep-alive idle timeout.
+func (d *downstream) armIdle() {
+	d.timerRead = false
+	d.c.Loop().Schedule(&d.t, d.f.srv.opts.IdleTimeout)
+}
+
+// stopTimer stops whichever timeout runs.
+func (d *downstream) stopTimer() { d.c.Loop().Stop(&d.t) }
 
 // OnNewConnection implements filterchain.ReadFilter.
 func (d *downstream) OnNewConnection() filterchain.Status {
-	d.c.Loop().Schedule(&d.idleT, d.f.srv.opts.IdleTimeout)
+	d.armIdle()
 	return filterchain.Continue
 }
 
@@ -81,8 +93,7 @@ func (d *downstream) step(buf filterchain.Buffer) bool {
 func (d *downstream) readHead(buf filterchain.Buffer) bool {
 	if d.s == nil {
 		d.s = d.f.srv.newStream(d)
-		d.c.Loop().Stop(&d.idleT)
-		d.c.Loop().Schedule(&d.readT, d.f.srv.opts.RequestHeaderTimeout)
+		d.armRead(d.f.srv.opts.RequestHeaderTimeout)
 	}
 	s := d.s
 	s.enter()
@@ -99,7 +110,7 @@ func (d *downstream) readHead(buf filterchain.Buffer) bool {
 	s.head = append(s.head[:0], data[:n]...)
 	s.req.Raw = s.head
 	buf.Drain(n)
-	d.c.Loop().Stop(&d.readT)
+	d.stopTimer()
 	d.requests++
 	s.startRequest()
 	return true
@@ -118,6 +129,15 @@ func (d *downstream) badRequest(err error) {
 	s.respClose = true
 	s.req.KeepAlive = false
 	s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
+}
+
+// OnTimer implements conn.TimerHandler for the read and idle timers.
+func (d *downstream) OnTimer(*conn.Timer) {
+	if d.timerRead {
+		d.readTimeout()
+		return
+	}
+	d.idleTimeout()
 }
 
 // readTimeout fires when a request head or body is too slow to arrive.
@@ -144,18 +164,18 @@ func (d *downstream) idleTimeout() {
 func (d *downstream) streamDone(s *stream) {
 	srv := d.f.srv
 	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone && !d.c.Closed() &&
-		!srv.draining.Load() && (srv.opts.MaxRequestsPerConn == 0 || d.requests < srv.opts.MaxRequestsPerConn)
+		!srv.draining.Load() && (srv.opts.MaxRequestsPerConn == 0 || int(d.requests) < srv.opts.MaxRequestsPerConn)
 	mode := s.closeMode()
 	if d.s == s {
 		d.s = nil
 	}
 	s.released = true
-	d.c.Loop().Stop(&d.readT)
+	d.stopTimer()
 	if !keep {
 		d.c.Close(mode)
 		return
 	}
-	d.c.Loop().Schedule(&d.idleT, srv.opts.IdleTimeout)
+	d.armIdle()
 	if !d.inRead && d.c.InboundBuffered() > 0 {
 		d.c.ResumeReading() // a pipelined request is waiting
 	}
@@ -163,8 +183,7 @@ func (d *downstream) streamDone(s *stream) {
 
 // OnEvent implements filterchain.ConnectionCallbacks: the client went away.
 func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
-	d.c.Loop().Stop(&d.readT)
-	d.c.Loop().Stop(&d.idleT)
+	d.stopTimer()
 	if s := d.s; s != nil {
 		s.abort()
 	}
@@ -192,16 +211,12 @@ func (d *downstream) OnBelowLowWatermark() {
 	}
 }
 
-// peerIP is the client's address as text, computed once per connection.
-func (d *downstream) peerIP() []byte {
-	if d.ip == nil {
-		if ta, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
-			d.ip = []byte(ta.IP.String())
-		} else {
-			d.ip = []byte(d.c.RemoteAddr().String())
-		}
+// appendPeerIP appends the client's IP address, without allocating.
+func (d *downstream) appendPeerIP(dst []byte) []byte {
+	if ta, ok := d.c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap().AppendTo(dst)
 	}
-	return d.ip
+	return append(dst, "unknown"...)
 }
 
 var (

@@ -232,7 +232,7 @@ func (s *stream) appendXFF(dst []byte, saw bool) []byte {
 			}
 		}
 	}
-	dst = append(dst, s.d.peerIP()...)
+	dst = s.d.appendPeerIP(dst)
 	return append(dst, "\r\n"...)
 }
 

@@ -3,6 +3,8 @@ package proxy
 import (
 	"errors"
 	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
 )
 
 // flushPipes writes what both pipes gathered during this event. A failed
@@ -90,9 +92,9 @@ func (s *stream) detachUpstream(reusable bool) {
 	s.up = nil
 }
 
-// onTimeout fires when the upstream did not answer in time, or stalled
-// between two reads of the response body.
-func (s *stream) onTimeout() {
+// OnTimer implements conn.TimerHandler: the upstream did not answer in
+// time, or stalled between two reads of the response body.
+func (s *stream) OnTimer(*conn.Timer) {
 	if s.done {
 		return
 	}

@@ -39,7 +39,7 @@ func (s *stream) startRequest() {
 		return
 	}
 	if s.reqState == stateBody {
-		s.loop.Schedule(&s.d.readT, s.srv.opts.RequestBodyTimeout)
+		s.d.armRead(s.srv.opts.RequestBodyTimeout)
 	}
 	s.run(InitPhase)
 }
@@ -61,7 +61,7 @@ func (s *stream) hasBody() bool { return s.req.Chunked || s.req.ContentLength > 
 func (s *stream) readRequestBody(buf filterchain.Buffer) bool {
 	s.enter()
 	defer s.exit()
-	s.loop.Schedule(&s.d.readT, s.srv.opts.RequestBodyTimeout)
+	s.d.armRead(s.srv.opts.RequestBodyTimeout)
 	if s.reqLen < 0 {
 		return s.readChunkedRequest(buf)
 	}
@@ -156,7 +156,7 @@ func (s *stream) tooLarge() {
 // starts now (Envoy's route timeout semantics).
 func (s *stream) requestDone() {
 	s.reqState = stateDone
-	s.loop.Stop(&s.d.readT)
+	s.d.stopTimer()
 	if s.headSent && !s.timeout.Armed() {
 		s.loop.Schedule(&s.timeout, s.routeTimeout())
 	}

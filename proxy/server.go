@@ -183,7 +183,7 @@ func (srv *Server) newStream(d *downstream) *stream {
 		ls.free = ls.free[:n-1]
 	} else {
 		s = &stream{srv: srv}
-		s.timeout.Fn = s.onTimeout
+		s.timeout.Init(s)
 		s.reqPipe.qopts = &srv.opts.Spill
 		s.respPipe.qopts = &srv.opts.Spill
 	}

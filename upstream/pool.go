@@ -58,6 +58,10 @@ func (pc *PooledConn) Host() *Host { return pc.pool.host }
 // left it in an unknown state; it is then closed. Loop only.
 func (pc *PooledConn) Release(reusable bool) { pc.pool.release(pc, reusable) }
 
+// OnTimer implements conn.TimerHandler: an idle connection past its idle
+// timeout is closed.
+func (pc *PooledConn) OnTimer(*conn.Timer) { pc.C.Close(filterchain.CloseNow) }
+
 // OnEvent implements filterchain.ConnectionCallbacks: a closed connection
 // leaves the pool.
 func (pc *PooledConn) OnEvent(filterchain.ConnectionEvent) { pc.pool.closed(pc) }
@@ -230,7 +234,7 @@ func (p *ConnPool) dialFailed(err error) {
 func (p *ConnPool) opened(c *conn.Conn) {
 	p.connecting--
 	pc := &PooledConn{C: c, pool: p}
-	pc.idleT.Fn = func() { pc.C.Close(filterchain.CloseNow) }
+	pc.idleT.Init(pc)
 	c.Filters().AddConnectionCallbacks(pc)
 	p.m.onConnect(pc)
 	p.active++
