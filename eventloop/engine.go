@@ -269,9 +269,11 @@ func (e *Engine) loopOf(el gnet.EventLoop) *conn.Loop {
 // LoopFor returns the state of the loop gc runs on. Loop only.
 func (e *Engine) LoopFor(el gnet.EventLoop) *conn.Loop { return e.loopOf(el) }
 
-// tickInterval is the sweep period; stalled writers are checked faster.
+// tickInterval is the sweep period: timeouts are seconds, so a sweep every
+// 100ms is precise enough and keeps the ticker from waking busy loops;
+// stalled writers are checked every 2ms while there are any.
 const (
-	tickInterval    = conn.TimerTick
+	tickInterval    = 100 * time.Millisecond
 	tickWhenWatched = 2 * time.Millisecond
 )
 
