@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestValidateAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],"listeners":[{"name":"l","address":"127.0.0.1:0",
+		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1"}]}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte(`{"servers":[{"listeners":[{"name":"l","address":"127.0.0.1:0","filter_chains":[{"filters":[{"type":"proxy",
+		"config":{"downstream_protocol":"Http1","router_config_name":"r","router_confg_typo":1}}]}]}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{name: "version", args: []string{"version"}, code: 0, out: "ferry "},
+		{name: "embedded default is valid", args: []string{"validate"}, code: 0, out: "valid"},
+		{name: "invalid config names its paths", args: []string{"validate", "-c", bad}, code: 1,
+			err: "cluster_manager.clusters[0].hosts[0].address"},
+		{name: "unknown field is listed with its path", args: []string{"validate", "-c", typo}, code: 1,
+			err: "servers[0].listeners[0].filter_chains[0].filters[0].config.router_confg_typo: unknown field"},
+		{name: "start refuses an invalid config", args: []string{"start", "-c", bad}, code: 1, err: "invalid configuration"},
+		{name: "missing file", args: []string{"-c", filepath.Join(dir, "nope.json")}, code: 1, err: "nope.json"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, err: "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tc.code, errb.String())
+			}
+			if !strings.Contains(out.String(), tc.out) || !strings.Contains(errb.String(), tc.err) {
+				t.Fatalf("stdout %q stderr %q; want %q and %q", out.String(), errb.String(), tc.out, tc.err)
+			}
+		})
+	}
+}
+
+// TestStartServeAndDrainOnSIGTERM runs the real binary: it must print the
+// start-up line, proxy, and on SIGTERM finish the request in flight and
+// exit 0.
+func TestStartServeAndDrainOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		fmt.Fprint(w, "hello")
+	}))
+	defer up.Close()
+	defer close(release)
+
+	bin := filepath.Join(t.TempDir(), "ferry")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	yaml := fmt.Sprintf(`servers:
+- routers:
+  - router_config_name: r
+    virtual_hosts:
+    - {name: all, domains: ["*"], routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]}
+  listeners:
+  - name: http
+    address: 127.0.0.1:0
+    filter_chains:
+    - filters:
+      - {type: proxy, config: {downstream_protocol: Http1, upstream_protocol: Http1, router_config_name: r}}
+cluster_manager:
+  clusters:
+  - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
+ferry:
+  timeouts: {drain: 10s}
+`, up.Listener.Addr())
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "start", "-c", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	addr := ""
+	re := regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`)
+	for addr == "" && lines.Scan() {
+		if m := re.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("no start-up line naming the listener")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello" {
+		t.Fatalf("proxied body %q", body)
+	}
+
+	// A request in flight when SIGTERM arrives must complete.
+	done := make(chan string, 1)
+	go func() {
+		r, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		done <- string(b)
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the upstream")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	release <- struct{}{}
+	if got := <-done; got != "hello" {
+		t.Fatalf("in-flight request during drain got %q", got)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ferry exited with %v after SIGTERM, want 0", err)
+	}
+}
