@@ -31,6 +31,7 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
 	$(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -44,14 +45,15 @@ fmt:
 fmt-check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))"
 
-# Each fuzz target for FUZZTIME.
+# Each fuzz target for FUZZTIME (make test runs them briefly; make fuzz
+# FUZZTIME=10m for a real session). Seed corpora live in testdata/fuzz/.
+FUZZPKGS := ./internal/codec/http1/ ./router/ ./config/ ./proxy/
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./internal/codec/http1/ | grep ^Fuzz); do \
-		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./internal/codec/http1/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./router/ | grep ^Fuzz); do \
-		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./router/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./config/ | grep ^Fuzz); do \
-		$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./config/ || exit 1; done
+	@for p in $(FUZZPKGS); do \
+		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "fuzz $$p $$t ($(FUZZTIME))"; \
+			$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$p || exit 1; \
+		done; done
 
 # The side-by-side harness: direct upstream, ferry (auto and pool), nginx and
 # HAProxy on this machine, interleaved rounds; see bench/README.md.

@@ -127,6 +127,28 @@ type ProxyHeaders struct {
 	// XFF is the X-Forwarded-For mode: "append" (default), "overwrite" or
 	// "off".
 	XFF XFFMode `json:"xff" yaml:"xff"`
+	// Path says how request paths are normalised before routing and
+	// forwarding.
+	Path PathNormalization `json:"path" yaml:"path"`
+}
+
+// PathNormalization says how a request path is normalised before it is
+// routed and forwarded, so that a route cannot be bypassed with an
+// equivalent spelling of a path (/public/../admin, //admin, /%61dmin).
+type PathNormalization struct {
+	// Normalize decodes percent-encoded unreserved characters and removes
+	// dot segments (RFC 3986 6.2.2) before routing, and forwards the
+	// normalised path; a path that climbs above the root is rejected with
+	// 400. Default false: RFC 9110 7.7 has a proxy forward the path as
+	// received. Turn it on when routes are an access-control boundary, or
+	// /public/../admin matches the /public route.
+	Normalize bool `json:"normalize" yaml:"normalize"`
+	// MergeSlashes collapses runs of slashes into one. Default false.
+	MergeSlashes bool `json:"merge_slashes" yaml:"merge_slashes"`
+	// EscapedSlashes is what to do with %2F and %5C in a path: "keep"
+	// (default: forwarded as they are, never decoded), "reject" (400) or
+	// "decode" (decoded to / and \ before routing and forwarding).
+	EscapedSlashes string `json:"escaped_slashes" yaml:"escaped_slashes"`
 }
 
 // Defaults of the ferry block.

@@ -37,6 +37,11 @@ func (v *validator) ferry(f Ferry) {
 	default:
 		v.p.add(fp+".proxy.xff", "unknown mode "+strconv.Quote(string(f.Proxy.XFF))+"; want append, overwrite or off")
 	}
+	switch f.Proxy.Path.EscapedSlashes {
+	case "", "keep", "reject", "decode":
+	default:
+		v.p.add(fp+".proxy.path.escaped_slashes", "unknown action "+strconv.Quote(f.Proxy.Path.EscapedSlashes)+"; want keep, reject or decode")
+	}
 	if f.Proxy.Via != "" && !validToken(f.Proxy.Via) {
 		v.p.add(fp+".proxy.via", "invalid pseudonym "+strconv.Quote(f.Proxy.Via)+": must be a token")
 	}

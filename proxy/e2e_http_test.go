@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ferry-proxy/ferry/proxy"
 )
 
 // echoHandler answers with what it saw, and honours a few test paths.
@@ -175,5 +177,34 @@ func TestProxyHopByHopRemoved(t *testing.T) {
 	readAll(t, resp)
 	if got := resp.Header.Get("X-Conn-Hdr"); got != "" {
 		t.Fatalf("a header named by Connection reached the upstream: %q", got)
+	}
+}
+
+func TestPathNormalizationOptions(t *testing.T) {
+	up := newEchoUpstream(t)
+	tests := []struct {
+		name   string
+		opts   proxy.PathOptions
+		path   string
+		status int
+		want   string // what the upstream saw
+	}{
+		{name: "default forwards as received", path: "/a/../b//c", status: 200, want: "GET /a/../b//c "},
+		{name: "normalize", opts: proxy.PathOptions{Normalize: true}, path: "/public/%2e%2e/admin", status: 200, want: "GET /admin "},
+		{name: "merge slashes", opts: proxy.PathOptions{MergeSlashes: true}, path: "//a///b", status: 200, want: "GET /a/b "},
+		{name: "above the root", opts: proxy.PathOptions{Normalize: true}, path: "/../x", status: 400},
+		{name: "escaped slash rejected", opts: proxy.PathOptions{EscapedSlashes: proxy.EscapedReject}, path: "/a%2Fb", status: 400},
+		{name: "escaped slash decoded", opts: proxy.PathOptions{EscapedSlashes: proxy.EscapedDecode}, path: "/a%2fb", status: 200, want: "GET /a/b "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startProxy(t, []string{up.Listener.Addr().String()}, func(s *setup) { s.opts.Path = tc.opts })
+			c := h.dial()
+			resp := rawExchange(t, c, bufio.NewReader(c), "GET "+tc.path+" HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
+			body := readAll(t, resp)
+			if resp.StatusCode != tc.status || (tc.status == 200 && body != tc.want) {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.want)
+			}
+		})
 	}
 }

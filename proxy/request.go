@@ -35,7 +35,7 @@ func (s *stream) startRequest() {
 	}
 	if !s.parseTarget() {
 		s.respClose = true
-		s.loopFail(KindBadRequest, 400, http1.StatusText(400)+": the request target is not an http(s) URI ferry can route\n")
+		s.loopFail(KindBadRequest, 400, http1.StatusText(400)+": the request target is not a path or http(s) URI ferry can route, or it climbs above the root\n")
 		return
 	}
 	if s.reqState == stateBody {

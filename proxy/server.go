@@ -84,6 +84,8 @@ type Options struct {
 	Via string
 	// XFF is the X-Forwarded-For mode.
 	XFF XFFMode
+	// Path configures path normalisation before routing.
+	Path PathOptions
 	// Logger receives debug and error events; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -232,6 +234,9 @@ func (s *stream) reset() {
 	s.path, s.authority, s.maxFwd = nil, nil, -1
 	if cap(s.pathBuf) > 4<<10 {
 		s.pathBuf = nil
+	}
+	if cap(s.normBuf) > 4<<10 {
+		s.normBuf = nil
 	}
 	s.d, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil
 	s.reqState, s.respState = stateHead, stateHead

@@ -43,7 +43,8 @@ type stream struct {
 	path      []byte // origin-form path used for routing and forwarding (target.go)
 	authority []byte // the absolute-form target's authority, or nil
 	pathBuf   []byte
-	maxFwd    int // the Max-Forwards value to forward, or -1
+	normBuf   []byte // the normalised path (normalize.go)
+	maxFwd    int    // the Max-Forwards value to forward, or -1
 	head      []byte
 	reqHdrs   headerMap
 	reqState  bodyState

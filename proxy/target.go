@@ -32,6 +32,16 @@ func (s *stream) parseTarget() bool {
 	if k := bytes.IndexByte(t, '#'); k >= 0 {
 		t = t[:k]
 	}
+	if o := &s.srv.opts.Path; o.active() && len(t) > 0 && t[0] == '/' {
+		out, ok := normalizePath(s.normBuf[:0], t, o)
+		if !ok {
+			return false
+		}
+		if len(out) > 0 && &out[0] != &t[0] {
+			s.normBuf = out // rewritten: keep the (possibly grown) buffer
+		}
+		t = out
+	}
 	s.path = t
 	return true
 }

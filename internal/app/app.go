@@ -99,7 +99,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
 		IdleTimeout: f.Timeouts.Idle.Std(),
 		Spill:       spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir},
-		Via:         f.Proxy.Via, XFF: xff, Logger: o.Logger,
+		Via:         f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 	})
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy, f.Timeouts.Idle.Std())
