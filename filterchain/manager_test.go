@@ -154,7 +154,6 @@ func TestManagerWriteFiltersRunInReverse(t *testing.T) {
 type stopFilter struct {
 	st     StreamStatus
 	calls  int
-	phase  ReceivePhase
 	name   string
 	record *[]string
 }

@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Source says which side an error came from.
 type Source uint8
@@ -92,12 +89,3 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// errorKind returns the kind of err, or 0.
-func errorKind(err error) Kind {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe.Kind
-	}
-	return 0
-}

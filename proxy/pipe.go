@@ -36,8 +36,6 @@ type pipe struct {
 	scratch []byte
 	q       *spill.Queue
 	qopts   *spill.Options
-	// sent counts bytes handed to dst (or queued for it) since reset.
-	sent int64
 }
 
 // scratchCap bounds the chunk-size lines one batch references; the scratch
@@ -56,7 +54,7 @@ func (p *pipe) reset() {
 	p.batch = p.batch[:0]
 	p.pending = 0
 	p.scratch = p.scratch[:0]
-	p.dst, p.open, p.sent = nil, false, 0
+	p.dst, p.open = nil, false
 }
 
 // release frees the queue's file and memory; the pipe stays usable.
@@ -117,7 +115,6 @@ func (p *pipe) finish(trailers []byte) error {
 
 // put gathers one piece for dst, or queues a copy of it.
 func (p *pipe) put(b []byte) error {
-	p.sent += int64(len(b))
 	if !p.direct() {
 		return p.enqueue(b)
 	}

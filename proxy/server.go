@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -287,23 +286,6 @@ func (f *Factory) routes() *router.Table { return f.srv.opts.Routers.Get(f.route
 // CreateFilters implements filterchain.NetworkFilterFactory.
 func (f *Factory) CreateFilters(m *filterchain.Manager) {
 	m.AddReadFilter(&downstream{f: f})
-}
-
-// ProxyConfig is the `config` block of a MOSN `proxy` network filter, for
-// callers that build a Factory from raw configuration.
-type ProxyConfig struct {
-	DownstreamProtocol string `json:"downstream_protocol"`
-	UpstreamProtocol   string `json:"upstream_protocol"`
-	RouterConfigName   string `json:"router_config_name"`
-}
-
-// ParseProxyConfig decodes a proxy filter's config block.
-func ParseProxyConfig(raw json.RawMessage) (ProxyConfig, error) {
-	var pc ProxyConfig
-	if err := json.Unmarshal(raw, &pc); err != nil {
-		return pc, fmt.Errorf("proxy: config: %w", err)
-	}
-	return pc, nil
 }
 
 var _ filterchain.NetworkFilterFactory = (*Factory)(nil)
