@@ -217,7 +217,7 @@ func (c *Conn) Close(mode filterchain.CloseMode) {
 		return
 	}
 	c.state = stateFlushing
-	c.deadline = Now() + int64(c.loop.Opts.FlushTimeout)
+	c.deadline = c.loop.now + int64(c.loop.Opts.FlushTimeout)
 	if mode == filterchain.CloseLinger {
 		c.deadline = -c.deadline // negative: linger after the flush
 	}
@@ -264,7 +264,7 @@ func (c *Conn) recheckFlush() bool {
 	if lingerAfter {
 		deadline = -deadline
 	}
-	if c.gc.OutboundBuffered() > 0 && Now() < deadline {
+	if c.gc.OutboundBuffered() > 0 && c.loop.now < deadline {
 		return true
 	}
 	if lingerAfter && c.gc.OutboundBuffered() == 0 {

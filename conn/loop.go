@@ -25,6 +25,10 @@ type Loop struct {
 
 	// input is the read event in progress (gnet runs one at a time).
 	input input
+	// now caches the clock for the callback in progress: Refresh at every
+	// entry into the loop, so a request's several timer updates cost one
+	// clock read.
+	now int64
 
 	wheel wheel
 	// watch holds connections above their high watermark or flushing
@@ -40,7 +44,8 @@ type Loop struct {
 // NewLoop returns the state for loop el.
 func NewLoop(el gnet.EventLoop, index int, tracker *Tracker, opts *Options) *Loop {
 	l := &Loop{EL: el, Index: index, Tracker: tracker, Opts: opts}
-	l.wheel.init(TimerTick, Now())
+	l.now = Now()
+	l.wheel.init(TimerTick, l.now)
 	l.sweepFn = func(context.Context) error { l.Sweep(); return nil }
 	return l
 }
@@ -48,8 +53,14 @@ func NewLoop(el gnet.EventLoop, index int, tracker *Tracker, opts *Options) *Loo
 // Now is the clock of every loop timer, in nanoseconds. Any goroutine.
 func Now() int64 { return time.Now().UnixNano() }
 
-// Schedule arms t to fire after d, re-arming it if it was armed. Loop only.
-func (l *Loop) Schedule(t *Timer, d time.Duration) { l.wheel.add(t, Now()+int64(d)) }
+// Refresh reads the clock for the callback that starts. The event handler
+// calls it on every entry into the loop (OnOpen, OnTraffic, OnClose, an
+// Execute, a sweep). Loop only.
+func (l *Loop) Refresh() { l.now = Now() }
+
+// Schedule arms t to fire after d (from the current callback's clock),
+// re-arming it if it was armed. Loop only.
+func (l *Loop) Schedule(t *Timer, d time.Duration) { l.wheel.add(t, l.now+int64(d)) }
 
 // Stop disarms t. Loop only.
 func (l *Loop) Stop(t *Timer) { l.wheel.remove(t) }
@@ -65,6 +76,7 @@ func (l *Loop) Watching() bool { return l.nwatch.load() > 0 }
 // goroutine.
 func (l *Loop) Execute(fn func()) error {
 	return l.EL.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.Refresh()
 		fn()
 		return nil
 	}))
@@ -78,7 +90,8 @@ func (l *Loop) TriggerSweep() error {
 // Sweep fires due timers and re-checks watched connections. The ticker
 // triggers it; tests may call it directly. Loop only.
 func (l *Loop) Sweep() {
-	l.wheel.advance(Now())
+	l.Refresh()
+	l.wheel.advance(l.now)
 	if len(l.watch) == 0 {
 		return
 	}

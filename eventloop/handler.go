@@ -13,6 +13,7 @@ import (
 // an accepted one gets its listener's filter chain.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := e.loopOf(gc.EventLoop())
+	l.Refresh()
 	if ob, ok := gc.Context().(conn.Outbound); ok {
 		c := conn.New(gc, l, true)
 		return nil, c.RunInCallback(func() {
@@ -72,6 +73,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	c.Loop().Refresh()
 	return c.OnTraffic()
 }
 
@@ -81,6 +83,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	c.Loop().Refresh()
 	if !c.Upstream() && !c.Gone() {
 		e.opts.Tracker.Downstream.Add(-1)
 	}
