@@ -78,8 +78,16 @@ type HTTP1 struct {
 type Timeouts struct {
 	// RequestHeader bounds receiving a request's headers; default 10s.
 	RequestHeader Duration `json:"request_header" yaml:"request_header"`
-	// RequestBody bounds receiving a request's body; default 60s.
+	// RequestBody bounds each gap between two reads of a request body (as
+	// nginx's client_body_timeout): a body that stops arriving for this long
+	// gets 408; default 60s. A body that keeps dripping is bounded by
+	// Request instead.
 	RequestBody Duration `json:"request_body" yaml:"request_body"`
+	// Request bounds receiving a whole request, head and body, from its
+	// first byte (Envoy's request_timeout): it stops clients that drip a
+	// body to hold a connection (slow POST). Default 0: off, so that large
+	// uploads over slow links are not cut; set it at the edge.
+	Request Duration `json:"request" yaml:"request"`
 	// Idle closes a keep-alive connection idle this long; default 75s. A
 	// listener's connection_idle_timeout overrides it.
 	Idle Duration `json:"idle" yaml:"idle"`

@@ -62,7 +62,10 @@ func (w *wheel) add(t *Timer, when int64) {
 		w.remove(t)
 	}
 	t.when = when
-	tick := when / w.tick
+	// The slot is the first tick at or after the deadline (ceil): a timer
+	// filed under the tick its deadline falls in could be visited a moment
+	// before it is due and then wait a whole revolution.
+	tick := (when + w.tick - 1) / w.tick
 	if tick <= w.lastTick {
 		tick = w.lastTick + 1
 	}

@@ -65,3 +65,25 @@ func equal(a, b []int) bool {
 	}
 	return true
 }
+
+// TestWheelNeverFiresARevolutionLate is the regression test for timers
+// filed under the tick their deadline falls in: a sweep inside that tick
+// but before the deadline skipped them for a whole revolution (10.24 s).
+func TestWheelNeverFiresARevolutionLate(t *testing.T) {
+	var w wheel
+	tick := int64(10 * time.Millisecond)
+	base := int64(1_000_000_000_000)
+	w.init(10*time.Millisecond, base)
+	fired := 0
+	var tm Timer
+	tm.Init(TimerFunc(func() { fired++ }))
+	w.add(&tm, base+tick+tick/2) // mid-way through tick 1
+	w.advance(base + tick + tick/4)
+	if fired != 0 {
+		t.Fatal("fired before its deadline")
+	}
+	w.advance(base + 2*tick)
+	if fired != 1 {
+		t.Fatalf("not fired one tick after its deadline (fired=%d)", fired)
+	}
+}

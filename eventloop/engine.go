@@ -42,9 +42,10 @@ type Options struct {
 	Conn conn.Options
 	// Tracker is the connection budget shared with the upstream dialer.
 	Tracker *conn.Tracker
-	// UpstreamReserve is how many sockets of the budget accepts leave for
-	// upstream connections.
-	UpstreamReserve int64
+	// MaxDownstream is the most client connections open at once (the
+	// max_connections budget); 0 means only the Tracker's socket budget
+	// applies. Upstream sockets do not count against it.
+	MaxDownstream int64
 	// Logger receives engine events; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -25,11 +25,10 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if e.draining.Load() {
 		return nil, gnet.Close
 	}
-	if err := e.opts.Tracker.Acquire(e.opts.UpstreamReserve); err != nil {
+	if !e.admit() {
 		e.opts.Tracker.Refused.Add(1)
 		return nil, gnet.Close
 	}
-	e.opts.Tracker.Downstream.Add(1)
 	c := conn.New(gc, l, false)
 	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
 		for _, f := range lst.Filters {
@@ -40,6 +39,22 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		c.Close(filterchain.CloseNow)
 	}
 	return nil, c.Open()
+}
+
+// admit reserves a socket for a new client: within max_connections
+// (clients only) and within the process's socket budget (all sockets, so
+// accept never meets EMFILE).
+func (e *Engine) admit() bool {
+	t := e.opts.Tracker
+	if n := t.Downstream.Add(1); e.opts.MaxDownstream > 0 && n > e.opts.MaxDownstream {
+		t.Downstream.Add(-1)
+		return false
+	}
+	if t.Acquire(0) != nil {
+		t.Downstream.Add(-1)
+		return false
+	}
+	return true
 }
 
 // listenerFor finds the listener a connection arrived on by its local port

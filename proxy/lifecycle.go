@@ -25,6 +25,7 @@ func (s *stream) end() {
 	s.flushPipes()
 	s.done = true
 	s.loop.Stop(&s.timeout)
+	s.loop.Stop(&s.reqTimer)
 	s.detachUpstream(s.upReusable && s.reqState == stateDone && s.respState == stateDone)
 	if s.begun {
 		s.srv.stats.active.Add(-1)
@@ -92,9 +93,35 @@ func (s *stream) detachUpstream(reusable bool) {
 	s.up = nil
 }
 
-// OnTimer implements conn.TimerHandler: the upstream did not answer in
-// time, or stalled between two reads of the response body.
-func (s *stream) OnTimer(*conn.Timer) {
+// OnTimer implements conn.TimerHandler for the stream's two timers.
+func (s *stream) OnTimer(t *conn.Timer) {
+	if t == &s.reqTimer {
+		s.requestTimedOut()
+		return
+	}
+	s.routeTimedOut()
+}
+
+// requestTimedOut fires when the whole request took longer than
+// RequestTimeout to arrive: 408 and close, or a reset if the response
+// already started.
+func (s *stream) requestTimedOut() {
+	if s.done || s.reqState == stateDone {
+		return
+	}
+	s.respClose = true
+	if s.respSent {
+		s.srv.stats.countLocal(KindRequestTimeout)
+		s.d.c.Reset()
+		return
+	}
+	s.begin()
+	s.loopFail(KindRequestTimeout, 408, "request_timeout: the request was not received in time\n")
+}
+
+// routeTimedOut fires when the upstream did not answer in time, or stalled
+// between two reads of the response body.
+func (s *stream) routeTimedOut() {
 	if s.done {
 		return
 	}

@@ -14,7 +14,7 @@ func (s *stream) startRequest() {
 	s.begin()
 	s.reqHdrs.bind(&s.req.Raw, &s.req.Headers)
 	s.expect = r.Expect100
-	if !r.KeepAlive {
+	if max := s.srv.opts.MaxRequestsPerConn; !r.KeepAlive || max > 0 && int(s.d.requests) >= max {
 		s.respClose = true // echoed as Connection: close (RFC 9112 9.6)
 	}
 	switch {
@@ -27,7 +27,7 @@ func (s *stream) startRequest() {
 		s.reqLen = r.ContentLength
 		s.reqState = stateBody
 	default:
-		s.reqState = stateDone
+		s.requestDone()
 	}
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
 		s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
@@ -157,6 +157,7 @@ func (s *stream) tooLarge() {
 func (s *stream) requestDone() {
 	s.reqState = stateDone
 	s.d.stopTimer()
+	s.loop.Stop(&s.reqTimer)
 	if s.headSent && !s.timeout.Armed() {
 		s.loop.Schedule(&s.timeout, s.routeTimeout())
 	}

@@ -70,6 +70,9 @@ type Options struct {
 	RequestHeaderTimeout time.Duration
 	// RequestBodyTimeout bounds the gap between request body reads (60s).
 	RequestBodyTimeout time.Duration
+	// RequestTimeout bounds a whole request, head and body, from its first
+	// byte; 0 means no bound.
+	RequestTimeout time.Duration
 	// IdleTimeout closes a keep-alive connection with no request (75s).
 	IdleTimeout time.Duration
 	// RouteTimeout is the upstream timeout of routes that set none (15s).
@@ -185,12 +188,16 @@ func (srv *Server) newStream(d *downstream) *stream {
 	} else {
 		s = &stream{srv: srv}
 		s.timeout.Init(s)
+		s.reqTimer.Init(s)
 		s.reqPipe.qopts = &srv.opts.Spill
 		s.respPipe.qopts = &srv.opts.Spill
 	}
 	s.d = d
 	s.loop = d.c.Loop()
 	s.offload = d.f.offload
+	if t := srv.opts.RequestTimeout; t > 0 {
+		s.loop.Schedule(&s.reqTimer, t)
+	}
 	for _, f := range d.f.filters {
 		f.CreateFilters(&s.chain)
 	}
@@ -201,6 +208,7 @@ func (srv *Server) newStream(d *downstream) *stream {
 // Only the outermost exit (or abort at depth 0) calls it.
 func (srv *Server) recycle(s *stream) {
 	ls := &srv.loops[s.loop.Index]
+	s.loop.Stop(&s.reqTimer)
 	s.reset()
 	if len(ls.free) < maxFreeStreams {
 		ls.free = append(ls.free, s)

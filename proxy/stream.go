@@ -102,9 +102,10 @@ type stream struct {
 	released  bool // ended: recycled by the outermost exit
 	// reqDiscard drops the rest of a request body whose upstream is gone.
 	reqDiscard bool
-	timeout    conn.Timer
-	out        []byte // the encoded request head (and local replies)
-	respOut    []byte // the encoded response head
+	timeout    conn.Timer // the route timeout (lifecycle.go)
+	reqTimer   conn.Timer // the whole-request timeout (RequestTimeout)
+	out        []byte     // the encoded request head (and local replies)
+	respOut    []byte     // the encoded response head
 	ctx        context.Context
 	cancel     context.CancelFunc
 }

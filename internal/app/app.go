@@ -97,16 +97,17 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		MaxRequestBodyBytes: f.HTTP1.MaxRequestBodyBytes, MaxRequestsPerConn: f.HTTP1.MaxRequestsPerConnection,
 		MaxPipelinedBytes:    f.HTTP1.MaxPipelinedBytes,
 		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
-		IdleTimeout: f.Timeouts.Idle.Std(),
-		Spill:       spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir},
-		Via:         f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
+		RequestTimeout: f.Timeouts.Request.Std(),
+		IdleTimeout:    f.Timeouts.Idle.Std(),
+		Spill:          spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir},
+		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 	})
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy, f.Timeouts.Idle.Std())
 	}
 	if err == nil {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
-			Loops: loops, ReusePort: f.ReusePort, Tracker: tracker, UpstreamReserve: total - a.maxDown, Logger: o.Logger,
+			Loops: loops, ReusePort: f.ReusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
 				LingerTimeout: f.Timeouts.LingeringClose.Std()},
 		})
