@@ -9,7 +9,7 @@ PKGS      := ./...
 # poller and a second, shorter run covers the production poller.
 TAGS      := -tags=poll_opt
 
-.PHONY: all build run test test-short vet fmt fmt-check fuzz bench bench-quick benchgo check clean deps
+.PHONY: all build run test test-short vet fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
 
 all: build
 
@@ -54,6 +54,12 @@ fuzz:
 			echo "fuzz $$p $$t ($(FUZZTIME))"; \
 			$(GO) test -run=NONE -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$p || exit 1; \
 		done; done
+
+# The long soak: mixed traffic with injected faults for SOAKTIME (make test
+# runs it for 30 s).
+SOAKTIME ?= 3m
+soak:
+	FERRY_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -run '^TestSoak$$' -v -timeout 30m ./internal/reliability/
 
 # The side-by-side harness: direct upstream, ferry (auto and pool), nginx and
 # HAProxy on this machine, interleaved rounds; see bench/README.md.
