@@ -3,19 +3,17 @@ package conformance
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/app"
+	"github.com/ferry-proxy/ferry/internal/apptest"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
@@ -77,27 +75,7 @@ func startEnv(t *testing.T) *env {
 	rec := newRecorder(t)
 	js := strings.NewReplacer("%UPSTREAM%", rec.srv.Addr(), "%MAXBODY%", fmt.Sprint(maxBodyBytes),
 		"%MAXPIPE%", fmt.Sprint(maxPipelinedBytes), "%VIA%", viaName).Replace(configJSON)
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	a, err := app.New(cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("app: %v", err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	a := apptest.Start(t, []byte(js))
 	return &env{app: a, addr: a.Addrs()[0].String(), rec: rec}
 }
 

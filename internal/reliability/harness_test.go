@@ -2,12 +2,10 @@ package reliability
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -19,8 +17,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/app"
+	"github.com/ferry-proxy/ferry/internal/apptest"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
@@ -131,27 +129,7 @@ func startFerry(t testing.TB, k knobs) *ferry {
 	if k.spillDir == "" {
 		k.spillDir = t.TempDir()
 	}
-	cfg, err := config.Parse(configJSON(k), config.FormatJSON)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	a, err := app.New(cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatalf("app: %v", err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	a := apptest.Start(t, configJSON(k))
 	return &ferry{t: t, app: a, addr: a.Addrs()[0].String()}
 }
 

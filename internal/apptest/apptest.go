@@ -1,0 +1,43 @@
+// Package apptest starts a whole ferry (internal/app) from a MOSN JSON
+// configuration for end-to-end tests, and stops it with the test. It is
+// imported only from _test.go files.
+package apptest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/internal/app"
+)
+
+// Start parses, validates and starts the configuration; the test fails on
+// any error. Shutdown (drain, then stop) runs at cleanup.
+func Start(t testing.TB, jsonConfig []byte) *app.App {
+	t.Helper()
+	cfg, err := config.Parse(jsonConfig, config.FormatJSON)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	a, err := app.New(cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("app: %v", err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a
+}
