@@ -1,7 +1,9 @@
 //go:build deps
 
-// Package deps pins the modules ferry depends on so that `go mod tidy` keeps
-// them while the packages that use them are being written.
+// Package deps pins the mandated modules that no package imports yet, so
+// that `go mod tidy` keeps them at the versions the project standardised on:
+// github.com/klauspost/compress is for the compression stream filter. It is
+// built only with the "deps" tag and never linked into ferry.
 package deps
 
 import (
