@@ -383,10 +383,14 @@ func TestSoak(t *testing.T) {
 	f.quiesce(t)
 	var g1 int
 	var h1 uint64
-	testutil.WaitFor(t, 15*time.Second, "goroutines and heap back near the baseline", func() bool {
-		g1, h1 = settled(up)
-		return g1 <= g0+8 && h1 <= h0+16<<20
-	})
+	back := time.Now().Add(30 * time.Second) // idle pool workers expire after 10-20 s
+	for g1, h1 = settled(up); g1 > g0+8 || h1 > h0+16<<20; g1, h1 = settled(up) {
+		if time.Now().After(back) {
+			t.Fatalf("not back near the baseline after 30 s: goroutines %d -> %d, heap in use %d KiB -> %d KiB\n%s",
+				g0, g1, h0>>10, h1>>10, goroutineSummary())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline, as testutil.WaitFor does
+	}
 	stats1 := f.snapshot()
 	delta := func(name string) int64 { return stats1[name] - stats0[name] }
 	t.Logf("soak %v, %d clients: %d ok, %d pipelined, %d local 5xx, %d visibly cut, %d client aborts, %d fault requests (slowest answered in %v), %d violations; "+
@@ -417,4 +421,23 @@ func TestSoak(t *testing.T) {
 	if ty.ok.Load() == 0 || ty.faults.Load() == 0 {
 		t.Errorf("the soak did nothing: %d ok, %d faults", ty.ok.Load(), ty.faults.Load())
 	}
+}
+
+// goroutineSummary counts live goroutines by the function on top of their
+// stack, for a failure message.
+func goroutineSummary() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	counts := map[string]int{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		lines := strings.Split(g, "\n")
+		if len(lines) > 1 {
+			counts[lines[1]]++
+		}
+	}
+	var b strings.Builder
+	for fn, n := range counts {
+		fmt.Fprintf(&b, "%4d %s\n", n, fn)
+	}
+	return b.String()
 }
