@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,6 +42,7 @@ type App struct {
 	eng       *eventloop.Engine
 	listeners []*eventloop.Listener
 	policy    proxy.Policy
+	reusePort bool
 	maxDown   int64
 	drain     time.Duration
 }
@@ -105,9 +107,10 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy, f.Timeouts.Idle.Std())
 	}
+	a.reusePort = reusePort(f.ReusePort, a.listeners)
 	if err == nil {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
-			Loops: loops, ReusePort: f.ReusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
+			Loops: loops, ReusePort: a.reusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
 				LingerTimeout: f.Timeouts.LingeringClose.Std()},
 		})
@@ -206,6 +209,20 @@ func (a *App) Shutdown(ctx context.Context) error {
 	stopErr := a.eng.Stop(sctx)
 	workErr := a.workers.Close(sctx)
 	return errors.Join(drainErr, stopErr, workErr)
+}
+
+// reusePort is the reuse_port setting: on unless configured off, and off
+// when a listener asks for port 0.
+func reusePort(set *bool, listeners []*eventloop.Listener) bool {
+	if set != nil && !*set {
+		return false
+	}
+	for _, l := range listeners {
+		if strings.HasSuffix(l.Address, ":0") {
+			return false
+		}
+	}
+	return true
 }
 
 // raiseNoFile lifts RLIMIT_NOFILE to its hard limit and returns the limit

@@ -99,6 +99,6 @@ func describe(a *App) string {
 		}
 		fmt.Fprintf(&b, " %s=[%s](%s)", c.Name(), strings.Join(hosts, ","), c.Spec.LB)
 	}
-	fmt.Fprintf(&b, "; loops=%d scheduler=%s max_connections=%d", a.eng.NumLoops(), a.policy, a.maxDown)
+	fmt.Fprintf(&b, "; loops=%d reuse_port=%v scheduler=%s max_connections=%d", a.eng.NumLoops(), a.reusePort, a.policy, a.maxDown)
 	return b.String()
 }
