@@ -100,6 +100,7 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 func (h *harness) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	_ = h.srv.Drain(ctx) // what a test left in flight may be aborted; dials must finish
 	if err := h.eng.Stop(ctx); err != nil {
 		h.t.Errorf("engine stop: %v", err)
 	}

@@ -162,7 +162,7 @@ func NewServer(o Options) (*Server, error) {
 func (srv *Server) Stats() *Stats { return srv.stats }
 
 // Drain makes every response close its connection, then waits until no
-// request is in flight or ctx ends. Any goroutine.
+// request and no upstream dial is in flight, or ctx ends. Any goroutine.
 func (srv *Server) Drain(ctx context.Context) error {
 	srv.draining.Store(true)
 	t := time.NewTicker(10 * time.Millisecond)
@@ -174,7 +174,7 @@ func (srv *Server) Drain(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	return nil
+	return srv.pools.Quiesce(ctx) // a dial left in flight would outlive the engine
 }
 
 // newStream takes a stream from the loop's free list.

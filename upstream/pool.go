@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -215,7 +216,9 @@ func (p *ConnPool) dial() {
 	}
 	p.connecting++
 	d := &dialing{pool: p}
+	p.m.dials.Add(1)
 	if err := p.m.submit(d.run); err != nil {
+		p.m.dials.Add(-1)
 		p.m.tracker.Release()
 		p.connecting--
 		p.host.AddConn(-1)
@@ -254,6 +257,7 @@ type dialing struct{ pool *ConnPool }
 
 func (d *dialing) run() {
 	p := d.pool
+	defer p.m.dials.Add(-1)
 	ctx, cancel := context.WithTimeout(context.Background(), p.cluster.Spec.ConnectTimeout)
 	defer cancel()
 	nc, err := p.m.dialer.DialContext(ctx, "tcp", p.host.Address())
@@ -303,6 +307,23 @@ type PoolManager struct {
 	dialer    *net.Dialer
 	submit    func(func()) error
 	onConnect func(pc *PooledConn)
+	// dials counts dials in flight (dial plus enroll). gnet's Enroll
+	// waits for the loop to register the socket, so stopping the engine
+	// with one in flight would strand its goroutine: Quiesce waits first.
+	dials atomic.Int64
+}
+
+// Quiesce waits until no dial is in flight, or ctx ends. Call it before
+// stopping the engine. Any goroutine.
+func (m *PoolManager) Quiesce(ctx context.Context) error {
+	for m.dials.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("upstream: %d dials still in flight: %w", m.dials.Load(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // PoolManagerOptions configures a PoolManager.
