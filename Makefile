@@ -71,7 +71,7 @@ bench-quick:
 
 # Go micro-benchmarks of the hot path.
 benchgo:
-	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./router/ ./upstream/ ./internal/spill/ ./proxy/
+	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./proxy/
 
 check: fmt-check vet test
 
