@@ -466,3 +466,34 @@ func addField(buf []byte, start, end int, hs *[]Header, f *framing, sd side) err
 	}
 	return f.note(kind, bytesOf(buf, h.Value), h.Value, sd)
 }
+
+// checkTransferEncoding is the Transfer-Encoding verdict shared by both
+// sides (RFC 9112 6.1, 6.3): a request gets 400 (501 for a coding ferry
+// does not implement), a response 502.
+func (f *framing) checkTransferEncoding(minor uint8, sd side) error {
+	status := func(req int) int {
+		if sd == sideResponse {
+			return 502
+		}
+		return req
+	}
+	msg := "request"
+	if sd == sideResponse {
+		msg = "response"
+	}
+	switch {
+	case minor == 0:
+		return fail(sd, status(400), "Transfer-Encoding in HTTP/1.0 "+msg)
+	case f.hasCL:
+		return fail(sd, status(400), "both Content-Length and Transfer-Encoding")
+	case f.chunked > 1:
+		return fail(sd, status(400), "chunked applied more than once")
+	case f.chunkedNotLast:
+		return fail(sd, status(400), "chunked is not the final transfer coding")
+	case f.otherCoding:
+		return fail(sd, status(501), "unsupported transfer coding")
+	case f.chunked == 0:
+		return fail(sd, status(400), "empty Transfer-Encoding")
+	}
+	return nil
+}

@@ -212,21 +212,7 @@ func (r *Request) finish() error {
 
 // checkTransferEncoding applies RFC 9112 6.1 and 6.3 to a request.
 func (r *Request) checkTransferEncoding(f *framing) error {
-	switch {
-	case r.Minor == 0:
-		return fail(sideRequest, 400, "Transfer-Encoding in HTTP/1.0 request")
-	case f.hasCL:
-		return fail(sideRequest, 400, "both Content-Length and Transfer-Encoding")
-	case f.chunked > 1:
-		return fail(sideRequest, 400, "chunked applied more than once")
-	case f.chunkedNotLast:
-		return fail(sideRequest, 400, "chunked is not the final transfer coding")
-	case f.otherCoding:
-		return fail(sideRequest, 501, "unsupported transfer coding")
-	case f.chunked == 0:
-		return fail(sideRequest, 400, "empty Transfer-Encoding")
-	}
-	return nil
+	return f.checkTransferEncoding(r.Minor, sideRequest)
 }
 
 // Bytes returns the bytes of s in r.Raw.

@@ -156,21 +156,7 @@ func (r *Response) finish(headRequest bool) error {
 // body, as nginx does. A proxy cannot forward a hop-by-hop coding it does
 // not decode, and both are signs of a confused or hostile upstream.
 func (r *Response) checkTransferEncoding(f *framing) error {
-	switch {
-	case r.Minor == 0:
-		return fail(sideResponse, 502, "Transfer-Encoding in HTTP/1.0 response")
-	case f.hasCL:
-		return fail(sideResponse, 502, "both Content-Length and Transfer-Encoding")
-	case f.chunked > 1:
-		return fail(sideResponse, 502, "chunked applied more than once")
-	case f.chunkedNotLast:
-		return fail(sideResponse, 502, "chunked is not the final transfer coding")
-	case f.otherCoding:
-		return fail(sideResponse, 502, "unsupported transfer coding")
-	case f.chunked == 0:
-		return fail(sideResponse, 502, "empty Transfer-Encoding")
-	}
-	return nil
+	return f.checkTransferEncoding(r.Minor, sideResponse)
 }
 
 // Bytes returns the bytes of s in r.Raw.
