@@ -318,15 +318,11 @@ func (c *Conn) OnTraffic() gnet.Action {
 	in.data, in.off = data, 0
 	c.inCallback = true
 	c.mgr.OnRead(in, false)
-	c.inCallback = false
 	if in.off > 0 && c.state != stateClosed {
 		_, _ = c.gc.Discard(in.off) // Discard(0) would drop everything
 	}
 	in.data = nil
-	if c.closeNow {
-		return gnet.Close
-	}
-	return gnet.None
+	return c.endCallback()
 }
 
 // RunInCallback runs fn as if inside this connection's callback, so that a
@@ -335,6 +331,12 @@ func (c *Conn) OnTraffic() gnet.Action {
 func (c *Conn) RunInCallback(fn func()) gnet.Action {
 	c.inCallback = true
 	fn()
+	return c.endCallback()
+}
+
+// endCallback ends a callback of this connection: a close requested during
+// it becomes the callback's return value.
+func (c *Conn) endCallback() gnet.Action {
 	c.inCallback = false
 	if c.closeNow {
 		return gnet.Close
@@ -347,11 +349,7 @@ func (c *Conn) RunInCallback(fn func()) gnet.Action {
 func (c *Conn) Open() gnet.Action {
 	c.inCallback = true
 	c.mgr.OnNewConnection()
-	c.inCallback = false
-	if c.closeNow {
-		return gnet.Close
-	}
-	return gnet.None
+	return c.endCallback()
 }
 
 // OnClose is called by the event handler when gnet closes the socket. It
