@@ -95,14 +95,16 @@ func (p *Pool) Submit(task func()) error {
 			return ErrClosed
 		}
 	}
-	select {
-	case p.queue <- task:
-		p.queued.Add(1)
-		return nil
-	default:
+	// queued counts every task between Submit and a worker, including the
+	// one the dispatcher holds while it waits for a worker, so the bound is
+	// exactly Queue (the channel alone would admit one more).
+	if p.queued.Add(1) > int64(cap(p.queue)) {
+		p.queued.Add(-1)
 		p.busy.Add(1)
 		return ErrBusy
 	}
+	p.queue <- task // never blocks: at most cap(p.queue) tasks are queued
+	return nil
 }
 
 // dispatch moves queued tasks to workers as they free up. It is the one
@@ -114,8 +116,8 @@ func (p *Pool) dispatch() {
 		case <-p.done:
 			return
 		case task := <-p.queue:
-			p.queued.Add(-1)
 			p.runQueued(task)
+			p.queued.Add(-1)
 		}
 	}
 }
