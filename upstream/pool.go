@@ -86,8 +86,10 @@ type ConnPool struct {
 // Idle connections are taken oldest first (FIFO), so requests rotate over
 // every pooled connection and the upstream's own threads or loops get an
 // even share. LIFO reuse concentrates the traffic on the few connections at
-// the top of the stack, which may all sit on one upstream worker: measured
-// here, FIFO gave 65-70k rps against LIFO's 59-62k (wrk -c50, 1 KiB).
+// the top of the stack, which may all sit on one upstream worker. In a
+// manual A/B of two builds (4 alternating wrk -c50 rounds, 1 KiB; not part
+// of make bench) FIFO gave 65-70k rps against LIFO's 59-62k; at 500
+// connections the two did not differ beyond the noise.
 func (p *ConnPool) Acquire(cl PoolClient) {
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		pc := p.idle[0]
