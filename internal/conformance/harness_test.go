@@ -103,8 +103,6 @@ type response struct {
 type exchange struct {
 	interim []int       // 1xx statuses, in order
 	resps   []*response // final responses, in order
-	readErr error       // why reading the next expected response failed
-	eof     bool        // the connection ended (EOF or reset) after the responses
 	raw     bytes.Buffer
 }
 

@@ -32,11 +32,11 @@ type benchCase struct {
 // allCases lists every case in report order.
 func allCases() []benchCase {
 	return []benchCase{
-		{ID: "0b-c50", Title: "0 B body, 50 conns", Path: "/0", Conns: 50, Threads: 1},
-		{ID: "1k-c50", Title: "1 KiB body, 50 conns", Path: "/1k", Conns: 50, Threads: 1},
-		{ID: "64k-c50", Title: "64 KiB body, 50 conns", Path: "/64k", Conns: 50, Threads: 1},
-		{ID: "1k-c500", Title: "1 KiB body, 500 conns", Path: "/1k", Conns: 500, Threads: 1},
-		{ID: "1k-close-c50", Title: "1 KiB body, new connection per request, 50 conns", Path: "/1k", Conns: 50, Threads: 1, Close: true},
+		{ID: "0b-c50", Proto: protoH1, Title: "0 B body, 50 conns", Path: "/0", Conns: 50, Threads: 1},
+		{ID: "1k-c50", Proto: protoH1, Title: "1 KiB body, 50 conns", Path: "/1k", Conns: 50, Threads: 1},
+		{ID: "64k-c50", Proto: protoH1, Title: "64 KiB body, 50 conns", Path: "/64k", Conns: 50, Threads: 1},
+		{ID: "1k-c500", Proto: protoH1, Title: "1 KiB body, 500 conns", Path: "/1k", Conns: 500, Threads: 1},
+		{ID: "1k-close-c50", Proto: protoH1, Title: "1 KiB body, new connection per request, 50 conns", Path: "/1k", Conns: 50, Threads: 1, Close: true},
 		{ID: "h2-1k-c50", Title: "HTTP/2 h2c, 1 KiB body, 50 conns × 1 stream", Proto: protoH2, Path: "/1k", Conns: 50, Threads: 1, Streams: 1},
 		{ID: "h2-1k-c50-m10", Title: "HTTP/2 h2c, 1 KiB body, 50 conns × 10 streams", Proto: protoH2, Path: "/1k", Conns: 50, Threads: 1, Streams: 10},
 	}
