@@ -497,3 +497,44 @@ func (f *framing) checkTransferEncoding(minor uint8, sd side) error {
 	}
 	return nil
 }
+
+// message is what scanHead needs from a Request or a Response.
+type message interface {
+	startLine(buf []byte, start, end int) error
+	finishHead() error
+}
+
+// scanHead is the line loop shared by requests and responses: optional
+// empty lines, the start line, field lines up to the empty line, then the
+// message's framing verdict. It resumes from s on every call. tooMany is
+// the status for too many field lines (431 for a request, 502 for a
+// response).
+func scanHead(s *headState, m message, buf []byte, lim *Limits, sd side, fields *[]Header, tooMany int) (int, error) {
+	for {
+		start, end, ok, err := s.nextLine(buf, lim, sd)
+		if !ok {
+			return 0, err
+		}
+		switch {
+		case s.phase == phaseFields && start == end:
+			if err = m.finishHead(); err != nil {
+				return 0, err
+			}
+			return s.line, nil
+		case s.phase == phaseFields:
+			s.fields++
+			if s.fields > lim.MaxHeaders {
+				return 0, fail(sd, tooMany, "too many header fields")
+			}
+			err = addField(buf, start, end, fields, &s.fr, sd)
+		case start == end:
+			err = s.skipEmpty(sd)
+		default:
+			err = m.startLine(buf, start, end)
+			s.phase = phaseFields
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}

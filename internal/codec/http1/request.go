@@ -52,35 +52,16 @@ func (r *Request) Parse(buf []byte, lim Limits) (n int, err error) {
 }
 
 func (r *Request) scan(buf []byte, lim *Limits) (int, error) {
-	s := &r.st
-	for {
-		start, end, ok, err := s.nextLine(buf, lim, sideRequest)
-		if !ok {
-			return 0, err
-		}
-		switch {
-		case s.phase == phaseFields && start == end:
-			if err = r.finish(); err != nil {
-				return 0, err
-			}
-			return s.line, nil
-		case s.phase == phaseFields:
-			s.fields++
-			if s.fields > lim.MaxHeaders {
-				return 0, fail(sideRequest, 431, "too many header fields")
-			}
-			err = addField(buf, start, end, &r.Headers, &s.fr, sideRequest)
-		case start == end:
-			err = s.skipEmpty(sideRequest)
-		default:
-			err = r.parseRequestLine(buf, start, end)
-			s.phase = phaseFields
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	return scanHead(&r.st, r, buf, lim, sideRequest, &r.Headers, 431)
 }
+
+// startLine implements message.
+func (r *Request) startLine(buf []byte, start, end int) error {
+	return r.parseRequestLine(buf, start, end)
+}
+
+// finishHead implements message.
+func (r *Request) finishHead() error { return r.finish() }
 
 // parseRequestLine parses method SP request-target SP HTTP-version
 // (RFC 9112 3).

@@ -17,6 +17,8 @@ type Response struct {
 	Body          BodyKind
 
 	st headState
+	// headRequest is Parse's argument, kept for finishHead.
+	headRequest bool
 }
 
 // Reset clears r for a new message and keeps the Headers array.
@@ -45,35 +47,17 @@ func (r *Response) Parse(buf []byte, headRequest bool, lim Limits) (n int, err e
 }
 
 func (r *Response) scan(buf []byte, headRequest bool, lim *Limits) (int, error) {
-	s := &r.st
-	for {
-		start, end, ok, err := s.nextLine(buf, lim, sideResponse)
-		if !ok {
-			return 0, err
-		}
-		switch {
-		case s.phase == phaseFields && start == end:
-			if err = r.finish(headRequest); err != nil {
-				return 0, err
-			}
-			return s.line, nil
-		case s.phase == phaseFields:
-			s.fields++
-			if s.fields > lim.MaxHeaders {
-				return 0, fail(sideResponse, 502, "too many header fields")
-			}
-			err = addField(buf, start, end, &r.Headers, &s.fr, sideResponse)
-		case start == end:
-			err = s.skipEmpty(sideResponse)
-		default:
-			err = r.parseStatusLine(buf, start, end)
-			s.phase = phaseFields
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	r.headRequest = headRequest
+	return scanHead(&r.st, r, buf, lim, sideResponse, &r.Headers, 502)
 }
+
+// startLine implements message.
+func (r *Response) startLine(buf []byte, start, end int) error {
+	return r.parseStatusLine(buf, start, end)
+}
+
+// finishHead implements message.
+func (r *Response) finishHead() error { return r.finish(r.headRequest) }
 
 // parseStatusLine parses HTTP-version SP status-code SP [reason-phrase]
 // (RFC 9112 4). For interoperability the SP after the code may be missing
