@@ -1,0 +1,941 @@
+package http2
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// Handler receives what the peer sends. Its methods are called from inside
+// Conn.Feed, on the caller's goroutine; they may call the Conn's write
+// methods (WriteHeaders, WriteData, Reset, Consumed, ...) but not Feed.
+type Handler interface {
+	// OnRequest reports a complete, validated request header block
+	// (HEADERS + CONTINUATION*) that opened stream id. r and everything it
+	// references are only valid during the call; the callee copies what it
+	// keeps. endStream means no body follows.
+	OnRequest(id uint32, r *Request, endStream bool)
+
+	// OnRequestError reports a request on stream id that cannot be
+	// delivered but is answered with an HTTP status; today only 431 when
+	// the decoded header list is larger than Options.MaxHeaderListSize.
+	// The callee answers it (WriteHeaders with endStream, typically with
+	// status) or Resets it. The codec discards any body the peer sends
+	// on the stream; OnData and OnTrailers are not called for it.
+	OnRequestError(id uint32, status int)
+
+	// OnData delivers request body bytes of stream id, padding removed.
+	// data is only valid during the call (it aliases the slice passed to
+	// Feed). endStream means the body is complete; an empty data with
+	// endStream is possible. The callee calls Conn.Consumed(id, n) once it
+	// has forwarded the bytes, which is what reopens the peer's
+	// flow-control window.
+	OnData(id uint32, data []byte, endStream bool)
+
+	// OnTrailers delivers a trailing header block, which always ends the
+	// request body. fields are only valid during the call.
+	OnTrailers(id uint32, fields []Field)
+
+	// OnReset reports that stream id is gone: the peer sent RST_STREAM
+	// (code is the peer's), or the codec reset it for a stream error (the
+	// RST_STREAM is already queued). No callback for id follows. It is
+	// called only for streams the handler was told about (OnRequest or
+	// OnRequestError), and never for the caller's own Reset.
+	OnReset(id uint32, code ErrCode)
+
+	// OnWindow reports that the send window of stream id, or of the
+	// connection when id is 0, grew after a WriteData on it was cut short
+	// by that window: data held back may now be written. For id 0 the
+	// callee retries every stream it holds data for.
+	OnWindow(id uint32)
+}
+
+// Field is one header field. Decoded fields (Request.Fields, trailers)
+// reference the Conn's header buffer and are only valid during the
+// callback; their names are lowercase. Fields passed to WriteHeaders and
+// WriteTrailers are read during the call only.
+//
+// Names and values are []byte rather than string so that the proxy can
+// pass spans of its HTTP/1 buffers without converting them; the codec
+// converts to the strings x/net's HPACK encoder needs through a small
+// per-connection intern table.
+type Field struct {
+	Name, Value []byte
+}
+
+// Request is a validated request header block (RFC 9113 8.3).
+type Request struct {
+	// Pseudo-header fields. For CONNECT (RFC 9113 8.5) Scheme and Path are
+	// empty and Authority is set; otherwise Method, Scheme and Path are
+	// set and Authority may be empty, in which case a "host" field may be
+	// among Fields.
+	Method, Scheme, Authority, Path []byte
+
+	// Fields are the regular fields in order, names lowercase. Cookie
+	// fields may be split in several (RFC 9113 8.2.3); the caller joins
+	// them with "; " when it forwards to HTTP/1.
+	Fields []Field
+
+	// ContentLength is the value of the content-length field, -1 if
+	// absent. The codec checks it against the DATA received: a mismatch is
+	// a stream error PROTOCOL_ERROR (RFC 9113 8.1.1).
+	ContentLength int64
+}
+
+// Header returns the value of the first regular field named name (which
+// must be lowercase) and whether there is one.
+func (r *Request) Header(name string) ([]byte, bool) {
+	for _, f := range r.Fields {
+		if string(f.Name) == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+// stream is the state of one client-initiated stream. A stream is in
+// Conn.streams while it is open or half-closed (remote); it is removed as
+// soon as it is closed (both END_STREAMs, or a reset either way).
+type stream struct {
+	id           uint32
+	sendWin      int64 // our send window (may go negative, RFC 9113 6.9.2)
+	recvAvail    int64 // bytes the peer may still send before a WINDOW_UPDATE
+	unacked      int64 // consumed, not yet returned by a WINDOW_UPDATE
+	held         int64 // delivered by OnData and not yet Consumed
+	cl           int64 // content-length, -1 if absent
+	recvd        int64 // DATA payload received
+	remoteClosed bool  // END_STREAM received: half-closed (remote)
+	known        bool  // the handler was told (OnRequest or OnRequestError)
+	rejected     bool  // answered through OnRequestError: body discarded
+	blocked      bool  // a WriteData was cut short by sendWin
+}
+
+type blockKind uint8
+
+const (
+	blockRequest  blockKind = iota // a request header block opening a stream
+	blockTrailers                  // trailers of an open stream
+	blockDiscard                   // decoded for HPACK state only
+)
+
+// block is the header block being received (HEADERS, CONTINUATION*).
+type block struct {
+	open      bool // END_HEADERS not yet seen
+	kind      blockKind
+	id        uint32
+	endStream bool
+	bytes     int  // encoded bytes so far
+	listSize  int  // decoded header list size so far
+	tooLarge  bool // listSize passed MaxHeaderListSize; emit disabled
+	reset     bool // discard: reset the stream with code at END_HEADERS
+	counted   bool // that reset counts toward MaxResetsPerWindow
+	code      ErrCode
+}
+
+// span locates one decoded field in Conn.hbuf: name is hbuf[ns:vs], value
+// hbuf[vs:ve].
+type span struct{ ns, vs, ve int }
+
+// appendWriter is the io.Writer the HPACK encoder writes into.
+type appendWriter struct{ buf []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// Conn is the server side of one HTTP/2 connection: a non-blocking state
+// machine fed with the bytes read from the connection (Feed) and asked
+// for the bytes to write (Out). It is not safe for concurrent use; it
+// starts no goroutines and holds no locks.
+type Conn struct {
+	h   Handler
+	opt Options
+
+	out        outBuf
+	ctrlQueued int // control bytes queued in reply to the peer since ResetOut
+
+	err           *ConnError
+	feeding       bool
+	prefaceDone   bool
+	gotSettings   bool
+	settingsAcked bool
+
+	// Peer settings and our send windows.
+	peerMaxFrame uint32
+	peerInitWin  int64
+	connSendWin  int64
+	connBlocked  bool
+
+	// Our receive window of the connection.
+	connRecvAvail int64
+	connUnacked   int64
+	connThresh    int64
+	streamThresh  int64
+
+	streams      map[uint32]*stream
+	free         []*stream
+	lastStreamID uint32
+	goAwaySent   bool
+	goAwayLastID uint32
+	goAwayRecv   bool
+	goAwayCode   ErrCode
+
+	recent  [recentlyResetCount]uint32 // ring of ids we reset
+	recentN int
+
+	// Header decoding.
+	blk    block
+	dec    *hpack.Decoder
+	hbuf   []byte
+	spans  []span
+	req    Request
+	fields []Field
+
+	// Header encoding.
+	enc   *hpack.Encoder
+	encw  appendWriter
+	strs  map[string]string
+	lower []byte
+
+	// Abuse accounting (count windows).
+	winStreams, winResets int
+	winFrames, winEmpty   int
+
+	ids []uint32 // scratch for OnWindow notifications
+}
+
+// NewConn returns a Conn for a freshly accepted connection and queues the
+// server preface (SETTINGS, and a WINDOW_UPDATE raising the connection
+// window to Options.ConnWindowSize) in its output.
+func NewConn(h Handler, o Options) *Conn {
+	c := &Conn{h: h, opt: o.withDefaults()}
+	c.peerMaxFrame = minMaxFrameSize
+	c.peerInitWin = defaultWindow
+	c.connSendWin = defaultWindow
+	c.connRecvAvail = int64(c.opt.ConnWindowSize)
+	c.connThresh = max(1, int64(c.opt.ConnWindowSize/2))
+	c.streamThresh = max(1, int64(c.opt.InitialWindowSize/2))
+	c.streams = make(map[uint32]*stream)
+	// Until the peer acknowledges our SETTINGS it may use the RFC's
+	// default table size; a larger advertised size may be used at once.
+	c.dec = hpack.NewDecoder(defaultTableSize, c.onField)
+	if c.opt.HeaderTableSize > defaultTableSize {
+		c.dec.SetAllowedMaxDynamicTableSize(c.opt.HeaderTableSize)
+	}
+	c.dec.SetMaxStringLength(int(c.opt.MaxHeaderListSize))
+	c.enc = hpack.NewEncoder(&c.encw)
+	c.req.ContentLength = -1
+
+	var s [6 * 5]byte
+	n := 0
+	put := func(id uint16, v uint32) {
+		binary.BigEndian.PutUint16(s[n:], id)
+		binary.BigEndian.PutUint32(s[n+2:], v)
+		n += 6
+	}
+	put(settingMaxConcurrentStreams, c.opt.MaxConcurrentStreams)
+	put(settingInitialWindowSize, c.opt.InitialWindowSize)
+	put(settingMaxFrameSize, c.opt.MaxFrameSize)
+	put(settingMaxHeaderListSize, c.opt.MaxHeaderListSize)
+	if c.opt.HeaderTableSize != defaultTableSize {
+		put(settingHeaderTableSize, c.opt.HeaderTableSize)
+	}
+	c.out.frameHeader(n, frameSettings, 0, 0)
+	c.out.write(s[:n])
+	if inc := c.opt.ConnWindowSize - defaultWindow; inc > 0 {
+		c.writeWindowUpdate(0, inc)
+	}
+	return c
+}
+
+// Feed processes bytes read from the connection: first the client preface,
+// then whole frames. It returns how many bytes it consumed; the bytes of
+// an incomplete frame (or preface) are left to the caller, who calls Feed
+// again with them and more bytes appended. Handler callbacks run inside
+// Feed. A connection error returns a *ConnError after a GOAWAY has been
+// queued; the caller writes Out and closes, and later Feeds return the
+// same error.
+func (c *Conn) Feed(b []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.feeding {
+		panic("http2: Conn.Feed called from a Handler callback")
+	}
+	c.feeding = true
+	n, err := c.feed(b)
+	c.feeding = false
+	return n, err
+}
+
+func (c *Conn) feed(b []byte) (int, error) {
+	n := 0
+	if !c.prefaceDone {
+		k := min(len(b), len(ClientPreface))
+		if string(b[:k]) != ClientPreface[:k] {
+			return 0, c.fail(ErrCodeProtocol, "invalid client preface")
+		}
+		if k < len(ClientPreface) {
+			return 0, nil
+		}
+		n = k
+		c.prefaceDone = true
+	}
+	for len(b)-n >= frameHeaderLen {
+		fh := parseFrameHeader(b[n:])
+		if fh.length > c.opt.MaxFrameSize {
+			return n, c.fail(ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")
+		}
+		end := n + frameHeaderLen + int(fh.length)
+		if end > len(b) {
+			break
+		}
+		err := c.processFrame(fh, b[n+frameHeaderLen:end])
+		n = end
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// fail records a connection error and queues its GOAWAY.
+func (c *Conn) fail(code ErrCode, reason string) error {
+	if c.err == nil {
+		c.err = &ConnError{Code: code, Reason: reason}
+		c.writeGoAway(c.lastStreamID, code, reason)
+	}
+	return c.err
+}
+
+func (c *Conn) processFrame(fh frameHeader, p []byte) error {
+	if !c.gotSettings && (fh.typ != frameSettings || fh.flags&flagAck != 0) {
+		return c.fail(ErrCodeProtocol, "first frame is not SETTINGS")
+	}
+	if c.blk.open && fh.typ != frameContinuation {
+		return c.fail(ErrCodeProtocol, "frame other than CONTINUATION inside a header block")
+	}
+	c.winFrames++
+	if c.winFrames > c.opt.EmptyFrameWindow {
+		c.winFrames, c.winEmpty = 1, 0
+	}
+	switch fh.typ {
+	case frameData:
+		return c.processData(fh, p)
+	case frameHeaders:
+		return c.processHeaders(fh, p)
+	case framePriority:
+		return c.processPriority(fh, p)
+	case frameRSTStream:
+		return c.processRSTStream(fh, p)
+	case frameSettings:
+		return c.processSettings(fh, p)
+	case framePushPromise:
+		return c.fail(ErrCodeProtocol, "PUSH_PROMISE from a client")
+	case framePing:
+		return c.processPing(fh, p)
+	case frameGoAway:
+		return c.processGoAway(fh, p)
+	case frameWindowUpdate:
+		return c.processWindowUpdate(fh, p)
+	case frameContinuation:
+		if !c.blk.open || fh.id != c.blk.id {
+			return c.fail(ErrCodeProtocol, "CONTINUATION without a preceding HEADERS on its stream")
+		}
+		return c.blockFragment(p, len(p), fh.flags&flagEndHeaders != 0)
+	}
+	return nil // unknown frame types are ignored (RFC 9113 4.1, 5.5)
+}
+
+// idle reports whether id names a stream that was never opened: client
+// streams above the highest seen, and every even (server) id since we
+// never push.
+func (c *Conn) idle(id uint32) bool {
+	return id > c.lastStreamID || id%2 == 0
+}
+
+func (c *Conn) processData(fh frameHeader, p []byte) error {
+	if fh.id == 0 {
+		return c.fail(ErrCodeProtocol, "DATA on stream 0")
+	}
+	length := int64(fh.length)
+	if length > c.connRecvAvail {
+		return c.fail(ErrCodeFlowControl, "DATA beyond the connection window")
+	}
+	c.connRecvAvail -= length
+	data := p
+	if fh.flags&flagPadded != 0 {
+		if len(p) == 0 {
+			return c.fail(ErrCodeFrameSize, "padded DATA without pad length")
+		}
+		if int(p[0]) >= len(p) {
+			return c.fail(ErrCodeProtocol, "DATA padding longer than the payload")
+		}
+		data = p[1 : len(p)-int(p[0])]
+	}
+	endStream := fh.flags&flagEndStream != 0
+	st := c.streams[fh.id]
+	if st == nil {
+		c.creditConn(length) // no one will consume it
+		if c.idle(fh.id) {
+			return c.fail(ErrCodeProtocol, "DATA on an idle stream")
+		}
+		if c.recentlyReset(fh.id) {
+			return nil // sent before the peer saw our RST_STREAM
+		}
+		return c.resetUntracked(fh.id, ErrCodeStreamClosed)
+	}
+	if st.remoteClosed {
+		c.creditConn(length)
+		return c.streamError(st.id, ErrCodeStreamClosed, true)
+	}
+	if length > st.recvAvail {
+		c.creditConn(length)
+		return c.streamError(st.id, ErrCodeFlowControl, true)
+	}
+	st.recvAvail -= length
+	if len(data) == 0 && !endStream {
+		if err := c.noteEmpty(); err != nil {
+			return err
+		}
+	}
+	if st.rejected {
+		c.creditConn(length)
+		if endStream {
+			st.remoteClosed = true
+		}
+		return nil
+	}
+	st.recvd += int64(len(data))
+	if st.cl >= 0 && (st.recvd > st.cl || endStream && st.recvd != st.cl) {
+		c.creditConn(length)
+		return c.streamError(st.id, ErrCodeProtocol, true)
+	}
+	if endStream {
+		st.remoteClosed = true
+	}
+	if pad := length - int64(len(data)); pad > 0 {
+		c.creditConn(pad)
+		c.creditStream(st, pad)
+	}
+	st.held += int64(len(data))
+	if len(data) > 0 || endStream {
+		c.h.OnData(st.id, data, endStream)
+	}
+	return nil
+}
+
+func (c *Conn) processHeaders(fh frameHeader, p []byte) error {
+	id := fh.id
+	if id == 0 {
+		return c.fail(ErrCodeProtocol, "HEADERS on stream 0")
+	}
+	if id%2 == 0 {
+		return c.fail(ErrCodeProtocol, "HEADERS on a server stream id")
+	}
+	frag := p
+	padLen := 0
+	if fh.flags&flagPadded != 0 {
+		if len(frag) == 0 {
+			return c.fail(ErrCodeFrameSize, "padded HEADERS without pad length")
+		}
+		padLen = int(frag[0])
+		frag = frag[1:]
+	}
+	selfDep := false
+	if fh.flags&flagPriority != 0 {
+		if len(frag) < 5 {
+			return c.fail(ErrCodeFrameSize, "HEADERS too short for its priority")
+		}
+		selfDep = binary.BigEndian.Uint32(frag)&streamIDMask == id
+		frag = frag[5:]
+	}
+	if padLen > len(frag) {
+		return c.fail(ErrCodeProtocol, "HEADERS padding longer than the payload")
+	}
+	frag = frag[:len(frag)-padLen]
+
+	c.blk = block{open: true, id: id, endStream: fh.flags&flagEndStream != 0}
+	b := &c.blk
+	if st := c.streams[id]; st != nil {
+		switch {
+		case st.remoteClosed:
+			b.kind, b.reset, b.code, b.counted = blockDiscard, true, ErrCodeStreamClosed, true
+		case selfDep:
+			b.kind, b.reset, b.code, b.counted = blockDiscard, true, ErrCodeProtocol, true
+		case st.rejected:
+			b.kind = blockDiscard
+			if b.endStream {
+				st.remoteClosed = true
+			}
+		default:
+			b.kind = blockTrailers
+		}
+	} else if !c.idle(id) {
+		if !c.recentlyReset(id) {
+			// A new stream must have a larger id than any before it
+			// (RFC 9113 5.1.1); a closed one takes no more headers.
+			return c.fail(ErrCodeProtocol, "HEADERS on a closed stream or a decreasing stream id")
+		}
+		b.kind = blockDiscard // trailers sent before the peer saw our RST_STREAM
+	} else {
+		c.lastStreamID = id
+		c.winStreams++
+		if c.winStreams > c.opt.ResetWindow {
+			c.winStreams, c.winResets = 1, 0
+		}
+		switch {
+		case c.goAwaySent:
+			b.kind, b.reset, b.code = blockDiscard, true, ErrCodeRefusedStream
+		case len(c.streams) >= int(c.opt.MaxConcurrentStreams):
+			b.kind, b.reset, b.code, b.counted = blockDiscard, true, ErrCodeRefusedStream, true
+		case selfDep:
+			b.kind, b.reset, b.code, b.counted = blockDiscard, true, ErrCodeProtocol, true
+		default:
+			b.kind = blockRequest
+			c.newStream(id)
+		}
+	}
+	c.hbuf = c.hbuf[:0]
+	c.spans = c.spans[:0]
+	c.dec.SetEmitEnabled(b.kind != blockDiscard)
+	return c.blockFragment(frag, len(p), fh.flags&flagEndHeaders != 0)
+}
+
+// blockFragment feeds one fragment of the header block to the decoder;
+// frameLen (padding included) counts toward MaxHeaderBlockBytes.
+func (c *Conn) blockFragment(frag []byte, frameLen int, endHeaders bool) error {
+	c.blk.bytes += frameLen
+	if c.blk.bytes > c.opt.MaxHeaderBlockBytes {
+		return c.fail(ErrCodeEnhanceYourCalm, "header block larger than the limit")
+	}
+	if len(frag) == 0 && !endHeaders {
+		if err := c.noteEmpty(); err != nil {
+			return err
+		}
+	}
+	if _, err := c.dec.Write(frag); err != nil {
+		return c.fail(ErrCodeCompression, "HPACK decoding failed")
+	}
+	if !endHeaders {
+		return nil
+	}
+	return c.finishBlock()
+}
+
+// onField is the HPACK decoder's emit function.
+func (c *Conn) onField(f hpack.HeaderField) {
+	b := &c.blk
+	b.listSize += len(f.Name) + len(f.Value) + 32
+	if b.listSize > int(c.opt.MaxHeaderListSize) {
+		b.tooLarge = true
+		c.dec.SetEmitEnabled(false)
+		return
+	}
+	ns := len(c.hbuf)
+	c.hbuf = append(c.hbuf, f.Name...)
+	vs := len(c.hbuf)
+	c.hbuf = append(c.hbuf, f.Value...)
+	c.spans = append(c.spans, span{ns, vs, len(c.hbuf)})
+}
+
+const maxKeptHeaderBuf = 16 << 10
+
+func (c *Conn) finishBlock() error {
+	b := c.blk
+	c.blk.open = false
+	if err := c.dec.Close(); err != nil {
+		return c.fail(ErrCodeCompression, "truncated header block")
+	}
+	c.dec.SetEmitEnabled(true)
+	var err error
+	switch b.kind {
+	case blockDiscard:
+		if b.reset {
+			err = c.streamError(b.id, b.code, b.counted)
+		}
+	case blockRequest:
+		err = c.finishRequest(&b)
+	case blockTrailers:
+		err = c.finishTrailers(&b)
+	}
+	if cap(c.hbuf) > maxKeptHeaderBuf {
+		c.hbuf, c.spans, c.fields = nil, nil, nil
+	}
+	c.req = Request{ContentLength: -1}
+	return err
+}
+
+func (c *Conn) finishRequest(b *block) error {
+	st := c.streams[b.id]
+	if b.tooLarge {
+		st.known, st.rejected = true, true
+		st.remoteClosed = b.endStream
+		c.h.OnRequestError(b.id, 431)
+		return nil
+	}
+	if !c.buildRequest(b.endStream) {
+		return c.streamError(b.id, ErrCodeProtocol, true)
+	}
+	st.cl = c.req.ContentLength
+	st.known = true
+	st.remoteClosed = b.endStream
+	c.h.OnRequest(b.id, &c.req, b.endStream)
+	return nil
+}
+
+func (c *Conn) finishTrailers(b *block) error {
+	st := c.streams[b.id]
+	if st == nil {
+		return nil
+	}
+	if b.tooLarge || !b.endStream || !c.buildTrailers() || st.cl >= 0 && st.recvd != st.cl {
+		return c.streamError(b.id, ErrCodeProtocol, true)
+	}
+	st.remoteClosed = true
+	c.h.OnTrailers(b.id, c.fields)
+	return nil
+}
+
+func (c *Conn) processPriority(fh frameHeader, p []byte) error {
+	if fh.id == 0 {
+		return c.fail(ErrCodeProtocol, "PRIORITY on stream 0")
+	}
+	if len(p) != 5 {
+		return c.fail(ErrCodeFrameSize, "PRIORITY length is not 5")
+	}
+	if binary.BigEndian.Uint32(p)&streamIDMask != fh.id {
+		return nil // priorities are parsed and ignored (RFC 9113 5.3.2)
+	}
+	if _, ok := c.streams[fh.id]; ok {
+		return c.streamError(fh.id, ErrCodeProtocol, true)
+	}
+	return c.fail(ErrCodeProtocol, "stream depends on itself")
+}
+
+func (c *Conn) processRSTStream(fh frameHeader, p []byte) error {
+	if fh.id == 0 {
+		return c.fail(ErrCodeProtocol, "RST_STREAM on stream 0")
+	}
+	if len(p) != 4 {
+		return c.fail(ErrCodeFrameSize, "RST_STREAM length is not 4")
+	}
+	st := c.streams[fh.id]
+	if st == nil {
+		if c.idle(fh.id) {
+			return c.fail(ErrCodeProtocol, "RST_STREAM on an idle stream")
+		}
+		return nil // closed: ignored
+	}
+	code := ErrCode(binary.BigEndian.Uint32(p))
+	known := st.known
+	c.removeStream(st)
+	if err := c.noteReset(); err != nil {
+		return err
+	}
+	if known {
+		c.h.OnReset(fh.id, code)
+	}
+	return nil
+}
+
+func (c *Conn) processSettings(fh frameHeader, p []byte) error {
+	if fh.id != 0 {
+		return c.fail(ErrCodeProtocol, "SETTINGS on a stream")
+	}
+	if fh.flags&flagAck != 0 {
+		if len(p) != 0 {
+			return c.fail(ErrCodeFrameSize, "SETTINGS ACK with a payload")
+		}
+		c.onSettingsAck()
+		return nil
+	}
+	if len(p)%6 != 0 {
+		return c.fail(ErrCodeFrameSize, "SETTINGS length not a multiple of 6")
+	}
+	c.gotSettings = true
+	newWin, winSet := int64(0), false
+	for i := 0; i < len(p); i += 6 {
+		v := binary.BigEndian.Uint32(p[i+2:])
+		switch binary.BigEndian.Uint16(p[i:]) {
+		case settingHeaderTableSize:
+			c.enc.SetMaxDynamicTableSizeLimit(v)
+		case settingEnablePush:
+			if v > 1 {
+				return c.fail(ErrCodeProtocol, "SETTINGS_ENABLE_PUSH not 0 or 1")
+			}
+		case settingInitialWindowSize:
+			if v > maxWindow {
+				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
+			}
+			newWin, winSet = int64(v), true
+		case settingMaxFrameSize:
+			if v < minMaxFrameSize || v > maxMaxFrameSize {
+				return c.fail(ErrCodeProtocol, "SETTINGS_MAX_FRAME_SIZE out of range")
+			}
+			c.peerMaxFrame = v
+		case settingEnableConnectProtocol:
+			if v > 1 {
+				return c.fail(ErrCodeProtocol, "SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1")
+			}
+		}
+		// MAX_CONCURRENT_STREAMS limits pushes we never make;
+		// MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored.
+	}
+	delta := int64(0)
+	if winSet {
+		delta = newWin - c.peerInitWin
+		c.peerInitWin = newWin
+		for _, st := range c.streams {
+			st.sendWin += delta
+			if st.sendWin > maxWindow {
+				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window")
+			}
+		}
+	}
+	if err := c.reserveControl(frameHeaderLen); err != nil {
+		return err
+	}
+	c.out.frameHeader(0, frameSettings, flagAck, 0)
+	if delta > 0 {
+		c.ids = c.ids[:0]
+		for id, st := range c.streams {
+			if st.blocked && st.sendWin > 0 {
+				st.blocked = false
+				c.ids = append(c.ids, id)
+			}
+		}
+		for _, id := range c.ids {
+			if _, ok := c.streams[id]; ok && c.err == nil {
+				c.h.OnWindow(id)
+			}
+		}
+	}
+	return nil
+}
+
+// onSettingsAck applies what waited for the peer to acknowledge our
+// SETTINGS: a table size or stream window smaller than the RFC defaults.
+func (c *Conn) onSettingsAck() {
+	if c.settingsAcked {
+		return
+	}
+	c.settingsAcked = true
+	if c.opt.HeaderTableSize < defaultTableSize {
+		c.dec.SetAllowedMaxDynamicTableSize(c.opt.HeaderTableSize)
+	}
+	if c.opt.InitialWindowSize < defaultWindow {
+		delta := int64(c.opt.InitialWindowSize) - defaultWindow
+		for _, st := range c.streams {
+			st.recvAvail += delta
+		}
+	}
+}
+
+// recvInit is the receive window a new stream starts with: the larger of
+// ours and the RFC default until the peer acknowledged our SETTINGS.
+func (c *Conn) recvInit() int64 {
+	if c.settingsAcked {
+		return int64(c.opt.InitialWindowSize)
+	}
+	return max(int64(c.opt.InitialWindowSize), defaultWindow)
+}
+
+func (c *Conn) processPing(fh frameHeader, p []byte) error {
+	if fh.id != 0 {
+		return c.fail(ErrCodeProtocol, "PING on a stream")
+	}
+	if len(p) != 8 {
+		return c.fail(ErrCodeFrameSize, "PING length is not 8")
+	}
+	if fh.flags&flagAck != 0 {
+		return nil
+	}
+	if err := c.reserveControl(frameHeaderLen + 8); err != nil {
+		return err
+	}
+	c.out.frameHeader(8, framePing, flagAck, 0)
+	c.out.write(p)
+	return nil
+}
+
+func (c *Conn) processGoAway(fh frameHeader, p []byte) error {
+	if fh.id != 0 {
+		return c.fail(ErrCodeProtocol, "GOAWAY on a stream")
+	}
+	if len(p) < 8 {
+		return c.fail(ErrCodeFrameSize, "GOAWAY shorter than 8")
+	}
+	c.goAwayRecv = true
+	c.goAwayCode = ErrCode(binary.BigEndian.Uint32(p[4:]))
+	return nil
+}
+
+func (c *Conn) processWindowUpdate(fh frameHeader, p []byte) error {
+	if len(p) != 4 {
+		return c.fail(ErrCodeFrameSize, "WINDOW_UPDATE length is not 4")
+	}
+	inc := int64(binary.BigEndian.Uint32(p) & streamIDMask)
+	if fh.id == 0 {
+		if inc == 0 {
+			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE with increment 0")
+		}
+		c.connSendWin += inc
+		if c.connSendWin > maxWindow {
+			return c.fail(ErrCodeFlowControl, "connection window above 2^31-1")
+		}
+		if c.connBlocked && c.connSendWin > 0 {
+			c.connBlocked = false
+			c.h.OnWindow(0)
+		}
+		return nil
+	}
+	st := c.streams[fh.id]
+	if st == nil {
+		if c.idle(fh.id) {
+			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE on an idle stream")
+		}
+		return nil // closed: ignored
+	}
+	if inc == 0 {
+		return c.streamError(fh.id, ErrCodeProtocol, true)
+	}
+	st.sendWin += inc
+	if st.sendWin > maxWindow {
+		return c.streamError(fh.id, ErrCodeFlowControl, true)
+	}
+	if st.blocked && st.sendWin > 0 && st.known {
+		st.blocked = false
+		c.h.OnWindow(fh.id)
+	}
+	return nil
+}
+
+// noteEmpty counts a frame that carries nothing.
+func (c *Conn) noteEmpty() error {
+	c.winEmpty++
+	if c.winEmpty > c.opt.MaxEmptyFramesPerWindow {
+		return c.fail(ErrCodeEnhanceYourCalm, "too many empty frames")
+	}
+	return nil
+}
+
+// noteReset counts a stream that ended early by a reset.
+func (c *Conn) noteReset() error {
+	c.winResets++
+	if c.winResets > c.opt.MaxResetsPerWindow {
+		return c.fail(ErrCodeEnhanceYourCalm, "too many stream resets")
+	}
+	return nil
+}
+
+// reserveControl accounts for n bytes of a control frame queued in reply
+// to the peer.
+func (c *Conn) reserveControl(n int) error {
+	if c.ctrlQueued+n > c.opt.MaxControlBytes {
+		return c.fail(ErrCodeEnhanceYourCalm, "peer does not read control responses")
+	}
+	c.ctrlQueued += n
+	return nil
+}
+
+func (c *Conn) newStream(id uint32) *stream {
+	var st *stream
+	if k := len(c.free); k > 0 {
+		st = c.free[k-1]
+		c.free[k-1] = nil
+		c.free = c.free[:k-1]
+	} else {
+		st = new(stream)
+	}
+	*st = stream{id: id, sendWin: c.peerInitWin, recvAvail: c.recvInit(), cl: -1}
+	c.streams[id] = st
+	return st
+}
+
+// removeStream forgets a stream that is closed; the connection-window
+// share of the bytes the handler did not consume yet is returned at once.
+func (c *Conn) removeStream(st *stream) {
+	delete(c.streams, st.id)
+	if st.held > 0 {
+		c.creditConn(st.held)
+	}
+	*st = stream{}
+	c.free = append(c.free, st)
+}
+
+// streamError ends stream id with RST_STREAM(code) (RFC 9113 5.4.2).
+func (c *Conn) streamError(id uint32, code ErrCode, counted bool) error {
+	known := false
+	if st := c.streams[id]; st != nil {
+		known = st.known
+		c.removeStream(st)
+	}
+	c.remember(id)
+	if err := c.sendReset(id, code, counted); err != nil {
+		return err
+	}
+	if known {
+		c.h.OnReset(id, code)
+	}
+	return nil
+}
+
+// resetUntracked answers a frame on a stream we no longer track.
+func (c *Conn) resetUntracked(id uint32, code ErrCode) error {
+	return c.sendReset(id, code, true)
+}
+
+// sendReset queues a RST_STREAM in reply to the peer.
+func (c *Conn) sendReset(id uint32, code ErrCode, counted bool) error {
+	if err := c.reserveControl(frameHeaderLen + 4); err != nil {
+		return err
+	}
+	c.writeRSTStream(id, code)
+	if counted {
+		return c.noteReset()
+	}
+	return nil
+}
+
+// remember records id as reset by us: frames the peer sent before it saw
+// the RST_STREAM are discarded instead of treated as errors.
+func (c *Conn) remember(id uint32) {
+	c.recent[c.recentN%recentlyResetCount] = id
+	c.recentN++
+}
+
+func (c *Conn) recentlyReset(id uint32) bool {
+	for _, r := range c.recent {
+		if r == id && id != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// creditConn returns n bytes of the connection's receive window, with a
+// WINDOW_UPDATE once at least half of the window is owed.
+func (c *Conn) creditConn(n int64) {
+	c.connUnacked += n
+	if c.connUnacked >= c.connThresh && c.err == nil {
+		c.writeWindowUpdate(0, uint32(c.connUnacked))
+		c.connRecvAvail += c.connUnacked
+		c.connUnacked = 0
+	}
+}
+
+// creditStream is creditConn for a stream's window; a stream whose
+// request body is complete gets no more window.
+func (c *Conn) creditStream(st *stream, n int64) {
+	if st.remoteClosed || st.rejected || c.err != nil {
+		return
+	}
+	st.unacked += n
+	if st.unacked >= c.streamThresh {
+		c.writeWindowUpdate(st.id, uint32(st.unacked))
+		st.recvAvail += st.unacked
+		st.unacked = 0
+	}
+}
