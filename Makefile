@@ -48,7 +48,7 @@ fmt-check:
 
 # Each fuzz target for FUZZTIME (make test runs them briefly; make fuzz
 # FUZZTIME=10m for a real session). Seed corpora live in testdata/fuzz/.
-FUZZPKGS := ./internal/codec/http1/ ./router/ ./config/ ./proxy/
+FUZZPKGS := ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./config/ ./proxy/
 fuzz:
 	@for p in $(FUZZPKGS); do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
@@ -72,7 +72,7 @@ bench-quick:
 
 # Go micro-benchmarks of the hot path.
 benchgo:
-	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./proxy/
+	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./proxy/
 
 check: fmt-check vet test
 

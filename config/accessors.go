@@ -3,18 +3,17 @@ package config
 import "time"
 
 // Protocols returns the protocols the proxy actually speaks: downstream
-// "Auto" or empty is served as Http1, and upstream "Auto" or empty follows
-// downstream, as in MOSN. Call it on a validated config. Any goroutine.
+// "Http1", "Http2" or "Auto" (empty means "Auto": either, told apart by
+// the HTTP/2 connection preface), and upstream always "Http1" ("Auto" and
+// empty included: MOSN would follow the downstream protocol, but ferry
+// speaks HTTP/1.1 to upstream hosts). Call it on a validated config. Any
+// goroutine.
 func (p *ProxyConfig) Protocols() (downstream, upstream string) {
 	downstream = p.DownstreamProtocol
-	if downstream == "" || downstream == protocolAuto {
-		downstream = protocolHTTP1
+	if downstream == "" {
+		downstream = protocolAuto
 	}
-	upstream = p.UpstreamProtocol
-	if upstream == "" || upstream == protocolAuto {
-		upstream = downstream
-	}
-	return downstream, upstream
+	return downstream, protocolHTTP1
 }
 
 // IdleTimeout returns the listener's downstream idle timeout: its

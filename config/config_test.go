@@ -404,8 +404,9 @@ func TestAccessors(t *testing.T) {
 		wantDn, wantUp string
 	}{
 		{name: "explicit", down: "Http1", up: "Http1", wantDn: "Http1", wantUp: "Http1"},
-		{name: "empty", wantDn: "Http1", wantUp: "Http1"},
-		{name: "auto", down: "Auto", up: "Auto", wantDn: "Http1", wantUp: "Http1"},
+		{name: "h2c", down: "Http2", wantDn: "Http2", wantUp: "Http1"},
+		{name: "empty", wantDn: "Auto", wantUp: "Http1"},
+		{name: "auto", down: "Auto", up: "Auto", wantDn: "Auto", wantUp: "Http1"},
 	}
 	for _, tc := range protos {
 		t.Run("protocols "+tc.name, func(t *testing.T) {

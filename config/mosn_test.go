@@ -25,7 +25,6 @@ func TestMOSNExamples(t *testing.T) {
 		{
 			name: "mosn_config.json",
 			warnings: []string{
-				`servers[0].listeners[1].filter_chains[0].filters[0].config.downstream_protocol: "Auto" is served as Http1 (ferry does not detect HTTP/2 yet)`,
 				"cluster_manager.clusters[0].conn_buffer_limit_bytes: accepted but not implemented",
 				"cluster_manager.clusters[1].conn_buffer_limit_bytes: accepted but not implemented",
 				"admin: accepted but not implemented",

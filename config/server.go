@@ -183,13 +183,14 @@ type GoPluginConfig struct {
 type ProxyConfig struct {
 	// Name labels the proxy in stats.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
-	// DownstreamProtocol is the protocol spoken by clients: "Http1".
-	// MOSN's "Auto" (and an empty value, which MOSN treats as "Auto") is
-	// accepted and served as Http1, with a warning. Other protocols (Http2,
-	// X, bolt, …) are rejected by Validate.
+	// DownstreamProtocol is the protocol spoken by clients: "Http1",
+	// "Http2" (cleartext h2c with prior knowledge) or "Auto" (either, told
+	// apart by the HTTP/2 connection preface; empty means Auto, as in
+	// MOSN). Other protocols (X, bolt, …) are rejected by Validate.
 	DownstreamProtocol string `json:"downstream_protocol,omitempty" yaml:"downstream_protocol,omitempty"`
-	// UpstreamProtocol is the protocol spoken to upstream hosts: "Http1", or
-	// "Auto" / empty for the downstream protocol.
+	// UpstreamProtocol is the protocol spoken to upstream hosts: "Http1".
+	// "Auto" and empty mean Http1 too (ferry's upstream side is HTTP/1.1);
+	// "Http2" is rejected by Validate.
 	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
 	// RouterConfigName names the route table (servers[].routers[]) this
 	// proxy uses. Required.

@@ -11,6 +11,7 @@ import (
 // Protocol names, spelled as MOSN spells them.
 const (
 	protocolHTTP1 = "Http1"
+	protocolHTTP2 = "Http2"
 	protocolAuto  = "Auto"
 )
 
@@ -219,8 +220,8 @@ func (v *validator) proxy(pc *ProxyConfig, pp string) {
 		v.p.add(pp, "required")
 		return
 	}
-	v.protocol(pc.DownstreamProtocol, pp+".downstream_protocol")
-	v.protocol(pc.UpstreamProtocol, pp+".upstream_protocol")
+	v.downstreamProtocol(pc.DownstreamProtocol, pp+".downstream_protocol")
+	v.upstreamProtocol(pc.UpstreamProtocol, pp+".upstream_protocol")
 	switch _, ok := v.routerNames[pc.RouterConfigName]; {
 	case pc.RouterConfigName == "":
 		v.p.add(pp+".router_config_name", "required")
@@ -229,13 +230,28 @@ func (v *validator) proxy(pc *ProxyConfig, pp string) {
 	}
 }
 
-// protocol checks a protocol name: Http1, or Auto / empty (served as Http1).
-func (v *validator) protocol(name, path string) {
+// downstreamProtocol checks what clients may speak: Http1, Http2 (h2c
+// with prior knowledge), or Auto / empty (either, told apart by the HTTP/2
+// connection preface, as MOSN's Auto does).
+func (v *validator) downstreamProtocol(name, path string) {
+	switch name {
+	case "", protocolHTTP1, protocolHTTP2, protocolAuto:
+		return
+	}
+	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry serves Http1, Http2 (h2c) and Auto (either, by the connection preface)")
+}
+
+// upstreamProtocol checks what ferry speaks to upstream hosts: Http1, or
+// Auto / empty, which mean Http1.
+func (v *validator) upstreamProtocol(name, path string) {
 	switch name {
 	case "", protocolHTTP1, protocolAuto:
 		return
+	case protocolHTTP2:
+		v.p.add(path, `"Http2" upstreams are not supported yet; ferry speaks Http1 to upstream hosts (Auto and empty mean Http1)`)
+		return
 	}
-	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry supports Http1 (Auto and empty are served as Http1)")
+	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry speaks Http1 to upstream hosts (Auto and empty mean Http1)")
 }
 
 // durations reports every negative Duration in v, found at path.

@@ -135,16 +135,6 @@ func listenerWarnings(l *Listener, lp string, w []FieldError) []FieldError {
 			fp := index(index(lp+".filter_chains", ci)+".filters", fi)
 			if f.Type != ProxyFilterType {
 				w = append(w, FieldError{Path: fp + ".type", Msg: "filter " + strconv.Quote(f.Type) + " accepted but not implemented"})
-				continue
-			}
-			if f.Proxy == nil {
-				continue
-			}
-			switch f.Proxy.DownstreamProtocol {
-			case protocolAuto:
-				w = append(w, FieldError{Path: fp + ".config.downstream_protocol", Msg: `"Auto" is served as Http1 (ferry does not detect HTTP/2 yet)`})
-			case "":
-				w = append(w, FieldError{Path: fp + ".config.downstream_protocol", Msg: `empty means "Auto" in MOSN; ferry serves Http1`})
 			}
 		}
 	}

@@ -19,6 +19,8 @@ type downstream struct {
 	f *Factory
 	c *conn.Conn
 	s *stream
+	// h2 serves the connection once it turned out to speak HTTP/2.
+	h2 *h2conn
 
 	requests int32
 	inRead   bool
@@ -58,6 +60,13 @@ func (d *downstream) OnNewConnection() filterchain.Status {
 
 // OnData implements filterchain.ReadFilter: the entry of every request.
 func (d *downstream) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if d.h2 == nil && d.requests == 0 && d.s == nil && d.f.proto != ProtoHTTP1 && !d.sniff(buf) {
+		return filterchain.Stop // a prefix of the HTTP/2 preface: wait for more
+	}
+	if d.h2 != nil {
+		d.h2.onData(buf)
+		return filterchain.Stop
+	}
 	d.inRead = true
 	for buf.Len() > 0 && !d.c.Closed() && d.step(buf) {
 	}
@@ -66,6 +75,25 @@ func (d *downstream) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 	}
 	d.inRead = false
 	return filterchain.Stop
+}
+
+// sniff picks the protocol of a new connection from its first bytes: with
+// Http2 every connection is HTTP/2 (a wrong preface is the codec's
+// PROTOCOL_ERROR); with Auto the HTTP/2 preface decides. It reports
+// false while the bytes are a prefix of the preface.
+func (d *downstream) sniff(buf filterchain.Buffer) bool {
+	isH2, known := true, true
+	if d.f.proto == ProtoAuto {
+		isH2, known = h2Sniff(buf.Bytes())
+	}
+	if !known {
+		return false
+	}
+	if isH2 {
+		d.h2 = newH2conn(d)
+		d.f.srv.stats.h2Conns.Inc()
+	}
+	return true
 }
 
 // step handles the input in the current state; it reports whether to go
@@ -153,6 +181,10 @@ func (d *downstream) readTimeout() {
 
 // idleTimeout closes a keep-alive connection with no request.
 func (d *downstream) idleTimeout() {
+	if d.h2 != nil {
+		d.h2.idle()
+		return
+	}
 	if d.s == nil {
 		d.f.srv.stats.idleClosed.Inc()
 		d.c.Close(filterchain.CloseFlush)
@@ -184,6 +216,10 @@ func (d *downstream) streamDone(s *stream) {
 // OnEvent implements filterchain.ConnectionCallbacks: the client went away.
 func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
 	d.stopTimer()
+	if d.h2 != nil {
+		d.h2.closed()
+		return
+	}
 	if s := d.s; s != nil {
 		s.abort()
 	}
@@ -196,6 +232,10 @@ func (d *downstream) OnAboveHighWatermark() { d.f.srv.stats.downstreamStalls.Inc
 // OnBelowLowWatermark implements conn.WatermarkListener: write what the
 // response queued, then let the stream finish if it was waiting for that.
 func (d *downstream) OnBelowLowWatermark() {
+	if d.h2 != nil {
+		d.h2.drainAll()
+		return
+	}
 	s := d.s
 	if s == nil {
 		return

@@ -136,6 +136,20 @@ func (h *headerMap) appendFields(dst []byte, skip func(name []byte, f http1.Head
 	return dst
 }
 
+// rangeKept calls fn for every field appendFields would write, with the
+// parsed field's flags (zero for added fields).
+func (h *headerMap) rangeKept(fn func(name, value []byte, f http1.Header)) {
+	for i, f := range *h.fields {
+		if f.Flags&http1.FlagHopByHop != 0 || h.deleted(i) {
+			continue
+		}
+		fn(h.bytes(f.Name), h.bytes(f.Value), f)
+	}
+	for _, a := range h.add {
+		fn([]byte(a.name), []byte(a.value), http1.Header{})
+	}
+}
+
 func appendField(dst, name, value []byte) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
@@ -207,9 +221,13 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 		dst = appendField(dst, []byte("X-Forwarded-Host"), h)
 	}
 	if o.Via != "" {
-		dst = append(dst, "Via: 1."...)
-		dst = strconv.AppendInt(dst, int64(s.req.Minor), 10)
-		dst = append(dst, ' ')
+		if s.h2 != nil {
+			dst = append(dst, "Via: 2 "...)
+		} else {
+			dst = append(dst, "Via: 1."...)
+			dst = strconv.AppendInt(dst, int64(s.req.Minor), 10)
+			dst = append(dst, ' ')
+		}
 		dst = append(dst, o.Via...)
 		dst = append(dst, "\r\n"...)
 	}

@@ -33,6 +33,10 @@ func (s *stream) end() {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	if s.h2 != nil {
+		s.h2.streamDone(s)
+		return
+	}
 	s.d.streamDone(s)
 }
 
@@ -67,7 +71,20 @@ func (s *stream) finishAbort() {
 	if s.d.s == s {
 		s.d.s = nil
 	}
+	if s.h2 != nil {
+		s.h2.forget(s)
+	}
 	s.released = true
+}
+
+// resetFront tells the client the response is broken: an HTTP/1
+// connection is reset (the only way to say it), an HTTP/2 stream alone.
+func (s *stream) resetFront() {
+	if s.h2 != nil {
+		s.h2Reset()
+		return
+	}
+	s.d.c.Reset()
 }
 
 // detachUpstream gives the upstream connection back (reusable or closed)
@@ -112,7 +129,7 @@ func (s *stream) requestTimedOut() {
 	s.respClose = true
 	if s.respSent {
 		s.srv.stats.countLocal(KindRequestTimeout)
-		s.d.c.Reset()
+		s.resetFront()
 		return
 	}
 	s.begin()
@@ -133,7 +150,7 @@ func (s *stream) routeTimedOut() {
 	if s.respSent {
 		s.enter()
 		s.detachUpstream(false)
-		s.d.c.Reset()
+		s.resetFront()
 		s.exit()
 		return
 	}

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/internal/spill"
 )
@@ -13,6 +12,18 @@ const (
 	encRaw     encoding = iota // bytes as they are (Content-Length, close-delimited)
 	encChunked                 // re-encoded as chunks (a chunked source, or close-delimited to HTTP/1.1)
 )
+
+// sink is where a pipe writes: a connection (*conn.Conn), or one HTTP/2
+// stream of a client connection (h2sink), which frames the bytes itself.
+type sink interface {
+	Write(b []byte) error
+	Writev(bs [][]byte) error
+	// Closed reports that nothing written would arrive.
+	Closed() bool
+	// Stalled reports that the sink is above its high watermark (or out
+	// of flow-control window): new bytes go to the spill queue.
+	Stalled() bool
+}
 
 // pipe carries one direction of a stream's bytes to a connection.
 //
@@ -27,7 +38,7 @@ const (
 //
 // Loop only.
 type pipe struct {
-	dst  *conn.Conn
+	dst  sink
 	open bool // dst set and ready for body bytes
 	enc  encoding
 
@@ -163,16 +174,20 @@ func (p *pipe) flush() error {
 // When nothing is queued, head joins this callback's batch, so a head and
 // the body that came with it leave in one writev; otherwise it is written
 // at once, ahead of the queue. head must stay unchanged until flush.
-func (p *pipe) start(dst *conn.Conn, head []byte) error {
+func (p *pipe) start(dst sink, head []byte) error {
 	p.dst, p.open = dst, true
 	if p.q != nil && p.q.Len() > 0 {
-		if err := dst.Write(head); err != nil {
-			return err
+		if len(head) > 0 {
+			if err := dst.Write(head); err != nil {
+				return err
+			}
 		}
 		return p.drain()
 	}
-	p.batch = append(p.batch, head)
-	p.pending += len(head)
+	if len(head) > 0 {
+		p.batch = append(p.batch, head)
+		p.pending += len(head)
+	}
 	return nil
 }
 

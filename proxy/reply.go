@@ -60,8 +60,11 @@ func (s *stream) writeReply(status int, body, extra string) Phase {
 		return parked
 	}
 	if s.respSent {
-		s.d.c.Reset()
+		s.resetFront()
 		return End
+	}
+	if s.h2 != nil {
+		return s.h2Reply(status, body, extra)
 	}
 	s.detachUpstream(false)
 	if s.reqState != stateDone {

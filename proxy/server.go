@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/internal/codec/http2"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/router"
@@ -88,6 +89,8 @@ type Options struct {
 	XFF XFFMode
 	// Path configures path normalisation before routing.
 	Path PathOptions
+	// HTTP2 are the limits and windows of HTTP/2 client connections.
+	HTTP2 http2.Options
 	// Logger receives debug and error events; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -118,6 +121,15 @@ func (o *Options) defaults() {
 	}
 	if o.Tracker == nil {
 		o.Tracker = conn.NewTracker(0)
+	}
+	if o.HTTP2.MaxHeaderListSize == 0 {
+		// Advertise the limit the re-stated HTTP/1 head is held to, so
+		// that clients know it before they send.
+		mh := o.Limits.MaxHeaderBytes
+		if mh <= 0 {
+			mh = http1.DefaultLimits().MaxHeaderBytes
+		}
+		o.HTTP2.MaxHeaderListSize = uint32(mh)
 	}
 }
 
@@ -254,6 +266,12 @@ func (s *stream) reset() {
 	s.pending, s.resumeWanted, s.loopReply = pendingReply{}, false, pendingReply{}
 	s.lastHost, s.workerGen, s.depth, s.released = nil, 0, 0, false
 	s.ctx, s.cancel = nil, nil
+	s.h2, s.h2id, s.h2held, s.h2ended, s.h2reset = nil, 0, 0, false, false
+	s.h2pend = s.h2pend[:0]
+	if cap(s.h2pend) > 64<<10 {
+		s.h2pend = nil
+	}
+	s.respTrailers = s.respTrailers[:0]
 }
 
 // Factory is the `proxy` network filter of one listener.
@@ -262,6 +280,7 @@ type Factory struct {
 	routerName string
 	filters    []filterchain.StreamFilterFactory
 	offload    bool
+	proto      Protocol
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -272,11 +291,13 @@ type FactoryConfig struct {
 	StreamFilters []filterchain.StreamFilterFactory
 	// Policy is where filter phases run.
 	Policy Policy
+	// Protocol is what the listener's clients speak.
+	Protocol Protocol
 }
 
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
-	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters}
+	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol}
 	switch c.Policy {
 	case PolicyPool:
 		f.offload = true

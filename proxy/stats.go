@@ -9,7 +9,7 @@ type Stats struct {
 	requests, routed, direct, redirects, retries, timeouts *stats.Counter
 	aborted, hops, workerBusy, panics, idleClosed          *stats.Counter
 	resetMidBody, pipelineOverflow, downstreamStalls       *stats.Counter
-	upstreamConns                                          *stats.Counter
+	upstreamConns, h2Conns, h2ConnErrors, h2Abuse          *stats.Counter
 	active                                                 *stats.Gauge
 	local                                                  [KindRequestTimeout + 1]*stats.Counter
 }
@@ -33,6 +33,9 @@ func newStats() *Stats {
 		pipelineOverflow: s.Counter("downstream_rq_pipeline_overflow"),
 		downstreamStalls: s.Counter("downstream_cx_write_stalls"),
 		upstreamConns:    s.Counter("upstream_cx_total"),
+		h2Conns:          s.Counter("downstream_cx_http2_total"),
+		h2ConnErrors:     s.Counter("downstream_cx_http2_protocol_error"),
+		h2Abuse:          s.Counter("downstream_cx_http2_backlog_overflow"),
 		active:           s.Gauge("downstream_rq_active"),
 	}
 	for k := KindBadRequest; k <= KindRequestTimeout; k++ {

@@ -108,6 +108,18 @@ type stream struct {
 	respOut    []byte     // the encoded response head
 	ctx        context.Context
 	cancel     context.CancelFunc
+
+	// HTTP/2 (h2.go): set when the stream is one stream of an HTTP/2
+	// client connection.
+	h2      *h2conn
+	h2id    uint32
+	h2held  int    // request body bytes not yet returned to the client's window
+	h2pend  []byte // response bytes waiting for flow-control window
+	h2ended bool   // END_STREAM sent
+	h2reset bool   // the stream was reset, either way
+	// respTrailers are a chunked response's trailer lines, sent as an
+	// HTTP/2 trailing HEADERS frame.
+	respTrailers []byte
 }
 
 // run drives the stream from phase p on its loop until it parks or ends.
@@ -329,6 +341,7 @@ func (s *stream) sendHead() Phase {
 		return parked // the write closed the connection; its close event retried or answered
 	}
 	s.headSent = true
+	s.h2credit()
 	if s.expect && s.reqState != stateDone {
 		s.expect = false
 		_ = s.d.c.Write(continue100) // the client may now send the body
@@ -386,6 +399,9 @@ func (s *stream) upFilter() Phase {
 
 // upRecvHeader writes the response head downstream and opens the body pipe.
 func (s *stream) upRecvHeader() Phase {
+	if s.h2 != nil {
+		return s.h2ResponseHead()
+	}
 	s.respOut = s.encodeResponseHead(s.respOut[:0])
 	s.respSent = true
 	if err := s.respPipe.start(s.d.c, s.respOut); err != nil {
@@ -397,7 +413,7 @@ func (s *stream) upRecvHeader() Phase {
 // upRecvData waits for the body to complete; the upstream read path moves
 // it and resumes at UpRecvTrailer.
 func (s *stream) upRecvData() Phase {
-	if s.respState == stateDone && s.respPipe.queued() == 0 {
+	if s.respState == stateDone && s.respQueued() == 0 {
 		return UpRecvTrailer
 	}
 	return parked
@@ -461,6 +477,7 @@ func (r *requestInfo) Method() []byte       { return r.req.Bytes(r.req.Method) }
 func (r *requestInfo) Path() []byte         { return r.path }
 func (r *requestInfo) Host() []byte         { return (*stream)(r).routeHost() }
 func (r *requestInfo) RemoteAddr() net.Addr { return r.d.c.RemoteAddr() }
+
 func (r *requestInfo) RouteName() string {
 	if r.route == nil {
 		return ""

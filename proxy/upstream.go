@@ -87,6 +87,7 @@ func (u *upConn) OnAboveHighWatermark() {}
 func (u *upConn) OnBelowLowWatermark() {
 	if s := u.s; s != nil {
 		_ = s.reqPipe.drain() // a failed write closed the connection: OnEvent handles it
+		s.h2credit()
 	}
 }
 
@@ -162,7 +163,8 @@ func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 	}
 	// 100 is dropped: ferry answered Expect itself. Other 1xx go to HTTP/1.1
 	// clients only (RFC 9110 15.2: never to an HTTP/1.0 client).
-	if s.resp.Status != 100 && s.req.Minor == 1 {
+	// HTTP/2 clients get none yet.
+	if s.resp.Status != 100 && s.req.Minor == 1 && s.h2 == nil {
 		s.out = s.encodeInformational(s.out[:0])
 		_ = s.d.c.Write(s.out)
 	}
@@ -200,6 +202,9 @@ func (s *stream) prepareResponseBody() {
 		} else {
 			s.respClose = true
 		}
+	}
+	if s.h2 != nil {
+		s.respPipe.enc = encRaw // DATA frames delimit the body
 	}
 	s.respState = stateBody
 }
@@ -241,6 +246,9 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 			s.respErr(s.respPipe.add(data))
 		case http1.ChunkDone:
 			s.respErr(s.respPipe.finish(data))
+			if s.h2 != nil {
+				s.respTrailers = append(s.respTrailers[:0], data...)
+			}
 			s.respState = stateDone
 		}
 		buf.Drain(n)
@@ -257,7 +265,7 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 func (s *stream) respErr(err error) {
 	if err != nil {
 		s.srv.log.Warn("response body lost: spill queue", "err", err)
-		s.d.c.Reset()
+		s.resetFront()
 	}
 }
 
@@ -280,7 +288,7 @@ func (s *stream) onUpstreamClose() {
 		// Mid-body: the client must not take a truncated body for a whole one.
 		s.srv.stats.resetMidBody.Inc()
 		s.detachUpstream(false)
-		s.d.c.Reset()
+		s.resetFront()
 	}
 }
 
@@ -313,7 +321,7 @@ func (s *stream) upstreamBad(kind Kind, detail string) {
 	if s.respSent {
 		s.srv.stats.countLocal(kind)
 		s.detachUpstream(false)
-		s.d.c.Reset()
+		s.resetFront()
 		return
 	}
 	s.loopLocal(kind, detail)

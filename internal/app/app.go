@@ -157,8 +157,13 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 			for fi, nf := range fc.Filters {
 				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)
 				if nf.Type == config.ProxyFilterType && nf.Proxy != nil {
+					down, _ := nf.Proxy.Protocols()
+					proto, err := proxy.ParseProtocol(down)
+					if err != nil {
+						return fmt.Errorf("%s.config.downstream_protocol: %w", fpath, err)
+					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
-						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy}))
+						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto}))
 					continue
 				}
 				nff, err := reg.NewNetwork(nf.Type, nf.Config)

@@ -1,0 +1,606 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/internal/codec/http2"
+)
+
+// Protocol is what a listener's clients speak.
+type Protocol uint8
+
+// Downstream protocols (MOSN's downstream_protocol).
+const (
+	// ProtoAuto serves HTTP/2 to a connection that opens with the HTTP/2
+	// preface and HTTP/1.1 to any other.
+	ProtoAuto Protocol = iota
+	// ProtoHTTP1 serves HTTP/1.1 only.
+	ProtoHTTP1
+	// ProtoHTTP2 serves cleartext HTTP/2 with prior knowledge (h2c) only.
+	ProtoHTTP2
+)
+
+// ParseProtocol maps a configuration value (Http1, Http2, Auto, empty) to
+// a Protocol.
+func ParseProtocol(s string) (Protocol, error) {
+	switch s {
+	case "", "Auto":
+		return ProtoAuto, nil
+	case "Http1":
+		return ProtoHTTP1, nil
+	case "Http2":
+		return ProtoHTTP2, nil
+	}
+	return 0, errors.New("proxy: unknown downstream protocol " + strconv.Quote(s) + " (want Http1, Http2 or Auto)")
+}
+
+//nolint:gochecknoglobals // read-only
+var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+// h2Sniff tells what a new connection's first bytes are: HTTP/2 (the
+// preface), HTTP/1 (anything else), or not yet known (a prefix of it).
+func h2Sniff(b []byte) (isH2, known bool) {
+	n := min(len(b), len(h2Preface))
+	if !bytes.Equal(b[:n], h2Preface[:n]) {
+		return false, true
+	}
+	return n == len(h2Preface), n == len(h2Preface)
+}
+
+// h2conn is the HTTP/2 side of one client connection: the downstream hands
+// it every byte once the connection turned out to speak HTTP/2. Each HTTP/2
+// stream is one proxy stream running the same phase machine as an HTTP/1
+// request: its head is re-stated as an HTTP/1.1 head and parsed by the
+// HTTP/1 codec (so routing, header rules, limits and filters see one
+// representation, and the upstream gets HTTP/1.1), and its response is
+// framed by the HTTP/2 codec (h2sink). Loop only.
+type h2conn struct {
+	d     *downstream
+	codec *http2.Conn
+	// streams are the proxy streams in flight, by HTTP/2 stream id.
+	streams map[uint32]*stream
+	// left holds what finished streams could not yet send for lack of
+	// flow-control window (a local reply to a peer with a tiny window).
+	left   map[uint32]*h2left
+	fields []http2.Field
+	goaway bool
+}
+
+// h2left is the unsent end of a finished stream's response.
+type h2left struct {
+	data []byte
+}
+
+// newH2conn switches d to HTTP/2.
+func newH2conn(d *downstream) *h2conn {
+	h := &h2conn{d: d, streams: make(map[uint32]*stream)}
+	h.codec = http2.NewConn(h, d.f.srv.opts.HTTP2)
+	return h
+}
+
+// onData feeds the client's bytes to the codec. A connection error has
+// queued GOAWAY: it is flushed and the connection closed.
+func (h *h2conn) onData(buf filterchain.Buffer) {
+	d := h.d
+	if d.c.OutboundBuffered() > d.c.Loop().Opts.HighWatermark+h2OutboundSlack {
+		// The peer keeps sending while not reading what we answer (control
+		// frames are not flow-controlled): it is cut off before the
+		// backlog grows without bound.
+		d.f.srv.stats.h2Abuse.Inc()
+		d.c.Close(filterchain.CloseNow)
+		buf.Drain(buf.Len())
+		return
+	}
+	n, err := h.codec.Feed(buf.Bytes())
+	buf.Drain(n)
+	h.flush()
+	if err != nil {
+		d.f.srv.stats.h2ConnErrors.Inc()
+		d.f.srv.log.Debug("http2 connection error", "remote", d.c.RemoteAddr(), "err", err)
+		d.c.Close(filterchain.CloseFlush)
+	}
+	// What is left is part of one frame, whose size the codec checked
+	// from its header: the input stays bounded.
+}
+
+// h2OutboundSlack is how far past the high watermark the client's
+// outbound backlog may grow with control frames before it is cut off.
+const h2OutboundSlack = 1 << 20
+
+// flush writes what the codec queued. gnet copies what the socket does not
+// take, so the codec's references are released at once. Whoever queues
+// DATA that references memory about to change (a spill queue's peeked
+// bytes, h2pend) flushes before it changes, even inside Feed; other
+// output (acknowledgements, window updates) leaves with the next flush,
+// at the latest when Feed returns.
+func (h *h2conn) flush() {
+	if h.codec.OutLen() == 0 {
+		return
+	}
+	if !h.d.c.Closed() {
+		out := h.codec.Out()
+		if len(out) == 1 {
+			_ = h.d.c.Write(out[0]) // a failed write closed the connection; its close event aborts the streams
+		} else {
+			_ = h.d.c.Writev(out)
+		}
+	}
+	h.codec.ResetOut()
+}
+
+// OnRequest implements http2.Handler: a new stream.
+func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
+	d := h.d
+	srv := d.f.srv
+	s := srv.newStream(d)
+	s.h2, s.h2id = h, id
+	h.streams[id] = s
+	d.stopTimer() // the idle timer: the connection is busy
+	s.enter()
+	defer s.exit()
+	s.head = h2Head(s.head[:0], r, endStream)
+	n, err := s.req.Parse(s.head, srv.opts.Limits)
+	if err == nil && n != len(s.head) {
+		err = &http1.Error{Status: 400, Reason: "the request head is incomplete"}
+	}
+	if err != nil {
+		status, reason := 400, err.Error()
+		var he *http1.Error
+		if errors.As(err, &he) {
+			status, reason = he.Status, he.Reason
+		}
+		s.begin()
+		s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
+		return
+	}
+	s.req.Raw = s.head
+	s.startRequest()
+	s.flushPipes()
+}
+
+// h2Head re-states an HTTP/2 request as an HTTP/1.1 head: the request
+// line, Host from :authority (which wins over a host field, RFC 9113
+// 8.3.1), the cookie fields joined (8.2.3), and chunked framing for a body
+// of unknown length. The codec already refused fields HTTP/1 cannot carry.
+func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
+	dst = append(dst, r.Method...)
+	dst = append(dst, ' ')
+	dst = append(dst, r.Path...)
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	if len(r.Authority) > 0 {
+		dst = appendField(dst, []byte("Host"), r.Authority)
+	}
+	cookies := 0
+	for _, f := range r.Fields {
+		switch string(f.Name) {
+		case "host":
+			if len(r.Authority) > 0 {
+				continue
+			}
+		case "cookie":
+			cookies++
+			continue
+		case "expect":
+			continue // 100-continue means nothing to an HTTP/2 client: the body is sent
+		}
+		dst = appendField(dst, f.Name, f.Value)
+	}
+	if cookies > 0 {
+		dst = append(dst, "cookie: "...)
+		sep := false
+		for _, f := range r.Fields {
+			if string(f.Name) == "cookie" {
+				if sep {
+					dst = append(dst, "; "...)
+				}
+				dst = append(dst, f.Value...)
+				sep = true
+			}
+		}
+		dst = append(dst, "\r\n"...)
+	}
+	if !endStream && r.ContentLength < 0 {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// OnRequestError implements http2.Handler: a request head past
+// MaxHeaderListSize.
+func (h *h2conn) OnRequestError(id uint32, status int) {
+	srv := h.d.f.srv
+	srv.stats.requests.Inc()
+	srv.stats.countLocal(KindBadRequest)
+	body := http1.StatusText(status) + ": the request head is larger than the limit\n"
+	h.fields = append(h.fields[:0],
+		http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")},
+		http2.Field{Name: []byte("content-length"), Value: strconv.AppendInt(nil, int64(len(body)), 10)})
+	h.codec.WriteHeaders(id, status, h.fields, false)
+	h.queueLeft(id, []byte(body))
+}
+
+// OnData implements http2.Handler: request body bytes.
+func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
+	s := h.streams[id]
+	if s == nil || s.reqState != stateBody {
+		h.codec.Consumed(id, len(data)) // the stream answered already: the bytes are dropped
+		return
+	}
+	s.enter()
+	defer s.exit()
+	s.reqTotal += int64(len(data))
+	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
+		h.codec.Consumed(id, len(data))
+		s.tooLarge()
+		return
+	}
+	if s.reqLen > 0 {
+		s.reqLen -= int64(len(data))
+	}
+	s.forwardBody(data)
+	s.h2held += len(data)
+	if endStream && !s.done {
+		if s.reqLen < 0 && !s.reqDiscard {
+			s.reqErr(s.reqPipe.finish(nil))
+		}
+		s.requestDone()
+	}
+	_ = s.reqPipe.flush() // data is a slice of this read: it goes now
+	s.h2credit()
+}
+
+// OnTrailers implements http2.Handler: the request's trailers end its
+// body; they reach the upstream when the body is chunked.
+func (h *h2conn) OnTrailers(id uint32, fields []http2.Field) {
+	s := h.streams[id]
+	if s == nil || s.reqState != stateBody {
+		return
+	}
+	s.enter()
+	defer s.exit()
+	if s.reqLen < 0 && !s.reqDiscard {
+		t := s.out[:0:0] // s.out may hold the request head still queued: use fresh memory
+		for _, f := range fields {
+			t = appendField(t, f.Name, f.Value)
+		}
+		s.reqErr(s.reqPipe.finish(t))
+	}
+	s.requestDone()
+	_ = s.reqPipe.flush()
+}
+
+// OnReset implements http2.Handler: the client cancelled the stream, or the
+// codec found it broken.
+func (h *h2conn) OnReset(id uint32, _ http2.ErrCode) {
+	delete(h.left, id)
+	s := h.streams[id]
+	if s == nil {
+		return
+	}
+	h.forget(s)
+	s.h2reset = true
+	s.abort()
+}
+
+// OnWindow implements http2.Handler: a send window grew.
+func (h *h2conn) OnWindow(id uint32) {
+	if id != 0 {
+		h.sendLeft(id)
+		if s := h.streams[id]; s != nil {
+			s.h2drain()
+		}
+		return
+	}
+	for lid := range h.left {
+		h.sendLeft(lid)
+	}
+	for _, s := range h.streams {
+		s.h2drain()
+	}
+}
+
+// queueLeft sends b and END_STREAM on a stream the proxy is done with, as
+// far as the window allows, and keeps the rest for OnWindow.
+func (h *h2conn) queueLeft(id uint32, b []byte) {
+	n := h.codec.WriteData(id, b, true)
+	if n == len(b) {
+		h.flush()
+		return
+	}
+	l := &h2left{data: append([]byte(nil), b[n:]...)}
+	h.flush()
+	if h.left == nil {
+		h.left = make(map[uint32]*h2left)
+	}
+	h.left[id] = l
+}
+
+// sendLeft sends what a finished stream left, once the window allows.
+func (h *h2conn) sendLeft(id uint32) {
+	l := h.left[id]
+	if l == nil {
+		return
+	}
+	n := h.codec.WriteData(id, l.data, true)
+	h.flush()
+	if n == len(l.data) || h.codec.SendWindow(id) < 0 {
+		delete(h.left, id)
+		return
+	}
+	l.data = l.data[:copy(l.data, l.data[n:])]
+}
+
+// forget removes a stream that ended or was aborted, and gives back the
+// flow-control window of request bytes it still held.
+func (h *h2conn) forget(s *stream) {
+	if h.streams[s.h2id] != s {
+		return
+	}
+	delete(h.streams, s.h2id)
+	if s.h2held > 0 {
+		h.codec.Consumed(s.h2id, s.h2held)
+		s.h2held = 0
+	}
+	if len(h.streams) == 0 && !h.d.c.Closed() {
+		if h.goaway || h.d.f.srv.draining.Load() {
+			h.shutdown()
+			return
+		}
+		h.d.armIdle()
+	}
+}
+
+// streamDone is the End of an HTTP/2 stream: END_STREAM (or the trailers)
+// after the last body byte, then the stream is forgotten. The stream is
+// recycled by its outermost exit.
+func (h *h2conn) streamDone(s *stream) {
+	if !s.h2ended && !s.h2reset {
+		s.h2ended = true
+		switch {
+		case len(s.h2pend) > 0:
+			h.queueLeft(s.h2id, s.h2pend) // a local reply larger than the window
+			s.h2pend = s.h2pend[:0]
+		case len(s.respTrailers) > 0:
+			h.fields = appendTrailerFields(h.fields[:0], s.respTrailers)
+			h.codec.WriteTrailers(s.h2id, h.fields)
+		default:
+			h.codec.WriteData(s.h2id, nil, true)
+		}
+	}
+	h.flush()
+	s.released = true
+	h.forget(s)
+}
+
+// appendTrailerFields splits raw trailer field lines ("name: value\r\n")
+// into fields referencing raw.
+func appendTrailerFields(dst []http2.Field, raw []byte) []http2.Field {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		dst = append(dst, http2.Field{Name: name, Value: bytes.TrimSpace(value)})
+	}
+	return dst
+}
+
+// shutdown sends GOAWAY and closes once no stream is left.
+func (h *h2conn) shutdown() {
+	if !h.goaway {
+		h.goaway = true
+		h.codec.GoAway(http2.ErrCodeNo, "")
+		h.flush()
+	}
+	if len(h.streams) == 0 {
+		h.d.c.Close(filterchain.CloseFlush)
+	}
+}
+
+// idle closes a connection that had no stream for the idle timeout.
+func (h *h2conn) idle() {
+	if len(h.streams) == 0 {
+		h.d.f.srv.stats.idleClosed.Inc()
+		h.shutdown()
+	}
+}
+
+// closed aborts every stream of a connection that went away.
+func (h *h2conn) closed() {
+	for _, s := range h.streams {
+		delete(h.streams, s.h2id)
+		s.h2held = 0
+		s.h2reset = true
+		s.abort()
+	}
+	clear(h.left)
+}
+
+// drainAll lets every stream write what it queued, once the client's
+// socket drained below its low watermark.
+func (h *h2conn) drainAll() {
+	for lid := range h.left {
+		h.sendLeft(lid)
+	}
+	for _, s := range h.streams {
+		s.h2drain()
+	}
+}
+
+// h2credit returns the flow-control window of request bytes that went on
+// towards the upstream: none while they wait in the spill queue, so a slow
+// upstream slows the client instead of filling the disk.
+func (s *stream) h2credit() {
+	if s.h2 == nil || s.h2held == 0 || s.reqPipe.queued() > 0 {
+		return
+	}
+	s.h2.codec.Consumed(s.h2id, s.h2held)
+	s.h2held = 0
+	s.h2.flush()
+}
+
+// h2drain writes what the stream held back for lack of window, then what
+// its response pipe queued, and lets the stream finish if that was all it
+// waited for.
+func (s *stream) h2drain() {
+	s.enter()
+	defer s.exit()
+	if len(s.h2pend) > 0 {
+		n := s.h2.codec.WriteData(s.h2id, s.h2pend, false)
+		s.h2.flush() // before h2pend moves: the codec references it
+		s.h2pend = s.h2pend[:copy(s.h2pend, s.h2pend[n:])]
+		if len(s.h2pend) > 0 {
+			return
+		}
+	}
+	if err := s.respPipe.drain(); err != nil {
+		s.respErr(err)
+		return
+	}
+	if s.respSent && s.respState == stateDone && s.respQueued() == 0 {
+		s.resume(UpRecvData)
+	}
+}
+
+// h2sink is a stream seen as the destination of its response pipe: body
+// bytes become DATA frames, as far as the flow-control windows allow; the
+// rest is held in h2pend (one write's worth at most: the sink reports
+// itself stalled meanwhile, so the pipe queues further bytes in its spill
+// queue).
+type h2sink stream
+
+func (k *h2sink) Write(b []byte) error {
+	s := (*stream)(k)
+	s.h2write(b, s.h2last())
+	s.h2.flush()
+	return nil
+}
+
+func (k *h2sink) Writev(bs [][]byte) error {
+	s := (*stream)(k)
+	last := s.h2last()
+	for i, b := range bs {
+		s.h2write(b, last && i == len(bs)-1)
+	}
+	s.h2.flush()
+	return nil
+}
+
+// h2last reports whether what the pipe writes now is the end of the
+// response, so that END_STREAM rides on its last DATA frame instead of
+// costing a frame (and a write) of its own. It is, when the upstream
+// response is complete, nothing waits in the spill queue (a write from
+// the queue's drain is never the last: the queue still counts it), and no
+// trailers follow.
+func (s *stream) h2last() bool {
+	return s.respState == stateDone && s.respPipe.queued() == 0 && len(s.respTrailers) == 0
+}
+
+func (k *h2sink) Closed() bool {
+	s := (*stream)(k)
+	return s.h2reset || s.d.c.Closed()
+}
+
+func (k *h2sink) Stalled() bool {
+	s := (*stream)(k)
+	return len(s.h2pend) > 0 || s.d.c.Stalled()
+}
+
+// h2write frames b, keeping what the window does not allow; end puts
+// END_STREAM on its last frame once all of it went.
+func (s *stream) h2write(b []byte, end bool) {
+	if len(s.h2pend) > 0 {
+		s.h2pend = append(s.h2pend, b...)
+		return
+	}
+	n := s.h2.codec.WriteData(s.h2id, b, end)
+	if n < len(b) {
+		s.h2pend = append(s.h2pend, b[n:]...)
+		return
+	}
+	s.h2ended = s.h2ended || end
+}
+
+// respQueued is what the response still has to hand to the client's side:
+// the spill queue and, on HTTP/2, what waits for window.
+func (s *stream) respQueued() int64 {
+	return s.respPipe.queued() + int64(len(s.h2pend))
+}
+
+// h2ResponseHead sends the response head as a HEADERS frame (ending the
+// stream when no body follows) and opens the body pipe.
+func (s *stream) h2ResponseHead() Phase {
+	h := s.h2
+	r := &s.resp
+	fields := h.fields[:0]
+	s.respHdrs.rangeKept(func(name, value []byte, f http1.Header) {
+		if f.Flags&http1.FlagContentLength == 0 {
+			fields = append(fields, http2.Field{Name: name, Value: value})
+		}
+	})
+	s.respOut = s.respOut[:0]
+	if r.ContentLength >= 0 && r.Status != 204 && !r.Chunked {
+		s.respOut = strconv.AppendInt(s.respOut, r.ContentLength, 10)
+		fields = append(fields, http2.Field{Name: []byte("content-length"), Value: s.respOut})
+	}
+	if v := s.srv.opts.Via; v != "" {
+		fields = append(fields, http2.Field{Name: []byte("via"), Value: []byte("2 " + v)})
+	}
+	h.fields = fields
+	end := s.respState == stateDone
+	h.codec.WriteHeaders(s.h2id, r.Status, fields, end)
+	s.h2ended = end
+	s.respSent = true
+	if end {
+		h.flush()
+		return UpRecvData
+	}
+	_ = s.respPipe.start((*h2sink)(s), nil) // the HEADERS leave with the first DATA
+	return UpRecvData
+}
+
+// h2Reply answers with a response ferry made itself.
+func (s *stream) h2Reply(status int, body, extra string) Phase {
+	h := s.h2
+	s.detachUpstream(false)
+	fields := append(h.fields[:0],
+		http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")})
+	s.out = strconv.AppendInt(s.out[:0], int64(len(body)), 10)
+	fields = append(fields, http2.Field{Name: []byte("content-length"), Value: s.out})
+	if extra != "" { // "Name: value\r\n" lines (a redirect's Location)
+		fields = appendTrailerFields(fields, []byte(extra))
+	}
+	h.fields = fields
+	end := body == "" || s.req.IsHead()
+	h.codec.WriteHeaders(s.h2id, status, fields, end)
+	s.h2ended = end
+	s.respSent = true
+	s.respState = stateDone
+	if !end {
+		s.h2write([]byte(body), true)
+	}
+	h.flush()
+	return End
+}
+
+// h2Reset resets the stream alone: the HTTP/2 counterpart of resetting
+// an HTTP/1 client connection.
+func (s *stream) h2Reset() {
+	if !s.h2reset {
+		s.h2reset = true
+		s.h2.codec.Reset(s.h2id, http2.ErrCodeInternal)
+		s.h2.flush()
+	}
+	s.abort()
+}
