@@ -1,6 +1,7 @@
-// Package proxy is ferry's HTTP/1.1 proxy: the terminal network filter of
-// a listener, the per-request phase machine, and the HTTP/1.1 client side
-// of pooled upstream connections.
+// Package proxy is ferry's HTTP proxy: the terminal network filter of a
+// listener (HTTP/1.1, and HTTP/2 cleartext to clients), the per-request
+// phase machine, and the HTTP/1.1 client side of pooled upstream
+// connections.
 //
 // # The hot path, file by file
 //
@@ -15,6 +16,27 @@
 //	proxy/pipe.go         batched writes (one writev per callback), spill when the peer is slow
 //	proxy/upstream.go     upConn.OnData: response head and body, back to the stream's phases
 //	conn/conn.go          Write/Writev: guarded, watermarked
+//
+// # HTTP/2 (h2.go)
+//
+// A listener's Protocol decides what its clients speak: Http1, Http2 (h2c
+// with prior knowledge) or Auto, where the first bytes decide (the HTTP/2
+// connection preface, or anything else for HTTP/1.1). An HTTP/2 connection
+// is an h2conn driving internal/codec/http2, a bytes-in/bytes-out state
+// machine; each HTTP/2 stream is one proxy stream on the same phase
+// machine as an HTTP/1 request. Its head is re-stated as an HTTP/1.1 head
+// (Host from :authority, cookie crumbs joined, chunked framing for a body
+// of unknown length) and parsed by the HTTP/1 codec, so that routing,
+// header rules, limits, filters and the upstream see one representation.
+// The response goes back through h2sink, which the response pipe writes
+// to like a connection: DATA frames as far as the flow-control windows
+// allow, the rest held (h2pend) while the sink reports itself stalled, so
+// the pipe spills; END_STREAM rides on the last DATA frame. The request
+// body's window is credited back to the client only once its bytes left
+// the spill queue towards the upstream, so a slow upstream slows the
+// client. A failure after the response started resets that stream alone.
+// Not yet: 1xx responses other than 100 to HTTP/2 clients (dropped), server
+// push, CONNECT, the Upgrade: h2c dance, HTTP/2 to upstreams.
 //
 // # Phases and scheduling
 //
