@@ -544,6 +544,32 @@ func TestH2HeaderListPastTheAdvertisedLimit(t *testing.T) {
 	})
 }
 
+// TestH2ConnectionErrorGoAwaySurvivesUnreadInput: a client whose frames
+// are still unread when the connection fails gets the GOAWAY saying why,
+// not a reset that destroys it.
+func TestH2ConnectionErrorGoAwaySurvivesUnreadInput(t *testing.T) {
+	up := newEchoUpstream(t)
+	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
+	r := dialH2Raw(t, h)
+	// An HPACK index that refers to nothing: COMPRESSION_ERROR. Once the
+	// proxy has failed the connection, more frames arrive that it will
+	// never read; the GOAWAY must still reach the client (the proxy
+	// lingers rather than closing on unread input, which resets).
+	if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0x7f}, EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the connection error", func() bool { return h.stat("downstream_cx_http2_protocol_error") == 1 })
+	for range 64 {
+		if err := r.fr.WritePing(false, [8]byte{1}); err != nil {
+			break
+		}
+	}
+	r.until("GOAWAY(COMPRESSION_ERROR)", func(f http2.Frame) bool {
+		ga, ok := f.(*http2.GoAwayFrame)
+		return ok && ga.ErrCode == http2.ErrCodeCompression
+	})
+}
+
 func isReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne)

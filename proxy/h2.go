@@ -101,7 +101,9 @@ func (h *h2conn) onData(buf filterchain.Buffer) {
 	if err != nil {
 		d.f.srv.stats.h2ConnErrors.Inc()
 		d.f.srv.log.Debug("http2 connection error", "remote", d.c.RemoteAddr(), "err", err)
-		d.c.Close(filterchain.CloseFlush)
+		// Lingering: closing with the client's frames unread would send a
+		// reset that can destroy the GOAWAY telling it why.
+		d.c.Close(filterchain.CloseLinger)
 	}
 	// What is left is part of one frame, whose size the codec checked
 	// from its header: the input stays bounded.
@@ -404,7 +406,7 @@ func (h *h2conn) shutdown() {
 		h.flush()
 	}
 	if len(h.streams) == 0 {
-		h.d.c.Close(filterchain.CloseFlush)
+		h.d.c.Close(filterchain.CloseLinger) // the client may still be sending (WINDOW_UPDATE, PING)
 	}
 }
 

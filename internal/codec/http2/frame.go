@@ -1,6 +1,10 @@
 package http2
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/bytedance/gopkg/lang/mcache"
+)
 
 // ClientPreface is the connection preface every HTTP/2 client sends first
 // (RFC 9113 3.4); Feed consumes and checks it before any frame.
@@ -48,8 +52,7 @@ const (
 	maxMaxFrameSize    = 1<<24 - 1 // 16777215
 	maxWindow          = 1<<31 - 1 // 2^31-1, the largest legal window
 	streamIDMask       = 1<<31 - 1 // clears the reserved bit
-	outChunkSize       = 4096      // size of one output chunk
-	outSpareChunks     = 1         // chunks kept for reuse after ResetOut
+	outChunkSize       = 4096      // size of one output chunk (from mcache, back to it at ResetOut)
 	recentlyResetCount = 64        // stream ids remembered after our RST_STREAM
 	maxDebugData       = 256       // bound on GOAWAY debug data we send
 	maxKeptVec         = 1024      // gather-list capacity kept after ResetOut
@@ -85,8 +88,7 @@ type outBuf struct {
 	cur       []byte   // current chunk: len is the bytes used, cap is fixed
 	start     int      // where the tail entry of vec starts in cur
 	tailOwned bool     // vec's tail entry is cur[start:len(cur)]
-	used      [][]byte // chunks referenced by vec
-	spare     [][]byte // chunks ready for reuse
+	used      [][]byte // chunks referenced by vec, returned to mcache by reset
 }
 
 // write copies p into the chunks and appends it to the list.
@@ -135,21 +137,15 @@ func (o *outBuf) ref(p []byte) {
 }
 
 func (o *outBuf) newChunk() {
-	var c []byte
-	if k := len(o.spare); k > 0 {
-		c = o.spare[k-1]
-		o.spare[k-1] = nil
-		o.spare = o.spare[:k-1]
-	} else {
-		c = make([]byte, 0, outChunkSize)
-	}
+	c := mcache.Malloc(0, outChunkSize)
 	o.used = append(o.used, c)
 	o.cur = c
 	o.tailOwned = false
 }
 
 // reset forgets the list after the caller wrote it. It drops the
-// references to caller-owned DATA payloads and keeps a few chunks.
+// references to caller-owned DATA payloads and gives the chunks back to
+// the shared pool: an idle connection holds no output memory.
 func (o *outBuf) reset() {
 	if cap(o.vec) > maxKeptVec {
 		o.vec = nil
@@ -159,9 +155,7 @@ func (o *outBuf) reset() {
 	}
 	o.n = 0
 	for _, c := range o.used {
-		if len(o.spare) < outSpareChunks {
-			o.spare = append(o.spare, c[:0])
-		}
+		mcache.Free(c)
 	}
 	clear(o.used)
 	o.used = o.used[:0]

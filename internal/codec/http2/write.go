@@ -334,7 +334,7 @@ func (c *Conn) intern(b []byte) string {
 	s := string(b)
 	if len(b) <= maxInternLen {
 		if c.strs == nil {
-			c.strs = make(map[string]string, maxInterned)
+			c.strs = make(map[string]string) // grows with use: a size hint would cost every idle connection
 		}
 		if len(c.strs) >= maxInterned {
 			clear(c.strs)
