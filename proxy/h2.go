@@ -68,6 +68,8 @@ type h2conn struct {
 	left   map[uint32]*h2left
 	fields []http2.Field
 	goaway bool
+	// requests counts the streams opened, for MaxRequestsPerConn.
+	requests int
 }
 
 // h2left is the unsent end of a finished stream's response.
@@ -101,8 +103,11 @@ func (h *h2conn) onData(buf filterchain.Buffer) {
 	if err != nil {
 		d.f.srv.stats.h2ConnErrors.Inc()
 		d.f.srv.log.Debug("http2 connection error", "remote", d.c.RemoteAddr(), "err", err)
-		// Lingering: closing with the client's frames unread would send a
-		// reset that can destroy the GOAWAY telling it why.
+		// Every stream ends now (the codec has forgotten them, some without
+		// telling: the one whose reset tripped a flood limit), not when the
+		// lingering close ends. Lingering: closing with the client's frames
+		// unread would send a reset that can destroy the GOAWAY saying why.
+		h.closed()
 		d.c.Close(filterchain.CloseLinger)
 	}
 	// What is left is part of one frame, whose size the codec checked
@@ -142,6 +147,10 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 	s.h2, s.h2id = h, id
 	h.streams[id] = s
 	d.stopTimer() // the idle timer: the connection is busy
+	h.requests++
+	if max := srv.opts.MaxRequestsPerConn; srv.draining.Load() || max > 0 && h.requests >= max {
+		h.goAway() // this stream is served; later ones are refused, and the connection closes once empty
+	}
 	s.enter()
 	defer s.exit()
 	s.head = h2Head(s.head[:0], r, endStream)
@@ -223,6 +232,9 @@ func (h *h2conn) OnRequestError(id uint32, status int) {
 		http2.Field{Name: []byte("content-length"), Value: strconv.AppendInt(nil, int64(len(body)), 10)})
 	h.codec.WriteHeaders(id, status, h.fields, false)
 	h.queueLeft(id, []byte(body))
+	if h.busy() {
+		h.d.stopTimer() // a reply waits for window: not idle
+	}
 }
 
 // OnData implements http2.Handler: request body bytes.
@@ -234,6 +246,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	}
 	s.enter()
 	defer s.exit()
+	s.armBodyTimer() // a gap timeout: each DATA frame restarts it
 	s.reqTotal += int64(len(data))
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
 		h.codec.Consumed(id, len(data))
@@ -278,9 +291,12 @@ func (h *h2conn) OnTrailers(id uint32, fields []http2.Field) {
 // OnReset implements http2.Handler: the client cancelled the stream, or the
 // codec found it broken.
 func (h *h2conn) OnReset(id uint32, _ http2.ErrCode) {
-	delete(h.left, id)
 	s := h.streams[id]
 	if s == nil {
+		if h.left[id] != nil {
+			delete(h.left, id)
+			h.settle()
+		}
 		return
 	}
 	h.forget(s)
@@ -331,6 +347,7 @@ func (h *h2conn) sendLeft(id uint32) {
 	h.flush()
 	if n == len(l.data) || h.codec.SendWindow(id) < 0 {
 		delete(h.left, id)
+		h.settle()
 		return
 	}
 	l.data = l.data[:copy(l.data, l.data[n:])]
@@ -347,13 +364,7 @@ func (h *h2conn) forget(s *stream) {
 		h.codec.Consumed(s.h2id, s.h2held)
 		s.h2held = 0
 	}
-	if len(h.streams) == 0 && !h.d.c.Closed() {
-		if h.goaway || h.d.f.srv.draining.Load() {
-			h.shutdown()
-			return
-		}
-		h.d.armIdle()
-	}
+	h.settle()
 }
 
 // streamDone is the End of an HTTP/2 stream: END_STREAM (or the trailers)
@@ -398,21 +409,44 @@ func appendTrailerFields(dst []http2.Field, raw []byte) []http2.Field {
 	return dst
 }
 
-// shutdown sends GOAWAY and closes once no stream is left.
-func (h *h2conn) shutdown() {
+// goAway tells the client that no new stream will be served; the streams
+// in flight go on.
+func (h *h2conn) goAway() {
 	if !h.goaway {
 		h.goaway = true
 		h.codec.GoAway(http2.ErrCodeNo, "")
 		h.flush()
 	}
-	if len(h.streams) == 0 {
+}
+
+// busy reports whether a stream is in flight or a finished stream's reply
+// still waits for window.
+func (h *h2conn) busy() bool { return len(h.streams) > 0 || len(h.left) > 0 }
+
+// settle decides, once the connection may have become empty, between
+// closing it (after a GOAWAY or during a drain) and its idle timer.
+func (h *h2conn) settle() {
+	if h.busy() || h.d.c.Closed() {
+		return
+	}
+	if h.goaway || h.d.f.srv.draining.Load() {
+		h.shutdown()
+		return
+	}
+	h.d.armIdle()
+}
+
+// shutdown sends GOAWAY and closes once no stream is left.
+func (h *h2conn) shutdown() {
+	h.goAway()
+	if !h.busy() {
 		h.d.c.Close(filterchain.CloseLinger) // the client may still be sending (WINDOW_UPDATE, PING)
 	}
 }
 
 // idle closes a connection that had no stream for the idle timeout.
 func (h *h2conn) idle() {
-	if len(h.streams) == 0 {
+	if !h.busy() {
 		h.d.f.srv.stats.idleClosed.Inc()
 		h.shutdown()
 	}
@@ -456,6 +490,9 @@ func (s *stream) h2credit() {
 // its response pipe queued, and lets the stream finish if that was all it
 // waited for.
 func (s *stream) h2drain() {
+	if s.d.c.Stalled() {
+		return // the client's socket is full: drainAll resumes below its low watermark
+	}
 	s.enter()
 	defer s.exit()
 	if len(s.h2pend) > 0 {
@@ -560,7 +597,9 @@ func (s *stream) h2ResponseHead() Phase {
 		fields = append(fields, http2.Field{Name: []byte("via"), Value: []byte("2 " + v)})
 	}
 	h.fields = fields
-	end := s.respState == stateDone
+	// No body follows when the response is complete and nothing of it
+	// waits in the spill queue (it may, when UpFilter ran on a worker).
+	end := s.respState == stateDone && s.respPipe.queued() == 0
 	h.codec.WriteHeaders(s.h2id, r.Status, fields, end)
 	s.h2ended = end
 	s.respSent = true

@@ -13,6 +13,9 @@ import (
 func (s *stream) flushPipes() {
 	_ = s.reqPipe.flush()
 	_ = s.respPipe.flush()
+	if s.h2 != nil {
+		s.h2.flush() // a response head with no body byte yet (long poll) leaves now
+	}
 }
 
 // end finishes the stream: counters, timers, the upstream connection, then
@@ -103,6 +106,7 @@ func (s *stream) detachUpstream(reusable bool) {
 	_ = s.reqPipe.flush() // a failure closed the connection: it is let go either way
 	reusable = reusable && s.reqPipe.queued() == 0
 	s.reqPipe.reset()
+	s.h2credit() // what the pipe held is dropped: the client may send on (to be discarded)
 	s.pc.Host().DecActive()
 	pc := s.pc
 	s.pc, s.pool = nil, nil

@@ -124,8 +124,12 @@ func (p *pipe) finish(trailers []byte) error {
 	return p.put(crlf)
 }
 
-// put gathers one piece for dst, or queues a copy of it.
+// put gathers one piece for dst, or queues a copy of it. Bytes for a
+// destination that is gone are dropped: nothing would ever read them.
 func (p *pipe) put(b []byte) error {
+	if p.open && p.dst.Closed() {
+		return nil
+	}
 	if !p.direct() {
 		return p.enqueue(b)
 	}

@@ -173,7 +173,7 @@ func (s *stream) requestDone() {
 		s.d.stopTimer()
 	}
 	s.loop.Stop(&s.reqTimer)
-	if s.headSent && !s.timeout.Armed() {
+	if s.headSent && !s.timeout.Armed() && s.respState != stateDone {
 		s.loop.Schedule(&s.timeout, s.routeTimeout())
 	}
 }

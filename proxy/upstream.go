@@ -122,6 +122,9 @@ func (s *stream) afterResponseBytes() {
 	if s.respState != stateDone || s.done {
 		return
 	}
+	// The upstream has answered: its timeout must not fire on a client
+	// that is slow to take the response (the client's own limits apply).
+	s.loop.Stop(&s.timeout)
 	if s.pc != nil {
 		s.detachUpstream(s.upReusable && s.reqState == stateDone)
 	}
