@@ -35,6 +35,13 @@
 // body's window is credited back to the client only once its bytes left
 // the spill queue towards the upstream, so a slow upstream slows the
 // client. A failure after the response started resets that stream alone.
+// Connection-level rules: the idle timeout runs while no stream is open
+// and no finished stream's reply waits for window, then GOAWAY and a
+// lingering close; a drain or max_requests_per_connection sends GOAWAY at
+// once (streams in flight finish, new ones are refused) and closes when
+// the connection is empty; RequestBodyTimeout is a gap timeout per stream
+// (the connection's timer is its idle timer); a connection error aborts
+// every stream before the lingering close.
 // Not yet: 1xx responses other than 100 to HTTP/2 clients (dropped), server
 // push, CONNECT, the Upgrade: h2c dance, HTTP/2 to upstreams.
 //

@@ -179,10 +179,13 @@
 //     buffers what the socket refuses must bound that backlog itself.
 //   - WINDOW_UPDATE overflow above 2^31-1 is FLOW_CONTROL_ERROR; a peer
 //     exceeding our receive windows is FLOW_CONTROL_ERROR.
-//   - Memory kept per idle connection is small: one 4 KiB output chunk,
-//     the HPACK tables (4 KiB each), a 128-entry intern table for response
-//     field strings (128 bytes each at most); buffers a large header block
-//     grew are dropped after it.
+//   - Memory kept per idle connection is small: no output chunk (they come
+//     from gopkg's mcache and go back at ResetOut), the HPACK tables (up
+//     to 4 KiB each), an intern table for response field strings that
+//     grows with use up to 128 entries of 128 bytes at most; buffers a
+//     large header block grew are dropped after it. Through the proxy an
+//     idle HTTP/2 connection measured 4.7 KiB of RSS (17.4 KiB with a
+//     kept chunk and a pre-sized intern table).
 //
 // # API notes
 //
