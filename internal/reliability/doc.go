@@ -16,7 +16,10 @@
 //     upstream that never reads the request body) never hang a client, leak
 //     a goroutine or leave a request counted as active;
 //   - TestSoak runs mixed traffic with injected faults for 30 s (-soak=3m
-//     or FERRY_SOAK=3m for longer; skipped under -short) and checks that
+//     or FERRY_SOAK=3m for longer; skipped under -short), from HTTP/1.1
+//     clients and from HTTP/2 streams multiplexed on a few h2c connections
+//     (soak_h2_test.go: downloads, uploads with and without a length,
+//     cancelled streams, faults) on the same Auto listener, and checks that
 //     every response is whole or visibly cut, and that heap, goroutines and
 //     downstream_rq_active return to their baseline.
 //

@@ -94,7 +94,7 @@ func configJSON(k knobs) []byte {
 			"listeners": []any{map[string]any{
 				"name": "rel", "address": "127.0.0.1:0", "bind_port": true,
 				"filter_chains": []any{map[string]any{"filters": []any{map[string]any{"type": "proxy", "config": map[string]any{
-					"downstream_protocol": "Http1", "upstream_protocol": "Http1", "router_config_name": "rel"}}}}},
+					"downstream_protocol": "Auto", "upstream_protocol": "Http1", "router_config_name": "rel"}}}}},
 			}},
 		}},
 		"cluster_manager": map[string]any{"clusters": []any{map[string]any{

@@ -31,6 +31,7 @@ const soakIOTimeout = 15 * time.Second
 // tally counts what the soak clients saw. Any goroutine.
 type tally struct {
 	ok, local, cut, aborted, pipelined, faults atomic.Int64
+	h2ok                                       atomic.Int64 // of ok: over HTTP/2
 	uploadBytes, downloadBytes                 atomic.Int64
 	slowestFault                               atomic.Int64 // nanoseconds
 	mu                                         sync.Mutex
@@ -370,6 +371,20 @@ func TestSoak(t *testing.T) {
 
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
+	var h2s []*http.Transport
+	for i := range soakH2Conns {
+		tr := newH2Transport(f.addr)
+		h2s = append(h2s, tr)
+		for j := range soakH2Streams {
+			hc := &h2SoakClient{base: "http://soak.test", c: &http.Client{Transport: tr}, ty: ty,
+				rng: rand.New(rand.NewPCG(uint64(1000+i*soakH2Streams+j), 9))} //nolint:gosec // test traffic
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					hc.run()
+				}
+			})
+		}
+	}
 	for i := range soakClients {
 		sc := &soakClient{addr: f.addr, rng: rand.New(rand.NewPCG(uint64(i)+1, 7)), ty: ty} //nolint:gosec // test traffic
 		wg.Go(func() {
@@ -380,6 +395,9 @@ func TestSoak(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	for _, tr := range h2s {
+		tr.CloseIdleConnections()
+	}
 	f.quiesce(t)
 	var g1 int
 	var h1 uint64
@@ -393,11 +411,11 @@ func TestSoak(t *testing.T) {
 	}
 	stats1 := f.snapshot()
 	delta := func(name string) int64 { return stats1[name] - stats0[name] }
-	t.Logf("soak %v, %d clients: %d ok, %d pipelined, %d local 5xx, %d visibly cut, %d client aborts, %d fault requests (slowest answered in %v), %d violations; "+
+	t.Logf("soak %v, %d HTTP/1.1 clients and %d HTTP/2 streams on %d connections: %d ok (%d over HTTP/2), %d pipelined, %d local 5xx, %d visibly cut, %d client aborts, %d fault requests (slowest answered in %v), %d violations; "+
 		"%d MiB up, %d MiB down; downstream_rq_total +%d, upstream_rq_retry +%d, upstream_rq_reset_mid_body +%d, "+
 		"local_reply_upstream_reset +%d, local_reply_upstream_timeout +%d, downstream_rq_aborted +%d; "+
 		"heap in use %d KiB -> %d KiB, goroutines %d -> %d, downstream_rq_active %d",
-		d, soakClients, ty.ok.Load(), ty.pipelined.Load(), ty.local.Load(), ty.cut.Load(), ty.aborted.Load(), ty.faults.Load(), time.Duration(ty.slowestFault.Load()),
+		d, soakClients, soakH2Conns*soakH2Streams, soakH2Conns, ty.ok.Load(), ty.h2ok.Load(), ty.pipelined.Load(), ty.local.Load(), ty.cut.Load(), ty.aborted.Load(), ty.faults.Load(), time.Duration(ty.slowestFault.Load()),
 		len(ty.violations), ty.uploadBytes.Load()>>20, ty.downloadBytes.Load()>>20, delta("downstream_rq_total"),
 		delta("upstream_rq_retry"), delta("upstream_rq_reset_mid_body"), delta("local_reply_upstream_reset"),
 		delta("local_reply_upstream_timeout"), delta("downstream_rq_aborted"), h0>>10, h1>>10, g0, g1, f.app.Server().Stats().Active())
@@ -418,8 +436,8 @@ func TestSoak(t *testing.T) {
 	if delta("local_reply_upstream_reset")+delta("local_reply_upstream_timeout")+delta("local_reply_upstream_bad_response") < ty.local.Load() {
 		t.Errorf("local 5xx replies seen: %d; counters moved less", ty.local.Load())
 	}
-	if ty.ok.Load() == 0 || ty.faults.Load() == 0 {
-		t.Errorf("the soak did nothing: %d ok, %d faults", ty.ok.Load(), ty.faults.Load())
+	if ty.ok.Load() == 0 || ty.faults.Load() == 0 || ty.h2ok.Load() == 0 {
+		t.Errorf("the soak did nothing: %d ok (%d over HTTP/2), %d faults", ty.ok.Load(), ty.h2ok.Load(), ty.faults.Load())
 	}
 }
 
