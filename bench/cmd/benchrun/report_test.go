@@ -53,7 +53,9 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	golden(t, "report.golden.md", b.Bytes())
 	for _, want := range []string{
 		"| RPS 1 KiB, 50 conns ≥ 1.20× nginx | 64.0k rps | 1.25× ✅ |",
-		"| p99 (1 KiB, 50 conns) ≤ 0.8× nginx | 2.60 ms | 0.69× ✅ |",
+		"| p99 (1k-c50) ≤ 0.8× nginx | 2.60 ms | 0.69× ✅ |",
+		"| requests per proxy CPU-s (1k-c50) ≥ 1.35× nginx |",
+		"| h2load RPS, 1 stream per conn ≥ 1.1× nginx h2c |",
 		"| RSS per idle keep-alive conn ≤ 1.0 KiB | 0.65 KiB | 0.80 KiB ✅ |",
 		"| ferry-auto | 80.0k | 78.4k–81.6k | 1.25× |",
 		"| ferry-auto | failed: h2load: exit status 1 |",
