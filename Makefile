@@ -9,6 +9,10 @@ PKGS      := ./...
 # trips the race detector's checkptr, so the race run uses gnet's default
 # poller and a second, shorter run covers the production poller.
 TAGS      := -tags=poll_opt
+# h2spec (RFC 7540/7541 conformance of the HTTP/2 listener), built from the
+# Go module proxy into bin/ by deps; internal/conformance runs it.
+H2SPEC    := $(CURDIR)/$(BIN)/h2spec
+H2SPECMOD := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
 
 .PHONY: all build run test test-short vet fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
 
@@ -30,8 +34,8 @@ run: build
 test: deps
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
-	$(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/
+	FERRY_H2SPEC=$(H2SPEC) $(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
+	FERRY_H2SPEC=$(H2SPEC) $(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 test-short:
@@ -83,3 +87,4 @@ clean:
 # tests.
 deps:
 	$(GO) mod download
+	@test -x $(H2SPEC) || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(H2SPECMOD)
