@@ -1,13 +1,11 @@
 package proxy
 
 import (
-	"errors"
 	"net"
 	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
-	"github.com/ferry-proxy/ferry/internal/codec/http1"
 )
 
 // downstream is the HTTP/1.1 server side of one client connection: the
@@ -148,15 +146,10 @@ func (d *downstream) readHead(buf filterchain.Buffer) bool {
 // framing error nothing later on the connection can be trusted.
 func (d *downstream) badRequest(err error) {
 	s := d.s
-	status, reason := 400, "bad request"
-	var he *http1.Error
-	if errors.As(err, &he) {
-		status, reason = he.Status, he.Reason
-	}
 	s.begin()
 	s.respClose = true
 	s.req.KeepAlive = false
-	s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
+	s.rejectRequest(err)
 }
 
 // OnTimer implements conn.TimerHandler for the read and idle timers.

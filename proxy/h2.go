@@ -38,17 +38,14 @@ func ParseProtocol(s string) (Protocol, error) {
 	return 0, errors.New("proxy: unknown downstream protocol " + strconv.Quote(s) + " (want Http1, Http2 or Auto)")
 }
 
-//nolint:gochecknoglobals // read-only
-var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-
 // h2Sniff tells what a new connection's first bytes are: HTTP/2 (the
 // preface), HTTP/1 (anything else), or not yet known (a prefix of it).
 func h2Sniff(b []byte) (isH2, known bool) {
-	n := min(len(b), len(h2Preface))
-	if !bytes.Equal(b[:n], h2Preface[:n]) {
+	n := min(len(b), len(http2.ClientPreface))
+	if string(b[:n]) != http2.ClientPreface[:n] {
 		return false, true
 	}
-	return n == len(h2Preface), n == len(h2Preface)
+	return n == len(http2.ClientPreface), n == len(http2.ClientPreface)
 }
 
 // h2conn is the HTTP/2 side of one client connection: the downstream hands
@@ -65,16 +62,11 @@ type h2conn struct {
 	streams map[uint32]*stream
 	// left holds what finished streams could not yet send for lack of
 	// flow-control window (a local reply to a peer with a tiny window).
-	left   map[uint32]*h2left
+	left   map[uint32][]byte
 	fields []http2.Field
 	goaway bool
 	// requests counts the streams opened, for MaxRequestsPerConn.
 	requests int
-}
-
-// h2left is the unsent end of a finished stream's response.
-type h2left struct {
-	data []byte
 }
 
 // newH2conn switches d to HTTP/2.
@@ -159,13 +151,8 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 		err = &http1.Error{Status: 400, Reason: "the request head is incomplete"}
 	}
 	if err != nil {
-		status, reason := 400, err.Error()
-		var he *http1.Error
-		if errors.As(err, &he) {
-			status, reason = he.Status, he.Reason
-		}
 		s.begin()
-		s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
+		s.rejectRequest(err)
 		return
 	}
 	s.req.Raw = s.head
@@ -293,7 +280,7 @@ func (h *h2conn) OnTrailers(id uint32, fields []http2.Field) {
 func (h *h2conn) OnReset(id uint32, _ http2.ErrCode) {
 	s := h.streams[id]
 	if s == nil {
-		if h.left[id] != nil {
+		if _, ok := h.left[id]; ok {
 			delete(h.left, id)
 			h.settle()
 		}
@@ -313,12 +300,7 @@ func (h *h2conn) OnWindow(id uint32) {
 		}
 		return
 	}
-	for lid := range h.left {
-		h.sendLeft(lid)
-	}
-	for _, s := range h.streams {
-		s.h2drain()
-	}
+	h.drainAll()
 }
 
 // queueLeft sends b and END_STREAM on a stream the proxy is done with, as
@@ -329,28 +311,30 @@ func (h *h2conn) queueLeft(id uint32, b []byte) {
 		h.flush()
 		return
 	}
-	l := &h2left{data: append([]byte(nil), b[n:]...)}
+	rest := append([]byte(nil), b[n:]...) // b may change once this returns
 	h.flush()
 	if h.left == nil {
-		h.left = make(map[uint32]*h2left)
+		h.left = make(map[uint32][]byte)
 	}
-	h.left[id] = l
+	h.left[id] = rest
 }
 
 // sendLeft sends what a finished stream left, once the window allows.
+// The entry goes with its END_STREAM, or with the stream (OnReset,
+// closed).
 func (h *h2conn) sendLeft(id uint32) {
-	l := h.left[id]
-	if l == nil {
+	rest, ok := h.left[id]
+	if !ok {
 		return
 	}
-	n := h.codec.WriteData(id, l.data, true)
-	h.flush()
-	if n == len(l.data) || h.codec.SendWindow(id) < 0 {
+	n := h.codec.WriteData(id, rest, true)
+	h.flush() // before rest moves: the codec references it
+	if n == len(rest) {
 		delete(h.left, id)
 		h.settle()
 		return
 	}
-	l.data = l.data[:copy(l.data, l.data[n:])]
+	h.left[id] = rest[:copy(rest, rest[n:])]
 }
 
 // forget removes a stream that ended or was aborted, and gives back the
@@ -463,8 +447,8 @@ func (h *h2conn) closed() {
 	clear(h.left)
 }
 
-// drainAll lets every stream write what it queued, once the client's
-// socket drained below its low watermark.
+// drainAll lets every stream write what it queued: the connection's
+// window grew, or the client's socket drained below its low watermark.
 func (h *h2conn) drainAll() {
 	for lid := range h.left {
 		h.sendLeft(lid)
@@ -593,8 +577,8 @@ func (s *stream) h2ResponseHead() Phase {
 		s.respOut = strconv.AppendInt(s.respOut, r.ContentLength, 10)
 		fields = append(fields, http2.Field{Name: []byte("content-length"), Value: s.respOut})
 	}
-	if v := s.srv.opts.Via; v != "" {
-		fields = append(fields, http2.Field{Name: []byte("via"), Value: []byte("2 " + v)})
+	if v := s.srv.viaH2; v != nil {
+		fields = append(fields, http2.Field{Name: []byte("via"), Value: v})
 	}
 	h.fields = fields
 	// No body follows when the response is complete and nothing of it

@@ -145,6 +145,12 @@ func (s *stream) badBody(err error) {
 		s.resetFront()
 		return
 	}
+	s.rejectRequest(err)
+}
+
+// rejectRequest answers a request the HTTP/1 codec refused with the
+// status of its verdict (400 for an error without one).
+func (s *stream) rejectRequest(err error) {
 	status, reason := 400, err.Error()
 	var he *http1.Error
 	if errors.As(err, &he) {

@@ -144,6 +144,9 @@ type Server struct {
 	stats    *Stats
 	loops    []loopState
 	draining atomic.Bool
+	// viaH2 is the Via value of responses to HTTP/2 clients ("2 name"),
+	// built once rather than per response.
+	viaH2 []byte
 }
 
 // loopState is per-loop: touched only by its loop.
@@ -163,6 +166,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	srv := &Server{opts: o, log: o.Logger, clusters: o.Clusters, workers: o.Workers,
 		stats: newStats(), loops: make([]loopState, o.Loops)}
+	if o.Via != "" {
+		srv.viaH2 = []byte("2 " + o.Via)
+	}
 	srv.pools = upstream.NewPoolManager(upstream.PoolManagerOptions{
 		Loops: o.Loops, Tracker: o.Tracker, Submit: o.Workers.Submit,
 		OnConnect: srv.onUpstreamConnect, KeepAlive: 30 * time.Second,
