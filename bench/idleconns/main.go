@@ -31,6 +31,7 @@ type config struct {
 	path     string        // request path of the one GET per connection
 	parallel int           // concurrent dials
 	timeout  time.Duration // deadline for setting up all connections
+	h2       bool          // HTTP/2 cleartext with prior knowledge instead of HTTP/1.1
 }
 
 func parseFlags(args []string) (config, error) {
@@ -41,6 +42,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.path, "path", "/0", "path of the GET sent on each connection")
 	fs.IntVar(&cfg.parallel, "parallel", 64, "connections set up concurrently")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "deadline to set up all connections")
+	fs.BoolVar(&cfg.h2, "h2", false, "speak HTTP/2 cleartext (prior knowledge): each connection makes one GET on stream 1")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -102,7 +104,7 @@ func openAll(ctx context.Context, cfg config) ([]net.Conn, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				c, err := openOne(ctx, cfg.addr, req)
+				c, err := openOne(ctx, cfg, req)
 				if err != nil {
 					errc <- fmt.Errorf("connection %d: %w", i, err)
 					cancel()
@@ -139,14 +141,19 @@ feed:
 
 // openOne dials, sends req and reads one complete response, then clears
 // the deadline so the connection can sit idle.
-func openOne(ctx context.Context, addr string, req []byte) (net.Conn, error) {
+func openOne(ctx context.Context, cfg config, req []byte) (net.Conn, error) {
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := d.DialContext(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	deadline, _ := ctx.Deadline()
-	if err := exchange(c, req, deadline); err != nil {
+	if cfg.h2 {
+		err = exchangeH2(c, cfg.addr, cfg.path, deadline)
+	} else {
+		err = exchange(c, req, deadline)
+	}
+	if err != nil {
 		_ = c.Close() // already failing; the exchange error is the one to report
 		return nil, err
 	}
