@@ -43,8 +43,10 @@ type ClusterSpec struct {
 	// MaxIdlePerHost, and always at most MaxConnsPerHost. Default 1024,
 	// as nginx's keepalive in the reference config: a cap below what one
 	// loop has in flight makes every burst of releases close connections
-	// that the next burst dials again (with 500 clients split unevenly
-	// over two loops, 256 cost ~500 dials/s and a fifth of the rps).
+	// that the next burst dials again. By hand, with wrk -c500 split
+	// unevenly over two loops, 256 cost about 500 dials a second (ss:
+	// TIME_WAIT towards the upstream) and runs of 54-56k rps against
+	// 61-69k without; make bench's 1k-c500 case shows it only as spread.
 	MaxIdlePerHost int `json:"max_idle_per_host" yaml:"max_idle_per_host"`
 	// MaxPending bounds the requests waiting for a connection to one host,
 	// per event loop (each loop queues its own waiters). A request past it
