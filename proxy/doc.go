@@ -11,6 +11,7 @@
 //	proxy/downstream.go   OnData: parse the head in place (internal/codec/http1), copy it once, start a stream
 //	proxy/request.go      startRequest; request bodies into the request pipe
 //	proxy/stream.go       run: the one switch over the phases, one method per phase
+//	proxy/front.go        the stream's client side: HTTP/1.1 here, an HTTP/2 stream in h2.go
 //	upstream/pool.go      an idle connection of (host, loop), or a dial on a worker + Enroll into this loop
 //	proxy/headers.go      the request head for the upstream (hop-by-hop out, X-Forwarded-* in)
 //	proxy/pipe.go         batched writes (one writev per callback), spill when the peer is slow
@@ -24,9 +25,10 @@
 // connection preface, or anything else for HTTP/1.1). An HTTP/2 connection
 // is an h2conn driving internal/codec/http2, a bytes-in/bytes-out state
 // machine; each HTTP/2 stream is one proxy stream on the same phase
-// machine as an HTTP/1 request. Its head is re-stated as an HTTP/1.1 head
-// (Host from :authority, cookie crumbs joined, chunked framing for a body
-// of unknown length) and parsed by the HTTP/1 codec, so that routing,
+// machine as an HTTP/1 request, whose front (front.go: response head,
+// local replies, resets, End) is the h2conn instead of the downstream.
+// Its head is re-stated as an HTTP/1.1 head (Host from :authority, cookie
+// crumbs joined, chunked framing for a body of unknown length) and parsed by the HTTP/1 codec, so that routing,
 // header rules, limits, filters and the upstream see one representation.
 // The response goes back through h2sink, which the response pipe writes
 // to like a connection: DATA frames as far as the flow-control windows

@@ -184,8 +184,8 @@ func (d *downstream) idleTimeout() {
 	}
 }
 
-// streamDone is called by a stream's End: keep the connection for the next
-// request or close it. The stream is recycled by its outermost exit.
+// streamDone implements front, the stream's End: keep the connection for
+// the next request or close it. The stream is recycled by its outermost exit.
 func (d *downstream) streamDone(s *stream) {
 	srv := d.f.srv
 	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone && !d.c.Closed() &&

@@ -110,7 +110,7 @@ func (h *h2conn) onData(buf filterchain.Buffer) {
 // outbound backlog may grow with control frames before it is cut off.
 const h2OutboundSlack = 1 << 20
 
-// flush writes what the codec queued. gnet copies what the socket does not
+// flush implements front: it writes what the codec queued. gnet copies what the socket does not
 // take, so the codec's references are released at once. Whoever queues
 // DATA that references memory about to change (a spill queue's peeked
 // bytes, h2pend) flushes before it changes, even inside Feed; other
@@ -136,7 +136,7 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 	d := h.d
 	srv := d.f.srv
 	s := srv.newStream(d)
-	s.h2, s.h2id = h, id
+	s.h2, s.h2id, s.front = h, id, h
 	h.streams[id] = s
 	d.stopTimer() // the idle timer: the connection is busy
 	h.requests++
@@ -233,7 +233,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	}
 	s.enter()
 	defer s.exit()
-	s.armBodyTimer() // a gap timeout: each DATA frame restarts it
+	h.armBodyTimer(s) // a gap timeout: each DATA frame restarts it
 	s.reqTotal += int64(len(data))
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
 		h.codec.Consumed(id, len(data))
@@ -337,8 +337,8 @@ func (h *h2conn) sendLeft(id uint32) {
 	h.left[id] = rest[:copy(rest, rest[n:])]
 }
 
-// forget removes a stream that ended or was aborted, and gives back the
-// flow-control window of request bytes it still held.
+// forget implements front: it removes a stream that ended or was aborted,
+// and gives back the flow-control window of request bytes it still held.
 func (h *h2conn) forget(s *stream) {
 	if h.streams[s.h2id] != s {
 		return
@@ -351,9 +351,9 @@ func (h *h2conn) forget(s *stream) {
 	h.settle()
 }
 
-// streamDone is the End of an HTTP/2 stream: END_STREAM (or the trailers)
-// after the last body byte, then the stream is forgotten. The stream is
-// recycled by its outermost exit.
+// streamDone implements front, the End of an HTTP/2 stream: END_STREAM
+// (or the trailers) after the last body byte, then the stream is
+// forgotten. The stream is recycled by its outermost exit.
 func (h *h2conn) streamDone(s *stream) {
 	if !s.h2ended && !s.h2reset {
 		s.h2ended = true
@@ -561,10 +561,9 @@ func (s *stream) respQueued() int64 {
 	return s.respPipe.queued() + int64(len(s.h2pend))
 }
 
-// h2ResponseHead sends the response head as a HEADERS frame (ending the
-// stream when no body follows) and opens the body pipe.
-func (s *stream) h2ResponseHead() Phase {
-	h := s.h2
+// sendHead implements front: the response head as a HEADERS frame (ending
+// the stream when no body follows), then the body pipe.
+func (h *h2conn) sendHead(s *stream) Phase {
 	r := &s.resp
 	fields := h.fields[:0]
 	s.respHdrs.rangeKept(func(name, value []byte, f http1.Header) {
@@ -595,9 +594,8 @@ func (s *stream) h2ResponseHead() Phase {
 	return UpRecvData
 }
 
-// h2Reply answers with a response ferry made itself.
-func (s *stream) h2Reply(status int, body, extra string) Phase {
-	h := s.h2
+// reply implements front.
+func (h *h2conn) reply(s *stream, status int, body, extra string) Phase {
 	s.detachUpstream(false)
 	fields := append(h.fields[:0],
 		http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")})
@@ -619,13 +617,25 @@ func (s *stream) h2Reply(status int, body, extra string) Phase {
 	return End
 }
 
-// h2Reset resets the stream alone: the HTTP/2 counterpart of resetting
-// an HTTP/1 client connection.
-func (s *stream) h2Reset() {
+// reset implements front: RST_STREAM resets the stream alone.
+func (h *h2conn) reset(s *stream) {
 	if !s.h2reset {
 		s.h2reset = true
-		s.h2.codec.Reset(s.h2id, http2.ErrCodeInternal)
-		s.h2.flush()
+		h.codec.Reset(s.h2id, http2.ErrCodeInternal)
+		h.flush()
 	}
 	s.abort()
 }
+
+// armBodyTimer implements front: the stream's request timer times the body
+// (the connection's timer is its idle timer), unless a whole-request
+// timeout runs there already.
+func (h *h2conn) armBodyTimer(s *stream) {
+	if o := &h.d.f.srv.opts; o.RequestTimeout == 0 {
+		s.loop.Schedule(&s.reqTimer, o.RequestBodyTimeout)
+	}
+}
+
+// requestDone implements front: the request timer is stopped by the
+// stream (it also times HTTP/1.1 whole requests).
+func (h *h2conn) requestDone(*stream) {}

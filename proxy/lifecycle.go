@@ -13,9 +13,7 @@ import (
 func (s *stream) flushPipes() {
 	_ = s.reqPipe.flush()
 	_ = s.respPipe.flush()
-	if s.h2 != nil {
-		s.h2.flush() // a response head with no body byte yet (long poll) leaves now
-	}
+	s.front.flush() // an HTTP/2 response head with no body byte yet (long poll) leaves now
 }
 
 // end finishes the stream: counters, timers, the upstream connection, then
@@ -36,11 +34,7 @@ func (s *stream) end() {
 	if s.cancel != nil {
 		s.cancel()
 	}
-	if s.h2 != nil {
-		s.h2.streamDone(s)
-		return
-	}
-	s.d.streamDone(s)
+	s.front.streamDone(s)
 }
 
 // abort ends a stream whose client went away. It may run re-entrantly,
@@ -71,23 +65,8 @@ func (s *stream) finishAbort() {
 	}
 	s.loop.Stop(&s.timeout)
 	s.detachUpstream(false)
-	if s.d.s == s {
-		s.d.s = nil
-	}
-	if s.h2 != nil {
-		s.h2.forget(s)
-	}
+	s.front.forget(s)
 	s.released = true
-}
-
-// resetFront tells the client the response is broken: an HTTP/1
-// connection is reset (the only way to say it), an HTTP/2 stream alone.
-func (s *stream) resetFront() {
-	if s.h2 != nil {
-		s.h2Reset()
-		return
-	}
-	s.d.c.Reset()
 }
 
 // detachUpstream gives the upstream connection back (reusable or closed)
@@ -133,7 +112,7 @@ func (s *stream) requestTimedOut() {
 	s.respClose = true
 	if s.respSent {
 		s.srv.stats.countLocal(KindRequestTimeout)
-		s.resetFront()
+		s.front.reset(s)
 		return
 	}
 	s.begin()
@@ -154,7 +133,7 @@ func (s *stream) routeTimedOut() {
 	if s.respSent {
 		s.enter()
 		s.detachUpstream(false)
-		s.resetFront()
+		s.front.reset(s)
 		s.exit()
 		return
 	}

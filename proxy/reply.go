@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"strconv"
-
 	"github.com/ferry-proxy/ferry/filterchain"
-	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/router"
 )
 
@@ -52,45 +49,18 @@ func (s *stream) loopLocal(kind Kind, detail string) {
 }
 
 // writeReply writes a response ferry made itself. Called on a worker (a
-// filter phase decided it), it is deferred to the hand-back. Once response bytes went out, no reply is
-// possible: the downstream connection is reset instead.
+// filter phase decided it), it is deferred to the hand-back. Once response
+// bytes went out, no reply is possible: the client's side is reset instead.
 func (s *stream) writeReply(status int, body, extra string) Phase {
 	if s.onWorker {
 		s.pending = pendingReply{status: status, body: body, extra: extra}
 		return parked
 	}
 	if s.respSent {
-		s.resetFront()
+		s.front.reset(s)
 		return End
 	}
-	if s.h2 != nil {
-		return s.h2Reply(status, body, extra)
-	}
-	s.detachUpstream(false)
-	if s.reqState != stateDone {
-		s.respClose = true // the rest of the request is never read
-	}
-	if !s.req.KeepAlive {
-		s.respClose = true
-	}
-	out := append(s.out[:0], "HTTP/1.1 "...)
-	out = strconv.AppendInt(out, int64(status), 10)
-	out = append(out, ' ')
-	out = append(out, http1.StatusText(status)...)
-	out = append(out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	out = strconv.AppendInt(out, int64(len(body)), 10)
-	out = append(out, "\r\n"...)
-	out = append(out, extra...)
-	out = s.appendConnection(out)
-	out = append(out, "\r\n"...)
-	if !s.req.IsHead() {
-		out = append(out, body...)
-	}
-	s.out = out
-	s.respSent = true
-	s.respState = stateDone
-	_ = s.d.c.Write(out) // a failed write closed the connection; End sees it
-	return End
+	return s.front.reply(s, status, body, extra)
 }
 
 // appendConnection adds the Connection field a response needs.

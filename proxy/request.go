@@ -39,22 +39,9 @@ func (s *stream) startRequest() {
 		return
 	}
 	if s.reqState == stateBody {
-		s.armBodyTimer()
+		s.front.armBodyTimer(s)
 	}
 	s.run(InitPhase)
-}
-
-// armBodyTimer starts the request body gap timeout: on the client
-// connection's read timer for HTTP/1; on the stream's request timer for an
-// HTTP/2 stream (the connection's timer is its idle timer), unless a
-// whole-request timeout runs there already.
-func (s *stream) armBodyTimer() {
-	switch {
-	case s.h2 == nil:
-		s.d.armRead(s.srv.opts.RequestBodyTimeout)
-	case s.srv.opts.RequestTimeout == 0:
-		s.loop.Schedule(&s.reqTimer, s.srv.opts.RequestBodyTimeout)
-	}
 }
 
 // begin counts the request once.
@@ -142,7 +129,7 @@ func (s *stream) badBody(err error) {
 	s.respClose = true
 	if s.respSent {
 		s.srv.stats.countLocal(KindBadRequest)
-		s.resetFront()
+		s.front.reset(s)
 		return
 	}
 	s.rejectRequest(err)
@@ -165,7 +152,7 @@ func (s *stream) tooLarge() {
 	s.respClose = true
 	if s.respSent {
 		s.srv.stats.countLocal(KindBodyTooLarge)
-		s.resetFront()
+		s.front.reset(s)
 		return
 	}
 	s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
@@ -175,9 +162,7 @@ func (s *stream) tooLarge() {
 // starts now (Envoy's route timeout semantics).
 func (s *stream) requestDone() {
 	s.reqState = stateDone
-	if s.h2 == nil {
-		s.d.stopTimer()
-	}
+	s.front.requestDone(s)
 	s.loop.Stop(&s.reqTimer)
 	if s.headSent && !s.timeout.Armed() && s.respState != stateDone {
 		s.loop.Schedule(&s.timeout, s.routeTimeout())

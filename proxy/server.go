@@ -210,7 +210,7 @@ func (srv *Server) newStream(d *downstream) *stream {
 		s.reqPipe.qopts = &srv.opts.Spill
 		s.respPipe.qopts = &srv.opts.Spill
 	}
-	s.d = d
+	s.d, s.front = d, d
 	s.loop = d.c.Loop()
 	s.offload = d.f.offload
 	if t := srv.opts.RequestTimeout; t > 0 {
@@ -263,7 +263,7 @@ func (s *stream) reset() {
 	if cap(s.normBuf) > 4<<10 {
 		s.normBuf = nil
 	}
-	s.d, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil
+	s.d, s.front, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil, nil
 	s.reqState, s.respState = stateHead, stateHead
 	s.reqLen, s.reqTotal, s.respLen = 0, 0, 0
 	s.expect, s.acquiring, s.poolErr, s.retries, s.headSent = false, false, nil, 0, false

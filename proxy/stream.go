@@ -31,9 +31,12 @@ const (
 // when the stream is offloaded; while they do (onWorker), the loop touches
 // only the pipes and the connections, never the headers, route or chain.
 type stream struct {
-	srv  *Server
-	d    *downstream
-	loop *conn.Loop
+	srv *Server
+	d   *downstream
+	// front is the client side: d for HTTP/1.1, the h2conn for an HTTP/2
+	// stream (front.go).
+	front front
+	loop  *conn.Loop
 	// gen changes on every reuse. It is atomic because Resume reads it on
 	// whatever goroutine a filter calls it from.
 	gen atomic.Uint64
@@ -399,15 +402,7 @@ func (s *stream) upFilter() Phase {
 
 // upRecvHeader writes the response head downstream and opens the body pipe.
 func (s *stream) upRecvHeader() Phase {
-	if s.h2 != nil {
-		return s.h2ResponseHead()
-	}
-	s.respOut = s.encodeResponseHead(s.respOut[:0])
-	s.respSent = true
-	if err := s.respPipe.start(s.d.c, s.respOut); err != nil {
-		return parked // the client is gone: the abort finishes the stream
-	}
-	return UpRecvData
+	return s.front.sendHead(s)
 }
 
 // upRecvData waits for the body to complete; the upstream read path moves

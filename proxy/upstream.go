@@ -268,7 +268,7 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 func (s *stream) respErr(err error) {
 	if err != nil {
 		s.srv.log.Warn("response body lost: spill queue", "err", err)
-		s.resetFront()
+		s.front.reset(s)
 	}
 }
 
@@ -291,7 +291,7 @@ func (s *stream) onUpstreamClose() {
 		// Mid-body: the client must not take a truncated body for a whole one.
 		s.srv.stats.resetMidBody.Inc()
 		s.detachUpstream(false)
-		s.resetFront()
+		s.front.reset(s)
 	}
 }
 
@@ -324,7 +324,7 @@ func (s *stream) upstreamBad(kind Kind, detail string) {
 	if s.respSent {
 		s.srv.stats.countLocal(kind)
 		s.detachUpstream(false)
-		s.resetFront()
+		s.front.reset(s)
 		return
 	}
 	s.loopLocal(kind, detail)
