@@ -66,8 +66,9 @@ SOAKTIME ?= 3m
 soak:
 	FERRY_SOAK=$(SOAKTIME) $(GO) test -race -count=1 -run '^TestSoak$$' -v -timeout 30m ./internal/reliability/
 
-# The side-by-side harness: direct upstream, ferry (auto and pool), nginx and
-# HAProxy on this machine, interleaved rounds; see bench/README.md.
+# The side-by-side harness: direct upstream, a minimal gnet forwarder (the
+# ceiling), ferry (auto and pool), nginx and HAProxy on this machine,
+# interleaved rounds; see bench/README.md.
 bench:
 	$(GO) run ./bench/cmd/benchrun -rounds 3
 

@@ -73,6 +73,7 @@ func selectCases(ids []string) ([]benchCase, error) {
 // Target names, in report order. nginx is the reference for every ratio.
 const (
 	targetDirect    = "direct"
+	targetForwarder = "forwarder"
 	targetFerryAuto = "ferry-auto"
 	targetFerryPool = "ferry-pool"
 	targetNginx     = "nginx"
@@ -81,8 +82,21 @@ const (
 
 // allTargetNames lists the targets in interleaving and report order.
 func allTargetNames() []string {
-	return []string{targetDirect, targetFerryAuto, targetFerryPool, targetNginx, targetHAProxy}
+	return []string{targetDirect, targetForwarder, targetFerryAuto, targetFerryPool, targetNginx, targetHAProxy}
 }
+
+// isCeiling reports whether target t is a measuring stick rather than a
+// proxy under test: direct (no proxy at all) and forwarder (bench/forwarder,
+// the least a gnet proxy can do). The goals table gives them no marks and
+// the upstream check does not count them as the fastest proxy; their case
+// rows are reported like every other target's.
+func isCeiling(t string) bool { return t == targetDirect || t == targetForwarder }
+
+// idleTested reports whether the idle-connection memory test runs on
+// target t. It skips the forwarder: its memory is no figure anyone compares,
+// and each idle client would make it dial, and the upstream hold, one more
+// connection.
+func idleTested(t string) bool { return t != targetForwarder }
 
 // target is a running server under test.
 type target struct {

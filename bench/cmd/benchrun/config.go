@@ -46,6 +46,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.bins.ferry, "ferry", "", "prebuilt ferry binary (default: go build ./cmd/ferry)")
 	fs.StringVar(&cfg.bins.upstream, "upstream", "", "prebuilt upstream binary (default: go build ./bench/upstream)")
 	fs.StringVar(&cfg.bins.idleconns, "idleconns", "", "prebuilt idleconns binary (default: go build ./bench/idleconns)")
+	fs.StringVar(&cfg.bins.forwarder, "forwarder", "", "prebuilt forwarder binary (default: go build ./bench/forwarder)")
 	fs.BoolVar(&cfg.ferryH2C, "ferry-h2c", true, "give ferry an h2c listener (downstream_protocol Http2) and run the HTTP/2 cases against it")
 	fs.IntVar(&cfg.upstreamLoops, "upstream-loops", 0, "upstream event loops (0 = one per CPU)")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", 15*time.Second, "how long a started server may take to answer GET /")

@@ -1,5 +1,5 @@
 // Command benchrun is ferry's side-by-side benchmark harness. In one run it
-// builds the upstream, idleconns and ferry binaries, installs missing
+// builds the upstream, idleconns, forwarder and ferry binaries, installs missing
 // Debian tools (wrk, nginx, haproxy, h2load), writes nginx and HAProxy
 // configurations from the reference files (only ports change) and a ferry
 // config, starts the upstream and every target on free 127.0.0.1 ports,
@@ -7,9 +7,11 @@
 // targets interleaved round by round, and writes a markdown report and an
 // SVG chart to bench/results (see bench/README.md).
 //
-// Targets: direct (wrk straight at the upstream: the ceiling), ferry-auto,
-// ferry-pool, nginx, haproxy. A target that cannot be built or started is
-// skipped with a note in the report instead of failing the run.
+// Targets: direct (wrk straight at the upstream: the ceiling), forwarder
+// (bench/forwarder, a minimal gnet byte copier: the ceiling for a gnet
+// proxy; HTTP/1.1 cases only, no goal marks, no idle-memory test),
+// ferry-auto, ferry-pool, nginx, haproxy. A target that cannot be built or
+// started is skipped with a note in the report instead of failing the run.
 //
 // Safety: all traffic goes to 127.0.0.1; every load run is bounded in time;
 // every child runs in its own process group with Pdeathsig, and the

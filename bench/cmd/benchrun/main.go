@@ -102,12 +102,12 @@ func (b *bench) run(ctx context.Context) error {
 		return errors.New("wrk is required (apt-get install wrk)")
 	}
 	b.logf("building binaries")
-	bins, note, err := buildBinaries(ctx, b.root, filepath.Join(b.work, "bin"), b.cfg.bins)
+	bins, skipped, err := buildBinaries(ctx, b.root, filepath.Join(b.work, "bin"), b.cfg.bins, b.cfg.wantTarget)
 	if err != nil {
 		return err
 	}
-	if note != "" && (b.cfg.wantTarget(targetFerryAuto) || b.cfg.wantTarget(targetFerryPool)) {
-		b.note("%s", note)
+	for _, n := range skipped {
+		b.note("%s", n)
 	}
 	b.bins = bins
 	b.rep.Machine = collectMachineInfo(ctx)
@@ -126,6 +126,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.cfg.idleConns > 0 {
 		for _, t := range targets {
+			if !idleTested(t.Name) {
+				continue // see idleTested
+			}
 			r := b.idleTest(ctx, t)
 			b.logf("idle %-10s %d conns: %s -> %s, %.2f KiB/conn %s", t.Name, r.Conns,
 				fmtMiB(r.BeforeKiB), fmtMiB(r.AfterKiB), r.perConnKiB(), r.Err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -219,7 +220,8 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 		"within each round; figures are medians over rounds, RPS also with min–max. Latency from wrk --latency "+
 		"(HTTP/1.1) or h2load's per-request log (h2c). CPU = utime+stime of the target's whole process tree "+
 		"during the measured run; peak RSS = highest summed VmRSS sampled every 100 ms. Ratios are to nginx "+
-		"(RPS and req/CPU-s: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream.\n\n",
+		"(RPS and req/CPU-s: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream; "+
+		"`forwarder` is bench/forwarder, a minimal gnet byte copier in front of it: both are ceilings, not contenders.\n\n",
 		r.Rounds, r.Duration, r.Warmup)
 	if svgName != "" {
 		fmt.Fprintf(&b, "![RPS and p99 per target and case](%s)\n\n", svgName)
@@ -233,6 +235,7 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 	}
 	writeGoals(&b, r)
 	writeUpstreamCheck(&b, r)
+	writeCeiling(&b, r)
 	for _, c := range r.Cases {
 		writeCaseTable(&b, r, c)
 	}
@@ -242,11 +245,12 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 	return err
 }
 
-// contenders returns the targets other than direct and nginx.
+// contenders returns the proxies that get goal marks: every target but
+// nginx (the baseline) and the ceilings (direct, forwarder).
 func (r *report) contenders() []string {
 	var out []string
 	for _, t := range r.Targets {
-		if t != targetDirect && t != targetNginx {
+		if !isCeiling(t) && t != targetNginx {
 			out = append(out, t)
 		}
 	}
@@ -329,11 +333,29 @@ func fmtKiBPerConn(x idleResult) string {
 	return fmt.Sprintf("%.2f KiB", v)
 }
 
+// nearDirect is the share of direct's RPS from which a target may be
+// limited by the upstream or wrk rather than by itself.
+const nearDirect = 0.85
+
+// fmtOfDirect formats rps as a percentage of direct's, flagged at
+// nearDirect or above; "—" when either is missing.
+func fmtOfDirect(rps, direct float64) string {
+	if rps <= 0 || direct <= 0 {
+		return "—"
+	}
+	flag := ""
+	if rps >= nearDirect*direct {
+		flag = " ⚠️"
+	}
+	return fmt.Sprintf("%.0f %%%s", 100*rps/direct, flag)
+}
+
 // writeUpstreamCheck compares the fastest proxy with direct per case.
 func writeUpstreamCheck(b *strings.Builder, r *report) {
 	b.WriteString("## Is the upstream the bottleneck?\n\n" +
 		"`direct` is the ceiling: the same wrk load straight at the upstream. A proxy close to it " +
-		"(≥ 85 %) may be limited by the upstream or the load generator rather than by itself.\n\n" +
+		"(≥ 85 %) may be limited by the upstream or the load generator rather than by itself. " +
+		"The forwarder is not counted as a proxy here; see the next section.\n\n" +
 		"| case | direct RPS | fastest proxy | its RPS | % of direct |\n|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		d, ok := r.cell(c.ID, targetDirect).summary()
@@ -342,19 +364,47 @@ func writeUpstreamCheck(b *strings.Builder, r *report) {
 		}
 		best, bestRPS := "", 0.0
 		for _, t := range r.Targets {
-			if s, ok := r.cell(c.ID, t).summary(); ok && t != targetDirect && s.RPS.Median > bestRPS {
+			if s, ok := r.cell(c.ID, t).summary(); ok && !isCeiling(t) && s.RPS.Median > bestRPS {
 				best, bestRPS = t, s.RPS.Median
 			}
 		}
 		if best == "" {
 			continue
 		}
-		pct := 100 * bestRPS / d.RPS.Median
-		flag := ""
-		if pct >= 85 {
-			flag = " ⚠️"
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", c.ID, fmtCount(d.RPS.Median), best, fmtCount(bestRPS),
+			fmtOfDirect(bestRPS, d.RPS.Median))
+	}
+	b.WriteString("\n")
+}
+
+// writeCeiling compares the forwarder with nginx, direct and ferry-auto in
+// every HTTP/1.1 case it ran; nothing when it did not run.
+func writeCeiling(b *strings.Builder, r *report) {
+	if !slices.Contains(r.Targets, targetForwarder) {
+		return
+	}
+	b.WriteString("## The ceiling: a minimal forwarder\n\n" +
+		"`forwarder` (bench/forwarder) pairs each client connection with one upstream connection on the same " +
+		"gnet event loop and hands every read to the other side with one Write: no HTTP parsing, routing or " +
+		"header rewriting. It is the ceiling a full ferry should come close to (the issue's throwaway version " +
+		"reached 1.31× nginx RPS). A forwarder at ≥ 85 % of direct (⚠️) is itself held back by the upstream or wrk. " +
+		"Ratios: forwarder ÷ nginx, and ferry-auto ÷ forwarder.\n\n" +
+		"| case | forwarder RPS | ×nginx | req/CPU-s | ×nginx | % of direct | ferry-auto RPS ÷ forwarder | ferry-auto req/CPU-s ÷ forwarder |\n" +
+		"|---|---|---|---|---|---|---|---|\n")
+	for _, c := range r.Cases {
+		fw, ok := r.cell(c.ID, targetForwarder).summary()
+		if c.Proto != protoH1 || !ok {
+			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f %%%s |\n", c.ID, fmtCount(d.RPS.Median), best, fmtCount(bestRPS), pct, flag)
+		// A missing target leaves a zero summary, which ratio shows as "—".
+		n, _ := r.cell(c.ID, targetNginx).summary()
+		d, _ := r.cell(c.ID, targetDirect).summary()
+		f, _ := r.cell(c.ID, targetFerryAuto).summary()
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.ID,
+			fmtCount(fw.RPS.Median), ratio(fw.RPS.Median, n.RPS.Median),
+			fmtCount(fw.ReqPerCPU), ratio(fw.ReqPerCPU, n.ReqPerCPU),
+			fmtOfDirect(fw.RPS.Median, d.RPS.Median),
+			ratio(f.RPS.Median, fw.RPS.Median), ratio(f.ReqPerCPU, fw.ReqPerCPU))
 	}
 	b.WriteString("\n")
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func fixtureReport() *report {
 		Machine: machineInfo{NProc: 2, Kernel: "6.1.0", CPU: "Test CPU", Versions: []string{"wrk: wrk 4.1.0"}},
 		Notes:   []string{"ferry-pool skipped: it did not start: boom"},
 		Cases:   []benchCase{allCases()[1], allCases()[5]},
-		Targets: []string{targetDirect, targetFerryAuto, targetNginx},
+		Targets: []string{targetDirect, targetForwarder, targetFerryAuto, targetNginx},
 		Idle: []idleResult{
 			{Target: targetFerryAuto, Conns: 10000, BeforeKiB: 10240, AfterKiB: 18240},
 			{Target: targetNginx, Conns: 10000, BeforeKiB: 20480, AfterKiB: 26980},
@@ -38,6 +39,7 @@ func fixtureReport() *report {
 		}
 	}
 	add("1k-c50", targetDirect, 118000, 1.1, 9, 8192)
+	add("1k-c50", targetForwarder, 102400, 1.5, 8, 12288)
 	add("1k-c50", targetFerryAuto, 80000, 1.8, 9.5, 16384)
 	add("1k-c50", targetNginx, 64000, 2.6, 8.9, 32768)
 	add("h2-1k-c50", targetNginx, 45000, 2.6, 9, 33000)
@@ -59,11 +61,62 @@ func TestRenderMarkdownGolden(t *testing.T) {
 		"| RSS per idle keep-alive conn ≤ 1.0 KiB | 0.65 KiB | 0.80 KiB ✅ |",
 		"| ferry-auto | 80.0k | 78.4k–81.6k | 1.25× |",
 		"| ferry-auto | failed: h2load: exit status 1 |",
+		// The forwarder is faster than ferry-auto but is no proxy here.
 		"| 1k-c50 | 118.0k | ferry-auto | 80.0k | 68 % |",
+		// Its case row is like every other target's.
+		"| forwarder | 102.4k | 100.4k–104.4k | 1.60× | 300 µs | 1.50 ms | 0.58× | 0 | 8.00 | 128.0k | 1.78× | 12.0 MiB | 0.38× |",
+		// The ceiling: ×nginx, % of direct (flagged), ferry-auto ÷ forwarder.
+		"## The ceiling: a minimal forwarder\n",
+		"| 1k-c50 | 102.4k | 1.60× | 128.0k | 1.78× | 87 % ⚠️ | 0.78× | 0.66× |\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
+	}
+	md := b.String()
+	goals := md[strings.Index(md, "## Goals"):strings.Index(md, "## Is the upstream")]
+	if !strings.HasPrefix(goals, "## Goals from the issue\n\n| goal | nginx | ferry-auto |\n") || strings.Contains(goals, "forwarder") {
+		t.Errorf("the goals table must mark ferry-auto only, not the forwarder:\n%s", goals)
+	}
+	ceiling := md[strings.Index(md, "## The ceiling"):]
+	ceiling = ceiling[:strings.Index(ceiling, "\n## ")]
+	if strings.Contains(ceiling, "h2-1k-c50") {
+		t.Errorf("the ceiling section lists an h2 case:\n%s", ceiling)
+	}
+}
+
+func TestCeilingSectionOnlyWithForwarder(t *testing.T) {
+	r := fixtureReport()
+	r.Targets = slices.DeleteFunc(r.Targets, func(t string) bool { return t == targetForwarder })
+	var b bytes.Buffer
+	if err := renderMarkdown(&b, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "## The ceiling") {
+		t.Error("a ceiling section without a forwarder run")
+	}
+}
+
+func TestContendersAndIdleTest(t *testing.T) {
+	r := &report{Targets: allTargetNames()}
+	if got, want := r.contenders(), []string{targetFerryAuto, targetFerryPool, targetHAProxy}; !slices.Equal(got, want) {
+		t.Errorf("contenders %v, want %v", got, want)
+	}
+	for _, name := range allTargetNames() {
+		if want := name != targetForwarder; idleTested(name) != want {
+			t.Errorf("idleTested(%s) = %v, want %v", name, !want, want)
+		}
+	}
+}
+
+func TestTargetColoursDistinct(t *testing.T) {
+	seen := map[string]string{targetColour("unknown"): "the default"}
+	for _, name := range allTargetNames() {
+		c := targetColour(name)
+		if other, dup := seen[c]; dup {
+			t.Errorf("%s has the colour %s of %s", name, c, other)
+		}
+		seen[c] = name
 	}
 }
 
@@ -90,12 +143,14 @@ func TestRenderSVG(t *testing.T) {
 			titles = append(titles, string(cd))
 		}
 	}
-	// background + 3 legend swatches + 2 panels × 4 bars (3 on 1k-c50, 1 on h2).
-	if rects != 1+3+8 {
-		t.Errorf("%d rects, want 12", rects)
+	// background + 4 legend swatches + 2 panels × 5 bars (4 on 1k-c50, 1 on h2).
+	if rects != 1+4+10 {
+		t.Errorf("%d rects, want 15", rects)
 	}
-	if !strings.Contains(strings.Join(titles, "|"), "ferry-auto 1k-c50: 80.0k") {
-		t.Errorf("bar titles %q lack ferry-auto's RPS", titles)
+	for _, want := range []string{"ferry-auto 1k-c50: 80.0k", "forwarder 1k-c50: 102.4k"} {
+		if !strings.Contains(strings.Join(titles, "|"), want) {
+			t.Errorf("bar titles %q lack %q", titles, want)
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ func targetColour(t string) string {
 	switch t {
 	case targetDirect:
 		return "#9e9e9e"
+	case targetForwarder:
+		return "#9467bd"
 	case targetFerryAuto:
 		return "#1f77b4"
 	case targetFerryPool:

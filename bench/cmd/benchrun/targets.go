@@ -171,6 +171,26 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 	return &target{Name: name, H1Addr: h1, H2Addr: h2, proc: p}, nil
 }
 
+// startForwarder starts bench/forwarder in front of the upstream. It speaks
+// whatever the client speaks, byte for byte, but the upstream is HTTP/1.1
+// only, so it gets no h2c listener and the h2 cases skip it.
+func (b *bench) startForwarder(ctx context.Context, upstream string) (*target, error) {
+	h1, err := addr() // an explicit port: every loop binds it with SO_REUSEPORT
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.sup.start(startSpec{name: targetForwarder, argv: []string{
+		b.bins.forwarder, "-addr", h1, "-upstream", upstream,
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
+		return nil, err
+	}
+	return &target{Name: targetForwarder, H1Addr: h1, proc: p}, nil
+}
+
 // startTargets starts every selected target after the upstream. A proxy
 // that fails to start is noted and skipped; the upstream must start.
 func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *target, ts []*target, err error) {
@@ -185,10 +205,13 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		start func() (*target, error)
 	}{
 		{name: targetDirect, start: func() (*target, error) { return up, nil }},
-		{name: targetFerryAuto, skip: ferrySkip(b.bins), start: func() (*target, error) {
+		{name: targetForwarder, skip: binSkip(b.bins.forwarder), start: func() (*target, error) {
+			return b.startForwarder(ctx, up.H1Addr)
+		}},
+		{name: targetFerryAuto, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryAuto, "auto", up.H1Addr)
 		}},
-		{name: targetFerryPool, skip: ferrySkip(b.bins), start: func() (*target, error) {
+		{name: targetFerryPool, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryPool, "pool", up.H1Addr)
 		}},
 		{name: targetNginx, skip: missingSkip(missing, "nginx"), start: func() (*target, error) { return b.startNginx(ctx, up.H1Addr) }},
@@ -212,10 +235,10 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 	return up, ts, nil
 }
 
-// ferrySkip returns "skip" when no ferry binary is available (the reason
-// is noted where the build was attempted).
-func ferrySkip(bins binaries) string {
-	if bins.ferry == "" {
+// binSkip returns "skip" when an optional binary (ferry, the forwarder) is
+// unavailable; the reason was noted where the build was attempted.
+func binSkip(bin string) string {
+	if bin == "" {
 		return "skip"
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,14 +91,17 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// binaries are the harness's own programs and ferry.
+// binaries are the harness's own programs, ferry and the forwarder.
 type binaries struct {
-	upstream, idleconns, ferry string // ferry is "" when unavailable
+	upstream, idleconns string
+	ferry, forwarder    string // "" when unavailable (or not needed)
 }
 
-// buildBinaries builds what was not given on the command line into
-// binDir. A ferry that does not build is reported in note, not as error.
-func buildBinaries(ctx context.Context, root, binDir string, given binaries) (b binaries, note string, err error) {
+// buildBinaries builds what was not given on the command line into binDir:
+// always the upstream and idleconns, ferry and the forwarder only when want
+// selects one of their targets. An optional binary that cannot be built
+// skips its targets with a note instead of failing the run.
+func buildBinaries(ctx context.Context, root, binDir string, given binaries, want func(target string) bool) (b binaries, notes []string, err error) {
 	b = given
 	build := func(pkg, out string) error {
 		o, err := runCmd(ctx, 10*time.Minute, "go", "build", "-C", root, "-tags", "poll_opt", "-o", out, pkg)
@@ -109,26 +113,40 @@ func buildBinaries(ctx context.Context, root, binDir string, given binaries) (b 
 	if b.upstream == "" {
 		b.upstream = filepath.Join(binDir, "upstream")
 		if err := build("./bench/upstream", b.upstream); err != nil {
-			return b, "", err
+			return b, nil, err
 		}
 	}
 	if b.idleconns == "" {
 		b.idleconns = filepath.Join(binDir, "idleconns")
 		if err := build("./bench/idleconns", b.idleconns); err != nil {
-			return b, "", err
+			return b, nil, err
 		}
 	}
-	if b.ferry == "" {
-		if _, err := os.Stat(filepath.Join(root, "cmd", "ferry")); err != nil {
-			return b, "ferry targets skipped: ./cmd/ferry does not exist yet", nil
-		}
-		out := filepath.Join(binDir, "ferry")
-		if err := build("./cmd/ferry", out); err != nil {
-			return b, "ferry targets skipped: " + err.Error(), nil
-		}
-		b.ferry = out
+	optional := []struct {
+		bin     *string
+		pkg     string   // relative to root
+		what    string   // what the note says is skipped
+		targets []string // the targets that need it
+	}{
+		{bin: &b.ferry, pkg: "./cmd/ferry", what: "ferry targets", targets: []string{targetFerryAuto, targetFerryPool}},
+		{bin: &b.forwarder, pkg: "./bench/forwarder", what: "forwarder target", targets: []string{targetForwarder}},
 	}
-	return b, "", nil
+	for _, o := range optional {
+		if *o.bin != "" || !slices.ContainsFunc(o.targets, want) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, o.pkg)); err != nil {
+			notes = append(notes, fmt.Sprintf("%s skipped: %s does not exist yet", o.what, o.pkg))
+			continue
+		}
+		out := filepath.Join(binDir, filepath.Base(o.pkg))
+		if err := build(o.pkg, out); err != nil {
+			notes = append(notes, o.what+" skipped: "+err.Error())
+			continue
+		}
+		*o.bin = out
+	}
+	return b, notes, nil
 }
 
 // findRoot walks up from dir to the directory holding ferry's go.mod.
