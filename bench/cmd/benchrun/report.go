@@ -388,12 +388,14 @@ func writeCeiling(b *strings.Builder, r *report) {
 		"gnet event loop and hands every read to the other side with one Write: no HTTP parsing, routing or " +
 		"header rewriting. It is the ceiling a full ferry should come close to (the issue's throwaway version " +
 		"reached 1.31× nginx RPS). A forwarder at ≥ 85 % of direct (⚠️) is itself held back by the upstream or wrk. " +
-		"Ratios: forwarder ÷ nginx, and ferry-auto ÷ forwarder.\n\n" +
+		"Ratios: forwarder ÷ nginx, and ferry-auto ÷ forwarder. The new-connection-per-request case is left out: " +
+		"the forwarder dials an upstream connection for each client connection where a proxy reuses pooled ones, " +
+		"so it is no ceiling there.\n\n" +
 		"| case | forwarder RPS | ×nginx | req/CPU-s | ×nginx | % of direct | ferry-auto RPS ÷ forwarder | ferry-auto req/CPU-s ÷ forwarder |\n" +
 		"|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		fw, ok := r.cell(c.ID, targetForwarder).summary()
-		if c.Proto != protoH1 || !ok {
+		if c.Proto != protoH1 || c.Close || !ok {
 			continue
 		}
 		// A missing target leaves a zero summary, which ratio shows as "—".

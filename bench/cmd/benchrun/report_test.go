@@ -85,6 +85,43 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	}
 }
 
+// TestCeilingSectionLeavesOutClose: with a new connection per request the
+// forwarder dials per client connection while proxies pool, so that case is
+// no ceiling and must not be listed (its case table still shows it).
+func TestCeilingSectionLeavesOutClose(t *testing.T) {
+	r := fixtureReport()
+	var closeCase benchCase
+	for _, c := range allCases() {
+		if c.Close {
+			closeCase = c
+		}
+	}
+	if !closeCase.Close {
+		t.Fatal("no new-connection-per-request case in allCases")
+	}
+	r.Cases = append(r.Cases, closeCase)
+	for _, tg := range []string{targetForwarder, targetFerryAuto, targetNginx} {
+		r.addSample(closeCase.ID, tg, sample{loadResult: loadResult{Requests: 100000, Seconds: 10, RPS: 10000,
+			P50: time.Millisecond, P99: 2 * time.Millisecond}, CPUSeconds: 5}, nil)
+	}
+	var b bytes.Buffer
+	if err := renderMarkdown(&b, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	ceiling := md[strings.Index(md, "## The ceiling"):]
+	ceiling = ceiling[:strings.Index(ceiling, "\n## ")]
+	if strings.Contains(ceiling, "| "+closeCase.ID+" |") {
+		t.Errorf("the ceiling section lists %s:\n%s", closeCase.ID, ceiling)
+	}
+	if !strings.Contains(ceiling, "| 1k-c50 |") {
+		t.Errorf("the ceiling section lost 1k-c50:\n%s", ceiling)
+	}
+	if !strings.Contains(md, "## "+closeCase.ID+":") {
+		t.Errorf("the %s case table is missing", closeCase.ID)
+	}
+}
+
 func TestCeilingSectionOnlyWithForwarder(t *testing.T) {
 	r := fixtureReport()
 	r.Targets = slices.DeleteFunc(r.Targets, func(t string) bool { return t == targetForwarder })
