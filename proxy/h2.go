@@ -215,8 +215,7 @@ func (h *h2conn) OnRequestError(id uint32, status int) {
 	srv.stats.countLocal(KindBadRequest)
 	body := http1.StatusText(status) + ": the request head is larger than the limit\n"
 	h.fields = append(h.fields[:0],
-		http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")},
-		http2.Field{Name: []byte("content-length"), Value: strconv.AppendInt(nil, int64(len(body)), 10)})
+		h2TextPlain, http2.Field{Name: h2ContentLength, Value: strconv.AppendInt(nil, int64(len(body)), 10)})
 	h.codec.WriteHeaders(id, status, h.fields, false)
 	h.queueLeft(id, []byte(body))
 	if h.busy() {
@@ -564,26 +563,12 @@ func (s *stream) respQueued() int64 {
 // sendHead implements front: the response head as a HEADERS frame (ending
 // the stream when no body follows), then the body pipe.
 func (h *h2conn) sendHead(s *stream) Phase {
-	r := &s.resp
-	fields := h.fields[:0]
-	s.respHdrs.rangeKept(func(name, value []byte, f http1.Header) {
-		if f.Flags&http1.FlagContentLength == 0 {
-			fields = append(fields, http2.Field{Name: name, Value: value})
-		}
-	})
-	s.respOut = s.respOut[:0]
-	if r.ContentLength >= 0 && r.Status != 204 && !r.Chunked {
-		s.respOut = strconv.AppendInt(s.respOut, r.ContentLength, 10)
-		fields = append(fields, http2.Field{Name: []byte("content-length"), Value: s.respOut})
-	}
-	if v := s.srv.viaH2; v != nil {
-		fields = append(fields, http2.Field{Name: []byte("via"), Value: v})
-	}
+	fields := s.h2ResponseFields(h.fields[:0])
 	h.fields = fields
 	// No body follows when the response is complete and nothing of it
 	// waits in the spill queue (it may, when UpFilter ran on a worker).
 	end := s.respState == stateDone && s.respPipe.queued() == 0
-	h.codec.WriteHeaders(s.h2id, r.Status, fields, end)
+	h.codec.WriteHeaders(s.h2id, s.resp.Status, fields, end)
 	s.h2ended = end
 	s.respSent = true
 	if end {
@@ -594,13 +579,55 @@ func (h *h2conn) sendHead(s *stream) Phase {
 	return UpRecvData
 }
 
+// Field names and values of the responses ferry writes: converting a
+// string constant to []byte where it escapes into a field list would
+// allocate on every response.
+//
+//nolint:gochecknoglobals // read-only
+var (
+	h2ContentLength = []byte("content-length")
+	h2Via           = []byte("via")
+	h2TextPlain     = http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")}
+)
+
+// appendH2Fields appends the response fields that appendFields would
+// write, as HTTP/2 fields referencing the head, except Content-Length:
+// sendHead states the length itself (the codec lowercases names).
+func (h *headerMap) appendH2Fields(dst []http2.Field) []http2.Field {
+	for i, f := range *h.fields {
+		if f.Flags&(http1.FlagHopByHop|http1.FlagContentLength) != 0 || h.deleted(i) {
+			continue
+		}
+		dst = append(dst, http2.Field{Name: h.bytes(f.Name), Value: h.bytes(f.Value)})
+	}
+	for _, a := range h.add {
+		dst = append(dst, http2.Field{Name: []byte(a.name), Value: []byte(a.value)})
+	}
+	return dst
+}
+
+// h2ResponseFields appends the response head as HTTP/2 fields: the kept
+// fields, the length when the upstream stated one, and Via. They reference
+// the head and s.respOut; nothing is allocated.
+func (s *stream) h2ResponseFields(dst []http2.Field) []http2.Field {
+	r := &s.resp
+	dst = s.respHdrs.appendH2Fields(dst)
+	s.respOut = s.respOut[:0]
+	if r.ContentLength >= 0 && r.Status != 204 && !r.Chunked {
+		s.respOut = strconv.AppendInt(s.respOut, r.ContentLength, 10)
+		dst = append(dst, http2.Field{Name: h2ContentLength, Value: s.respOut})
+	}
+	if v := s.srv.viaH2; v != nil {
+		dst = append(dst, http2.Field{Name: h2Via, Value: v})
+	}
+	return dst
+}
+
 // reply implements front.
 func (h *h2conn) reply(s *stream, status int, body, extra string) Phase {
 	s.detachUpstream(false)
-	fields := append(h.fields[:0],
-		http2.Field{Name: []byte("content-type"), Value: []byte("text/plain; charset=utf-8")})
 	s.out = strconv.AppendInt(s.out[:0], int64(len(body)), 10)
-	fields = append(fields, http2.Field{Name: []byte("content-length"), Value: s.out})
+	fields := append(h.fields[:0], h2TextPlain, http2.Field{Name: h2ContentLength, Value: s.out})
 	if extra != "" { // "Name: value\r\n" lines (a redirect's Location)
 		fields = appendTrailerFields(fields, []byte(extra))
 	}

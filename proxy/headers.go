@@ -136,20 +136,6 @@ func (h *headerMap) appendFields(dst []byte, skip func(name []byte, f http1.Head
 	return dst
 }
 
-// rangeKept calls fn for every field appendFields would write, with the
-// parsed field's flags (zero for added fields).
-func (h *headerMap) rangeKept(fn func(name, value []byte, f http1.Header)) {
-	for i, f := range *h.fields {
-		if f.Flags&http1.FlagHopByHop != 0 || h.deleted(i) {
-			continue
-		}
-		fn(h.bytes(f.Name), h.bytes(f.Value), f)
-	}
-	for _, a := range h.add {
-		fn([]byte(a.name), []byte(a.value), http1.Header{})
-	}
-}
-
 func appendField(dst, name, value []byte) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, ": "...)
