@@ -608,7 +608,8 @@ func (h *headerMap) appendH2Fields(dst []http2.Field) []http2.Field {
 
 // h2ResponseFields appends the response head as HTTP/2 fields: the kept
 // fields, the length when the upstream stated one, and Via. They reference
-// the head and s.respOut; nothing is allocated.
+// the head and s.respOut: nothing is allocated, except a copy of each
+// field a filter added (rare; they are strings).
 func (s *stream) h2ResponseFields(dst []http2.Field) []http2.Field {
 	r := &s.resp
 	dst = s.respHdrs.appendH2Fields(dst)

@@ -23,6 +23,8 @@ const (
 	closeGrace = 10 * time.Second
 	// drainEvery is how often connections waiting for that are checked.
 	drainEvery = 10 * time.Millisecond
+	// stopTimeout bounds the wait for the engine to stop.
+	stopTimeout = 10 * time.Second
 )
 
 // options configures serve.
@@ -135,8 +137,13 @@ func (f *forwarder) OnBoot(eng gnet.Engine) gnet.Action {
 		defer close(f.watcher)
 		select {
 		case <-f.ctx.Done():
-			// Stop returns once the engine is down, at once if it already is.
-			_ = eng.Stop(context.Background())
+			// Stop returns once the engine is down, at once if it already
+			// is. It is bounded: gnet never marks an engine whose start
+			// failed after OnBoot as shutting down, and Stop would wait for
+			// that forever.
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			_ = eng.Stop(sctx)
+			cancel()
 		case <-f.stopped:
 		}
 	}()

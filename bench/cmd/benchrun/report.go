@@ -378,7 +378,9 @@ func writeUpstreamCheck(b *strings.Builder, r *report) {
 }
 
 // writeCeiling compares the forwarder with nginx, direct and ferry-auto in
-// every HTTP/1.1 case it ran; nothing when it did not run.
+// every HTTP/1.1 keep-alive case it ran (with a new connection per request
+// it dials per client, so it is no ceiling there); nothing when it did not
+// run.
 func writeCeiling(b *strings.Builder, r *report) {
 	if !slices.Contains(r.Targets, targetForwarder) {
 		return
