@@ -659,7 +659,7 @@ func (h *h2conn) reset(s *stream) {
 // (the connection's timer is its idle timer), unless a whole-request
 // timeout runs there already.
 func (h *h2conn) armBodyTimer(s *stream) {
-	if o := &h.d.f.srv.opts; o.RequestTimeout == 0 {
+	if o := &s.srv.opts; o.RequestTimeout == 0 {
 		s.loop.Schedule(&s.reqTimer, o.RequestBodyTimeout)
 	}
 }
