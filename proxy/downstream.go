@@ -44,7 +44,7 @@ func (d *downstream) armRead(timeout time.Duration) {
 // armIdle starts the keep-alive idle timeout.
 func (d *downstream) armIdle() {
 	d.timerRead = false
-	d.c.Loop().Schedule(&d.t, d.f.srv.opts.IdleTimeout)
+	d.c.Loop().Schedule(&d.t, d.f.idle)
 }
 
 // stopTimer stops whichever timeout runs.

@@ -287,6 +287,8 @@ type Factory struct {
 	filters    []filterchain.StreamFilterFactory
 	offload    bool
 	proto      Protocol
+	// idle is the listener's keep-alive idle timeout.
+	idle time.Duration
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -299,11 +301,17 @@ type FactoryConfig struct {
 	Policy Policy
 	// Protocol is what the listener's clients speak.
 	Protocol Protocol
+	// IdleTimeout overrides Options.IdleTimeout for this listener (MOSN's
+	// connection_idle_timeout); zero keeps the server's.
+	IdleTimeout time.Duration
 }
 
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
-	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol}
+	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout}
+	if f.idle <= 0 {
+		f.idle = srv.opts.IdleTimeout
+	}
 	switch c.Policy {
 	case PolicyPool:
 		f.offload = true
