@@ -8,13 +8,13 @@ type ClusterManager struct {
 	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
 	// ClusterConfigPath is a directory of cluster files that MOSN reads and
 	// rewrites at run time.
-	ClusterConfigPath string `json:"clusters_configs,omitempty" yaml:"clusters_configs,omitempty" ferry:"unimplemented"`
+	ClusterConfigPath string `json:"clusters_configs,omitempty" yaml:"clusters_configs,omitempty" ferry:"refused" why:"clusters kept in that directory would not be loaded" until:"cluster directories"`
 	// Clusters are the upstream clusters; names must be unique.
 	Clusters []Cluster `json:"clusters,omitempty" yaml:"clusters,omitempty"`
 	// AutoDiscovery lets MOSN create clusters from a service registry.
-	AutoDiscovery bool `json:"auto_discovery,omitempty" yaml:"auto_discovery,omitempty" ferry:"unimplemented"`
+	AutoDiscovery bool `json:"auto_discovery,omitempty" yaml:"auto_discovery,omitempty" ferry:"refused" why:"clusters from the service registry would not be created" until:"service registries"`
 	// RegistryUseHealthCheck takes health from the service registry.
-	RegistryUseHealthCheck bool `json:"registry_use_health_check,omitempty" yaml:"registry_use_health_check,omitempty" ferry:"unimplemented"`
+	RegistryUseHealthCheck bool `json:"registry_use_health_check,omitempty" yaml:"registry_use_health_check,omitempty" ferry:"refused" why:"host health from the registry would be ignored: unhealthy hosts would stay in rotation" until:"service registries"`
 }
 
 // ClusterType is a cluster's discovery type.
@@ -54,30 +54,30 @@ type Cluster struct {
 	// Name identifies the cluster; routes refer to it. Required, unique.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Type is the discovery type; empty means SIMPLE.
-	Type ClusterType `json:"type,omitempty" yaml:"type,omitempty"`
+	Type ClusterType `json:"type,omitempty" yaml:"type,omitempty" note:"SIMPLE and STATIC; MOSN's discovery types are refused"`
 	// SubType is unused by MOSN.
-	SubType string `json:"sub_type,omitempty" yaml:"sub_type,omitempty" ferry:"unimplemented"`
+	SubType string `json:"sub_type,omitempty" yaml:"sub_type,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// LBType is the load balancing policy; empty means LB_ROUNDROBIN.
-	LBType LBType `json:"lb_type,omitempty" yaml:"lb_type,omitempty"`
+	LBType LBType `json:"lb_type,omitempty" yaml:"lb_type,omitempty" note:"LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST; MOSN's others are refused (round robin with allow_unimplemented)"`
 	// MaxRequestPerConn caps requests sent on one upstream connection; zero
 	// means unlimited.
 	MaxRequestPerConn uint32 `json:"max_request_per_conn,omitempty" yaml:"max_request_per_conn,omitempty"`
 	// ConnBufferLimitBytes is MOSN's upstream connection buffer limit;
 	// ferry uses ferry.buffers.
-	ConnBufferLimitBytes uint32 `json:"conn_buffer_limit_bytes,omitempty" yaml:"conn_buffer_limit_bytes,omitempty" ferry:"unimplemented"`
+	ConnBufferLimitBytes uint32 `json:"conn_buffer_limit_bytes,omitempty" yaml:"conn_buffer_limit_bytes,omitempty" note:"bounds the bytes queued toward one upstream connection before ferry stops reading the client feeding it"`
 	// CircuitBreakers caps connections and requests to the cluster. As in
 	// MOSN, it is a list of thresholds (not Envoy's {"thresholds": […]}).
-	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty"`
+	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty" note:"the first entry: max_connections (per host) and max_pending_requests"`
 	// HealthCheck configures active health checking.
-	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" ferry:"unimplemented"`
+	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" ferry:"refused" why:"unhealthy hosts would stay in rotation" until:"active health checks"`
 	// Spec subscribes the cluster to a service registry.
-	Spec *ClusterSpec `json:"spec,omitempty" yaml:"spec,omitempty" ferry:"unimplemented"`
+	Spec *ClusterSpec `json:"spec,omitempty" yaml:"spec,omitempty" ferry:"refused" why:"hosts from the service registry would not be subscribed" until:"service registries"`
 	// LBSubsetConfig configures metadata subsets.
-	LBSubsetConfig *LBSubsetConfig `json:"lb_subset_config,omitempty" yaml:"lb_subset_config,omitempty" ferry:"unimplemented"`
+	LBSubsetConfig *LBSubsetConfig `json:"lb_subset_config,omitempty" yaml:"lb_subset_config,omitempty" ferry:"refused" why:"requests would be balanced over every host instead of the metadata subset" until:"subset load balancing"`
 	// LBOriDstConfig configures the original destination balancer.
-	LBOriDstConfig *LBOriDstConfig `json:"original_dst_lb_config,omitempty" yaml:"original_dst_lb_config,omitempty" ferry:"unimplemented"`
+	LBOriDstConfig *LBOriDstConfig `json:"original_dst_lb_config,omitempty" yaml:"original_dst_lb_config,omitempty" ferry:"refused" why:"the original-destination balancer is not implemented" until:"original-destination balancing"`
 	// ClusterManagerTLS uses cluster_manager.tls_context for this cluster.
-	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" ferry:"unimplemented"`
+	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" ferry:"refused" why:"cluster_manager.tls_context would not be applied to this cluster" until:"TLS to upstreams"`
 	// TLSContext configures TLS to the hosts.
 	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
 	// Hosts are the upstream endpoints.
@@ -88,21 +88,21 @@ type Cluster struct {
 	// selects the upstream default.
 	IdleTimeout *Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
 	// LBConfig tunes the least-request and peak-EWMA balancers.
-	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty" ferry:"unimplemented"`
+	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty" ferry:"refused" why:"least-request would compare 2 random hosts whatever choice_count says, and active_request_bias would be ignored" until:"load balancer tuning"`
 	// DNSRefreshRate is the STRICT_DNS re-resolution period.
-	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" ferry:"unimplemented"`
+	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// RespectDNSTTL uses record TTLs instead of dns_refresh_rate.
-	RespectDNSTTL bool `json:"respect_dns_ttl,omitempty" yaml:"respect_dns_ttl,omitempty" ferry:"unimplemented"`
+	RespectDNSTTL bool `json:"respect_dns_ttl,omitempty" yaml:"respect_dns_ttl,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// DNSLookupFamily is "V4_ONLY" or "V6_ONLY".
-	DNSLookupFamily string `json:"dns_lookup_family,omitempty" yaml:"dns_lookup_family,omitempty" ferry:"unimplemented"`
+	DNSLookupFamily string `json:"dns_lookup_family,omitempty" yaml:"dns_lookup_family,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// DNSResolvers overrides the resolver configuration.
-	DNSResolvers *DNSResolverConfig `json:"dns_resolvers,omitempty" yaml:"dns_resolvers,omitempty" ferry:"unimplemented"`
+	DNSResolvers *DNSResolverConfig `json:"dns_resolvers,omitempty" yaml:"dns_resolvers,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// DNSResolverFile is a resolv.conf-style file.
-	DNSResolverFile string `json:"dns_resolver_file,omitempty" yaml:"dns_resolver_file,omitempty" ferry:"unimplemented"`
+	DNSResolverFile string `json:"dns_resolver_file,omitempty" yaml:"dns_resolver_file,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// DNSResolverPort is the resolver port.
-	DNSResolverPort string `json:"dns_resolver_port,omitempty" yaml:"dns_resolver_port,omitempty" ferry:"unimplemented"`
+	DNSResolverPort string `json:"dns_resolver_port,omitempty" yaml:"dns_resolver_port,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
 	// SlowStart ramps up the weight of new hosts.
-	SlowStart *SlowStart `json:"slow_start,omitempty" yaml:"slow_start,omitempty" ferry:"unimplemented"`
+	SlowStart *SlowStart `json:"slow_start,omitempty" yaml:"slow_start,omitempty" ferry:"refused" why:"new hosts would take their full share at once instead of ramping up" until:"slow start"`
 }
 
 // Thresholds is one set of circuit breaker limits; zero means MOSN's
@@ -113,9 +113,9 @@ type Thresholds struct {
 	// MaxPendingRequests caps requests waiting for a connection.
 	MaxPendingRequests uint32 `json:"max_pending_requests,omitempty" yaml:"max_pending_requests,omitempty"`
 	// MaxRequests caps requests in flight.
-	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty" ferry:"unimplemented"`
+	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty" ferry:"refused" why:"requests in flight to the cluster would not be capped" until:"circuit breakers"`
 	// MaxRetries caps retries in flight.
-	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty" ferry:"unimplemented"`
+	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty" ferry:"refused" why:"retries in flight to the cluster would not be capped" until:"circuit breakers"`
 }
 
 // HealthCheck configures active health checks.
@@ -150,7 +150,7 @@ type Host struct {
 	// 1..128 and so does EffectiveWeight. Zero means 1.
 	Weight uint32 `json:"weight,omitempty" yaml:"weight,omitempty"`
 	// Metadata labels the host for subset load balancing.
-	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"unimplemented"`
+	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"ignored" why:"labels for subset balancing, which is refused; labels alone change nothing"`
 	// TLSDisable turns TLS off for this host.
 	TLSDisable bool `json:"tls_disable,omitempty" yaml:"tls_disable,omitempty"`
 }

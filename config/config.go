@@ -17,38 +17,38 @@ type Config struct {
 	// ClusterManager holds the upstream clusters.
 	ClusterManager ClusterManager `json:"cluster_manager" yaml:"cluster_manager"`
 	// Admin is where the admin API listens.
-	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty" ferry:"unimplemented"`
+	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty" ferry:"observability" why:"the admin API is not served: no stats, config dump or drain endpoints" until:"admin API"`
 	// PProf starts Go's pprof server.
-	PProf *PProf `json:"pprof,omitempty" yaml:"pprof,omitempty" ferry:"unimplemented"`
+	PProf *PProf `json:"pprof,omitempty" yaml:"pprof,omitempty" ferry:"observability" why:"Go profiling is not served from this block (FERRY_PPROF=host:port serves it today)" until:"admin API"`
 	// Tracing configures distributed tracing.
-	Tracing *Tracing `json:"tracing,omitempty" yaml:"tracing,omitempty" ferry:"unimplemented"`
+	Tracing *Tracing `json:"tracing,omitempty" yaml:"tracing,omitempty" ferry:"observability" why:"no spans are recorded or exported" until:"tracing"`
 	// Metrics configures metric sinks.
-	Metrics *Metrics `json:"metrics,omitempty" yaml:"metrics,omitempty" ferry:"unimplemented"`
+	Metrics *Metrics `json:"metrics,omitempty" yaml:"metrics,omitempty" ferry:"observability" why:"no metrics are exported to the sinks" until:"metrics"`
 	// DynamicResources is the xDS bootstrap (ADS cluster), verbatim.
-	DynamicResources json.RawMessage `json:"dynamic_resources,omitempty" yaml:"dynamic_resources,omitempty" ferry:"unimplemented"`
+	DynamicResources json.RawMessage `json:"dynamic_resources,omitempty" yaml:"dynamic_resources,omitempty" ferry:"refused" why:"listeners, routes and clusters from the xDS control plane would never arrive" until:"xDS client"`
 	// StaticResources is the xDS bootstrap's static part, verbatim.
-	StaticResources json.RawMessage `json:"static_resources,omitempty" yaml:"static_resources,omitempty" ferry:"unimplemented"`
+	StaticResources json.RawMessage `json:"static_resources,omitempty" yaml:"static_resources,omitempty" ferry:"refused" why:"the xDS bootstrap clusters would not exist" until:"xDS client"`
 	// CloseGraceful makes MOSN drain connections on stop.
-	CloseGraceful bool `json:"close_graceful,omitempty" yaml:"close_graceful,omitempty" ferry:"unimplemented"`
+	CloseGraceful bool `json:"close_graceful,omitempty" yaml:"close_graceful,omitempty" ferry:"ignored" why:"ferry always drains in-flight requests on SIGTERM/SIGINT (graceful_timeout, ferry.timeouts.drain), which is what true asks for"`
 	// InheritOldMosnconfig takes the running MOSN's config on hot upgrade.
-	InheritOldMosnconfig bool `json:"inherit_old_mosnconfig,omitempty" yaml:"inherit_old_mosnconfig,omitempty" ferry:"unimplemented"`
+	InheritOldMosnconfig bool `json:"inherit_old_mosnconfig,omitempty" yaml:"inherit_old_mosnconfig,omitempty" ferry:"refused" why:"a hot upgrade would not inherit the running process's config" until:"smooth upgrade"`
 	// DisableUpgrade turns off MOSN's hot upgrade; ferry has none, so true
 	// is what it does anyway.
-	DisableUpgrade bool `json:"disable_upgrade,omitempty" yaml:"disable_upgrade,omitempty"`
+	DisableUpgrade bool `json:"disable_upgrade,omitempty" yaml:"disable_upgrade,omitempty" note:"ferry has no smooth upgrade yet, so true is what it does anyway"`
 	// Pid is the pid file path.
-	Pid string `json:"pid,omitempty" yaml:"pid,omitempty" ferry:"unimplemented"`
+	Pid string `json:"pid,omitempty" yaml:"pid,omitempty" note:"written at start, removed at exit"`
 	// UDSDir is the directory of MOSN's hot-upgrade unix sockets.
-	UDSDir string `json:"uds_dir,omitempty" yaml:"uds_dir,omitempty" ferry:"unimplemented"`
+	UDSDir string `json:"uds_dir,omitempty" yaml:"uds_dir,omitempty" ferry:"ignored" why:"the directory of hot-upgrade sockets; ferry has no smooth upgrade yet, so nothing is exchanged there"`
 	// Plugin configures MOSN's plugin framework.
-	Plugin *Plugin `json:"plugin,omitempty" yaml:"plugin,omitempty" ferry:"unimplemented"`
+	Plugin *Plugin `json:"plugin,omitempty" yaml:"plugin,omitempty" ferry:"ignored" why:"the log directory of MOSN plugins; ferry loads no plugins"`
 	// ThirdPartCodec loads protocol codecs at run time.
-	ThirdPartCodec *ThirdPartCodecs `json:"third_part_codec,omitempty" yaml:"third_part_codec,omitempty" ferry:"unimplemented"`
+	ThirdPartCodec *ThirdPartCodecs `json:"third_part_codec,omitempty" yaml:"third_part_codec,omitempty" ferry:"refused" why:"the codecs it names would not be loaded and their protocols not served" until:"run-time codecs"`
 	// Extends holds free-form extension configs.
-	Extends []Extend `json:"extends,omitempty" yaml:"extends,omitempty" ferry:"unimplemented"`
+	Extends []Extend `json:"extends,omitempty" yaml:"extends,omitempty" ferry:"refused" why:"the extensions it configures would not be loaded" until:"extensions"`
 	// WasmGlobalPlugins loads WebAssembly plugins, verbatim.
-	WasmGlobalPlugins json.RawMessage `json:"wasm_global_plugins,omitempty" yaml:"wasm_global_plugins,omitempty" ferry:"unimplemented"`
+	WasmGlobalPlugins json.RawMessage `json:"wasm_global_plugins,omitempty" yaml:"wasm_global_plugins,omitempty" ferry:"refused" why:"WebAssembly plugins would not run on requests" until:"WebAssembly plugins"`
 	// ServiceRegistry is old MOSN's service registry config, verbatim.
-	ServiceRegistry json.RawMessage `json:"service_registry,omitempty" yaml:"service_registry,omitempty" ferry:"unimplemented"`
+	ServiceRegistry json.RawMessage `json:"service_registry,omitempty" yaml:"service_registry,omitempty" ferry:"refused" why:"clusters fed by the service registry would stay empty" until:"service registries"`
 	// Ferry holds ferry's own settings.
 	Ferry Ferry `json:"ferry" yaml:"ferry"`
 
@@ -176,14 +176,17 @@ func (c *Config) ApplyDefaults() {
 	}
 }
 
-// Warnings lists what ferry accepts without acting on it, one line each,
-// naming the path: MOSN fields ferry does not implement yet ("…: accepted
-// but not implemented"), keys that matched a field only case-insensitively,
-// and settings ferry serves differently from MOSN. A config with warnings
-// runs; callers log them at start-up. Any goroutine.
+// Warnings lists what ferry runs without, one line each, naming the path:
+// observability fields not implemented yet, refused fields and values that
+// ferry.compat.allow_unimplemented lets through, keys that matched a field
+// only case-insensitively, and settings ferry serves differently from MOSN.
+// Fields ferry ignores because they are harmless are not listed (see
+// docs/mosn-compat.md). A config with warnings runs; callers log them at
+// start-up. Any goroutine.
 func (c *Config) Warnings() []string {
 	all := append([]FieldError(nil), c.notes...)
-	all = append(all, unimplementedWarnings(c)...)
+	_, warns := compatFindings(c)
+	all = append(all, warns...)
 	all = append(all, semanticWarnings(c)...)
 	sortBySchema(all)
 	out := make([]string, len(all))

@@ -10,8 +10,19 @@
 // *ValidationError), decodes it and applies defaults. Validate then checks
 // the meaning: references between listeners, routers and clusters, regular
 // expressions, status codes, limits, and the protocols, load balancers and
-// cluster types ferry implements. Warnings lists the fields MOSN defines but
-// ferry accepts without implementing them; such a config still runs.
+// cluster types ferry implements.
+//
+// Fail closed: every MOSN field is implemented, ignored (harmless, with the
+// reason), observability (a warning until implemented) or refused (it would
+// change how traffic is accepted, secured, routed, limited or answered, so
+// Validate reports it as an error naming its path and what would go
+// wrong), declared by struct tags (compat.go) from which
+// docs/mosn-compat.md is generated. ferry.compat.allow_unimplemented turns
+// refusals into Warnings, except a TLS context with status true: nothing
+// meant to be TLS is served as plain text. The runtime build
+// (internal/app) refuses the same way what only it can judge (filter types
+// nobody registered, what the router rejects), and `ferry validate` runs
+// that build, so validate and start agree.
 //
 // Compatibility with MOSN: field names, nesting and value formats follow
 // mosn.io/mosn/pkg/config/v2. Like encoding/json (and so MOSN), object keys

@@ -28,6 +28,20 @@ type Ferry struct {
 	Buffers Buffers `json:"buffers" yaml:"buffers"`
 	// Proxy sets the HTTP proxy headers ferry adds.
 	Proxy ProxyHeaders `json:"proxy" yaml:"proxy"`
+	// Compat says how ferry treats MOSN fields it does not implement; see
+	// docs/mosn-compat.md.
+	Compat Compat `json:"compat" yaml:"compat"`
+}
+
+// Compat governs MOSN fields that ferry does not implement yet.
+type Compat struct {
+	// AllowUnimplemented turns the refusal of a behaviour-changing field
+	// that ferry does not implement (health_check, retry_policy, …) into a
+	// warning, and ferry runs without it: a migration aid, as is the
+	// --allow-unimplemented flag of start and validate. A TLS context with
+	// status true is refused all the same: nothing meant to be TLS is ever
+	// served as plain text. Default false.
+	AllowUnimplemented bool `json:"allow_unimplemented" yaml:"allow_unimplemented"`
 }
 
 // SchedulerPolicy says where request phases run.

@@ -9,9 +9,9 @@ type Admin struct {
 	Address *AdminAddress `json:"address,omitempty" yaml:"address,omitempty"`
 	// AccessLogPath is Envoy's admin access log (old MOSN read the whole
 	// Envoy Admin message).
-	AccessLogPath string `json:"access_log_path,omitempty" yaml:"access_log_path,omitempty" ferry:"unimplemented"`
+	AccessLogPath string `json:"access_log_path,omitempty" yaml:"access_log_path,omitempty" ferry:"ignored" why:"Envoy's admin access log; read with the admin API"`
 	// ProfilePath is Envoy's CPU profile output path.
-	ProfilePath string `json:"profile_path,omitempty" yaml:"profile_path,omitempty" ferry:"unimplemented"`
+	ProfilePath string `json:"profile_path,omitempty" yaml:"profile_path,omitempty" ferry:"ignored" why:"Envoy's CPU profile path; read with the admin API"`
 }
 
 // AdminAddress wraps the socket address, as Envoy does.

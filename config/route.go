@@ -11,13 +11,13 @@ type RouterConfig struct {
 	VirtualHosts []VirtualHost `json:"virtual_hosts,omitempty" yaml:"virtual_hosts,omitempty"`
 	// RouterConfigPath is a directory of virtual host files that MOSN reads
 	// and rewrites at run time.
-	RouterConfigPath string `json:"router_configs,omitempty" yaml:"router_configs,omitempty" ferry:"unimplemented"`
+	RouterConfigPath string `json:"router_configs,omitempty" yaml:"router_configs,omitempty" ferry:"refused" why:"virtual hosts kept in that directory would not be loaded" until:"router directories"`
 	// RequestHeadersToAdd are added to every request routed by this table.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
 	// ResponseHeadersToAdd are added to every response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
 	// ResponseHeadersToRemove are removed from every response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
 }
 
 // VirtualHost is a group of routes selected by the request's Host.
@@ -31,22 +31,22 @@ type VirtualHost struct {
 	// Routers are tried in order; the first match wins.
 	Routers []Route `json:"routers,omitempty" yaml:"routers,omitempty"`
 	// RequireTLS is MOSN's unused TLS requirement.
-	RequireTLS string `json:"require_tls,omitempty" yaml:"require_tls,omitempty" ferry:"unimplemented"`
+	RequireTLS string `json:"require_tls,omitempty" yaml:"require_tls,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// RequestHeadersToAdd are added to requests routed by this host.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
 	// ResponseHeadersToAdd are added to responses.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
 	// ResponseHeadersToRemove are removed from responses.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
 	// PerFilterConfig holds per-host stream filter settings, verbatim.
-	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"unimplemented"`
+	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"refused" why:"stream filters would run with their listener-level config on this route" until:"per-route filter config"`
 }
 
 // Route is one routing rule (MOSN calls it a "router"): a match and exactly
 // one of route, direct_response or redirect.
 type Route struct {
 	// Match selects the requests this rule applies to.
-	Match RouteMatch `json:"match" yaml:"match"`
+	Match RouteMatch `json:"match" yaml:"match" note:"an empty match (no path, prefix or regex) matches every path; with several set, path wins, then prefix, then regex (MOSN's order)"`
 	// Route forwards the request to a cluster.
 	Route *RouteAction `json:"route,omitempty" yaml:"route,omitempty"`
 	// DirectResponse answers locally with a fixed status and body.
@@ -54,11 +54,11 @@ type Route struct {
 	// Redirect answers with a redirection.
 	Redirect *Redirect `json:"redirect,omitempty" yaml:"redirect,omitempty"`
 	// Metadata is MOSN's route metadata ({"filter_metadata":{"mosn.lb":{…}}}).
-	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"unimplemented"`
+	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"ignored" why:"read by MOSN stream filters; ferry runs none of those"`
 	// PerFilterConfig holds per-route stream filter settings, verbatim.
-	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"unimplemented"`
+	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"refused" why:"stream filters would run with their listener-level config on this route" until:"per-route filter config"`
 	// RequestMirrorPolicies copies a share of requests to another cluster.
-	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" ferry:"unimplemented"`
+	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" ferry:"refused" why:"requests would not be mirrored to the shadow cluster" until:"request mirroring"`
 }
 
 // RouteMatch selects requests. Path matchers are tried as MOSN does: path,
@@ -74,9 +74,9 @@ type RouteMatch struct {
 	// Headers must all match.
 	Headers []HeaderMatcher `json:"headers,omitempty" yaml:"headers,omitempty"`
 	// Variables match MOSN variables (request context values).
-	Variables []VariableMatcher `json:"variables,omitempty" yaml:"variables,omitempty" ferry:"unimplemented"`
+	Variables []VariableMatcher `json:"variables,omitempty" yaml:"variables,omitempty" ferry:"refused" why:"the route would match without its variable conditions, more broadly than configured" until:"variable matchers"`
 	// DslExpressions are MOSN's CEL match expressions, verbatim.
-	DslExpressions json.RawMessage `json:"dsl_expressions,omitempty" yaml:"dsl_expressions,omitempty" ferry:"unimplemented"`
+	DslExpressions json.RawMessage `json:"dsl_expressions,omitempty" yaml:"dsl_expressions,omitempty" ferry:"refused" why:"the route would match without its expressions, more broadly than configured" until:"DSL matchers"`
 }
 
 // HeaderMatcher matches one request header.
@@ -110,35 +110,35 @@ type RouteAction struct {
 	// route ("Http1", "Auto" or empty).
 	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
 	// ClusterHeader takes the cluster name from this request header.
-	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" ferry:"unimplemented"`
+	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" ferry:"refused" why:"the cluster would not be taken from the header" until:"cluster_header routing"`
 	// WeightedClusters splits traffic between clusters by weight; when set,
 	// it takes precedence over cluster_name (as in MOSN).
-	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty" ferry:"unimplemented"`
+	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty" ferry:"refused" why:"traffic would not be split between the clusters by weight" until:"weighted clusters"`
 	// HashPolicy feeds the hash of consistent-hash load balancers.
-	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" ferry:"unimplemented"`
+	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" ferry:"ignored" why:"the key of a consistent-hash balancer; ferry refuses LB_MAGLEV until hash balancers land, so nothing reads it"`
 	// MetadataMatch selects a host subset by metadata.
-	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"unimplemented"`
+	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"refused" why:"requests would go to every host instead of the metadata subset" until:"subset load balancing"`
 	// Timeout bounds the whole upstream exchange; zero means no route
 	// timeout.
 	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	// RetryPolicy retries failed upstream attempts.
-	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty" ferry:"unimplemented"`
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty" ferry:"refused" why:"failed attempts would not be retried as configured" until:"retry policies"`
 	// PrefixRewrite replaces the matched prefix of the path.
 	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
 	// RegexRewrite rewrites the path with a regular expression.
-	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty" ferry:"unimplemented"`
+	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty" ferry:"refused" why:"the path would reach the upstream unrewritten" until:"regex rewrites"`
 	// HostRewrite replaces the Host header.
 	HostRewrite string `json:"host_rewrite,omitempty" yaml:"host_rewrite,omitempty"`
 	// AutoHostRewrite sets Host to the chosen upstream host's hostname.
-	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty" ferry:"unimplemented"`
+	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty" ferry:"refused" why:"Host would not be rewritten to the upstream host" until:"host rewriting"`
 	// AutoHostRewriteHeader sets Host from this request header.
-	AutoHostRewriteHeader string `json:"auto_host_rewrite_header,omitempty" yaml:"auto_host_rewrite_header,omitempty" ferry:"unimplemented"`
+	AutoHostRewriteHeader string `json:"auto_host_rewrite_header,omitempty" yaml:"auto_host_rewrite_header,omitempty" ferry:"refused" why:"Host would not be rewritten from the header" until:"host rewriting"`
 	// RequestHeadersToAdd are added to the upstream request.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"unimplemented"`
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
 	// ResponseHeadersToAdd are added to the response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
 	// ResponseHeadersToRemove are removed from the response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"unimplemented"`
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
 }
 
 // WeightedCluster is one entry of weighted_clusters.
@@ -155,7 +155,7 @@ type ClusterWeight struct {
 	// zero.
 	Weight uint32 `json:"weight,omitempty" yaml:"weight,omitempty"`
 	// MetadataMatch selects a host subset by metadata.
-	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"unimplemented"`
+	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"refused" why:"requests would go to every host instead of the metadata subset" until:"subset load balancing"`
 }
 
 // HashPolicy picks what a consistent-hash load balancer hashes. Exactly one

@@ -16,7 +16,7 @@ import (
 // server.
 type Server struct {
 	// ServerName names the server in MOSN's logs and admin output.
-	ServerName string `json:"mosn_server_name,omitempty" yaml:"mosn_server_name,omitempty" ferry:"unimplemented"`
+	ServerName string `json:"mosn_server_name,omitempty" yaml:"mosn_server_name,omitempty" ferry:"ignored" why:"a label in MOSN's logs and admin output"`
 	// DefaultLogPath is where the default logger writes: a file path, or
 	// "stdout" / "stderr".
 	DefaultLogPath string `json:"default_log_path,omitempty" yaml:"default_log_path,omitempty"`
@@ -25,19 +25,19 @@ type Server struct {
 	DefaultLogLevel string `json:"default_log_level,omitempty" yaml:"default_log_level,omitempty"`
 	// GlobalLogRoller configures MOSN's log rotation ("time=24" and the
 	// like).
-	GlobalLogRoller string `json:"global_log_roller,omitempty" yaml:"global_log_roller,omitempty" ferry:"unimplemented"`
+	GlobalLogRoller string `json:"global_log_roller,omitempty" yaml:"global_log_roller,omitempty" ferry:"ignored" why:"log rotation; ferry leaves rotation to logrotate or the service manager"`
 	// UseNetpollMode selects MOSN's netpoll network mode; ferry always runs
 	// on gnet's reactor.
-	UseNetpollMode bool `json:"use_netpoll_mode,omitempty" yaml:"use_netpoll_mode,omitempty" ferry:"unimplemented"`
+	UseNetpollMode bool `json:"use_netpoll_mode,omitempty" yaml:"use_netpoll_mode,omitempty" ferry:"ignored" why:"ferry always runs on event loops, which is what netpoll mode asks for"`
 	// GracefulTimeout bounds how long a graceful stop waits for in-flight
 	// requests before closing connections. Zero selects ferry.timeouts.drain.
 	GracefulTimeout Duration `json:"graceful_timeout,omitempty" yaml:"graceful_timeout,omitempty"`
 	// OptimizeLocalWrite makes MOSN write to loopback peers from a separate
 	// goroutine.
-	OptimizeLocalWrite bool `json:"optimize_local_write,omitempty" yaml:"optimize_local_write,omitempty" ferry:"unimplemented"`
+	OptimizeLocalWrite bool `json:"optimize_local_write,omitempty" yaml:"optimize_local_write,omitempty" ferry:"ignored" why:"a MOSN write-goroutine optimisation for loopback peers; ferry writes on the event loop"`
 	// Processor sets GOMAXPROCS: a number, or "auto" for the container's CPU
 	// quota. Zero leaves Go's default.
-	Processor Processor `json:"processor,omitempty" yaml:"processor,omitempty" ferry:"unimplemented"`
+	Processor Processor `json:"processor,omitempty" yaml:"processor,omitempty" note:"a number sets GOMAXPROCS at start; auto keeps Go's default, which follows the CPU quota"`
 	// Listeners are the downstream sockets and their filter chains.
 	Listeners []Listener `json:"listeners,omitempty" yaml:"listeners,omitempty"`
 	// Routers are the named route tables that proxy filters refer to by
@@ -51,50 +51,50 @@ type Listener struct {
 	// must be unique.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Type is MOSN's "ingress" or "egress" label, used for stats scopes.
-	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"unimplemented"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"ignored" why:"MOSN's ingress/egress label for stats scopes"`
 	// Address is the "host:port" to listen on, e.g. "0.0.0.0:2045". Port 0
 	// picks a free port. Required.
 	Address string `json:"address,omitempty" yaml:"address,omitempty"`
 	// BindPort must be true (or absent): ferry binds every listener. MOSN's
 	// unbound "virtual" listeners (bind_port false, used with
 	// use_original_dst) are not implemented.
-	BindPort *bool `json:"bind_port,omitempty" yaml:"bind_port,omitempty"`
+	BindPort *bool `json:"bind_port,omitempty" yaml:"bind_port,omitempty" note:"true (or absent) only: false is refused until original-destination hand-off lands; with allow_unimplemented the listener is not opened"`
 	// Network is the socket family: "tcp" (the default). MOSN's "udp" and
 	// "unix" are rejected by Validate.
-	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	Network string `json:"network,omitempty" yaml:"network,omitempty" note:"tcp only; udp and unix are refused"`
 	// UseOriginalDst hands connections redirected by iptables to the
 	// listener owning their original destination.
-	UseOriginalDst bool `json:"use_original_dst,omitempty" yaml:"use_original_dst,omitempty" ferry:"unimplemented"`
+	UseOriginalDst bool `json:"use_original_dst,omitempty" yaml:"use_original_dst,omitempty" ferry:"refused" why:"connections redirected by iptables would be served here instead of by the listener owning their original destination" until:"original-destination hand-off"`
 	// AccessLogs lists access log sinks for this listener.
-	AccessLogs []AccessLog `json:"access_logs,omitempty" yaml:"access_logs,omitempty" ferry:"unimplemented"`
+	AccessLogs []AccessLog `json:"access_logs,omitempty" yaml:"access_logs,omitempty" ferry:"observability" why:"no access log is written" until:"access logs"`
 	// ListenerFilters run on a connection before the filter chain (e.g.
 	// original_dst).
-	ListenerFilters []Filter `json:"listener_filters,omitempty" yaml:"listener_filters,omitempty" ferry:"unimplemented"`
+	ListenerFilters []Filter `json:"listener_filters,omitempty" yaml:"listener_filters,omitempty" ferry:"refused" why:"listener filters (original_dst, …) would not run before the filter chain" until:"listener filters"`
 	// FilterChains holds the network filters; MOSN and ferry use exactly one
 	// chain per listener.
 	FilterChains []FilterChain `json:"filter_chains,omitempty" yaml:"filter_chains,omitempty"`
 	// StreamFilters are the L7 filters (fault injection, auth, …) run on
 	// every request of this listener.
-	StreamFilters []Filter `json:"stream_filters,omitempty" yaml:"stream_filters,omitempty" ferry:"unimplemented"`
+	StreamFilters []Filter `json:"stream_filters,omitempty" yaml:"stream_filters,omitempty" note:"the types registered in cmd/ferry/filters.go; any other type is refused (a request would pass without it)"`
 	// Inspector sniffs TLS on a TLS listener and also accepts plain text.
-	Inspector bool `json:"inspector,omitempty" yaml:"inspector,omitempty" ferry:"unimplemented"`
+	Inspector bool `json:"inspector,omitempty" yaml:"inspector,omitempty" ferry:"ignored" why:"sniffs TLS on a TLS listener; ferry refuses tls_context status true, so there is no TLS to sniff"`
 	// ConnectionIdleTimeout closes a downstream connection idle this long;
 	// it overrides ferry.timeouts.idle for this listener. Zero or absent
 	// keeps the ferry default.
-	ConnectionIdleTimeout *Duration `json:"connection_idle_timeout,omitempty" yaml:"connection_idle_timeout,omitempty"`
+	ConnectionIdleTimeout *Duration `json:"connection_idle_timeout,omitempty" yaml:"connection_idle_timeout,omitempty" note:"overrides ferry.timeouts.idle for this listener"`
 	// PerConnBufferLimitBytes is Envoy's per-connection buffer limit; MOSN
 	// does not read it from config and ferry uses ferry.buffers.
-	PerConnBufferLimitBytes uint32 `json:"per_connection_buffer_limit_bytes,omitempty" yaml:"per_connection_buffer_limit_bytes,omitempty" ferry:"unimplemented"`
+	PerConnBufferLimitBytes uint32 `json:"per_connection_buffer_limit_bytes,omitempty" yaml:"per_connection_buffer_limit_bytes,omitempty" ferry:"ignored" why:"MOSN itself does not read it; ferry bounds connection buffers with ferry.buffers"`
 	// TunnelListener marks MOSN's agent tunnel listener.
-	TunnelListener bool `json:"tunnel_listener,omitempty" yaml:"tunnel_listener,omitempty" ferry:"unimplemented"`
+	TunnelListener bool `json:"tunnel_listener,omitempty" yaml:"tunnel_listener,omitempty" ferry:"refused" why:"MOSN's agent tunnel would not be served" until:"agent tunnels"`
 	// LogPath is a field of old MOSN releases (per-listener log file), still
 	// present in some published examples and ignored by MOSN today.
-	LogPath string `json:"log_path,omitempty" yaml:"log_path,omitempty" ferry:"unimplemented"`
+	LogPath string `json:"log_path,omitempty" yaml:"log_path,omitempty" ferry:"ignored" why:"a field of old MOSN releases, ignored by MOSN itself"`
 	// LogLevel is a field of old MOSN releases, ignored as LogPath is.
-	LogLevel string `json:"log_level,omitempty" yaml:"log_level,omitempty" ferry:"unimplemented"`
+	LogLevel string `json:"log_level,omitempty" yaml:"log_level,omitempty" ferry:"ignored" why:"a field of old MOSN releases, ignored by MOSN itself"`
 	// HandOffRestoredDestinationConnections is the old MOSN spelling of
 	// use_original_dst.
-	HandOffRestoredDestinationConnections bool `json:"handoff_restoreddestination_connections,omitempty" yaml:"handoff_restoreddestination_connections,omitempty" ferry:"unimplemented"`
+	HandOffRestoredDestinationConnections bool `json:"handoff_restoreddestination_connections,omitempty" yaml:"handoff_restoreddestination_connections,omitempty" ferry:"refused" why:"connections redirected by iptables would be served here instead of by the listener owning their original destination" until:"original-destination hand-off"`
 }
 
 // Binds reports whether the listener binds its address (bind_port absent
@@ -113,15 +113,15 @@ type AccessLog struct {
 // settings.
 type FilterChain struct {
 	// Match is MOSN's (unused) filter chain match expression.
-	Match string `json:"match,omitempty" yaml:"match,omitempty" ferry:"unimplemented"`
+	Match string `json:"match,omitempty" yaml:"match,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// TLSContext configures TLS for the listener. At most one of
 	// tls_context and tls_context_set may be set.
-	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty" note:"see TLSConfig: status true is refused, even with allow_unimplemented"`
 	// TLSContextSet configures several certificates, chosen by SNI.
-	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty"`
+	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty" note:"see TLSConfig: status true is refused, even with allow_unimplemented"`
 	// Filters are the network filters, in read order. The proxy filter is
 	// typed; see NetworkFilter.
-	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty"`
+	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty" note:"one proxy filter per chain; any other type not registered in cmd/ferry/filters.go is refused"`
 }
 
 // ProxyFilterType is the network filter type of ferry's (and MOSN's) L7
@@ -187,11 +187,11 @@ type ProxyConfig struct {
 	// "Http2" (cleartext h2c with prior knowledge) or "Auto" (either, told
 	// apart by the HTTP/2 connection preface; empty means Auto, as in
 	// MOSN). Other protocols (X, bolt, …) are rejected by Validate.
-	DownstreamProtocol string `json:"downstream_protocol,omitempty" yaml:"downstream_protocol,omitempty"`
+	DownstreamProtocol string `json:"downstream_protocol,omitempty" yaml:"downstream_protocol,omitempty" note:"Http1, Http2 (h2c) and Auto; others are refused"`
 	// UpstreamProtocol is the protocol spoken to upstream hosts: "Http1".
 	// "Auto" and empty mean Http1 too (ferry's upstream side is HTTP/1.1);
 	// "Http2" is rejected by Validate.
-	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
+	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty" note:"Http1 (Auto and empty mean Http1); Http2 is refused until HTTP/2 upstreams land"`
 	// RouterConfigName names the route table (servers[].routers[]) this
 	// proxy uses. Required.
 	RouterConfigName string `json:"router_config_name,omitempty" yaml:"router_config_name,omitempty"`
@@ -200,7 +200,7 @@ type ProxyConfig struct {
 	ValidateClusters bool `json:"validate_clusters,omitempty" yaml:"validate_clusters,omitempty"`
 	// ExtendConfig holds protocol-specific options (X protocol sub_protocol,
 	// http2_use_stream, …); ferry ignores it.
-	ExtendConfig json.RawMessage `json:"extend_config,omitempty" yaml:"extend_config,omitempty" ferry:"unimplemented"`
+	ExtendConfig json.RawMessage `json:"extend_config,omitempty" yaml:"extend_config,omitempty" ferry:"ignored" why:"protocol options of MOSN's X and Http2 codecs; ferry's HTTP codecs always stream, and X protocols are refused by downstream_protocol"`
 }
 
 // TLSConfig is MOSN's TLS context. TLS is not implemented by ferry yet: a
@@ -208,39 +208,39 @@ type ProxyConfig struct {
 // cluster runs in plain text.
 type TLSConfig struct {
 	// Status enables TLS.
-	Status bool `json:"status,omitempty" yaml:"status,omitempty" ferry:"unimplemented"`
+	Status bool `json:"status,omitempty" yaml:"status,omitempty" ferry:"refused,strict" why:"traffic meant to be encrypted would travel as plain text" until:"TLS"`
 	// Type selects a TLS provider extension.
-	Type string `json:"type,omitempty" yaml:"type,omitempty"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// ServerName is the SNI to send (upstream) or match (downstream).
-	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty"`
+	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// CACert is the PEM (or path) of the CA that verifies the peer.
-	CACert string `json:"ca_cert,omitempty" yaml:"ca_cert,omitempty"`
+	CACert string `json:"ca_cert,omitempty" yaml:"ca_cert,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// CertChain is the PEM (or path) of the certificate chain.
-	CertChain string `json:"cert_chain,omitempty" yaml:"cert_chain,omitempty"`
+	CertChain string `json:"cert_chain,omitempty" yaml:"cert_chain,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// PrivateKey is the PEM (or path) of the private key.
-	PrivateKey string `json:"private_key,omitempty" yaml:"private_key,omitempty"`
+	PrivateKey string `json:"private_key,omitempty" yaml:"private_key,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// VerifyClient asks clients for a certificate and verifies it.
-	VerifyClient bool `json:"verify_client,omitempty" yaml:"verify_client,omitempty"`
+	VerifyClient bool `json:"verify_client,omitempty" yaml:"verify_client,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// RequireClientCert rejects clients without a certificate.
-	RequireClientCert bool `json:"require_client_cert,omitempty" yaml:"require_client_cert,omitempty"`
+	RequireClientCert bool `json:"require_client_cert,omitempty" yaml:"require_client_cert,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// InsecureSkip skips verification of the server certificate.
-	InsecureSkip bool `json:"insecure_skip,omitempty" yaml:"insecure_skip,omitempty"`
+	InsecureSkip bool `json:"insecure_skip,omitempty" yaml:"insecure_skip,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// CipherSuites lists cipher suites, separated by ":".
-	CipherSuites string `json:"cipher_suites,omitempty" yaml:"cipher_suites,omitempty"`
+	CipherSuites string `json:"cipher_suites,omitempty" yaml:"cipher_suites,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// EcdhCurves lists curves, separated by ":".
-	EcdhCurves string `json:"ecdh_curves,omitempty" yaml:"ecdh_curves,omitempty"`
+	EcdhCurves string `json:"ecdh_curves,omitempty" yaml:"ecdh_curves,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// MinVersion is the lowest TLS version ("TLSv1_2").
-	MinVersion string `json:"min_version,omitempty" yaml:"min_version,omitempty"`
+	MinVersion string `json:"min_version,omitempty" yaml:"min_version,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// MaxVersion is the highest TLS version.
-	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty"`
+	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// ALPN lists ALPN protocols, separated by ",".
-	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty"`
+	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// Ticket is the session ticket key.
-	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty"`
+	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// Fallback accepts plain text when the TLS handshake fails.
-	Fallback bool `json:"fall_back,omitempty" yaml:"fall_back,omitempty"`
+	Fallback bool `json:"fall_back,omitempty" yaml:"fall_back,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// ExtendVerify configures a custom verifier, verbatim.
-	ExtendVerify json.RawMessage `json:"extend_verify,omitempty" yaml:"extend_verify,omitempty"`
+	ExtendVerify json.RawMessage `json:"extend_verify,omitempty" yaml:"extend_verify,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 	// SdsSource fetches certificates over SDS, verbatim.
-	SdsSource json.RawMessage `json:"sds_source,omitempty" yaml:"sds_source,omitempty"`
+	SdsSource json.RawMessage `json:"sds_source,omitempty" yaml:"sds_source,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
 }

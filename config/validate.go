@@ -20,8 +20,10 @@ const (
 // checks references (proxy → router, route → cluster), uniqueness (listener
 // names and addresses, router and cluster names, domains), addresses,
 // regular expressions, status codes, the protocols, cluster types and load
-// balancers ferry implements, the ferry block (with defaults applied) and
-// that no duration is negative. It does not modify c. Any goroutine.
+// balancers ferry implements, the ferry block (with defaults applied), that
+// no duration is negative, and that no setting ferry does not implement
+// would change how traffic is served (see compat.go and
+// docs/mosn-compat.md). It does not modify c. Any goroutine.
 func (c *Config) Validate() error {
 	v := validator{c: c}
 	v.collectNames()
@@ -29,6 +31,8 @@ func (c *Config) Validate() error {
 	v.clusters()
 	v.ferry(c.Ferry.WithDefaults())
 	v.durations(reflect.ValueOf(c).Elem(), "")
+	errs, _ := compatFindings(c)
+	v.p.list = append(v.p.list, errs...)
 	sortBySchema(v.p.list)
 	return v.p.err()
 }
@@ -135,6 +139,9 @@ func (v *validator) listener(l *Listener, lp string, names, addrs map[string]str
 	}
 	if key, ok := v.listenAddress(l.Address, lp+".address"); ok && key != "" {
 		v.unique(addrs, key, lp+".address", "listener address")
+	}
+	if !l.Binds() && !v.c.Ferry.Compat.AllowUnimplemented {
+		v.p.add(lp+".bind_port", RefusalMsg(UnboundListenerWhy, "original-destination hand-off"))
 	}
 	if n := strings.ToLower(l.Network); n != "" && n != "tcp" {
 		v.p.add(lp+".network", "unsupported network "+strconv.Quote(l.Network)+"; ferry supports tcp")

@@ -25,23 +25,61 @@ func (v *validator) clusterType(t ClusterType, path string) {
 	switch t {
 	case "", ClusterSimple, ClusterStatic:
 	case ClusterDynamic, ClusterEDS, ClusterOriginalDst, ClusterStrictDNS:
-		v.p.add(path, "cluster type "+strconv.Quote(string(t))+" is not supported by ferry"+supported)
+		v.p.add(path, "cluster type "+strconv.Quote(string(t))+" is not implemented: its hosts would never be discovered"+supported)
 	default:
 		v.p.add(path, "unknown cluster type "+strconv.Quote(string(t))+supported)
 	}
 }
 
 // lbType accepts the implemented load balancers (and empty, which defaults
-// to LB_ROUNDROBIN).
+// to LB_ROUNDROBIN). MOSN's others are refused as not implemented; with
+// allow_unimplemented they are warnings and the cluster balances round
+// robin (see LBTypeOrFallback).
 func (v *validator) lbType(t LBType, path string) {
-	const supported = "; supported: LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST, LB_MAGLEV"
-	switch t {
-	case "", LBRoundRobin, LBRandom, LBWeightedRoundRobin, LBLeastRequest, LBMaglev:
-	case LBOriginalDst, LBLeastConnection, LBPeakEWMA, LBRequestRoundRobin:
-		v.p.add(path, "lb_type "+strconv.Quote(string(t))+" is not supported by ferry"+supported)
+	switch {
+	case implementedLB(t):
+	case refusedLB(t):
+		if !v.c.Ferry.Compat.AllowUnimplemented {
+			v.p.add(path, "lb_type "+strconv.Quote(string(t))+" "+RefusalMsg(lbWhy, string(t)+" balancer"))
+		}
 	default:
-		v.p.add(path, "unknown lb_type "+strconv.Quote(string(t))+supported)
+		v.p.add(path, "unknown lb_type "+strconv.Quote(string(t))+"; supported: "+supportedLBs)
 	}
+}
+
+// lbWhy is what goes wrong when a refused balancer is run as round robin.
+const lbWhy = "requests would be balanced round robin instead"
+
+// supportedLBs lists the implemented load balancers.
+const supportedLBs = "LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST"
+
+// implementedLB reports whether ferry implements t (empty is round robin).
+func implementedLB(t LBType) bool {
+	switch t {
+	case "", LBRoundRobin, LBRandom, LBWeightedRoundRobin, LBLeastRequest:
+		return true
+	}
+	return false
+}
+
+// refusedLB reports whether t is a MOSN balancer ferry does not implement.
+func refusedLB(t LBType) bool {
+	switch t {
+	case LBMaglev, LBOriginalDst, LBLeastConnection, LBPeakEWMA, LBRequestRoundRobin:
+		return true
+	}
+	return false
+}
+
+// LBTypeOrFallback is the balancer the cluster runs: its lb_type, or
+// LB_ROUNDROBIN for a MOSN balancer that ferry does not implement (which
+// Validate lets through only with allow_unimplemented, and warns about).
+// Any goroutine.
+func (c *Cluster) LBTypeOrFallback() LBType {
+	if refusedLB(c.LBType) {
+		return LBRoundRobin
+	}
+	return c.LBType
 }
 
 // hostAddress checks an upstream "host:port": both parts present, port in

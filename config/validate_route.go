@@ -38,16 +38,19 @@ func (v *validator) route(r *Route, rp string) {
 	if r.Route != nil {
 		actions = append(actions, "route")
 		v.routeAction(r.Route, rp+".route")
+		v.prefixRewrite(r.Route.PrefixRewrite, &r.Match, rp+".route.prefix_rewrite")
 	}
 	if r.DirectResponse != nil {
 		actions = append(actions, "direct_response")
-		if s := r.DirectResponse.StatusCode; s < 100 || s > 599 {
-			v.p.add(rp+".direct_response.status", "status "+strconv.Itoa(s)+" is out of range 100..599")
+		if s := r.DirectResponse.StatusCode; s < 200 || s > 599 {
+			v.p.add(rp+".direct_response.status", "status "+strconv.Itoa(s)+
+				" is out of range 200..599 (a 1xx is not a final response)")
 		}
 	}
 	if r.Redirect != nil {
 		actions = append(actions, "redirect")
 		v.redirect(r.Redirect, rp+".redirect")
+		v.prefixRewrite(r.Redirect.PrefixRewrite, &r.Match, rp+".redirect.prefix_rewrite")
 	}
 	switch len(actions) {
 	case 0:
@@ -79,6 +82,20 @@ func (v *validator) match(m *RouteMatch, mp string) {
 	}
 }
 
+// prefixRewrite reports a prefix rewrite on a route whose path condition
+// has no prefix to replace: a regex match, or no path condition at all.
+// The winning matcher is MOSN's: path, then prefix, then regex.
+func (v *validator) prefixRewrite(rewrite string, m *RouteMatch, path string) {
+	if rewrite == "" || m.Path != "" || m.Prefix != "" {
+		return
+	}
+	what := "the route matches every path"
+	if m.Regex != "" {
+		what = "the route matches by regex"
+	}
+	v.p.add(path, "needs a path or prefix match, the part it replaces; "+what)
+}
+
 // regex reports an expression that Go's RE2 engine does not compile.
 func (v *validator) regex(expr, path string) {
 	if _, err := regexp.Compile(expr); err != nil {
@@ -89,13 +106,19 @@ func (v *validator) regex(expr, path string) {
 // routeAction checks the clusters a route forwards to and its rewrites.
 func (v *validator) routeAction(a *RouteAction, ap string) {
 	v.upstreamProtocol(a.UpstreamProtocol, ap+".upstream_protocol")
-	switch {
-	case len(a.WeightedClusters) > 0:
+	if len(a.WeightedClusters) > 0 {
 		v.weightedClusters(a.WeightedClusters, ap+".weighted_clusters")
+	}
+	switch {
 	case a.ClusterName != "":
 		v.clusterRef(a.ClusterName, ap+".cluster_name")
-	case a.ClusterHeader == "":
-		v.p.add(ap+".cluster_name", "required (or weighted_clusters, or cluster_header)")
+	case a.ClusterHeader == "" && len(a.WeightedClusters) == 0:
+		v.p.add(ap+".cluster_name", "required")
+	case v.c.Ferry.Compat.AllowUnimplemented:
+		// weighted_clusters and cluster_header are refused unless allowed;
+		// allowed, ferry runs without them and needs a cluster to go to.
+		v.p.add(ap+".cluster_name", "required: weighted_clusters and cluster_header are not implemented, "+
+			"so a route that runs without them (allow_unimplemented) needs cluster_name")
 	}
 	if a.RegexRewrite != nil {
 		rp := ap + ".regex_rewrite.pattern.regex"

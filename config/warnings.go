@@ -7,76 +7,6 @@ import (
 	"strings"
 )
 
-// unimplementedWarnings reports every set field tagged
-// `ferry:"unimplemented"`, by its path. A tagged field that is set is not
-// searched further.
-func unimplementedWarnings(c *Config) []FieldError {
-	var w []FieldError
-	walkUnimplemented(reflect.ValueOf(c).Elem(), "", &w)
-	return w
-}
-
-// walkUnimplemented searches v, found at path, for set unimplemented fields.
-func walkUnimplemented(v reflect.Value, path string, w *[]FieldError) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		if !v.IsNil() {
-			walkUnimplemented(v.Elem(), path, w)
-		}
-	case reflect.Slice:
-		if v.Type() == reflect.TypeFor[json.RawMessage]() {
-			return
-		}
-		for i := range v.Len() {
-			walkUnimplemented(v.Index(i), index(path, i), w)
-		}
-	case reflect.Struct:
-		walkStructUnimplemented(v, path, w)
-	default: // scalars and maps hold no tagged fields
-	}
-}
-
-// walkStructUnimplemented checks the fields of the struct v.
-func walkStructUnimplemented(v reflect.Value, path string, w *[]FieldError) {
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, ok := pathName(f)
-		if !ok {
-			continue
-		}
-		p := join(path, name)
-		if ferryTag(f, "unimplemented") {
-			if isSet(v.Field(i)) {
-				*w = append(*w, FieldError{Path: p, Msg: "accepted but not implemented"})
-			}
-			continue
-		}
-		walkUnimplemented(v.Field(i), p, w)
-	}
-}
-
-// pathName returns the name of f in paths: its json key, or the key named
-// by a `ferry:"as=NAME"` tag for a field decoded from a sibling key.
-func pathName(f reflect.StructField) (string, bool) {
-	for _, opt := range strings.Split(f.Tag.Get("ferry"), ",") {
-		if as, ok := strings.CutPrefix(opt, "as="); ok {
-			return as, true
-		}
-	}
-	return jsonName(f)
-}
-
-// ferryTag reports whether f's ferry tag holds opt.
-func ferryTag(f reflect.StructField, opt string) bool {
-	for _, o := range strings.Split(f.Tag.Get("ferry"), ",") {
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
-
 // isSet reports whether v holds something: not a zero value, a nil or empty
 // container, a pointer to a zero value, or raw JSON null/{}/[]/"".
 func isSet(v reflect.Value) bool {
@@ -105,7 +35,7 @@ func semanticWarnings(c *Config) []FieldError {
 	for si := range c.Servers {
 		sp := index("servers", si)
 		for li := range c.Servers[si].Listeners {
-			w = listenerWarnings(&c.Servers[si].Listeners[li], index(sp+".listeners", li), w)
+			w = listenerWarnings(&c.Servers[si].Listeners[li], index(sp+".listeners", li), c.Ferry.Compat.AllowUnimplemented, w)
 		}
 		for ri := range c.Servers[si].Routers {
 			w = routerWarnings(&c.Servers[si].Routers[ri], index(sp+".routers", ri), w)
@@ -113,6 +43,10 @@ func semanticWarnings(c *Config) []FieldError {
 	}
 	for ci := range c.ClusterManager.Clusters {
 		cp := index("cluster_manager.clusters", ci)
+		if t := c.ClusterManager.Clusters[ci].LBType; refusedLB(t) && c.Ferry.Compat.AllowUnimplemented {
+			w = append(w, FieldError{Path: cp + ".lb_type", Msg: "lb_type " + strconv.Quote(string(t)) +
+				" not implemented: " + lbWhy + " (allow_unimplemented)"})
+		}
 		for hi, h := range c.ClusterManager.Clusters[ci].Hosts {
 			if h.Weight > MaxHostWeight {
 				w = append(w, FieldError{
@@ -125,18 +59,15 @@ func semanticWarnings(c *Config) []FieldError {
 	return w
 }
 
+// UnboundListenerWhy is what a listener with bind_port false does in
+// MOSN, and why ferry cannot serve it yet.
+const UnboundListenerWhy = "bind_port false asks for a listener that only receives connections handed off by a use_original_dst listener, which ferry cannot do"
+
 // listenerWarnings reports a listener's MOSN settings served differently.
-func listenerWarnings(l *Listener, lp string, w []FieldError) []FieldError {
-	if !l.Binds() {
-		w = append(w, FieldError{Path: lp + ".bind_port", Msg: "false is not implemented; ferry binds the address"})
-	}
-	for ci := range l.FilterChains {
-		for fi, f := range l.FilterChains[ci].Filters {
-			fp := index(index(lp+".filter_chains", ci)+".filters", fi)
-			if f.Type != ProxyFilterType {
-				w = append(w, FieldError{Path: fp + ".type", Msg: "filter " + strconv.Quote(f.Type) + " accepted but not implemented"})
-			}
-		}
+func listenerWarnings(l *Listener, lp string, allow bool, w []FieldError) []FieldError {
+	if !l.Binds() && allow {
+		w = append(w, FieldError{Path: lp + ".bind_port", Msg: "not implemented: " + UnboundListenerWhy +
+			"; the listener is not opened (allow_unimplemented)"})
 	}
 	return w
 }

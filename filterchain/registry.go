@@ -2,10 +2,15 @@ package filterchain
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 )
+
+// ErrUnknownType is wrapped by NewStream and NewNetwork for a type that is
+// not registered.
+var ErrUnknownType = errors.New("unknown filter type")
 
 // StreamFactoryCreator builds a stream filter factory from the filter's
 // configuration block. It reports bad configuration as an error naming the
@@ -63,7 +68,7 @@ func (r *Registry) NewStream(name string, config json.RawMessage) (StreamFilterF
 	c, ok := r.stream[name]
 	r.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown stream filter type %q (known: %v)", name, r.names(true))
+		return nil, fmt.Errorf("%w: stream filter %q (known: %v)", ErrUnknownType, name, r.names(true))
 	}
 	return c(config)
 }
@@ -74,7 +79,7 @@ func (r *Registry) NewNetwork(name string, config json.RawMessage) (NetworkFilte
 	c, ok := r.network[name]
 	r.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("unknown network filter type %q (known: %v)", name, r.names(false))
+		return nil, fmt.Errorf("%w: network filter %q (known: %v)", ErrUnknownType, name, r.names(false))
 	}
 	return c(config)
 }

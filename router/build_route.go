@@ -24,11 +24,13 @@ func (b *builder) buildPath(vi, ri int, rt *Route) {
 			set++
 		}
 	}
-	if set != 1 {
-		b.fail(vi, ri, nil, "match needs exactly one of prefix, path, regex (%d set)", set)
+	if set > 1 {
+		b.fail(vi, ri, nil, "match needs at most one of prefix, path, regex (%d set)", set)
 		return
 	}
 	switch {
+	case set == 0:
+		rt.kind = pathAny
 	case m.Prefix != "":
 		rt.kind, rt.pattern = pathPrefix, m.Prefix
 		b.checkPathPattern(vi, ri, "prefix", m.Prefix)
@@ -104,10 +106,10 @@ func (b *builder) buildAction(vi, ri int, rt *Route) {
 		b.fail(vi, ri, nil, "needs exactly one action of cluster, direct, redirect (%d set)", set)
 		return
 	}
-	isRegex := rs.Match.Regex != ""
+	noPrefix := rs.Match.Prefix == "" && rs.Match.Path == "" // a regex match, or none
 	switch {
 	case rs.Cluster != nil:
-		b.buildCluster(vi, ri, *rs.Cluster, isRegex, rt)
+		b.buildCluster(vi, ri, *rs.Cluster, noPrefix, rt)
 	case rs.Direct != nil:
 		d := *rs.Direct
 		if d.Status < 200 || d.Status > 599 {
@@ -115,19 +117,19 @@ func (b *builder) buildAction(vi, ri int, rt *Route) {
 		}
 		rt.direct = &d
 	default:
-		b.buildRedirect(vi, ri, *rs.Redirect, isRegex, rt)
+		b.buildRedirect(vi, ri, *rs.Redirect, noPrefix, rt)
 	}
 }
 
-func (b *builder) buildCluster(vi, ri int, c ClusterAction, isRegex bool, rt *Route) {
+func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *Route) {
 	if c.Cluster == "" {
 		b.fail(vi, ri, nil, "cluster action without a cluster name")
 	}
 	if c.Timeout < 0 {
 		b.fail(vi, ri, nil, "negative timeout %v", c.Timeout)
 	}
-	if c.PrefixRewrite != "" && isRegex {
-		b.fail(vi, ri, nil, "prefix rewrite needs a prefix or path match, not regex")
+	if c.PrefixRewrite != "" && noPrefix {
+		b.fail(vi, ri, nil, "prefix rewrite needs a prefix or path match (the part it replaces)")
 	}
 	if c.HostRewrite != "" && !isHostValue(c.HostRewrite) {
 		b.fail(vi, ri, nil, "invalid host rewrite %q", c.HostRewrite)
@@ -135,7 +137,7 @@ func (b *builder) buildCluster(vi, ri int, c ClusterAction, isRegex bool, rt *Ro
 	rt.cluster = &c
 }
 
-func (b *builder) buildRedirect(vi, ri int, r Redirect, isRegex bool, rt *Route) {
+func (b *builder) buildRedirect(vi, ri int, r Redirect, noPrefix bool, rt *Route) {
 	switch r.Code {
 	case 0:
 		r.Code = 301
@@ -146,8 +148,8 @@ func (b *builder) buildRedirect(vi, ri int, r Redirect, isRegex bool, rt *Route)
 	if r.Path != "" && r.PrefixRewrite != "" {
 		b.fail(vi, ri, nil, "redirect sets both path and prefix rewrite")
 	}
-	if r.PrefixRewrite != "" && isRegex {
-		b.fail(vi, ri, nil, "redirect prefix rewrite needs a prefix or path match, not regex")
+	if r.PrefixRewrite != "" && noPrefix {
+		b.fail(vi, ri, nil, "redirect prefix rewrite needs a prefix or path match (the part it replaces)")
 	}
 	if r.Path != "" && r.Path[0] != '/' {
 		b.fail(vi, ri, nil, "redirect path %q must start with '/'", r.Path)

@@ -28,8 +28,8 @@ func TestNewTableErrors(t *testing.T) {
 		spec TableSpec
 		want string // substring of the error
 	}{
-		{name: "no match", spec: one(RouteSpec{Name: "r", Cluster: to("c")}), want: atRoute + "match needs exactly one of prefix, path, regex (0 set)"},
-		{name: "two matches", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", Path: "/a"}, Cluster: to("c")}), want: atRoute + "match needs exactly one of prefix, path, regex (2 set)"},
+		{name: "rewrite on empty match", spec: one(RouteSpec{Name: "r", Cluster: &ClusterAction{Cluster: "c", PrefixRewrite: "/b"}}), want: atRoute + "prefix rewrite needs a prefix or path match (the part it replaces)"},
+		{name: "two matches", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", Path: "/a"}, Cluster: to("c")}), want: atRoute + "match needs at most one of prefix, path, regex (2 set)"},
 		{name: "prefix without slash", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "api"}, Cluster: to("c")}), want: atRoute + `prefix "api" must start with '/'`},
 		{name: "path with query", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Path: "/a?b"}, Cluster: to("c")}), want: atRoute + `path "/a?b" contains '?' or '#'`},
 		{name: "bad path regex", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Regex: "/a("}, Cluster: to("c")}), want: atRoute + `bad path regex "/a(": error parsing regexp`},
@@ -40,7 +40,7 @@ func TestNewTableErrors(t *testing.T) {
 		{name: "two actions", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: to("c"), Direct: &DirectResponse{Status: 200}}), want: atRoute + "needs exactly one action of cluster, direct, redirect (2 set)"},
 		{name: "no cluster name", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{}}), want: atRoute + "cluster action without a cluster name"},
 		{name: "negative timeout", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "c", Timeout: -1}}), want: atRoute + "negative timeout -1ns"},
-		{name: "rewrite on regex", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Regex: "/a"}, Cluster: &ClusterAction{Cluster: "c", PrefixRewrite: "/b"}}), want: atRoute + "prefix rewrite needs a prefix or path match, not regex"},
+		{name: "rewrite on regex", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Regex: "/a"}, Cluster: &ClusterAction{Cluster: "c", PrefixRewrite: "/b"}}), want: atRoute + "prefix rewrite needs a prefix or path match (the part it replaces)"},
 		{name: "bad host rewrite", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "c", HostRewrite: "a b"}}), want: atRoute + `invalid host rewrite "a b"`},
 		{name: "wildcard host rewrite", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "c", HostRewrite: "*.a"}}), want: atRoute + `invalid host rewrite "*.a"`},
 		{name: "direct status low", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Direct: &DirectResponse{Status: 101}}), want: atRoute + "direct response status 101 outside 200-599"},

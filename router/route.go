@@ -19,6 +19,7 @@ const (
 	pathPrefix pathKind = iota
 	pathExact
 	pathRegex
+	pathAny // no path condition: every path matches
 )
 
 // headerMatcher is a compiled HeaderMatchSpec.
@@ -113,6 +114,8 @@ func (rt *Route) matchPath(path []byte) bool {
 		return rt.equal(path[:len(rt.pattern)])
 	case pathExact:
 		return rt.equal(path)
+	case pathAny:
+		return true
 	default:
 		return rt.re.Match(path)
 	}
@@ -142,7 +145,7 @@ func (rt *Route) RewritePath(dst, path []byte) []byte {
 // (never empty).
 func (rt *Route) appendRewritten(dst, path []byte, rewrite string) []byte {
 	n := splitPath(path)
-	if rt.kind == pathRegex || !rt.matchPath(path[:n]) {
+	if rt.kind == pathRegex || rt.kind == pathAny || !rt.matchPath(path[:n]) {
 		return append(dst, path...)
 	}
 	dst = append(dst, rewrite...)

@@ -102,3 +102,33 @@ func TestRedirectLocationWithoutRedirect(t *testing.T) {
 		t.Errorf("RedirectLocation on cluster route = %q", got)
 	}
 }
+
+// TestEmptyMatchMatchesEveryPath: a route without prefix, path or regex
+// (MOSN's header-only route) matches every path, its headers still apply,
+// and its path is forwarded unchanged.
+func TestEmptyMatchMatchesEveryPath(t *testing.T) {
+	tbl := mustTable(t, TableSpec{VirtualHosts: []VirtualHostSpec{{Name: "vh", Domains: []string{"*"}, Routes: []RouteSpec{
+		{Name: "canary", Match: MatchSpec{Headers: []HeaderMatchSpec{{Name: "x-canary", Value: "1"}}}, Cluster: to("canary")},
+		{Name: "all", Cluster: to("web")},
+	}}}})
+	for _, tc := range []struct {
+		path string
+		h    headers
+		want string
+	}{
+		{path: "/", want: "all"},
+		{path: "/a/b?c", want: "all"},
+		{path: "*", want: "all"},
+		{path: "/x", h: headers{{"x-canary", "1"}}, want: "canary"},
+		{path: "/x", h: headers{{"x-canary", "2"}}, want: "all"},
+	} {
+		rt := tbl.Match([]byte("h.test"), []byte(tc.path), tc.h)
+		if rt == nil || rt.Name() != tc.want {
+			t.Errorf("Match(%q, %v) = %v, want route %q", tc.path, tc.h, rt, tc.want)
+			continue
+		}
+		if got := string(rt.RewritePath(nil, []byte(tc.path))); got != tc.path {
+			t.Errorf("RewritePath(%q) = %q, want it unchanged", tc.path, got)
+		}
+	}
+}

@@ -18,8 +18,10 @@ type HeaderMatchSpec struct {
 	Invert bool
 }
 
-// MatchSpec is the condition of a route. Exactly one of Prefix, Path and
-// Regex must be set; Prefix "/" matches every origin-form path.
+// MatchSpec is the condition of a route. At most one of Prefix, Path and
+// Regex may be set; with none, every path matches (the headers still must,
+// as in MOSN's header-only routes), and Prefix "/" matches every
+// origin-form path.
 type MatchSpec struct {
 	// Prefix matches paths that start with it. It must start with "/".
 	Prefix string

@@ -1,9 +1,18 @@
 // Command ferry is the ferry proxy.
 //
-//	ferry start [-c FILE]     run (the embedded default config without -c)
-//	ferry -c FILE             same as start
-//	ferry validate -c FILE    check a config and exit
-//	ferry version             print the version
+//	ferry start [-c FILE] [--allow-unimplemented]     run (the embedded default config without -c)
+//	ferry -c FILE                                     same as start
+//	ferry validate -c FILE [--allow-unimplemented]    check a config and exit
+//	ferry version                                     print the version
+//
+// validate runs everything start runs up to opening sockets: it parses and
+// validates the config, then builds the whole application (routes,
+// clusters, balancers, filters, limits) and releases it. What start
+// refuses, validate refuses with the same message; both exit 1 naming the
+// path. A field ferry does not implement but that changes how traffic is
+// served is refused unless --allow-unimplemented (or
+// ferry.compat.allow_unimplemented) turns it into a warning; a TLS context
+// with status true is refused regardless (see docs/mosn-compat.md).
 //
 // SIGINT or SIGTERM drains in-flight requests up to the drain timeout and
 // exits 0. If the event engine stops on its own, ferry says why and exits 1.
@@ -18,13 +27,23 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
+	_ "embed" // the default configuration
+
 	"github.com/ferry-proxy/ferry/config"
-	"github.com/ferry-proxy/ferry/configs"
 	"github.com/ferry-proxy/ferry/internal/app"
 )
+
+// defaultConfig is used when ferry starts without -c: a listener on
+// 127.0.0.1:8080 in front of the demo upstream on 127.0.0.1:8081 (make run
+// starts both).
+//
+//go:embed default.json
+var defaultConfig []byte
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev" //nolint:gochecknoglobals // set by the linker
@@ -34,6 +53,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runUntil(args, stdout, stderr, nil)
+}
+
+// runUntil is run; a started ferry also drains and exits 0 when stop is
+// closed, as on SIGTERM (tests stop it so; nil never stops).
+func runUntil(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	cmd := "start"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -41,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ferry "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("c", "", "configuration file (JSON or YAML, MOSN v2 format); the embedded default when empty")
+	allow := fs.Bool("allow-unimplemented", false, "run without MOSN settings ferry does not implement, warning about each, "+
+		"instead of refusing them (a TLS context with status true is refused all the same)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,34 +76,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "ferry %s\n", version)
 		return 0
 	case "validate":
-		cfg, err := load(*path)
+		a, err := prepare(*path, *allow, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 			return 1
 		}
-		printWarnings(stderr, cfg)
+		if err := a.Close(); err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return 1
+		}
 		fmt.Fprintln(stdout, "ferry: configuration is valid")
 		return 0
 	case "start":
-		return start(*path, stderr)
+		return start(*path, *allow, stderr, stop)
 	}
 	fmt.Fprintf(stderr, "ferry: unknown command %q (want start, validate or version)\n", cmd)
 	return 2
 }
 
-// load reads, parses and validates a configuration.
-func load(path string) (*config.Config, error) {
+// load reads, parses and validates a configuration; allow sets
+// ferry.compat.allow_unimplemented.
+func load(path string, allow bool) (*config.Config, error) {
 	var (
 		cfg *config.Config
 		err error
 	)
 	if path == "" {
-		cfg, err = config.Parse(configs.Default, config.FormatJSON)
+		cfg, err = config.Parse(defaultConfig, config.FormatJSON)
 	} else {
 		cfg, err = config.Load(path)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if allow {
+		cfg.Ferry.Compat.AllowUnimplemented = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -84,47 +118,76 @@ func load(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
-func printWarnings(w io.Writer, cfg *config.Config) {
-	for _, warn := range cfg.Warnings() {
-		fmt.Fprintf(w, "ferry: warning: %s\n", warn)
+// prepare is all that validate does, and all that start does before
+// opening sockets (start also applies processor and opens the log first,
+// and so calls load and build itself): load and validate the config, then
+// build the application and print what it runs without.
+func prepare(path string, allow bool, stderr io.Writer) (*app.App, error) {
+	cfg, err := load(path, allow)
+	if err != nil {
+		return nil, err
 	}
+	return build(cfg, stderr, quietLogger())
 }
 
-func start(path string, stderr io.Writer) int {
-	cfg, err := load(path)
+// build builds the application from a validated config (routes, clusters,
+// balancers, filters, limits) and prints the config's and the build's
+// warnings. The caller starts or closes the App.
+func build(cfg *config.Config, stderr io.Writer, log *slog.Logger) (*app.App, error) {
+	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry()})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range append(cfg.Warnings(), a.Warnings()...) {
+		fmt.Fprintf(stderr, "ferry: warning: %s\n", w)
+	}
+	return a, nil
+}
+
+// quietLogger discards logs: validate reports through its exit code,
+// stdout and stderr only.
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func start(path string, allow bool, stderr io.Writer, stop <-chan struct{}) int {
+	cfg, err := load(path, allow)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
 	}
+	setProcessors(cfg)
 	log, closeLog, err := newLogger(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
 	}
 	defer closeLog()
-	printWarnings(stderr, cfg)
-	startPprof(log)
-	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry()})
+	a, err := build(cfg, stderr, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
 	}
+	startPprof(log)
 	if err := a.Start(); err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
 	}
+	removePid, err := writePid(cfg.Pid)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		_ = a.Shutdown(context.Background())
+		return 1
+	}
+	defer removePid()
 	fmt.Fprintln(stderr, a.Describe())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	var why string
 	select {
 	case sig := <-sigs:
-		log.Info("draining", "signal", sig.String(), "in_flight", a.Server().Stats().Active())
-		if err := a.Shutdown(context.Background()); err != nil {
-			log.Warn("shutdown", "err", err)
-		}
-		log.Info("stopped")
-		return 0
+		why = sig.String()
+	case <-stop:
+		why = "stop"
 	case <-a.Done():
 		err := a.Err()
 		if err == nil {
@@ -133,6 +196,34 @@ func start(path string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
 	}
+	log.Info("draining", "signal", why, "in_flight", a.Server().Stats().Active())
+	if err := a.Shutdown(context.Background()); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// setProcessors applies servers[0].processor (MOSN's GOMAXPROCS setting): a
+// number sets it; "auto" keeps Go's default, which already follows the
+// container's CPU quota.
+func setProcessors(cfg *config.Config) {
+	if len(cfg.Servers) > 0 && cfg.Servers[0].Processor.N > 0 {
+		runtime.GOMAXPROCS(cfg.Servers[0].Processor.N)
+	}
+}
+
+// writePid writes the process id to path (MOSN's top-level "pid"), and
+// returns the function that removes it at exit. An empty path writes
+// nothing.
+func writePid(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil { //nolint:gosec // a pid file is world-readable, as MOSN's
+		return nil, fmt.Errorf("pid: %w", err)
+	}
+	return func() { _ = os.Remove(path) }, nil
 }
 
 // newLogger builds the logger from servers[0].default_log_path and

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,8 @@ type App struct {
 	reusePort bool
 	maxDown   int64
 	drain     time.Duration
+	// warnings are what the build runs without; see Warnings.
+	warnings []string
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -105,7 +108,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 	})
 	if err == nil {
-		err = a.buildListeners(cfg, o.Filters, policy, f.Timeouts.Idle.Std())
+		err = a.buildListeners(cfg, o.Filters, policy)
 	}
 	a.reusePort = reusePort(f.ReusePort, a.listeners)
 	if err == nil {
@@ -129,7 +132,7 @@ func (a *App) buildRouting(cfg *config.Config) error {
 	}
 	a.clusters = upstream.NewManager()
 	if err := a.clusters.Update(specs); err != nil {
-		return fmt.Errorf("cluster_manager: %w", err)
+		return fmt.Errorf("cluster_manager.clusters: %w", err)
 	}
 	tables, err := routeTables(cfg.Servers)
 	if err != nil {
@@ -140,17 +143,36 @@ func (a *App) buildRouting(cfg *config.Config) error {
 	return nil
 }
 
-// buildListeners turns servers[0].listeners into engine listeners.
-func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, policy proxy.Policy, _ time.Duration) error {
+// buildListeners turns servers[0].listeners into engine listeners. A
+// filter type that is not registered is refused like any setting ferry
+// does not implement: an error at its path, or, with allow_unimplemented,
+// a warning and the listener runs without it. A listener with bind_port
+// false (let through only by allow_unimplemented) is not opened.
+func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, policy proxy.Policy) error {
+	allow := cfg.Ferry.Compat.AllowUnimplemented
+	var p problems
 	for li, l := range cfg.Servers[0].Listeners {
 		path := fmt.Sprintf("servers[0].listeners[%d]", li)
+		if !l.Binds() {
+			continue
+		}
 		var streamFilters []filterchain.StreamFilterFactory
 		for fi, sf := range l.StreamFilters {
+			fpath := fmt.Sprintf("%s.stream_filters[%d]", path, fi)
 			ff, err := reg.NewStream(sf.Type, sf.Config)
-			if err != nil {
-				return fmt.Errorf("%s.stream_filters[%d]: %w", path, fi, err)
+			switch {
+			case errors.Is(err, filterchain.ErrUnknownType):
+				a.refuse(&p, allow, fpath+".type", "requests would pass without the "+strconv.Quote(sf.Type)+" filter",
+					"stream filter "+strconv.Quote(sf.Type))
+			case err != nil:
+				p.add(fpath+".config", err.Error())
+			default:
+				streamFilters = append(streamFilters, ff)
 			}
-			streamFilters = append(streamFilters, ff)
+		}
+		var idle time.Duration
+		if l.ConnectionIdleTimeout != nil {
+			idle = l.ConnectionIdleTimeout.Std()
 		}
 		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
 		for ci, fc := range l.FilterChains {
@@ -160,22 +182,52 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 					down, _ := nf.Proxy.Protocols()
 					proto, err := proxy.ParseProtocol(down)
 					if err != nil {
-						return fmt.Errorf("%s.config.downstream_protocol: %w", fpath, err)
+						p.add(fpath+".config.downstream_protocol", err.Error())
+						continue
 					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
-						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto}))
+						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
+						IdleTimeout: idle}))
 					continue
 				}
 				nff, err := reg.NewNetwork(nf.Type, nf.Config)
-				if err != nil {
-					return fmt.Errorf("%s: %w", fpath, err)
+				switch {
+				case errors.Is(err, filterchain.ErrUnknownType):
+					a.refuse(&p, allow, fpath+".type", "connections would not pass through the "+strconv.Quote(nf.Type)+" filter",
+						"network filter "+strconv.Quote(nf.Type))
+				case err != nil:
+					p.add(fpath+".config", err.Error())
+				default:
+					el.Filters = append(el.Filters, nff)
 				}
-				el.Filters = append(el.Filters, nff)
 			}
 		}
 		a.listeners = append(a.listeners, el)
 	}
-	return nil
+	if len(a.listeners) == 0 && len(p.list) == 0 {
+		p.add("servers[0].listeners", "no listener to open: every listener has bind_port false")
+	}
+	return p.err()
+}
+
+// refuse records a setting ferry does not implement: a problem, or with
+// allow_unimplemented a warning.
+func (a *App) refuse(p *problems, allow bool, path, why, what string) {
+	if allow {
+		a.warnings = append(a.warnings, path+": not implemented: "+why+"; running without it (allow_unimplemented)")
+		return
+	}
+	p.add(path, config.RefusalMsg(why, what))
+}
+
+// Warnings lists what the build runs without (with allow_unimplemented),
+// each with its config path; config.Config.Warnings lists the rest.
+func (a *App) Warnings() []string { return a.warnings }
+
+// Close releases an App that was built but not started (as validate
+// does). Control goroutine.
+func (a *App) Close() error {
+	return a.workers.Close(context.Background())
 }
 
 // Start opens the listeners. Call Describe after it for the start-up line.

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ferry-proxy/ferry/config"
@@ -9,17 +11,41 @@ import (
 	"github.com/ferry-proxy/ferry/upstream"
 )
 
-// clusterSpecs translates cluster_manager.clusters.
+// problems collects what the build refuses, each at its config path, so
+// that start and validate report them as config.Validate does.
+type problems struct {
+	list []config.FieldError
+}
+
+// add records a problem at path.
+func (p *problems) add(path, msg string) {
+	p.list = append(p.list, config.FieldError{Path: path, Msg: msg})
+}
+
+// err returns the problems as a *config.ValidationError, or nil.
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	return &config.ValidationError{Errors: p.list}
+}
+
+// clusterSpecs translates cluster_manager.clusters. A balancer ferry does
+// not implement reaches here only with allow_unimplemented (config.Validate
+// refuses it otherwise) and runs round robin.
 func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 	specs := make([]upstream.ClusterSpec, 0, len(cm.Clusters))
-	for i, c := range cm.Clusters {
+	var p problems
+	for i := range cm.Clusters {
+		c := &cm.Clusters[i]
 		lb := upstream.RoundRobin
-		if c.LBType != "" {
-			p, err := upstream.ParseLBPolicy(string(c.LBType))
+		if t := c.LBTypeOrFallback(); t != "" {
+			l, err := upstream.ParseLBPolicy(string(t))
 			if err != nil {
-				return nil, fmt.Errorf("cluster_manager.clusters[%d].lb_type: %w", i, err)
+				p.add(fmt.Sprintf("cluster_manager.clusters[%d].lb_type", i), err.Error())
+				continue
 			}
-			lb = p
+			lb = l
 		}
 		s := upstream.ClusterSpec{Name: c.Name, LB: lb, MaxRequestsPerConn: int(c.MaxRequestPerConn)}
 		if c.ConnectTimeout != nil {
@@ -38,12 +64,15 @@ func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 		}
 		specs = append(specs, s)
 	}
-	return specs, nil
+	return specs, p.err()
 }
 
-// routeTables translates servers[].routers into route tables by name.
+// routeTables translates servers[].routers into route tables by name. The
+// router's complaints come back at the config path of the route or virtual
+// host they concern.
 func routeTables(servers []config.Server) (map[string]*router.Table, error) {
 	out := map[string]*router.Table{}
+	var p problems
 	for si, srv := range servers {
 		for ri, rc := range srv.Routers {
 			spec := router.TableSpec{Name: rc.RouterConfigName}
@@ -56,17 +85,58 @@ func routeTables(servers []config.Server) (map[string]*router.Table, error) {
 			}
 			t, err := router.NewTable(spec)
 			if err != nil {
-				return nil, fmt.Errorf("servers[%d].routers[%d] (%s): %w", si, ri, rc.RouterConfigName, err)
+				routerProblems(&p, fmt.Sprintf("servers[%d].routers[%d]", si, ri), err)
+				continue
 			}
 			out[rc.RouterConfigName] = t
 		}
 	}
-	return out, nil
+	return out, p.err()
 }
 
+// routerProblems records each of the router's errors at the config path
+// below table (the path of the router config).
+func routerProblems(p *problems, table string, err error) {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var se *router.SpecError
+		if !errors.As(e, &se) {
+			p.add(table, e.Error())
+			continue
+		}
+		path := table
+		if se.VHost >= 0 {
+			path += ".virtual_hosts[" + strconv.Itoa(se.VHost) + "]"
+			if se.Route >= 0 {
+				path += ".routers[" + strconv.Itoa(se.Route) + "]"
+			}
+		}
+		msg := se.Msg
+		if se.Err != nil {
+			msg += ": " + se.Err.Error()
+		}
+		p.add(path, msg)
+	}
+}
+
+// routeSpec translates one route. Its path condition is MOSN's: path wins
+// over prefix, prefix over regex (config.Warnings says so when several are
+// set); none matches every path.
 func routeSpec(r config.Route) router.RouteSpec {
 	m := r.Match
-	rs := router.RouteSpec{Match: router.MatchSpec{Prefix: m.Prefix, Path: m.Path, Regex: m.Regex}}
+	var ms router.MatchSpec
+	switch {
+	case m.Path != "":
+		ms.Path = m.Path
+	case m.Prefix != "":
+		ms.Prefix = m.Prefix
+	default:
+		ms.Regex = m.Regex
+	}
+	rs := router.RouteSpec{Match: ms}
 	for _, h := range m.Headers {
 		rs.Match.Headers = append(rs.Match.Headers, router.HeaderMatchSpec{Name: h.Name, Value: h.Value, Regex: h.Regex})
 	}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+)
+
+// outcome is what one ferry command did: its exit code, the error block
+// it printed, and its warnings.
+type outcome struct {
+	code     int
+	err      string
+	warnings []string
+}
+
+// runFerry runs ferry's command line in-process. A started ferry is told to
+// stop at once (after it opened its listeners), so start runs end to end.
+func runFerry(args ...string) outcome {
+	stop := make(chan struct{})
+	close(stop)
+	var out, errb bytes.Buffer
+	code := runUntil(args, &out, &errb, stop)
+	o := outcome{code: code}
+	for _, line := range strings.Split(errb.String(), "\n") {
+		if w, ok := strings.CutPrefix(line, "ferry: warning: "); ok {
+			o.warnings = append(o.warnings, w)
+		}
+	}
+	if _, e, ok := strings.Cut(errb.String(), "ferry: invalid configuration:\n"); ok {
+		o.err = e
+	}
+	return o
+}
+
+// testConfigs writes every configuration kept under config/testdata (the
+// golden inputs, MOSN's examples and the valid samples) into dir, returning
+// the file paths.
+func testConfigs(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	for _, pat := range []string{"mosn/*.json", "valid/*", "golden/*.golden"} {
+		m, err := filepath.Glob(filepath.Join("..", "..", "config", "testdata", pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range m {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := filepath.Base(f)
+			if n, ok := strings.CutSuffix(name, ".golden"); ok {
+				name = "golden-" + n
+				in, _, _ := strings.Cut(string(data), "\n----\n")
+				data = []byte(in)
+			}
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, p)
+		}
+	}
+	if len(files) < 20 {
+		t.Fatalf("found %d test configs, want the whole testdata tree", len(files))
+	}
+	return files
+}
+
+// portable rewrites a parsed config so that start may run it in a test:
+// listeners on 127.0.0.1:0, the pid file and logs in dir. It returns the
+// new file, or "" when the config does not parse (then nothing binds).
+func portable(t *testing.T, file, dir string) string {
+	t.Helper()
+	cfg, err := config.Load(file)
+	if err != nil {
+		return ""
+	}
+	for si := range cfg.Servers {
+		s := &cfg.Servers[si]
+		for li := range s.Listeners {
+			s.Listeners[li].Address = "127.0.0.1:0"
+		}
+		switch s.DefaultLogPath {
+		case "", "stdout", "stderr":
+		default:
+			s.DefaultLogPath = filepath.Join(dir, "ferry.log")
+		}
+	}
+	if cfg.Pid != "" {
+		cfg.Pid = filepath.Join(dir, "ferry.pid")
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "portable-"+strings.ReplaceAll(filepath.Base(file), ".", "-")+".json")
+	if err := os.WriteFile(out, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestValidateAgreesWithStart walks every config in testdata through
+// validate and through start, with and without --allow-unimplemented:
+// whatever start refuses, validate refuses with the same message, and what
+// validate accepts, start serves (on port 0) with the same warnings.
+func TestValidateAgreesWithStart(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0)) // a config's processor sets it
+	dir := t.TempDir()
+	accepted, refused := 0, 0
+	for _, f := range testConfigs(t, dir) {
+		if p := portable(t, f, dir); p != "" {
+			f = p
+		}
+		for _, flags := range [][]string{nil, {"--allow-unimplemented"}} {
+			t.Run(fmt.Sprintf("%s%v", filepath.Base(f), flags), func(t *testing.T) {
+				v := runFerry(append([]string{"validate", "-c", f}, flags...)...)
+				s := runFerry(append([]string{"start", "-c", f}, flags...)...)
+				if v.code != s.code || v.err != s.err || !slices.Equal(v.warnings, s.warnings) {
+					t.Fatalf("validate and start disagree:\nvalidate: exit %d\n%s%q\nstart: exit %d\n%s%q",
+						v.code, v.err, v.warnings, s.code, s.err, s.warnings)
+				}
+				if v.code == 0 {
+					accepted++
+				} else {
+					refused++
+				}
+			})
+		}
+	}
+	if accepted == 0 || refused == 0 {
+		t.Fatalf("%d accepted and %d refused: the walk must cover both", accepted, refused)
+	}
+}
+
+// writeConfig writes a one-listener config on addr, with extra merged into
+// the listener, cluster and top level by simple substitution.
+func writeConfig(t *testing.T, addr, listenerExtra, clusterExtra string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],
+		"listeners":[{"name":"l","address":%q%s,
+		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]%s}]}}`, addr, listenerExtra, clusterExtra)
+	p := filepath.Join(t.TempDir(), "ferry.json")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestUnimplementedIsRefusedUnlessAllowed: a behaviour-changing field
+// ferry does not implement makes validate and start exit 1 naming its path
+// and what would go wrong; --allow-unimplemented runs without it, warning.
+func TestUnimplementedIsRefusedUnlessAllowed(t *testing.T) {
+	const path = "cluster_manager.clusters[0].health_check: not implemented: unhealthy hosts would stay in rotation"
+	f := writeConfig(t, "127.0.0.1:0", "", `,"health_check":{"protocol":"Http1","interval":"5s"}`)
+	for _, cmd := range []string{"validate", "start"} {
+		o := runFerry(cmd, "-c", f)
+		if o.code != 1 || !strings.Contains(o.err, path) {
+			t.Errorf("%s: exit %d, error %q; want exit 1 naming %q", cmd, o.code, o.err, path)
+		}
+		o = runFerry(cmd, "-c", f, "--allow-unimplemented")
+		if o.code != 0 || len(o.warnings) != 1 || !strings.Contains(o.warnings[0], "cluster_manager.clusters[0].health_check: not implemented") {
+			t.Errorf("%s --allow-unimplemented: exit %d, warnings %q; want exit 0 and the health_check warning", cmd, o.code, o.warnings)
+		}
+	}
+}
+
+// TestTLSListenerIsNeverServedAsPlainText: a listener whose tls_context has
+// status true does not start, with or without --allow-unimplemented, and a
+// TLS handshake against its port fails because nothing listens there.
+func TestTLSListenerIsNeverServedAsPlainText(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the TLS listener
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	tlsCtx := `,"filter_chains":[{"tls_context":{"status":true,"cert_chain":"cert.pem","private_key":"key.pem"},` +
+		`"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]`
+	// The listener's own filter_chains is replaced by the TLS one.
+	f := writeConfig(t, addr, "", "")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := `,
+		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]`
+	withTLS := strings.Replace(string(data), plain, tlsCtx, 1)
+	if withTLS == string(data) {
+		t.Fatal("test config template changed: no filter_chains to replace")
+	}
+	if err := os.WriteFile(f, []byte(withTLS), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const want = "servers[0].listeners[0].filter_chains[0].tls_context.status: not implemented: traffic meant to be encrypted would travel as plain text"
+	for _, flags := range [][]string{nil, {"--allow-unimplemented"}} {
+		for _, cmd := range []string{"validate", "start"} {
+			o := runFerry(append([]string{cmd, "-c", f}, flags...)...)
+			if o.code != 1 || !strings.Contains(o.err, want) {
+				t.Fatalf("%s %v: exit %d, error %q; want exit 1 naming the TLS context", cmd, flags, o.code, o.err)
+			}
+		}
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	c, err := tls.DialWithDialer(&d, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the handshake must fail whatever the certificate
+	if err == nil {
+		c.Close()
+		t.Fatalf("a TLS handshake with %s succeeded; nothing should listen there", addr)
+	}
+}
