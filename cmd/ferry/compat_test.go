@@ -223,3 +223,62 @@ func TestTLSListenerIsNeverServedAsPlainText(t *testing.T) {
 		t.Fatalf("a TLS handshake with %s succeeded; nothing should listen there", addr)
 	}
 }
+
+// TestListedMismatchesAgree pins each case where validate once passed what
+// start then refused (or ran without a word): both now give the same
+// verdict, and a refusal names the path.
+func TestListedMismatchesAgree(t *testing.T) {
+	const proxyChain = `"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]`
+	cfg := func(route, listener, cluster string) string {
+		return fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+			"routers":[%s]}]}],"listeners":[{"name":"l","address":"127.0.0.1:0",%s}]}],
+			"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]%s},{"name":"d","hosts":[{"address":"127.0.0.1:9"}]}]}}`,
+			route, listener, cluster)
+	}
+	const toC = `{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`
+	tests := []struct {
+		name, config string
+		want         string // "" means accepted
+	}{
+		{"LB_MAGLEV", cfg(toC, proxyChain, `,"lb_type":"LB_MAGLEV"`),
+			`cluster_manager.clusters[0].lb_type: lb_type "LB_MAGLEV" not implemented`},
+		{"only weighted_clusters", cfg(`{"match":{"prefix":"/"},"route":{"weighted_clusters":[{"cluster":{"name":"c","weight":1}}]}}`, proxyChain, ""),
+			"servers[0].routers[0].virtual_hosts[0].routers[0].route.weighted_clusters: not implemented"},
+		{"only cluster_header", cfg(`{"match":{"prefix":"/"},"route":{"cluster_header":"x-cluster"}}`, proxyChain, ""),
+			"servers[0].routers[0].virtual_hosts[0].routers[0].route.cluster_header: not implemented"},
+		{"path and prefix", cfg(`{"match":{"path":"/a","prefix":"/"},"route":{"cluster_name":"c"}}`, proxyChain, ""), ""},
+		{"empty match", cfg(`{"match":{},"route":{"cluster_name":"c"}}`, proxyChain, ""), ""},
+		{"stream filter", cfg(toC, `"stream_filters":[{"type":"fault","config":{}}],`+proxyChain, ""),
+			`servers[0].listeners[0].stream_filters[0].type: not implemented: requests would pass without the "fault" filter`},
+		{"network filter", cfg(toC, `"filter_chains":[{"filters":[{"type":"proxy","config":{"router_config_name":"r"}},{"type":"tcp_proxy","config":{"cluster":"c"}}]}]`, ""),
+			`servers[0].listeners[0].filter_chains[0].filters[1].type: not implemented: connections would not pass through the "tcp_proxy" filter`},
+		{"1xx direct response", cfg(`{"match":{"prefix":"/"},"direct_response":{"status":101}}`, proxyChain, ""),
+			"servers[0].routers[0].virtual_hosts[0].routers[0].direct_response.status: status 101 is out of range 200..599"},
+		{"regex with prefix_rewrite", cfg(`{"match":{"regex":"/a.*"},"route":{"cluster_name":"c","prefix_rewrite":"/b"}}`, proxyChain, ""),
+			"servers[0].routers[0].virtual_hosts[0].routers[0].route.prefix_rewrite: needs a path or prefix match"},
+		{"bind_port false", cfg(toC, `"bind_port":false,`+proxyChain, ""),
+			"servers[0].listeners[0].bind_port: not implemented"},
+		{"connection_idle_timeout", cfg(toC, `"connection_idle_timeout":"30s",`+proxyChain, ""), ""},
+		{"router rejects what config does not check", cfg(`{"match":{"path":"a"},"route":{"cluster_name":"c"}}`, proxyChain, ""),
+			`servers[0].routers[0].virtual_hosts[0].routers[0]: path "a" must start with '/'`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "ferry.json")
+			if err := os.WriteFile(f, []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			v := runFerry("validate", "-c", f)
+			s := runFerry("start", "-c", f)
+			if v.code != s.code || v.err != s.err || !slices.Equal(v.warnings, s.warnings) {
+				t.Fatalf("validate (exit %d, %q, %q) and start (exit %d, %q, %q) disagree", v.code, v.err, v.warnings, s.code, s.err, s.warnings)
+			}
+			switch {
+			case tc.want == "" && v.code != 0:
+				t.Fatalf("refused: %s", v.err)
+			case tc.want != "" && (v.code != 1 || !strings.Contains(v.err, tc.want)):
+				t.Fatalf("exit %d, error %q; want exit 1 naming %q", v.code, v.err, tc.want)
+			}
+		})
+	}
+}
