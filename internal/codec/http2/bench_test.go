@@ -18,7 +18,7 @@ func (h *nopHandler) OnTrailers(uint32, []Field)                {}
 func (h *nopHandler) OnReset(uint32, ErrCode)                   {}
 func (h *nopHandler) OnWindow(uint32)                           {}
 
-var browserGET = []string{
+var browserGET = []string{ //nolint:gochecknoglobals // read-only request fields
 	":method", "GET", ":scheme", "https", ":authority", "www.example.com", ":path", "/assets/app.js?v=12345",
 	"user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
 	"accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",

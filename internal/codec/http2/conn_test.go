@@ -106,7 +106,7 @@ func TestSettingsExchange(t *testing.T) {
 func TestFirstFrameMustBeSettings(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.cl.buf.WriteString(ClientPreface)
-	h.cl.fr.WritePing(false, [8]byte{})
+	must(h.cl.fr.WritePing(false, [8]byte{}))
 	h.feed()
 	h.wantConnError(ErrCodeProtocol)
 }
@@ -335,7 +335,7 @@ func TestSendFlowControl(t *testing.T) {
 		t.Fatalf("got %s", got)
 	}
 	// Stream window grows: OnWindow(1).
-	h.cl.fr.WriteWindowUpdate(1, 3000)
+	must(h.cl.fr.WriteWindowUpdate(1, 3000))
 	h.feed()
 	if got := eventsString(h.h.take()); got != "window 1" {
 		t.Fatalf("events %q", got)
@@ -345,7 +345,7 @@ func TestSendFlowControl(t *testing.T) {
 	}
 	// Use up the connection window (65535 - 4000 left) on stream 3 after
 	// growing its window.
-	h.cl.fr.WriteWindowUpdate(3, 100000)
+	must(h.cl.fr.WriteWindowUpdate(3, 100000))
 	h.feed()
 	if ev := h.h.take(); len(ev) != 0 {
 		t.Fatalf("OnWindow for a stream that was never blocked: %v", ev)
@@ -354,7 +354,7 @@ func TestSendFlowControl(t *testing.T) {
 	if n := h.c.WriteData(3, big, false); n != 65535-4000 {
 		t.Fatalf("WriteData = %d", n)
 	}
-	h.cl.fr.WriteWindowUpdate(1, 10000) // stream 1 was cut short by its window
+	must(h.cl.fr.WriteWindowUpdate(1, 10000)) // stream 1 was cut short by its window
 	h.feed()
 	if got := eventsString(h.h.take()); got != "window 1" {
 		t.Fatalf("events %q", got)
@@ -362,7 +362,7 @@ func TestSendFlowControl(t *testing.T) {
 	if n := h.c.WriteData(1, body[4000:], true); n != 0 {
 		t.Fatalf("WriteData with no connection window = %d", n)
 	}
-	h.cl.fr.WriteWindowUpdate(0, 500)
+	must(h.cl.fr.WriteWindowUpdate(0, 500))
 	h.feed()
 	if got := eventsString(h.h.take()); got != "window 0" {
 		t.Fatalf("events %q", got)
@@ -370,7 +370,7 @@ func TestSendFlowControl(t *testing.T) {
 	if n := h.c.WriteData(1, body[4000:], true); n != 500 {
 		t.Fatalf("WriteData = %d", n)
 	}
-	h.cl.fr.WriteWindowUpdate(0, 10000)
+	must(h.cl.fr.WriteWindowUpdate(0, 10000))
 	h.feed()
 	if got := eventsString(h.h.take()); got != "window 0" {
 		t.Fatalf("events %q", got)
@@ -404,7 +404,7 @@ func TestInitialWindowChange(t *testing.T) {
 		t.Fatal(n)
 	}
 	h.frames()
-	h.cl.fr.WriteWindowUpdate(0, 1<<20)
+	must(h.cl.fr.WriteWindowUpdate(0, 1<<20))
 	h.cl.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 16384}) // 65535-60000-49151 < 0
 	h.feed()
 	if got := framesString(h.frames()); got != "SETTINGS ACK []" {
@@ -417,7 +417,7 @@ func TestInitialWindowChange(t *testing.T) {
 		t.Fatalf("WriteData with a negative window = %d", n)
 	}
 	h.h.take()
-	h.cl.fr.WriteWindowUpdate(1, 43616) // back to 0: not yet writable
+	must(h.cl.fr.WriteWindowUpdate(1, 43616)) // back to 0: not yet writable
 	h.feed()
 	if ev := h.h.take(); len(ev) != 0 {
 		t.Fatalf("OnWindow at window 0: %v", ev)
@@ -435,7 +435,7 @@ func TestInitialWindowChange(t *testing.T) {
 	h.start()
 	h.cl.headers(1, true, getReq("/")...)
 	h.feed()
-	h.cl.fr.WriteWindowUpdate(1, 1<<31-1-65535)
+	must(h.cl.fr.WriteWindowUpdate(1, 1<<31-1-65535))
 	h.cl.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 65536})
 	h.feed()
 	h.wantConnError(ErrCodeFlowControl)
@@ -500,7 +500,7 @@ func TestEarlyResponse(t *testing.T) {
 	h.h.take()
 	h.cl.data(1, false, strings.Repeat("x", 16384)).data(1, false, strings.Repeat("x", 16384)).data(1, true, "")
 	h.cl.headers(1, true, "x-trailer", "1")
-	h.cl.fr.WriteWindowUpdate(1, 5)
+	must(h.cl.fr.WriteWindowUpdate(1, 5))
 	h.feed()
 	if ev := h.h.take(); len(ev) != 0 {
 		t.Fatalf("events for a reset stream: %v", ev)
@@ -551,9 +551,9 @@ func TestPeerReset(t *testing.T) {
 	h.start()
 	h.cl.headers(1, false, getReq("/")...)
 	h.cl.raw(http2.FrameRSTStream, 0, 1, u32(uint32(ErrCodeCancel)))
-	h.cl.raw(http2.FrameRSTStream, 0, 1, u32(uint32(ErrCodeCancel))) // closed: ignored
-	h.cl.fr.WriteWindowUpdate(1, 100)                                // closed: ignored
-	h.cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 0})      // closed: ignored
+	h.cl.raw(http2.FrameRSTStream, 0, 1, u32(uint32(ErrCodeCancel)))  // closed: ignored
+	must(h.cl.fr.WriteWindowUpdate(1, 100))                           // closed: ignored
+	must(h.cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 0})) // closed: ignored
 	h.feed()
 	if got := eventsString(h.h.take()[1:]); got != "reset 1 CANCEL" {
 		t.Fatalf("events %q", got)
@@ -569,8 +569,8 @@ func TestPeerReset(t *testing.T) {
 func TestPing(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.start()
-	h.cl.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8})
-	h.cl.fr.WritePing(true, [8]byte{9}) // an ACK is not answered
+	must(h.cl.fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}))
+	must(h.cl.fr.WritePing(true, [8]byte{9})) // an ACK is not answered
 	h.feed()
 	if got := framesString(h.frames()); got != "PING ACK \"\\x01\\x02\\x03\\x04\\x05\\x06\\a\\b\"" {
 		t.Fatalf("frames:\n%s", got)
@@ -643,7 +643,7 @@ func TestGoAwayReceived(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.start()
 	h.cl.headers(1, true, getReq("/")...)
-	h.cl.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("done"))
+	must(h.cl.fr.WriteGoAway(0, http2.ErrCodeNo, []byte("done")))
 	h.feed()
 	if code, ok := h.c.GoAwayReceived(); !ok || code != ErrCodeNo {
 		t.Fatal("GOAWAY not recorded")
@@ -818,7 +818,7 @@ func TestFeedAfterErrorAndReentrancy(t *testing.T) {
 				t.Error("Feed inside a callback did not panic")
 			}
 		}()
-		h.c.Feed(nil)
+		_, _ = h.c.Feed(nil) // panics: there is nothing to return
 	}
 	h.cl.headers(1, true, getReq("/")...)
 	h.feed()

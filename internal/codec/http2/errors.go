@@ -24,7 +24,7 @@ const (
 	ErrCodeHTTP11Required     ErrCode = 0xd // HTTP_1_1_REQUIRED: use HTTP/1.1 instead
 )
 
-var errCodeNames = [...]string{
+var errCodeNames = [...]string{ //nolint:gochecknoglobals // read-only
 	ErrCodeNo:                 "NO_ERROR",
 	ErrCodeProtocol:           "PROTOCOL_ERROR",
 	ErrCodeInternal:           "INTERNAL_ERROR",

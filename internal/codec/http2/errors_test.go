@@ -41,7 +41,7 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "HEADERS on an even stream", run: func(cl *client) { cl.headers(2, true, getReq("/")...) }, conn: ErrCodeProtocol},
 		{name: "decreasing stream id", run: func(cl *client) { cl.headers(5, true, getReq("/")...).headers(3, true, getReq("/")...) }, conn: ErrCodeProtocol},
 		{name: "RST_STREAM on an idle stream", run: func(cl *client) { cl.raw(http2.FrameRSTStream, 0, 1, u32(0)) }, conn: ErrCodeProtocol},
-		{name: "WINDOW_UPDATE on an idle stream", run: func(cl *client) { cl.fr.WriteWindowUpdate(3, 1) }, conn: ErrCodeProtocol},
+		{name: "WINDOW_UPDATE on an idle stream", run: func(cl *client) { must(cl.fr.WriteWindowUpdate(3, 1)) }, conn: ErrCodeProtocol},
 		{name: "PUSH_PROMISE", run: func(cl *client) {
 			open(cl)
 			cl.raw(http2.FramePushPromise, http2.FlagPushPromiseEndHeaders, 1, u32(2))
@@ -80,11 +80,11 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "ENABLE_CONNECT_PROTOCOL 2", run: settings(0x8, 2), conn: ErrCodeProtocol},
 
 		// Flow control.
-		{name: "WINDOW_UPDATE 0 on the connection", run: func(cl *client) { cl.fr.WriteWindowUpdate(0, 0) }, conn: ErrCodeProtocol},
-		{name: "connection window overflow", run: func(cl *client) { cl.fr.WriteWindowUpdate(0, 1<<31-1-65535+1) }, conn: ErrCodeFlowControl},
-		{name: "WINDOW_UPDATE 0 on a stream", run: func(cl *client) { open(cl); cl.fr.WriteWindowUpdate(1, 0) },
+		{name: "WINDOW_UPDATE 0 on the connection", run: func(cl *client) { must(cl.fr.WriteWindowUpdate(0, 0)) }, conn: ErrCodeProtocol},
+		{name: "connection window overflow", run: func(cl *client) { must(cl.fr.WriteWindowUpdate(0, 1<<31-1-65535+1)) }, conn: ErrCodeFlowControl},
+		{name: "WINDOW_UPDATE 0 on a stream", run: func(cl *client) { open(cl); must(cl.fr.WriteWindowUpdate(1, 0)) },
 			rst: ErrCodeProtocol, strm: 1, reset: true},
-		{name: "stream window overflow", run: func(cl *client) { open(cl); cl.fr.WriteWindowUpdate(1, 1<<31-1-65535+1) },
+		{name: "stream window overflow", run: func(cl *client) { open(cl); must(cl.fr.WriteWindowUpdate(1, 1<<31-1-65535+1)) },
 			rst: ErrCodeFlowControl, strm: 1, reset: true},
 		{name: "DATA beyond the stream window", opt: Options{InitialWindowSize: 20000}, run: func(cl *client) {
 			open(cl)
@@ -100,20 +100,20 @@ func TestProtocolErrors(t *testing.T) {
 		// Priority.
 		{name: "PRIORITY self-dependency on an open stream", run: func(cl *client) {
 			open(cl)
-			cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 1})
+			must(cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 1}))
 		}, rst: ErrCodeProtocol, strm: 1, reset: true},
-		{name: "PRIORITY self-dependency on an idle stream", run: func(cl *client) { cl.fr.WritePriority(7, http2.PriorityParam{StreamDep: 7}) }, conn: ErrCodeProtocol},
+		{name: "PRIORITY self-dependency on an idle stream", run: func(cl *client) { must(cl.fr.WritePriority(7, http2.PriorityParam{StreamDep: 7})) }, conn: ErrCodeProtocol},
 		{name: "HEADERS self-dependency", run: func(cl *client) {
 			must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: cl.block(getReq("/")...), EndHeaders: true,
 				Priority: http2.PriorityParam{StreamDep: 1}}))
 		}, rst: ErrCodeProtocol, strm: 1},
 
 		// Header blocks.
-		{name: "CONTINUATION without HEADERS", run: func(cl *client) { cl.fr.WriteContinuation(1, true, cl.block(getReq("/")...)) }, conn: ErrCodeProtocol},
+		{name: "CONTINUATION without HEADERS", run: func(cl *client) { must(cl.fr.WriteContinuation(1, true, cl.block(getReq("/")...))) }, conn: ErrCodeProtocol},
 		{name: "CONTINUATION on another stream", run: func(cl *client) {
 			b := cl.block(getReq("/")...)
 			must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3]}))
-			cl.fr.WriteContinuation(3, true, b[3:])
+			must(cl.fr.WriteContinuation(3, true, b[3:]))
 		}, conn: ErrCodeProtocol},
 		{name: "DATA inside a header block", run: func(cl *client) {
 			b := cl.block(getReq("/")...)
@@ -123,7 +123,7 @@ func TestProtocolErrors(t *testing.T) {
 		{name: "PING inside a header block", run: func(cl *client) {
 			b := cl.block(getReq("/")...)
 			must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:3]}))
-			cl.fr.WritePing(false, [8]byte{})
+			must(cl.fr.WritePing(false, [8]byte{}))
 		}, conn: ErrCodeProtocol},
 		{name: "HPACK invalid index", run: func(cl *client) {
 			cl.raw(http2.FrameHeaders, http2.FlagHeadersEndHeaders|http2.FlagHeadersEndStream, 1, []byte{0xff, 0x7f})
@@ -190,9 +190,9 @@ func TestClosedStreamFrames(t *testing.T) {
 	h.frames()
 	h.h.take()
 	// WINDOW_UPDATE, RST_STREAM and PRIORITY are fine after our END_STREAM.
-	h.cl.fr.WriteWindowUpdate(1, 10)
+	must(h.cl.fr.WriteWindowUpdate(1, 10))
 	h.cl.raw(http2.FrameRSTStream, 0, 1, u32(0))
-	h.cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 0, Weight: 1})
+	must(h.cl.fr.WritePriority(1, http2.PriorityParam{StreamDep: 0, Weight: 1}))
 	h.feed()
 	if fs := h.frames(); len(fs) != 0 || h.err != nil {
 		t.Fatalf("frames:\n%s", framesString(fs))
@@ -314,7 +314,8 @@ func TestRapidReset(t *testing.T) {
 		id := uint32(2*i + 1)
 		h.cl.headers(id, true, getReq("/")...)
 		h.cl.raw(http2.FrameRSTStream, 0, id, u32(uint32(ErrCodeCancel)))
-		if err := h.feed(); err != nil {
+		h.feed()
+		if err := h.err; err != nil {
 			if i != DefaultMaxResetsPerWindow {
 				t.Fatalf("error after %d resets: %v", i+1, err)
 			}
@@ -354,7 +355,8 @@ func TestResetWindowRolls(t *testing.T) {
 			}
 			id += 2
 		}
-		if err := h.feed(); err != nil {
+		h.feed()
+		if err := h.err; err != nil {
 			t.Fatal(err)
 		}
 		for _, e := range h.h.take() {
@@ -377,7 +379,7 @@ func TestContinuationFlood(t *testing.T) {
 	h.feed()
 	fed := 16384
 	for h.err == nil {
-		h.cl.fr.WriteContinuation(1, false, frag)
+		must(h.cl.fr.WriteContinuation(1, false, frag))
 		h.feed()
 		fed += 16384
 		if fed > 1<<20 {
@@ -398,7 +400,7 @@ func TestEmptyContinuationFlood(t *testing.T) {
 	h.start()
 	must(h.cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: nil}))
 	for range DefaultMaxEmptyFramesPerWindow {
-		h.cl.fr.WriteContinuation(1, false, nil)
+		must(h.cl.fr.WriteContinuation(1, false, nil))
 	}
 	h.feed()
 	h.wantConnError(ErrCodeEnhanceYourCalm)
@@ -431,16 +433,17 @@ func TestPingFlood(t *testing.T) {
 	h.start()
 	for range 10 {
 		for range 1000 {
-			h.cl.fr.WritePing(false, [8]byte{1})
+			must(h.cl.fr.WritePing(false, [8]byte{1}))
 		}
-		if err := h.feed(); err != nil {
+		h.feed()
+		if err := h.err; err != nil {
 			t.Fatal(err)
 		}
 		h.c.ResetOut()
 	}
 	for h.err == nil {
 		for range 100 {
-			h.cl.fr.WritePing(false, [8]byte{1})
+			must(h.cl.fr.WritePing(false, [8]byte{1}))
 		}
 		h.feed()
 		if h.c.OutLen() > DefaultMaxControlBytes+1024 {
@@ -471,15 +474,15 @@ func TestByteAtATime(t *testing.T) {
 		cl.headers(3, false, ":method", "POST", ":scheme", "https", ":authority", "x", ":path", "/p", "content-length", "10")
 		cl.data(3, false, "01234")
 		must(cl.fr.WriteDataPadded(3, false, []byte("567"), make([]byte, 20)))
-		cl.fr.WritePing(false, [8]byte{7})
+		must(cl.fr.WritePing(false, [8]byte{7}))
 		b := cl.block(getReq("/split", "x-long", strings.Repeat("z", 300))...)
 		must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 5, BlockFragment: b[:10], PadLength: 3}))
-		cl.fr.WriteContinuation(5, false, b[10:100])
-		cl.fr.WriteContinuation(5, true, b[100:])
+		must(cl.fr.WriteContinuation(5, false, b[10:100]))
+		must(cl.fr.WriteContinuation(5, true, b[100:]))
 		cl.data(3, false, "89")
 		cl.headers(3, true, "x-trailer", "t")
-		cl.fr.WriteWindowUpdate(0, 1000)
-		cl.fr.WriteWindowUpdate(1, 1000)
+		must(cl.fr.WriteWindowUpdate(0, 1000))
+		must(cl.fr.WriteWindowUpdate(1, 1000))
 		cl.raw(http2.FrameRSTStream, 0, 5, u32(uint32(ErrCodeCancel)))
 		cl.raw(0xee, 0, 0, []byte("ignored"))
 	}

@@ -52,20 +52,20 @@ func fuzzSeeds() [][]byte {
 	add(func(cl *client) {
 		cl.headers(1, false, ":method", "POST", ":scheme", "https", ":authority", "a", ":path", "/", "content-length", "3")
 		cl.data(1, true, "abc")
-		cl.fr.WritePing(false, [8]byte{1})
+		must(cl.fr.WritePing(false, [8]byte{1}))
 	})
 	add(func(cl *client) {
 		b := cl.block(getReq("/c", "x", strings.Repeat("y", 50))...)
 		must(cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: b[:5], PadLength: 2}))
-		cl.fr.WriteContinuation(3, true, b[5:])
-		cl.fr.WriteWindowUpdate(3, 100)
+		must(cl.fr.WriteContinuation(3, true, b[5:]))
+		must(cl.fr.WriteWindowUpdate(3, 100))
 		cl.raw(http2.FrameRSTStream, 0, 3, u32(8))
 	})
 	add(func(cl *client) {
 		cl.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 10}, http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000})
 		cl.headers(9, false, getReq("/")...).headers(9, true, "x-t", "1")
-		cl.fr.WriteWindowUpdate(0, 5)
-		cl.fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+		must(cl.fr.WriteWindowUpdate(0, 5))
+		must(cl.fr.WriteGoAway(0, http2.ErrCodeNo, nil))
 	})
 	add(func(cl *client) { cl.raw(http2.FramePriority, 0, 5, []byte{0, 0, 0, 5, 1}) })
 	return seeds

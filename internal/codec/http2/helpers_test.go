@@ -324,8 +324,9 @@ func (h *harness) start(s ...http2.Setting) []frame {
 	return fs
 }
 
-// feed feeds everything the client wrote and requires it to be consumed.
-func (h *harness) feed() error {
+// feed feeds everything the client wrote and requires it to be consumed;
+// Feed's error is kept in h.err.
+func (h *harness) feed() {
 	h.t.Helper()
 	b := h.cl.take()
 	n, err := h.c.Feed(b)
@@ -333,7 +334,6 @@ func (h *harness) feed() error {
 		h.t.Fatalf("Feed consumed %d of %d", n, len(b))
 	}
 	h.err = err
-	return err
 }
 
 // frames returns and resets the server's output, decoded.

@@ -13,7 +13,7 @@ const (
 	clsPath                  // visible ASCII
 )
 
-var charClass = func() (t [256]uint8) {
+var charClass = func() (t [256]uint8) { //nolint:gochecknoglobals // read-only, built once
 	for c := 0x21; c < 0x7f; c++ {
 		t[c] |= clsPath
 	}
