@@ -123,6 +123,14 @@ func dial(t *testing.T, addr string) net.Conn {
 	return c
 }
 
+// send writes s to c or fails the test.
+func send(t *testing.T, c net.Conn, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c, s); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+}
+
 func TestEchoAndPortZero(t *testing.T) {
 	_, addr, _ := startEngine(t, nil, conn.Options{})
 	if strings.HasSuffix(addr, ":0") {
@@ -131,7 +139,7 @@ func TestEchoAndPortZero(t *testing.T) {
 	c := dial(t, addr)
 	r := bufio.NewReader(c)
 	for _, w := range []string{"a", "bc", "def"} {
-		io.WriteString(c, "echo "+w+"\n")
+		send(t, c, "echo "+w+"\n")
 		if got, err := r.ReadString('\n'); err != nil || got != w+"\n" {
 			t.Fatalf("echo %q = %q, %v", w, got, err)
 		}
@@ -142,7 +150,7 @@ func TestCloseFlushDeliversEverything(t *testing.T) {
 	_, addr, _ := startEngine(t, nil, conn.Options{})
 	c := dial(t, addr)
 	const n = 8 << 20 // far more than the socket buffers: gnet queues most of it
-	io.WriteString(c, "blast "+strconv.Itoa(n)+"\n")
+	send(t, c, "blast "+strconv.Itoa(n)+"\n")
 	got, err := io.Copy(io.Discard, c)
 	if err != nil || got != n {
 		t.Fatalf("received %d bytes (%v) before EOF, want %d", got, err, n)
@@ -154,7 +162,7 @@ func TestCloseLingerLetsTheReplyArrive(t *testing.T) {
 	c := dial(t, addr)
 	// Unread input behind the command would make a plain close send a
 	// reset that can destroy "bye"; lingering discards it instead.
-	io.WriteString(c, "linger\n"+strings.Repeat("x", 64<<10))
+	send(t, c, "linger\n"+strings.Repeat("x", 64<<10))
 	b, err := io.ReadAll(c)
 	if err != nil || string(b) != "bye\n" {
 		t.Fatalf("got %q, %v; want the reply then EOF", b, err)
@@ -169,7 +177,7 @@ func TestWatermarksAndTimers(t *testing.T) {
 	big := strings.Repeat("y", 64<<10)
 	const lines = 128
 	for range lines {
-		io.WriteString(c, "echo "+big+"\n")
+		send(t, c, "echo "+big+"\n")
 	}
 	testutil.WaitFor(t, 5*time.Second, "high watermark", func() bool { return mk.above.Load() > 0 })
 	if _, err := io.CopyN(io.Discard, c, int64(lines*(len(big)+1))); err != nil {
@@ -178,7 +186,7 @@ func TestWatermarksAndTimers(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "low watermark", func() bool { return mk.below.Load() > 0 })
 
 	start := time.Now()
-	io.WriteString(c, "timer 50\n")
+	send(t, c, "timer 50\n")
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Fatal("read data; want the timer to close the connection")
 	}
@@ -192,7 +200,7 @@ func TestBudgetRefusesBeyondTheLimit(t *testing.T) {
 	_, addr, _ := startEngine(t, tr, conn.Options{})
 	a, b := dial(t, addr), dial(t, addr)
 	for _, c := range []net.Conn{a, b} {
-		io.WriteString(c, "echo ok\n")
+		send(t, c, "echo ok\n")
 		if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "ok\n" {
 			t.Fatalf("within budget: %q %v", got, err)
 		}
@@ -205,7 +213,7 @@ func TestBudgetRefusesBeyondTheLimit(t *testing.T) {
 	_ = a.Close()
 	testutil.WaitFor(t, 2*time.Second, "slot released", func() bool { return tr.Open() == 1 })
 	c := dial(t, addr)
-	io.WriteString(c, "echo again\n")
+	send(t, c, "echo again\n")
 	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "again\n" {
 		t.Fatalf("after a slot freed: %q %v", got, err)
 	}
