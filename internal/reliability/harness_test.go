@@ -209,7 +209,7 @@ func readResp(br *bufio.Reader, method string) (*resp, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer r.Body.Close()
+	defer func() { _ = r.Body.Close() }() // read to its end below
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, fmt.Errorf("status %d, body cut after %d bytes: %w", r.StatusCode, len(b), err)

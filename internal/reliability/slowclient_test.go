@@ -232,7 +232,7 @@ func TestPipelining(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after a %d MiB pipelined flood: %v", flood>>20, err)
 		}
-		if g := int64(peak.end()) - int64(base); g > 16<<20 { //nolint:gosec // heap sizes fit in int64
+		if g := int64(peak.end()) - int64(base); g > 16<<20 {
 			t.Fatalf("heap grew by %d MiB during a %d MiB pipelined flood: not bounded", g>>20, flood>>20)
 		}
 		f.waitStat(t, "downstream_rq_pipeline_overflow", 1)

@@ -111,7 +111,7 @@ func (hc *h2SoakClient) download(n int64, chunked bool) {
 func (hc *h2SoakClient) upload(n int64, unknownLength bool) {
 	seed := hc.rng.Uint64()
 	h := sha256.New()
-	var body io.Reader = io.TeeReader(newPattern(seed, n), h)
+	body := io.TeeReader(newPattern(seed, n), h)
 	length := n
 	if unknownLength {
 		length = -1 // sent without content-length: chunked towards the upstream

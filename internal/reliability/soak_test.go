@@ -351,7 +351,7 @@ func TestSoak(t *testing.T) {
 	up := newUpstream(t)
 	f := startFerry(t, knobs{upstream: up.addr(), routeTimeout: 5 * time.Second, hangTimeout: 500 * time.Millisecond,
 		highWatermark: 256 << 10, lowWM: 64 << 10, spillMem: 256 << 10})
-	warm := &soakClient{addr: f.addr, rng: rand.New(rand.NewPCG(0, 0)), ty: &tally{}} //nolint:gosec // test traffic
+	warm := &soakClient{addr: f.addr, rng: rand.New(rand.NewPCG(0, 0)), ty: &tally{}}
 	for range 50 {
 		warm.run()
 	}
@@ -377,7 +377,7 @@ func TestSoak(t *testing.T) {
 		h2s = append(h2s, tr)
 		for j := range soakH2Streams {
 			hc := &h2SoakClient{base: "http://soak.test", c: &http.Client{Transport: tr}, ty: ty,
-				rng: rand.New(rand.NewPCG(uint64(1000+i*soakH2Streams+j), 9))} //nolint:gosec // test traffic
+				rng: rand.New(rand.NewPCG(uint64(1000+i*soakH2Streams+j), 9))}
 			wg.Go(func() {
 				for time.Now().Before(deadline) {
 					hc.run()
@@ -386,7 +386,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	for i := range soakClients {
-		sc := &soakClient{addr: f.addr, rng: rand.New(rand.NewPCG(uint64(i)+1, 7)), ty: ty} //nolint:gosec // test traffic
+		sc := &soakClient{addr: f.addr, rng: rand.New(rand.NewPCG(uint64(i)+1, 7)), ty: ty}
 		wg.Go(func() {
 			defer sc.drop(false)
 			for time.Now().Before(deadline) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,10 @@ type faultCase struct {
 	want    []int                              // status per request; 0: the body must not read as complete
 	prefix  string                             // local reply body prefix of the last response
 	counter string                             // counter that must move
+	// midBody, if set, is closed once the client has read the first byte
+	// of the response body: the handler waits for it before it cuts the
+	// connection, so that the cut falls in the middle of the body.
+	midBody chan struct{}
 	// minTook bounds how soon the last answer may come (a timeout case).
 	minTook time.Duration
 }
@@ -60,6 +65,7 @@ func faultCases() []faultCase {
 		readHead(br)
 	}
 	post := "POST /p HTTP/1.1\r\nHost: rel.test\r\nContent-Length: 5\r\n\r\nhello"
+	midBody := make(chan struct{})
 	return []faultCase{
 		{name: "refused", reqs: []string{get("/f")}, want: []int{503},
 			prefix: "upstream_connect_failed", counter: "local_reply_upstream_connect_failed"},
@@ -70,9 +76,12 @@ func faultCases() []faultCase {
 		{name: "reset during response", handle: func(c net.Conn, br *bufio.Reader) {
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("p", 5000))
-			time.Sleep(50 * time.Millisecond) // let the partial body reach ferry: simulates the upstream dying mid-body
+			select { // the upstream dies once the client has part of the body
+			case <-midBody:
+			case <-time.After(ioTimeout):
+			}
 			resetConn(c)
-		}, reqs: []string{get("/f")}, want: []int{0}, counter: "upstream_rq_reset_mid_body"},
+		}, reqs: []string{get("/f")}, want: []int{0}, counter: "upstream_rq_reset_mid_body", midBody: midBody},
 		{name: "close during response", handle: func(c net.Conn, br *bufio.Reader) {
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n"+strings.Repeat("q", 1024)+"\r\n")
@@ -88,7 +97,7 @@ func faultCases() []faultCase {
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
 			for range 8 {
-				time.Sleep(40 * time.Millisecond) // the upstream's pace, within the 500 ms route timeout
+				time.Sleep(40 * time.Millisecond) // not a wait: the upstream's pace, a gap within the 500 ms route timeout
 				if _, err := io.WriteString(c, "1\r\nd\r\n"); err != nil {
 					return
 				}
@@ -124,7 +133,13 @@ func TestUpstreamFaults(t *testing.T) {
 				start := time.Now()
 				cl.write(t, req)
 				method, _, _ := strings.Cut(req, " ")
-				r, err := cl.read(method)
+				var r *resp
+				var err error
+				if tc.midBody != nil {
+					r, err = cl.readSignalling(method, tc.midBody)
+				} else {
+					r, err = cl.read(method)
+				}
 				took := time.Since(start)
 				switch {
 				case isTimeout(err):
@@ -208,10 +223,33 @@ func TestUpstreamNeverReadsBody(t *testing.T) {
 			if r.status != tc.status {
 				t.Fatalf("got %d %q, want %d", r.status, r.body, tc.status)
 			}
-			if g := int64(peak.end()) - int64(base); g > 16<<20 { //nolint:gosec // heap sizes fit in int64
+			if g := int64(peak.end()) - int64(base); g > 16<<20 {
 				t.Fatalf("heap grew by %d MiB buffering a %d MiB body: not bounded by the spill queue", g>>20, size>>20)
 			}
 			f.quiesce(t)
 		})
 	}
+}
+
+// readSignalling is read, but closes firstByte once the first byte of the
+// body has arrived (or the response has failed before it).
+func (cl *client) readSignalling(method string, firstByte chan<- struct{}) (*resp, error) {
+	signal := sync.OnceFunc(func() { close(firstByte) })
+	defer signal()
+	_ = cl.c.SetReadDeadline(time.Now().Add(ioTimeout))
+	r, err := http.ReadResponse(cl.br, &http.Request{Method: method})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.Body.Close() }() // read to its end below
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(r.Body, first); err != nil {
+		return nil, fmt.Errorf("status %d, no body: %w", r.StatusCode, err)
+	}
+	signal()
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("status %d, body cut after %d bytes: %w", r.StatusCode, len(b)+1, err)
+	}
+	return &resp{status: r.StatusCode, header: r.Header, close: r.Close, body: string(first) + string(b)}, nil
 }
