@@ -247,16 +247,16 @@ func readUpRequest(br *bufio.Reader) (*upReq, error) {
 	return q, nil
 }
 
-func (q *upReq) readBody(br *bufio.Reader) error {
-	if te := q.values("Transfer-Encoding"); len(te) > 0 {
+func (r *upReq) readBody(br *bufio.Reader) error {
+	if te := r.values("Transfer-Encoding"); len(te) > 0 {
 		codings := strings.Split(strings.Join(te, ","), ",")
-		if !strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked") || len(q.values("Content-Length")) > 0 {
+		if !strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked") || len(r.values("Content-Length")) > 0 {
 			return fmt.Errorf("%w: Transfer-Encoding %q", errFraming, te)
 		}
-		q.chunked = true
-		return q.readChunked(br)
+		r.chunked = true
+		return r.readChunked(br)
 	}
-	cls := q.values("Content-Length")
+	cls := r.values("Content-Length")
 	if len(cls) == 0 {
 		return nil
 	}
@@ -268,19 +268,19 @@ func (q *upReq) readBody(br *bufio.Reader) error {
 		}
 		n = m
 	}
-	q.body = make([]byte, n)
-	if _, err := io.ReadFull(br, q.body); err != nil {
+	r.body = make([]byte, n)
+	if _, err := io.ReadFull(br, r.body); err != nil {
 		return fmt.Errorf("body cut short: %w", err)
 	}
-	q.rawBody = q.body
+	r.rawBody = r.body
 	return nil
 }
 
 // readChunked decodes a chunked body strictly (RFC 9112 7.1), keeping the
 // wire bytes.
-func (q *upReq) readChunked(br *bufio.Reader) error {
+func (r *upReq) readChunked(br *bufio.Reader) error {
 	var raw, body bytes.Buffer
-	defer func() { q.rawBody, q.body = raw.Bytes(), body.Bytes() }()
+	defer func() { r.rawBody, r.body = raw.Bytes(), body.Bytes() }()
 	for {
 		line, err := br.ReadString('\n')
 		raw.WriteString(line)
@@ -296,7 +296,7 @@ func (q *upReq) readChunked(br *bufio.Reader) error {
 			return fmt.Errorf("%w: chunk size %q", errFraming, size)
 		}
 		if n == 0 {
-			return q.readTrailers(br, &raw)
+			return r.readTrailers(br, &raw)
 		}
 		data := make([]byte, n+2)
 		_, err = io.ReadFull(br, data)
@@ -311,7 +311,7 @@ func (q *upReq) readChunked(br *bufio.Reader) error {
 	}
 }
 
-func (q *upReq) readTrailers(br *bufio.Reader, raw *bytes.Buffer) error {
+func (r *upReq) readTrailers(br *bufio.Reader, raw *bytes.Buffer) error {
 	for {
 		line, err := br.ReadString('\n')
 		raw.WriteString(line)
@@ -321,6 +321,6 @@ func (q *upReq) readTrailers(br *bufio.Reader, raw *bytes.Buffer) error {
 		if line == "\r\n" {
 			return nil
 		}
-		q.trailers = append(q.trailers, strings.TrimSuffix(line, "\r\n"))
+		r.trailers = append(r.trailers, strings.TrimSuffix(line, "\r\n"))
 	}
 }

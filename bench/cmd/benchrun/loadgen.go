@@ -27,7 +27,7 @@ type loadResult struct {
 // errParse marks output the parsers do not understand.
 var errParse = errors.New("benchrun: unexpected load generator output")
 
-//nolint:gochecknoglobals // read-only compiled patterns
+// Read-only compiled patterns (gochecknoglobals allows regexp.MustCompile).
 var (
 	wrkRequestsRe = regexp.MustCompile(`(?m)^\s*(\d+) requests in ([0-9.]+[a-z]+),`)
 	wrkRPSRe      = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)

@@ -48,9 +48,9 @@ func parseStat(b []byte) (statFields, error) {
 	return statFields{ppid: ppid, ticks: utime + stime}, nil
 }
 
-// parseVmRSS returns VmRSS in KiB from /proc/PID/status (0 for a zombie,
+// parseVMRSS returns VmRSS in KiB from /proc/PID/status (0 for a zombie,
 // which has no VmRSS line).
-func parseVmRSS(b []byte) (uint64, error) {
+func parseVMRSS(b []byte) (uint64, error) {
 	for line := range bytes.Lines(b) {
 		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
 		if !ok {
@@ -128,7 +128,7 @@ func (fs procFS) rssKiB(pids []int) uint64 {
 		if err != nil {
 			continue
 		}
-		if kib, err := parseVmRSS(b); err == nil {
+		if kib, err := parseVMRSS(b); err == nil {
 			sum += kib
 		}
 	}

@@ -33,14 +33,14 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseVmRSS(t *testing.T) {
-	got, err := parseVmRSS([]byte("Name:\tnginx\nVmHWM:\t   40000 kB\nVmRSS:\t   32768 kB\nThreads:\t1\n"))
+	got, err := parseVMRSS([]byte("Name:\tnginx\nVmHWM:\t   40000 kB\nVmRSS:\t   32768 kB\nThreads:\t1\n"))
 	if err != nil || got != 32768 {
 		t.Fatalf("got %d, %v; want 32768", got, err)
 	}
-	if got, err := parseVmRSS([]byte("Name:\tzombie\nState:\tZ\n")); err != nil || got != 0 {
+	if got, err := parseVMRSS([]byte("Name:\tzombie\nState:\tZ\n")); err != nil || got != 0 {
 		t.Fatalf("zombie: got %d, %v; want 0", got, err)
 	}
-	if _, err := parseVmRSS([]byte("VmRSS:\t12 MB\n")); err == nil {
+	if _, err := parseVMRSS([]byte("VmRSS:\t12 MB\n")); err == nil {
 		t.Fatal("bad unit accepted")
 	}
 }

@@ -78,8 +78,7 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	if !strings.HasPrefix(goals, "## Goals from the issue\n\n| goal | nginx | ferry-auto |\n") || strings.Contains(goals, "forwarder") {
 		t.Errorf("the goals table must mark ferry-auto only, not the forwarder:\n%s", goals)
 	}
-	ceiling := md[strings.Index(md, "## The ceiling"):]
-	ceiling = ceiling[:strings.Index(ceiling, "\n## ")]
+	ceiling := section(t, md, "## The ceiling")
 	if strings.Contains(ceiling, "h2-1k-c50") {
 		t.Errorf("the ceiling section lists an h2 case:\n%s", ceiling)
 	}
@@ -109,8 +108,7 @@ func TestCeilingSectionLeavesOutClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := b.String()
-	ceiling := md[strings.Index(md, "## The ceiling"):]
-	ceiling = ceiling[:strings.Index(ceiling, "\n## ")]
+	ceiling := section(t, md, "## The ceiling")
 	if strings.Contains(ceiling, "| "+closeCase.ID+" |") {
 		t.Errorf("the ceiling section lists %s:\n%s", closeCase.ID, ceiling)
 	}
@@ -215,4 +213,19 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file; review and run go test -update.\n--- got ---\n%s", path, got)
 	}
+}
+
+// section is the part of md from the heading that starts with heading to
+// the next heading; it fails the test if there is no such heading.
+func section(t *testing.T, md, heading string) string {
+	t.Helper()
+	i := strings.Index(md, heading)
+	if i < 0 {
+		t.Fatalf("no %q section in:\n%s", heading, md)
+	}
+	s := md[i:]
+	if j := strings.Index(s, "\n## "); j >= 0 {
+		s = s[:j]
+	}
+	return s
 }
