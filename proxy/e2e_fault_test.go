@@ -27,6 +27,10 @@ func TestProxyUpstreamFaults(t *testing.T) {
 		_ = ln.Close()
 		return a
 	}
+	// midBody is closed once the client holds the start of the body; the
+	// "reset mid body" upstream waits for it, so that its reset falls in
+	// the middle of the body.
+	midBody := make(chan struct{})
 	tests := []struct {
 		name       string
 		upstream   func(c net.Conn)
@@ -53,7 +57,10 @@ func TestProxyUpstreamFaults(t *testing.T) {
 		{name: "reset mid body", upstream: func(c net.Conn) {
 			readRequest(t, bufio.NewReader(c))
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
-			time.Sleep(50 * time.Millisecond) // let the partial body reach ferry before the reset
+			select {
+			case <-midBody:
+			case <-time.After(2 * time.Second): // the client failed before it read
+			}
 			_ = c.(*net.TCPConn).SetLinger(0)
 		}, closed: true, counter: "upstream_rq_reset_mid_body"},
 		{name: "two content-lengths", upstream: func(c net.Conn) {
@@ -80,6 +87,12 @@ func TestProxyUpstreamFaults(t *testing.T) {
 			if tc.closed {
 				// The head went out; the body must not read as complete.
 				resp := rawExchange(t, c, r, "", "GET")
+				start := make([]byte, len("partial"))
+				_, err := io.ReadFull(resp.Body, start)
+				close(midBody)
+				if err != nil || string(start) != "partial" {
+					t.Fatalf("the start of the body: %q, %v", start, err)
+				}
 				b, err := io.ReadAll(resp.Body)
 				if err == nil {
 					t.Fatalf("a truncated body read as complete: %q", b)

@@ -302,21 +302,6 @@ func trunc(s string) string {
 	return s
 }
 
-// eventually is testutil.WaitFor without failing: it reports whether cond
-// came to hold within timeout.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	backoff := 100 * time.Microsecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 10*time.Millisecond)
-	}
-	return true
-}
-
 func waitIdle(t *testing.T, h *harness) {
 	t.Helper()
 	testutil.WaitFor(t, 3*time.Second, "no request in flight (downstream_rq_active back to 0)", func() bool {
@@ -396,10 +381,8 @@ func TestH2PoolPolicyBodyArrivingDuringUpFilter(t *testing.T) {
 	}
 	// The proxy's side of the stream must end too, while the client
 	// keeps its connection.
-	if !eventually(2*time.Second, func() bool { return h.srv.Stats().Active() == 0 }) {
-		a := h.srv.Stats().Active()
-		t.Errorf("downstream_rq_active = %d: the stream is stuck in UpRecvData with its body in the spill queue (and stays in h2conn.streams, so the connection never goes idle)", a)
-	}
+	testutil.WaitFor(t, 2*time.Second, "downstream_rq_active to return to 0 (a stream stuck in UpRecvData with its body in the spill queue stays in h2conn.streams, so the connection never goes idle)",
+		func() bool { return h.srv.Stats().Active() == 0 })
 }
 
 // TestH2ResponseHeadIsNotHeldForTheBody: an upstream that sends its head
@@ -646,7 +629,10 @@ func TestH2MaxRequestsPerConn(t *testing.T) {
 // must not have its stream reset as an upstream timeout.
 func TestH2RouteTimeoutStopsWithTheUpstream(t *testing.T) {
 	const size = 100 << 10
-	up := scriptUpstream(t, nil, func(string, *bufio.Reader) string {
+	up := scriptUpstream(t, nil, func(head string, _ *bufio.Reader) string {
+		if strings.HasPrefix(head, "GET /hang ") {
+			return "" // never answers
+		}
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", size, strings.Repeat("z", size))
 	})
 	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.opts.RouteTimeout = 200 * time.Millisecond })
@@ -654,12 +640,24 @@ func TestH2RouteTimeoutStopsWithTheUpstream(t *testing.T) {
 	p.credit = false
 	p.request(1, "GET", "/x", true)
 	p.until("the first window's worth", func() bool { return p.seen(1).data.Len() >= 65535 })
-	// The client pauses for five route timeouts (the upstream is done).
-	if eventually(time.Second, func() bool { return h.stat("upstream_rq_timeout") > 0 }) {
-		t.Errorf("upstream_rq_timeout counted for an upstream that had answered whole")
-	}
+	// The client keeps stream 1's window closed (the upstream is done)
+	// while two more streams, one after the other, run into the route
+	// timeout: stream 1's route timer, had it stayed armed, was armed
+	// before either of theirs, so it would have fired by the time the
+	// second has. The connection's window opens for their replies only.
 	if err := p.fr.WriteWindowUpdate(0, 1<<20); err != nil {
 		t.Fatal(err)
+	}
+	for _, id := range []uint32{3, 5} {
+		p.request(id, "GET", "/hang", true)
+		p.until(fmt.Sprint("stream ", id, " to time out"), p.ended(id))
+		if st := p.seen(id).status(); st != "504" {
+			t.Fatalf("stream %d to a silent upstream: status %q, want 504", id, st)
+		}
+	}
+	if n := h.stat("upstream_rq_timeout"); n != 2 || p.seen(1).done() {
+		t.Errorf("upstream_rq_timeout = %d, want 2 (the two silent upstreams), stream 1 ended early: %v: the route timeout fired for an upstream that had answered whole",
+			n, p.seen(1).done())
 	}
 	if err := p.fr.WriteWindowUpdate(1, 1<<20); err != nil {
 		t.Fatal(err)
@@ -1053,9 +1051,9 @@ func TestH2ClientGoesAwayWithStreamsInEveryState(t *testing.T) {
 				<-release
 				return
 			case "/big":
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("b", 1<<20))
+				_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("b", 1<<20))
 			default:
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
+				_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
 			}
 		}
 	})
@@ -1263,7 +1261,7 @@ func TestH2RetryAndInterimResponses(t *testing.T) {
 				_, _ = io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 				body := make([]byte, 4)
 				_, _ = io.ReadFull(r, body)
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n%s", body)
+				_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n%s", body)
 				continue
 			}
 			if n > 0 {

@@ -195,7 +195,9 @@ func downloadAndCheck(t *testing.T, h *harness, chunked, slow bool, want string)
 	if chunked {
 		q = "?chunked=1"
 	}
-	fmt.Fprintf(c, "GET /big/%d%s HTTP/1.1\r\nHost: a\r\n\r\n", bigSize, q)
+	if _, err := fmt.Fprintf(c, "GET /big/%d%s HTTP/1.1\r\nHost: a\r\n\r\n", bigSize, q); err != nil {
+		t.Fatal(err)
+	}
 	var r io.Reader = c
 	if slow {
 		r = &slowReader{r: c, rate: 256 << 10}

@@ -45,7 +45,9 @@ func TestClientResetsDuringTheExchange(t *testing.T) {
 		if i%2 == 0 {
 			path = "/bad path" // a 400 that ferry writes to a client already gone
 		}
-		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path)
+		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path); err != nil {
+			t.Fatal(err)
+		}
 		_ = c.(*net.TCPConn).SetLinger(0)
 		_ = c.Close()
 	}
@@ -182,7 +184,9 @@ func TestCloseDelimitedResponseToSlowHTTP10Client(t *testing.T) {
 	const n = 8 << 20
 	c := h.dial()
 	_ = c.(*net.TCPConn).SetReadBuffer(32 << 10)
-	fmt.Fprintf(c, "GET /big/%d?chunked=1 HTTP/1.0\r\nHost: a\r\n\r\n", n)
+	if _, err := fmt.Fprintf(c, "GET /big/%d?chunked=1 HTTP/1.0\r\nHost: a\r\n\r\n", n); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(&slowReader{r: c, rate: 512 << 10}), nil)
 	if err != nil {
 		t.Fatal(err)
