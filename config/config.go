@@ -16,8 +16,8 @@ type Config struct {
 	Servers []Server `json:"servers,omitempty" yaml:"servers,omitempty"`
 	// ClusterManager holds the upstream clusters.
 	ClusterManager ClusterManager `json:"cluster_manager" yaml:"cluster_manager"`
-	// Admin is where the admin API listens.
-	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty" ferry:"observability" why:"the admin API is not served: no stats, config dump or drain endpoints" until:"admin API"`
+	// Admin is where the admin API listens (see package admin).
+	Admin *Admin `json:"admin,omitempty" yaml:"admin,omitempty" note:"the admin API (MOSN's /api/v1 paths, /ready, /live, /clusters, /listeners, /metrics, POST /drain_listeners); port_value 0 turns it off; a non-loopback address is warned about"`
 	// PProf starts Go's pprof server.
 	PProf *PProf `json:"pprof,omitempty" yaml:"pprof,omitempty" ferry:"observability" why:"Go profiling is not served from this block (FERRY_PPROF=host:port serves it today)" until:"admin API"`
 	// Tracing configures distributed tracing.

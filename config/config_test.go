@@ -397,6 +397,54 @@ func mustMarshal(t *testing.T, v any) string {
 	return string(b)
 }
 
+// TestAdminBlock: the admin address validates and AdminAddress derives
+// host:port (empty address is loopback; port 0 turns the API off).
+func TestAdminBlock(t *testing.T) {
+	mk := func(addr string, port uint32) *Config {
+		c := &Config{Admin: &Admin{Address: &AdminAddress{SocketAddress: SocketAddress{Address: addr, PortValue: port}}}}
+		return c
+	}
+	if got := mk("", 34901).AdminAddress(); got != "127.0.0.1:34901" {
+		t.Errorf("AdminAddress = %q", got)
+	}
+	if got := mk("0.0.0.0", 0).AdminAddress(); got != "" {
+		t.Errorf("port 0: AdminAddress = %q, want off", got)
+	}
+	if got := (&Config{}).AdminAddress(); got != "" {
+		t.Errorf("no admin block: AdminAddress = %q", got)
+	}
+	v := validator{c: mk("localhost", 70000)}
+	v.admin()
+	if len(v.p.list) != 2 || v.p.list[0].Path != "admin.address.socket_address.address" ||
+		v.p.list[1].Path != "admin.address.socket_address.port_value" {
+		t.Errorf("problems %v", v.p.list)
+	}
+}
+
+// TestRedacted: private keys and ticket keys are hidden wherever a TLS
+// context appears, and the original is untouched.
+func TestRedacted(t *testing.T) {
+	c := &Config{
+		Servers: []Server{{Listeners: []Listener{{FilterChains: []FilterChain{{
+			TLSContext:    &TLSConfig{PrivateKey: "k1", CertChain: "cert"},
+			TLSContextSet: []TLSConfig{{PrivateKey: "k2", Ticket: "t2"}},
+		}}}}}},
+		ClusterManager: ClusterManager{TLSContext: &TLSConfig{PrivateKey: "k3"},
+			Clusters: []Cluster{{Name: "c", TLSContext: &TLSConfig{PrivateKey: "k4"}}}},
+	}
+	r := c.Redacted()
+	fc := r.Servers[0].Listeners[0].FilterChains[0]
+	for i, got := range []string{fc.TLSContext.PrivateKey, fc.TLSContextSet[0].PrivateKey, fc.TLSContextSet[0].Ticket,
+		r.ClusterManager.TLSContext.PrivateKey, r.ClusterManager.Clusters[0].TLSContext.PrivateKey} {
+		if got != "[redacted]" {
+			t.Errorf("secret %d = %q", i, got)
+		}
+	}
+	if fc.TLSContext.CertChain != "cert" || c.Servers[0].Listeners[0].FilterChains[0].TLSContext.PrivateKey != "k1" {
+		t.Error("Redacted changed a public field or the original")
+	}
+}
+
 func TestAccessors(t *testing.T) {
 	protos := []struct {
 		name           string

@@ -1,6 +1,10 @@
 package config
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+)
 
 // Admin is the admin API's listen address, in Envoy's bootstrap shape that
 // MOSN reads.
@@ -23,8 +27,8 @@ type AdminAddress struct {
 // SocketAddress is an IP address and port.
 type SocketAddress struct {
 	// Protocol is Envoy's "TCP"; ignored.
-	Protocol string `json:"protocol,omitempty" yaml:"protocol,omitempty"`
-	// Address is the IP to bind ("0.0.0.0").
+	Protocol string `json:"protocol,omitempty" yaml:"protocol,omitempty" ferry:"ignored" why:"Envoy's transport protocol; the admin API is served over TCP"`
+	// Address is the IP to bind ("0.0.0.0"); empty means 127.0.0.1.
 	Address string `json:"address,omitempty" yaml:"address,omitempty"`
 	// PortValue is the port; 0 disables the admin API.
 	PortValue uint32 `json:"port_value,omitempty" yaml:"port_value,omitempty"`
@@ -109,3 +113,61 @@ type Extend struct {
 	// Config is its configuration, verbatim.
 	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
 }
+
+// AdminAddress returns the admin API's listen address as host:port, or ""
+// when the admin API is off (no admin block, or port 0). Any goroutine.
+func (c *Config) AdminAddress() string {
+	if c.Admin == nil || c.Admin.Address == nil || c.Admin.Address.SocketAddress.PortValue == 0 {
+		return ""
+	}
+	sa := c.Admin.Address.SocketAddress
+	host := sa.Address
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.FormatUint(uint64(sa.PortValue), 10))
+}
+
+// Redacted returns a copy of c safe to show (the admin API's config
+// dump): private keys and session ticket keys are replaced by
+// "[redacted]". Any goroutine.
+func (c *Config) Redacted() *Config {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return &Config{}
+	}
+	var out Config
+	if err := json.Unmarshal(b, &out); err != nil {
+		return &Config{}
+	}
+	redact := func(t *TLSConfig) {
+		if t == nil {
+			return
+		}
+		if t.PrivateKey != "" {
+			t.PrivateKey = redactedValue
+		}
+		if t.Ticket != "" {
+			t.Ticket = redactedValue
+		}
+	}
+	redact(out.ClusterManager.TLSContext)
+	for si := range out.Servers {
+		for li := range out.Servers[si].Listeners {
+			for ci := range out.Servers[si].Listeners[li].FilterChains {
+				fc := &out.Servers[si].Listeners[li].FilterChains[ci]
+				redact(fc.TLSContext)
+				for i := range fc.TLSContextSet {
+					redact(&fc.TLSContextSet[i])
+				}
+			}
+		}
+	}
+	for i := range out.ClusterManager.Clusters {
+		redact(out.ClusterManager.Clusters[i].TLSContext)
+	}
+	return &out
+}
+
+// redactedValue replaces a secret in Redacted.
+const redactedValue = "[redacted]"

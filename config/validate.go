@@ -31,6 +31,7 @@ func (c *Config) Validate() error {
 	v.clusters()
 	v.ferry(c.Ferry.WithDefaults())
 	v.durations(reflect.ValueOf(c).Elem(), "")
+	v.admin()
 	errs, _ := compatFindings(c)
 	v.p.list = append(v.p.list, errs...)
 	sortBySchema(v.p.list)
@@ -284,5 +285,20 @@ func (v *validator) durations(val reflect.Value, path string) {
 			v.p.add(path, "must not be negative, got "+Duration(val.Int()).String())
 		}
 	default: // other scalars and maps hold no durations
+	}
+}
+
+// admin checks the admin API's address: an IP (or empty, for 127.0.0.1)
+// and a port up to 65535.
+func (v *validator) admin() {
+	if v.c.Admin == nil || v.c.Admin.Address == nil {
+		return
+	}
+	sa := v.c.Admin.Address.SocketAddress
+	if sa.Address != "" && net.ParseIP(sa.Address) == nil {
+		v.p.add("admin.address.socket_address.address", "invalid IP address "+strconv.Quote(sa.Address))
+	}
+	if sa.PortValue > 65535 {
+		v.p.add("admin.address.socket_address.port_value", "port "+strconv.FormatUint(uint64(sa.PortValue), 10)+" is above 65535")
 	}
 }

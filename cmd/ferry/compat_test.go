@@ -23,6 +23,8 @@ type outcome struct {
 	code     int
 	err      string
 	warnings []string
+	// stderr is everything printed, for failure messages.
+	stderr string
 }
 
 // runFerry runs ferry's command line in-process. A started ferry is told to
@@ -32,7 +34,7 @@ func runFerry(args ...string) outcome {
 	close(stop)
 	var out, errb bytes.Buffer
 	code := runUntil(args, &out, &errb, stop)
-	o := outcome{code: code}
+	o := outcome{code: code, stderr: errb.String()}
 	for _, line := range strings.Split(errb.String(), "\n") {
 		if w, ok := strings.CutPrefix(line, "ferry: warning: "); ok {
 			o.warnings = append(o.warnings, w)
@@ -80,7 +82,7 @@ func testConfigs(t *testing.T, dir string) []string {
 }
 
 // portable rewrites a parsed config so that start may run it in a test:
-// listeners on 127.0.0.1:0, the pid file and logs in dir. It returns the
+// listeners on 127.0.0.1:0, the pid file and logs in dir, no admin API. It returns the
 // new file, or "" when the config does not parse (then nothing binds).
 func portable(t *testing.T, file, dir string) string {
 	t.Helper()
@@ -101,6 +103,9 @@ func portable(t *testing.T, file, dir string) string {
 	}
 	if cfg.Pid != "" {
 		cfg.Pid = filepath.Join(dir, "ferry.pid")
+	}
+	if cfg.Admin != nil && cfg.Admin.Address != nil {
+		cfg.Admin.Address.SocketAddress.PortValue = 0 // off: tests bind no fixed port
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -130,8 +135,7 @@ func TestValidateAgreesWithStart(t *testing.T) {
 				v := runFerry(append([]string{"validate", "-c", f}, flags...)...)
 				s := runFerry(append([]string{"start", "-c", f}, flags...)...)
 				if v.code != s.code || v.err != s.err || !slices.Equal(v.warnings, s.warnings) {
-					t.Fatalf("validate and start disagree:\nvalidate: exit %d\n%s%q\nstart: exit %d\n%s%q",
-						v.code, v.err, v.warnings, s.code, s.err, s.warnings)
+					t.Fatalf("validate and start disagree:\nvalidate: exit %d\n%s\nstart: exit %d\n%s", v.code, v.stderr, s.code, s.stderr)
 				}
 				if v.code == 0 {
 					accepted++
@@ -271,7 +275,7 @@ func TestListedMismatchesAgree(t *testing.T) {
 			v := runFerry("validate", "-c", f)
 			s := runFerry("start", "-c", f)
 			if v.code != s.code || v.err != s.err || !slices.Equal(v.warnings, s.warnings) {
-				t.Fatalf("validate (exit %d, %q, %q) and start (exit %d, %q, %q) disagree", v.code, v.err, v.warnings, s.code, s.err, s.warnings)
+				t.Fatalf("validate (exit %d: %s) and start (exit %d: %s) disagree", v.code, v.stderr, s.code, s.stderr)
 			}
 			switch {
 			case tc.want == "" && v.code != 0:

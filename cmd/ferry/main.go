@@ -68,12 +68,20 @@ func runUntil(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 	path := fs.String("c", "", "configuration file (JSON or YAML, MOSN v2 format); the embedded default when empty")
 	allow := fs.Bool("allow-unimplemented", false, "run without MOSN settings ferry does not implement, warning about each, "+
 		"instead of refusing them (a TLS context with status true is refused all the same)")
+	var lo logOptions
+	fs.StringVar(&lo.level, "log-level", "", "log level: debug, info, warn or error (over servers[0].default_log_level)")
+	fs.StringVar(&lo.format, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	switch cmd {
 	case "version":
-		fmt.Fprintf(stdout, "ferry %s\n", version)
+		v := app.BuildVersion(version)
+		fmt.Fprintf(stdout, "ferry %s", v.Version)
+		if v.Revision != "" {
+			fmt.Fprintf(stdout, " (%s)", v.Revision)
+		}
+		fmt.Fprintf(stdout, " %s\n", v.Go)
 		return 0
 	case "validate":
 		a, err := prepare(*path, *allow, stderr)
@@ -88,7 +96,7 @@ func runUntil(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 		fmt.Fprintln(stdout, "ferry: configuration is valid")
 		return 0
 	case "start":
-		return start(*path, *allow, stderr, stop)
+		return start(*path, *allow, lo, stderr, stop)
 	}
 	fmt.Fprintf(stderr, "ferry: unknown command %q (want start, validate or version)\n", cmd)
 	return 2
@@ -127,14 +135,14 @@ func prepare(path string, allow bool, stderr io.Writer) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(cfg, stderr, quietLogger())
+	return build(cfg, stderr, quietLogger(), nil)
 }
 
 // build builds the application from a validated config (routes, clusters,
 // balancers, filters, limits) and prints the config's and the build's
 // warnings. The caller starts or closes the App.
-func build(cfg *config.Config, stderr io.Writer, log *slog.Logger) (*app.App, error) {
-	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry()})
+func build(cfg *config.Config, stderr io.Writer, log *slog.Logger, level *slog.LevelVar) (*app.App, error) {
+	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry(), LogLevel: level, Version: version})
 	if err != nil {
 		return nil, err
 	}
@@ -148,20 +156,20 @@ func build(cfg *config.Config, stderr io.Writer, log *slog.Logger) (*app.App, er
 // stdout and stderr only.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func start(path string, allow bool, stderr io.Writer, stop <-chan struct{}) int {
+func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan struct{}) int {
 	cfg, err := load(path, allow)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
 	}
 	setProcessors(cfg)
-	log, closeLog, err := newLogger(cfg, stderr)
+	log, level, closeLog, err := newLogger(cfg, lo, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
 	}
 	defer closeLog()
-	a, err := build(cfg, stderr, log)
+	a, err := build(cfg, stderr, log, level)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
@@ -179,7 +187,10 @@ func start(path string, allow bool, stderr io.Writer, stop <-chan struct{}) int 
 	}
 	defer removePid()
 	fmt.Fprintln(stderr, a.Describe())
-	sigs := make(chan os.Signal, 1)
+	if addr := a.AdminAddr(); addr != nil {
+		log.Info("admin API", "address", addr.String())
+	}
+	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	var why string
@@ -188,6 +199,8 @@ func start(path string, allow bool, stderr io.Writer, stop <-chan struct{}) int 
 		why = sig.String()
 	case <-stop:
 		why = "stop"
+	case <-a.DrainRequested():
+		why = "admin drain_listeners"
 	case <-a.Done():
 		err := a.Err()
 		if err == nil {
@@ -197,11 +210,20 @@ func start(path string, allow bool, stderr io.Writer, stop <-chan struct{}) int 
 		return 1
 	}
 	log.Info("draining", "signal", why, "in_flight", a.Server().Stats().Active())
-	if err := a.Shutdown(context.Background()); err != nil {
-		log.Warn("shutdown", "err", err)
+	done := make(chan error, 1)
+	go func() { done <- a.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("shutdown", "err", err)
+		}
+		log.Info("stopped")
+		return 0
+	case sig := <-sigs:
+		// A second signal: the operator wants out now, drained or not.
+		fmt.Fprintf(stderr, "ferry: %s during the drain: exiting at once\n", sig)
+		return 1
 	}
-	log.Info("stopped")
-	return 0
 }
 
 // setProcessors applies servers[0].processor (MOSN's GOMAXPROCS setting): a
@@ -226,32 +248,66 @@ func writePid(path string) (func(), error) {
 	return func() { _ = os.Remove(path) }, nil
 }
 
+// logOptions are the --log-level and --log-format flags.
+type logOptions struct {
+	// level overrides servers[0].default_log_level when set.
+	level string
+	// format is "text" or "json".
+	format string
+}
+
+// parseLevel maps MOSN's and slog's level names to a level.
+func parseLevel(name string) (slog.Level, bool) {
+	switch strings.ToUpper(name) {
+	case "", "INFO":
+		return slog.LevelInfo, true
+	case "TRACE", "DEBUG":
+		return slog.LevelDebug, true
+	case "WARN", "WARNING":
+		return slog.LevelWarn, true
+	case "ERROR", "FATAL":
+		return slog.LevelError, true
+	}
+	return 0, false
+}
+
 // newLogger builds the logger from servers[0].default_log_path and
-// default_log_level.
-func newLogger(cfg *config.Config, stderr io.Writer) (*slog.Logger, func(), error) {
-	level := slog.LevelInfo
+// default_log_level (MOSN's), with --log-level and --log-format over them.
+// The level is a LevelVar that the admin API's update_loglevel changes.
+func newLogger(cfg *config.Config, lo logOptions, stderr io.Writer) (*slog.Logger, *slog.LevelVar, func(), error) {
+	lv := new(slog.LevelVar)
 	out, closer := stderr, func() {}
+	name := lo.level
 	if len(cfg.Servers) > 0 {
 		s := cfg.Servers[0]
-		switch strings.ToUpper(s.DefaultLogLevel) {
-		case "TRACE", "DEBUG":
-			level = slog.LevelDebug
-		case "WARN":
-			level = slog.LevelWarn
-		case "ERROR", "FATAL":
-			level = slog.LevelError
+		if name == "" {
+			name = s.DefaultLogLevel
 		}
 		switch s.DefaultLogPath {
 		case "", "stderr":
 		case "stdout":
 			out = os.Stdout
 		default:
-			f, err := os.OpenFile(s.DefaultLogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			f, err := os.OpenFile(s.DefaultLogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644) //nolint:gosec // a log file is world-readable, as MOSN's
 			if err != nil {
-				return nil, nil, fmt.Errorf("servers[0].default_log_path: %w", err)
+				return nil, nil, nil, fmt.Errorf("servers[0].default_log_path: %w", err)
 			}
 			out, closer = f, func() { _ = f.Close() }
 		}
 	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closer, nil
+	level, ok := parseLevel(name)
+	if !ok {
+		closer()
+		return nil, nil, nil, fmt.Errorf("--log-level: unknown level %q; want debug, info, warn or error", name)
+	}
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
+	switch lo.format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(out, opts)), lv, closer, nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(out, opts)), lv, closer, nil
+	}
+	closer()
+	return nil, nil, nil, fmt.Errorf("--log-format: unknown format %q; want text or json", lo.format)
 }

@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/ferry-proxy/ferry/admin"
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/eventloop"
@@ -30,6 +32,16 @@ type Options struct {
 	// Filters holds the stream and network filter types that listeners
 	// may name; nil means none beyond the built-in proxy filter.
 	Filters *filterchain.Registry
+	// LogLevel is the level the admin API's update_loglevel changes; nil
+	// makes the loglevel endpoints answer 501.
+	LogLevel *slog.LevelVar
+	// Version is the linked version string ("dev" or empty: the module
+	// version from the build info).
+	Version string
+	// AdminAddress, when set, serves the admin API there whatever the
+	// config says (tests use 127.0.0.1:0, which the config cannot express:
+	// port_value 0 turns the admin API off).
+	AdminAddress string
 }
 
 // App is a configured ferry.
@@ -48,6 +60,21 @@ type App struct {
 	drain     time.Duration
 	// warnings are what the build runs without; see Warnings.
 	warnings []string
+	// tracker is the socket budget.
+	tracker *conn.Tracker
+	// protocols are the listeners' downstream protocols, by index.
+	protocols []string
+	// level and version are Options.LogLevel and Options.Version.
+	level   *slog.LevelVar
+	version string
+	// adminAddr is where the admin API listens; "" when off.
+	adminAddr string
+	// admin is the admin API server, nil when off or not started.
+	admin *admin.Server
+	// draining is set once Shutdown begins.
+	draining atomic.Bool
+	// drainReq is closed when the admin API asks for a drain.
+	drainReq chan struct{}
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -66,7 +93,11 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, errors.New("app: servers[0].listeners: no listener configured")
 	}
 	f := cfg.Ferry.WithDefaults()
-	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std()}
+	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std(), level: o.LogLevel, version: o.Version,
+		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress()}
+	if o.AdminAddress != "" {
+		a.adminAddr = o.AdminAddress
+	}
 	if gt := cfg.Servers[0].GracefulTimeout; gt > 0 {
 		a.drain = gt.Std()
 	}
@@ -85,6 +116,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		a.maxDown = min(int64(f.MaxConnections), total)
 	}
 	tracker := conn.NewTracker(total)
+	a.tracker = tracker
 	procs := runtime.GOMAXPROCS(0)
 	loops := f.EventLoopCount(procs)
 	a.workers, err = worker.New(worker.Options{Size: f.Scheduler.WorkerCount(procs), Queue: f.Scheduler.Queue,
@@ -185,6 +217,9 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 						p.add(fpath+".config.downstream_protocol", err.Error())
 						continue
 					}
+					if len(a.protocols) == len(a.listeners) {
+						a.protocols = append(a.protocols, down)
+					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
 						IdleTimeout: idle}))
@@ -230,14 +265,36 @@ func (a *App) Close() error {
 	return a.workers.Close(context.Background())
 }
 
-// Start opens the listeners. Call Describe after it for the start-up line.
+// Start opens the listeners, then the admin API when configured: a
+// configured admin address that cannot be bound is an error, and ferry
+// stops again.
 func (a *App) Start() error {
 	if err := a.eng.Start(); err != nil {
 		_ = a.workers.Close(context.Background())
 		return fmt.Errorf("start: %w", err)
 	}
+	if a.adminAddr != "" {
+		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: &adminBackend{a: a}, Level: a.level, Logger: a.log})
+		if err != nil {
+			_ = a.Shutdown(context.Background())
+			return fmt.Errorf("start: admin.address: %w", err)
+		}
+		a.admin = s
+	}
 	return nil
 }
+
+// AdminAddr is the admin API's bound address, or nil when it is off.
+func (a *App) AdminAddr() net.Addr {
+	if a.admin == nil {
+		return nil
+	}
+	return a.admin.Addr()
+}
+
+// DrainRequested is closed when the admin API asks for a graceful drain;
+// the process then shuts down as on SIGTERM.
+func (a *App) DrainRequested() <-chan struct{} { return a.drainReq }
 
 // Describe is the start-up line naming listeners and clusters.
 func (a *App) Describe() string { return describe(a) }
@@ -257,6 +314,7 @@ func (a *App) Server() *proxy.Server { return a.srv }
 // Shutdown drains in-flight requests (up to the drain timeout or ctx),
 // then stops the engine and the workers.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.draining.Store(true)
 	a.eng.SetDraining()
 	dctx, cancel := context.WithTimeout(ctx, a.drain)
 	drainErr := a.srv.Drain(dctx)
@@ -265,7 +323,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	defer cancel()
 	stopErr := a.eng.Stop(sctx)
 	workErr := a.workers.Close(sctx)
-	return errors.Join(drainErr, stopErr, workErr)
+	var adminErr error
+	if a.admin != nil {
+		adminErr = a.admin.Close(sctx)
+	}
+	return errors.Join(drainErr, stopErr, workErr, adminErr)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off

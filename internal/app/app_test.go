@@ -89,7 +89,7 @@ func TestMOSNExampleConfigsRunUnchanged(t *testing.T) {
 					cfg.ClusterManager.Clusters[i].Hosts[j].Address = upstreamAddr(j)
 				}
 			}
-			a = startApp(t, cfg)
+			a = startWithAdmin(t, cfg) // the examples' admin port moves to 127.0.0.1:0 too
 			resp, err := http.Get("http://" + a.Addrs()[0].String() + "/mosn")
 			if err != nil {
 				t.Fatal(err)

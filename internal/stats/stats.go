@@ -79,6 +79,8 @@ func (s *Set) Gauge(name string) *Gauge {
 type Sample struct {
 	Name  string
 	Value int64
+	// Gauge marks a gauge (else a counter).
+	Gauge bool
 }
 
 // Snapshot lists every counter and gauge, sorted by name. Any goroutine.
@@ -86,10 +88,10 @@ func (s *Set) Snapshot() []Sample {
 	s.mu.Lock()
 	out := make([]Sample, 0, len(s.counters)+len(s.gauges))
 	for n, c := range s.counters {
-		out = append(out, Sample{Name: n, Value: int64(c.Load())}) //nolint:gosec // counters stay far below 2^63
+		out = append(out, Sample{Name: n, Value: int64(c.Load())})
 	}
 	for n, g := range s.gauges {
-		out = append(out, Sample{Name: n, Value: g.Load()})
+		out = append(out, Sample{Name: n, Value: g.Load(), Gauge: true})
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -102,7 +104,7 @@ func (s *Set) Get(name string) (int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.counters[name]; ok {
-		return int64(c.Load()), true //nolint:gosec // counters stay far below 2^63
+		return int64(c.Load()), true
 	}
 	if g, ok := s.gauges[name]; ok {
 		return g.Load(), true
