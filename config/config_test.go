@@ -258,7 +258,8 @@ func TestFerryDefaults(t *testing.T) {
 			Idle: Duration(75 * time.Second), Drain: Duration(15 * time.Second),
 			LingeringClose: Duration(5 * time.Second),
 		},
-		Buffers: Buffers{WriteHighWatermark: 1048576, WriteLowWatermark: 262144, SpillMemoryBytes: 1048576},
+		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 16384,
+			BacklogMemoryBytes: 268435456},
 		Proxy:   ProxyHeaders{XFF: XFFAppend},
 	}
 	if got := (Ferry{}).WithDefaults(); got != want {

@@ -117,17 +117,31 @@ type Timeouts struct {
 	LingeringClose Duration `json:"lingering_close" yaml:"lingering_close"`
 }
 
-// Buffers bound per-connection memory.
+// Buffers bound per-connection memory. A slow reader of a large response
+// holds at most write_high_watermark (plus one read of the upstream, 64
+// KiB) in its connection's outbound queue and spill_memory_bytes in its
+// spill queue; the rest goes to a temp file. backlog_memory_bytes bounds
+// the sum over all connections.
 type Buffers struct {
-	// WriteHighWatermark stops reading from the peer feeding a connection
-	// whose pending writes exceed it; 0 means 1048576.
+	// WriteHighWatermark is the outbound queue size of a connection past
+	// which bytes for it go to its stream's spill queue instead; 0 means
+	// 32768, about what nginx's proxy buffers hold for one client.
 	WriteHighWatermark int `json:"write_high_watermark" yaml:"write_high_watermark"`
-	// WriteLowWatermark resumes reading once pending writes fall below it;
-	// 0 means 262144. Must be below the high watermark.
+	// WriteLowWatermark is the size the queue must fall to before the
+	// spill queue is written out; 0 means 8192. Must be below the high
+	// watermark.
 	WriteLowWatermark int `json:"write_low_watermark" yaml:"write_low_watermark"`
-	// SpillMemoryBytes is the part of a request body kept in memory before
-	// the rest spills to a file; 0 means 1048576.
+	// SpillMemoryBytes is the part of a stream's backlog (a request body
+	// waiting for its upstream, a response waiting for a slow client)
+	// kept in memory before the rest spills to a file; 0 means 16384.
 	SpillMemoryBytes int64 `json:"spill_memory_bytes" yaml:"spill_memory_bytes"`
+	// BacklogMemoryBytes is the process-wide budget for backlogs held in
+	// memory (outbound queues and the memory of spill queues together);
+	// past it, every backlog spills at once: spill queues take no more
+	// memory and connections queue no more than write_low_watermark.
+	// 0 means 268435456 (256 MiB): with the defaults, 10,000 slow readers
+	// stay well within a 24 GiB machine.
+	BacklogMemoryBytes int64 `json:"backlog_memory_bytes" yaml:"backlog_memory_bytes"`
 	// SpillDir is where spilled bodies go; "" means os.TempDir().
 	SpillDir string `json:"spill_dir" yaml:"spill_dir"`
 }
@@ -185,9 +199,10 @@ const (
 	DefaultMaxHeaderBytes      = 32768
 	DefaultMaxHeaders          = 100
 	DefaultMaxPipelinedBytes   = 1 << 20
-	DefaultWriteHighWatermark  = 1 << 20
-	DefaultWriteLowWatermark   = 256 << 10
-	DefaultSpillMemoryBytes    = 1 << 20
+	DefaultWriteHighWatermark  = 32 << 10
+	DefaultWriteLowWatermark   = 8 << 10
+	DefaultSpillMemoryBytes    = 16 << 10
+	DefaultBacklogMemoryBytes  = 256 << 20
 )
 
 // Default timeouts of the ferry block.
@@ -216,6 +231,7 @@ func (f Ferry) WithDefaults() Ferry {
 	def(&f.Buffers.WriteHighWatermark, DefaultWriteHighWatermark)
 	def(&f.Buffers.WriteLowWatermark, DefaultWriteLowWatermark)
 	def(&f.Buffers.SpillMemoryBytes, DefaultSpillMemoryBytes)
+	def(&f.Buffers.BacklogMemoryBytes, DefaultBacklogMemoryBytes)
 	def(&f.Proxy.XFF, XFFAppend)
 	return f
 }

@@ -32,6 +32,11 @@ func (v *validator) ferry(f Ferry) {
 			strconv.Itoa(b.WriteLowWatermark)+" >= "+strconv.Itoa(b.WriteHighWatermark)+")")
 	}
 	v.nonNegative(b.SpillMemoryBytes, fp+".buffers.spill_memory_bytes")
+	if v.nonNegative(b.BacklogMemoryBytes, fp+".buffers.backlog_memory_bytes") && okHigh &&
+		b.BacklogMemoryBytes < int64(b.WriteHighWatermark) {
+		v.p.add(fp+".buffers.backlog_memory_bytes", "must be at least write_high_watermark ("+
+			strconv.FormatInt(b.BacklogMemoryBytes, 10)+" < "+strconv.Itoa(b.WriteHighWatermark)+")")
+	}
 	switch f.Proxy.XFF {
 	case XFFAppend, XFFOverwrite, XFFOff:
 	default:

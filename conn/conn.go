@@ -9,6 +9,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/backlog"
 )
 
 // ErrClosed is returned by writes on a connection that is closing or closed.
@@ -28,11 +29,19 @@ const (
 // Options are the per-connection limits.
 type Options struct {
 	// HighWatermark is the outbound queue size above which the connection
-	// reports itself full. Zero means 1 MiB.
+	// reports itself full. Zero means DefaultHighWatermark. One write may
+	// pass it: the queue holds at most HighWatermark plus the largest
+	// write (for a proxied body, one read of the other side).
 	HighWatermark int
 	// LowWatermark is the size below which a full connection reports
 	// itself drained. Zero means a quarter of HighWatermark.
 	LowWatermark int
+	// Budget, when set, is the process-wide budget that every
+	// connection's outbound queue is counted against. Once it is used
+	// up, a connection also reports itself full above its LowWatermark,
+	// so that new bytes go to the writer's spill queue (which takes no
+	// memory from a used-up budget either) instead of gnet's memory.
+	Budget *backlog.Budget
 	// FlushTimeout bounds CloseFlush and CloseLinger's flush. Zero means 30s.
 	FlushTimeout time.Duration
 	// LingerTimeout is how long CloseLinger discards input after the
@@ -40,9 +49,14 @@ type Options struct {
 	LingerTimeout time.Duration
 }
 
+// DefaultHighWatermark is Options.HighWatermark's default: about what
+// nginx's proxy buffers hold for one slow client (tens of KiB), so that a
+// slow reader pins little memory before its backlog spills to a file.
+const DefaultHighWatermark = 32 << 10
+
 func (o *Options) defaults() {
 	if o.HighWatermark <= 0 {
-		o.HighWatermark = 1 << 20
+		o.HighWatermark = DefaultHighWatermark
 	}
 	if o.LowWatermark <= 0 || o.LowWatermark >= o.HighWatermark {
 		o.LowWatermark = o.HighWatermark / 4
@@ -86,6 +100,11 @@ type Conn struct {
 	deadline int64  // flush deadline while flushing
 	linger   *Timer // allocated when a lingering close starts: rare
 	upstream bool
+	// held is the outbound queue as last seen, counted against the
+	// budget; gnet only shrinks the queue between two looks, so it is
+	// never below what gnet holds. Non-zero keeps the connection on the
+	// loop's watch list, whose sweep gives it back as gnet drains.
+	held int
 }
 
 // New wraps gc, which has just opened on loop l. The socket was reserved in
@@ -147,6 +166,11 @@ func (c *Conn) Gone() bool { return c.state == stateClosed }
 // Stalled reports whether the outbound queue is above the high watermark.
 func (c *Conn) Stalled() bool { return c.stalled }
 
+// Held is the outbound queue as last counted against the backlog budget:
+// at least what gnet holds (gnet only shrinks it between two counts).
+// Loop only.
+func (c *Conn) Held() int { return int(c.held) }
+
 // OutboundBuffered is the number of bytes queued in ferry for the socket.
 func (c *Conn) OutboundBuffered() int {
 	if c.state == stateClosed {
@@ -193,16 +217,41 @@ func (c *Conn) Writev(bs [][]byte) error {
 	return nil
 }
 
+// afterWrite counts what gnet could not write at once and reports the
+// connection full past its watermark. A write the socket took whole (the
+// fast path) costs one comparison.
 func (c *Conn) afterWrite() {
-	if c.state != stateOpen || c.stalled {
+	if c.state != stateOpen {
 		return
 	}
-	if c.gc.OutboundBuffered() > c.loop.Opts.HighWatermark {
+	ob := c.gc.OutboundBuffered()
+	if ob == 0 && c.held == 0 {
+		return
+	}
+	c.hold(ob)
+	c.loop.addWatch(c) // the sweep gives the count back as gnet drains
+	if !c.stalled && c.full(ob) {
 		c.stalled = true
-		c.loop.addWatch(c)
 		if c.wm != nil {
 			c.wm.OnAboveHighWatermark()
 		}
+	}
+}
+
+// full reports whether an outbound queue of ob bytes is past the
+// connection's share: the high watermark, or the low one once the
+// process-wide budget is used up.
+func (c *Conn) full(ob int) bool {
+	o := c.loop.Opts
+	return ob > o.HighWatermark || ob > o.LowWatermark && o.Budget.Over()
+}
+
+// hold counts an outbound queue of ob bytes against the budget in place
+// of the last count.
+func (c *Conn) hold(ob int) {
+	if d := int64(ob) - int64(c.held); d != 0 {
+		c.loop.Opts.Budget.Charge(d)
+		c.held = ob
 	}
 }
 
@@ -240,18 +289,23 @@ func (c *Conn) closeSocket() {
 func (c *Conn) recheck() bool {
 	switch c.state {
 	case stateOpen:
-		if c.stalled && c.gc.OutboundBuffered() <= c.loop.Opts.LowWatermark {
+		ob := c.gc.OutboundBuffered()
+		c.hold(ob)
+		if c.stalled && ob <= c.loop.Opts.LowWatermark {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()
 			}
 		}
 		// The listener may have written (stalled again) or closed with a
-		// flush (now flushing): either way the sweep keeps watching.
-		return c.stalled || c.state == stateFlushing
+		// flush (now flushing): either way the sweep keeps watching, as
+		// it does while gnet still holds bytes it has to count down.
+		return c.stalled || c.state == stateFlushing || c.held > 0
 	case stateFlushing:
+		c.hold(c.gc.OutboundBuffered())
 		return c.recheckFlush()
 	default:
+		// Closing: OnClose gives the count back.
 		return false
 	}
 }
@@ -361,6 +415,7 @@ func (c *Conn) OnClose() {
 	}
 	c.state = stateClosed
 	c.stalled = false
+	c.hold(0) // gnet frees its queue with the socket
 	if c.linger != nil {
 		c.loop.Stop(c.linger)
 	}

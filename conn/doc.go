@@ -14,7 +14,11 @@
 //   - Write watermarks: gnet has no high-water mark (P3). After a write whose
 //     outbound queue passes the high watermark, the connection tells its
 //     WatermarkListener and joins its loop's watch list; the loop sweep
-//     reports when it drains below the low watermark.
+//     reports when it drains below the low watermark. Bytes gnet could not
+//     write at once are counted against the process-wide backlog budget
+//     (internal/backlog) until the sweep sees them drained; once the budget
+//     is used up, every connection is full above its low watermark, so
+//     that new backlog goes to the writers' spill files.
 //   - Close after flush: CloseFlush and CloseLinger keep the socket open
 //     until queued bytes are written (gnet drops them on close, P5), bounded
 //     by a timeout; CloseLinger then half-closes and discards input for a
@@ -30,6 +34,6 @@
 // Loop only unless their doc says otherwise; Loop.Execute and Conn.Resume
 // are the ways in from other goroutines.
 //
-// Imports: filterchain and gnet. It must not import eventloop, proxy,
+// Imports: filterchain, internal/backlog and gnet. It must not import eventloop, proxy,
 // router or upstream.
 package conn

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/eventloop"
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/backlog"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/proxy"
@@ -116,6 +117,9 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		a.maxDown = min(int64(f.MaxConnections), total)
 	}
 	tracker := conn.NewTracker(total)
+	// One budget for every backlog held in memory: outbound queues and
+	// spill queues alike (config/ferry.go, Buffers).
+	budget := backlog.New(f.Buffers.BacklogMemoryBytes)
 	a.tracker = tracker
 	procs := runtime.GOMAXPROCS(0)
 	loops := f.EventLoopCount(procs)
@@ -136,7 +140,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
 		RequestTimeout: f.Timeouts.Request.Std(),
 		IdleTimeout:    f.Timeouts.Idle.Std(),
-		Spill:          spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir},
+		Spill:          spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget},
 		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 	})
 	if err == nil {
@@ -147,7 +151,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
 			Loops: loops, ReusePort: a.reusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
-				LingerTimeout: f.Timeouts.LingeringClose.Std()},
+				LingerTimeout: f.Timeouts.LingeringClose.Std(), Budget: budget},
 		})
 	}
 	if err != nil {

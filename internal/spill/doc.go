@@ -9,8 +9,11 @@
 //
 // A Queue is a memory part followed by a file part. Memory is a list of
 // pooled chunks (bytedance/gopkg mcache), at most ceil(MemLimit/ChunkSize)
-// of them and at most MemLimit queued bytes. Once a write does not fit, the
-// queue spills: that write's remainder and every later write go to the file,
+// of them and at most MemLimit queued bytes; with Options.Budget, each chunk
+// is also taken from the process-wide backlog budget (internal/backlog)
+// before it is allocated, and the scratch buffer of file reads is counted
+// there too. Once a write does not fit (the queue's memory or the budget is
+// full), the queue spills: that write's remainder and every later write go to the file,
 // even if memory drains meanwhile, so the order is kept. When the reader
 // catches up with the file, it is truncated to zero and reused, and writes go
 // to memory again. On Linux, while a backlog never fully drains, the file
@@ -39,5 +42,5 @@
 //
 // # Imports
 //
-// Standard library and bytedance/gopkg only.
+// Standard library, bytedance/gopkg and internal/backlog only.
 package spill

@@ -74,6 +74,7 @@ func (q *Queue) peekFile() ([]byte, error) {
 	if q.fr < q.sOff || q.fr >= q.sOff+int64(q.sLen) {
 		if q.scratch == nil {
 			q.scratch = mcache.Malloc(q.chunkSize)
+			q.budget.Charge(int64(q.chunkSize)) // needed to read the file: not refused
 		}
 		want := int(min(int64(len(q.scratch)), q.fw-q.fr))
 		n, err := q.f.ReadAt(q.scratch[:want], q.fr)
@@ -120,6 +121,7 @@ func (q *Queue) freeScratch() {
 	if q.scratch != nil {
 		mcache.Free(q.scratch)
 		q.scratch = nil
+		q.budget.Charge(-int64(q.chunkSize))
 	}
 }
 

@@ -5,11 +5,15 @@ import (
 	"math/bits"
 
 	"github.com/bytedance/gopkg/lang/mcache"
+
+	"github.com/ferry-proxy/ferry/internal/backlog"
 )
 
-// Defaults for zero Options fields.
+// Defaults for zero Options fields. A queue's memory part holds one chunk
+// by default: about nginx's client_body_buffer_size, so that a slow
+// reader's backlog costs tens of KiB before it goes to the file.
 const (
-	DefaultMemLimit  = 1 << 20
+	DefaultMemLimit  = 16 << 10
 	DefaultChunkSize = 16 << 10
 )
 
@@ -19,7 +23,7 @@ var ErrClosed = errors.New("spill: queue closed")
 // Options configures a Queue.
 type Options struct {
 	// MemLimit is the most bytes kept in memory before spilling. Zero
-	// means DefaultMemLimit (1 MiB); a negative value keeps nothing in
+	// means DefaultMemLimit (16 KiB); a negative value keeps nothing in
 	// memory (every byte goes to the file). The pooled memory held is at
 	// most MemLimit rounded up to a whole number of chunks.
 	MemLimit int
@@ -33,6 +37,11 @@ type Options struct {
 	// its temp file and with false right after it closed it, so the caller
 	// can count descriptors. It runs on the queue's goroutine.
 	OnFile func(opened bool)
+	// Budget, when set, is the process-wide budget the queue takes each
+	// memory chunk from before allocating it and gives it back to when it
+	// frees it. A write that finds the budget used up goes to the file,
+	// as if the queue's own memory were full.
+	Budget *backlog.Budget
 }
 
 // Queue is a FIFO of bytes: memory first, then an unlinked temp file. The
@@ -43,6 +52,7 @@ type Queue struct {
 	maxChunks int
 	dir       string
 	onFile    func(opened bool)
+	budget    *backlog.Budget
 	closed    bool
 
 	// Memory part: chunks are full-capacity mcache slices, oldest first.
@@ -62,6 +72,7 @@ func New(opts Options) *Queue {
 		chunkSize: opts.ChunkSize,
 		dir:       opts.Dir,
 		onFile:    opts.OnFile,
+		budget:    opts.Budget,
 	}
 	switch {
 	case q.memLimit == 0:
@@ -113,7 +124,7 @@ func (q *Queue) writeMem(p []byte) int {
 	n := 0
 	for room := q.memLimit - q.mem; n < len(p) && room > 0; {
 		if len(q.chunks) == 0 || q.w == q.chunkSize {
-			if len(q.chunks) == q.maxChunks {
+			if len(q.chunks) == q.maxChunks || !q.budget.Take(int64(q.chunkSize)) {
 				break
 			}
 			q.chunks = append(q.chunks, mcache.Malloc(q.chunkSize))
@@ -181,6 +192,7 @@ func (q *Queue) Discard(n int) {
 			q.freeChunks()
 		case q.r == q.chunkSize:
 			mcache.Free(q.chunks[0])
+			q.budget.Give(int64(q.chunkSize))
 			last := copy(q.chunks, q.chunks[1:])
 			q.chunks[last] = nil
 			q.chunks = q.chunks[:last]
@@ -199,6 +211,7 @@ func (q *Queue) freeChunks() {
 		mcache.Free(c)
 		q.chunks[i] = nil
 	}
+	q.budget.Give(int64(len(q.chunks) * q.chunkSize))
 	q.chunks = q.chunks[:0]
 	q.r, q.w, q.mem = 0, 0, 0
 }

@@ -1,0 +1,75 @@
+package spill
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/ferry-proxy/ferry/internal/backlog"
+)
+
+// TestBudgetBoundsMemory: queues sharing a process-wide budget take each
+// memory chunk from it; once it is used up, a queue with room of its own
+// spills at once; chunks and the file-read scratch buffer are counted while
+// held and given back when freed, and every byte comes back in order.
+func TestBudgetBoundsMemory(t *testing.T) {
+	const chunk = DefaultChunkSize
+	budget := backlog.New(2 * chunk)
+	a := New(Options{MemLimit: 4 * chunk, Dir: t.TempDir(), Budget: budget})
+	b := New(Options{MemLimit: 4 * chunk, Dir: t.TempDir(), Budget: budget})
+	defer a.Close()
+	defer b.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 3*chunk/16) // 3 chunks
+
+	if n, err := a.Write(data); n != len(data) || err != nil {
+		t.Fatalf("a.Write = %d, %v", n, err)
+	}
+	if a.InMemory() != 2*chunk || !a.Spilled() {
+		t.Fatalf("a: %d bytes in memory, spilled %v; want the budget's 2 chunks, the rest on file", a.InMemory(), a.Spilled())
+	}
+	if !budget.Over() || budget.Used() != 2*chunk {
+		t.Fatalf("budget: used %d, over %v; want %d and used up", budget.Used(), budget.Over(), 2*chunk)
+	}
+	if n, err := b.Write(data[:100]); n != 100 || err != nil {
+		t.Fatalf("b.Write = %d, %v", n, err)
+	}
+	if b.InMemory() != 0 || !b.Spilled() {
+		t.Fatalf("b: %d bytes in memory, spilled %v; want everything on file past the budget", b.InMemory(), b.Spilled())
+	}
+
+	// Reading a's memory back gives its chunks back; reading its file
+	// counts the scratch buffer.
+	var got []byte
+	for a.Len() > 0 {
+		p, err := a.Peek(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.InMemory() == 0 && budget.Used() != chunk {
+			t.Fatalf("reading a's file: budget counts %d, want the scratch chunk (%d)", budget.Used(), chunk)
+		}
+		got = append(got, p...)
+		a.Discard(len(p))
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("a's bytes came back changed or out of order")
+	}
+	if budget.Used() != 0 {
+		t.Fatalf("budget counts %d with a drained and b on file, want 0", budget.Used())
+	}
+	// With room in the budget again, b takes memory once its file drains.
+	p, err := b.Peek(0)
+	if err != nil || len(p) != 100 {
+		t.Fatalf("b.Peek = %d bytes, %v", len(p), err)
+	}
+	b.Discard(100)
+	if n, err := b.Write(data[:chunk]); n != chunk || err != nil || b.InMemory() != chunk {
+		t.Fatalf("b.Write after drain = %d, %v, %d in memory; want one chunk in memory", n, err, b.InMemory())
+	}
+	if budget.Used() != chunk {
+		t.Fatalf("budget counts %d, want b's chunk (%d)", budget.Used(), chunk)
+	}
+	b.Reset()
+	if budget.Used() != 0 {
+		t.Fatalf("budget counts %d after Reset, want 0", budget.Used())
+	}
+}
