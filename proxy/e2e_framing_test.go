@@ -1,5 +1,8 @@
 package proxy_test
 
+// Message framing on both sides: bodies without a length, bodyless
+// responses, interim responses, leftover bytes, close-delimited bodies.
+
 import (
 	"bufio"
 	"fmt"
@@ -7,137 +10,15 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ferry-proxy/ferry/filterchain"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
 	"github.com/ferry-proxy/ferry/internal/testutil"
 	"github.com/ferry-proxy/ferry/proxy"
 )
-
-// Regression tests for failures found in review: each once crashed,
-// corrupted or hung ferry.
-
-// TestClientResetsDuringTheExchange: clients that send a request and reset
-// at once, while ferry replies or streams the response, must never take
-// the process down or leak a request.
-func TestClientResetsDuringTheExchange(t *testing.T) {
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			if _, err := testutil.ReadHead(r); err != nil {
-				return
-			}
-			body := strings.Repeat("z", 256<<10)
-			if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-				return
-			}
-		}
-	})
-	h := startProxy(t, []string{up.Addr()}, nil)
-	for i := range 200 {
-		c, err := net.Dial("tcp", h.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := "/ok"
-		if i%2 == 0 {
-			path = "/bad path" // a 400 that ferry writes to a client already gone
-		}
-		if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", path); err != nil {
-			t.Fatal(err)
-		}
-		_ = c.(*net.TCPConn).SetLinger(0)
-		_ = c.Close()
-	}
-	testutil.WaitFor(t, 10*time.Second, "every request finished", func() bool { return h.srv.Stats().Active() == 0 })
-	code, body := h.get(h.client(), "/after")
-	if code != 200 || len(body) != 256<<10 {
-		t.Fatalf("ferry unhealthy after resets: %d, %d bytes", code, len(body))
-	}
-}
-
-// blockingFilter makes the auto policy run the filter phases on a worker,
-// and holds the worker for a while so that loop events arrive meanwhile.
-type blockingFilter struct{ delay time.Duration }
-
-func (f blockingFilter) Blocking() bool { return true }
-func (f blockingFilter) CreateFilters(b filterchain.ChainBuilder) {
-	b.AddReceiver(&sleepFilter{d: f.delay}, filterchain.BeforeRoute)
-}
-
-type sleepFilter struct{ d time.Duration }
-
-func (f *sleepFilter) OnReceive(filterchain.StreamHandle, filterchain.HeaderMap, []byte, filterchain.HeaderMap) filterchain.StreamStatus {
-	time.Sleep(f.d) // a blocking filter: this is what it does on a worker
-	return filterchain.StreamContinue
-}
-func (f *sleepFilter) OnDestroy() {}
-
-func TestLoopEventsWhileOnAWorker(t *testing.T) {
-	up := newEchoUpstream(t)
-	h := startProxy(t, []string{up.Listener.Addr().String()}, func(s *setup) {
-		s.factory.Policy = proxy.PolicyAuto
-		s.factory.StreamFilters = []filterchain.StreamFilterFactory{blockingFilter{delay: 100 * time.Millisecond}}
-	})
-	tests := []struct {
-		name, req string
-		status    int
-	}{
-		{name: "bad chunk while the head is on a worker", status: 400,
-			req: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n"},
-		{name: "good request still works", status: 200,
-			req: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := h.dial()
-			resp := rawExchange(t, c, bufio.NewReader(c), tc.req, "POST")
-			readAll(t, resp)
-			if resp.StatusCode != tc.status {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
-			}
-		})
-	}
-	testutil.WaitFor(t, 5*time.Second, "no request in flight", func() bool { return h.srv.Stats().Active() == 0 })
-}
-
-// TestNoRetryOfNonIdempotentOrBodiedRequests: a POST whose pooled
-// connection dies unanswered must not be sent twice.
-func TestNoRetryOfNonIdempotentOrBodiedRequests(t *testing.T) {
-	var posts atomic.Int64
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		head, err := testutil.ReadHead(r)
-		if err != nil {
-			return
-		}
-		if strings.HasPrefix(head, "POST") {
-			posts.Add(1)
-			_, _ = io.ReadFull(r, make([]byte, 5))
-			return // close without answering
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		// keep-alive claimed, but the next request on this connection dies
-		_, _ = testutil.ReadHead(r)
-		if _, err := io.ReadFull(r, make([]byte, 5)); err == nil {
-			posts.Add(1)
-		}
-	})
-	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.loops = 1 })
-	c := h.dial()
-	r := bufio.NewReader(c)
-	readAll(t, rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET"))
-	resp := rawExchange(t, c, r, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", "POST")
-	readAll(t, resp)
-	if resp.StatusCode != 502 {
-		t.Fatalf("status %d, want 502 (no silent replay)", resp.StatusCode)
-	}
-	if n := posts.Load(); n != 1 {
-		t.Fatalf("the POST reached the upstream %d times, want exactly once", n)
-	}
-}
 
 // TestLeftoverBytesNeverReachAnotherRequest: a body on a HEAD reply must
 // not be read as the next request's response.
@@ -197,37 +78,158 @@ func TestCloseDelimitedResponseToSlowHTTP10Client(t *testing.T) {
 	}
 }
 
-// chooseHostFilter answers locally once the host is chosen.
-type chooseHostFilter struct{}
-
-func (chooseHostFilter) Blocking() bool { return false }
-func (chooseHostFilter) CreateFilters(b filterchain.ChainBuilder) {
-	b.AddReceiver(&replyAfterHost{}, filterchain.AfterChooseHost)
+// TestH2ResponseHeadIsNotHeldForTheBody: an upstream that sends its head
+// and then thinks (a long poll, server-sent events) must not keep the
+// client from seeing the head: HTTP/1 clients get it at once.
+func TestH2ResponseHeadIsNotHeldForTheBody(t *testing.T) {
+	release := make(chan struct{})
+	up := testutil.NewRawServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		if _, err := testutil.ReadHead(r); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+		<-release
+		_, _ = io.WriteString(c, "later")
+	})
+	unblock := unblocker(t, release)
+	h := startProxy(t, []string{up.Addr()}, nil)
+	p := dialH2Peer(t, h)
+	p.sync() // settings exchanged: from here the client sends nothing that would flush the proxy's output
+	_ = p.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	p.request(1, "GET", "/poll", true)
+	for len(p.seen(1).heads) == 0 {
+		if _, err := p.next(); err != nil {
+			t.Fatalf("no response HEADERS while the upstream holds its body: %v (HTTP/1 clients get the head at once)", err)
+		}
+	}
+	unblock()
+	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	p.until("stream 1 to end", p.ended(1))
+	p.expectWhole(1, "200", "later")
 }
 
-type replyAfterHost struct{}
-
-func (*replyAfterHost) OnReceive(h filterchain.StreamHandle, _ filterchain.HeaderMap, _ []byte, _ filterchain.HeaderMap) filterchain.StreamStatus {
-	h.SendLocalReply(429, "slow down\n")
-	return filterchain.StreamStop
-}
-func (*replyAfterHost) OnDestroy() {}
-
-func TestLocalReplyAfterChooseHost(t *testing.T) {
-	up := newEchoUpstream(t)
+// TestH2NoBodyResponsesSendNoData: HEAD, 204 and 304 end the stream on the
+// HEADERS frame (no DATA at all); a zero Content-Length too.
+func TestH2NoBodyResponsesSendNoData(t *testing.T) {
+	up := scriptUpstream(t, nil, func(head string, _ *bufio.Reader) string {
+		switch strings.Fields(head)[1] {
+		case "/204":
+			return "HTTP/1.1 204 No Content\r\n\r\n"
+		case "/304":
+			return "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n"
+		case "/empty":
+			return "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n" + map[bool]string{true: "", false: "hello"}[strings.HasPrefix(head, "HEAD")]
+	})
 	for _, pol := range []proxy.Policy{proxy.PolicyInline, proxy.PolicyPool} {
 		t.Run(pol.String(), func(t *testing.T) {
-			h := startProxy(t, []string{up.Listener.Addr().String()}, func(s *setup) {
-				s.factory.Policy = pol
-				s.factory.StreamFilters = []filterchain.StreamFilterFactory{chooseHostFilter{}}
-			})
-			c := h.client()
-			for range 3 { // keep-alive: a hung stream would block the second
-				code, body := h.get(c, "/x")
-				if code != 429 || body != "slow down\n" {
-					t.Fatalf("got %d %q", code, body)
+			h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.Policy = pol })
+			p := dialH2Peer(t, h)
+			cases := []struct {
+				method, path, status, cl string
+			}{
+				{"HEAD", "/x", "200", "5"}, {"GET", "/204", "204", ""}, {"GET", "/304", "304", ""}, {"GET", "/empty", "200", "0"},
+			}
+			for i, c := range cases {
+				id := uint32(2*i + 1)
+				p.request(id, c.method, c.path, true)
+				p.until(c.path, p.ended(id))
+				s := p.seen(id)
+				if s.status() != c.status || s.dataFrames != 0 || s.ends != 1 || s.heads[0]["content-length"] != c.cl {
+					t.Fatalf("%s %s: status %s, %d DATA frames, END_STREAM %d, content-length %q",
+						c.method, c.path, s.status(), s.dataFrames, s.ends, s.heads[0]["content-length"])
 				}
 			}
+			waitIdle(t, h)
 		})
 	}
+}
+
+// TestH2ResponseFramings: an interim 103 before the final head, a
+// close-delimited body, a chunked body with and without trailers: each
+// reaches the client whole, END_STREAM exactly once and last.
+func TestH2ResponseFramings(t *testing.T) {
+	up := testutil.NewRawServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			head, err := testutil.ReadHead(r)
+			if err != nil {
+				return
+			}
+			switch strings.Fields(head)[1] {
+			case "/103":
+				_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
+			case "/until-close":
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nno length ")
+				_, _ = io.WriteString(c, strings.Repeat("x", 100<<10))
+				return // closing the connection ends the body
+			case "/chunked":
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+				_, _ = io.WriteString(c, "6\r\n world\r\n0\r\n\r\n")
+			case "/trailers":
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n")
+				_, _ = io.WriteString(c, "0\r\nX-Sum: 42\r\n\r\n")
+			}
+		}
+	})
+	h := startProxy(t, []string{up.Addr()}, nil)
+	p := dialH2Peer(t, h)
+	p.request(1, "GET", "/103", true)
+	p.request(3, "GET", "/until-close", true)
+	p.request(5, "GET", "/chunked", true)
+	p.request(7, "GET", "/trailers", true)
+	for _, id := range []uint32{1, 3, 5, 7} {
+		p.until(fmt.Sprint("stream ", id), p.ended(id))
+	}
+	p.expectWhole(1, "200", "final")
+	p.expectWhole(3, "200", "no length "+strings.Repeat("x", 100<<10))
+	if cl := p.seen(3).heads[0]["content-length"]; cl != "" {
+		t.Fatalf("close-delimited body announced content-length %q", cl)
+	}
+	p.expectWhole(5, "200", "hello world")
+	p.expectWhole(7, "200", "hello")
+	if s := p.seen(7); len(s.heads) != 2 || s.heads[1]["x-sum"] != "42" {
+		t.Fatalf("trailers: %v", s.heads)
+	}
+	waitIdle(t, h)
+}
+
+// TestH2RequestBodyFramings: a body without content-length (chunked
+// upstream, with trailers), with one, and one that breaks its
+// content-length, which resets its stream only.
+func TestH2RequestBodyFramings(t *testing.T) {
+	up := newEchoUpstream(t)
+	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
+	p := dialH2Peer(t, h)
+	p.request(1, "POST", "/chunked-up", false, "te", "trailers")
+	p.data(1, false, []byte("hello "))
+	p.data(1, false, []byte("world"))
+	p.buf.Reset()
+	_ = p.enc.WriteField(hpack.HeaderField{Name: "x-req-sum", Value: "42"})
+	if err := p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: p.buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.request(3, "POST", "/length", false, "content-length", "5")
+	p.data(3, false, []byte("12345"))
+	p.data(3, true, nil)
+	p.request(5, "POST", "/short", false, "content-length", "10")
+	p.data(5, true, []byte("123"))
+	p.request(7, "POST", "/empty-end", false)
+	p.data(7, true, nil)
+	for _, id := range []uint32{1, 3, 5, 7} {
+		p.until(fmt.Sprint("stream ", id), p.ended(id))
+	}
+	p.expectWhole(1, "200", "POST /chunked-up hello world")
+	if s := p.seen(1); s.heads[0]["x-te"] != "chunked" || s.heads[0]["x-trailer"] != "42" {
+		t.Fatalf("chunked upload: upstream saw TE %q trailer %q", s.heads[0]["x-te"], s.heads[0]["x-trailer"])
+	}
+	p.expectWhole(3, "200", "POST /length 12345")
+	if s := p.seen(5); !s.rst || s.rstCode != http2.ErrCodeProtocol {
+		t.Fatalf("content-length mismatch: rst %v %v, status %q", s.rst, s.rstCode, s.status())
+	}
+	p.expectWhole(7, "200", "POST /empty-end ")
+	waitIdle(t, h)
 }
