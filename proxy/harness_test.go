@@ -28,6 +28,8 @@ type harness struct {
 	srv     *proxy.Server
 	workers *worker.Pool
 	addr    string
+	// clusters is the live cluster set, for reloads.
+	clusters *upstream.Manager
 }
 
 // setup tweaks the harness before start.
@@ -92,7 +94,7 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, eng: eng, srv: srv, workers: workers, addr: eng.Addrs()[0].String()}
+	h := &harness{t: t, eng: eng, srv: srv, workers: workers, addr: eng.Addrs()[0].String(), clusters: clusters}
 	t.Cleanup(h.stop)
 	return h
 }

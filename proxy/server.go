@@ -53,6 +53,9 @@ type Options struct {
 	Tracker *conn.Tracker
 	// Workers runs offloaded filter phases and upstream dials.
 	Workers *worker.Pool
+	// Dialer opens upstream connections; nil means a conn.TCPDialer on
+	// Workers with a 30s TCP keep-alive.
+	Dialer conn.Dialer
 	// Clusters and Routers are the live configuration.
 	Clusters *upstream.Manager
 	Routers  *router.Registry
@@ -139,7 +142,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	clusters *upstream.Manager
-	pools    *upstream.PoolManager
+	pools    *upstream.PoolManager[*upConn]
 	workers  *worker.Pool
 	stats    *Stats
 	loops    []loopState
@@ -169,10 +172,21 @@ func NewServer(o Options) (*Server, error) {
 	if o.Via != "" {
 		srv.viaH2 = []byte("2 " + o.Via)
 	}
-	srv.pools = upstream.NewPoolManager(upstream.PoolManagerOptions{
-		Loops: o.Loops, Tracker: o.Tracker, Submit: o.Workers.Submit,
-		OnConnect: srv.onUpstreamConnect, KeepAlive: 30 * time.Second,
+	dialer := o.Dialer
+	if dialer == nil {
+		d, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: o.Workers.Submit, KeepAlive: 30 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		dialer = d
+	}
+	pools, err := upstream.NewPoolManager(upstream.PoolManagerOptions[*upConn]{
+		Loops: o.Loops, Dialer: dialer, OnConnect: srv.onUpstreamConnect, Clusters: o.Clusters,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	srv.pools = pools
 	return srv, nil
 }
 

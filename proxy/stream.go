@@ -61,8 +61,8 @@ type stream struct {
 	route   *router.Route
 	cluster *upstream.Cluster
 	host    *upstream.Host
-	pool    *upstream.ConnPool
-	pc      *upstream.PooledConn
+	pool    *upstream.ConnPool[*upConn]
+	pc      *upstream.PooledConn[*upConn]
 	up      *upConn
 	// acquiring is set during pool.Acquire, when OnPoolReady may be
 	// called synchronously.
@@ -337,7 +337,7 @@ func (s *stream) chooseHost() Phase {
 
 // sendHead writes the request head upstream and opens the body pipe.
 func (s *stream) sendHead() Phase {
-	s.up = s.pc.Handler.(*upConn)
+	s.up = s.pc.Handler
 	s.up.attach(s)
 	s.out = s.encodeRequestHead(s.out[:0])
 	if err := s.reqPipe.start(s.pc.C, s.out); err != nil {
@@ -481,6 +481,6 @@ func (r *requestInfo) RouteName() string {
 }
 
 var (
-	_ filterchain.StreamHandle = (*stream)(nil)
-	_ upstream.PoolClient      = (*stream)(nil)
+	_ filterchain.StreamHandle     = (*stream)(nil)
+	_ upstream.PoolClient[*upConn] = (*stream)(nil)
 )

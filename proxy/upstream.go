@@ -10,7 +10,7 @@ import (
 // read filter that turns its bytes into the current stream's response.
 // Loop only.
 type upConn struct {
-	pc *upstream.PooledConn
+	pc *upstream.PooledConn[*upConn]
 	s  *stream
 	// inData is set while OnData runs. A stream that ends inside it hands
 	// the connection back through release, which waits for OnData to see
@@ -22,22 +22,23 @@ type upConn struct {
 	releaseReuse bool
 }
 
-// onUpstreamConnect sets a new upstream connection up; the pool calls it
-// once, on the loop, before the connection's first use.
-func (srv *Server) onUpstreamConnect(pc *upstream.PooledConn) {
+// onUpstreamConnect sets a new upstream connection up and returns its
+// handler (PooledConn.Handler); the pool calls it once, on the loop, before
+// the connection's first use.
+func (srv *Server) onUpstreamConnect(pc *upstream.PooledConn[*upConn]) *upConn {
 	u := &upConn{pc: pc}
-	pc.Handler = u
 	pc.C.Filters().AddReadFilter(u)
 	pc.C.Filters().InitializeReadFilters()
 	pc.C.SetWatermarkListener(u)
 	srv.stats.upstreamConns.Inc()
+	return u
 }
 
 func (u *upConn) attach(s *stream) { u.s = s }
 
 // release detaches the stream and gives the connection back to its pool,
 // at once or, inside OnData, once OnData knows what is left unread.
-func (u *upConn) release(pc *upstream.PooledConn, reusable bool) {
+func (u *upConn) release(pc *upstream.PooledConn[*upConn], reusable bool) {
 	u.s = nil
 	if u.inData {
 		u.releaseWant, u.releaseReuse = true, reusable
@@ -340,7 +341,7 @@ func (s *stream) upstreamFailed(kind Kind, detail string) Phase {
 }
 
 // OnPoolReady implements upstream.PoolClient.
-func (s *stream) OnPoolReady(pc *upstream.PooledConn) {
+func (s *stream) OnPoolReady(pc *upstream.PooledConn[*upConn]) {
 	s.pc = pc
 	pc.Host().IncActive()
 	if !s.acquiring {

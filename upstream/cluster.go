@@ -166,6 +166,8 @@ type snapshot struct {
 type Manager struct {
 	mu   sync.Mutex // serialises Update
 	snap atomic.Pointer[snapshot]
+	// removeFns hear of the hosts each Update removes (the pool managers).
+	removeFns []func(removed []*Host)
 }
 
 // NewManager returns a Manager with no clusters. Any goroutine.
@@ -191,7 +193,9 @@ func (m *Manager) Clusters() []*Cluster {
 //
 // A host whose cluster name and address are unchanged keeps its *Host (with
 // its counters, health and pools); its weight takes the new value. Hosts
-// that disappear are marked Removed after the swap. Concurrent calls are
+// that disappear are marked Removed after the swap, and the pool managers
+// built with this Manager (PoolManagerOptions.Clusters) are told, so that
+// every loop closes their idle connections. Concurrent calls are
 // serialised. Any goroutine.
 func (m *Manager) Update(specs []ClusterSpec) error {
 	if err := validateAll(specs); err != nil {
@@ -211,14 +215,30 @@ func (m *Manager) Update(specs []ClusterSpec) error {
 		next.list = append(next.list, c)
 	}
 	m.snap.Store(next)
+	var removed []*Host
 	for _, c := range old.list {
 		for _, h := range c.b.hosts {
 			if !kept[h] {
 				h.removed.Store(true)
+				removed = append(removed, h)
 			}
 		}
 	}
+	if len(removed) > 0 {
+		for _, fn := range m.removeFns {
+			fn(removed)
+		}
+	}
 	return nil
+}
+
+// onRemove registers fn to be called by every later Update that removes
+// hosts, after they are marked Removed, with Update's lock held (so calls
+// come in the order of the updates). fn must not block. Any goroutine.
+func (m *Manager) onRemove(fn func(removed []*Host)) {
+	m.mu.Lock()
+	m.removeFns = append(m.removeFns, fn)
+	m.mu.Unlock()
 }
 
 // validateAll checks every spec and the uniqueness of names.

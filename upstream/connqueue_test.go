@@ -10,18 +10,18 @@ import (
 // the same random pushes, pops and removals and checks they agree after
 // every step, compaction included.
 func TestConnQueueMatchesAFIFO(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // test data
-	var q connQueue
-	var ref []*PooledConn
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q connQueue[*handler]
+	var ref []*testConn
 	for step := range 20000 {
 		switch op := rng.IntN(10); {
 		case op < 5:
-			pc := &PooledConn{}
+			pc := &testConn{}
 			q.push(pc)
 			ref = append(ref, pc)
 		case op < 9:
 			got := q.pop()
-			var want *PooledConn
+			var want *testConn
 			if len(ref) > 0 {
 				want, ref = ref[0], ref[1:]
 			}
@@ -51,10 +51,10 @@ func TestConnQueueMatchesAFIFO(t *testing.T) {
 }
 
 func BenchmarkConnQueueChurn(b *testing.B) {
-	var q connQueue
-	pcs := make([]*PooledConn, 512)
+	var q connQueue[*handler]
+	pcs := make([]*testConn, 512)
 	for i := range pcs {
-		pcs[i] = &PooledConn{}
+		pcs[i] = &testConn{}
 		q.push(pcs[i])
 	}
 	b.ReportAllocs()

@@ -15,8 +15,29 @@
 // A *Host is identified by its cluster name and address. Update keeps the
 // same *Host pointer for every (cluster, address) pair present before and
 // after a reload, so counters, health and the connection pools keyed by
-// *Host survive it. A Host dropped by a reload is marked Removed; pools use
-// that to close its connections.
+// *Host survive it. A Host dropped by a reload is marked Removed, and Update
+// then calls PoolManager.RemoveHosts on every pool manager built with the
+// Manager (PoolManagerOptions.Clusters): each loop that holds pools closes
+// the host's idle connections at once and forgets its pool. A connection
+// lent out is closed when its request releases it, and a dial still in
+// flight when it lands (unless a request already waiting takes it: waiting
+// requests picked the host before the reload and are still served). A
+// request that picks the removed host from an old snapshot gets a pool of
+// its own that keeps nothing. Removed itself is read only there, when a
+// pool is created; Pick never sees a removed host, because no current
+// cluster holds it.
+//
+// # Connection pools
+//
+// A ConnPool holds one host's connections on one event loop: idle ones in
+// a FIFO, requests waiting for one, and the dials in flight. It never
+// dials itself: a conn.Dialer (conn/dial.go) connects on a worker and
+// delivers the connection, or the failure, on the pool's loop, so
+// upstream does not import gnet. The pools are generic over the protocol
+// handler H that PoolManagerOptions.OnConnect attaches to each
+// connection, so the proxy gets its *upConn back typed, with no
+// assertion. Taking an idle connection and giving it back allocates
+// nothing (BenchmarkPoolCheckout).
 //
 // # Load balancing
 //
@@ -36,10 +57,14 @@
 //     and control goroutines.
 //   - Host counters are atomics. Health is an atomic flag written by health
 //     checks (control) and read by Pick (loops).
-//   - Connection pools (pool*.go) are per event loop and Loop only.
+//   - Connection pools (pool*.go) are per event loop and Loop only, except
+//     PoolManager.RemoveHosts (it hands the work to the loops with
+//     Loop.Execute) and PoolManager.Quiesce.
 //
 // # Imports
 //
-// upstream may import conn (the Dialer side), filterchain, internal/* and
-// bytedance/gopkg. It must not import proxy, router, eventloop or config.
+// upstream may import conn (Loop, Conn and the Dialer interface),
+// filterchain, internal/* and bytedance/gopkg. It must not import gnet
+// (dialling and enrolling sockets is conn's), proxy, router, eventloop or
+// config.
 package upstream

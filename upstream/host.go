@@ -104,8 +104,11 @@ func (h *Host) Healthy() bool { return h.healthy.Load() }
 func (h *Host) SetHealthy(ok bool) { h.healthy.Store(ok) }
 
 // Removed reports whether a reload dropped the host from its cluster. A
-// removed host is never picked by a current cluster; pools should close its
-// idle connections and forget it. Any goroutine.
+// removed host is never picked by a current cluster. Pool managers built
+// with the Manager have already been told (PoolManager.RemoveHosts) and
+// close its idle connections on every loop; PoolManager.Pool reads Removed
+// so that a request still holding the host gets a pool that keeps nothing.
+// Any goroutine.
 func (h *Host) Removed() bool { return h.removed.Load() }
 
 // Active is the number of requests in flight on the host. Any goroutine.

@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
-	"time"
-
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
@@ -24,22 +20,25 @@ var (
 	ErrDialBusy = errors.New("upstream: dialer saturated")
 )
 
-// PoolClient is a request waiting for a connection. Loop only.
-type PoolClient interface {
+// PoolClient is a request waiting for a connection whose protocol handler
+// is an H. Loop only.
+type PoolClient[H any] interface {
 	// OnPoolReady hands over a connection; the client owns it until
 	// Release.
-	OnPoolReady(pc *PooledConn)
+	OnPoolReady(pc *PooledConn[H])
 	// OnPoolFailure says no connection will come, and why.
 	OnPoolFailure(err error)
 }
 
-// PooledConn is an upstream connection and its place in a pool.
-type PooledConn struct {
+// PooledConn is an upstream connection, the protocol handler its user
+// attached, and its place in a pool.
+type PooledConn[H any] struct {
 	// C is the connection.
 	C *conn.Conn
-	// Handler is the protocol state the proxy attached on connect.
-	Handler any
-	pool    *ConnPool
+	// Handler is the protocol state that PoolManagerOptions.OnConnect
+	// built for C before its first use.
+	Handler H
+	pool    *ConnPool[H]
 	// Requests counts requests sent on the connection.
 	Requests int
 	idle     bool
@@ -50,34 +49,37 @@ type PooledConn struct {
 // current one; a reused connection that fails before any response byte may
 // have been closed by the upstream as we wrote, so the request is safe to
 // retry on a fresh one.
-func (pc *PooledConn) Reused() bool { return pc.Requests > 1 }
+func (pc *PooledConn[H]) Reused() bool { return pc.Requests > 1 }
 
 // Host is the host the connection goes to.
-func (pc *PooledConn) Host() *Host { return pc.pool.host }
+func (pc *PooledConn[H]) Host() *Host { return pc.pool.host }
 
 // Release gives the connection back. reusable is false when the exchange
 // left it in an unknown state; it is then closed. Loop only.
-func (pc *PooledConn) Release(reusable bool) { pc.pool.release(pc, reusable) }
+func (pc *PooledConn[H]) Release(reusable bool) { pc.pool.release(pc, reusable) }
 
 // OnTimer implements conn.TimerHandler: an idle connection past its idle
 // timeout is closed.
-func (pc *PooledConn) OnTimer(*conn.Timer) { pc.C.Close(filterchain.CloseNow) }
+func (pc *PooledConn[H]) OnTimer(*conn.Timer) { pc.C.Close(filterchain.CloseNow) }
 
 // OnEvent implements filterchain.ConnectionCallbacks: a closed connection
 // leaves the pool.
-func (pc *PooledConn) OnEvent(filterchain.ConnectionEvent) { pc.pool.closed(pc) }
+func (pc *PooledConn[H]) OnEvent(filterchain.ConnectionEvent) { pc.pool.closed(pc) }
 
 // ConnPool holds one host's connections on one loop. Loop only.
-type ConnPool struct {
+type ConnPool[H any] struct {
 	host    *Host
 	cluster *Cluster
 	loop    *conn.Loop
-	m       *PoolManager
+	m       *PoolManager[H]
 
-	idle       connQueue
+	idle       connQueue[H]
 	active     int
 	connecting int
-	waiters    []PoolClient
+	waiters    []PoolClient[H]
+	// removed is set once the host left its cluster (Host.Removed): the
+	// pool keeps no idle connection any more.
+	removed bool
 }
 
 // Acquire hands cl an idle connection at once (OnPoolReady before it
@@ -90,7 +92,7 @@ type ConnPool struct {
 // manual A/B of two builds (4 alternating wrk -c50 rounds, 1 KiB; not part
 // of make bench) FIFO gave 65-70k rps against LIFO's 59-62k; at 500
 // connections the two did not differ beyond the noise.
-func (p *ConnPool) Acquire(cl PoolClient) {
+func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 	for pc := p.idle.pop(); pc != nil; pc = p.idle.pop() {
 		pc.idle = false
 		p.loop.Stop(&pc.idleT)
@@ -114,7 +116,7 @@ func (p *ConnPool) Acquire(cl PoolClient) {
 }
 
 // Cancel removes cl from the queue (its request went away). Loop only.
-func (p *ConnPool) Cancel(cl PoolClient) {
+func (p *ConnPool[H]) Cancel(cl PoolClient[H]) {
 	for i, w := range p.waiters {
 		if w == cl {
 			copy(p.waiters[i:], p.waiters[i+1:])
@@ -126,12 +128,18 @@ func (p *ConnPool) Cancel(cl PoolClient) {
 }
 
 // Idle is the number of idle connections. Loop only.
-func (p *ConnPool) Idle() int { return p.idle.len() }
+func (p *ConnPool[H]) Idle() int { return p.idle.len() }
 
 // Active is the number of connections lent out. Loop only.
-func (p *ConnPool) Active() int { return p.active }
+func (p *ConnPool[H]) Active() int { return p.active }
 
-func (p *ConnPool) popWaiter() PoolClient {
+// Connecting is the number of dials in flight. Loop only.
+func (p *ConnPool[H]) Connecting() int { return p.connecting }
+
+// Pending is the number of requests waiting for a connection. Loop only.
+func (p *ConnPool[H]) Pending() int { return len(p.waiters) }
+
+func (p *ConnPool[H]) popWaiter() PoolClient[H] {
 	if len(p.waiters) == 0 {
 		return nil
 	}
@@ -142,7 +150,7 @@ func (p *ConnPool) popWaiter() PoolClient {
 	return w
 }
 
-func (p *ConnPool) release(pc *PooledConn, reusable bool) {
+func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 	p.active--
 	max := p.cluster.Spec.MaxRequestsPerConn
 	if !reusable || pc.C.Closed() || (max > 0 && pc.Requests >= max) {
@@ -156,7 +164,7 @@ func (p *ConnPool) release(pc *PooledConn, reusable bool) {
 		w.OnPoolReady(pc)
 		return
 	}
-	if p.idle.len() >= p.cluster.Spec.MaxIdlePerHost {
+	if p.removed || p.idle.len() >= p.cluster.Spec.MaxIdlePerHost {
 		pc.C.Close(filterchain.CloseNow)
 		return
 	}
@@ -166,7 +174,7 @@ func (p *ConnPool) release(pc *PooledConn, reusable bool) {
 }
 
 // closed removes a connection that closed, idle or lent out.
-func (p *ConnPool) closed(pc *PooledConn) {
+func (p *ConnPool[H]) closed(pc *PooledConn[H]) {
 	p.host.AddConn(-1)
 	p.loop.Stop(&pc.idleT)
 	defer p.serveWaitersByDial() // a slot under the host limit just freed
@@ -177,18 +185,32 @@ func (p *ConnPool) closed(pc *PooledConn) {
 	p.idle.remove(pc)
 }
 
+// drop runs on the loop once the host left its cluster: its idle
+// connections are closed now, and the pool keeps none from here on (a
+// connection lent out is closed when it comes back, a dial in flight when
+// it lands, unless a waiting request takes it). Requests already waiting
+// are still served: they picked the host before it was removed.
+func (p *ConnPool[H]) drop() {
+	p.removed = true
+	for pc := p.idle.pop(); pc != nil; pc = p.idle.pop() {
+		pc.idle = false
+		p.loop.Stop(&pc.idleT)
+		pc.C.Close(filterchain.CloseNow)
+	}
+}
+
 // connQueue is the FIFO of a pool's idle connections: taken from the
 // front in O(1) (a head index, the slice compacted once the consumed
 // front is half of it), returned at the back. With hundreds of idle
 // connections a copy-down per Acquire would cost a memmove each.
-type connQueue struct {
-	q    []*PooledConn
+type connQueue[H any] struct {
+	q    []*PooledConn[H]
 	head int
 }
 
-func (c *connQueue) len() int { return len(c.q) - c.head }
+func (c *connQueue[H]) len() int { return len(c.q) - c.head }
 
-func (c *connQueue) push(pc *PooledConn) {
+func (c *connQueue[H]) push(pc *PooledConn[H]) {
 	if c.head > 0 && c.head >= len(c.q)/2 {
 		n := copy(c.q, c.q[c.head:])
 		clear(c.q[n:])
@@ -197,7 +219,7 @@ func (c *connQueue) push(pc *PooledConn) {
 	c.q = append(c.q, pc)
 }
 
-func (c *connQueue) pop() *PooledConn {
+func (c *connQueue[H]) pop() *PooledConn[H] {
 	if c.head == len(c.q) {
 		return nil
 	}
@@ -211,7 +233,7 @@ func (c *connQueue) pop() *PooledConn {
 
 // remove takes pc out wherever it is (a connection that closed while
 // idle).
-func (c *connQueue) remove(pc *PooledConn) {
+func (c *connQueue[H]) remove(pc *PooledConn[H]) {
 	for i := c.head; i < len(c.q); i++ {
 		if c.q[i] == pc {
 			copy(c.q[i:], c.q[i+1:])
@@ -227,18 +249,17 @@ func (c *connQueue) remove(pc *PooledConn) {
 
 // serveWaitersByDial dials for waiters that lost a connection they were
 // counting on.
-func (p *ConnPool) serveWaitersByDial() {
+func (p *ConnPool[H]) serveWaitersByDial() {
 	if len(p.waiters) > p.connecting {
 		p.dial()
 	}
 }
 
-// dial starts one connection on a worker: dial with a timeout, then enroll
-// the socket into this loop (libraries.md §1.6). The result comes back on
-// the loop through dialing.Opened or p.dialFailed. At the host's connection
-// limit nothing is dialled: the waiter is served by the next release on
-// this loop, or times out.
-func (p *ConnPool) dial() {
+// dial starts one connection through the manager's conn.Dialer, whose
+// result comes back on this loop through poolDial. At the host's
+// connection limit nothing is dialled: the waiter is served by the next
+// release on this loop, or times out.
+func (p *ConnPool[H]) dial() {
 	if !p.host.TryAddConn(int64(p.cluster.Spec.MaxConnsPerHost)) {
 		if p.active == 0 && p.connecting == 0 {
 			// Other loops hold every connection the host allows and none of
@@ -248,160 +269,166 @@ func (p *ConnPool) dial() {
 		}
 		return
 	}
-	if err := p.m.tracker.Acquire(0); err != nil {
-		p.host.AddConn(-1)
-		p.failOne(fmt.Errorf("%w: %w", ErrConnectFailed, err))
+	p.connecting++
+	err := p.m.dialer.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*poolDial[H])(p))
+	if err == nil {
 		return
 	}
-	p.connecting++
-	d := &dialing{pool: p}
-	p.m.dials.Add(1)
-	if err := p.m.submit(d.run); err != nil {
-		p.m.dials.Add(-1)
-		p.m.tracker.Release()
-		p.connecting--
-		p.host.AddConn(-1)
-		p.failOne(ErrDialBusy)
+	p.connecting--
+	p.host.AddConn(-1)
+	if errors.Is(err, conn.ErrDialerBusy) {
+		p.failOne(fmt.Errorf("%w: %w", ErrDialBusy, err))
+		return
 	}
+	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 }
 
-func (p *ConnPool) failOne(err error) {
+func (p *ConnPool[H]) failOne(err error) {
 	if w := p.popWaiter(); w != nil {
 		w.OnPoolFailure(err)
 	}
 }
 
-// dialFailed runs on the loop when a dial or enroll failed.
-func (p *ConnPool) dialFailed(err error) {
+// dialFailed runs on the loop when a dial failed.
+func (p *ConnPool[H]) dialFailed(err error) {
 	p.connecting--
 	p.host.AddConn(-1)
 	p.host.connectFailed()
 	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 }
 
-// opened runs on the loop when a dialled socket joined it.
-func (p *ConnPool) opened(c *conn.Conn) {
+// opened runs on the loop when a dialled connection opened on it.
+func (p *ConnPool[H]) opened(c *conn.Conn) {
 	p.connecting--
-	pc := &PooledConn{C: c, pool: p}
+	pc := &PooledConn[H]{C: c, pool: p}
 	pc.idleT.Init(pc)
 	c.Filters().AddConnectionCallbacks(pc)
-	p.m.onConnect(pc)
+	pc.Handler = p.m.onConnect(pc)
 	p.active++
 	p.release(pc, true)
 }
 
-// dialing is one dial in flight; it is the gnet context of the enrolled
-// socket.
-type dialing struct{ pool *ConnPool }
+// poolDial is a pool as the conn.DialHandler of its dials (a conversion of
+// the pool pointer: no allocation, and the pool's own API stays free of
+// the dialer's callbacks).
+type poolDial[H any] ConnPool[H]
 
-func (d *dialing) run() {
-	p := d.pool
-	defer p.m.dials.Add(-1)
-	ctx, cancel := context.WithTimeout(context.Background(), p.cluster.Spec.ConnectTimeout)
-	defer cancel()
-	nc, err := p.m.dialer.DialContext(ctx, "tcp", p.host.Address())
-	if err == nil {
-		err = d.enroll(ctx, nc)
-	}
-	if err != nil {
-		p.m.tracker.Release()
-		if xerr := p.loop.Execute(func() { p.dialFailed(err) }); xerr != nil {
-			return // the engine is stopping; nobody waits any more
-		}
-	}
-}
+// OnDialed implements conn.DialHandler.
+func (d *poolDial[H]) OnDialed(c *conn.Conn) { (*ConnPool[H])(d).opened(c) }
 
-// enroll adds nc to the pool's loop and waits (on this worker, never on a
-// loop) for gnet to accept it.
-func (d *dialing) enroll(ctx context.Context, nc net.Conn) error {
-	ch, err := d.pool.loop.EL.Enroll(gnet.NewContext(context.Background(), conn.Outbound(d)), nc)
-	if err != nil {
-		_ = nc.Close()
-		return fmt.Errorf("enroll: %w", err)
-	}
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return fmt.Errorf("enroll: %w", res.Err)
-		}
-		return nil
-	case <-ctx.Done():
-		// gnet still owns the dup'd socket and will open it; Opened then
-		// finds no one waiting and parks it idle.
-		return nil
-	}
-}
+// OnDialFailed implements conn.DialHandler.
+func (d *poolDial[H]) OnDialFailed(err error) { (*ConnPool[H])(d).dialFailed(err) }
 
-// Opened implements conn.Outbound.
-func (d *dialing) Opened(c *conn.Conn) bool {
-	d.pool.opened(c)
-	return true
-}
-
-// PoolManager finds the pool of a (host, loop) pair.
-type PoolManager struct {
+// PoolManager finds the pool of a (host, loop) pair. Its connections carry
+// a protocol handler of type H.
+type PoolManager[H any] struct {
 	// pools is indexed by loop index; each map is touched only by its loop.
-	pools     []map[*Host]*ConnPool
-	tracker   *conn.Tracker
-	dialer    *net.Dialer
-	submit    func(func()) error
-	onConnect func(pc *PooledConn)
-	// dials counts dials in flight (dial plus enroll). gnet's Enroll
-	// waits for the loop to register the socket, so stopping the engine
-	// with one in flight would strand its goroutine: Quiesce waits first.
-	dials atomic.Int64
-}
-
-// Quiesce waits until no dial is in flight, or ctx ends. Call it before
-// stopping the engine. Any goroutine.
-func (m *PoolManager) Quiesce(ctx context.Context) error {
-	for m.dials.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("upstream: %d dials still in flight: %w", m.dials.Load(), ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
+	pools []map[*Host]*ConnPool[H]
+	// loops holds, by index, each loop that has created a pool, so that a
+	// host removal reaches every loop that may hold its connections.
+	loops     []atomic.Pointer[conn.Loop]
+	dialer    conn.Dialer
+	onConnect func(pc *PooledConn[H]) H
 }
 
 // PoolManagerOptions configures a PoolManager.
-type PoolManagerOptions struct {
-	// Loops is the number of event loops.
+type PoolManagerOptions[H any] struct {
+	// Loops is the number of event loops. Required.
 	Loops int
-	// Tracker is the socket budget shared with the listeners.
-	Tracker *conn.Tracker
-	// Submit runs a dial on a worker; it must not block.
-	Submit func(func()) error
+	// Dialer opens the connections. Required.
+	Dialer conn.Dialer
 	// OnConnect sets a new connection up (installs the protocol's read
-	// filter and sets PooledConn.Handler) before its first use.
-	OnConnect func(pc *PooledConn)
-	// KeepAlive is the TCP keep-alive period of upstream sockets.
-	KeepAlive time.Duration
+	// filter) and returns its handler, which becomes PooledConn.Handler,
+	// before its first use. Required.
+	OnConnect func(pc *PooledConn[H]) H
+	// Clusters, when set, tells the manager which hosts each Update
+	// removes, so that their pools close their idle connections on every
+	// loop.
+	Clusters *Manager
 }
 
-// NewPoolManager returns a PoolManager.
-func NewPoolManager(o PoolManagerOptions) *PoolManager {
-	m := &PoolManager{
-		pools:     make([]map[*Host]*ConnPool, o.Loops),
-		tracker:   o.Tracker,
-		dialer:    &net.Dialer{KeepAlive: o.KeepAlive},
-		submit:    o.Submit,
+// NewPoolManager returns a PoolManager, or an error naming the option
+// that is missing.
+func NewPoolManager[H any](o PoolManagerOptions[H]) (*PoolManager[H], error) {
+	switch {
+	case o.Loops <= 0:
+		return nil, fmt.Errorf("upstream: pool manager: Loops is %d, want at least 1", o.Loops)
+	case o.Dialer == nil:
+		return nil, errors.New("upstream: pool manager: Dialer is required")
+	case o.OnConnect == nil:
+		return nil, errors.New("upstream: pool manager: OnConnect is required")
+	}
+	m := &PoolManager[H]{
+		pools:     make([]map[*Host]*ConnPool[H], o.Loops),
+		loops:     make([]atomic.Pointer[conn.Loop], o.Loops),
+		dialer:    o.Dialer,
 		onConnect: o.OnConnect,
 	}
 	for i := range m.pools {
-		m.pools[i] = map[*Host]*ConnPool{}
+		m.pools[i] = map[*Host]*ConnPool[H]{}
 	}
-	return m
+	if o.Clusters != nil {
+		o.Clusters.onRemove(m.RemoveHosts)
+	}
+	return m, nil
 }
 
+// Quiesce waits until the dialer has no dial in flight, or ctx ends. Call
+// it before stopping the engine. Any goroutine.
+func (m *PoolManager[H]) Quiesce(ctx context.Context) error { return m.dialer.Quiesce(ctx) }
+
 // Pool returns the pool of host h on loop l. Loop only (l's).
-func (m *PoolManager) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool {
+//
+// A host already removed from its cluster (a request that picked it just
+// before a reload) gets a pool of its own that is not kept: its connection
+// is closed when released.
+func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 	pools := m.pools[l.Index]
 	if p, ok := pools[h]; ok {
 		return p
 	}
-	p := &ConnPool{host: h, cluster: c, loop: l, m: m}
+	// Publish the loop before reading Removed: a removal that does not see
+	// the loop marked the host before this read, and then this read sees
+	// it (atomics are sequentially consistent).
+	if m.loops[l.Index].Load() == nil {
+		m.loops[l.Index].Store(l)
+	}
+	p := &ConnPool[H]{host: h, cluster: c, loop: l, m: m}
+	if h.Removed() {
+		p.removed = true
+		return p
+	}
 	pools[h] = p
 	return p
+}
+
+// RemoveHosts drops the pools of hosts that left their cluster: on every
+// loop that has pools, their idle connections are closed and the pools are
+// forgotten (ConnPool.drop says what happens to the rest). It returns at
+// once; the work runs on the loops. Manager.Update calls it for the
+// managers created with PoolManagerOptions.Clusters. Any goroutine.
+func (m *PoolManager[H]) RemoveHosts(hosts []*Host) {
+	if len(hosts) == 0 {
+		return
+	}
+	for i := range m.loops {
+		l := m.loops[i].Load()
+		if l == nil {
+			continue
+		}
+		// An error means the engine is stopping: it closes every
+		// connection itself.
+		_ = l.Execute(func() { m.dropHosts(l.Index, hosts) })
+	}
+}
+
+// dropHosts runs RemoveHosts on loop i.
+func (m *PoolManager[H]) dropHosts(i int, hosts []*Host) {
+	pools := m.pools[i]
+	for _, h := range hosts {
+		if p, ok := pools[h]; ok {
+			delete(pools, h)
+			p.drop()
+		}
+	}
 }

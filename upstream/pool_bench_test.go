@@ -6,10 +6,10 @@ import (
 	"github.com/ferry-proxy/ferry/conn"
 )
 
-type benchClient struct{ pc *PooledConn }
+type benchClient struct{ pc *testConn }
 
-func (c *benchClient) OnPoolReady(pc *PooledConn) { c.pc = pc }
-func (c *benchClient) OnPoolFailure(error)        {}
+func (c *benchClient) OnPoolReady(pc *testConn) { c.pc = pc }
+func (c *benchClient) OnPoolFailure(error)      {}
 
 // BenchmarkPoolCheckout takes an idle connection from the pool of (host,
 // loop) and gives it back, as every keep-alive request does.
@@ -21,7 +21,11 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	cl := m.Get("c")
 	tracker := conn.NewTracker(0)
 	loop := conn.NewLoop(nil, 0, tracker, conn.DefaultOptions(conn.Options{}))
-	pm := NewPoolManager(PoolManagerOptions{Loops: 1, Tracker: tracker, OnConnect: func(*PooledConn) {}})
+	pm, err := NewPoolManager(PoolManagerOptions[*handler]{Loops: 1, Dialer: &fakeDialer{},
+		OnConnect: func(*testConn) *handler { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
 	p := pm.Pool(loop, cl, cl.Hosts()[0])
 	for range 8 { // eight idle connections, as under load
 		p.connecting++
@@ -36,5 +40,25 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	}
 	if p.Idle() != 8 {
 		b.Fatalf("%d idle connections, want 8", p.Idle())
+	}
+}
+
+// TestPoolCheckoutAllocs pins what BenchmarkPoolCheckout reports: taking
+// an idle connection and giving it back allocates nothing.
+func TestPoolCheckoutAllocs(t *testing.T) {
+	e := newPoolEnv(t, 1, ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80")})
+	p := e.pool(0, "10.0.0.1:80")
+	for _, pc := range []*testConn{e.checkout(p), e.checkout(p)} {
+		pc.Release(true)
+	}
+	c := &benchClient{}
+	if n := testing.AllocsPerRun(1000, func() {
+		p.Acquire(c)
+		c.pc.Release(true)
+	}); n != 0 {
+		t.Fatalf("%v allocations per checkout, want 0", n)
+	}
+	if p.Idle() != 2 || len(e.d.pending) != 0 {
+		t.Fatalf("%d idle, %d dials; the checkouts must reuse the idle connections", p.Idle(), len(e.d.pending))
 	}
 }
