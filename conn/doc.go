@@ -29,10 +29,24 @@
 //     (P17).
 //   - A connection budget (Tracker) keeps ferry's sockets below the process
 //     fd limit: accept failing with EMFILE stops a gnet engine for good (P7).
+//   - Dialling: a Dialer opens an upstream connection on a given loop and
+//     delivers it, or the failure, on that loop (dial.go), so the layers
+//     above never touch gnet. TCPDialer connects on a worker with a timeout
+//     (gnet's Register has none) and enrolls the socket into the loop; the
+//     worker, never a loop, waits for the enroll, which runs on the loop.
+//     Quiesce waits for dials in flight, because gnet's Enroll strands its
+//     goroutine if the engine stops first.
+//   - Detached loops and connections (detached.go) have no engine behind
+//     them: tests of the layers above play the loop with RunDetached.
 //
 // Goroutines: a Conn and its Loop belong to one gnet event loop. Methods are
-// Loop only unless their doc says otherwise; Loop.Execute and Conn.Resume
-// are the ways in from other goroutines.
+// Loop only unless their doc says otherwise. Two ways in from other
+// goroutines: Loop.Execute queues a function for the loop, and
+// Conn.ResumeReading queues a gnet Wake, after which the loop runs a read
+// event over whatever input gnet holds for the connection (possibly none),
+// in order with the functions queued by Execute; the filters then resume
+// where filterchain's ContinueReading left them. A Wake for a socket gnet
+// has closed does nothing.
 //
 // Imports: filterchain, internal/backlog and gnet. It must not import eventloop, proxy,
 // router or upstream.
