@@ -184,7 +184,7 @@ func TestH2ConcurrentLargeBodies(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }() // read whole below; errors come from the reads
 			if i%2 == 0 {
 				b, _ := io.ReadAll(resp.Body)
 				if got := fmt.Sprintf("%d %s", size, want); string(b) != got {
@@ -227,7 +227,7 @@ func TestH2SlowReaderStaysBounded(t *testing.T) {
 	}
 	hs := sha256.New()
 	n, err := io.Copy(hs, &slowReader{r: resp.Body, rate: 256 << 10})
-	resp.Body.Close()
+	_ = resp.Body.Close() // err above tells how the body ended
 	growth := w.growth()
 	if err != nil || n != size || hex.EncodeToString(hs.Sum(nil)) != patternSum(size) {
 		t.Fatalf("slow download: %d bytes, err %v", n, err)
@@ -319,7 +319,7 @@ func TestH2StreamFailuresStayOnTheirStream(t *testing.T) {
 	resp, err := c.Do(req)
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close() // err above tells how the body ended
 	}
 	if err == nil {
 		t.Fatal("a response cut by the upstream reached the client as complete")
@@ -336,7 +336,7 @@ func TestH2StreamFailuresStayOnTheirStream(t *testing.T) {
 		t.Fatalf("first bytes %q %v", first, err)
 	}
 	cancel()
-	resp.Body.Close()
+	_ = resp.Body.Close() // cancelled: an error is expected
 	select {
 	case <-cancelled: // the RST_STREAM closed the upstream connection
 	case <-time.After(10 * time.Second):
@@ -381,14 +381,14 @@ func (r *h2Raw) headers(id uint32, end bool, fields ...string) {
 		_ = r.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
 	block := r.buf.Bytes()
-	const max = 16384 // the peer's SETTINGS_MAX_FRAME_SIZE (default)
-	first := block[:min(len(block), max)]
+	const maxFrame = 16384 // the peer's SETTINGS_MAX_FRAME_SIZE (default)
+	first := block[:min(len(block), maxFrame)]
 	block = block[len(first):]
 	if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: first, EndStream: end, EndHeaders: len(block) == 0}); err != nil {
 		r.t.Fatal(err)
 	}
 	for len(block) > 0 {
-		frag := block[:min(len(block), max)]
+		frag := block[:min(len(block), maxFrame)]
 		block = block[len(frag):]
 		if err := r.fr.WriteContinuation(id, len(block) == 0, frag); err != nil {
 			r.t.Fatal(err)
