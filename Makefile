@@ -13,8 +13,21 @@ TAGS      := -tags=poll_opt
 # Go module proxy into bin/ by deps; internal/conformance runs it.
 H2SPEC    := $(CURDIR)/$(BIN)/h2spec
 H2SPECMOD := github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+# The linters, pinned and built from the Go module proxy into bin/ by deps
+# (deps rebuilds one whose version differs from the pin); make lint runs
+# them, with the production build tags, over every package and its tests.
+STATICCHECK       := $(CURDIR)/$(BIN)/staticcheck
+STATICCHECKVER    := 0.8.2
+STATICCHECKMOD    := honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECKVER)
+GOLANGCILINT      := $(CURDIR)/$(BIN)/golangci-lint
+GOLANGCILINTVER   := 2.15.0
+GOLANGCILINTMOD   := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$(GOLANGCILINTVER)
+# The zero-allocation tests are built only without the race detector
+# (//go:build !race: its instrumentation allocates), so the second, non-race
+# run of make test must include their packages.
+ALLOCPKGS := ./router/ ./upstream/ ./internal/codec/http1/ ./internal/spill/
 
-.PHONY: all build run test test-short vet fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
+.PHONY: all build run test test-short vet lint fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
 
 all: build
 
@@ -30,12 +43,13 @@ run: build
 	echo "ferry: try  curl -i http://127.0.0.1:8080/  (Ctrl-C stops both)"; \
 	$(BIN)/ferry start
 
-# The whole suite, with the race detector, shuffled, goroutine-leak checked.
+# The whole suite, with the race detector, shuffled, goroutine-leak checked;
+# then the production poller and the zero-allocation tests without it.
 test: deps
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	FERRY_H2SPEC=$(H2SPEC) $(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
-	FERRY_H2SPEC=$(H2SPEC) $(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/
+	FERRY_H2SPEC=$(H2SPEC) $(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/ $(ALLOCPKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 test-short:
@@ -43,6 +57,13 @@ test-short:
 
 vet:
 	$(GO) vet $(PKGS)
+
+# staticcheck, then golangci-lint with .golangci.yml (errcheck, depguard for
+# the import direction, gochecknoglobals, revive, gocritic, nolintlint: every
+# //nolint names its linter and says why).
+lint: deps
+	$(STATICCHECK) $(TAGS) $(PKGS)
+	$(GOLANGCILINT) run $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
@@ -89,3 +110,5 @@ clean:
 deps:
 	$(GO) mod download
 	@test -x $(H2SPEC) || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(H2SPECMOD)
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECKVER))' || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(STATICCHECKMOD)
+	@$(GOLANGCILINT) version --short 2>/dev/null | grep -qxF '$(GOLANGCILINTVER)' || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(GOLANGCILINTMOD)
