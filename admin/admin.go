@@ -81,6 +81,11 @@ type Backend interface {
 	Drain()
 	// Features lists what this build implements.
 	Features() map[string]bool
+	// Reload re-reads the configuration and swaps what can change while
+	// serving; an error says why it was refused.
+	Reload() error
+	// ReloadState describes the reloads so far, for /api/v1/states.
+	ReloadState() any
 }
 
 // Options configure a Server.
@@ -173,8 +178,15 @@ func (s *Server) routes() http.Handler {
 		if b.Draining() {
 			state = "draining"
 		}
-		writeJSON(w, map[string]string{"state": state})
+		writeJSON(w, map[string]any{"state": state, "reload": b.ReloadState()})
 	})
+	m.HandleFunc("/api/v1/reload", postOnly(func(w http.ResponseWriter, _ *http.Request) {
+		if err := b.Reload(); err != nil {
+			http.Error(w, "reload refused: "+err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		_, _ = w.Write([]byte("reloaded\n"))
+	}))
 	m.HandleFunc("GET /api/v1/features", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, b.Features()) })
 	m.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
 		if b.Draining() {

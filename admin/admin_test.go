@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fake is a Backend with fixed answers.
 type fake struct {
+	reloads  atomic.Int32
 	drains   atomic.Int32
 	draining atomic.Bool
 }
@@ -37,9 +39,16 @@ func (*fake) Listeners() []Listener {
 func (*fake) Clusters() []Cluster {
 	return []Cluster{{Name: "web", LB: "LB_ROUNDROBIN", Hosts: []Host{{Address: "10.0.0.1:80", Healthy: true, Weight: 1, Requests: 5}}}}
 }
-func (f *fake) Draining() bool           { return f.draining.Load() }
-func (f *fake) Drain()                   { f.drains.Add(1); f.draining.Store(true) }
+func (f *fake) Draining() bool          { return f.draining.Load() }
+func (f *fake) Drain()                  { f.drains.Add(1); f.draining.Store(true) }
 func (*fake) Features() map[string]bool { return map[string]bool{"admin_api": true} }
+func (f *fake) Reload() error {
+	if f.reloads.Add(1) > 1 {
+		return errors.New("servers[0].listeners: changed")
+	}
+	return nil
+}
+func (f *fake) ReloadState() any { return map[string]int32{"ok": min(f.reloads.Load(), 1)} }
 
 // start runs an admin server over a fake backend on 127.0.0.1:0.
 func start(t *testing.T) (*Server, *fake, *slog.LevelVar) {
@@ -138,6 +147,19 @@ func TestMutatingEndpointsArePostOnly(t *testing.T) {
 	}
 	if code, body := call(t, s, http.MethodGet, "/api/v1/get_loglevel"); code != 200 || !strings.Contains(body, `"debug"`) {
 		t.Errorf("get_loglevel after update = %d %q", code, body)
+	}
+	if code, _ := call(t, s, http.MethodGet, "/api/v1/reload"); code != http.StatusMethodNotAllowed || f.reloads.Load() != 0 {
+		t.Errorf("GET reload = %d, reloads %d", code, f.reloads.Load())
+	}
+	if code, body := call(t, s, http.MethodPost, "/api/v1/reload"); code != 200 || body != "reloaded\n" {
+		t.Errorf("reload = %d %q", code, body)
+	}
+	if code, body := call(t, s, http.MethodPost, "/api/v1/reload"); code != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "reload refused: servers[0].listeners: changed") {
+		t.Errorf("refused reload = %d %q", code, body)
+	}
+	if code, body := call(t, s, http.MethodGet, "/api/v1/states"); code != 200 || !strings.Contains(body, `"reload"`) {
+		t.Errorf("states = %d %q", code, body)
 	}
 	if code, _ := call(t, s, http.MethodPost, "/drain_listeners"); code != 200 || f.drains.Load() != 1 {
 		t.Errorf("drain = %d, drains %d", code, f.drains.Load())

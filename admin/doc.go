@@ -8,7 +8,8 @@
 //	GET  /api/v1/stats_glob    those whose name matches ?key=GLOB (path.Match syntax)
 //	GET  /api/v1/get_loglevel  the log level
 //	POST /api/v1/update_loglevel?level=debug|info|warn|error
-//	GET  /api/v1/states        process state: running or draining
+//	GET  /api/v1/states        process state (running or draining) and the reloads' outcome
+//	POST /api/v1/reload        re-read the config file and swap routes and clusters, as SIGHUP does
 //	GET  /api/v1/features      what this build implements
 //	GET  /ready                200 while serving, 503 once draining
 //	GET  /live                 200 while the process runs

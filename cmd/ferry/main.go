@@ -14,8 +14,12 @@
 // ferry.compat.allow_unimplemented) turns it into a warning; a TLS context
 // with status true is refused regardless (see docs/mosn-compat.md).
 //
+// SIGHUP re-reads the config file and swaps its routes and clusters (see
+// internal/app/reload.go); a reload that fails or changes anything else is
+// refused, logged and counted, and the running config keeps serving.
 // SIGINT or SIGTERM drains in-flight requests up to the drain timeout and
-// exits 0. If the event engine stops on its own, ferry says why and exits 1.
+// exits 0; a second one exits at once. If the event engine stops on its
+// own, ferry says why and exits 1.
 package main
 
 import (
@@ -135,14 +139,15 @@ func prepare(path string, allow bool, stderr io.Writer) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(cfg, stderr, quietLogger(), nil)
+	return build(cfg, stderr, quietLogger(), nil, nil)
 }
 
 // build builds the application from a validated config (routes, clusters,
 // balancers, filters, limits) and prints the config's and the build's
 // warnings. The caller starts or closes the App.
-func build(cfg *config.Config, stderr io.Writer, log *slog.Logger, level *slog.LevelVar) (*app.App, error) {
-	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry(), LogLevel: level, Version: version})
+func build(cfg *config.Config, stderr io.Writer, log *slog.Logger, level *slog.LevelVar,
+	reload func() (*config.Config, error)) (*app.App, error) {
+	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry(), LogLevel: level, Version: version, Load: reload})
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +174,7 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 		return 1
 	}
 	defer closeLog()
-	a, err := build(cfg, stderr, log, level)
+	a, err := build(cfg, stderr, log, level, func() (*config.Config, error) { return load(path, allow) })
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
@@ -193,21 +198,30 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var why string
-	select {
-	case sig := <-sigs:
-		why = sig.String()
-	case <-stop:
-		why = "stop"
-	case <-a.DrainRequested():
-		why = "admin drain_listeners"
-	case <-a.Done():
-		err := a.Err()
-		if err == nil {
-			err = errors.New("event engine stopped")
+	for why == "" {
+		select {
+		case <-hup:
+			// Errors are logged, counted and shown at /api/v1/states; the
+			// running config keeps serving.
+			_ = a.ReloadFromSource()
+		case sig := <-sigs:
+			why = sig.String()
+		case <-stop:
+			why = "stop"
+		case <-a.DrainRequested():
+			why = "admin drain_listeners"
+		case <-a.Done():
+			err := a.Err()
+			if err == nil {
+				err = errors.New("event engine stopped")
+			}
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return 1
 		}
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
-		return 1
 	}
 	log.Info("draining", "signal", why, "in_flight", a.Server().Stats().Active())
 	done := make(chan error, 1)

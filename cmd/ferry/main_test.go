@@ -13,9 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func TestValidateAndVersion(t *testing.T) {
@@ -126,7 +129,22 @@ ferry:
 	if addr == "" {
 		t.Fatal("no start-up line naming the listener")
 	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	var (
+		logMu sync.Mutex
+		logs  strings.Builder
+	)
+	go func() {
+		for lines.Scan() {
+			logMu.Lock()
+			logs.WriteString(lines.Text() + "\n")
+			logMu.Unlock()
+		}
+	}()
+	logged := func(s string) bool {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return strings.Contains(logs.String(), s)
+	}
 
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
@@ -136,6 +154,45 @@ ferry:
 	resp.Body.Close()
 	if string(body) != "hello" {
 		t.Fatalf("proxied body %q", body)
+	}
+
+	// SIGHUP re-reads the file: a changed route answers; a change to a
+	// listener is refused and the running config keeps serving.
+	reloaded := strings.Replace(yaml, `routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]`,
+		`routers: [{match: {path: "/reloaded"}, direct_response: {status: 200, body: "new route"}}, {match: {prefix: "/"}, route: {cluster_name: c}}]`, 1)
+	if reloaded == yaml {
+		t.Fatal("test config template changed: no route to replace")
+	}
+	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(path string) string {
+		r, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return err.Error()
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		return string(b)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the reloaded route", func() bool { return fetch("/reloaded") == "new route" })
+	if err := os.WriteFile(cfg, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the refused reload's log line", func() bool {
+		return logged("reload refused") && logged("servers[0].listeners: changed")
+	})
+	if got := fetch("/reloaded"); got != "new route" {
+		t.Fatalf("after a refused reload: %q", got)
+	}
+	if got := fetch("/"); got != "hello" {
+		t.Fatalf("after a refused reload, / = %q", got)
 	}
 
 	// A request in flight when SIGTERM arrives must complete.

@@ -55,7 +55,7 @@ func BuildVersion(linked string) admin.Version {
 
 // ConfigDump implements admin.Backend.
 func (b *adminBackend) ConfigDump() ([]byte, error) {
-	return json.MarshalIndent(b.a.cfg.Redacted(), "", "  ")
+	return json.MarshalIndent(b.a.Config().Redacted(), "", "  ")
 }
 
 // Stats implements admin.Backend.
@@ -68,7 +68,11 @@ func (b *adminBackend) Stats() []admin.Sample {
 	out = append(out,
 		admin.Sample{Name: "cx_open", Value: b.a.tracker.Open(), Gauge: true,
 			Help: "Downstream and upstream sockets ferry holds."},
-		admin.Sample{Name: "event_loops", Value: int64(b.a.eng.NumLoops()), Gauge: true, Help: "Event loops running."})
+		admin.Sample{Name: "event_loops", Value: int64(b.a.eng.NumLoops()), Gauge: true, Help: "Event loops running."},
+		admin.Sample{Name: "config_reload_success", Value: int64(b.a.reload.ok.Load()), //nolint:gosec // counts stay far below 2^63
+			Help: "Reloads applied (SIGHUP, POST /api/v1/reload)."},
+		admin.Sample{Name: "config_reload_refused", Value: int64(b.a.reload.failed.Load()), //nolint:gosec // counts stay far below 2^63
+			Help: "Reloads refused: the running config kept serving."})
 	return out
 }
 
@@ -112,14 +116,23 @@ func (b *adminBackend) Draining() bool { return b.a.draining.Load() }
 // SIGTERM does (see App.DrainRequested).
 func (b *adminBackend) Drain() { b.drainOnce.Do(func() { close(b.a.drainReq) }) }
 
+// Reload implements admin.Backend.
+func (b *adminBackend) Reload() error { return b.a.ReloadFromSource() }
+
+// ReloadState implements admin.Backend.
+func (b *adminBackend) ReloadState() any {
+	r := &b.a.reload
+	return map[string]any{"succeeded": r.ok.Load(), "refused": r.failed.Load(), "last": r.last.Load()}
+}
+
 // Features implements admin.Backend: what this build serves.
 func (b *adminBackend) Features() map[string]bool {
 	return map[string]bool{
 		"http1_downstream": true, "http2_cleartext_downstream": true, "http1_upstream": true,
 		"tls_downstream": false, "tls_upstream": false, "http2_upstream": false, "grpc": false,
 		"websocket": false, "tcp_proxy": false, "admin_api": true, "prometheus_metrics": true,
-		"access_log": false, "hot_reload": false, "smooth_upgrade": false, "health_check": false,
+		"access_log": false, "hot_reload": true, "smooth_upgrade": false, "health_check": false,
 		"outlier_detection": false, "retry_policy": false, "xds": false,
-		"allow_unimplemented": b.a.cfg.Ferry.Compat.AllowUnimplemented,
+		"allow_unimplemented": b.a.Config().Ferry.Compat.AllowUnimplemented,
 	}
 }

@@ -39,6 +39,9 @@ type Options struct {
 	// Version is the linked version string ("dev" or empty: the module
 	// version from the build info).
 	Version string
+	// Load re-reads and validates the configuration for a reload (SIGHUP,
+	// POST /api/v1/reload); nil means the App cannot reload.
+	Load func() (*config.Config, error)
 	// AdminAddress, when set, serves the admin API there whatever the
 	// config says (tests use 127.0.0.1:0, which the config cannot express:
 	// port_value 0 turns the admin API off).
@@ -76,6 +79,9 @@ type App struct {
 	draining atomic.Bool
 	// drainReq is closed when the admin API asks for a drain.
 	drainReq chan struct{}
+	// loader is Options.Load; reload is the reloads' state.
+	loader func() (*config.Config, error)
+	reload reloadState
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -95,7 +101,8 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	}
 	f := cfg.Ferry.WithDefaults()
 	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std(), level: o.LogLevel, version: o.Version,
-		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress()}
+		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load}
+	a.reload.cur.Store(cfg)
 	if o.AdminAddress != "" {
 		a.adminAddr = o.AdminAddress
 	}
