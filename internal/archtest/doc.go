@@ -10,7 +10,9 @@
 //   - router and config import no ferry package: they are the leaves that
 //     the rest is built from;
 //   - nothing imports proxy but the composition root (internal/app, and
-//     cmd/ferry should it need to), and proxy's own external tests.
+//     cmd/ferry should it need to), and proxy's own external tests;
+//   - likewise admin: the admin API is off the data path, so no data-plane
+//     package imports it.
 //
 // depguard in .golangci.yml checks the same rules file by file as code is
 // written; this test is the one that sees the graph as the go tool does.

@@ -33,6 +33,9 @@ func rules() []func(p pkg, imp string) string {
 	// proxyUsers build the proxy: the composition root, and proxy's own
 	// external tests (package proxy_test).
 	proxyUsers := []string{"internal/app", "cmd/ferry", "proxy"}
+	// adminUsers start the admin API: it is off the data path, so no
+	// data-plane package imports it.
+	adminUsers := []string{"internal/app", "cmd/ferry", "admin"}
 	leaves := []string{"router", "config"}
 	return []func(p pkg, imp string) string{
 		func(p pkg, imp string) string {
@@ -51,6 +54,12 @@ func rules() []func(p pkg, imp string) string {
 		func(p pkg, imp string) string {
 			if within(imp, module+"/proxy") && !slices.Contains(proxyUsers, p.path) {
 				return "nothing imports proxy but the composition root (internal/app)"
+			}
+			return ""
+		},
+		func(p pkg, imp string) string {
+			if within(imp, module+"/admin") && !slices.Contains(adminUsers, p.path) {
+				return "nothing imports admin but the composition root (internal/app)"
 			}
 			return ""
 		},
@@ -184,6 +193,8 @@ func TestRulesCatchViolations(t *testing.T) {
 		{name: "a reliability test imports proxy", pkg: pkg{path: "internal/reliability", imports: map[string][]string{module + "/proxy": {"test"}}}, want: 1},
 		{name: "internal/app imports proxy", pkg: pkg{path: "internal/app", imports: map[string][]string{module + "/proxy": {""}}}, want: 0},
 		{name: "proxy's external tests import proxy", pkg: pkg{path: "proxy", imports: map[string][]string{module + "/proxy": {"xtest"}}}, want: 0},
+		{name: "proxy imports admin", pkg: pkg{path: "proxy", imports: map[string][]string{module + "/admin": {""}}}, want: 1},
+		{name: "internal/app imports admin", pkg: pkg{path: "internal/app", imports: map[string][]string{module + "/admin": {""}}}, want: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
