@@ -1,6 +1,20 @@
 package filterchain
 
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+)
+
 // Manager runs a connection's network filters. Loop only.
+//
+// Network filters always run inline on the connection's event loop, so a
+// filter that panics would take the loop, and with it the process, down.
+// Every entry that calls filters (OnNewConnection, OnRead, OnWrite,
+// OnEvent) recovers instead: the panic is counted (NetworkFilterPanics),
+// reported to the connection if it implements PanicReporter (else logged
+// with slog's default logger), and the connection is closed at once
+// (CloseNow); other connections on the loop are not affected.
 //
 // A Manager is usually embedded by value in its connection (see Init): the
 // first read filter and the first two event listeners live in inline
@@ -70,13 +84,50 @@ func (m *Manager) InitializeReadFilters() bool {
 	return len(m.read) > 0
 }
 
-// OnRead runs the read chain from the first filter over buf. Loop only.
+// OnRead runs the read chain from the first filter over buf. A filter
+// panic closes the connection (see Manager). Loop only.
 func (m *Manager) OnRead(buf Buffer, endStream bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.input = nil
+			m.panicked("OnData", v)
+		}
+	}()
 	start := m.resumeAt
 	m.resumeAt = 0
 	m.input = buf
 	m.iterate(start, endStream)
 	m.input = nil
+}
+
+// PanicReporter is implemented by a Connection that wants to hear about a
+// network filter panic the Manager recovered (to log it with the
+// connection's details). It is called on the loop, before the Manager
+// closes the connection.
+type PanicReporter interface {
+	FilterPanicked(callback string, v any)
+}
+
+// networkPanics counts the network filter panics the Managers of this
+// process recovered.
+var networkPanics atomic.Uint64 //nolint:gochecknoglobals // process-wide counter, read by NetworkFilterPanics
+
+// NetworkFilterPanics is the number of network filter panics recovered in
+// this process. Any goroutine.
+func NetworkFilterPanics() uint64 { return networkPanics.Load() }
+
+// panicked handles a recovered filter panic: counted, reported, and the
+// connection closed at once (its state is unknown). Loop only.
+func (m *Manager) panicked(callback string, v any) {
+	networkPanics.Add(1)
+	if r, ok := m.conn.(PanicReporter); ok {
+		r.FilterPanicked(callback, v)
+	} else {
+		slog.Error("network filter panicked; connection closed", "callback", callback, "panic", fmt.Sprint(v), "conn", m.conn.ID())
+	}
+	if !m.conn.Closed() {
+		m.conn.Close(CloseNow)
+	}
 }
 
 // continueAfter resumes the iteration after entry e. Called by a filter
@@ -128,17 +179,30 @@ func (m *Manager) iterate(start int, endStream bool) {
 }
 
 // OnNewConnection runs OnNewConnection on each filter in order until one
-// stops or the connection closes. Loop only.
+// stops or the connection closes. A filter panic closes the connection
+// (see Manager). Loop only.
 func (m *Manager) OnNewConnection() {
+	defer func() {
+		if v := recover(); v != nil {
+			m.panicked("OnNewConnection", v)
+		}
+	}()
 	m.iterate(0, false)
 }
 
 // OnWrite runs the write filters in reverse order. It returns Stop when a
-// filter took ownership of the write. Loop only.
-func (m *Manager) OnWrite(bs [][]byte) Status {
+// filter took ownership of the write. A filter panic drops the write
+// (Stop) and closes the connection (see Manager). Loop only.
+func (m *Manager) OnWrite(bs [][]byte) (st Status) {
 	if m.write == nil {
 		return Continue
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			st = Stop
+			m.panicked("OnWrite", v)
+		}
+	}()
 	w := *m.write
 	for i := len(w) - 1; i >= 0; i-- {
 		if w[i].OnWrite(bs) == Stop {
@@ -153,20 +217,41 @@ func (m *Manager) HasWriteFilters() bool { return m.write != nil }
 
 // OnEvent tells the close listeners: those added with
 // AddConnectionCallbacks, then the read and write filters that implement
-// ConnectionCallbacks. Loop only.
+// ConnectionCallbacks. A listener that panics is counted and the others
+// are still told (the connection is closing anyway). Loop only.
 func (m *Manager) OnEvent(ev ConnectionEvent) {
+	m.eventFrom(ev, 0)
+}
+
+// eventFrom tells the close listeners in order (those added with
+// AddConnectionCallbacks, then the filters), skipping the first skip of
+// them. A listener that panics is counted and the ones after it are told.
+func (m *Manager) eventFrom(ev ConnectionEvent, skip int) {
+	n := 0 // listeners reached, the one being told included
+	defer func() {
+		if v := recover(); v != nil {
+			m.panicked("OnEvent", v)
+			m.eventFrom(ev, n)
+		}
+	}()
 	for _, cb := range m.events {
-		cb.OnEvent(ev)
+		if n++; n > skip {
+			cb.OnEvent(ev)
+		}
 	}
 	for i := range m.read {
 		if cb, ok := m.read[i].filter.(ConnectionCallbacks); ok {
-			cb.OnEvent(ev)
+			if n++; n > skip {
+				cb.OnEvent(ev)
+			}
 		}
 	}
 	if m.write != nil {
 		for _, f := range *m.write {
 			if cb, ok := f.(ConnectionCallbacks); ok {
-				cb.OnEvent(ev)
+				if n++; n > skip {
+					cb.OnEvent(ev)
+				}
 			}
 		}
 	}

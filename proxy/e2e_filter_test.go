@@ -16,7 +16,7 @@ import (
 //	x-filter: add      adds x-added: 1 to the request, x-resp: 1 to the response
 //	x-filter: reply    answers 403 locally
 //	x-filter: park     stops, then resumes from another goroutine
-//	x-filter: panic    panics (only safe on a worker)
+//	x-filter: panic    panics (recovered on the loop and on a worker: 500)
 type testFilter struct {
 	blocking bool
 	created  *atomic.Int64
@@ -101,13 +101,13 @@ func TestStreamFiltersUnderEachPolicy(t *testing.T) {
 				}},
 				{mode: "park", status: 200},
 				{mode: "", status: 200},
-			}
-			if tc.hops {
-				cases = append(cases, struct {
-					mode   string
-					status int
-					check  func(*http.Response, string) error
-				}{mode: "panic", status: 500})
+				{mode: "panic", status: 500, check: func(r *http.Response, body string) error {
+					if body != "internal error: filter panic\n" || !r.Close {
+						return fmt.Errorf("body %q close %v: want the panic's 500 and a close", body, r.Close)
+					}
+					return nil
+				}},
+				{mode: "", status: 200}, // the proxy is still serving
 			}
 			for _, cc := range cases {
 				req, _ := http.NewRequest("GET", "http://ferry.test/f", nil)
@@ -131,6 +131,9 @@ func TestStreamFiltersUnderEachPolicy(t *testing.T) {
 			}
 			if created.Load() == 0 {
 				t.Fatal("filters were never created")
+			}
+			if n := h.stat("scheduler_filter_panics"); n != 1 {
+				t.Fatalf("scheduler_filter_panics = %d, want 1", n)
 			}
 		})
 	}

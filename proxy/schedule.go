@@ -62,8 +62,10 @@ func (s *stream) toWorker(p Phase) Phase {
 }
 
 // workerRun runs filter phases on a worker until an I/O phase or a stop,
-// then hands the stream back. A filter that panics resets the stream with
-// a 500 instead of killing the process.
+// then hands the stream back. A filter's panic is recovered where the
+// filters run (runFilters, handle.go), as on the loop; this recover is the
+// backstop for a panic elsewhere in a phase run on the worker: a 500
+// instead of a dead process.
 func (s *stream) workerRun(gen uint64, p Phase) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -110,6 +112,10 @@ func (s *stream) toLoop(gen uint64, p Phase) {
 			r := s.pending
 			s.pending = pendingReply{}
 			p = s.writeReply(r.status, r.body, r.extra)
+		case p == parked && s.resumeAt != parked && s.hs.has.Load():
+			if r, ok := s.hs.take(); ok { // a stopped filter replied from its goroutine meanwhile
+				p = s.answerFilter(r)
+			}
 		case p == parked && s.resumeWanted:
 			s.resumeWanted = false
 			p = s.takeResume()

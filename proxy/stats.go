@@ -10,6 +10,7 @@ type Stats struct {
 	aborted, hops, workerBusy, panics, idleClosed          *stats.Counter
 	resetMidBody, pipelineOverflow, downstreamStalls       *stats.Counter
 	upstreamConns, h2Conns, h2ConnErrors, h2Abuse          *stats.Counter
+	filterReplyDropped                                     *stats.Counter
 	active                                                 *stats.Gauge
 	local                                                  [KindRequestTimeout + 1]*stats.Counter
 }
@@ -37,6 +38,8 @@ func newStats() *Stats {
 		h2ConnErrors:     s.Counter("downstream_cx_http2_protocol_error"),
 		h2Abuse:          s.Counter("downstream_cx_http2_backlog_overflow"),
 		active:           s.Gauge("downstream_rq_active"),
+
+		filterReplyDropped: s.Counter("filter_reply_dropped"),
 	}
 	for k := KindBadRequest; k <= KindRequestTimeout; k++ {
 		st.local[k] = s.Counter("local_reply_" + k.String())

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +85,8 @@ type stream struct {
 	upReusable bool
 
 	chain    filterchain.StreamChain
-	offload  bool // filter phases run on a worker
+	hs       handleState // what filters reach from other goroutines (handle.go)
+	offload  bool        // filter phases run on a worker
 	onWorker bool
 	resumeAt Phase
 	done     bool
@@ -235,7 +235,11 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 	if s.chain.Empty() {
 		return next
 	}
-	switch s.chain.RunReceivers(rp, s, &s.reqHdrs) {
+	st, p, answered := s.runFilters(rp, false)
+	if answered {
+		return p // SendLocalReply, or a filter panic's 500
+	}
+	switch st {
 	case filterchain.StreamContinue:
 		return next
 	case filterchain.StreamReroute:
@@ -243,10 +247,7 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 	case filterchain.StreamRechooseHost:
 		s.lastHost, s.host = s.host, nil
 		return DownRecvHeader
-	default: // StreamStop: a local reply was sent, or Resume will come
-		if s.respSent {
-			return End // SendLocalReply answered
-		}
+	default: // StreamStop: Resume or SendLocalReply will come
 		s.resumeAt = self
 		return parked
 	}
@@ -317,7 +318,11 @@ func (s *stream) chooseHost() Phase {
 	if s.chain.Empty() {
 		return DownRecvHeader
 	}
-	switch s.chain.RunReceivers(filterchain.AfterChooseHost, s, &s.reqHdrs) {
+	st, p, answered := s.runFilters(filterchain.AfterChooseHost, false)
+	if answered {
+		return p
+	}
+	switch st {
 	case filterchain.StreamContinue:
 		return DownRecvHeader
 	case filterchain.StreamReroute:
@@ -327,9 +332,6 @@ func (s *stream) chooseHost() Phase {
 		s.lastHost, s.host = s.host, nil
 		return DownRecvHeader
 	default:
-		if s.respSent {
-			return End
-		}
 		s.resumeAt = DownRecvHeader
 		return parked
 	}
@@ -390,10 +392,11 @@ func (s *stream) upFilter() Phase {
 	if s.chain.Empty() {
 		return UpRecvHeader
 	}
-	if s.chain.RunSenders(s, &s.respHdrs) == filterchain.StreamStop {
-		if s.respSent {
-			return End
-		}
+	st, p, answered := s.runFilters(0, true)
+	if answered {
+		return p
+	}
+	if st == filterchain.StreamStop {
 		s.resumeAt = UpFilter
 		return parked
 	}
@@ -422,62 +425,6 @@ func (s *stream) routeTimeout() time.Duration {
 		}
 	}
 	return s.srv.opts.RouteTimeout
-}
-
-// Context implements filterchain.StreamHandle. The context is created on
-// first use, cancelled when the stream ends.
-func (s *stream) Context() context.Context {
-	if s.ctx == nil {
-		s.ctx, s.cancel = context.WithCancel(context.Background())
-	}
-	return s.ctx
-}
-
-// Request implements filterchain.StreamHandle.
-func (s *stream) Request() filterchain.RequestInfo { return (*requestInfo)(s) }
-
-// SendLocalReply implements filterchain.StreamHandle.
-func (s *stream) SendLocalReply(status int, body string) {
-	s.directReply(status, body)
-}
-
-// Resume implements filterchain.StreamHandle. It runs on the stream's
-// loop; if the stream is still on a worker (the filter resumed before it
-// even returned StreamStop), the hand-back resumes it. Any goroutine.
-func (s *stream) Resume() {
-	gen := s.gen.Load()
-	_ = s.loop.Execute(func() {
-		if s.gen.Load() != gen || s.done {
-			return
-		}
-		if s.onWorker {
-			s.resumeWanted = true
-			return
-		}
-		s.resume(s.takeResume())
-	})
-}
-
-// takeResume returns the phase a stopped filter left, once.
-func (s *stream) takeResume() Phase {
-	p := s.resumeAt
-	s.resumeAt = parked
-	return p
-}
-
-// requestInfo is the read-only view of a stream's request for filters.
-type requestInfo stream
-
-func (r *requestInfo) Method() []byte       { return r.req.Bytes(r.req.Method) }
-func (r *requestInfo) Path() []byte         { return r.path }
-func (r *requestInfo) Host() []byte         { return (*stream)(r).routeHost() }
-func (r *requestInfo) RemoteAddr() net.Addr { return r.d.c.RemoteAddr() }
-
-func (r *requestInfo) RouteName() string {
-	if r.route == nil {
-		return ""
-	}
-	return r.route.Name()
 }
 
 var (

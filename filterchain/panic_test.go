@@ -1,0 +1,128 @@
+package filterchain
+
+import (
+	"testing"
+)
+
+// panicFilter panics in the callback named by at.
+type panicFilter struct {
+	at     string
+	events []ConnectionEvent
+}
+
+func (f *panicFilter) InitReadCallbacks(ReadCallbacks) {}
+func (f *panicFilter) OnNewConnection() Status {
+	if f.at == "OnNewConnection" {
+		panic("filter bug in OnNewConnection")
+	}
+	return Continue
+}
+func (f *panicFilter) OnData(Buffer, bool) Status {
+	if f.at == "OnData" {
+		panic("filter bug in OnData")
+	}
+	return Continue
+}
+func (f *panicFilter) OnWrite([][]byte) Status {
+	if f.at == "OnWrite" {
+		panic("filter bug in OnWrite")
+	}
+	return Continue
+}
+func (f *panicFilter) OnEvent(ev ConnectionEvent) {
+	f.events = append(f.events, ev)
+	if f.at == "OnEvent" {
+		panic("filter bug in OnEvent")
+	}
+}
+
+// reportConn is a fakeConn that records the panics reported to it.
+type reportConn struct {
+	fakeConn
+	reported []string
+}
+
+func (c *reportConn) FilterPanicked(callback string, v any) {
+	c.reported = append(c.reported, callback)
+	if v == nil {
+		c.reported = append(c.reported, "nil value")
+	}
+}
+
+// A network filter runs inline on its loop: a panic in any of its
+// callbacks must not leave the Manager. It is counted, reported to the
+// connection, and the connection is closed; the filters after it are not
+// run on a connection whose state is unknown.
+func TestManagerRecoversNetworkFilterPanics(t *testing.T) {
+	for _, at := range []string{"OnNewConnection", "OnData", "OnWrite"} {
+		t.Run(at, func(t *testing.T) {
+			c := &reportConn{}
+			m := NewManager(c)
+			var log []string
+			p := &panicFilter{at: at}
+			after := &recFilter{name: "after", log: &log}
+			m.AddReadFilter(p)
+			m.AddReadFilter(after)
+			m.AddWriteFilter(p)
+			m.InitializeReadFilters()
+			before := NetworkFilterPanics()
+			st := Continue
+			switch at {
+			case "OnNewConnection":
+				m.OnNewConnection()
+			case "OnData":
+				m.OnNewConnection()
+				in := &buf{b: []byte("x")}
+				m.OnRead(in, false)
+				if m.input != nil {
+					t.Fatal("the read event's buffer outlived the event")
+				}
+			case "OnWrite":
+				st = m.OnWrite([][]byte{[]byte("x")})
+				if st != Stop {
+					t.Fatalf("OnWrite returned %v after a panic, want Stop (the write is dropped)", st)
+				}
+			}
+			if got := NetworkFilterPanics() - before; got != 1 {
+				t.Fatalf("NetworkFilterPanics grew by %d, want 1", got)
+			}
+			if !c.closed {
+				t.Fatal("the connection was not closed after its filter panicked")
+			}
+			if len(c.reported) != 1 || c.reported[0] != at {
+				t.Fatalf("reported %q, want [%s]", c.reported, at)
+			}
+			for _, l := range log {
+				if l == "after:x" {
+					t.Fatalf("the filter after the one that panicked saw the data: %q", log)
+				}
+			}
+		})
+	}
+}
+
+func TestManagerCloseEventSurvivesAPanickingListener(t *testing.T) {
+	c := &reportConn{}
+	c.closed = true // OnEvent runs on a closing connection
+	m := NewManager(c)
+	first := &panicFilter{at: "OnEvent"}
+	second := &panicFilter{}
+	third := &panicFilter{at: "OnEvent"}
+	m.AddConnectionCallbacks(first)
+	m.AddReadFilter(second)
+	m.AddWriteFilter(third)
+	m.InitializeReadFilters()
+	before := NetworkFilterPanics()
+	m.OnEvent(RemoteClose)
+	if got := NetworkFilterPanics() - before; got != 2 {
+		t.Fatalf("NetworkFilterPanics grew by %d, want 2", got)
+	}
+	for i, f := range []*panicFilter{first, second, third} {
+		if len(f.events) != 1 || f.events[0] != RemoteClose {
+			t.Fatalf("listener %d was told %v, want exactly [RemoteClose]", i, f.events)
+		}
+	}
+	if len(c.reported) != 2 {
+		t.Fatalf("reported %q, want two OnEvent panics", c.reported)
+	}
+}

@@ -1,0 +1,255 @@
+package proxy_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/testutil"
+	"github.com/ferry-proxy/ferry/proxy"
+)
+
+// handleFilters is a stream filter factory whose filters do what the
+// request's x-mode header says:
+//
+//	handoff       stop, and hand the StreamHandle to the test (handles)
+//	panic         panic in the BeforeRoute receiver
+//	panic-host    panic in the AfterChooseHost receiver
+//	panic-send    panic in the sender, on the response head
+//	bad-status    SendLocalReply(99, ...) and stop
+type handleFilters struct {
+	blocking bool
+	handles  chan filterchain.StreamHandle
+}
+
+func (f *handleFilters) Blocking() bool { return f.blocking }
+
+func (f *handleFilters) CreateFilters(b filterchain.ChainBuilder) {
+	hf := &handleFilter{handles: f.handles}
+	b.AddReceiver(hf, filterchain.BeforeRoute)
+	b.AddReceiver(&hostFilter{hf}, filterchain.AfterChooseHost)
+	b.AddSender(hf)
+}
+
+type handleFilter struct {
+	handles chan filterchain.StreamHandle
+	mode    string
+}
+
+func (f *handleFilter) OnReceive(h filterchain.StreamHandle, hdr filterchain.HeaderMap, _ []byte, _ filterchain.HeaderMap) filterchain.StreamStatus {
+	v, _ := hdr.Get("x-mode")
+	f.mode = string(v)
+	switch f.mode {
+	case "handoff":
+		f.handles <- h
+		return filterchain.StreamStop
+	case "panic":
+		panic("filter bug in OnReceive")
+	case "bad-status":
+		h.SendLocalReply(99, "not a final status\n")
+		return filterchain.StreamStop
+	}
+	return filterchain.StreamContinue
+}
+
+func (f *handleFilter) Append(filterchain.StreamHandle, filterchain.HeaderMap, []byte, filterchain.HeaderMap) filterchain.StreamStatus {
+	if f.mode == "panic-send" {
+		panic("filter bug in Append")
+	}
+	return filterchain.StreamContinue
+}
+
+func (f *handleFilter) OnDestroy() {}
+
+type hostFilter struct{ f *handleFilter }
+
+func (h *hostFilter) OnReceive(filterchain.StreamHandle, filterchain.HeaderMap, []byte, filterchain.HeaderMap) filterchain.StreamStatus {
+	if h.f.mode == "panic-host" {
+		panic("filter bug in AfterChooseHost")
+	}
+	return filterchain.StreamContinue
+}
+
+func (h *hostFilter) OnDestroy() {}
+
+// rawGet sends a GET with an x-mode header on a new connection and
+// returns the response with its body read.
+func rawGet(t *testing.T, h *harness, path, mode string) (*http.Response, string, *bufio.Reader) {
+	t.Helper()
+	c := h.dial()
+	r := bufio.NewReader(c)
+	resp := rawExchange(t, c, r, "GET "+path+" HTTP/1.1\r\nHost: ferry.test\r\nX-Mode: "+mode+"\r\n\r\n", "GET")
+	return resp, readAll(t, resp), r
+}
+
+// A stream filter that panics while running inline on its loop (policy
+// auto, non-blocking chain) is recovered in each filter phase: the client
+// gets a 500 and the connection closes, the panic is counted, and the
+// process and the other connections keep working.
+func TestInlineFilterPanicIsRecovered(t *testing.T) {
+	up := newFilterUpstream(t)
+	h := startProxy(t, []string{up}, func(s *setup) {
+		s.factory.Policy = proxy.PolicyAuto
+		s.factory.StreamFilters = []filterchain.StreamFilterFactory{&handleFilters{}}
+	})
+	other := h.dial()
+	otherR := bufio.NewReader(other)
+	get := "GET /ok HTTP/1.1\r\nHost: ferry.test\r\n\r\n"
+	if resp := rawExchange(t, other, otherR, get, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("before: status %d", resp.StatusCode)
+	} else {
+		readAll(t, resp)
+	}
+	for i, mode := range []string{"panic", "panic-host", "panic-send"} {
+		resp, body, r := rawGet(t, h, "/p", mode)
+		if resp.StatusCode != 500 || body != "internal error: filter panic\n" || !resp.Close {
+			t.Fatalf("%s: status %d body %q close %v: want 500, the panic body and a close", mode, resp.StatusCode, body, resp.Close)
+		}
+		if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Fatalf("%s: after the 500 the connection was not closed: %v", mode, err)
+		}
+		if n := h.stat("scheduler_filter_panics"); n != int64(i+1) {
+			t.Fatalf("%s: scheduler_filter_panics = %d, want %d", mode, n, i+1)
+		}
+		if resp := rawExchange(t, other, otherR, get, "GET"); resp.StatusCode != 200 {
+			t.Fatalf("%s: another connection got status %d after the panic", mode, resp.StatusCode)
+		} else if b := readAll(t, resp); b != "added=" {
+			t.Fatalf("%s: another connection got body %q", mode, b)
+		}
+	}
+	if hops := h.stat("scheduler_worker_hops"); hops != 0 {
+		t.Fatalf("scheduler_worker_hops = %d: the chain was meant to run inline", hops)
+	}
+}
+
+// A filter that stops and then calls SendLocalReply from its own goroutine
+// gets its reply written on the stream's loop; a reply for a stream that
+// went on is dropped and counted; a status that cannot end a request is
+// refused with a 500.
+func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	up := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		fmt.Fprint(w, "from upstream")
+	}))
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	upAddr := strings.TrimPrefix(up, "http://")
+
+	start := func(t *testing.T, policy proxy.Policy, blocking bool) (*harness, chan filterchain.StreamHandle) {
+		handles := make(chan filterchain.StreamHandle, 1)
+		h := startProxy(t, []string{upAddr}, func(s *setup) {
+			s.loops = 1 // one loop: a second request's answer means the first callback returned
+			s.factory.Policy = policy
+			s.factory.StreamFilters = []filterchain.StreamFilterFactory{&handleFilters{blocking: blocking, handles: handles}}
+		})
+		return h, handles
+	}
+	type result struct {
+		resp *http.Response
+		body string
+		err  error
+	}
+	send := func(h *harness, path string) chan result {
+		c := h.dial()
+		done := make(chan result, 1)
+		go func() {
+			r := bufio.NewReader(c)
+			if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: ferry.test\r\nX-Mode: handoff\r\n\r\n"); err != nil {
+				done <- result{err: err}
+				return
+			}
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				done <- result{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			done <- result{resp: resp, body: string(b), err: err}
+		}()
+		return done
+	}
+	wait := func(t *testing.T, done chan result) result {
+		t.Helper()
+		select {
+		case r := <-done:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			return r
+		case <-time.After(20 * time.Second):
+			t.Fatal("no response")
+		}
+		return result{}
+	}
+
+	t.Run("inline, after the filter returned StreamStop", func(t *testing.T) {
+		h, handles := start(t, proxy.PolicyAuto, false)
+		done := send(h, "/a")
+		sh := <-handles
+		// The loop answers another connection only once the callback that
+		// handed sh over has returned StreamStop.
+		if code, _ := h.get(h.client(), "/b"); code != 200 {
+			t.Fatalf("second connection: status %d", code)
+		}
+		sh.SendLocalReply(403, "denied later\n")
+		r := wait(t, done)
+		if r.resp.StatusCode != 403 || r.body != "denied later\n" {
+			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
+		}
+		if n := h.stat("downstream_rq_direct_response"); n != 1 {
+			t.Fatalf("downstream_rq_direct_response = %d, want 1", n)
+		}
+	})
+
+	t.Run("on a worker, racing the filter's return", func(t *testing.T) {
+		h, handles := start(t, proxy.PolicyPool, false)
+		done := send(h, "/a")
+		sh := <-handles
+		sh.SendLocalReply(403, "denied from a goroutine\n")
+		r := wait(t, done)
+		if r.resp.StatusCode != 403 || r.body != "denied from a goroutine\n" {
+			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
+		}
+	})
+
+	t.Run("after Resume the reply is dropped and counted", func(t *testing.T) {
+		h, handles := start(t, proxy.PolicyAuto, false)
+		done := send(h, "/slow")
+		sh := <-handles
+		sh.Resume()
+		<-arrived // the stream went on: the upstream has the request
+		sh.SendLocalReply(403, "too late\n")
+		testutil.WaitFor(t, 10*time.Second, "filter_reply_dropped", func() bool {
+			return h.stat("filter_reply_dropped") == 1
+		})
+		close(release)
+		r := wait(t, done)
+		if r.resp.StatusCode != 200 || r.body != "from upstream" {
+			t.Fatalf("status %d body %q, want the upstream's answer", r.resp.StatusCode, r.body)
+		}
+	})
+
+	t.Run("a status outside 200-599 is refused with a 500", func(t *testing.T) {
+		h, _ := start(t, proxy.PolicyAuto, false)
+		resp, body, _ := rawGet(t, h, "/x", "bad-status")
+		if resp.StatusCode != 500 || !strings.Contains(body, "status 99") {
+			t.Fatalf("status %d body %q, want a 500 naming status 99", resp.StatusCode, body)
+		}
+	})
+}

@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// This file is the stream as its filters see it: the
+// filterchain.StreamHandle methods, which goroutine may call each, and the
+// guard every filter callback runs under (runFilters).
+//
+// The owner of a stream is the one goroutine that runs its phases at a
+// time: its loop, or a worker during offloaded filter phases (schedule.go).
+// A filter callback (OnReceive, Append) runs on the owner. The handle is
+// the stream itself, which is reused for later requests once the filters'
+// OnDestroy has run, so a filter must stop using it by then.
+
+// handleState is what filters reach from other goroutines.
+type handleState struct {
+	// inFilter is true while a filter callback of this stream runs on its
+	// owner. SendLocalReply reads it to decide whether the callback's
+	// return takes the reply (runFilters) or the reply must hop to the
+	// loop. The owner clears it before it looks for a reply, and
+	// SendLocalReply stores the reply before it reads it, so no reply
+	// falls between the two (both are sequentially consistent atomics).
+	inFilter atomic.Bool
+	// has is set when reply holds a reply not yet written.
+	has   atomic.Bool
+	mu    sync.Mutex // guards reply
+	reply pendingReply
+}
+
+// put records a filter's reply; a later one replaces it. Any goroutine.
+func (h *handleState) put(r pendingReply) {
+	h.mu.Lock()
+	h.reply = r
+	h.mu.Unlock()
+	h.has.Store(true)
+}
+
+// take returns the recorded reply once. Any goroutine; the owner calls it.
+func (h *handleState) take() (pendingReply, bool) {
+	if !h.has.Load() {
+		return pendingReply{}, false
+	}
+	h.mu.Lock()
+	r, ok := h.reply, h.has.Swap(false)
+	h.reply = pendingReply{}
+	h.mu.Unlock()
+	return r, ok
+}
+
+// clear drops what a finished stream's filters left. Loop only, at reset.
+func (h *handleState) clear() {
+	h.inFilter.Store(false)
+	h.take()
+}
+
+// runFilters runs one phase's filters under the guard: the receivers of
+// rp, or the senders when send is set. It returns the chain's status; when
+// a filter answered the request instead (SendLocalReply during its
+// callback) or panicked (500, counted, the connection closed after it),
+// answered is true and next is the phase the reply leads to. A filter
+// panic never leaves this function, on a loop or on a worker.
+//
+// Cost on the hot path, with a non-empty chain: two atomic stores, one
+// atomic load and an open-coded defer. Streams without filters never get
+// here. BenchmarkFilterGuard measures it (docs/performance.md).
+func (s *stream) runFilters(rp filterchain.ReceivePhase, send bool) (st filterchain.StreamStatus, next Phase, answered bool) {
+	s.hs.inFilter.Store(true)
+	defer func() {
+		if v := recover(); v != nil {
+			st, next, answered = filterchain.StreamStop, s.filterPanicked(v), true
+		}
+	}()
+	if send {
+		st = s.chain.RunSenders(s, &s.respHdrs)
+	} else {
+		st = s.chain.RunReceivers(rp, s, &s.reqHdrs)
+	}
+	s.hs.inFilter.Store(false)
+	if r, ok := s.hs.take(); ok {
+		return filterchain.StreamStop, s.answerFilter(r), true
+	}
+	return st, parked, false
+}
+
+// filterPanicked answers a request whose filter panicked: 500, counted in
+// scheduler_filter_panics, and the client connection closes after the
+// reply (HTTP/2: the stream ends with the reply; the connection stays).
+// Once the response head went out, the client's side is reset instead
+// (writeReply). Owner only.
+func (s *stream) filterPanicked(v any) Phase {
+	s.hs.inFilter.Store(false)
+	s.hs.take() // a reply the filter asked for before panicking is not sent
+	s.srv.stats.panics.Inc()
+	s.srv.log.Error("stream filter panicked", "panic", fmt.Sprint(v), "method", string(s.req.Bytes(s.req.Method)), "path", string(s.path))
+	s.resumeAt = parked
+	s.respClose = true
+	return s.writeReply(500, "internal error: filter panic\n", "")
+}
+
+// answerFilter writes a filter's local reply. Owner only.
+func (s *stream) answerFilter(r pendingReply) Phase {
+	s.resumeAt = parked
+	if r.status < 200 || r.status > 599 {
+		// Fail closed: a 1xx or out-of-range status cannot end a request.
+		s.srv.log.Error("stream filter replied with an invalid status", "status", r.status)
+		s.respClose = true
+		return s.writeReply(500, fmt.Sprintf("internal error: filter replied with status %d (want 200-599)\n", r.status), "")
+	}
+	s.srv.stats.direct.Inc()
+	return s.writeReply(r.status, r.body, "")
+}
+
+// asyncReply writes a reply that a filter sent from a goroutine other than
+// the stream's owner. It runs on the loop. A stream still stopped at a
+// filter is answered; one on a worker is answered by the hand-back
+// (toLoop); a stream that went on (it was resumed, or ended) keeps going
+// and the reply is dropped, counted in filter_reply_dropped. Loop only.
+func (s *stream) asyncReply(gen uint64) {
+	if s.gen.Load() != gen || s.done || s.onWorker {
+		return
+	}
+	if s.resumeAt == parked {
+		if _, ok := s.hs.take(); ok {
+			s.srv.stats.filterReplyDropped.Inc()
+			s.srv.log.Debug("stream filter reply dropped: the stream is no longer stopped at a filter")
+		}
+		return
+	}
+	if r, ok := s.hs.take(); ok {
+		s.resume(s.answerFilter(r))
+	}
+}
+
+// Context implements filterchain.StreamHandle: the stream's context,
+// created on first use and cancelled when the stream ends. Owner only,
+// during a filter callback: a filter that works on another goroutine takes
+// the context before it returns StreamStop. Called outside a callback it
+// returns a context that is already cancelled, whose cause says so.
+func (s *stream) Context() context.Context {
+	if !s.hs.inFilter.Load() {
+		return cancelledOutsideCallback()
+	}
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	return s.ctx
+}
+
+// errOutsideCallback is the cause of the context Context returns outside a
+// filter callback.
+var errOutsideCallback = errors.New("proxy: StreamHandle.Context called outside a filter callback") //nolint:gochecknoglobals // sentinel
+
+func cancelledOutsideCallback() context.Context {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errOutsideCallback)
+	return ctx
+}
+
+// Request implements filterchain.StreamHandle. The view and everything it
+// returns read the stream: owner only, during a filter callback.
+func (s *stream) Request() filterchain.RequestInfo { return (*requestInfo)(s) }
+
+// SendLocalReply implements filterchain.StreamHandle: it answers the
+// request with status and body instead of the upstream. Any goroutine:
+//
+//   - during the filter's callback, on its owner: the reply is written when
+//     the callback returns, whatever status it returns;
+//   - after the filter returned StreamStop, from any goroutine: the reply
+//     hops to the stream's loop and is written there (a stream still on a
+//     worker is answered when it comes back);
+//   - once the stream went on (it was resumed, or ended): the reply is
+//     dropped and counted in filter_reply_dropped.
+//
+// A status outside 200-599 is refused: the client gets a 500 and the
+// error is logged. A stream whose engine is stopping is not answered.
+func (s *stream) SendLocalReply(status int, body string) {
+	s.hs.put(pendingReply{status: status, body: body})
+	if s.hs.inFilter.Load() {
+		return // the callback's return takes it (runFilters)
+	}
+	gen := s.gen.Load()
+	if err := s.loop.Execute(func() { s.asyncReply(gen) }); err != nil {
+		s.srv.log.Debug("stream filter reply dropped: engine stopping", "err", err)
+	}
+}
+
+// Resume implements filterchain.StreamHandle. It runs on the stream's
+// loop; if the stream is still on a worker (the filter resumed before it
+// even returned StreamStop), the hand-back resumes it. Any goroutine,
+// after (or during) the callback that returns StreamStop.
+func (s *stream) Resume() {
+	gen := s.gen.Load()
+	_ = s.loop.Execute(func() {
+		if s.gen.Load() != gen || s.done {
+			return
+		}
+		if s.onWorker {
+			s.resumeWanted = true
+			return
+		}
+		s.resume(s.takeResume())
+	})
+}
+
+// takeResume returns the phase a stopped filter left, once.
+func (s *stream) takeResume() Phase {
+	p := s.resumeAt
+	s.resumeAt = parked
+	return p
+}
+
+// requestInfo is the read-only view of a stream's request for filters.
+// Every method is owner only, during a filter callback; what they return
+// is valid until the callback returns.
+type requestInfo stream
+
+// Method implements filterchain.RequestInfo.
+func (r *requestInfo) Method() []byte { return r.req.Bytes(r.req.Method) }
+
+// Path implements filterchain.RequestInfo.
+func (r *requestInfo) Path() []byte { return r.path }
+
+// Host implements filterchain.RequestInfo.
+func (r *requestInfo) Host() []byte { return (*stream)(r).routeHost() }
+
+// RemoteAddr implements filterchain.RequestInfo.
+func (r *requestInfo) RemoteAddr() net.Addr { return r.d.c.RemoteAddr() }
+
+// RouteName implements filterchain.RequestInfo.
+func (r *requestInfo) RouteName() string {
+	if r.route == nil {
+		return ""
+	}
+	return r.route.Name()
+}
