@@ -100,6 +100,9 @@ type Conn struct {
 	deadline int64  // flush deadline while flushing
 	linger   *Timer // allocated when a lingering close starts: rare
 	upstream bool
+	// high and low are the connection's watermarks: the loop's options
+	// unless SetWatermarks changed them.
+	high, low int
 	// held is the outbound queue as last seen, counted against the
 	// budget; gnet only shrinks the queue between two looks, so it is
 	// never below what gnet holds. Non-zero keeps the connection on the
@@ -111,7 +114,8 @@ type Conn struct {
 // tracker by the caller and is released when the connection closes. Loop
 // only.
 func New(gc gnet.Conn, l *Loop, upstream bool) *Conn {
-	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID()}
+	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID(),
+		high: l.Opts.HighWatermark, low: l.Opts.LowWatermark}
 	c.mgr.Init(c)
 	gc.SetContext(c)
 	return c
@@ -242,9 +246,26 @@ func (c *Conn) afterWrite() {
 // connection's share: the high watermark, or the low one once the
 // process-wide budget is used up.
 func (c *Conn) full(ob int) bool {
-	o := c.loop.Opts
-	return ob > o.HighWatermark || ob > o.LowWatermark && o.Budget.Over()
+	return ob > c.high || ob > c.low && c.loop.Opts.Budget.Over()
 }
+
+// SetWatermarks gives this connection its own watermarks in place of the
+// loop's (a cluster's conn_buffer_limit_bytes for its upstream
+// connections): past high bytes queued the connection reports itself
+// full, and drained again at low. low is clamped below high; high <= 0
+// keeps the loop's. Loop only.
+func (c *Conn) SetWatermarks(high, low int) {
+	if high <= 0 {
+		return
+	}
+	if low <= 0 || low >= high {
+		low = high / 4
+	}
+	c.high, c.low = high, low
+}
+
+// Watermarks returns the connection's high and low watermarks. Loop only.
+func (c *Conn) Watermarks() (high, low int) { return c.high, c.low }
 
 // hold counts an outbound queue of ob bytes against the budget in place
 // of the last count.
@@ -291,7 +312,7 @@ func (c *Conn) recheck() bool {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()
 		c.hold(ob)
-		if c.stalled && ob <= c.loop.Opts.LowWatermark {
+		if c.stalled && ob <= c.low {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()

@@ -55,6 +55,12 @@ type ClusterSpec struct {
 	// MaxRequestsPerConn closes a connection after it carried that many
 	// requests. Zero means unlimited.
 	MaxRequestsPerConn int `json:"max_requests_per_conn" yaml:"max_requests_per_conn"`
+	// ConnBufferLimit bounds the bytes queued toward one upstream
+	// connection (MOSN's conn_buffer_limit_bytes): past it the connection
+	// reports itself full and the stream feeding it spills or stops
+	// reading its client, as a downstream connection does past
+	// ferry.buffers.write_high_watermark. Zero keeps the loop's watermarks.
+	ConnBufferLimit int `json:"conn_buffer_limit" yaml:"conn_buffer_limit"`
 }
 
 // validate checks one spec; errors name the host index but not the cluster.
@@ -75,6 +81,7 @@ func (s *ClusterSpec) validate() error {
 		{name: "max_idle_per_host", v: int64(s.MaxIdlePerHost)},
 		{name: "max_pending", v: int64(s.MaxPending)},
 		{name: "max_requests_per_conn", v: int64(s.MaxRequestsPerConn)},
+		{name: "conn_buffer_limit", v: int64(s.ConnBufferLimit)},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("%s is negative (%d)", f.name, f.v)

@@ -300,6 +300,9 @@ func (p *ConnPool[H]) dialFailed(err error) {
 // opened runs on the loop when a dialled connection opened on it.
 func (p *ConnPool[H]) opened(c *conn.Conn) {
 	p.connecting--
+	if lim := p.cluster.Spec.ConnBufferLimit; lim > 0 {
+		c.SetWatermarks(lim, lim/4)
+	}
 	pc := &PooledConn[H]{C: c, pool: p}
 	pc.idleT.Init(pc)
 	c.Filters().AddConnectionCallbacks(pc)

@@ -475,3 +475,27 @@ func TestNewPoolManagerNamesMissingOption(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConnBufferLimitSetsWatermarks: a cluster's ConnBufferLimit becomes
+// the watermarks of every connection its pools open; without it they keep
+// the loop's.
+func TestConnBufferLimitSetsWatermarks(t *testing.T) {
+	for _, tc := range []struct {
+		limit, high, low int
+	}{
+		{limit: 32768, high: 32768, low: 8192},
+		{limit: 0, high: conn.DefaultHighWatermark, low: conn.DefaultHighWatermark / 4},
+	} {
+		e := newPoolEnv(t, 1, ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80"), ConnBufferLimit: tc.limit})
+		pc := e.checkout(e.pool(0, "10.0.0.1:80"))
+		if high, low := pc.C.Watermarks(); high != tc.high || low != tc.low {
+			t.Errorf("limit %d: watermarks %d/%d, want %d/%d", tc.limit, high, low, tc.high, tc.low)
+		}
+		pc.Release(false)
+		conn.RunDetached(e.loops[0])
+	}
+	if err := NewManager().Update([]ClusterSpec{{Name: "c", Hosts: hosts("10.0.0.1:80"), ConnBufferLimit: -1}}); err == nil ||
+		!strings.Contains(err.Error(), "conn_buffer_limit is negative") {
+		t.Fatalf("negative limit: %v", err)
+	}
+}

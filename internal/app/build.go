@@ -47,7 +47,8 @@ func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 			}
 			lb = l
 		}
-		s := upstream.ClusterSpec{Name: c.Name, LB: lb, MaxRequestsPerConn: int(c.MaxRequestPerConn)}
+		s := upstream.ClusterSpec{Name: c.Name, LB: lb, MaxRequestsPerConn: int(c.MaxRequestPerConn),
+			ConnBufferLimit: int(c.ConnBufferLimitBytes)}
 		if c.ConnectTimeout != nil {
 			s.ConnectTimeout = c.ConnectTimeout.Std()
 		}
