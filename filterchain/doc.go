@@ -22,6 +22,15 @@
 // (Loop only). A StreamChain belongs to one stream and runs wherever the
 // stream's phase runs (its loop, or a worker for a chain holding a blocking
 // filter), one goroutine at a time. Registry is safe from any goroutine.
+// Every exported method says which goroutine may call it; of a
+// StreamHandle, only SendLocalReply and Resume may be called from a
+// filter's own goroutine (see StreamHandle).
+//
+// Panics: network filters always run inline on the loop, so the Manager
+// recovers a filter's panic, closes that connection and counts it
+// (NetworkFilterPanics). Stream filter panics are recovered by the caller
+// of StreamChain (ferry's proxy answers 500), on the loop and on a worker
+// alike. Either way the process goes on.
 //
 // Imports: the standard library only. It must not import gnet, conn or any
 // package above it.

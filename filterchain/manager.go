@@ -41,13 +41,14 @@ type readEntry struct {
 	m           *Manager
 }
 
-// Connection implements ReadCallbacks.
+// Connection implements ReadCallbacks. Loop only.
 func (e *readEntry) Connection() Connection { return e.m.conn }
 
-// ContinueReading implements ReadCallbacks.
+// ContinueReading implements ReadCallbacks. Loop only.
 func (e *readEntry) ContinueReading() { e.m.continueAfter(e) }
 
-// NewManager returns a Manager for conn.
+// NewManager returns a Manager for conn. Any goroutine, before the
+// connection is used; the Manager is Loop only from then on.
 func NewManager(conn Connection) *Manager {
 	m := &Manager{}
 	m.Init(conn)
@@ -55,7 +56,8 @@ func NewManager(conn Connection) *Manager {
 }
 
 // Init prepares a Manager embedded in its connection. The Manager must not
-// move afterwards (its slices start on its inline arrays).
+// move afterwards (its slices start on its inline arrays). Loop only (or
+// before the connection is handed to its loop).
 func (m *Manager) Init(conn Connection) {
 	m.conn = conn
 	m.read = m.inlineRead[:0]

@@ -27,7 +27,8 @@ func (s Status) String() string {
 // Buffer is the unread input of a connection during one read event.
 //
 // Bytes returns a view that is valid only until the read callback returns or
-// Drain is called; a filter that needs bytes later copies them.
+// Drain is called; a filter that needs bytes later copies them. Every
+// method is Loop only, during the OnData call the Buffer was passed to.
 type Buffer interface {
 	// Bytes returns the unconsumed input.
 	Bytes() []byte
@@ -84,14 +85,18 @@ type Connection interface {
 
 // ReadCallbacks are handed to a ReadFilter once, before any data.
 type ReadCallbacks interface {
-	// Connection is the connection the filter belongs to.
+	// Connection is the connection the filter belongs to. Loop only.
 	Connection() Connection
 	// ContinueReading resumes the iteration after this filter with the
 	// current input. Loop only.
 	ContinueReading()
 }
 
-// ReadFilter handles bytes read from a connection.
+// ReadFilter handles bytes read from a connection. Every method is called
+// on the connection's event loop and must not block (it would stall every
+// connection of the loop). A method that panics is recovered by the
+// Manager: the connection is closed at once and the panic counted
+// (NetworkFilterPanics); the process goes on.
 type ReadFilter interface {
 	// InitReadCallbacks is called once when the filter is added. It must
 	// do no I/O.
@@ -106,7 +111,9 @@ type ReadFilter interface {
 }
 
 // WriteFilter sees bytes written to a connection, in reverse order of
-// addition.
+// addition. OnWrite is called on the connection's event loop, inside the
+// write; a panic drops the write and closes the connection (see
+// ReadFilter).
 type WriteFilter interface {
 	// OnWrite may inspect the bytes. Stop takes ownership of the write.
 	OnWrite(bs [][]byte) Status
@@ -115,5 +122,9 @@ type WriteFilter interface {
 // ConnectionCallbacks is implemented by filters that want to know when the
 // connection closes. Filters that implement it are registered automatically.
 type ConnectionCallbacks interface {
+	// OnEvent is called once, on the connection's event loop, possibly
+	// inside a write that failed (gnet closes the socket there; see
+	// docs/gnet.md). A panic is counted and the other listeners are still
+	// told.
 	OnEvent(ev ConnectionEvent)
 }

@@ -20,6 +20,8 @@ type StreamFactoryCreator func(config json.RawMessage) (StreamFilterFactory, err
 // NetworkFilterFactory adds a configured network filter's instances to a new
 // connection's Manager. It must be safe from any goroutine.
 type NetworkFilterFactory interface {
+	// CreateFilters adds the filters to m. It runs on the new connection's
+	// event loop, once per connection, and must not block.
 	CreateFilters(m *Manager)
 }
 
@@ -34,13 +36,13 @@ type Registry struct {
 	network map[string]NetworkFactoryCreator
 }
 
-// NewRegistry returns an empty registry.
+// NewRegistry returns an empty registry. Any goroutine.
 func NewRegistry() *Registry {
 	return &Registry{stream: map[string]StreamFactoryCreator{}, network: map[string]NetworkFactoryCreator{}}
 }
 
 // AddStream registers a stream filter type. A name registered twice is an
-// error.
+// error. Any goroutine.
 func (r *Registry) AddStream(name string, c StreamFactoryCreator) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,7 +53,8 @@ func (r *Registry) AddStream(name string, c StreamFactoryCreator) error {
 	return nil
 }
 
-// AddNetwork registers a network filter type.
+// AddNetwork registers a network filter type. A name registered twice is
+// an error. Any goroutine.
 func (r *Registry) AddNetwork(name string, c NetworkFactoryCreator) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,7 +65,8 @@ func (r *Registry) AddNetwork(name string, c NetworkFactoryCreator) error {
 	return nil
 }
 
-// NewStream builds a stream filter factory of type name.
+// NewStream builds a stream filter factory of type name. Any goroutine;
+// the creator runs on the caller's.
 func (r *Registry) NewStream(name string, config json.RawMessage) (StreamFilterFactory, error) {
 	r.mu.RLock()
 	c, ok := r.stream[name]
@@ -73,7 +77,8 @@ func (r *Registry) NewStream(name string, config json.RawMessage) (StreamFilterF
 	return c(config)
 }
 
-// NewNetwork builds a network filter factory of type name.
+// NewNetwork builds a network filter factory of type name. Any goroutine;
+// the creator runs on the caller's.
 func (r *Registry) NewNetwork(name string, config json.RawMessage) (NetworkFilterFactory, error) {
 	r.mu.RLock()
 	c, ok := r.network[name]

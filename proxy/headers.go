@@ -10,6 +10,9 @@ import (
 // changes nothing in the parsed bytes: deletions are marks and additions a
 // list, both applied when the head is encoded for the other side. With no
 // filter it is never modified and costs nothing.
+//
+// Goroutines: the stream's owner only (its loop, or the worker running its
+// filter phases); a filter uses it during the callback it was passed to.
 type headerMap struct {
 	raw    *[]byte
 	fields *[]http1.Header
@@ -38,7 +41,8 @@ func (h *headerMap) deleted(i int) bool { return i < len(h.del) && h.del[i] }
 
 func (h *headerMap) bytes(s http1.Span) []byte { return (*h.raw)[s.Off : s.Off+s.Len] }
 
-// Get implements filterchain.HeaderMap and router.HeaderGetter.
+// Get implements filterchain.HeaderMap and router.HeaderGetter. Owner
+// only.
 func (h *headerMap) Get(name string) ([]byte, bool) {
 	for i := len(h.add) - 1; i >= 0; i-- {
 		if equalFold(h.add[i].name, name) {
@@ -53,18 +57,18 @@ func (h *headerMap) Get(name string) ([]byte, bool) {
 	return nil, false
 }
 
-// Set implements filterchain.HeaderMap.
+// Set implements filterchain.HeaderMap. Owner only.
 func (h *headerMap) Set(name, value string) {
 	h.Del(name)
 	h.Add(name, value)
 }
 
-// Add implements filterchain.HeaderMap.
+// Add implements filterchain.HeaderMap. Owner only.
 func (h *headerMap) Add(name, value string) {
 	h.add = append(h.add, addedField{name: name, value: value})
 }
 
-// Del implements filterchain.HeaderMap.
+// Del implements filterchain.HeaderMap. Owner only.
 func (h *headerMap) Del(name string) {
 	for i, f := range *h.fields {
 		if equalFoldBytes(h.bytes(f.Name), name) {
@@ -83,7 +87,7 @@ func (h *headerMap) Del(name string) {
 	h.add = kept
 }
 
-// Range implements filterchain.HeaderMap.
+// Range implements filterchain.HeaderMap. Owner only.
 func (h *headerMap) Range(fn func(name, value []byte) bool) {
 	for i, f := range *h.fields {
 		if !h.deleted(i) && !fn(h.bytes(f.Name), h.bytes(f.Value)) {
