@@ -27,6 +27,10 @@ type Listener struct {
 	Address string
 	// Filters build each new connection's network filter chain, in order.
 	Filters []filterchain.NetworkFilterFactory
+	// TLS, when set, terminates TLS on the listener's connections: the
+	// filters see plain text, and their OnNewConnection waits for the
+	// handshake (docs/tls.md).
+	TLS *conn.TLSServer
 
 	ip   net.IP
 	port int

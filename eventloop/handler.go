@@ -29,14 +29,25 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		e.opts.Tracker.Refused.Add(1)
 		return nil, gnet.Close
 	}
-	c := conn.New(gc, l, false)
-	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
+	lst := e.listenerFor(gc.LocalAddr())
+	var sock gnet.Conn = gc
+	var tc *conn.TLSConn
+	if lst != nil && lst.TLS != nil {
+		tc = conn.NewTLS(gc, lst.TLS)
+		sock = tc
+	}
+	c := conn.New(sock, l, false)
+	if lst != nil {
 		for _, f := range lst.Filters {
 			f.CreateFilters(c.Filters())
 		}
 	}
 	if !c.Filters().InitializeReadFilters() {
 		c.Close(filterchain.CloseNow)
+	}
+	if tc != nil {
+		// The filters hear of the connection once the handshake is done.
+		return nil, c.RunInCallback(func() { tc.Start(c) })
 	}
 	return nil, c.Open()
 }
@@ -89,6 +100,9 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.Loop().Refresh()
+	if t := c.TLS(); t != nil {
+		return t.OnTraffic()
+	}
 	return c.OnTraffic()
 }
 
@@ -103,5 +117,8 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		e.opts.Tracker.Downstream.Add(-1)
 	}
 	c.OnClose()
+	if t := c.TLS(); t != nil {
+		t.OnClose()
+	}
 	return gnet.None
 }

@@ -1,0 +1,350 @@
+package eventloop
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/testutil"
+	"github.com/ferry-proxy/ferry/internal/worker"
+)
+
+// tlsEnv is an engine whose one listener terminates TLS in front of the
+// command filter of engine_test.go.
+type tlsEnv struct {
+	e    *Engine
+	addr string
+	srv  *conn.TLSServer
+	pool *worker.Pool
+	cert *testutil.Cert
+	// peak is the most plain text a read filter was shown at once.
+	peak atomic.Int64
+}
+
+func startTLS(t *testing.T, workers int, tune func(*conn.TLSServer)) *tlsEnv {
+	t.Helper()
+	env := &tlsEnv{cert: testutil.NewCert(t, "127.0.0.1", "ferry.test")}
+	pool, err := worker.New(worker.Options{Size: workers, Queue: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.pool = pool
+	env.srv = &conn.TLSServer{
+		Config: &tls.Config{Certificates: []tls.Certificate{env.cert.TLS}, NextProtos: []string{"http/1.1"},
+			MinVersion: tls.VersionTLS12},
+		Submit: pool.Submit,
+	}
+	if tune != nil {
+		tune(env.srv)
+	}
+	mk := &marks{}
+	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: env.srv,
+		Filters: []filterchain.NetworkFilterFactory{peakFactory{&env.peak}, cmdFactory{marks: mk}}}
+	e, err := New([]*Listener{l}, Options{Loops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if err := pool.Close(ctx); err != nil {
+			t.Errorf("pool close: %v", err)
+		}
+	})
+	env.e, env.addr = e, e.Addrs()[0].String()
+	return env
+}
+
+// peakFilter records the largest input a read event showed the filters.
+type peakFilter struct{ peak *atomic.Int64 }
+
+func (f peakFilter) InitReadCallbacks(filterchain.ReadCallbacks) {}
+func (f peakFilter) OnNewConnection() filterchain.Status         { return filterchain.Continue }
+func (f peakFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if n := int64(buf.Len()); n > f.peak.Load() {
+		f.peak.Store(n)
+	}
+	return filterchain.Continue
+}
+
+type peakFactory struct{ peak *atomic.Int64 }
+
+func (f peakFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(peakFilter(f)) }
+
+func (env *tlsEnv) clientConfig() *tls.Config {
+	return &tls.Config{RootCAs: env.cert.Pool, ServerName: "127.0.0.1", NextProtos: []string{"h2", "http/1.1"}}
+}
+
+func (env *tlsEnv) dialTLS(t *testing.T, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", env.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func echo(t *testing.T, c net.Conn, r *bufio.Reader, w string) {
+	t.Helper()
+	if _, err := io.WriteString(c, "echo "+w+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.ReadString('\n')
+	if err != nil || got != w+"\n" {
+		t.Fatalf("echo %q = %q, %v", w, got, err)
+	}
+}
+
+// TestTLSServesBothVersions: TLS 1.2 and 1.3 handshakes finish, ALPN picks
+// what the listener offers, records go both ways, and a second connection
+// resumes the first one's session with a ticket.
+func TestTLSServesBothVersions(t *testing.T) {
+	env := startTLS(t, 4, nil)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := env.clientConfig()
+		cfg.MinVersion, cfg.MaxVersion = v, v
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		for i := range 2 {
+			c := env.dialTLS(t, cfg)
+			st := c.ConnectionState()
+			if st.Version != v || st.NegotiatedProtocol != "http/1.1" {
+				t.Fatalf("version %x alpn %q, want %x http/1.1", st.Version, st.NegotiatedProtocol, v)
+			}
+			if i == 1 && !st.DidResume {
+				t.Fatalf("TLS %x: the second connection did not resume the session", v)
+			}
+			r := bufio.NewReader(c)
+			for _, w := range []string{"a", strings.Repeat("b", 40<<10), "c"} {
+				echo(t, c, r, w)
+			}
+			_ = c.Close()
+		}
+	}
+	s := &env.srv.Stats
+	if s.Handshakes.Load() != 4 || s.Resumed.Load() != 2 || s.HandshakeErrors.Load() != 0 {
+		t.Fatalf("handshakes %d resumed %d errors %d; want 4, 2, 0",
+			s.Handshakes.Load(), s.Resumed.Load(), s.HandshakeErrors.Load())
+	}
+}
+
+// TestTLSBulkAndCloseFlush: 8 MiB written at once leave in records, all of
+// them before the close.
+func TestTLSBulkAndCloseFlush(t *testing.T) {
+	env := startTLS(t, 4, nil)
+	c := env.dialTLS(t, env.clientConfig())
+	const n = 8 << 20
+	if _, err := io.WriteString(c, "blast "+strconv.Itoa(n)+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.Copy(io.Discard, c)
+	if got != n || (err != nil && !errors.Is(err, io.ErrUnexpectedEOF)) {
+		t.Fatalf("received %d bytes (%v), want %d", got, err, n)
+	}
+}
+
+// TestTLSPlaintextIsBounded: a client sends 1 MiB that the filters do not
+// drain (no newline): the plain text shown to them stops near
+// MaxPlaintext, and the rest waits as ciphertext.
+func TestTLSPlaintextIsBounded(t *testing.T) {
+	const limit = 32 << 10
+	env := startTLS(t, 4, func(s *conn.TLSServer) { s.MaxPlaintext = limit })
+	c := env.dialTLS(t, env.clientConfig())
+	if _, err := c.Write([]byte("echo " + strings.Repeat("x", 1<<20))); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the filters to see the bound", func() bool { return env.peak.Load() >= limit })
+	// One more read event decrypts nothing past the bound.
+	if _, err := c.Write([]byte("yyyy")); err != nil {
+		t.Fatal(err)
+	}
+	if p := env.peak.Load(); p > limit+16<<10 {
+		t.Fatalf("filters were shown %d bytes of plain text, bound %d plus one record", p, limit)
+	}
+}
+
+// clientHello returns the ClientHello record Go's client sends.
+func clientHello(t *testing.T) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tls.Client(a, &tls.Config{ServerName: "127.0.0.1"}).Handshake() //nolint:gosec // the hello is all that is used
+	}()
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(b, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(b, body); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+	_ = a.Close()
+	<-done
+	return append(hdr, body...)
+}
+
+// TestTLSHalfHelloStallersHoldNoWorker: 1,000 clients send half a
+// ClientHello and stall. They hold no worker (a pool of one serves a real
+// client meanwhile), and the handshake timer closes every one of them.
+func TestTLSHalfHelloStallersHoldNoWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 sockets")
+	}
+	env := startTLS(t, 1, func(s *conn.TLSServer) { s.HandshakeTimeout = 3 * time.Second })
+	hello := clientHello(t)
+	half := hello[:len(hello)/2]
+	const stallers = 1000
+	conns := make([]net.Conn, 0, stallers)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	for range stallers {
+		c, err := net.Dial("tcp", env.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := c.Write(half); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A real client is served while all of them stall, by the only worker.
+	c := env.dialTLS(t, env.clientConfig())
+	echo(t, c, bufio.NewReader(c), "served")
+	if st := env.pool.Stats(); st.Submitted != 1 {
+		t.Fatalf("%d handshakes reached the worker pool, want 1 (the real client's)", st.Submitted)
+	}
+	// Each staller is closed by its handshake timer.
+	var wg sync.WaitGroup
+	var closed atomic.Int64
+	for _, s := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := io.Copy(io.Discard, s); err == nil {
+				closed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if closed.Load() != stallers || env.srv.Stats.HandshakeTimeouts.Load() != stallers {
+		t.Fatalf("%d stallers closed, %d handshake timeouts; want %d", closed.Load(),
+			env.srv.Stats.HandshakeTimeouts.Load(), stallers)
+	}
+}
+
+// TestTLSStalledHandshakeFreesItsWorker: a client that sends a whole
+// ClientHello and then stalls holds a worker only until the handshake
+// timeout; the worker then serves the next client.
+func TestTLSStalledHandshakeFreesItsWorker(t *testing.T) {
+	env := startTLS(t, 1, func(s *conn.TLSServer) { s.HandshakeTimeout = 300 * time.Millisecond })
+	s := dial(t, env.addr)
+	if _, err := s.Write(clientHello(t)); err != nil {
+		t.Fatal(err)
+	}
+	// The server's flight comes back: a worker runs the handshake.
+	if _, err := io.ReadFull(s, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the stalled handshake to time out and free its worker", func() bool {
+		st := env.pool.Stats()
+		return env.srv.Stats.HandshakeTimeouts.Load() == 1 && st.Submitted == 1 && st.Finished == 1
+	})
+	if _, err := io.Copy(io.Discard, s); err != nil {
+		t.Fatalf("the stalled client was not closed: %v", err)
+	}
+	c := env.dialTLS(t, env.clientConfig())
+	echo(t, c, bufio.NewReader(c), "next")
+}
+
+// TestTLSRefusesWhatIsNotTLS: plain HTTP gets a 400 that says why, other
+// garbage a TLS alert, and an oversized ClientHello an alert too; each is
+// counted and closed.
+func TestTLSRefusesWhatIsNotTLS(t *testing.T) {
+	env := startTLS(t, 2, nil)
+	c := dial(t, env.addr)
+	send(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	b, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 400 ") || !strings.Contains(string(b), "plain HTTP was sent to a TLS port") {
+		t.Fatalf("plain HTTP got %q, %v", b, err)
+	}
+	for _, in := range []string{
+		"\x00\x01garbage\r\n",
+		"\x16\x03\x01\x40\x01" + strings.Repeat("\x01", 20), // a record past 16 KiB
+		"\x16\x03\x01\x00\x04\x02\x00\x00\x00",              // a ServerHello
+		"\x16\x03\x01\x00\x04\x01\x02\x00\x00",              // a 128 KiB ClientHello
+	} {
+		c := dial(t, env.addr)
+		send(t, c, in)
+		b, err := io.ReadAll(c)
+		if err != nil || string(b) != "\x15\x03\x01\x00\x02\x02\x32" {
+			t.Fatalf("%q got %q, %v; want a decode_error alert, then EOF", in, b, err)
+		}
+	}
+	s := &env.srv.Stats
+	if s.PlainHTTP.Load() != 1 || s.NotTLS.Load() != 4 {
+		t.Fatalf("plain HTTP %d, not TLS %d; want 1 and 4", s.PlainHTTP.Load(), s.NotTLS.Load())
+	}
+}
+
+// TestTLSBadRecordAfterHandshake: a forged record after the handshake is
+// answered with an alert and closes the connection.
+func TestTLSBadRecordAfterHandshake(t *testing.T) {
+	env := startTLS(t, 2, nil)
+	raw, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	c := tls.Client(raw, env.clientConfig())
+	echo(t, c, bufio.NewReader(c), "ok")
+	forged := append([]byte{23, 3, 3, 0, 40}, make([]byte, 40)...)
+	if _, err := raw.Write(forged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, c); err == nil {
+		t.Fatal("the connection ended cleanly after a forged record; want an alert")
+	}
+	testutil.WaitFor(t, 10*time.Second, "the record error to be counted", func() bool {
+		return env.srv.Stats.RecordErrors.Load() == 1
+	})
+}
+
+// TestTLSInspectorServesBoth: with the inspector, one port serves TLS and
+// plain text.
+func TestTLSInspectorServesBoth(t *testing.T) {
+	env := startTLS(t, 2, func(s *conn.TLSServer) { s.Inspector = true })
+	p := dial(t, env.addr)
+	echo(t, p, bufio.NewReader(p), "plain")
+	c := env.dialTLS(t, env.clientConfig())
+	echo(t, c, bufio.NewReader(c), "tls")
+	if s := &env.srv.Stats; s.PlainText.Load() != 1 || s.Handshakes.Load() != 1 {
+		t.Fatalf("plain %d, handshakes %d; want 1 and 1", s.PlainText.Load(), s.Handshakes.Load())
+	}
+}
