@@ -152,8 +152,8 @@ func (p *ConnPool[H]) popWaiter() PoolClient[H] {
 
 func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 	p.active--
-	max := p.cluster.Spec.MaxRequestsPerConn
-	if !reusable || pc.C.Closed() || (max > 0 && pc.Requests >= max) {
+	limit := p.cluster.Spec.MaxRequestsPerConn
+	if !reusable || pc.C.Closed() || (limit > 0 && pc.Requests >= limit) {
 		pc.C.Close(filterchain.CloseNow)
 		p.serveWaitersByDial()
 		return

@@ -499,3 +499,18 @@ func TestConnBufferLimitSetsWatermarks(t *testing.T) {
 		t.Fatalf("negative limit: %v", err)
 	}
 }
+
+func TestPoolMaxRequestsPerConnCloses(t *testing.T) {
+	e := newPoolEnv(t, 1, ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80"), MaxRequestsPerConn: 2})
+	p := e.pool(0, "10.0.0.1:80")
+	pc := e.checkout(p)
+	pc.Release(true)
+	if again := e.checkout(p); again != pc {
+		t.Fatal("the second request did not reuse the connection")
+	}
+	pc.Release(true) // its second request: the limit
+	conn.RunDetached(e.loops[0])
+	if !pc.C.Gone() || p.Idle() != 0 || e.host("10.0.0.1:80").Conns() != 0 {
+		t.Fatalf("after max_requests_per_conn: gone %v, %d idle, host %d", pc.C.Gone(), p.Idle(), e.host("10.0.0.1:80").Conns())
+	}
+}
