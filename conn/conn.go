@@ -170,11 +170,6 @@ func (c *Conn) Gone() bool { return c.state == stateClosed }
 // Stalled reports whether the outbound queue is above the high watermark.
 func (c *Conn) Stalled() bool { return c.stalled }
 
-// Held is the outbound queue as last counted against the backlog budget:
-// at least what gnet holds (gnet only shrinks it between two counts).
-// Loop only.
-func (c *Conn) Held() int { return int(c.held) }
-
 // OutboundBuffered is the number of bytes queued in ferry for the socket.
 func (c *Conn) OutboundBuffered() int {
 	if c.state == stateClosed {
