@@ -50,7 +50,7 @@ import (
 var defaultConfig []byte
 
 // version is set at build time with -ldflags "-X main.version=...".
-var version = "dev" //nolint:gochecknoglobals // set by the linker
+var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -192,9 +192,7 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 	}
 	defer removePid()
 	fmt.Fprintln(stderr, a.Describe())
-	if addr := a.AdminAddr(); addr != nil {
-		log.Info("admin API", "address", addr.String())
-	}
+	a.LogSummary()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -256,7 +254,7 @@ func writePid(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
 	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil { //nolint:gosec // a pid file is world-readable, as MOSN's
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil { // a pid file is world-readable, as MOSN's
 		return nil, fmt.Errorf("pid: %w", err)
 	}
 	return func() { _ = os.Remove(path) }, nil
@@ -302,7 +300,7 @@ func newLogger(cfg *config.Config, lo logOptions, stderr io.Writer) (*slog.Logge
 		case "stdout":
 			out = os.Stdout
 		default:
-			f, err := os.OpenFile(s.DefaultLogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644) //nolint:gosec // a log file is world-readable, as MOSN's
+			f, err := os.OpenFile(s.DefaultLogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644) // a log file is world-readable, as MOSN's
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("servers[0].default_log_path: %w", err)
 			}

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -172,4 +173,46 @@ func describe(a *App) string {
 	}
 	fmt.Fprintf(&b, "; loops=%d reuse_port=%v scheduler=%s max_connections=%d", a.eng.NumLoops(), a.reusePort, a.policy, a.maxDown)
 	return b.String()
+}
+
+// LogSummary logs the running configuration as one structured record:
+// listeners, clusters, loops, scheduler, limits and timeouts, so that a
+// JSON log (--log-format json) carries it as fields. Control goroutine,
+// after Start.
+func (a *App) LogSummary() {
+	f := a.Config().Ferry.WithDefaults()
+	addrs := a.eng.Addrs()
+	ls := make([]any, 0, len(a.listeners))
+	for i, l := range a.listeners {
+		g := []any{slog.String("name", l.Name), slog.String("config_address", l.Address)}
+		if i < len(addrs) && addrs[i] != nil {
+			g = append(g, slog.String("address", addrs[i].String()))
+		}
+		if i < len(a.protocols) {
+			g = append(g, slog.String("protocol", a.protocols[i]))
+		}
+		ls = append(ls, slog.Group(strconv.Itoa(i), g...))
+	}
+	cs := make([]any, 0)
+	for _, c := range a.clusters.Clusters() {
+		cs = append(cs, slog.Group(c.Name(), slog.String("lb", c.Spec.LB.String()), slog.Int("hosts", len(c.Hosts()))))
+	}
+	attrs := []any{
+		slog.Group("listeners", ls...),
+		slog.Group("clusters", cs...),
+		slog.Int("loops", a.eng.NumLoops()),
+		slog.Bool("reuse_port", a.reusePort),
+		slog.Group("scheduler", slog.String("policy", a.policy.String()), slog.Int("queue", f.Scheduler.Queue)),
+		slog.Int64("max_connections", a.maxDown),
+		slog.Group("limits", slog.Int("max_header_bytes", f.HTTP1.MaxHeaderBytes),
+			slog.Int64("max_request_body_bytes", f.HTTP1.MaxRequestBodyBytes),
+			slog.Int("write_high_watermark", f.Buffers.WriteHighWatermark),
+			slog.Int64("spill_memory_bytes", f.Buffers.SpillMemoryBytes)),
+		slog.Group("timeouts", slog.Duration("request_header", f.Timeouts.RequestHeader.Std()),
+			slog.Duration("idle", f.Timeouts.Idle.Std()), slog.Duration("drain", a.drain)),
+	}
+	if addr := a.AdminAddr(); addr != nil {
+		attrs = append(attrs, slog.String("admin", addr.String()))
+	}
+	a.log.Info("ferry started", attrs...)
 }

@@ -2,8 +2,12 @@ package app
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -70,7 +74,7 @@ func TestConnectionIdleTimeoutPerListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }() // the exchange below is what is checked
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +173,44 @@ func TestUnboundListenerIsNotOpened(t *testing.T) {
 	cfg.Ferry.Compat.AllowUnimplemented = false
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "servers[0].listeners[0].bind_port: not implemented") {
 		t.Fatalf("validate without allow: %v", err)
+	}
+}
+
+// TestLogSummaryIsStructured: the start-up summary is one record whose
+// fields a JSON log keeps: listeners with their bound address, clusters,
+// loops, scheduler, limits.
+func TestLogSummaryIsStructured(t *testing.T) {
+	var buf bytes.Buffer
+	cfg := buildCfg(t, `{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`, "", "127.0.0.1:9", false)
+	a, err := New(cfg, Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	a.LogSummary()
+	var rec struct {
+		Msg       string `json:"msg"`
+		Listeners map[string]struct {
+			Name, Address, Protocol string
+		} `json:"listeners"`
+		Clusters map[string]struct {
+			LB    string
+			Hosts int
+		} `json:"clusters"`
+		Loops     int                     `json:"loops"`
+		Scheduler struct{ Policy string } `json:"scheduler"`
+		Limits    map[string]int64        `json:"limits"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("%v in %s", err, buf.String())
+	}
+	l := rec.Listeners["0"]
+	if rec.Msg != "ferry started" || l.Name != "l" || l.Address != a.Addrs()[0].String() || l.Protocol != "Http1" ||
+		rec.Clusters["c"].Hosts != 1 || rec.Clusters["c"].LB != "LB_ROUNDROBIN" || rec.Loops < 1 ||
+		rec.Scheduler.Policy == "" || rec.Limits["max_header_bytes"] == 0 {
+		t.Fatalf("summary %+v from %s", rec, buf.String())
 	}
 }
