@@ -173,7 +173,7 @@ func readBody(t *testing.T, br *bufio.Reader, method string) []byte {
 	if err != nil {
 		t.Fatalf("read response: %v", err)
 	}
-	defer resp.Body.Close() //nolint:errcheck // fully read below
+	defer resp.Body.Close() // fully read below
 	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatalf("read body: %v", err)

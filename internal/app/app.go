@@ -367,5 +367,5 @@ func raiseNoFile() int64 {
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl) // best effort: keep the old limit on failure
 		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
 	}
-	return int64(rl.Cur) //nolint:gosec // fd limits fit in int64
+	return int64(rl.Cur) // fd limits fit in int64
 }
