@@ -189,7 +189,7 @@ func clientHello(t *testing.T) []byte {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = tls.Client(a, &tls.Config{ServerName: "127.0.0.1"}).Handshake() //nolint:gosec // the hello is all that is used
+		_ = tls.Client(a, &tls.Config{ServerName: "127.0.0.1"}).Handshake() // the hello is all that is used
 	}()
 	hdr := make([]byte, 5)
 	if _, err := io.ReadFull(b, hdr); err != nil {
