@@ -23,20 +23,20 @@ const (
 // ClusterSpec describes one cluster. Zero fields take the defaults above.
 type ClusterSpec struct {
 	// Name identifies the cluster; routes refer to it. Non-empty and unique.
-	Name string `json:"name" yaml:"name"`
+	Name string
 	// LB is the load-balancing policy; see ParseLBPolicy for MOSN names.
-	LB LBPolicy `json:"lb_type" yaml:"lb_type"`
+	LB LBPolicy
 	// Hosts are the cluster's upstream servers, at least one, with distinct
 	// addresses.
-	Hosts []HostSpec `json:"hosts" yaml:"hosts"`
+	Hosts []HostSpec
 	// ConnectTimeout bounds one dial (TCP connect). Default 3s.
-	ConnectTimeout time.Duration `json:"connect_timeout" yaml:"connect_timeout"`
+	ConnectTimeout time.Duration
 	// IdleTimeout is how long a pooled connection may stay idle before it
 	// is closed. Default 60s.
-	IdleTimeout time.Duration `json:"idle_timeout" yaml:"idle_timeout"`
+	IdleTimeout time.Duration
 	// MaxConnsPerHost bounds the open and connecting sockets to one host,
 	// summed over all event loops (Host.Conns). Default 1024.
-	MaxConnsPerHost int `json:"max_conns_per_host" yaml:"max_conns_per_host"`
+	MaxConnsPerHost int
 	// MaxIdlePerHost bounds the idle connections to one host kept by each
 	// event loop: every loop owns its idle list, so a global bound would
 	// need cross-loop coordination. The total idle is at most loops ×
@@ -47,20 +47,20 @@ type ClusterSpec struct {
 	// unevenly over two loops, 256 cost about 500 dials a second (ss:
 	// TIME_WAIT towards the upstream) and runs of 54-56k rps against
 	// 61-69k without; make bench's 1k-c500 case shows it only as spread.
-	MaxIdlePerHost int `json:"max_idle_per_host" yaml:"max_idle_per_host"`
+	MaxIdlePerHost int
 	// MaxPending bounds the requests waiting for a connection to one host,
 	// per event loop (each loop queues its own waiters). A request past it
 	// fails at once. Default 1024.
-	MaxPending int `json:"max_pending" yaml:"max_pending"`
+	MaxPending int
 	// MaxRequestsPerConn closes a connection after it carried that many
 	// requests. Zero means unlimited.
-	MaxRequestsPerConn int `json:"max_requests_per_conn" yaml:"max_requests_per_conn"`
+	MaxRequestsPerConn int
 	// ConnBufferLimit bounds the bytes queued toward one upstream
 	// connection (MOSN's conn_buffer_limit_bytes): past it the connection
 	// reports itself full and the stream feeding it spills or stops
 	// reading its client, as a downstream connection does past
 	// ferry.buffers.write_high_watermark. Zero keeps the loop's watermarks.
-	ConnBufferLimit int `json:"conn_buffer_limit" yaml:"conn_buffer_limit"`
+	ConnBufferLimit int
 }
 
 // validate checks one spec; errors name the host index but not the cluster.

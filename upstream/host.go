@@ -15,11 +15,11 @@ const MaxWeight = 1<<16 - 1
 type HostSpec struct {
 	// Address is "ip:port", "[ipv6]:port" or "name:port". The port is
 	// numeric, 1..65535. Names are resolved when dialling.
-	Address string `json:"address" yaml:"address"`
+	Address string
 	// Weight is the host's share of the traffic for the weighted policies
 	// (WeightedRoundRobin, Random, LeastRequest). Zero means 1; at most
 	// MaxWeight.
-	Weight uint32 `json:"weight,omitempty" yaml:"weight,omitempty"`
+	Weight uint32
 }
 
 // validate checks the spec; the error does not name the host.
