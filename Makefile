@@ -50,6 +50,7 @@ run: build
 test: deps build
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(MAKE) --no-print-directory lint
 	FERRY_H2SPEC=$(H2SPEC) $(GO) test -race -shuffle=on -count=1 -timeout 20m $(PKGS)
 	FERRY_H2SPEC=$(H2SPEC) $(GO) test $(TAGS) -short -count=1 -timeout 10m ./proxy/ ./eventloop/ ./internal/app/ ./internal/conformance/ $(ALLOCPKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
