@@ -36,9 +36,14 @@ type Listener struct {
 	port int
 }
 
+// MaxLoops is the most event loops gnet runs: asked for more, it runs
+// this many without a word, so New refuses more.
+const MaxLoops = 256
+
 // Options configures an Engine.
 type Options struct {
-	// Loops is the number of event loops; zero means GOMAXPROCS.
+	// Loops is the number of event loops; zero means GOMAXPROCS. At most
+	// MaxLoops.
 	Loops int
 	// ReusePort gives each loop its own SO_REUSEPORT listener.
 	ReusePort bool
@@ -102,6 +107,10 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 	}
 	if opts.Loops <= 0 {
 		opts.Loops = runtime.GOMAXPROCS(0)
+	}
+	if opts.Loops > MaxLoops {
+		// gnet would run 256 and say nothing (docs/gnet.md).
+		return nil, fmt.Errorf("eventloop: %d event loops: gnet runs at most %d", opts.Loops, MaxLoops)
 	}
 	if opts.Tracker == nil {
 		opts.Tracker = conn.NewTracker(0)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -138,5 +139,18 @@ func TestGnetReleasesAntsDefaultPool(t *testing.T) {
 	err := ants.Submit(func() {})
 	if !errors.Is(err, ants.ErrPoolClosed) {
 		t.Fatalf("ants.Submit with gnet linked: %v, want ants.ErrPoolClosed", err)
+	}
+}
+
+// gnet runs at most 256 event loops and silently runs 256 when asked for
+// more; New refuses instead, naming the limit.
+func TestMoreLoopsThanGnetRunsIsRefused(t *testing.T) {
+	l := &Listener{Name: "t", Address: "127.0.0.1:0"}
+	_, err := New([]*Listener{l}, Options{Loops: MaxLoops + 1})
+	if err == nil || !strings.Contains(err.Error(), "at most 256") {
+		t.Fatalf("New with %d loops: %v, want an error naming the limit of 256", MaxLoops+1, err)
+	}
+	if _, err := New([]*Listener{l}, Options{Loops: MaxLoops}); err != nil {
+		t.Fatalf("New with %d loops: %v", MaxLoops, err)
 	}
 }
