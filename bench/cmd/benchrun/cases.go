@@ -39,6 +39,8 @@ func allCases() []benchCase {
 		{ID: "1k-close-c50", Proto: protoH1, Title: "1 KiB body, new connection per request, 50 conns", Path: "/1k", Conns: 50, Threads: 1, Close: true},
 		{ID: "h2-1k-c50", Title: "HTTP/2 h2c, 1 KiB body, 50 conns × 1 stream", Proto: protoH2, Path: "/1k", Conns: 50, Threads: 1, Streams: 1},
 		{ID: "h2-1k-c50-m10", Title: "HTTP/2 h2c, 1 KiB body, 50 conns × 10 streams", Proto: protoH2, Path: "/1k", Conns: 50, Threads: 1, Streams: 10},
+		// Last so that the report fixtures' case indices stay put.
+		{ID: "1m-c50", Proto: protoH1, Title: "1 MiB body, 50 conns", Path: "/size/1048576", Conns: 50, Threads: 1},
 	}
 }
 
@@ -59,9 +61,13 @@ func selectCases(ids []string) ([]benchCase, error) {
 		}
 	}
 	for _, id := range ids {
-		if !slices.ContainsFunc(all, func(c benchCase) bool { return c.ID == id }) {
+		if !slices.ContainsFunc(all, func(c benchCase) bool { return c.ID == id }) &&
+			!slices.ContainsFunc(allSlowCases(), func(c slowCase) bool { return c.ID == id }) {
 			var known []string
 			for _, c := range all {
+				known = append(known, c.ID)
+			}
+			for _, c := range allSlowCases() {
 				known = append(known, c.ID)
 			}
 			return nil, fmt.Errorf("unknown case %q (known: %s)", id, strings.Join(known, ", "))

@@ -58,6 +58,9 @@ func parseConfig(args []string) (config, error) {
 		for _, c := range allCases() {
 			fmt.Printf("%-14s %s\n", c.ID, c.Title)
 		}
+		for _, c := range allSlowCases() {
+			fmt.Printf("%-14s %s (slowhttptest -X, %v)\n", c.ID, c.Title, c.Length)
+		}
 		return cfg, errListed
 	}
 	set := map[string]bool{}

@@ -1,11 +1,12 @@
 // Command benchrun is ferry's side-by-side benchmark harness. In one run it
 // builds the upstream, idleconns, forwarder and ferry binaries, installs missing
-// Debian tools (wrk, nginx, haproxy, h2load), writes nginx and HAProxy
+// Debian tools (wrk, nginx, haproxy, h2load, slowhttptest), writes nginx and HAProxy
 // configurations from the reference files (only ports change) and a ferry
 // config, starts the upstream and every target on free 127.0.0.1 ports,
 // measures idle-connection memory, then runs each load case with the
-// targets interleaved round by round, and writes a markdown report and an
-// SVG chart to bench/results (see bench/README.md).
+// targets interleaved round by round, then the slow-reader cases
+// (slowhttptest -X, 30 s, peak RSS growth per target), and writes a
+// markdown report and an SVG chart to bench/results (see bench/README.md).
 //
 // Targets: direct (wrk straight at the upstream: the ceiling), forwarder
 // (bench/forwarder, a minimal gnet byte copier: the ceiling for a gnet

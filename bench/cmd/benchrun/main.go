@@ -141,6 +141,13 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.runMatrix(ctx, b.rep.Cases, targets); err != nil {
 		return err
 	}
+	// The slow-reader cases come last: each leaves its targets with
+	// memory that a load case measured after it would count.
+	if slow := selectSlowCases(b.cfg.caseIDs); len(slow) > 0 && !missing["slowhttptest"] {
+		if err := b.runSlow(ctx, slow, targets); err != nil {
+			return err
+		}
+	}
 	for _, t := range targets {
 		if t.proc.exited() {
 			b.note("%s exited during the run (%v); its later figures are missing. Its log (bench/.work/logs/%s.log) says: %s",

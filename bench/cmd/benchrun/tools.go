@@ -29,6 +29,7 @@ func neededTools() []debTool {
 		{bin: "nginx", pkgs: []string{"nginx-light", "nginx"}},
 		{bin: "haproxy", pkgs: []string{"haproxy"}},
 		{bin: "h2load", pkgs: []string{"nghttp2-client"}},
+		{bin: "slowhttptest", pkgs: []string{"slowhttptest"}},
 	}
 }
 
