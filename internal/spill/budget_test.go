@@ -16,8 +16,13 @@ func TestBudgetBoundsMemory(t *testing.T) {
 	budget := backlog.New(2 * chunk)
 	a := New(Options{MemLimit: 4 * chunk, Dir: t.TempDir(), Budget: budget})
 	b := New(Options{MemLimit: 4 * chunk, Dir: t.TempDir(), Budget: budget})
-	defer a.Close()
-	defer b.Close()
+	t.Cleanup(func() {
+		for _, q := range []*Queue{a, b} {
+			if err := q.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}
+	})
 	data := bytes.Repeat([]byte("0123456789abcdef"), 3*chunk/16) // 3 chunks
 
 	if n, err := a.Write(data); n != len(data) || err != nil {
