@@ -353,6 +353,7 @@ func (c *Conn) startLinger() {
 		return
 	}
 	c.state = stateLingering
+	c.hold(0) // gnet's queue is empty (recheckFlush): nothing left to count
 	c.linger = &Timer{}
 	c.linger.Init(c)
 	c.loop.Schedule(c.linger, c.loop.Opts.LingerTimeout)
