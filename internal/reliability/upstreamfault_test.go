@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,10 +42,10 @@ type faultCase struct {
 	want    []int                              // status per request; 0: the body must not read as complete
 	prefix  string                             // local reply body prefix of the last response
 	counter string                             // counter that must move
-	// midBody, if set, is closed once the client has read the first byte
-	// of the response body: the handler waits for it before it cuts the
-	// connection, so that the cut falls in the middle of the body.
-	midBody chan struct{}
+	// bodyRead, if set, gets a token for each byte of the response body
+	// the client reads (while it has room): a handler waits on it to act
+	// in the middle of the body, when the client holds part of it.
+	bodyRead chan struct{}
 	// minTook bounds how soon the last answer may come (a timeout case).
 	minTook time.Duration
 }
@@ -65,7 +66,16 @@ func faultCases() []faultCase {
 		readHead(br)
 	}
 	post := "POST /p HTTP/1.1\r\nHost: rel.test\r\nContent-Length: 5\r\n\r\nhello"
-	midBody := make(chan struct{})
+	resetRead, dripRead := make(chan struct{}, 16), make(chan struct{}, 16)
+	// clientHas waits until the client has read one more body byte.
+	clientHas := func(read <-chan struct{}) bool {
+		select {
+		case <-read:
+			return true
+		case <-time.After(ioTimeout): // the client failed before it read
+			return false
+		}
+	}
 	return []faultCase{
 		{name: "refused", reqs: []string{get("/f")}, want: []int{503},
 			prefix: "upstream_connect_failed", counter: "local_reply_upstream_connect_failed"},
@@ -76,12 +86,9 @@ func faultCases() []faultCase {
 		{name: "reset during response", handle: func(c net.Conn, br *bufio.Reader) {
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("p", 5000))
-			select { // the upstream dies once the client has part of the body
-			case <-midBody:
-			case <-time.After(ioTimeout):
-			}
+			clientHas(resetRead) // the upstream dies once the client holds part of the body
 			resetConn(c)
-		}, reqs: []string{get("/f")}, want: []int{0}, counter: "upstream_rq_reset_mid_body", midBody: midBody},
+		}, reqs: []string{get("/f")}, want: []int{0}, counter: "upstream_rq_reset_mid_body", bodyRead: resetRead},
 		{name: "close during response", handle: func(c net.Conn, br *bufio.Reader) {
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n"+strings.Repeat("q", 1024)+"\r\n")
@@ -94,17 +101,18 @@ func faultCases() []faultCase {
 			_, _ = io.Copy(io.Discard, br)
 		}, reqs: []string{get("/hang")}, want: []int{0}, counter: "upstream_rq_timeout"},
 		{name: "slow drip", handle: func(c net.Conn, br *bufio.Reader) {
+			// The body in eight one-byte chunks, each sent only once the
+			// client has the one before: every piece reaches ferry on its own.
 			readHead(br)
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
 			for range 8 {
-				time.Sleep(40 * time.Millisecond) // not a wait: the upstream's pace, a gap within the 500 ms route timeout
-				if _, err := io.WriteString(c, "1\r\nd\r\n"); err != nil {
+				if _, err := io.WriteString(c, "1\r\nd\r\n"); err != nil || !clientHas(dripRead) {
 					return
 				}
 			}
 			_, _ = io.WriteString(c, "0\r\n\r\n")
 			_, _ = io.Copy(io.Discard, br)
-		}, reqs: []string{get("/hang/drip")}, want: []int{200}, counter: "downstream_rq_total"},
+		}, reqs: []string{get("/hang/drip")}, want: []int{200}, counter: "downstream_rq_total", bodyRead: dripRead},
 		{name: "garbage", handle: func(c net.Conn, br *bufio.Reader) {
 			readHead(br)
 			_, _ = io.WriteString(c, "\x00\x01garbage\r\n\r\n")
@@ -135,8 +143,8 @@ func TestUpstreamFaults(t *testing.T) {
 				method, _, _ := strings.Cut(req, " ")
 				var r *resp
 				var err error
-				if tc.midBody != nil {
-					r, err = cl.readSignalling(method, tc.midBody)
+				if tc.bodyRead != nil {
+					r, err = cl.readCounting(method, tc.bodyRead)
 				} else {
 					r, err = cl.read(method)
 				}
@@ -231,25 +239,32 @@ func TestUpstreamNeverReadsBody(t *testing.T) {
 	}
 }
 
-// readSignalling is read, but closes firstByte once the first byte of the
-// body has arrived (or the response has failed before it).
-func (cl *client) readSignalling(method string, firstByte chan<- struct{}) (*resp, error) {
-	signal := sync.OnceFunc(func() { close(firstByte) })
-	defer signal()
+// readCounting is read, but reads the body a byte at a time and puts a
+// token in bodyRead for each byte while it has room.
+func (cl *client) readCounting(method string, bodyRead chan<- struct{}) (*resp, error) {
 	_ = cl.c.SetReadDeadline(time.Now().Add(ioTimeout))
 	r, err := http.ReadResponse(cl.br, &http.Request{Method: method})
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = r.Body.Close() }() // read to its end below
-	first := make([]byte, 1)
-	if _, err := io.ReadFull(r.Body, first); err != nil {
-		return nil, fmt.Errorf("status %d, no body: %w", r.StatusCode, err)
+	defer r.Body.Close()
+	var body []byte
+	b := make([]byte, 1)
+	for {
+		n, err := r.Body.Read(b)
+		if n == 1 {
+			body = append(body, b[0])
+			select {
+			case bodyRead <- struct{}{}:
+			default: // the handler has all the tokens it waits for
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("status %d, body cut after %d bytes: %w", r.StatusCode, len(body), err)
+		}
 	}
-	signal()
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, fmt.Errorf("status %d, body cut after %d bytes: %w", r.StatusCode, len(b)+1, err)
-	}
-	return &resp{status: r.StatusCode, header: r.Header, close: r.Close, body: string(first) + string(b)}, nil
+	return &resp{status: r.StatusCode, header: r.Header, close: r.Close, body: string(body)}, nil
 }
