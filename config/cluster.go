@@ -5,7 +5,7 @@ import "encoding/json"
 // ClusterManager holds the upstream clusters.
 type ClusterManager struct {
 	// TLSContext is an old MOSN field: a TLS context shared by clusters.
-	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	TLSContext *UpstreamTLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
 	// ClusterConfigPath is a directory of cluster files that MOSN reads and
 	// rewrites at run time.
 	ClusterConfigPath string `json:"clusters_configs,omitempty" yaml:"clusters_configs,omitempty" ferry:"refused" why:"clusters kept in that directory would not be loaded" until:"cluster directories"`
@@ -79,7 +79,7 @@ type Cluster struct {
 	// ClusterManagerTLS uses cluster_manager.tls_context for this cluster.
 	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" ferry:"refused" why:"cluster_manager.tls_context would not be applied to this cluster" until:"TLS to upstreams"`
 	// TLSContext configures TLS to the hosts.
-	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	TLSContext *UpstreamTLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
 	// Hosts are the upstream endpoints.
 	Hosts []Host `json:"hosts,omitempty" yaml:"hosts,omitempty"`
 	// ConnectTimeout bounds a dial; zero selects the upstream default.

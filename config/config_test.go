@@ -430,8 +430,8 @@ func TestRedacted(t *testing.T) {
 			TLSContext:    &TLSConfig{PrivateKey: "k1", CertChain: "cert"},
 			TLSContextSet: []TLSConfig{{PrivateKey: "k2", Ticket: "t2"}},
 		}}}}}},
-		ClusterManager: ClusterManager{TLSContext: &TLSConfig{PrivateKey: "k3"},
-			Clusters: []Cluster{{Name: "c", TLSContext: &TLSConfig{PrivateKey: "k4"}}}},
+		ClusterManager: ClusterManager{TLSContext: &UpstreamTLSConfig{PrivateKey: "k3"},
+			Clusters: []Cluster{{Name: "c", TLSContext: &UpstreamTLSConfig{PrivateKey: "k4"}}}},
 	}
 	r := c.Redacted()
 	fc := r.Servers[0].Listeners[0].FilterChains[0]

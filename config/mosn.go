@@ -151,7 +151,15 @@ func (c *Config) Redacted() *Config {
 			t.Ticket = redactedValue
 		}
 	}
-	redact(out.ClusterManager.TLSContext)
+	redactUpstream := func(t *UpstreamTLSConfig) {
+		if t != nil && t.PrivateKey != "" {
+			t.PrivateKey = redactedValue
+		}
+		if t != nil && t.Ticket != "" {
+			t.Ticket = redactedValue
+		}
+	}
+	redactUpstream(out.ClusterManager.TLSContext)
 	for si := range out.Servers {
 		for li := range out.Servers[si].Listeners {
 			for ci := range out.Servers[si].Listeners[li].FilterChains {
@@ -164,7 +172,7 @@ func (c *Config) Redacted() *Config {
 		}
 	}
 	for i := range out.ClusterManager.Clusters {
-		redact(out.ClusterManager.Clusters[i].TLSContext)
+		redactUpstream(out.ClusterManager.Clusters[i].TLSContext)
 	}
 	return &out
 }

@@ -77,7 +77,7 @@ type Listener struct {
 	// every request of this listener.
 	StreamFilters []Filter `json:"stream_filters,omitempty" yaml:"stream_filters,omitempty" note:"the types registered in cmd/ferry/filters.go; any other type is refused (a request would pass without it)"`
 	// Inspector sniffs TLS on a TLS listener and also accepts plain text.
-	Inspector bool `json:"inspector,omitempty" yaml:"inspector,omitempty" ferry:"ignored" why:"sniffs TLS on a TLS listener; ferry refuses tls_context status true, so there is no TLS to sniff"`
+	Inspector bool `json:"inspector,omitempty" yaml:"inspector,omitempty" note:"on a TLS listener, a connection that opens with no TLS handshake is served as plain text"`
 	// ConnectionIdleTimeout closes a downstream connection idle this long;
 	// it overrides ferry.timeouts.idle for this listener. Zero or absent
 	// keeps the ferry default.
@@ -116,9 +116,9 @@ type FilterChain struct {
 	Match string `json:"match,omitempty" yaml:"match,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// TLSContext configures TLS for the listener. At most one of
 	// tls_context and tls_context_set may be set.
-	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty" note:"see TLSConfig: status true is refused, even with allow_unimplemented"`
+	TLSContext *TLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty" note:"see TLSConfig"`
 	// TLSContextSet configures several certificates, chosen by SNI.
-	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty" note:"see TLSConfig: status true is refused, even with allow_unimplemented"`
+	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty" note:"see TLSConfig; every context has status true, or none"`
 	// Filters are the network filters, in read order. The proxy filter is
 	// typed; see NetworkFilter.
 	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty" note:"one proxy filter per chain; any other type not registered in cmd/ferry/filters.go is refused"`
@@ -203,44 +203,49 @@ type ProxyConfig struct {
 	ExtendConfig json.RawMessage `json:"extend_config,omitempty" yaml:"extend_config,omitempty" ferry:"ignored" why:"protocol options of MOSN's X and Http2 codecs; ferry's HTTP codecs always stream, and X protocols are refused by downstream_protocol"`
 }
 
-// TLSConfig is MOSN's TLS context. TLS is not implemented by ferry yet: a
-// context with status true is reported by Warnings and the listener or
-// cluster runs in plain text.
+// TLSConfig is MOSN's TLS context on a listener: ferry terminates TLS 1.2
+// and 1.3 (docs/tls.md). Validate checks every field of a context with
+// status true (certificates loaded, key matching, names MOSN accepts) and
+// internal/app builds the listener from the same checks (BuildServerTLS).
+// A cluster's context is UpstreamTLSConfig.
 type TLSConfig struct {
 	// Status enables TLS.
-	Status bool `json:"status,omitempty" yaml:"status,omitempty" ferry:"refused,strict" why:"traffic meant to be encrypted would travel as plain text" until:"TLS"`
+	Status bool `json:"status,omitempty" yaml:"status,omitempty" note:"listeners terminate TLS 1.2 and 1.3 (docs/tls.md); a cluster's status true is refused (UpstreamTLSConfig)"`
 	// Type selects a TLS provider extension.
-	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
-	// ServerName is the SNI to send (upstream) or match (downstream).
-	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
-	// CACert is the PEM (or path) of the CA that verifies the peer.
-	CACert string `json:"ca_cert,omitempty" yaml:"ca_cert,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty" ferry:"refused" why:"MOSN's TLS provider extension named by type would not be used" until:"TLS provider extensions"`
+	// ServerName is the SNI this context answers, besides its
+	// certificate's names.
+	ServerName string `json:"server_name,omitempty" yaml:"server_name,omitempty" note:"with the certificate's names, picks the context of tls_context_set by SNI; the first context answers the rest"`
+	// CACert is the PEM (or path) of the CA that verifies client
+	// certificates.
+	CACert string `json:"ca_cert,omitempty" yaml:"ca_cert,omitempty" note:"a file path or inline PEM; required by verify_client"`
 	// CertChain is the PEM (or path) of the certificate chain.
-	CertChain string `json:"cert_chain,omitempty" yaml:"cert_chain,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	CertChain string `json:"cert_chain,omitempty" yaml:"cert_chain,omitempty" note:"a file path or inline PEM; a file is reloaded when it changes"`
 	// PrivateKey is the PEM (or path) of the private key.
-	PrivateKey string `json:"private_key,omitempty" yaml:"private_key,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
-	// VerifyClient asks clients for a certificate and verifies it.
-	VerifyClient bool `json:"verify_client,omitempty" yaml:"verify_client,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	PrivateKey string `json:"private_key,omitempty" yaml:"private_key,omitempty" note:"a file path or inline PEM, matching cert_chain; a file is reloaded when it changes"`
+	// VerifyClient verifies client certificates against ca_cert.
+	VerifyClient bool `json:"verify_client,omitempty" yaml:"verify_client,omitempty" note:"alone: a certificate is verified if given; with require_client_cert: required and verified"`
 	// RequireClientCert rejects clients without a certificate.
-	RequireClientCert bool `json:"require_client_cert,omitempty" yaml:"require_client_cert,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	RequireClientCert bool `json:"require_client_cert,omitempty" yaml:"require_client_cert,omitempty" note:"needs verify_client: alone, MOSN asks for a certificate and never checks it, which ferry refuses"`
 	// InsecureSkip skips verification of the server certificate.
-	InsecureSkip bool `json:"insecure_skip,omitempty" yaml:"insecure_skip,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	InsecureSkip bool `json:"insecure_skip,omitempty" yaml:"insecure_skip,omitempty" ferry:"ignored" why:"it skips verifying a server's certificate, which only a TLS client does"`
 	// CipherSuites lists cipher suites, separated by ":".
-	CipherSuites string `json:"cipher_suites,omitempty" yaml:"cipher_suites,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
-	// EcdhCurves lists curves, separated by ":".
-	EcdhCurves string `json:"ecdh_curves,omitempty" yaml:"ecdh_curves,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	CipherSuites string `json:"cipher_suites,omitempty" yaml:"cipher_suites,omitempty" note:"MOSN's names (ECDHE-ECDSA-AES128-GCM-SHA256, …); TLS 1.3 suites are always crypto/tls's"`
+	// EcdhCurves lists curves, separated by ",".
+	EcdhCurves string `json:"ecdh_curves,omitempty" yaml:"ecdh_curves,omitempty" note:"x25519, p256, p384, p521"`
 	// MinVersion is the lowest TLS version ("TLSv1_2").
-	MinVersion string `json:"min_version,omitempty" yaml:"min_version,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	MinVersion string `json:"min_version,omitempty" yaml:"min_version,omitempty" note:"TLS_AUTO, TLSv1_2 or TLSv1_3 (TLS 1.0 and 1.1 are refused); default TLS 1.2"`
 	// MaxVersion is the highest TLS version.
-	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty" note:"TLS_AUTO, TLSv1_2 or TLSv1_3; default TLS 1.3"`
 	// ALPN lists ALPN protocols, separated by ",".
-	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty" note:"h2 and http/1.1, within what downstream_protocol speaks; absent: all it speaks (Auto: h2, http/1.1)"`
 	// Ticket is the session ticket key.
-	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
-	// Fallback accepts plain text when the TLS handshake fails.
-	Fallback bool `json:"fall_back,omitempty" yaml:"fall_back,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty" ferry:"ignored" why:"crypto/tls makes session ticket keys and rotates them itself; a ticket another process issued costs a full handshake"`
+	// Fallback serves the listener without TLS when its certificate
+	// fails to load.
+	Fallback bool `json:"fall_back,omitempty" yaml:"fall_back,omitempty" ferry:"refused,strict" why:"a listener whose certificate failed to load would serve plain text" until:"TLS fallback"`
 	// ExtendVerify configures a custom verifier, verbatim.
-	ExtendVerify json.RawMessage `json:"extend_verify,omitempty" yaml:"extend_verify,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	ExtendVerify json.RawMessage `json:"extend_verify,omitempty" yaml:"extend_verify,omitempty" ferry:"refused" why:"the custom certificate verifier would not run" until:"TLS verifier extensions"`
 	// SdsSource fetches certificates over SDS, verbatim.
-	SdsSource json.RawMessage `json:"sds_source,omitempty" yaml:"sds_source,omitempty" ferry:"ignored" why:"read only when status is true, which ferry refuses until TLS lands"`
+	SdsSource json.RawMessage `json:"sds_source,omitempty" yaml:"sds_source,omitempty" ferry:"refused" why:"certificates would not be fetched from SDS" until:"SDS"`
 }

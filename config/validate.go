@@ -158,6 +158,7 @@ func (v *validator) listener(l *Listener, lp string, names, addrs map[string]str
 	for ci := range l.FilterChains {
 		v.filterChain(&l.FilterChains[ci], index(lp+".filter_chains", ci))
 	}
+	ListenerTLS(l, lp, v.p.add) // validate_tls.go
 }
 
 // listenAddress checks a listener address and returns its key for

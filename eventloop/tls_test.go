@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,5 +348,102 @@ func TestTLSInspectorServesBoth(t *testing.T) {
 	echo(t, c, bufio.NewReader(c), "tls")
 	if s := &env.srv.Stats; s.PlainText.Load() != 1 || s.Handshakes.Load() != 1 {
 		t.Fatalf("plain %d, handshakes %d; want 1 and 1", s.PlainText.Load(), s.Handshakes.Load())
+	}
+}
+
+// TestTLSCertReloadKeepsConnections: new certificate files are picked up
+// by the next handshake once Check sees them change, while a connection
+// made with the old certificate goes on working; a broken file keeps the
+// last good certificate.
+func TestTLSCertReloadKeepsConnections(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	cert := testutil.NewCert(t, "127.0.0.1")
+	writeFiles := func() {
+		t.Helper()
+		for f, data := range map[string][]byte{certFile: cert.CertPEM, keyFile: cert.KeyPEM} {
+			tmp := f + ".tmp"
+			if err := os.WriteFile(tmp, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writeFiles()
+	load := func() (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		return &c, err
+	}
+	r, err := conn.NewCertReloader(load, []string{certFile, keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := startTLS(t, 2, func(s *conn.TLSServer) {
+		s.Config = &tls.Config{GetCertificate: r.GetCertificate, MinVersion: tls.VersionTLS12}
+	})
+	env.cert = cert
+	serial := func(c *tls.Conn) string { return c.ConnectionState().PeerCertificates[0].SerialNumber.String() }
+	old := env.dialTLS(t, env.clientConfig())
+	oldR := bufio.NewReader(old)
+	echo(t, old, oldR, "before")
+	first := serial(old)
+	if changed, err := r.Check(); changed || err != nil {
+		t.Fatalf("Check with unchanged files: %v, %v", changed, err)
+	}
+
+	cert.Reissue(t, "127.0.0.1")
+	writeFiles()
+	if changed, err := r.Check(); !changed || err != nil {
+		t.Fatalf("Check after new files: %v, %v", changed, err)
+	}
+	c := env.dialTLS(t, env.clientConfig())
+	if serial(c) == first {
+		t.Fatal("a new connection still got the old certificate")
+	}
+	echo(t, c, bufio.NewReader(c), "new")
+	echo(t, old, oldR, "after") // the old connection is untouched
+
+	second := serial(c)
+	if err := os.WriteFile(certFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := r.Check(); changed || err == nil {
+		t.Fatalf("Check with a broken file: %v, %v; want an error and no swap", changed, err)
+	}
+	c = env.dialTLS(t, env.clientConfig())
+	if serial(c) != second || r.Reloads.Load() != 1 {
+		t.Fatalf("after a failed reload: serial changed %v, reloads %d", serial(c) != second, r.Reloads.Load())
+	}
+}
+
+// TestTLSPicksContextBySNI: with several contexts, the client's server
+// name picks the certificate (exact, then wildcard), the first answers
+// the rest.
+func TestTLSPicksContextBySNI(t *testing.T) {
+	a := testutil.NewCert(t, "a.example.com")
+	b := testutil.NewCert(t, "*.b.example.com")
+	ctx := func(c *testutil.Cert, names ...string) conn.SNIContext {
+		return conn.SNIContext{Config: &tls.Config{Certificates: []tls.Certificate{c.TLS}, MinVersion: tls.VersionTLS12}, Names: names}
+	}
+	cfg, err := conn.SNIConfig([]conn.SNIContext{ctx(a, "a.example.com"), ctx(b, "*.b.example.com", "exact.example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := startTLS(t, 2, func(s *conn.TLSServer) { s.Config = cfg })
+	for _, tc := range []struct {
+		sni  string
+		want *testutil.Cert
+	}{{"a.example.com", a}, {"x.b.example.com", b}, {"EXACT.example.com", b}, {"other.example.com", a}} {
+		c, err := tls.Dial("tcp", env.addr, &tls.Config{ServerName: tc.sni, InsecureSkipVerify: true}) // the test compares the certificate itself
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.ConnectionState().PeerCertificates[0].Raw
+		_ = c.Close()
+		if string(got) != string(tc.want.TLS.Certificate[0]) {
+			t.Errorf("SNI %q got the other context's certificate", tc.sni)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func TestAdminCountsKnownTraffic(t *testing.T) {
 	up := echoUpstream(t)
 	cfg := buildCfg(t, `{"match":{"path":"/direct"},"direct_response":{"status":200,"body":"ok"}},{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`,
 		"", up, false)
-	cfg.ClusterManager.Clusters[0].TLSContext = &config.TLSConfig{PrivateKey: "-----BEGIN EC PRIVATE KEY-----secret"}
+	cfg.ClusterManager.Clusters[0].TLSContext = &config.UpstreamTLSConfig{PrivateKey: "-----BEGIN EC PRIVATE KEY-----secret"}
 	a := startWithAdmin(t, cfg)
 	for range 3 {
 		if code, _ := get(t, a, "/x"); code != 200 {

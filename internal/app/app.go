@@ -82,6 +82,8 @@ type App struct {
 	// loader is Options.Load; reload is the reloads' state.
 	loader func() (*config.Config, error)
 	reload reloadState
+	// tls holds the TLS listeners' certificates (tls.go).
+	tls tlsState
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -218,6 +220,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 			idle = l.ConnectionIdleTimeout.Std()
 		}
 		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
+		el.TLS = a.listenerTLS(&l, path, cfg.Ferry.WithDefaults().Timeouts.RequestHeader.Std(), &p)
 		for ci, fc := range l.FilterChains {
 			for fi, nf := range fc.Filters {
 				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)
@@ -284,6 +287,7 @@ func (a *App) Start() error {
 		_ = a.workers.Close(context.Background())
 		return fmt.Errorf("start: %w", err)
 	}
+	a.startCertWatch()
 	if a.adminAddr != "" {
 		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: &adminBackend{a: a}, Level: a.level, Logger: a.log})
 		if err != nil {
@@ -326,6 +330,7 @@ func (a *App) Server() *proxy.Server { return a.srv }
 // then stops the engine and the workers.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
+	a.stopCertWatch()
 	a.eng.SetDraining()
 	dctx, cancel := context.WithTimeout(ctx, a.drain)
 	drainErr := a.srv.Drain(dctx)

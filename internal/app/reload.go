@@ -129,6 +129,7 @@ func (a *App) apply(next *config.Config) error {
 		return fmt.Errorf("cluster_manager.clusters: %w", err) // not reached: the union passed
 	}
 	a.reload.cur.Store(next)
+	a.reloadCerts() // listeners are unchanged, but their certificate files may not be
 	return nil
 }
 

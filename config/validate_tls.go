@@ -1,0 +1,386 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ServerTLS is a listener's TLS, checked: what internal/app builds the
+// listener's conn.TLSServer from (docs/tls.md). Validate and the runtime
+// build both get it from ListenerTLS, so they agree.
+type ServerTLS struct {
+	// Contexts are the listener's TLS contexts in order (tls_context, or
+	// tls_context_set); the first answers server names no other does.
+	Contexts []ServerTLSContext
+	// Inspector also serves plain text on the port.
+	Inspector bool
+}
+
+// ServerTLSContext is one checked TLS context.
+type ServerTLSContext struct {
+	// Path is the context's configuration path.
+	Path string
+	// Config holds versions, cipher suites, curves, ALPN and client
+	// authentication; the certificate is the runtime's to serve
+	// (GetCertificate), from Load.
+	Config *tls.Config
+	// Names are the server names the context answers: server_name and
+	// its certificate's DNS names, lower case.
+	Names []string
+	// Load reads cert_chain and private_key again.
+	Load func() (*tls.Certificate, error)
+	// Files are the files Load reads (none for inline PEM).
+	Files []string
+}
+
+// ListenerTLS checks the TLS of listener l, found at lp, and builds it;
+// nil without a TLS context of status true. Every problem is passed to
+// add with the path of the field at fault. It reads the certificate,
+// key and CA files. Any goroutine.
+func ListenerTLS(l *Listener, lp string, add func(path, msg string)) *ServerTLS {
+	if len(l.FilterChains) == 0 {
+		return nil
+	}
+	fc := &l.FilterChains[0]
+	fp := lp + ".filter_chains[0]"
+	var ctxs []*TLSConfig
+	var paths []string
+	if fc.TLSContext != nil {
+		ctxs, paths = append(ctxs, fc.TLSContext), append(paths, fp+".tls_context")
+	} else {
+		for i := range fc.TLSContextSet {
+			ctxs, paths = append(ctxs, &fc.TLSContextSet[i]), append(paths, index(fp+".tls_context_set", i))
+		}
+	}
+	on := 0
+	for _, c := range ctxs {
+		if c.Status {
+			on++
+		}
+	}
+	if on == 0 {
+		return nil
+	}
+	if on != len(ctxs) {
+		add(fp+".tls_context_set", "every context has status true, or none: "+strconv.Itoa(len(ctxs)-on)+
+			" of "+strconv.Itoa(len(ctxs))+" would leave TLS off")
+		return nil
+	}
+	offer := alpnOffer(fc)
+	st := &ServerTLS{Inspector: l.Inspector}
+	ok := true
+	for i, c := range ctxs {
+		sc, good := serverContext(c, paths[i], offer, add)
+		ok = ok && good
+		st.Contexts = append(st.Contexts, sc)
+	}
+	if !ok {
+		return nil
+	}
+	return st
+}
+
+// alpnOffer is what the chain's proxy speaks, as ALPN protocol IDs.
+func alpnOffer(fc *FilterChain) []string {
+	for i := range fc.Filters {
+		if f := &fc.Filters[i]; f.Type == ProxyFilterType && f.Proxy != nil {
+			switch down, _ := f.Proxy.Protocols(); down {
+			case protocolHTTP1:
+				return []string{"http/1.1"}
+			case protocolHTTP2:
+				return []string{"h2"}
+			default:
+				return []string{"h2", "http/1.1"}
+			}
+		}
+	}
+	return []string{"h2", "http/1.1"}
+}
+
+// serverContext checks and builds one context; it reports whether the
+// context is usable.
+func serverContext(c *TLSConfig, p string, offer []string, add func(path, msg string)) (ServerTLSContext, bool) {
+	bad := false
+	fail := func(field, msg string) {
+		add(p+"."+field, msg)
+		bad = true
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13}
+	sc := ServerTLSContext{Path: p, Config: cfg}
+
+	// The certificate and its key.
+	switch {
+	case c.CertChain == "":
+		fail("cert_chain", "required when status is true")
+	case c.PrivateKey == "":
+		fail("private_key", "required when status is true")
+	default:
+		certChain, keyPEM := c.CertChain, c.PrivateKey
+		sc.Load = func() (*tls.Certificate, error) {
+			cert, field, err := loadKeyPair(certChain, keyPEM)
+			if err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", p, field, err)
+			}
+			return cert, nil
+		}
+		for _, v := range []string{certChain, keyPEM} {
+			if !isInlinePEM(v) {
+				sc.Files = append(sc.Files, v)
+			}
+		}
+		cert, field, err := loadKeyPair(certChain, keyPEM)
+		if err != nil {
+			fail(field, err.Error())
+		} else {
+			sc.Names = serverNames(c.ServerName, cert.Leaf)
+		}
+	}
+
+	// Client certificates.
+	if c.CACert != "" {
+		data, err := readPEM(c.CACert)
+		pool := x509.NewCertPool()
+		switch {
+		case err != nil:
+			fail("ca_cert", err.Error())
+		case !pool.AppendCertsFromPEM(data):
+			fail("ca_cert", "no PEM certificate found")
+		default:
+			cfg.ClientCAs = pool
+		}
+	}
+	switch {
+	case c.VerifyClient && c.CACert == "":
+		fail("verify_client", "needs ca_cert, the CA that client certificates are verified against")
+	case c.RequireClientCert && !c.VerifyClient:
+		fail("require_client_cert", "needs verify_client: without it MOSN asks for a client certificate and accepts any, unverified")
+	case c.VerifyClient && c.RequireClientCert:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	case c.VerifyClient:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+
+	// Versions.
+	if c.MinVersion != "" {
+		v, msg := tlsVersion(c.MinVersion, tls.VersionTLS12)
+		if msg != "" {
+			fail("min_version", msg)
+		}
+		cfg.MinVersion = v
+	}
+	if c.MaxVersion != "" {
+		v, msg := tlsVersion(c.MaxVersion, tls.VersionTLS13)
+		if msg != "" {
+			fail("max_version", msg)
+		}
+		cfg.MaxVersion = v
+	}
+	if cfg.MinVersion > cfg.MaxVersion {
+		fail("min_version", "above max_version: no TLS version is left")
+	}
+
+	// Cipher suites (TLS 1.2; crypto/tls picks TLS 1.3's).
+	if c.CipherSuites != "" {
+		tls13Only := true
+		for _, name := range strings.Split(c.CipherSuites, ":") {
+			name = strings.TrimSpace(name)
+			id, tls13, ok := cipherSuite(name)
+			switch {
+			case !ok:
+				fail("cipher_suites", "unknown cipher suite "+strconv.Quote(name)+"; MOSN's names are "+cipherNames())
+			case tls13:
+			default:
+				tls13Only = false
+				cfg.CipherSuites = append(cfg.CipherSuites, id)
+			}
+		}
+		if tls13Only && cfg.MinVersion <= tls.VersionTLS12 && !bad {
+			fail("cipher_suites", "names no TLS 1.2 cipher suite, so TLS 1.2 clients could not connect; add one or set min_version to TLSv1_3")
+		}
+	}
+
+	// Curves.
+	if c.EcdhCurves != "" {
+		for _, name := range strings.Split(c.EcdhCurves, ",") {
+			id, ok := curve(strings.TrimSpace(name))
+			if !ok {
+				fail("ecdh_curves", "unknown curve "+strconv.Quote(name)+"; MOSN's names are x25519, p256, p384, p521")
+				continue
+			}
+			cfg.CurvePreferences = append(cfg.CurvePreferences, id)
+		}
+	}
+
+	// ALPN: what the listener's proxy speaks.
+	cfg.NextProtos = offer
+	if c.ALPN != "" {
+		var protos []string
+		for _, name := range strings.Split(c.ALPN, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			if !slices.Contains(offer, name) {
+				fail("alpn", strconv.Quote(name)+" is not spoken by this listener's downstream_protocol, which offers "+
+					strings.Join(offer, ", "))
+				continue
+			}
+			protos = append(protos, name)
+		}
+		cfg.NextProtos = protos
+	}
+	return sc, !bad
+}
+
+// serverNames lists the names a context answers.
+func serverNames(serverName string, leaf *x509.Certificate) []string {
+	var names []string
+	if serverName != "" {
+		names = append(names, strings.ToLower(serverName))
+	}
+	if leaf != nil {
+		for _, n := range leaf.DNSNames {
+			names = append(names, strings.ToLower(n))
+		}
+		if len(leaf.DNSNames) == 0 && leaf.Subject.CommonName != "" {
+			names = append(names, strings.ToLower(leaf.Subject.CommonName))
+		}
+	}
+	return names
+}
+
+// isInlinePEM reports whether a certificate field holds PEM text rather
+// than a file path.
+func isInlinePEM(v string) bool { return strings.Contains(v, "-----BEGIN") }
+
+// readPEM returns a field's PEM: the value itself, or the file it names.
+func readPEM(v string) ([]byte, error) {
+	if isInlinePEM(v) {
+		return []byte(v), nil
+	}
+	data, err := os.ReadFile(v)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot read %q: %w", v, err)
+	}
+	return data, nil
+}
+
+// loadKeyPair reads and parses a certificate chain and its key; on error
+// it names the field at fault (cert_chain or private_key).
+func loadKeyPair(certChain, privateKey string) (*tls.Certificate, string, error) {
+	certPEM, err := readPEM(certChain)
+	if err != nil {
+		return nil, "cert_chain", err
+	}
+	var block *pem.Block
+	for rest := certPEM; ; {
+		block, rest = pem.Decode(rest)
+		if block == nil || block.Type == "CERTIFICATE" {
+			break
+		}
+	}
+	if block == nil {
+		return nil, "cert_chain", errors.New("no PEM certificate found")
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return nil, "cert_chain", fmt.Errorf("bad certificate: %w", err)
+	}
+	keyPEM, err := readPEM(privateKey)
+	if err != nil {
+		return nil, "private_key", err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "tls: ")
+		if strings.Contains(msg, "does not match") {
+			msg = "does not match the certificate of cert_chain (" + msg + ")"
+		}
+		return nil, "private_key", errors.New(msg)
+	}
+	return &cert, "", nil
+}
+
+// tlsVersion maps MOSN's version names (any case); TLS_AUTO is def.
+func tlsVersion(name string, def uint16) (uint16, string) {
+	switch strings.ToLower(name) {
+	case "tls_auto":
+		return def, ""
+	case "tlsv1_2":
+		return tls.VersionTLS12, ""
+	case "tlsv1_3":
+		return tls.VersionTLS13, ""
+	case "tlsv1_0", "tlsv1_1":
+		return def, strconv.Quote(name) + " is refused: ferry serves TLS 1.2 and 1.3 (TLSv1_2, TLSv1_3, TLS_AUTO)"
+	}
+	return def, "unknown TLS version " + strconv.Quote(name) + "; MOSN's names are TLS_AUTO, TLSv1_2, TLSv1_3"
+}
+
+// cipherSuite maps MOSN's cipher suite names (pkg/mtls ciphers.go); tls13
+// marks the TLS 1.3 suites, which crypto/tls always chooses itself.
+func cipherSuite(name string) (id uint16, tls13, ok bool) {
+	switch name {
+	case "ECDHE-ECDSA-AES256-GCM-SHA384":
+		return tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, false, true
+	case "ECDHE-RSA-AES256-GCM-SHA384":
+		return tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, false, true
+	case "ECDHE-ECDSA-AES128-GCM-SHA256":
+		return tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false, true
+	case "ECDHE-RSA-AES128-GCM-SHA256":
+		return tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, false, true
+	case "ECDHE-ECDSA-WITH-CHACHA20-POLY1305":
+		return tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, false, true
+	case "ECDHE-RSA-WITH-CHACHA20-POLY1305":
+		return tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, false, true
+	case "ECDHE-RSA-AES256-CBC-SHA":
+		return tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, false, true
+	case "ECDHE-RSA-AES128-CBC-SHA":
+		return tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false, true
+	case "ECDHE-ECDSA-AES256-CBC-SHA":
+		return tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, false, true
+	case "ECDHE-ECDSA-AES128-CBC-SHA":
+		return tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false, true
+	case "RSA-AES256-CBC-SHA":
+		return tls.TLS_RSA_WITH_AES_256_CBC_SHA, false, true
+	case "RSA-AES128-CBC-SHA":
+		return tls.TLS_RSA_WITH_AES_128_CBC_SHA, false, true
+	case "ECDHE-RSA-3DES-EDE-CBC-SHA":
+		return tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, false, true
+	case "RSA-3DES-EDE-CBC-SHA":
+		return tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA, false, true
+	case "AES256-GCM-SHA384", "AES128-GCM-SHA256":
+		return 0, true, true
+	}
+	return 0, false, false
+}
+
+// cipherNames lists MOSN's cipher suite names for an error message.
+func cipherNames() string {
+	return "ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-RSA-AES256-GCM-SHA384, ECDHE-ECDSA-AES128-GCM-SHA256, " +
+		"ECDHE-RSA-AES128-GCM-SHA256, ECDHE-ECDSA-WITH-CHACHA20-POLY1305, ECDHE-RSA-WITH-CHACHA20-POLY1305, " +
+		"ECDHE-RSA-AES256-CBC-SHA, ECDHE-RSA-AES128-CBC-SHA, ECDHE-ECDSA-AES256-CBC-SHA, ECDHE-ECDSA-AES128-CBC-SHA, " +
+		"RSA-AES256-CBC-SHA, RSA-AES128-CBC-SHA, ECDHE-RSA-3DES-EDE-CBC-SHA, RSA-3DES-EDE-CBC-SHA, " +
+		"AES256-GCM-SHA384, AES128-GCM-SHA256"
+}
+
+// curve maps MOSN's curve names (any case).
+func curve(name string) (tls.CurveID, bool) {
+	switch strings.ToLower(name) {
+	case "x25519":
+		return tls.X25519, true
+	case "p256":
+		return tls.CurveP256, true
+	case "p384":
+		return tls.CurveP384, true
+	case "p521":
+		return tls.CurveP521, true
+	}
+	return 0, false
+}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/conn"
+)
+
+// certCheckInterval is how often certificate files are compared with the
+// last load (size and modification time; docs/tls.md).
+const certCheckInterval = 2 * time.Second
+
+// tlsState is the App's TLS: the listeners' certificates and the goroutine
+// that reloads them.
+type tlsState struct {
+	certs []*conn.CertReloader
+	stop  context.CancelFunc
+	done  chan struct{}
+}
+
+// listenerTLS builds the TLS of listener l, found at path, with the same
+// checks Validate makes (config.ListenerTLS); nil without TLS.
+func (a *App) listenerTLS(l *config.Listener, path string, handshake time.Duration, p *problems) *conn.TLSServer {
+	st := config.ListenerTLS(l, path, p.add)
+	if st == nil {
+		return nil
+	}
+	ctxs := make([]conn.SNIContext, 0, len(st.Contexts))
+	for _, sc := range st.Contexts {
+		r, err := conn.NewCertReloader(sc.Load, sc.Files)
+		if err != nil {
+			p.add(sc.Path, err.Error())
+			return nil
+		}
+		a.tls.certs = append(a.tls.certs, r)
+		cfg := sc.Config.Clone()
+		cfg.GetCertificate = r.GetCertificate
+		ctxs = append(ctxs, conn.SNIContext{Config: cfg, Names: sc.Names})
+	}
+	cfg, err := conn.SNIConfig(ctxs)
+	if err != nil {
+		p.add(path, err.Error())
+		return nil
+	}
+	return &conn.TLSServer{Config: cfg, Inspector: st.Inspector, HandshakeTimeout: handshake, Submit: a.workers.Submit}
+}
+
+// startCertWatch starts the goroutine that reloads changed certificate
+// files, if any listener has TLS.
+func (a *App) startCertWatch() {
+	if len(a.tls.certs) == 0 || a.tls.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.tls.stop, a.tls.done = cancel, make(chan struct{})
+	go func() {
+		defer close(a.tls.done)
+		conn.WatchCerts(ctx, certCheckInterval, a.tls.certs, func(err error) {
+			a.log.Error("certificate reload failed; the old certificate keeps serving", "err", err)
+		})
+	}()
+}
+
+// stopCertWatch stops the reload goroutine and waits for it.
+func (a *App) stopCertWatch() {
+	if a.tls.stop == nil {
+		return
+	}
+	a.tls.stop()
+	<-a.tls.done
+	a.tls.stop = nil
+}
+
+// reloadCerts re-reads every certificate whose files changed, as a config
+// reload does; a failure keeps the old certificate and is logged.
+func (a *App) reloadCerts() {
+	for _, r := range a.tls.certs {
+		if _, err := r.Check(); err != nil {
+			a.log.Error("certificate reload failed; the old certificate keeps serving", "err", err)
+		}
+	}
+}
+
+// TLSCertificates are the certificates the TLS listeners serve now, in
+// listener and context order (tests and the admin API). Any goroutine.
+func (a *App) TLSCertificates() []*tls.Certificate {
+	out := make([]*tls.Certificate, len(a.tls.certs))
+	for i, r := range a.tls.certs {
+		out[i] = r.Current()
+	}
+	return out
+}
