@@ -184,11 +184,9 @@
 //     to 4 KiB each), an intern table for response field strings that
 //     grows with use up to 128 entries of 128 bytes at most; buffers a
 //     large header block grew are dropped after it. Through the proxy an
-//     idle HTTP/2 connection costs about 4 KiB of RSS
-//     (`bench/idleconns -h2 -n 10000` against an Auto or Http2 listener,
-//     ferry's RSS before and after: 3.98 KiB). A kept 4 KiB chunk and a
-//     pre-sized intern table made it 17.4 KiB (measured once, with an
-//     earlier throwaway client at 5,000 connections).
+//     idle HTTP/2 connection costs about 4 KiB of RSS (docs/performance.md,
+//     "An idle HTTP/2 connection costs about 4 KiB", has the figures and
+//     the command).
 //
 // # API notes
 //
