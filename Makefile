@@ -108,10 +108,12 @@ check: fmt-check vet test
 clean:
 	rm -rf $(BIN) bench/.work
 
-# Go modules come through the module proxy; nothing else is needed for the
-# tests.
+# Go modules come through the module proxy; curl and openssl, which the TLS
+# tests run as real clients (internal/app/tls_test.go), come from apt when
+# missing.
 deps:
 	$(GO) mod download
+	@command -v curl >/dev/null && command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl openssl; }
 	@test -x $(H2SPEC) || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(H2SPECMOD)
 	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECKVER))' || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(STATICCHECKMOD)
 	@$(GOLANGCILINT) version --short 2>/dev/null | grep -qxF '$(GOLANGCILINTVER)' || GOBIN=$(CURDIR)/$(BIN) $(GO) install $(GOLANGCILINTMOD)

@@ -1,0 +1,241 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/internal/testutil"
+)
+
+// tlsApp runs ferry with one TLS listener (downstream_protocol Auto)
+// proxying to an upstream that answers with the request's protocol.
+type tlsApp struct {
+	a        *App
+	addr     string
+	cert     *testutil.Cert
+	certFile string
+	caFile   string
+	srv      *conn.TLSServer
+}
+
+func startTLSApp(t *testing.T, tlsExtra string) *tlsApp {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "hello over %s", r.Header.Get("X-Forwarded-Proto"))
+	}))
+	t.Cleanup(up.Close)
+	ta := &tlsApp{cert: testutil.NewCert(t, "127.0.0.1", "localhost")}
+	dir := t.TempDir()
+	ta.certFile = filepath.Join(dir, "cert.pem")
+	keyFile := filepath.Join(dir, "key.pem")
+	ta.caFile = filepath.Join(dir, "ca.pem")
+	for f, data := range map[string][]byte{ta.certFile: ta.cert.CertPEM, keyFile: ta.cert.KeyPEM, ta.caFile: ta.cert.CAPEM} {
+		if err := os.WriteFile(f, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js := fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],
+		"listeners":[{"name":"tls","address":"127.0.0.1:0","filter_chains":[{
+		"tls_context":{"status":true,"cert_chain":%q,"private_key":%q%s},
+		"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`,
+		ta.certFile, keyFile, tlsExtra, up.Listener.Addr().String())
+	cfg, err := config.Parse([]byte(js), config.FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	ta.a = startApp(t, cfg)
+	ta.addr = ta.a.Addrs()[0].String()
+	ta.srv = ta.a.listeners[0].TLS
+	return ta
+}
+
+func (ta *tlsApp) get(t *testing.T, h2 bool) (*http.Response, string) {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ta.cert.Pool}, ForceAttemptHTTP2: h2}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
+	}
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "https://"+ta.addr+"/x", strings.NewReader(strings.Repeat("b", 100<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// TestTLSProxiesHTTP1AndH2: Go's net/http over TLS gets the upstream's
+// answer over HTTP/1.1 and over h2 (chosen by ALPN, served by the HTTP/2
+// server), with a 100 KiB request body each way in.
+func TestTLSProxiesHTTP1AndH2(t *testing.T) {
+	ta := startTLSApp(t, "")
+	for _, h2 := range []bool{false, true} {
+		resp, body := ta.get(t, h2)
+		wantProto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2.0"}[h2]
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "hello over") || resp.Proto != wantProto {
+			t.Fatalf("h2 %v: %s %d %q", h2, resp.Proto, resp.StatusCode, body)
+		}
+		wantALPN := map[bool]string{false: "", true: "h2"}[h2]
+		if resp.TLS == nil || resp.TLS.NegotiatedProtocol != wantALPN && !(wantALPN == "" && resp.TLS.NegotiatedProtocol == "http/1.1") {
+			t.Fatalf("h2 %v: ALPN %q", h2, resp.TLS.NegotiatedProtocol)
+		}
+	}
+	if n := ta.srv.Stats.Handshakes.Load(); n != 2 {
+		t.Fatalf("%d handshakes, want 2", n)
+	}
+}
+
+// TestTLSWithCurlAndOpenSSL: curl over TLS with HTTP/1.1 and --http2, and
+// openssl s_client for a TLS 1.2 handshake whose renegotiation attempt is
+// refused and counted.
+func TestTLSWithCurlAndOpenSSL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs curl and openssl")
+	}
+	for _, tool := range []string{"curl", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed (make deps installs it): %v", tool, err)
+		}
+	}
+	ta := startTLSApp(t, "")
+	for _, v := range []string{"--http1.1", "--http2"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		out, err := exec.CommandContext(ctx, "curl", "-sS", v, "--cacert", ta.caFile, "-w", "\n%{http_version}",
+			"https://"+ta.addr+"/").CombinedOutput()
+		cancel()
+		want := map[string]string{"--http1.1": "1.1", "--http2": "2"}[v]
+		if err != nil || !strings.HasPrefix(string(out), "hello over") || !strings.HasSuffix(string(out), "\n"+want) {
+			t.Fatalf("curl %s: %v\n%s", v, err, out)
+		}
+	}
+	// openssl s_client reads "R" from stdin as "renegotiate" (TLS 1.2); its
+	// handshake is the third, after curl's two.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-connect", ta.addr, "-tls1_2", "-CAfile", ta.caFile,
+		"-servername", "localhost", "-verify_return_error")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "openssl's handshake", func() bool { return ta.srv.Stats.Handshakes.Load() == 3 })
+	if _, err := io.WriteString(stdin, "R\n"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the renegotiation to be refused", func() bool {
+		return ta.srv.Stats.Renegotiations.Load() == 1
+	})
+	_ = stdin.Close()
+	_ = cmd.Wait() // s_client exits when ferry closes the connection
+	if !strings.Contains(out.String(), "Verify return code: 0 (ok)") || !strings.Contains(out.String(), "TLSv1.2") {
+		t.Fatalf("openssl s_client:\n%s", out.String())
+	}
+}
+
+// TestTLSCertificateFollowsTheFiles: new certificate files are served once
+// the watcher (or a config reload) sees them, and an HTTPS connection
+// made before keeps working.
+func TestTLSCertificateFollowsTheFiles(t *testing.T) {
+	ta := startTLSApp(t, "")
+	first := ta.a.TLSCertificates()[0]
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ta.cert.Pool}}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := c.Get("https://" + ta.addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp
+	}
+	before := get()
+	ta.cert.Reissue(t, "127.0.0.1")
+	tmp := ta.certFile + ".new"
+	if err := os.WriteFile(tmp, ta.cert.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(filepath.Dir(ta.certFile), "key.pem")
+	if err := os.WriteFile(keyFile+".new", ta.cert.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The key first: until the certificate follows, the pair does not
+	// match and the watcher keeps the old one.
+	if err := os.Rename(keyFile+".new", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, ta.certFile); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the watcher to load the new certificate", func() bool {
+		return ta.a.TLSCertificates()[0] != first
+	})
+	// The keep-alive connection from before still answers.
+	again := get()
+	if again.TLS.PeerCertificates[0].SerialNumber.Cmp(before.TLS.PeerCertificates[0].SerialNumber) != 0 {
+		t.Fatal("the keep-alive connection was replaced: it was dropped by the reload")
+	}
+	tr.CloseIdleConnections()
+	fresh := get()
+	if fresh.TLS.PeerCertificates[0].SerialNumber.Cmp(before.TLS.PeerCertificates[0].SerialNumber) == 0 {
+		t.Fatal("a new connection still got the old certificate")
+	}
+}
+
+// TestTLSPlainHTTPIsRefused: plain HTTP to the TLS port gets a 400 that
+// says so, never the upstream's answer.
+func TestTLSPlainHTTPIsRefused(t *testing.T) {
+	ta := startTLSApp(t, "")
+	c, err := net.DialTimeout("tcp", ta.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 400 ") || !strings.Contains(string(b), "plain HTTP was sent to a TLS port") {
+		t.Fatalf("got %q, %v", b, err)
+	}
+	if ta.srv.Stats.PlainHTTP.Load() != 1 {
+		t.Fatalf("plain HTTP counted %d times", ta.srv.Stats.PlainHTTP.Load())
+	}
+}
