@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,12 +27,13 @@ import (
 type handleFilters struct {
 	blocking bool
 	handles  chan filterchain.StreamHandle
+	ctxs     chan context.Context // handoff also hands over the stream's context, taken in the callback
 }
 
 func (f *handleFilters) Blocking() bool { return f.blocking }
 
 func (f *handleFilters) CreateFilters(b filterchain.ChainBuilder) {
-	hf := &handleFilter{handles: f.handles}
+	hf := &handleFilter{handles: f.handles, ctxs: f.ctxs}
 	b.AddReceiver(hf, filterchain.BeforeRoute)
 	b.AddReceiver(&hostFilter{hf}, filterchain.AfterChooseHost)
 	b.AddSender(hf)
@@ -39,6 +41,7 @@ func (f *handleFilters) CreateFilters(b filterchain.ChainBuilder) {
 
 type handleFilter struct {
 	handles chan filterchain.StreamHandle
+	ctxs    chan context.Context
 	mode    string
 }
 
@@ -47,6 +50,9 @@ func (f *handleFilter) OnReceive(h filterchain.StreamHandle, hdr filterchain.Hea
 	f.mode = string(v)
 	switch f.mode {
 	case "handoff":
+		if f.ctxs != nil {
+			f.ctxs <- h.Context()
+		}
 		f.handles <- h
 		return filterchain.StreamStop
 	case "panic":
@@ -153,10 +159,22 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 
 	start := func(t *testing.T, policy proxy.Policy, blocking bool) (*harness, chan filterchain.StreamHandle) {
 		handles := make(chan filterchain.StreamHandle, 1)
+		ctxs := make(chan context.Context, 1)
+		t.Cleanup(func() {
+			select {
+			case ctx := <-ctxs:
+				// Taken during the callback: live while the stream is,
+				// cancelled once it ended (the harness stopped by now).
+				if ctx.Err() == nil {
+					t.Error("the stream's context was not cancelled when the stream ended")
+				}
+			default:
+			}
+		})
 		h := startProxy(t, []string{upAddr}, func(s *setup) {
 			s.loops = 1 // one loop: a second request's answer means the first callback returned
 			s.factory.Policy = policy
-			s.factory.StreamFilters = []filterchain.StreamFilterFactory{&handleFilters{blocking: blocking, handles: handles}}
+			s.factory.StreamFilters = []filterchain.StreamFilterFactory{&handleFilters{blocking: blocking, handles: handles, ctxs: ctxs}}
 		})
 		return h, handles
 	}
@@ -206,6 +224,11 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		// handed sh over has returned StreamStop.
 		if code, _ := h.get(h.client(), "/b"); code != 200 {
 			t.Fatalf("second connection: status %d", code)
+		}
+		// Outside a callback, Context is refused: an already cancelled
+		// context whose cause says why (it would race with the loop).
+		if ctx := sh.Context(); ctx.Err() == nil || !strings.Contains(context.Cause(ctx).Error(), "outside a filter callback") {
+			t.Fatalf("Context outside a callback: err %v cause %v, want cancelled, naming the misuse", ctx.Err(), context.Cause(ctx))
 		}
 		sh.SendLocalReply(403, "denied later\n")
 		r := wait(t, done)
