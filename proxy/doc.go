@@ -70,14 +70,18 @@
 //
 // # Failures
 //
-// Every local reply has a short body naming the cause and a counter
-// (stats.go): 400/414/431/501/505 from the codec's verdict, 404 no route,
-// 413 body too large, 408 slow client, 503 no healthy host, overflow or
-// connect failure, 504 upstream timeout, 502 malformed upstream reply or
-// reset before the head. Once response bytes went out, a failure resets the
-// client connection (SO_LINGER 0) so that a truncated message never reads
-// as complete. A reused upstream connection that closes before answering a
-// body-less request is retried once on a fresh connection.
+// One failure path (errors.go, reply.go): every failure is built as an
+// Error{Source, Kind, Retryable, Err} where it is detected and answered
+// once, by stream.fail, which decides between a retry (Retryable), a
+// local reply with the kind's status and a short body naming the cause,
+// a reset of the client's side (once response bytes went out, SO_LINGER 0
+// or RST_STREAM, so that a truncated message never reads as complete) and
+// deferral to a worker's hand-back; it counts the failure by Kind. The
+// table of kinds (status, counter, retryable) is docs/errors.md, generated
+// from the code by TestErrorsDoc. Direct responses, redirects and
+// filters' replies are not failures but share the one writer, writeReply.
+// A reused upstream connection that closes before answering a body-less
+// idempotent request is retried once on a fresh connection.
 //
 // Goroutines: everything runs on the event loop of the downstream
 // connection, except filter phases of offloaded streams (a worker) and

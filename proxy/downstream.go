@@ -142,14 +142,14 @@ func (d *downstream) readHead(buf filterchain.Buffer) bool {
 	return true
 }
 
-// badRequest answers a head the codec rejected and closes: after a
-// framing error nothing later on the connection can be trusted.
+// badRequest answers a head the codec rejected with the status of its
+// verdict, and closes: after a framing error nothing later on the
+// connection can be trusted.
 func (d *downstream) badRequest(err error) {
 	s := d.s
 	s.begin()
-	s.respClose = true
 	s.req.KeepAlive = false
-	s.rejectRequest(err)
+	s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, onEvent)
 }
 
 // OnTimer implements conn.TimerHandler for the read and idle timers.
@@ -168,8 +168,7 @@ func (d *downstream) readTimeout() {
 		return
 	}
 	s.begin()
-	s.respClose = true
-	s.loopFail(KindRequestTimeout, 408, "request_timeout: the request was not received in time\n")
+	s.fail(Error{Source: Downstream, Kind: KindRequestTimeout, Err: errRequestSlow}, onEvent)
 }
 
 // idleTimeout closes a keep-alive connection with no request.
@@ -236,7 +235,7 @@ func (d *downstream) OnBelowLowWatermark() {
 	s.enter()
 	defer s.exit()
 	if err := s.respPipe.drain(); err != nil {
-		s.respErr(err)
+		s.responseLost(err)
 		return
 	}
 	if s.respSent && s.respState == stateDone && s.respPipe.queued() == 0 {

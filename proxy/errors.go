@@ -1,14 +1,27 @@
 package proxy
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/router"
+	"github.com/ferry-proxy/ferry/upstream"
+)
 
 // Source says which side an error came from.
 type Source uint8
 
 // Sources.
 const (
+	// Downstream is the client's request: its head, its body, its pace.
+	// The client connection closes after the answer: the rest of the
+	// request on the wire cannot be trusted or is never read.
 	Downstream Source = iota + 1
+	// Upstream is the chosen host or its connection. The upstream
+	// connection is closed: its framing is lost or its state unknown.
 	Upstream
+	// Internal is ferry itself: routing, scheduling, buffering, filters.
 	Internal
 )
 
@@ -24,60 +37,113 @@ func (s Source) String() string {
 	return "unknown"
 }
 
-// Kind classifies a proxy failure; it picks the local reply's status.
+// Kind classifies a proxy failure. Its kindInfo (below) is the whole of
+// what a failure of that kind does: the status of the local reply (or a
+// reset when there is none), the counter, and whether a retry may help.
+// docs/errors.md is generated from the table (TestErrorsDoc).
 type Kind uint8
 
-// Kinds, with the status each answers.
+// Kinds.
 const (
-	KindBadRequest      Kind = iota + 1 // 4xx from the codec's verdict
-	KindNoRoute                         // 404
-	KindNoCluster                       // 503: the route names a cluster that does not exist
-	KindNoHealthyHost                   // 503
-	KindOverflow                        // 503: pending queue or worker pool full
-	KindConnectFailed                   // 503
-	KindUpstreamTimeout                 // 504
-	KindBadResponse                     // 502: malformed upstream reply
-	KindUpstreamReset                   // 502: upstream closed before a complete head
-	KindBodyTooLarge                    // 413
-	KindRequestTimeout                  // 408
+	KindBadRequest Kind = iota + 1
+	KindNoRoute
+	KindNoCluster
+	KindNoHealthyHost
+	KindOverflow
+	KindConnectFailed
+	KindUpstreamTimeout
+	KindBadResponse
+	KindUpstreamReset
+	KindBodyTooLarge
+	KindRequestTimeout
+	KindUpstreamResetMidBody
+	KindResponseLost
+	KindFilterPanic
+	kindCount // not a kind: the size of the tables
 )
 
-var kindStatus = [...]int{ //nolint:gochecknoglobals // read-only
-	KindBadRequest: 400, KindNoRoute: 404, KindNoCluster: 503, KindNoHealthyHost: 503,
-	KindOverflow: 503, KindConnectFailed: 503, KindUpstreamTimeout: 504,
-	KindBadResponse: 502, KindUpstreamReset: 502, KindBodyTooLarge: 413, KindRequestTimeout: 408,
+// kindInfo is what a Kind means.
+type kindInfo struct {
+	// name is the kind's name (String), and what a reply's body starts
+	// with unless text says otherwise.
+	name string
+	// status is the local reply's status; 0 means no reply can be made
+	// (part of the upstream's response is already consumed): the client's
+	// side is reset. KindBadRequest answers with the codec's verdict
+	// (400, 414, 431, 501, 505) when the cause carries one.
+	status int
+	// counter is the counter every failure of the kind increments,
+	// answered with a reply or a reset.
+	counter string
+	// retry says that a failure of this kind may be retried; whether one
+	// is, is decided where it is detected (Error.Retryable).
+	retry bool
+	// closes says that the client connection closes after the reply,
+	// whatever the Source.
+	closes bool
+	// text, when set, is what the reply's body starts with instead of
+	// name.
+	text string
+	// when says when the kind happens, for docs/errors.md.
+	when string
 }
 
-var kindNames = [...]string{ //nolint:gochecknoglobals // read-only
-	KindBadRequest: "bad_request", KindNoRoute: "no_route", KindNoCluster: "no_cluster",
-	KindNoHealthyHost: "no_healthy_upstream", KindOverflow: "overflow",
-	KindConnectFailed: "upstream_connect_failed", KindUpstreamTimeout: "upstream_timeout",
-	KindBadResponse: "upstream_bad_response", KindUpstreamReset: "upstream_reset",
-	KindBodyTooLarge: "request_body_too_large", KindRequestTimeout: "request_timeout",
+//nolint:gochecknoglobals // read-only
+var kinds = [kindCount]kindInfo{
+	KindBadRequest: {name: "bad_request", status: 400, counter: "local_reply_bad_request",
+		when: "the HTTP codec refused the request head, body framing or target; the status is its verdict (400, 414, 431, 501, 505)"},
+	KindNoRoute: {name: "no_route", status: 404, counter: "local_reply_no_route",
+		when: "no route matched, or the listener's route table is missing"},
+	KindNoCluster: {name: "no_cluster", status: 503, counter: "local_reply_no_cluster",
+		when: "the route names a cluster that does not exist"},
+	KindNoHealthyHost: {name: "no_healthy_upstream", status: 503, counter: "local_reply_no_healthy_upstream",
+		when: "the cluster has no healthy host (other than the one a retry avoids)"},
+	KindOverflow: {name: "overflow", status: 503, counter: "local_reply_overflow",
+		when: "the pending queue, the dialer or the worker pool is full, or a request body could not be buffered"},
+	KindConnectFailed: {name: "upstream_connect_failed", status: 503, counter: "local_reply_upstream_connect_failed",
+		when: "the upstream connection could not be opened"},
+	KindUpstreamTimeout: {name: "upstream_timeout", status: 504, counter: "local_reply_upstream_timeout",
+		when: "the upstream did not answer within the route timeout (also counted in upstream_rq_timeout)"},
+	KindBadResponse: {name: "upstream_bad_response", status: 502, counter: "local_reply_upstream_bad_response",
+		when: "the upstream's response head or chunked framing is malformed, or it switched protocols"},
+	KindUpstreamReset: {name: "upstream_reset", status: 502, counter: "local_reply_upstream_reset", retry: true,
+		when: "the upstream closed before a complete response head; retried on a fresh connection (Options.MaxRetries, 1 by default) when the connection was reused and the request is idempotent and body-less"},
+	KindBodyTooLarge: {name: "request_body_too_large", status: 413, counter: "local_reply_request_body_too_large",
+		when: "the request body is larger than max_request_body_bytes"},
+	KindRequestTimeout: {name: "request_timeout", status: 408, counter: "local_reply_request_timeout",
+		when: "the request head or body was not received in time"},
+	KindUpstreamResetMidBody: {name: "upstream_reset_mid_body", counter: "upstream_rq_reset_mid_body",
+		when: "the upstream closed in the middle of the response body"},
+	KindResponseLost: {name: "response_lost", counter: "downstream_rq_response_lost",
+		when: "response body bytes could not be buffered (spill queue write failed)"},
+	KindFilterPanic: {name: "filter_panic", status: 500, counter: "scheduler_filter_panics", closes: true,
+		text: "internal error", when: "a stream filter panicked"},
 }
 
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
+func (k Kind) info() *kindInfo {
+	if k > 0 && k < kindCount {
+		return &kinds[k]
 	}
-	return "unknown"
+	return &kindInfo{name: "unknown", status: 500}
 }
 
-// Status is the HTTP status a local reply for this kind carries.
-func (k Kind) Status() int {
-	if int(k) < len(kindStatus) && kindStatus[k] != 0 {
-		return kindStatus[k]
-	}
-	return 500
-}
+func (k Kind) String() string { return k.info().name }
+
+// Status is the HTTP status a local reply for this kind carries, or 0 when
+// a failure of this kind resets the client's side instead.
+func (k Kind) Status() int { return k.info().status }
 
 // Error is a proxy failure: where it came from, what kind, whether a retry
-// may help, and the cause.
+// may help, and the cause. Every failure ferry detects is built as an
+// Error where it is detected and answered by stream.fail (reply.go).
 type Error struct {
 	Source    Source
 	Kind      Kind
 	Retryable bool
-	Err       error
+	// Err is the cause. Its message is the detail of the local reply's
+	// body; an *http1.Error's status is the reply's status for
+	// KindBadRequest.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -89,3 +155,62 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// reply is the local reply that answers e: its status and body, "<kind>:
+// <detail>\n", or for a bad request "<status text>: <reason>\n".
+func (e *Error) reply() pendingReply {
+	k := e.Kind.info()
+	status, prefix, detail := k.status, k.name, ""
+	if k.text != "" {
+		prefix = k.text
+	}
+	var he *http1.Error
+	switch {
+	case e.Kind == KindBadRequest && errors.As(e.Err, &he):
+		status, detail = he.Status, he.Reason
+	case e.Err != nil:
+		detail = e.Err.Error()
+	}
+	if e.Kind == KindBadRequest {
+		prefix = http1.StatusText(status)
+	}
+	return pendingReply{status: status, body: prefix + ": " + detail + "\n"}
+}
+
+// The causes ferry names in its local replies. Sentinels, so that building
+// an Error for them allocates nothing.
+//
+//nolint:gochecknoglobals // sentinels
+var (
+	errNoRouteMatched    = errors.New("no route matched")
+	errBadTarget         = errors.New("the request target is not a path or http(s) URI ferry can route, or it climbs above the root")
+	errBodyTooLarge      = errors.New("the request body is larger than the limit")
+	errRequestSlow       = errors.New("the request was not received in time")
+	errRequestBodyLost   = errors.New("the request body could not be buffered")
+	errWorkersBusy       = errors.New("worker pool saturated")
+	errUpstreamSlow      = errors.New("upstream did not answer in time")
+	errUpstreamMalformed = errors.New("malformed response from upstream")
+	errUpstreamChunked   = errors.New("malformed chunked body from upstream")
+	errUpstreamSwitched  = errors.New("upstream switched protocols without an upgrade request")
+	errUpstreamClosed    = errors.New("upstream closed the connection before the response")
+	errUpstreamMidBody   = errors.New("upstream closed the connection in the middle of the response body")
+	errResponseLost      = errors.New("the response body could not be buffered")
+	errFilterPanic       = errors.New("filter panic")
+)
+
+// Causes that name what they miss (a route table, a cluster). Each is a
+// pointer to the configuration it names, so that building an Error
+// allocates nothing; the message is built only for the reply.
+type (
+	errNoRouteTable Factory
+	errNoCluster    router.ClusterAction
+	errNoHealthy    upstream.Cluster
+	errPoolBusy     upstream.Cluster
+	errConnect      upstream.Cluster
+)
+
+func (f *errNoRouteTable) Error() string { return "no route table " + f.routerName }
+func (c *errNoCluster) Error() string    { return "cluster " + c.Cluster + " not found" }
+func (c *errNoHealthy) Error() string    { return "no healthy upstream in " + c.Spec.Name }
+func (c *errPoolBusy) Error() string     { return "too many requests waiting for " + c.Spec.Name }
+func (c *errConnect) Error() string      { return "could not connect to an upstream of " + c.Spec.Name }

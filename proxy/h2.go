@@ -152,7 +152,7 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 	}
 	if err != nil {
 		s.begin()
-		s.rejectRequest(err)
+		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, onEvent)
 		return
 	}
 	s.req.Raw = s.head
@@ -208,16 +208,19 @@ func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
 }
 
 // OnRequestError implements http2.Handler: a request head past
-// MaxHeaderListSize.
+// MaxHeaderListSize. No stream exists for it, so it is the one failure
+// not answered by stream.fail: it builds the same Error, counts it and
+// writes its reply here.
 func (h *h2conn) OnRequestError(id uint32, status int) {
 	srv := h.d.f.srv
 	srv.stats.requests.Inc()
-	srv.stats.countLocal(KindBadRequest)
-	body := http1.StatusText(status) + ": the request head is larger than the limit\n"
+	e := Error{Source: Downstream, Kind: KindBadRequest, Err: &http1.Error{Status: status, Reason: "the request head is larger than the limit"}}
+	srv.stats.countFailure(e.Kind)
+	r := e.reply()
 	h.fields = append(h.fields[:0],
-		h2TextPlain, http2.Field{Name: h2ContentLength, Value: strconv.AppendInt(nil, int64(len(body)), 10)})
-	h.codec.WriteHeaders(id, status, h.fields, false)
-	h.queueLeft(id, []byte(body))
+		h2TextPlain, http2.Field{Name: h2ContentLength, Value: strconv.AppendInt(nil, int64(len(r.body)), 10)})
+	h.codec.WriteHeaders(id, r.status, h.fields, false)
+	h.queueLeft(id, []byte(r.body))
 	if h.busy() {
 		h.d.stopTimer() // a reply waits for window: not idle
 	}
@@ -236,7 +239,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	s.reqTotal += int64(len(data))
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
 		h.codec.Consumed(id, len(data))
-		s.tooLarge()
+		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return
 	}
 	if s.reqLen > 0 {
@@ -246,7 +249,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	s.h2held += len(data)
 	if endStream && !s.done {
 		if s.reqLen < 0 && !s.reqDiscard {
-			s.reqErr(s.reqPipe.finish(nil))
+			s.requestLost(s.reqPipe.finish(nil))
 		}
 		s.requestDone()
 	}
@@ -268,7 +271,7 @@ func (h *h2conn) OnTrailers(id uint32, fields []http2.Field) {
 		for _, f := range fields {
 			t = appendField(t, f.Name, f.Value)
 		}
-		s.reqErr(s.reqPipe.finish(t))
+		s.requestLost(s.reqPipe.finish(t))
 	}
 	s.requestDone()
 	_ = s.reqPipe.flush()
@@ -487,7 +490,7 @@ func (s *stream) h2drain() {
 		}
 	}
 	if err := s.respPipe.drain(); err != nil {
-		s.respErr(err)
+		s.responseLost(err)
 		return
 	}
 	if s.respSent && s.respState == stateDone && s.respQueued() == 0 {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"errors"
 	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
@@ -94,35 +93,25 @@ func (s *stream) detachUpstream(reusable bool) {
 }
 
 // OnTimer implements conn.TimerHandler for the stream's two timers.
+//
+// The request timer fires when the whole request took longer than
+// RequestTimeout to arrive (or, on HTTP/2, a body gap): 408 and close, or
+// a reset if the response already started.
+//
+// The route timer fires when the upstream did not answer in time, or
+// stalled between two reads of the response body: 504, or a reset if the
+// response already started. While a worker owns the stream it checks
+// again shortly after, once the worker handed back.
 func (s *stream) OnTimer(t *conn.Timer) {
-	if t == &s.reqTimer {
-		s.requestTimedOut()
-		return
-	}
-	s.routeTimedOut()
-}
-
-// requestTimedOut fires when the whole request took longer than
-// RequestTimeout to arrive: 408 and close, or a reset if the response
-// already started.
-func (s *stream) requestTimedOut() {
-	if s.done || s.reqState == stateDone {
-		return
-	}
-	s.respClose = true
-	if s.respSent {
-		s.srv.stats.countLocal(KindRequestTimeout)
-		s.front.reset(s)
-		return
-	}
-	s.begin()
-	s.loopFail(KindRequestTimeout, 408, "request_timeout: the request was not received in time\n")
-}
-
-// routeTimedOut fires when the upstream did not answer in time, or stalled
-// between two reads of the response body.
-func (s *stream) routeTimedOut() {
 	if s.done {
+		return
+	}
+	if t == &s.reqTimer {
+		if s.reqState == stateDone {
+			return
+		}
+		s.begin()
+		s.fail(Error{Source: Downstream, Kind: KindRequestTimeout, Err: errRequestSlow}, onEvent)
 		return
 	}
 	if s.onWorker {
@@ -130,14 +119,5 @@ func (s *stream) routeTimedOut() {
 		return
 	}
 	s.srv.stats.timeouts.Inc()
-	if s.respSent {
-		s.enter()
-		s.detachUpstream(false)
-		s.front.reset(s)
-		s.exit()
-		return
-	}
-	s.resume(s.upstreamFailed(KindUpstreamTimeout, "upstream did not answer in time"))
+	s.fail(Error{Source: Upstream, Kind: KindUpstreamTimeout, Err: errUpstreamSlow}, onEvent)
 }
-
-func errorIs(err, target error) bool { return errors.Is(err, target) }

@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"errors"
-
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 )
@@ -30,12 +28,11 @@ func (s *stream) startRequest() {
 		s.requestDone()
 	}
 	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
-		s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
+		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return
 	}
 	if !s.parseTarget() {
-		s.respClose = true
-		s.loopFail(KindBadRequest, 400, http1.StatusText(400)+": the request target is not a path or http(s) URI ferry can route, or it climbs above the root\n")
+		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errBadTarget}, onEvent)
 		return
 	}
 	if s.reqState == stateBody {
@@ -80,20 +77,20 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 	for buf.Len() > 0 && !s.done {
 		ev, n, data, err := s.reqDec.Next(buf.Bytes())
 		if err != nil {
-			s.badBody(err)
+			s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, onEvent)
 			return false
 		}
 		switch ev {
 		case http1.ChunkData:
 			s.reqTotal += int64(len(data))
 			if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
-				s.tooLarge()
+				s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 				return false
 			}
 			s.forwardBody(data)
 		case http1.ChunkDone:
 			if !s.reqDiscard {
-				s.reqErr(s.reqPipe.finish(data))
+				s.requestLost(s.reqPipe.finish(data))
 			}
 			buf.Drain(n)
 			s.requestDone()
@@ -109,53 +106,17 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 
 func (s *stream) forwardBody(b []byte) {
 	if !s.reqDiscard {
-		s.reqErr(s.reqPipe.add(b))
+		s.requestLost(s.reqPipe.add(b))
 	}
 }
 
-// reqErr handles a failed spill write: the request cannot be forwarded
-// whole.
-func (s *stream) reqErr(err error) {
+// requestLost fails the stream when err says that request body bytes
+// could not be buffered (a spill queue write failed): the request cannot
+// be forwarded whole.
+func (s *stream) requestLost(err error) {
 	if err != nil && !s.done {
-		s.srv.log.Warn("request body lost: spill queue", "err", err)
-		s.respClose = true
-		s.loopLocal(KindOverflow, "the request body could not be buffered")
+		s.fail(Error{Source: Downstream, Kind: KindOverflow, Err: &spillError{"the request body could not be buffered", err}}, onEvent)
 	}
-}
-
-// badBody answers a malformed request body. If the response already
-// started, nothing can be said: the client connection is reset.
-func (s *stream) badBody(err error) {
-	s.respClose = true
-	if s.respSent {
-		s.srv.stats.countLocal(KindBadRequest)
-		s.front.reset(s)
-		return
-	}
-	s.rejectRequest(err)
-}
-
-// rejectRequest answers a request the HTTP/1 codec refused with the
-// status of its verdict (400 for an error without one).
-func (s *stream) rejectRequest(err error) {
-	status, reason := 400, err.Error()
-	var he *http1.Error
-	if errors.As(err, &he) {
-		status, reason = he.Status, he.Reason
-	}
-	s.loopFail(KindBadRequest, status, http1.StatusText(status)+": "+reason+"\n")
-}
-
-// tooLarge answers a request body past max_request_body_bytes: 413 if the
-// response has not started, else a reset.
-func (s *stream) tooLarge() {
-	s.respClose = true
-	if s.respSent {
-		s.srv.stats.countLocal(KindBodyTooLarge)
-		s.front.reset(s)
-		return
-	}
-	s.loopLocal(KindBodyTooLarge, "the request body is larger than the limit")
 }
 
 // requestDone marks the request fully read; the upstream's time to answer

@@ -55,7 +55,7 @@ func (s *stream) toWorker(p Phase) Phase {
 	if err != nil {
 		s.onWorker = false
 		s.srv.stats.workerBusy.Inc()
-		return s.localReply(KindOverflow, "worker pool saturated")
+		return s.fail(Error{Source: Internal, Kind: KindOverflow, Err: errWorkersBusy}, inPhase)
 	}
 	s.srv.stats.hops.Inc()
 	return parked

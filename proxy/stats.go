@@ -8,11 +8,12 @@ type Stats struct {
 
 	requests, routed, direct, redirects, retries, timeouts *stats.Counter
 	aborted, hops, workerBusy, panics, idleClosed          *stats.Counter
-	resetMidBody, pipelineOverflow, downstreamStalls       *stats.Counter
+	pipelineOverflow, downstreamStalls                     *stats.Counter
 	upstreamConns, h2Conns, h2ConnErrors, h2Abuse          *stats.Counter
 	filterReplyDropped                                     *stats.Counter
 	active                                                 *stats.Gauge
-	local                                                  [KindRequestTimeout + 1]*stats.Counter
+	// failures are the counters of the failure kinds (errors.go), by Kind.
+	failures [kindCount]*stats.Counter
 }
 
 func newStats() *Stats {
@@ -30,7 +31,6 @@ func newStats() *Stats {
 		workerBusy:       s.Counter("scheduler_worker_busy"),
 		panics:           s.Counter("scheduler_filter_panics"),
 		idleClosed:       s.Counter("downstream_cx_idle_timeout"),
-		resetMidBody:     s.Counter("upstream_rq_reset_mid_body"),
 		pipelineOverflow: s.Counter("downstream_rq_pipeline_overflow"),
 		downstreamStalls: s.Counter("downstream_cx_write_stalls"),
 		upstreamConns:    s.Counter("upstream_cx_total"),
@@ -41,15 +41,16 @@ func newStats() *Stats {
 
 		filterReplyDropped: s.Counter("filter_reply_dropped"),
 	}
-	for k := KindBadRequest; k <= KindRequestTimeout; k++ {
-		st.local[k] = s.Counter("local_reply_" + k.String())
+	for k := Kind(1); k < kindCount; k++ {
+		st.failures[k] = s.Counter(kinds[k].counter)
 	}
 	return st
 }
 
-func (st *Stats) countLocal(k Kind) {
-	if int(k) < len(st.local) && st.local[k] != nil {
-		st.local[k].Inc()
+// countFailure counts a failure in its kind's counter.
+func (st *Stats) countFailure(k Kind) {
+	if k > 0 && k < kindCount {
+		st.failures[k].Inc()
 	}
 }
 

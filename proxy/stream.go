@@ -128,7 +128,7 @@ type stream struct {
 // run drives the stream from phase p on its loop until it parks or ends.
 // A filter phase of an offloaded stream goes to a worker (workerRun) and
 // run returns at once. While a worker owns the stream, run does nothing:
-// loop events that must answer record it with loopFail, and the hand-back
+// loop events that must answer record it through fail (reply.go), and the hand-back
 // acts on them. Loop only.
 func (s *stream) run(p Phase) {
 	if s.onWorker {
@@ -230,7 +230,11 @@ func (s *stream) initPhase() Phase {
 	return MatchRoute
 }
 
-// receivers runs one receive phase's filters.
+// receivers runs one receive phase's filters (BeforeRoute, AfterRoute,
+// AfterChooseHost) and maps the chain's status to the next phase: next on
+// Continue, MatchRoute on Reroute (the host is chosen again), host choice
+// on RechooseHost (avoiding this host), self once a stopped filter
+// resumes.
 func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase {
 	if s.chain.Empty() {
 		return next
@@ -243,6 +247,7 @@ func (s *stream) receivers(rp filterchain.ReceivePhase, self, next Phase) Phase 
 	case filterchain.StreamContinue:
 		return next
 	case filterchain.StreamReroute:
+		s.host = nil
 		return MatchRoute
 	case filterchain.StreamRechooseHost:
 		s.lastHost, s.host = s.host, nil
@@ -263,11 +268,11 @@ func (s *stream) matchRoute() Phase {
 	}
 	tbl := s.d.f.routes()
 	if tbl == nil {
-		return s.localReply(KindNoRoute, "no route table "+s.d.f.routerName)
+		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: (*errNoRouteTable)(s.d.f)}, inPhase)
 	}
 	s.route = tbl.Match(s.routeHost(), s.path, &s.reqHdrs)
 	if s.route == nil {
-		return s.localReply(KindNoRoute, "no route matched")
+		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: errNoRouteMatched}, inPhase)
 	}
 	if dr := s.route.Direct(); dr != nil {
 		return s.directReply(dr.Status, dr.Body)
@@ -278,7 +283,7 @@ func (s *stream) matchRoute() Phase {
 	s.cluster = s.srv.clusters.Get(s.route.Cluster().Cluster)
 	s.srv.stats.routed.Inc()
 	if s.cluster == nil {
-		return s.localReply(KindNoCluster, "cluster "+s.route.Cluster().Cluster+" not found")
+		return s.fail(Error{Source: Internal, Kind: KindNoCluster, Err: (*errNoCluster)(s.route.Cluster())}, inPhase)
 	}
 	return DownFilterAfterRoute
 }
@@ -301,7 +306,7 @@ func (s *stream) downRecvHeader() Phase {
 		if s.poolErr != nil {
 			err := s.poolErr
 			s.poolErr = nil
-			return s.poolFailed(err)
+			return s.fail(s.poolError(err), inPhase)
 		}
 		if s.pc == nil {
 			return parked // OnPoolReady resumes here
@@ -313,28 +318,9 @@ func (s *stream) downRecvHeader() Phase {
 // chooseHost picks the host and runs the AfterChooseHost filters.
 func (s *stream) chooseHost() Phase {
 	if s.host = s.cluster.PickExcluding(s.lastHost); s.host == nil {
-		return s.localReply(KindNoHealthyHost, "no healthy upstream in "+s.cluster.Spec.Name)
+		return s.fail(Error{Source: Upstream, Kind: KindNoHealthyHost, Err: (*errNoHealthy)(s.cluster)}, inPhase)
 	}
-	if s.chain.Empty() {
-		return DownRecvHeader
-	}
-	st, p, answered := s.runFilters(filterchain.AfterChooseHost, false)
-	if answered {
-		return p
-	}
-	switch st {
-	case filterchain.StreamContinue:
-		return DownRecvHeader
-	case filterchain.StreamReroute:
-		s.host = nil
-		return MatchRoute
-	case filterchain.StreamRechooseHost:
-		s.lastHost, s.host = s.host, nil
-		return DownRecvHeader
-	default:
-		s.resumeAt = DownRecvHeader
-		return parked
-	}
+	return s.receivers(filterchain.AfterChooseHost, DownRecvHeader, DownRecvHeader)
 }
 
 // sendHead writes the request head upstream and opens the body pipe.

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"errors"
+
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/upstream"
@@ -140,7 +142,7 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 	n, err := s.resp.Parse(buf.Bytes(), s.req.IsHead(), s.srv.opts.Limits)
 	if err != nil {
 		s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", err)
-		s.upstreamBad(KindBadResponse, "malformed response from upstream")
+		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamMalformed}, onEvent)
 		return false
 	}
 	if n == 0 {
@@ -162,7 +164,7 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 // and 101 is refused until upgrades are supported).
 func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 	if s.resp.Status == 101 {
-		s.upstreamBad(KindBadResponse, "upstream switched protocols without an upgrade request")
+		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamSwitched}, onEvent)
 		return false
 	}
 	// 100 is dropped: ferry answered Expect itself. Other 1xx go to HTTP/1.1
@@ -222,7 +224,7 @@ func (s *stream) readResponseBody(buf filterchain.Buffer) bool {
 	case http1.BodyLength:
 		b := buf.Bytes()
 		n := int(min(int64(len(b)), s.respLen))
-		s.respErr(s.respPipe.add(b[:n]))
+		s.responseLost(s.respPipe.add(b[:n]))
 		buf.Drain(n)
 		if s.respLen -= int64(n); s.respLen == 0 {
 			s.respState = stateDone
@@ -231,7 +233,7 @@ func (s *stream) readResponseBody(buf filterchain.Buffer) bool {
 	case http1.BodyChunked:
 		return s.readChunkedResponse(buf)
 	default: // until close
-		s.respErr(s.respPipe.add(buf.Bytes()))
+		s.responseLost(s.respPipe.add(buf.Bytes()))
 		buf.Drain(buf.Len())
 		return true
 	}
@@ -242,14 +244,14 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 	for buf.Len() > 0 {
 		ev, n, data, err := s.respDec.Next(buf.Bytes())
 		if err != nil {
-			s.upstreamBad(KindBadResponse, "malformed chunked body from upstream")
+			s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamChunked}, onEvent)
 			return false
 		}
 		switch ev {
 		case http1.ChunkData:
-			s.respErr(s.respPipe.add(data))
+			s.responseLost(s.respPipe.add(data))
 		case http1.ChunkDone:
-			s.respErr(s.respPipe.finish(data))
+			s.responseLost(s.respPipe.finish(data))
 			if s.h2 != nil {
 				s.respTrailers = append(s.respTrailers[:0], data...)
 			}
@@ -264,35 +266,20 @@ func (s *stream) readChunkedResponse(buf filterchain.Buffer) bool {
 	return consumed
 }
 
-// respErr handles a failed write to the spill queue (disk full): the
-// response cannot be delivered whole, so the client connection is reset.
-func (s *stream) respErr(err error) {
-	if err != nil {
-		s.srv.log.Warn("response body lost: spill queue", "err", err)
-		s.front.reset(s)
-	}
-}
-
 // onUpstreamClose handles the upstream closing mid-exchange.
 func (s *stream) onUpstreamClose() {
 	switch {
 	case s.respState == stateBody && s.respKind == http1.BodyUntilClose:
-		s.respErr(s.respPipe.finish(nil))
+		s.responseLost(s.respPipe.finish(nil))
 		s.respState = stateDone
 		s.upReusable = false
 		s.flushPipes()
 		s.afterResponseBytes()
 	case s.respState == stateHead:
-		if s.retryable() && !s.onWorker {
-			s.resume(Retry)
-			return
-		}
-		s.upstreamBad(KindUpstreamReset, "upstream closed the connection before the response")
+		s.fail(Error{Source: Upstream, Kind: KindUpstreamReset, Retryable: s.retryable(), Err: errUpstreamClosed}, onEvent)
 	case s.respState == stateBody:
 		// Mid-body: the client must not take a truncated body for a whole one.
-		s.srv.stats.resetMidBody.Inc()
-		s.detachUpstream(false)
-		s.front.reset(s)
+		s.fail(Error{Source: Upstream, Kind: KindUpstreamResetMidBody, Err: errUpstreamMidBody}, onEvent)
 	}
 }
 
@@ -314,32 +301,6 @@ func (s *stream) idempotent() bool {
 	return false
 }
 
-// upstreamBad handles a malformed upstream reply seen by the loop: the
-// connection is closed (its framing is lost) and the client gets a 502,
-// or a reset if the response already started.
-func (s *stream) upstreamBad(kind Kind, detail string) {
-	if s.pc != nil {
-		s.pc.C.Close(filterchain.CloseNow)
-	}
-	s.upReusable = false
-	if s.respSent {
-		s.srv.stats.countLocal(kind)
-		s.detachUpstream(false)
-		s.front.reset(s)
-		return
-	}
-	s.loopLocal(kind, detail)
-}
-
-// upstreamFailed answers a failure of the upstream before or during the
-// response: a local reply if nothing was sent downstream, else a reset.
-func (s *stream) upstreamFailed(kind Kind, detail string) Phase {
-	if s.pc != nil {
-		s.pc.C.Close(filterchain.CloseNow)
-	}
-	return s.localReply(kind, detail)
-}
-
 // OnPoolReady implements upstream.PoolClient.
 func (s *stream) OnPoolReady(pc *upstream.PooledConn[*upConn]) {
 	s.pc = pc
@@ -355,17 +316,15 @@ func (s *stream) OnPoolFailure(err error) {
 		s.poolErr = err
 		return
 	}
-	s.resume(s.poolFailed(err))
+	s.fail(s.poolError(err), onEvent)
 }
 
-// poolFailed answers a pool failure.
-func (s *stream) poolFailed(err error) Phase {
+// poolError is the failure of a pool that could not give a connection.
+func (s *stream) poolError(err error) Error {
 	s.pool = nil
 	s.srv.log.Debug("upstream connection failed", "host", s.host.Address(), "err", err)
-	switch {
-	case errorIs(err, upstream.ErrPoolOverflow), errorIs(err, upstream.ErrDialBusy):
-		return s.localReply(KindOverflow, "too many requests waiting for "+s.cluster.Spec.Name)
-	default:
-		return s.localReply(KindConnectFailed, "could not connect to an upstream of "+s.cluster.Spec.Name)
+	if errors.Is(err, upstream.ErrPoolOverflow) || errors.Is(err, upstream.ErrDialBusy) {
+		return Error{Source: Upstream, Kind: KindOverflow, Err: (*errPoolBusy)(s.cluster)}
 	}
+	return Error{Source: Upstream, Kind: KindConnectFailed, Err: (*errConnect)(s.cluster)}
 }
