@@ -12,7 +12,7 @@
 //	proxy/request.go      startRequest; request bodies into the request pipe
 //	proxy/stream.go       run: the one switch over the phases, one method per phase
 //	proxy/front.go        the stream's client side: HTTP/1.1 here, an HTTP/2 stream in h2.go
-//	upstream/pool.go      an idle connection of (host, loop), or a dial on a worker + Enroll into this loop
+//	upstream/pool.go      an idle connection of (host, loop), or a conn.Dialer dial on a worker + Enroll into this loop
 //	proxy/headers.go      the request head for the upstream (hop-by-hop out, X-Forwarded-* in)
 //	proxy/pipe.go         batched writes (one writev per callback), spill when the peer is slow
 //	proxy/upstream.go     upConn.OnData: response head and body, back to the stream's phases
