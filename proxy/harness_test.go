@@ -80,7 +80,7 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 	routers.Set(map[string]*router.Table{"r": tbl})
 	tracker := conn.NewTracker(0)
 	o := st.opts
-	o.Loops, o.Tracker, o.Workers, o.Clusters, o.Routers = st.loops, tracker, workers, clusters, routers
+	o.Loops, o.Workers, o.Clusters, o.Routers = st.loops, workers, clusters, routers
 	srv, err := proxy.NewServer(o)
 	if err != nil {
 		t.Fatal(err)

@@ -49,12 +49,12 @@ func ParseXFF(s string) (XFFMode, error) {
 type Options struct {
 	// Loops is the number of event loops (for the per-loop tables).
 	Loops int
-	// Tracker is the socket budget shared with the listeners.
-	Tracker *conn.Tracker
 	// Workers runs offloaded filter phases and upstream dials.
 	Workers *worker.Pool
 	// Dialer opens upstream connections; nil means a conn.TCPDialer on
-	// Workers with a 30s TCP keep-alive.
+	// Workers with a 30s TCP keep-alive. A dial reserves its socket in
+	// the tracker of the loop it is for (the engine's), which its close
+	// releases.
 	Dialer conn.Dialer
 	// Clusters and Routers are the live configuration.
 	Clusters *upstream.Manager
@@ -121,9 +121,6 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
-	}
-	if o.Tracker == nil {
-		o.Tracker = conn.NewTracker(0)
 	}
 	if o.HTTP2.MaxHeaderListSize == 0 {
 		// Advertise the limit the re-stated HTTP/1 head is held to, so

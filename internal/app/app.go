@@ -142,7 +142,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.srv, err = proxy.NewServer(proxy.Options{
-		Loops: loops, Tracker: tracker, Workers: a.workers, Clusters: a.clusters, Routers: a.routers,
+		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers,
 		Limits:              limits(f.HTTP1),
 		MaxRequestBodyBytes: f.HTTP1.MaxRequestBodyBytes, MaxRequestsPerConn: f.HTTP1.MaxRequestsPerConnection,
 		MaxPipelinedBytes:    f.HTTP1.MaxPipelinedBytes,
