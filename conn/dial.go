@@ -175,7 +175,11 @@ func (dl *dial) enroll(ctx context.Context, nc net.Conn) error {
 		return nil
 	case <-ctx.Done():
 		// The loop has not registered the socket yet; gnet still owns it
-		// and will open it, and Opened then delivers it late.
+		// and will open it, and Opened then delivers it late. (Should the
+		// loop's poller then refuse it, gnet closes it without OnOpen and
+		// nobody hears of this dial: its place in the tracker and its
+		// handler's count stay taken. Waiting longer here would hold the
+		// worker, and Quiesce, for as long as the loop does not answer.)
 		return nil
 	}
 }
