@@ -23,7 +23,7 @@ type Config struct {
 	// Tracing configures distributed tracing.
 	Tracing *Tracing `json:"tracing,omitempty" yaml:"tracing,omitempty" ferry:"observability" why:"no spans are recorded or exported" until:"tracing"`
 	// Metrics configures metric sinks.
-	Metrics *Metrics `json:"metrics,omitempty" yaml:"metrics,omitempty" ferry:"observability" why:"no metrics are exported to the sinks" until:"metrics"`
+	Metrics *Metrics `json:"metrics,omitempty" yaml:"metrics,omitempty" note:"prometheus sinks, see Metrics below; the admin API's /metrics serves the same families"`
 	// DynamicResources is the xDS bootstrap (ADS cluster), verbatim.
 	DynamicResources json.RawMessage `json:"dynamic_resources,omitempty" yaml:"dynamic_resources,omitempty" ferry:"refused" why:"listeners, routes and clusters from the xDS control plane would never arrive" until:"xDS client"`
 	// StaticResources is the xDS bootstrap's static part, verbatim.

@@ -56,18 +56,19 @@ type Tracing struct {
 
 // Metrics configures metric sinks.
 type Metrics struct {
-	// Sinks are the exporters (e.g. "prometheus") with their config.
-	Sinks []Filter `json:"sinks,omitempty" yaml:"sinks,omitempty"`
+	// Sinks are the exporters with their config: "prometheus" only
+	// (PrometheusSink, config/metrics.go).
+	Sinks []Filter `json:"sinks,omitempty" yaml:"sinks,omitempty" note:"type prometheus with config port (required, not a listener's or the admin API's), endpoint (default /metrics), disable_collect_go, disable_collect_process: the families of the admin API's /metrics on every interface; percentiles are warned about (ferry exports histogram buckets); any other type is refused"`
 	// StatsMatcher disables some metrics.
-	StatsMatcher *StatsMatcher `json:"stats_matcher,omitempty" yaml:"stats_matcher,omitempty"`
+	StatsMatcher *StatsMatcher `json:"stats_matcher,omitempty" yaml:"stats_matcher,omitempty" ferry:"observability" why:"every metric is exported, including those it would leave out" until:"stats matcher"`
 	// ShmZone names MOSN's shared-memory metrics zone.
-	ShmZone string `json:"shm_zone,omitempty" yaml:"shm_zone,omitempty"`
+	ShmZone string `json:"shm_zone,omitempty" yaml:"shm_zone,omitempty" ferry:"ignored" why:"MOSN's shared memory carries metrics across a hot upgrade; ferry keeps them in process memory and has no smooth upgrade"`
 	// ShmSize is the zone size ("32MB" or a number), verbatim.
-	ShmSize json.RawMessage `json:"shm_size,omitempty" yaml:"shm_size,omitempty"`
+	ShmSize json.RawMessage `json:"shm_size,omitempty" yaml:"shm_size,omitempty" ferry:"ignored" why:"the size of MOSN's shared-memory metrics zone, which ferry does not use"`
 	// FlushMosn exports MOSN's own process metrics.
-	FlushMosn bool `json:"flush_mosn,omitempty" yaml:"flush_mosn,omitempty"`
+	FlushMosn bool `json:"flush_mosn,omitempty" yaml:"flush_mosn,omitempty" ferry:"ignored" why:"ferry always exports its process and Go runtime metrics (process_*, go_*)"`
 	// LazyFlush creates metrics only once written.
-	LazyFlush bool `json:"lazy_flush,omitempty" yaml:"lazy_flush,omitempty"`
+	LazyFlush bool `json:"lazy_flush,omitempty" yaml:"lazy_flush,omitempty" ferry:"ignored" why:"ferry creates every series when the configuration is built; lazy creation would only save memory"`
 }
 
 // StatsMatcher disables metrics by label or key.

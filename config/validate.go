@@ -32,6 +32,7 @@ func (c *Config) Validate() error {
 	v.ferry(c.Ferry.WithDefaults())
 	v.durations(reflect.ValueOf(c).Elem(), "")
 	v.admin()
+	v.metrics()
 	errs, _ := compatFindings(c)
 	v.p.list = append(v.p.list, errs...)
 	sortBySchema(v.p.list)

@@ -41,6 +41,7 @@ func semanticWarnings(c *Config) []FieldError {
 			w = routerWarnings(&c.Servers[si].Routers[ri], index(sp+".routers", ri), w)
 		}
 	}
+	w = metricsWarnings(c, w)
 	for ci := range c.ClusterManager.Clusters {
 		cp := index("cluster_manager.clusters", ci)
 		if t := c.ClusterManager.Clusters[ci].LBType; refusedLB(t) && c.Ferry.Compat.AllowUnimplemented {
