@@ -140,19 +140,30 @@ func TestInlineFilterPanicIsRecovered(t *testing.T) {
 // refused with a 500.
 func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 	release := make(chan struct{})
+	releaseStarted := make(chan struct{})
 	arrived := make(chan struct{}, 1)
 	up := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
+		switch r.URL.Path {
+		case "/slow":
 			arrived <- struct{}{}
 			<-release
+		case "/started": // the head and part of the body, then the rest later
+			w.Header().Set("Content-Length", "10")
+			fmt.Fprint(w, "part1")
+			w.(http.Flusher).Flush()
+			<-releaseStarted
+			fmt.Fprint(w, "part2")
+			return
 		}
 		fmt.Fprint(w, "from upstream")
 	}))
 	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
+		for _, c := range []chan struct{}{release, releaseStarted} {
+			select {
+			case <-c:
+			default:
+				close(c)
+			}
 		}
 	})
 	upAddr := strings.TrimPrefix(up, "http://")
@@ -251,21 +262,45 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		}
 	})
 
-	t.Run("after Resume the reply is dropped and counted", func(t *testing.T) {
+	t.Run("after Resume, the reply is written at the next filter phase", func(t *testing.T) {
 		h, handles := start(t, proxy.PolicyAuto, false)
 		done := send(h, "/slow")
 		sh := <-handles
 		sh.Resume()
 		<-arrived // the stream went on: the upstream has the request
+		sh.SendLocalReply(403, "after resume\n")
+		close(release) // the response head comes back: the sender phase takes the reply
+		r := wait(t, done)
+		if r.resp.StatusCode != 403 || r.body != "after resume\n" {
+			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
+		}
+		if n := h.stat("filter_reply_dropped"); n != 0 {
+			t.Fatalf("filter_reply_dropped = %d, want 0", n)
+		}
+	})
+
+	t.Run("once the response started, the reply is dropped and counted", func(t *testing.T) {
+		h, handles := start(t, proxy.PolicyAuto, false)
+		c := h.dial()
+		if _, err := io.WriteString(c, "GET /started HTTP/1.1\r\nHost: ferry.test\r\nX-Mode: handoff\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		sh := <-handles
+		sh.Resume()
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil) // the head is out: no filter phase is left
+		if err != nil {
+			t.Fatal(err)
+		}
 		sh.SendLocalReply(403, "too late\n")
+		close(releaseStarted)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 || string(b) != "part1part2" {
+			t.Fatalf("status %d body %q err %v, want the upstream's whole answer", resp.StatusCode, b, err)
+		}
 		testutil.WaitFor(t, 10*time.Second, "filter_reply_dropped", func() bool {
 			return h.stat("filter_reply_dropped") == 1
 		})
-		close(release)
-		r := wait(t, done)
-		if r.resp.StatusCode != 200 || r.body != "from upstream" {
-			t.Fatalf("status %d body %q, want the upstream's answer", r.resp.StatusCode, r.body)
-		}
 	})
 
 	t.Run("a status outside 200-599 is refused with a 500", func(t *testing.T) {

@@ -23,57 +23,88 @@ import (
 
 // handleState is what filters reach from other goroutines.
 type handleState struct {
-	// inFilter is true while a filter callback of this stream runs on its
-	// owner. SendLocalReply reads it to decide whether the callback's
-	// return takes the reply (runFilters) or the reply must hop to the
-	// loop. The owner clears it before it looks for a reply, and
-	// SendLocalReply stores the reply before it reads it, so no reply
-	// falls between the two (both are sequentially consistent atomics).
+	// inFilter is true while the stream's owner runs its filter phases and
+	// will look for a reply at the next filter boundary (runFilters). It
+	// is set by the first filter callback of a request (one atomic store
+	// per request with filters) and cleared when a filter stops the
+	// stream; a reply sent while it is false hops to the loop. The owner
+	// clears it before it looks for a reply, and SendLocalReply stores
+	// the reply before it reads it, so no reply falls between the two
+	// (both are sequentially consistent atomics).
 	inFilter atomic.Bool
 	// has is set when reply holds a reply not yet written.
 	has   atomic.Bool
-	mu    sync.Mutex // guards reply
+	mu    sync.Mutex // guards reply and gen
 	reply pendingReply
+	gen   uint64 // the stream generation the reply was sent for
 }
 
-// put records a filter's reply; a later one replaces it. Any goroutine.
-func (h *handleState) put(r pendingReply) {
+// put records a filter's reply for generation gen; a later one replaces
+// it. Any goroutine.
+func (h *handleState) put(r pendingReply, gen uint64) {
 	h.mu.Lock()
-	h.reply = r
+	h.reply, h.gen = r, gen
 	h.mu.Unlock()
 	h.has.Store(true)
 }
 
-// take returns the recorded reply once. Any goroutine; the owner calls it.
-func (h *handleState) take() (pendingReply, bool) {
+// take returns the recorded reply and its generation, once. Any
+// goroutine; the owner calls it. Without a reply it costs one load.
+func (h *handleState) take() (pendingReply, uint64, bool) {
 	if !h.has.Load() {
-		return pendingReply{}, false
+		return pendingReply{}, 0, false
 	}
 	h.mu.Lock()
-	r, ok := h.reply, h.has.Swap(false)
+	r, gen, ok := h.reply, h.gen, h.has.Swap(false)
 	h.reply = pendingReply{}
 	h.mu.Unlock()
-	return r, ok
+	return r, gen, ok
 }
 
-// clear drops what a finished stream's filters left. Loop only, at reset.
-func (h *handleState) clear() {
-	h.inFilter.Store(false)
-	h.take()
+// takeReply returns a reply a filter sent for this request, once. A reply
+// for an earlier request of this stream (a handle used after its
+// OnDestroy) is dropped and counted. Owner only.
+func (s *stream) takeReply() (pendingReply, bool) {
+	r, gen, ok := s.hs.take()
+	if !ok {
+		return pendingReply{}, false
+	}
+	if gen != s.gen.Load() {
+		s.srv.stats.filterReplyDropped.Inc()
+		return pendingReply{}, false
+	}
+	return r, true
+}
+
+// clearHandle drops what a finished stream's filters left: a reply no
+// filter phase took (the response had started, or the stream ended) is
+// counted in filter_reply_dropped. Loop only, at reset; a stream without
+// filters pays two loads.
+func (s *stream) clearHandle() {
+	if s.hs.inFilter.Load() {
+		s.hs.inFilter.Store(false)
+	}
+	if _, _, ok := s.hs.take(); ok {
+		s.srv.stats.filterReplyDropped.Inc()
+		s.srv.log.Debug("stream filter reply dropped: no filter phase was left to take it")
+	}
 }
 
 // runFilters runs one phase's filters under the guard: the receivers of
 // rp, or the senders when send is set. It returns the chain's status; when
-// a filter answered the request instead (SendLocalReply during its
-// callback) or panicked (500, counted, the connection closed after it),
-// answered is true and next is the phase the reply leads to. A filter
-// panic never leaves this function, on a loop or on a worker.
+// a filter answered the request instead (SendLocalReply) or panicked (500,
+// counted, the connection closed after it), answered is true and next is
+// the phase the reply leads to. A filter panic never leaves this function,
+// on a loop or on a worker.
 //
-// Cost on the hot path, with a non-empty chain: two atomic stores, one
-// atomic load and an open-coded defer. Streams without filters never get
-// here. BenchmarkFilterGuard measures it (docs/performance.md).
+// Cost on the hot path, with a non-empty chain: an open-coded defer and
+// two loads per phase, and one atomic store per request (the first
+// phase). Streams without filters never get here. BenchmarkFilterGuard
+// measures it (docs/performance.md).
 func (s *stream) runFilters(rp filterchain.ReceivePhase, send bool) (st filterchain.StreamStatus, next Phase, answered bool) {
-	s.hs.inFilter.Store(true)
+	if !s.hs.inFilter.Load() {
+		s.hs.inFilter.Store(true)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			st, next, answered = filterchain.StreamStop, s.filterPanicked(v), true
@@ -84,9 +115,14 @@ func (s *stream) runFilters(rp filterchain.ReceivePhase, send bool) (st filterch
 	} else {
 		st = s.chain.RunReceivers(rp, s, &s.reqHdrs)
 	}
-	s.hs.inFilter.Store(false)
-	if r, ok := s.hs.take(); ok {
-		return filterchain.StreamStop, s.answerFilter(r), true
+	if st == filterchain.StreamStop {
+		// The stream parks: a reply from now on must hop to the loop.
+		s.hs.inFilter.Store(false)
+	}
+	if s.hs.has.Load() {
+		if r, ok := s.takeReply(); ok {
+			return filterchain.StreamStop, s.answerFilter(r), true
+		}
 	}
 	return st, parked, false
 }
@@ -97,7 +133,6 @@ func (s *stream) runFilters(rp filterchain.ReceivePhase, send bool) (st filterch
 // Once the response head went out, the client's side is reset instead
 // (writeReply). Owner only.
 func (s *stream) filterPanicked(v any) Phase {
-	s.hs.inFilter.Store(false)
 	s.hs.take() // a reply the filter asked for before panicking is not sent
 	s.srv.stats.panics.Inc()
 	s.srv.log.Error("stream filter panicked", "panic", fmt.Sprint(v), "method", string(s.req.Bytes(s.req.Method)), "path", string(s.path))
@@ -119,23 +154,17 @@ func (s *stream) answerFilter(r pendingReply) Phase {
 	return s.writeReply(r.status, r.body, "")
 }
 
-// asyncReply writes a reply that a filter sent from a goroutine other than
-// the stream's owner. It runs on the loop. A stream still stopped at a
-// filter is answered; one on a worker is answered by the hand-back
-// (toLoop); a stream that went on (it was resumed, or ended) keeps going
-// and the reply is dropped, counted in filter_reply_dropped. Loop only.
+// asyncReply writes a reply that a filter sent while the stream was
+// stopped at it. It runs on the loop. A stream still stopped at a filter
+// is answered; one on a worker is answered by the hand-back (toLoop); a
+// stream that was resumed meanwhile took the reply at its next filter
+// phase, or will, and one that went past its filter phases drops it at
+// reset (clearHandle). Loop only.
 func (s *stream) asyncReply(gen uint64) {
-	if s.gen.Load() != gen || s.done || s.onWorker {
+	if s.gen.Load() != gen || s.done || s.onWorker || s.resumeAt == parked {
 		return
 	}
-	if s.resumeAt == parked {
-		if _, ok := s.hs.take(); ok {
-			s.srv.stats.filterReplyDropped.Inc()
-			s.srv.log.Debug("stream filter reply dropped: the stream is no longer stopped at a filter")
-		}
-		return
-	}
-	if r, ok := s.hs.take(); ok {
+	if r, ok := s.takeReply(); ok {
 		s.resume(s.answerFilter(r))
 	}
 }
@@ -177,17 +206,20 @@ func (s *stream) Request() filterchain.RequestInfo { return (*requestInfo)(s) }
 //   - after the filter returned StreamStop, from any goroutine: the reply
 //     hops to the stream's loop and is written there (a stream still on a
 //     worker is answered when it comes back);
-//   - once the stream went on (it was resumed, or ended): the reply is
-//     dropped and counted in filter_reply_dropped.
+//   - while the stream runs its phases (it was resumed, or its filters
+//     continued): the reply is written at its next filter phase (the
+//     next receiver phase, or the response head's senders); once no
+//     filter phase is left before the response starts, it is dropped and
+//     counted in filter_reply_dropped.
 //
 // A status outside 200-599 is refused: the client gets a 500 and the
 // error is logged. A stream whose engine is stopping is not answered.
 func (s *stream) SendLocalReply(status int, body string) {
-	s.hs.put(pendingReply{status: status, body: body})
-	if s.hs.inFilter.Load() {
-		return // the callback's return takes it (runFilters)
-	}
 	gen := s.gen.Load()
+	s.hs.put(pendingReply{status: status, body: body}, gen)
+	if s.hs.inFilter.Load() {
+		return // the owner takes it at its next filter boundary (runFilters)
+	}
 	if err := s.loop.Execute(func() { s.asyncReply(gen) }); err != nil {
 		s.srv.log.Debug("stream filter reply dropped: engine stopping", "err", err)
 	}

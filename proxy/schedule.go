@@ -113,7 +113,7 @@ func (s *stream) toLoop(gen uint64, p Phase) {
 			s.pending = pendingReply{}
 			p = s.writeReply(r.status, r.body, r.extra)
 		case p == parked && s.resumeAt != parked && s.hs.has.Load():
-			if r, ok := s.hs.take(); ok { // a stopped filter replied from its goroutine meanwhile
+			if r, ok := s.takeReply(); ok { // a stopped filter replied from its goroutine meanwhile
 				p = s.answerFilter(r)
 			}
 		case p == parked && s.resumeWanted:

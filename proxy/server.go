@@ -283,7 +283,7 @@ func (s *stream) reset() {
 	s.pending, s.resumeWanted, s.loopReply = pendingReply{}, false, pendingReply{}
 	s.lastHost, s.workerGen, s.depth, s.released = nil, 0, 0, false
 	s.ctx, s.cancel = nil, nil
-	s.hs.clear()
+	s.clearHandle()
 	s.h2, s.h2id, s.h2held, s.h2ended, s.h2reset = nil, 0, 0, false, false
 	s.h2pend = s.h2pend[:0]
 	if cap(s.h2pend) > 64<<10 {
