@@ -109,7 +109,9 @@ type StreamHandle interface {
 	//     StreamStop);
 	//   - after the filter returned StreamStop, from any goroutine: the
 	//     reply hops to the stream's event loop and is written there;
-	//   - once the stream went on (it was resumed, or ended), the reply is
+	//   - while the stream runs on (it was resumed, or its filters
+	//     continued), the reply is written at its next filter phase; once
+	//     no filter phase is left before the response starts, it is
 	//     dropped and counted.
 	// A status outside 200-599 is refused: the client gets a 500.
 	SendLocalReply(status int, body string)
