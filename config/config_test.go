@@ -260,7 +260,7 @@ func TestFerryDefaults(t *testing.T) {
 		},
 		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 16384,
 			BacklogMemoryBytes: 268435456},
-		Proxy:   ProxyHeaders{XFF: XFFAppend},
+		Proxy: ProxyHeaders{XFF: XFFAppend},
 	}
 	if got := (Ferry{}).WithDefaults(); got != want {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
