@@ -1,0 +1,110 @@
+package accesslog
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+)
+
+// Sink is one access log of a listener: a format and the file it is
+// written to.
+type Sink struct {
+	Format *Format
+	Writer *Writer
+}
+
+// Logger writes a request's line to each access log of a listener.
+// Immutable once built, so any goroutine may call Log.
+type Logger struct {
+	sinks []Sink
+}
+
+// NewLogger returns a Logger writing to sinks. Control goroutine.
+func NewLogger(sinks ...Sink) *Logger {
+	return &Logger{sinks: append([]Sink(nil), sinks...)}
+}
+
+// Log formats e for every sink and queues the lines; it never blocks (see
+// Writer.Log) and keeps no reference to e. Any goroutine.
+func (l *Logger) Log(e *Entry) {
+	for i := range l.sinks {
+		l.sinks[i].Writer.Log(l.sinks[i].Format, e)
+	}
+}
+
+// Files owns the open access log files of a process: one Writer, and so
+// one goroutine, per path, shared by every listener that logs there.
+type Files struct {
+	opts Options
+	mu   sync.Mutex
+	m    map[string]*Writer
+	list []*Writer // in opening order
+}
+
+// NewFiles returns an empty set of files whose Writers use opts. Control
+// goroutine.
+func NewFiles(opts Options) *Files {
+	return &Files{opts: opts, m: map[string]*Writer{}}
+}
+
+// Open returns the Writer of path, opening it the first time. A file path
+// is cleaned first, so "logs/./a.log" and "logs/a.log" share a Writer.
+// Control goroutine.
+func (fs *Files) Open(path string) (*Writer, error) {
+	key := path
+	if path != Stdout && path != Stderr {
+		key = filepath.Clean(path)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if w, ok := fs.m[key]; ok {
+		return w, nil
+	}
+	w, err := Open(key, fs.opts)
+	if err != nil {
+		return nil, err
+	}
+	fs.m[key] = w
+	fs.list = append(fs.list, w)
+	return w, nil
+}
+
+// Reopen reopens every file (SIGUSR1, after logrotate renamed them) and
+// returns every failure joined. Control goroutine.
+func (fs *Files) Reopen() error {
+	var errs []error
+	for _, w := range fs.writers() {
+		if err := w.Reopen(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close writes what is queued and closes every file. Control goroutine.
+func (fs *Files) Close() error {
+	var errs []error
+	for _, w := range fs.writers() {
+		if err := w.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns each file's counters, in opening order. Any goroutine.
+func (fs *Files) Stats() []Stats {
+	ws := fs.writers()
+	out := make([]Stats, len(ws))
+	for i, w := range ws {
+		out[i] = w.Stats()
+	}
+	return out
+}
+
+// writers returns the open Writers. Any goroutine.
+func (fs *Files) writers() []*Writer {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return append([]*Writer(nil), fs.list...)
+}
