@@ -464,14 +464,6 @@ var (
 	_ filterchain.Buffer     = (*input)(nil)
 )
 
-// Outbound is the gnet context of an upstream socket being enrolled into a
-// loop (gnet.NewContext). When the socket opens on the loop, the event
-// handler wraps it in a Conn and calls Opened, which adopts it or returns
-// false to have it closed (the request that wanted it is gone).
-type Outbound interface {
-	Opened(c *Conn) bool
-}
-
 // Reset closes the connection at once with a TCP reset (SO_LINGER 0), so
 // the peer cannot mistake a truncated message for a complete one. Loop only.
 func (c *Conn) Reset() {

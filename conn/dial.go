@@ -31,11 +31,14 @@ type DialHandler interface {
 // and the downstream that wanted it share the loop and forward with plain
 // writes (docs/life-of-a-request.md).
 //
-// The completion is delivered on the loop rather than returned, so that a
-// dialer can wrap another: a TLS dialer calls the inner Dial with a handler
-// of its own, installs its filters on the Conn its OnDialed receives, runs
-// the handshake on the loop (bounded by a loop timer) and only then calls
-// its caller's OnDialed, or closes the Conn and calls OnDialFailed.
+// The completion is delivered on the loop rather than returned, so that
+// what happens between the socket opening and the caller hearing of it is
+// the dialer's business. That is where TLS to upstreams plugs in: a TLS
+// dialer in this package reuses TCPDialer's connect and enroll, and its
+// Outbound wraps the socket before the Conn is built over it (as
+// TLSServer's TLSConn does for accepted sockets, conn/tls.go), runs the
+// handshake, and only then calls the caller's OnDialed, or closes the Conn
+// and calls OnDialFailed. The caller's Dial does not change.
 type Dialer interface {
 	// Dial starts connecting to addr ("host:port") for loop l. timeout
 	// bounds the connect and must be positive. Dial never blocks and never
@@ -129,7 +132,7 @@ type dial struct {
 	addr    string
 	timeout time.Duration
 	h       DialHandler
-	// opened is set by Opened, on the loop. The worker reads it once the
+	// opened is set by Open, on the loop. The worker reads it once the
 	// enroll result arrived, which gnet sends after the loop ran OnOpen.
 	opened atomic.Bool
 }
@@ -144,7 +147,7 @@ func (dl *dial) run() {
 		err = dl.enroll(ctx, nc)
 	}
 	if err == nil {
-		return // Opened delivers the connection on the loop
+		return // Open delivers the connection on the loop
 	}
 	dl.loop.Tracker.Release()
 	if xerr := dl.loop.Execute(func() { dl.h.OnDialFailed(err) }); xerr != nil {
@@ -153,7 +156,7 @@ func (dl *dial) run() {
 }
 
 // enroll adds nc to the loop and waits, on the worker, for gnet to
-// register it. A nil error means Opened has run or will run.
+// register it. A nil error means Open has run or will run.
 func (dl *dial) enroll(ctx context.Context, nc net.Conn) error {
 	ch, err := dl.loop.EL.Enroll(gnet.NewContext(context.Background(), Outbound(dl)), nc)
 	if err != nil {
@@ -175,7 +178,7 @@ func (dl *dial) enroll(ctx context.Context, nc net.Conn) error {
 		return nil
 	case <-ctx.Done():
 		// The loop has not registered the socket yet; gnet still owns it
-		// and will open it, and Opened then delivers it late. (Should the
+		// and will open it, and Open then delivers it late. (Should the
 		// loop's poller then refuse it, gnet closes it without OnOpen and
 		// nobody hears of this dial: its place in the tracker and its
 		// handler's count stay taken. Waiting longer here would hold the
@@ -184,11 +187,21 @@ func (dl *dial) enroll(ctx context.Context, nc net.Conn) error {
 	}
 }
 
-// Opened implements Outbound: the enrolled socket opened on the loop.
-func (dl *dial) Opened(c *Conn) bool {
+// Open implements Outbound: the enrolled socket opened on the loop.
+func (dl *dial) Open(gc gnet.Conn, l *Loop) gnet.Action {
 	dl.opened.Store(true)
-	dl.h.OnDialed(c)
-	return true
+	c := New(gc, l, true)
+	return c.RunInCallback(func() { dl.h.OnDialed(c) })
+}
+
+// Outbound is the gnet context (gnet.NewContext) of an upstream socket a
+// Dialer enrolls into a loop. When the socket opens there, the event
+// handler calls Open, from gnet's OnOpen: the dialer builds the Conn over
+// the socket (wrapping it first if its protocol needs to) and hands it to
+// whoever dialled. A close requested inside Open is Open's return value,
+// as for any callback of the Conn (RunInCallback). Loop only.
+type Outbound interface {
+	Open(gc gnet.Conn, l *Loop) gnet.Action
 }
 
 var _ Dialer = (*TCPDialer)(nil)

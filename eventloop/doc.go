@@ -6,9 +6,13 @@
 //     then the listener's network filter factories build the connection's
 //     filter chain.
 //   - OnOpen of an enrolled upstream socket (its gnet context is a
-//     conn.Outbound): the socket is wrapped and handed to whoever dialled it,
-//     on the same loop as the downstream connection that wanted it.
-//   - OnTraffic and OnClose go straight to the conn.Conn in the context.
+//     conn.Outbound): the dialer that enrolled it builds the Conn and hands
+//     it to whoever dialled (conn/dial.go), on the same loop as the
+//     downstream connection that wanted it.
+//   - OnTraffic and OnClose go straight to the conn.Conn in the context,
+//     through its conn.TLSConn first on a listener with TLS (Listener.TLS:
+//     the socket is wrapped before the Conn is built over it, and the
+//     filters' OnNewConnection waits for the handshake; docs/tls.md).
 //   - OnTick (gnet runs it on its own goroutine, P11) asks each loop to run
 //     its sweep: timers and write-watermark checks.
 //

@@ -15,12 +15,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	l := e.loopOf(gc.EventLoop())
 	l.Refresh()
 	if ob, ok := gc.Context().(conn.Outbound); ok {
-		c := conn.New(gc, l, true)
-		return nil, c.RunInCallback(func() {
-			if !ob.Opened(c) {
-				c.Close(filterchain.CloseNow)
-			}
-		})
+		return nil, ob.Open(gc, l)
 	}
 	if e.draining.Load() {
 		return nil, gnet.Close
