@@ -100,6 +100,10 @@ type Options struct {
 	// Logger receives the admin server's own logs; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Gatherer, when set, is what /metrics serves (it should hold
+	// NewCollector(Backend) for the Backend's counters); nil means a
+	// registry of the Backend's counters alone.
+	Gatherer prometheus.Gatherer
 }
 
 // Server is a running admin API.
@@ -107,7 +111,7 @@ type Server struct {
 	o   Options
 	ln  net.Listener
 	srv *http.Server
-	reg *prometheus.Registry
+	reg prometheus.Gatherer
 	err chan error
 }
 
@@ -127,8 +131,12 @@ func Start(o Options) (*Server, error) {
 		o.Logger.Warn("admin API listens beyond loopback: anyone who reaches it can drain ferry and read its config",
 			"address", ln.Addr().String())
 	}
-	s := &Server{o: o, ln: ln, reg: prometheus.NewRegistry(), err: make(chan error, 1)}
-	s.reg.MustRegister(collector{b: o.Backend})
+	s := &Server{o: o, ln: ln, reg: o.Gatherer, err: make(chan error, 1)}
+	if s.reg == nil {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collector{b: o.Backend})
+		s.reg = reg
+	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.err <- s.srv.Serve(ln) }()
 	return s, nil

@@ -15,7 +15,9 @@
 //	GET  /live                 200 while the process runs
 //	GET  /listeners            listeners and their bound addresses
 //	GET  /clusters             clusters, their hosts with health, weight and per-host counters
-//	GET  /metrics              Prometheus text exposition of the same counters (ferry_ prefix)
+//	GET  /metrics              Prometheus text exposition: the same counters (ferry_ prefix), plus
+//	                           whatever Options.Gatherer adds (internal/app: per-label families,
+//	                           worker pool, Go runtime, process; the metrics sinks serve the same)
 //	POST /drain_listeners      start a graceful drain, as SIGTERM does
 //
 // A path that changes state answers 405 to any method but POST. The admin

@@ -12,6 +12,11 @@ import (
 // _total suffix, as Prometheus conventions ask.
 type collector struct{ b Backend }
 
+// NewCollector exports b's Stats as /metrics does (ferry_<name>, counters
+// with _total), for a registry that the caller builds (Options.Gatherer).
+// Any goroutine.
+func NewCollector(b Backend) prometheus.Collector { return collector{b: b} }
+
 // Describe sends nothing: the set of names is known only at scrape time,
 // which makes this an unchecked collector.
 func (collector) Describe(chan<- *prometheus.Desc) {}

@@ -46,6 +46,9 @@ type Options struct {
 	// config says (tests use 127.0.0.1:0, which the config cannot express:
 	// port_value 0 turns the admin API off).
 	AdminAddress string
+	// MetricsSinkAddress, when set, is where every prometheus sink listens
+	// instead of :port (tests use 127.0.0.1:0; see metrics.go).
+	MetricsSinkAddress string
 }
 
 // App is a configured ferry.
@@ -75,6 +78,11 @@ type App struct {
 	adminAddr string
 	// admin is the admin API server, nil when off or not started.
 	admin *admin.Server
+	// backend adapts the App to the admin API and its metrics collector.
+	backend *adminBackend
+	// metrics are the per-loop counters, the Prometheus registry that
+	// /metrics and the sinks serve, and the sinks (metrics.go).
+	metrics appMetrics
 	// draining is set once Shutdown begins.
 	draining atomic.Bool
 	// drainReq is closed when the admin API asks for a drain.
@@ -138,6 +146,11 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	if err := a.buildRouting(cfg); err != nil {
+		_ = a.workers.Close(context.Background())
+		return nil, err
+	}
+	a.backend = &adminBackend{a: a}
+	if err := a.buildMetrics(cfg, loops, o.MetricsSinkAddress); err != nil {
 		_ = a.workers.Close(context.Background())
 		return nil, err
 	}
@@ -289,12 +302,17 @@ func (a *App) Start() error {
 	}
 	a.startCertWatch()
 	if a.adminAddr != "" {
-		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: &adminBackend{a: a}, Level: a.level, Logger: a.log})
+		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: a.backend, Level: a.level, Logger: a.log,
+			Gatherer: a.metrics.gatherer})
 		if err != nil {
 			_ = a.Shutdown(context.Background())
 			return fmt.Errorf("start: admin.address: %w", err)
 		}
 		a.admin = s
+	}
+	if err := a.startSinks(); err != nil {
+		_ = a.Shutdown(context.Background())
+		return fmt.Errorf("start: %w", err)
 	}
 	return nil
 }
@@ -343,7 +361,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.admin != nil {
 		adminErr = a.admin.Close(sctx)
 	}
-	return errors.Join(drainErr, stopErr, workErr, adminErr)
+	sinkErr := a.closeSinks(sctx)
+	return errors.Join(drainErr, stopErr, workErr, adminErr, sinkErr)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off

@@ -107,6 +107,9 @@ func (a *App) apply(next *config.Config) error {
 	if err != nil {
 		return err
 	}
+	if err := a.updateMetrics(next); err != nil {
+		return err
+	}
 	// Routes of the old table may name clusters the new set drops, and new
 	// routes may name new clusters: install the union first, then the new
 	// routes, then the new clusters alone, so that no request finds its
@@ -122,6 +125,7 @@ func (a *App) apply(next *config.Config) error {
 		}
 	}
 	if err := a.clusters.Update(union); err != nil {
+		_ = a.updateMetrics(cur) // cur's label sets were exported a moment ago: this cannot pass the bound
 		return fmt.Errorf("cluster_manager.clusters: %w", err)
 	}
 	a.routers.Set(tables)
@@ -143,6 +147,7 @@ func unchangedParts(cur, next *config.Config) error {
 	parts := []part{
 		{"ferry", cur.Ferry, next.Ferry},
 		{"admin", cur.Admin, next.Admin},
+		{"metrics", cur.Metrics, next.Metrics},
 		{"cluster_manager.tls_context", cur.ClusterManager.TLSContext, next.ClusterManager.TLSContext},
 		{"pid", cur.Pid, next.Pid},
 	}

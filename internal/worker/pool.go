@@ -171,6 +171,9 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
+// Cap is the most tasks that run at once (Options.Size). Any goroutine.
+func (p *Pool) Cap() int { return p.ants.Cap() }
+
 // Close stops accepting tasks and waits, up to ctx, for running ones.
 // Queued tasks that have not started are dropped. Any goroutine.
 func (p *Pool) Close(ctx context.Context) error {

@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/ferry-proxy/ferry/config"
+)
+
+// withSinks gives cfg a metrics block and validates it again.
+func withSinks(t *testing.T, cfg *config.Config, sinks ...string) *config.Config {
+	t.Helper()
+	cfg.Metrics = &config.Metrics{}
+	for _, s := range sinks {
+		cfg.Metrics.Sinks = append(cfg.Metrics.Sinks, config.Filter{Type: config.SinkPrometheus, Config: []byte(s)})
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	return cfg
+}
+
+// startWithSinks starts cfg with the admin API and every sink on
+// 127.0.0.1:0.
+func startWithSinks(t *testing.T, cfg *config.Config) *App {
+	t.Helper()
+	a, err := New(cfg, Options{Logger: quietLogger(), AdminAddress: "127.0.0.1:0", MetricsSinkAddress: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a
+}
+
+// fetch GETs url and returns the status and body.
+func fetch(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// parseExposition parses Prometheus text and checks that every family
+// has its # TYPE line.
+func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	for name, f := range fams {
+		if !strings.Contains(text, "# TYPE "+name+" "+strings.ToLower(f.GetType().String())+"\n") {
+			t.Errorf("no # TYPE line for %s", name)
+		}
+	}
+	return fams
+}
+
+func familyNames(fams map[string]*dto.MetricFamily) []string {
+	out := make([]string, 0, len(fams))
+	for n := range fams {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestPrometheusSinkServesTheAdminFamilies: a prometheus sink serves, at
+// its endpoint, the same families as the admin API's /metrics (the flat
+// counters, the per-label families with their labels, the worker pool,
+// the Go runtime, the process), and 404 elsewhere; a sink with
+// disable_collect_go and disable_collect_process leaves those out.
+func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
+	up := echoUpstream(t)
+	cfg := withSinks(t, buildCfg(t, `{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`, "", up, false),
+		`{"port":9464,"endpoint":"/stats/prometheus"}`,
+		`{"port":9465,"disable_collect_go":true,"disable_collect_process":true}`)
+	a := startWithSinks(t, cfg)
+	for range 2 {
+		if code, _ := get(t, a, "/x"); code != 200 {
+			t.Fatalf("proxied GET = %d", code)
+		}
+	}
+	sinks := a.MetricsSinkAddrs()
+	if len(sinks) != 2 || sinks[0] == nil || sinks[1] == nil {
+		t.Fatalf("sink addresses %v", sinks)
+	}
+	code, text := fetch(t, "http://"+sinks[0].String()+"/stats/prometheus")
+	if code != 200 {
+		t.Fatalf("sink GET = %d", code)
+	}
+	fromSink := parseExposition(t, text)
+	fromAdmin := parseExposition(t, adminGet(t, a, "/metrics"))
+	if s, ad := strings.Join(familyNames(fromSink), " "), strings.Join(familyNames(fromAdmin), " "); s != ad {
+		t.Errorf("sink and admin families differ:\nsink:  %s\nadmin: %s", s, ad)
+	}
+	if v := fromSink["ferry_downstream_rq_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
+		t.Errorf("ferry_downstream_rq_total = %v, want 2", v)
+	}
+	for name, labels := range map[string]string{
+		"ferry_listener_requests_total":         "listener=l",
+		"ferry_route_requests_total":            "router=r,virtual_host=v",
+		"ferry_cluster_upstream_requests_total": "cluster=c",
+		"ferry_host_upstream_requests_total":    "cluster=c,host=" + up,
+		"ferry_loop_connections_total":          "loop=0",
+		"ferry_worker_pool_size":                "",
+		"ferry_worker_pool_rejected_total":      "",
+	} {
+		f, ok := fromSink[name]
+		if !ok {
+			t.Errorf("no family %s", name)
+			continue
+		}
+		var got []string
+		for _, lp := range f.GetMetric()[0].GetLabel() {
+			got = append(got, lp.GetName()+"="+lp.GetValue())
+		}
+		if g := strings.Join(got, ","); g != labels {
+			t.Errorf("%s labels %q, want %q", name, g, labels)
+		}
+	}
+	if fromSink["ferry_worker_pool_size"].GetMetric()[0].GetGauge().GetValue() < 1 {
+		t.Error("ferry_worker_pool_size < 1")
+	}
+	for _, name := range []string{"go_goroutines", "process_open_fds"} {
+		if _, ok := fromSink[name]; !ok {
+			t.Errorf("no family %s", name)
+		}
+	}
+	if code, _ := fetch(t, "http://"+sinks[0].String()+"/metrics"); code != 404 {
+		t.Errorf("GET /metrics on a sink at /stats/prometheus = %d, want 404", code)
+	}
+	code, text = fetch(t, "http://"+sinks[1].String()+"/metrics")
+	if code != 200 {
+		t.Fatalf("second sink GET /metrics = %d", code)
+	}
+	lean := parseExposition(t, text)
+	for name := range lean {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+			t.Errorf("disabled family %s served", name)
+		}
+	}
+	if _, ok := lean["ferry_listener_requests_total"]; !ok {
+		t.Error("the lean sink lost ferry's own families")
+	}
+}
+
+// TestReloadSwapsMetricLabels: a reload that renames the virtual host and
+// the cluster exports the new label sets and no longer the old; the
+// listener's series carries on. A reload that changes the metrics block
+// is refused.
+func TestReloadSwapsMetricLabels(t *testing.T) {
+	up := fixedUpstream(t, "x")
+	a := startWithAdmin(t, routeTo(t, "old", up))
+	reg, ids := a.Metrics()
+	reg.Shard(0).Listener(ids.Listeners[0]).Connections.Add(3) // as the accept path will
+	next := routeTo(t, "new", up)
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	fams := parseExposition(t, adminGet(t, a, "/metrics"))
+	var clusters []string
+	for _, m := range fams["ferry_cluster_upstream_requests_total"].GetMetric() {
+		clusters = append(clusters, m.GetLabel()[0].GetValue())
+	}
+	if strings.Join(clusters, ",") != "new" {
+		t.Errorf("clusters exported after the reload: %v, want [new]", clusters)
+	}
+	if v := fams["ferry_listener_downstream_connections_total"].GetMetric()[0].GetCounter().GetValue(); v != 3 {
+		t.Errorf("listener count after the reload = %v, want 3 (kept)", v)
+	}
+	if _, ids2 := a.Metrics(); ids2.Listeners[0] != ids.Listeners[0] || ids2.Clusters[0] == ids.Clusters[0] {
+		t.Errorf("IDs %+v then %+v: the listener's should stay, the cluster's change", ids, ids2)
+	}
+	withMetrics := withSinks(t, routeTo(t, "new", up), `{"port":9466}`)
+	err := a.Reload(withMetrics)
+	if err == nil || !strings.Contains(err.Error(), "metrics: changed") {
+		t.Fatalf("reload adding a sink: %v, want refused naming metrics", err)
+	}
+}
+
+// TestSinkPortInUseStopsStart: a sink that cannot bind is an error naming
+// it, and ferry stops again.
+func TestSinkPortInUseStopsStart(t *testing.T) {
+	up := echoUpstream(t)
+	first := startWithSinks(t, withSinks(t, buildCfg(t, `{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`, "", up, false), `{"port":9467}`))
+	cfg := withSinks(t, buildCfg(t, `{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}`, "", up, false), `{"port":9467}`)
+	a, err := New(cfg, Options{Logger: quietLogger(), MetricsSinkAddress: first.MetricsSinkAddrs()[0].String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Start()
+	if err == nil || !strings.Contains(err.Error(), "metrics.sinks[0].config.port") {
+		t.Fatalf("Start = %v, want an error naming metrics.sinks[0].config.port", err)
+	}
+}
