@@ -83,6 +83,31 @@
 // A reused upstream connection that closes before answering a body-less
 // idempotent request is retried once on a fresh connection.
 //
+// # Stream state
+//
+// A stream's fields are grouped by lifetime and owner (stream.go): fixed
+// (server, loop), atomic (gen, the filters' handle state), reused across
+// requests (codecs, header views, pipes, buffers: their capacity is kept
+// on purpose, trimmed past a bound at reset), and per request
+// (requestState, reset by one assignment), split into loop-only fields and
+// the owner's (the loop, or a worker during offloaded filter phases).
+//
+// The lifecycle is one field, life (lifecycle.go), loop only:
+//
+//	from                     event                                 to
+//	lifeNew                  begin: the request is counted         lifeActive
+//	lifeNew                  abort: the client went away           lifeAbortedNew
+//	lifeAbortedNew           begin                                 lifeAborted
+//	lifeActive               abort                                 lifeAborted
+//	below lifeDone           end: the End phase                    lifeDone
+//	lifeAbortedNew/Aborted   finishAbort: the outermost exit, the  lifeDone, then
+//	                         hand-back, or abort at depth 0        lifeReleased
+//	lifeDone                 front.streamDone, at the end of end   lifeReleased
+//	lifeReleased             recycle: the outermost exit resets    lifeNew
+//
+// An abort of a stream that ended changes nothing; TestLifeTransitions
+// walks the table.
+//
 // Goroutines: everything runs on the event loop of the downstream
 // connection, except filter phases of offloaded streams (a worker) and
 // Server.Drain (any goroutine).

@@ -193,7 +193,7 @@ func (d *downstream) streamDone(s *stream) {
 	if d.s == s {
 		d.s = nil
 	}
-	s.released = true
+	s.life = lifeReleased
 	d.stopTimer()
 	if !keep {
 		d.c.Close(mode)

@@ -247,7 +247,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	}
 	s.forwardBody(data)
 	s.h2held += len(data)
-	if endStream && !s.done {
+	if endStream && !s.ended() {
 		if s.reqLen < 0 && !s.reqDiscard {
 			s.requestLost(s.reqPipe.finish(nil))
 		}
@@ -371,7 +371,7 @@ func (h *h2conn) streamDone(s *stream) {
 		}
 	}
 	h.flush()
-	s.released = true
+	s.life = lifeReleased
 	h.forget(s)
 }
 

@@ -161,7 +161,7 @@ func (s *stream) answerFilter(r pendingReply) Phase {
 // phase, or will, and one that went past its filter phases drops it at
 // reset (clearHandle). Loop only.
 func (s *stream) asyncReply(gen uint64) {
-	if s.gen.Load() != gen || s.done || s.onWorker || s.resumeAt == parked {
+	if s.gen.Load() != gen || s.ended() || s.onWorker || s.resumeAt == parked {
 		return
 	}
 	if r, ok := s.takeReply(); ok {
@@ -232,7 +232,7 @@ func (s *stream) SendLocalReply(status int, body string) {
 func (s *stream) Resume() {
 	gen := s.gen.Load()
 	_ = s.loop.Execute(func() {
-		if s.gen.Load() != gen || s.done {
+		if s.gen.Load() != gen || s.ended() {
 			return
 		}
 		if s.onWorker {

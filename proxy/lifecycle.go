@@ -15,32 +15,95 @@ func (s *stream) flushPipes() {
 	s.front.flush() // an HTTP/2 response head with no body byte yet (long poll) leaves now
 }
 
+// life is where a stream is in its lifecycle: one field, loop only. Its
+// transitions, and nothing else, move it (docs in proxy/doc.go):
+//
+//	from                     event                                 to
+//	lifeNew                  begin: the request is counted         lifeActive
+//	lifeNew                  abort: the client went away           lifeAbortedNew
+//	lifeAbortedNew           begin                                 lifeAborted
+//	lifeActive               abort                                 lifeAborted
+//	below lifeDone           end: the End phase                    lifeDone
+//	lifeAbortedNew/Aborted   finishAbort: the outermost exit, the  lifeDone, then
+//	                         hand-back, or abort at depth 0        lifeReleased
+//	lifeDone                 front.streamDone, at the end of end   lifeReleased
+//	lifeReleased             recycle: the outermost exit resets    lifeNew
+//
+// abort of a stream that ended (lifeDone or later) changes nothing. end of
+// an aborted stream happens only when the abort came inside End's own
+// writes (gnet closes inside a failed write): End then finishes the stream
+// as usual. "Counted" (downstream_rq_active to give back) is lifeActive
+// or lifeAborted; "ended" is lifeDone or later.
+type life uint8
+
+const (
+	lifeNew        life = iota // taken from the free list; nothing counted yet
+	lifeActive                 // counted in downstream_rq_total and _active
+	lifeAbortedNew             // the client went away before the request was counted
+	lifeAborted                // the client went away while the request was in flight
+	lifeDone                   // ended: counters settled, the upstream let go
+	lifeReleased               // the front let go: the outermost exit recycles it
+)
+
+// counted reports whether the request is counted in downstream_rq_active.
+func (s *stream) counted() bool { return s.life == lifeActive || s.life == lifeAborted }
+
+// aborted reports whether the client went away and the stream waits for
+// finishAbort.
+func (s *stream) aborted() bool { return s.life == lifeAbortedNew || s.life == lifeAborted }
+
+// ended reports whether the stream ended (End ran, or the abort finished).
+func (s *stream) ended() bool { return s.life >= lifeDone }
+
+// begin counts the request once.
+func (s *stream) begin() {
+	switch s.life {
+	case lifeNew:
+		s.life = lifeActive
+	case lifeAbortedNew:
+		s.life = lifeAborted
+	default:
+		return
+	}
+	s.srv.stats.requests.Inc()
+	s.srv.stats.active.Add(1)
+}
+
 // end finishes the stream: counters, timers, the upstream connection, then
 // the downstream decides on keep-alive. The stream is recycled by the
 // outermost exit.
 func (s *stream) end() {
-	if s.done {
+	if s.ended() {
 		return
 	}
 	s.flushPipes()
-	s.done = true
+	counted := s.counted()
+	s.life = lifeDone
 	s.loop.Stop(&s.timeout)
 	s.loop.Stop(&s.reqTimer)
 	s.detachUpstream(s.upReusable && s.reqState == stateDone && s.respState == stateDone)
-	if s.begun {
+	if counted {
 		s.srv.stats.active.Add(-1)
 	}
 	if s.cancel != nil {
 		s.cancel()
 	}
-	s.front.streamDone(s)
+	s.front.streamDone(s) // lifeReleased
 }
 
 // abort ends a stream whose client went away. It may run re-entrantly,
 // inside one of the stream's own writes: it only marks the stream, and the
 // outermost exit (or the worker's hand-back) finishes it.
 func (s *stream) abort() {
-	s.aborted = true
+	switch s.life {
+	case lifeNew:
+		s.life = lifeAbortedNew
+	case lifeActive:
+		s.life = lifeAborted
+	case lifeAbortedNew, lifeAborted:
+	default:
+		return // it ended already
+	}
 	if s.depth == 0 && !s.onWorker {
 		s.finishAbort()
 		s.srv.recycle(s)
@@ -49,23 +112,22 @@ func (s *stream) abort() {
 
 // finishAbort releases what an aborted stream holds.
 func (s *stream) finishAbort() {
-	if s.released {
+	if !s.aborted() {
 		return
 	}
-	if !s.done {
-		s.done = true
-		s.srv.stats.aborted.Inc()
-		if s.begun {
-			s.srv.stats.active.Add(-1)
-		}
-		if s.cancel != nil {
-			s.cancel()
-		}
+	counted := s.counted()
+	s.life = lifeDone
+	s.srv.stats.aborted.Inc()
+	if counted {
+		s.srv.stats.active.Add(-1)
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 	s.loop.Stop(&s.timeout)
 	s.detachUpstream(false)
 	s.front.forget(s)
-	s.released = true
+	s.life = lifeReleased
 }
 
 // detachUpstream gives the upstream connection back (reusable or closed)
@@ -103,7 +165,7 @@ func (s *stream) detachUpstream(reusable bool) {
 // response already started. While a worker owns the stream it checks
 // again shortly after, once the worker handed back.
 func (s *stream) OnTimer(t *conn.Timer) {
-	if s.done {
+	if s.ended() {
 		return
 	}
 	if t == &s.reqTimer {

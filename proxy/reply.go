@@ -39,8 +39,9 @@ const (
 //     leaves the rest to the close (the abort).
 //  4. While a worker owns the stream, the reply waits for the hand-back
 //     (toLoop): a phase's failure in pending (the worker's; a later reply
-//     replaces it), a loop event's in loopReply (the loop's; the first
-//     wins, and it wins over pending).
+//     replaces it, and the connection-close decision waits with it), a loop
+//     event's in loopReply (the loop's; the first wins, and it wins over
+//     pending).
 //  5. Otherwise the local reply is written by writeReply.
 //
 // The only failure answered elsewhere has no stream: an HTTP/2 request
@@ -57,7 +58,17 @@ func (s *stream) fail(e Error, from origin) Phase {
 	} else if s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.srv.log.Debug("proxy failure", "source", e.Source, "kind", e.Kind, "err", e.Err)
 	}
-	if e.Source == Downstream || k.closes {
+	closes := e.Source == Downstream || k.closes
+	if s.onWorker && from == inPhase {
+		// On the worker: the loop may be at the connections meanwhile
+		// (respClose is the loop's), so all of it waits for the hand-back;
+		// a later reply of the worker's replaces this one.
+		r := e.reply()
+		r.close = closes
+		s.pending = r
+		return parked
+	}
+	if closes {
 		s.respClose = true
 	}
 	if e.Source == Upstream && s.pc != nil {
@@ -76,11 +87,8 @@ func (s *stream) fail(e Error, from origin) Phase {
 		}
 		return parked
 	}
-	if s.onWorker {
-		switch {
-		case from == inPhase:
-			s.pending = e.reply()
-		case s.loopReply.status == 0:
+	if s.onWorker { // a loop event: the first failure wins, over pending too
+		if s.loopReply.status == 0 {
 			s.loopReply = e.reply()
 		}
 		return parked

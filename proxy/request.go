@@ -41,15 +41,6 @@ func (s *stream) startRequest() {
 	s.run(InitPhase)
 }
 
-// begin counts the request once.
-func (s *stream) begin() {
-	if !s.begun {
-		s.begun = true
-		s.srv.stats.requests.Inc()
-		s.srv.stats.active.Add(1)
-	}
-}
-
 // hasBody reports whether the request carries a body.
 func (s *stream) hasBody() bool { return s.req.Chunked || s.req.ContentLength > 0 }
 
@@ -70,11 +61,11 @@ func (s *stream) readRequestBody(buf filterchain.Buffer) bool {
 	if s.reqLen -= int64(n); s.reqLen == 0 {
 		s.requestDone()
 	}
-	return !s.done
+	return !s.ended()
 }
 
 func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
-	for buf.Len() > 0 && !s.done {
+	for buf.Len() > 0 && !s.ended() {
 		ev, n, data, err := s.reqDec.Next(buf.Bytes())
 		if err != nil {
 			s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, onEvent)
@@ -101,7 +92,7 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 			return false
 		}
 	}
-	return !s.done
+	return !s.ended()
 }
 
 func (s *stream) forwardBody(b []byte) {
@@ -114,7 +105,7 @@ func (s *stream) forwardBody(b []byte) {
 // could not be buffered (a spill queue write failed): the request cannot
 // be forwarded whole.
 func (s *stream) requestLost(err error) {
-	if err != nil && !s.done {
+	if err != nil && !s.ended() {
 		s.fail(Error{Source: Downstream, Kind: KindOverflow, Err: &spillError{"the request body could not be buffered", err}}, onEvent)
 	}
 }

@@ -87,6 +87,7 @@ type pendingReply struct {
 	status int
 	body   string
 	extra  string
+	close  bool // the client connection closes after it (fail on a worker)
 }
 
 // toLoop hands the stream back to its loop to continue at phase p. A
@@ -100,7 +101,7 @@ func (s *stream) toLoop(gen uint64, p Phase) {
 		s.onWorker = false
 		s.enter()
 		defer s.exit()
-		if s.aborted {
+		if s.aborted() {
 			return // exit finishes the abort
 		}
 		switch {
@@ -111,6 +112,7 @@ func (s *stream) toLoop(gen uint64, p Phase) {
 		case s.pending.status != 0:
 			r := s.pending
 			s.pending = pendingReply{}
+			s.respClose = s.respClose || r.close
 			p = s.writeReply(r.status, r.body, r.extra)
 		case p == parked && s.resumeAt != parked && s.hs.has.Load():
 			if r, ok := s.takeReply(); ok { // a stopped filter replied from its goroutine meanwhile

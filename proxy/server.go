@@ -247,51 +247,6 @@ func (srv *Server) recycle(s *stream) {
 	}
 }
 
-// reset clears a stream for reuse, keeping its buffers.
-func (s *stream) reset() {
-	s.gen.Add(1)
-	s.chain.Reset()
-	s.req.Reset()
-	s.resp.Reset()
-	s.reqHdrs.reset()
-	s.respHdrs.reset()
-	s.reqPipe.reset()
-	s.respPipe.reset()
-	s.reqPipe.enc, s.respPipe.enc = encRaw, encRaw
-	if cap(s.head) > 16<<10 {
-		s.head = nil
-	}
-	if cap(s.out) > 16<<10 {
-		s.out = nil
-	}
-	if cap(s.respOut) > 16<<10 {
-		s.respOut = nil
-	}
-	s.path, s.authority, s.maxFwd = nil, nil, -1
-	if cap(s.pathBuf) > 4<<10 {
-		s.pathBuf = nil
-	}
-	if cap(s.normBuf) > 4<<10 {
-		s.normBuf = nil
-	}
-	s.d, s.front, s.route, s.cluster, s.host, s.pool, s.pc, s.up = nil, nil, nil, nil, nil, nil, nil, nil
-	s.reqState, s.respState = stateHead, stateHead
-	s.reqLen, s.reqTotal, s.respLen = 0, 0, 0
-	s.expect, s.acquiring, s.poolErr, s.retries, s.headSent = false, false, nil, 0, false
-	s.respSent, s.respClose, s.upReusable, s.reqDiscard = false, false, false, false
-	s.offload, s.onWorker, s.resumeAt, s.done, s.aborted, s.begun = false, false, parked, false, false, false
-	s.pending, s.resumeWanted, s.loopReply = pendingReply{}, false, pendingReply{}
-	s.lastHost, s.workerGen, s.depth, s.released = nil, 0, 0, false
-	s.ctx, s.cancel = nil, nil
-	s.clearHandle()
-	s.h2, s.h2id, s.h2held, s.h2ended, s.h2reset = nil, 0, 0, false, false
-	s.h2pend = s.h2pend[:0]
-	if cap(s.h2pend) > 64<<10 {
-		s.h2pend = nil
-	}
-	s.respTrailers = s.respTrailers[:0]
-}
-
 // Factory is the `proxy` network filter of one listener.
 type Factory struct {
 	srv        *Server

@@ -26,103 +26,173 @@ const (
 // late callback (a worker's hand-back, a filter's Resume) for an old request
 // is recognised and dropped.
 //
-// Goroutines: loop only, except the filter phases, which run on a worker
-// when the stream is offloaded; while they do (onWorker), the loop touches
-// only the pipes and the connections, never the headers, route or chain.
+// Its fields are grouped by lifetime and by which goroutine may touch them:
+//
+//   - fixed: set when the stream is allocated or taken, the same for its
+//     whole life (a free list is per loop); any goroutine may read them;
+//   - atomic: gen and the filters' handle state, any goroutine;
+//   - reused: codecs, header views, pipes, the filter chain and byte
+//     buffers, which keep their capacity across requests on purpose (a
+//     warm stream allocates nothing); reset empties them and trims a
+//     buffer that grew past its bound;
+//   - per request (requestState): everything else, zeroed by one
+//     assignment in reset. Within it, loop-only fields are touched by the
+//     loop even while a worker owns the stream; owner fields by whichever
+//     goroutine runs the phases (the loop, or a worker during offloaded
+//     filter phases, onWorker), which the loop leaves alone meanwhile.
+//
+// Exactly one goroutine owns a stream at a time (docs/life-of-a-request.md,
+// section 7).
 type stream struct {
-	srv *Server
-	d   *downstream
+	// Fixed.
+	srv  *Server
+	loop *conn.Loop
+
+	// Atomic. gen changes on every reuse: Resume and SendLocalReply read it
+	// on whatever goroutine a filter calls them from.
+	gen atomic.Uint64
+	hs  handleState // what filters reach from other goroutines (handle.go)
+
+	// Reused, loop only: the timers (initialised once; stopped, never
+	// re-made), the request and response pipes, the encoded heads.
+	timeout  conn.Timer // the route timeout (lifecycle.go)
+	reqTimer conn.Timer // the whole-request timeout (RequestTimeout)
+	reqPipe  pipe
+	respPipe pipe
+	out      []byte // the encoded request head (and local replies); trimmed past 16 KiB
+	respOut  []byte // the encoded response head; trimmed past 16 KiB
+	respHead []byte // the response head as received, copied once
+	h2pend   []byte // HTTP/2 response bytes waiting for flow-control window; trimmed past 64 KiB
+	// respTrailers are a chunked response's trailer lines, sent as an
+	// HTTP/2 trailing HEADERS frame.
+	respTrailers []byte
+
+	// Reused, owner: the request and response as parsed, their header
+	// views, the filter chain, and the path buffers.
+	req      http1.Request
+	head     []byte // the request head, copied once; trimmed past 16 KiB
+	resp     http1.Response
+	reqHdrs  headerMap
+	respHdrs headerMap
+	chain    filterchain.StreamChain
+	pathBuf  []byte // trimmed past 4 KiB
+	normBuf  []byte // the normalised path (normalize.go); trimmed past 4 KiB
+
+	requestState
+}
+
+// requestState is a stream's per-request state, reset by one assignment
+// (stream.reset): a new field needs no reset code.
+type requestState struct {
+	// Loop only, even while a worker owns the stream: the lifecycle, the
+	// client and upstream sides, the bodies.
+
+	life  life // lifecycle.go: the states and their transitions
+	depth int  // nesting of event entries (enter/exit)
+	// onWorker is set while a worker runs the filter phases. The loop
+	// writes it, when it hands the stream over and when it takes it back;
+	// the worker reads it.
+	onWorker bool
+	// workerGen is the generation handed to the worker.
+	workerGen uint64
+	// resumeWanted records a Resume that arrived while the stream was on a
+	// worker; the hand-back honours it.
+	resumeWanted bool
+	// loopReply is a failure the loop detected while a worker owned the
+	// stream (a bad body, a timeout); the hand-back answers it (fail).
+	loopReply pendingReply
+	offload   bool // filter phases run on a worker
+	d         *downstream
 	// front is the client side: d for HTTP/1.1, the h2conn for an HTTP/2
 	// stream (front.go).
 	front front
-	loop  *conn.Loop
-	// gen changes on every reuse. It is atomic because Resume reads it on
-	// whatever goroutine a filter calls it from.
-	gen atomic.Uint64
 
-	// request
-	req       http1.Request
-	path      []byte // origin-form path used for routing and forwarding (target.go)
-	authority []byte // the absolute-form target's authority, or nil
-	pathBuf   []byte
-	normBuf   []byte // the normalised path (normalize.go)
-	maxFwd    int    // the Max-Forwards value to forward, or -1
-	head      []byte
-	reqHdrs   headerMap
-	reqState  bodyState
-	reqLen    int64 // Content-Length left, or -1 for chunked
-	reqDec    http1.ChunkedDecoder
-	reqTotal  int64
-	reqPipe   pipe
-	expect    bool // answer 100 Continue before the body
+	reqState   bodyState
+	reqLen     int64 // Content-Length left, or -1 for chunked
+	reqDec     http1.ChunkedDecoder
+	reqTotal   int64
+	reqDiscard bool // drop the rest of a request body whose upstream is gone
+	expect     bool // answer 100 Continue before the body
 
-	// routing and upstream
-	route   *router.Route
-	cluster *upstream.Cluster
-	host    *upstream.Host
-	pool    *upstream.ConnPool[*upConn]
-	pc      *upstream.PooledConn[*upConn]
-	up      *upConn
+	pool *upstream.ConnPool[*upConn]
+	pc   *upstream.PooledConn[*upConn]
+	up   *upConn
 	// acquiring is set during pool.Acquire, when OnPoolReady may be
 	// called synchronously.
 	acquiring bool
 	poolErr   error
-	lastHost  *upstream.Host // the host a retry or RechooseHost avoids
 	retries   int
 	headSent  bool // request head written upstream
 
-	// response
-	resp       http1.Response
-	respHead   []byte
-	respHdrs   headerMap
 	respState  bodyState
 	respLen    int64
 	respDec    http1.ChunkedDecoder
 	respKind   http1.BodyKind
-	respPipe   pipe
 	respSent   bool // response head written downstream
 	respClose  bool // close the downstream after this response
 	upReusable bool
-
-	chain    filterchain.StreamChain
-	hs       handleState // what filters reach from other goroutines (handle.go)
-	offload  bool        // filter phases run on a worker
-	onWorker bool
-	resumeAt Phase
-	done     bool
-	aborted  bool
-	begun    bool // counted in the request counters
-	pending  pendingReply
-	// resumeWanted records a Resume that arrived while the stream was on a
-	// worker; the hand-back honours it. Loop only.
-	resumeWanted bool
-	// loopReply is a failure the loop detected while a worker owned the
-	// stream (a bad body, a timeout); the hand-back answers it. Loop only.
-	loopReply pendingReply
-	// workerGen is the generation handed to the worker.
-	workerGen uint64
-	depth     int  // nesting of event entries (enter/exit)
-	released  bool // ended: recycled by the outermost exit
-	// reqDiscard drops the rest of a request body whose upstream is gone.
-	reqDiscard bool
-	timeout    conn.Timer // the route timeout (lifecycle.go)
-	reqTimer   conn.Timer // the whole-request timeout (RequestTimeout)
-	out        []byte     // the encoded request head (and local replies)
-	respOut    []byte     // the encoded response head
-	ctx        context.Context
-	cancel     context.CancelFunc
 
 	// HTTP/2 (h2.go): set when the stream is one stream of an HTTP/2
 	// client connection.
 	h2      *h2conn
 	h2id    uint32
-	h2held  int    // request body bytes not yet returned to the client's window
-	h2pend  []byte // response bytes waiting for flow-control window
-	h2ended bool   // END_STREAM sent
-	h2reset bool   // the stream was reset, either way
-	// respTrailers are a chunked response's trailer lines, sent as an
-	// HTTP/2 trailing HEADERS frame.
-	respTrailers []byte
+	h2held  int  // request body bytes not yet returned to the client's window
+	h2ended bool // END_STREAM sent
+	h2reset bool // the stream was reset, either way
+
+	// Owner: the loop, or the worker during offloaded filter phases.
+
+	path      []byte // origin-form path used for routing and forwarding (target.go)
+	authority []byte // the absolute-form target's authority, or nil
+	maxFwd    int    // the Max-Forwards value to forward, or -1
+	route     *router.Route
+	cluster   *upstream.Cluster
+	host      *upstream.Host
+	lastHost  *upstream.Host // the host a retry or RechooseHost avoids
+	resumeAt  Phase          // where a stopped filter resumes, or parked
+	// pending is a reply decided while a worker owned the stream (a filter
+	// phase's failure or reply), written at the hand-back.
+	pending pendingReply
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// newRequestState is the state a stream starts each request with.
+//
+//nolint:gochecknoglobals // read-only
+var newRequestState = requestState{maxFwd: -1, resumeAt: parked}
+
+// reset clears a stream for reuse. The per-request state goes by one
+// assignment; the reused parts keep their memory (a buffer that grew past
+// its bound is dropped, so one large request does not pin it).
+func (s *stream) reset() {
+	s.gen.Add(1)
+	s.clearHandle()
+	s.requestState = newRequestState
+	s.chain.Reset()
+	s.req.Reset()
+	s.resp.Reset()
+	s.reqHdrs.reset()
+	s.respHdrs.reset()
+	s.reqPipe.reset()
+	s.respPipe.reset()
+	s.reqPipe.enc, s.respPipe.enc = encRaw, encRaw
+	s.head = trim(s.head, 16<<10)
+	s.out = trim(s.out, 16<<10)
+	s.respOut = trim(s.respOut, 16<<10)
+	s.respHead = trim(s.respHead, 16<<10)
+	s.pathBuf = trim(s.pathBuf, 4<<10)
+	s.normBuf = trim(s.normBuf, 4<<10)
+	s.h2pend = trim(s.h2pend, 64<<10)
+	s.respTrailers = s.respTrailers[:0]
+}
+
+// trim empties b, keeping its memory unless it grew past max.
+func trim(b []byte, max int) []byte {
+	if cap(b) > max {
+		return nil
+	}
+	return b[:0]
 }
 
 // run drives the stream from phase p on its loop until it parks or ends.
@@ -136,7 +206,7 @@ func (s *stream) run(p Phase) {
 	}
 	s.enter()
 	defer s.exit()
-	for p != parked && !s.aborted {
+	for p != parked && !s.aborted() {
 		if s.offload && s.filterPhase(p) {
 			if p = s.toWorker(p); p == parked {
 				return // the worker owns the stream now
@@ -175,10 +245,10 @@ func (s *stream) exit() {
 	if s.depth--; s.depth > 0 || s.onWorker {
 		return
 	}
-	if s.aborted && !s.released {
+	if s.aborted() {
 		s.finishAbort()
 	}
-	if s.released {
+	if s.life == lifeReleased {
 		s.srv.recycle(s)
 	}
 }

@@ -98,7 +98,7 @@ func (u *upConn) OnBelowLowWatermark() {
 func (s *stream) onUpstreamData(buf filterchain.Buffer) {
 	s.enter()
 	defer s.exit()
-	for buf.Len() > 0 && s.up != nil && !s.done {
+	for buf.Len() > 0 && s.up != nil && !s.ended() {
 		switch s.respState {
 		case stateHead:
 			if !s.readResponseHead(buf) {
@@ -122,7 +122,7 @@ func (s *stream) onUpstreamData(buf filterchain.Buffer) {
 // afterResponseBytes releases the upstream once the response is complete
 // and lets the phase machine finish.
 func (s *stream) afterResponseBytes() {
-	if s.respState != stateDone || s.done {
+	if s.respState != stateDone || s.ended() {
 		return
 	}
 	// The upstream has answered: its timeout must not fire on a client
