@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -153,4 +154,76 @@ func TestMoreLoopsThanGnetRunsIsRefused(t *testing.T) {
 	if _, err := New([]*Listener{l}, Options{Loops: MaxLoops}); err != nil {
 		t.Fatalf("New with %d loops: %v", MaxLoops, err)
 	}
+}
+
+// panicFactory's filter echoes lines and panics on "panic".
+type panicFactory struct{}
+
+func (panicFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(&panicEcho{}) }
+
+type panicEcho struct{ c *conn.Conn }
+
+func (p *panicEcho) InitReadCallbacks(cb filterchain.ReadCallbacks) {
+	p.c = cb.Connection().(*conn.Conn)
+}
+func (p *panicEcho) OnNewConnection() filterchain.Status { return filterchain.Continue }
+func (p *panicEcho) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	for {
+		b := buf.Bytes()
+		i := strings.IndexByte(string(b), '\n')
+		if i < 0 {
+			return filterchain.Stop
+		}
+		line := string(b[:i])
+		buf.Drain(i + 1)
+		if line == "panic" {
+			panic("network filter bug")
+		}
+		_ = p.c.Write([]byte(line + "\n"))
+	}
+}
+
+// Network filters run inline on the loop: a filter that panics must not
+// take the loop (and the process) down. Its connection is closed, the
+// panic counted, and the other connections on the same loop go on.
+func TestNetworkFilterPanicClosesOnlyItsConnection(t *testing.T) {
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{panicFactory{}}}
+	e, err := New([]*Listener{l}, Options{Loops: 1, Tracker: conn.NewTracker(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if err := e.Err(); err != nil {
+			t.Errorf("the engine reported %v", err)
+		}
+	})
+	addr := e.Addrs()[0].String()
+	other := dial(t, addr)
+	otherR := bufio.NewReader(other)
+	echo := func(what string) {
+		t.Helper()
+		send(t, other, what+"\n")
+		if line, err := otherR.ReadString('\n'); err != nil || line != what+"\n" {
+			t.Fatalf("echo on the other connection: %q, %v", line, err)
+		}
+	}
+	echo("before")
+	before := filterchain.NetworkFilterPanics()
+	bad := dial(t, addr)
+	send(t, bad, "panic\n")
+	if _, err := bufio.NewReader(bad).ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("the panicking filter's connection: %v, want it closed (EOF)", err)
+	}
+	if got := filterchain.NetworkFilterPanics() - before; got != 1 {
+		t.Fatalf("NetworkFilterPanics grew by %d, want 1", got)
+	}
+	echo("after")
 }
