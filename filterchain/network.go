@@ -16,7 +16,7 @@ const (
 	Stop
 )
 
-// String returns the status name.
+// String returns the status name. Any goroutine.
 func (s Status) String() string {
 	if s == Stop {
 		return "Stop"

@@ -24,7 +24,7 @@ const (
 
 var streamStatusNames = [...]string{"StreamContinue", "StreamStop", "StreamReroute", "StreamRechooseHost"} //nolint:gochecknoglobals // read-only
 
-// String returns the status name.
+// String returns the status name. Any goroutine.
 func (s StreamStatus) String() string {
 	if int(s) < len(streamStatusNames) {
 		return streamStatusNames[s]
