@@ -19,17 +19,20 @@
 // (100 ms by default) or sooner when a quarter of the buffers are queued.
 // A Writer's memory is bounded by Lines × the line size (a buffer that
 // grew past 4 KiB for one long line is freed after it is written).
-// Reopen (SIGUSR1, after logrotate renamed the file) and Close (at exit,
-// writing every queued line) run on the writer goroutine. The paths
-// "stdout" and "stderr" write to the standard streams. Files shares one
-// Writer among the listeners that log to the same path.
+// NewWriter allocates a Writer without touching the file (ferry validate
+// builds everything start builds, and CheckPath is its check of the
+// path); Start opens the file and starts the goroutine. Reopen (SIGUSR1,
+// after logrotate renamed the file) and Close (at exit, writing every
+// queued line) run on the writer goroutine. The paths "stdout" and
+// "stderr" write to the standard streams. Files shares one Writer among
+// the listeners that log to the same path.
 //
 // MOSN's variables are implemented where HTTP has them; the list, their
 // values and MOSN's default format (ferry's default too) are in
 // docs/operations.md ("Access log"). A value that is not known is "-" in
 // Text (MOSN's ValueNotFound) and null in JSON.
 //
-// Goroutines: Compile, Open, Files' methods, Reopen and Close are for the
-// control goroutine; Format, Logger and Writer.Log may be used from any
+// Goroutines: NewWriter, Start, Open, Files' methods, Reopen and Close
+// are for the control goroutine; Format, Logger and Writer.Log may be used from any
 // goroutine (event loops and workers at once).
 package accesslog

@@ -47,10 +47,10 @@ func NewFiles(opts Options) *Files {
 	return &Files{opts: opts, m: map[string]*Writer{}}
 }
 
-// Open returns the Writer of path, opening it the first time. A file path
-// is cleaned first, so "logs/./a.log" and "logs/a.log" share a Writer.
-// Control goroutine.
-func (fs *Files) Open(path string) (*Writer, error) {
+// Add returns the Writer of path, created (not started) the first time.
+// A file path is cleaned first, so "logs/./a.log" and "logs/a.log" share
+// a Writer. Control goroutine.
+func (fs *Files) Add(path string) *Writer {
 	key := path
 	if path != Stdout && path != Stderr {
 		key = filepath.Clean(path)
@@ -58,23 +58,32 @@ func (fs *Files) Open(path string) (*Writer, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if w, ok := fs.m[key]; ok {
-		return w, nil
+		return w
 	}
-	w, err := Open(key, fs.opts)
-	if err != nil {
-		return nil, err
-	}
+	w := NewWriter(key, fs.opts)
 	fs.m[key] = w
 	fs.list = append(fs.list, w)
-	return w, nil
+	return w
 }
 
-// Reopen reopens every file (SIGUSR1, after logrotate renamed them) and
-// returns every failure joined. Control goroutine.
+// Start opens every file added; it stops at the first that fails and
+// returns its error (Close still closes the ones opened). Control
+// goroutine.
+func (fs *Files) Start() error {
+	for _, w := range fs.writers() {
+		if err := w.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reopen reopens every started file (SIGUSR1, after logrotate renamed
+// them) and returns every failure joined. Control goroutine.
 func (fs *Files) Reopen() error {
 	var errs []error
 	for _, w := range fs.writers() {
-		if err := w.Reopen(); err != nil {
+		if err := w.Reopen(); err != nil && !errors.Is(err, ErrNotStarted) {
 			errs = append(errs, err)
 		}
 	}

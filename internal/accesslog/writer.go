@@ -3,10 +3,13 @@ package accesslog
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -34,8 +37,13 @@ const DefaultFlushInterval = 100 * time.Millisecond
 // waiting.
 const bufSize = 64 << 10
 
-// ErrClosed is returned by Reopen on a closed Writer.
-var ErrClosed = errors.New("accesslog: writer closed")
+// Errors of Start and Reopen.
+var (
+	// ErrClosed is returned by Start and Reopen on a closed Writer.
+	ErrClosed = errors.New("accesslog: writer closed")
+	// ErrNotStarted is returned by Reopen before Start.
+	ErrNotStarted = errors.New("accesslog: writer not started")
+)
 
 // Options configure Writers.
 type Options struct {
@@ -95,6 +103,9 @@ type Writer struct {
 	stop   chan struct{}
 	done   chan struct{}
 
+	// mu orders Start, Reopen and Close; started is set by Start.
+	mu        sync.Mutex
+	started   bool
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -107,10 +118,10 @@ type Writer struct {
 	failing bool // the last write failed: OnError was told
 }
 
-// Open opens path for appending (creating it with mode 0644; "stdout" and
-// "stderr" name the standard streams) and starts its writer goroutine.
-// Control goroutine.
-func Open(path string, opts Options) (*Writer, error) {
+// NewWriter returns the Writer of path with its line buffers, not yet
+// writing: Start opens the file. Lines logged before Start wait in the
+// queue (and are dropped once it is full). Control goroutine.
+func NewWriter(path string, opts Options) *Writer {
 	if opts.Lines <= 0 {
 		opts.Lines = DefaultLines
 	}
@@ -119,10 +130,6 @@ func Open(path string, opts Options) (*Writer, error) {
 	}
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = DefaultFlushInterval
-	}
-	out, err := opts.open(path)
-	if err != nil {
-		return nil, err
 	}
 	w := &Writer{
 		path:   path,
@@ -134,14 +141,43 @@ func Open(path string, opts Options) (*Writer, error) {
 		ctl:    make(chan chan error),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
-		out:    out,
-		bw:     bufio.NewWriterSize(out, bufSize),
 	}
 	bufs := make([][]byte, opts.Lines)
 	for i := range bufs {
 		w.free <- &bufs[i]
 	}
+	return w
+}
+
+// Start opens the file for appending (creating it with mode 0644;
+// "stdout" and "stderr" name the standard streams) and starts the writer
+// goroutine. Control goroutine.
+func (w *Writer) Start() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closed.Load():
+		return ErrClosed
+	case w.started:
+		return errors.New("accesslog: " + w.path + ": already started")
+	}
+	out, err := w.opts.open(w.path)
+	if err != nil {
+		return err
+	}
+	w.out = out
+	w.bw = bufio.NewWriterSize(out, bufSize)
+	w.started = true
 	go w.run()
+	return nil
+}
+
+// Open is NewWriter and Start. Control goroutine.
+func Open(path string, opts Options) (*Writer, error) {
+	w := NewWriter(path, opts)
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -200,6 +236,12 @@ func (w *Writer) Stats() Stats {
 // waits for the writer goroutine, which does the work. The standard
 // streams are only flushed. Control goroutine.
 func (w *Writer) Reopen() error {
+	w.mu.Lock()
+	started := w.started
+	w.mu.Unlock()
+	if !started {
+		return ErrNotStarted
+	}
 	r := make(chan error, 1)
 	select {
 	case w.ctl <- r:
@@ -210,11 +252,18 @@ func (w *Writer) Reopen() error {
 }
 
 // Close writes every queued line, closes the file and stops the writer
-// goroutine; lines logged afterwards are dropped and counted. Calling it
-// again returns the first call's result. Control goroutine.
+// goroutine; lines logged afterwards are dropped and counted. A Writer
+// never started has nothing to write. Calling it again returns the first
+// call's result. Control goroutine.
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() {
+		w.mu.Lock()
 		w.closed.Store(true)
+		started := w.started
+		w.mu.Unlock()
+		if !started {
+			return
+		}
 		close(w.stop)
 		<-w.done
 		w.closeErr = w.closeOut()
@@ -329,4 +378,40 @@ func (w *Writer) closeOut() error {
 	err := w.out.Close()
 	w.out = nil
 	return err
+}
+
+// CheckPath reports why path cannot be opened as an access log, without
+// creating anything (ferry validate runs it; Start opens the file): the
+// standard streams are fine; an existing file must be a regular file
+// that opens for appending; a new file needs an existing, writable
+// directory. Control goroutine.
+func CheckPath(path string) error {
+	switch path {
+	case Stdout, Stderr:
+		return nil
+	case "":
+		return errors.New("empty path: a file, stdout or stderr")
+	}
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return errors.New(path + ": not a regular file")
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("directory of %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return errors.New("directory of " + path + ": " + dir + " is not a directory")
+	}
+	if err := syscall.Access(dir, 2); err != nil { // W_OK
+		return fmt.Errorf("directory %s: not writable: %w", dir, err)
+	}
+	return nil
 }

@@ -234,8 +234,8 @@ func TestWriteErrorsReportedOnce(t *testing.T) {
 func TestConcurrentLogAndReopen(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "access.log")
 	fs := NewFiles(Options{Lines: 64})
-	w, err := fs.Open(p)
-	if err != nil {
+	w := fs.Add(p)
+	if err := fs.Start(); err != nil {
 		t.Fatal(err)
 	}
 	f := mustCompile(t, "%response_code% %upstream_cluster%", JSON)
@@ -278,23 +278,14 @@ func TestConcurrentLogAndReopen(t *testing.T) {
 func TestFilesShareWriters(t *testing.T) {
 	dir := t.TempDir()
 	fs := NewFiles(Options{})
-	a, err := fs.Open(filepath.Join(dir, "a.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := fs.Open(filepath.Join(dir, ".", "a.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := fs.Open(Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := fs.Add(filepath.Join(dir, "a.log"))
+	b := fs.Add(filepath.Join(dir, ".", "a.log"))
+	c := fs.Add(Stderr)
 	if a != b || a == c {
 		t.Fatalf("writers %p %p %p: the same path must share one", a, b, c)
 	}
-	if _, err := fs.Open(filepath.Join(dir, "missing", "x.log")); err == nil {
-		t.Fatal("opening a file in a missing directory succeeded")
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
 	}
 	if err := fs.Reopen(); err != nil {
 		t.Fatal(err)
@@ -314,6 +305,46 @@ func TestFilesShareWriters(t *testing.T) {
 	}
 }
 
+// TestStartLifecycle: lines logged before Start wait for it; a file that
+// cannot be opened fails Start; Reopen before Start and Start after Close
+// are refused; closing a Writer never started is a no-op.
+func TestStartLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	fs := NewFiles(Options{})
+	good := fs.Add(filepath.Join(dir, "good.log"))
+	f := mustCompile(t, "%response_code%", Text)
+	good.Log(f, code(200))
+	if err := good.Reopen(); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("Reopen before Start = %v, want ErrNotStarted", err)
+	}
+	if err := fs.Reopen(); err != nil {
+		t.Fatalf("Files.Reopen before Start = %v, want nil (nothing started)", err)
+	}
+	fs.Add(filepath.Join(dir, "missing", "x.log"))
+	if err := fs.Start(); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing", "x.log")) {
+		t.Fatalf("Start = %v, want the missing directory's error naming the path", err)
+	}
+	if err := good.Start(); err == nil || !strings.Contains(err.Error(), "already started") {
+		t.Fatalf("second Start = %v", err)
+	}
+	if err := fs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(dir, "good.log")); got != "200\n" {
+		t.Fatalf("file %q: the line logged before Start is lost", got)
+	}
+	if err := good.Start(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
+	}
+	unstarted := NewWriter(filepath.Join(dir, "never.log"), Options{})
+	if err := unstarted.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never.log")); !os.IsNotExist(err) {
+		t.Fatalf("a Writer never started created its file (%v)", err)
+	}
+}
+
 // TestLoggerWritesEverySink: one entry, two formats, two files.
 func TestLoggerWritesEverySink(t *testing.T) {
 	dir := t.TempDir()
@@ -321,11 +352,11 @@ func TestLoggerWritesEverySink(t *testing.T) {
 	defer func() { _ = fs.Close() }()
 	var sinks []Sink
 	for i, enc := range []Encoding{Text, JSON} {
-		w, err := fs.Open(filepath.Join(dir, strconv.Itoa(i)+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := fs.Add(filepath.Join(dir, strconv.Itoa(i)+".log"))
 		sinks = append(sinks, Sink{Format: mustCompile(t, "%response_code% %request_method%", enc), Writer: w})
+	}
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
 	}
 	l := NewLogger(sinks...)
 	l.Log(&Entry{ResponseCode: 204, Method: []byte("DELETE")})
@@ -347,4 +378,32 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestCheckPath: what validate refuses before anything is opened.
+func TestCheckPath(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "old.log")
+	if err := os.WriteFile(existing, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{Stdout, Stderr, existing, filepath.Join(dir, "new.log")} {
+		if err := CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%s) = %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.log")); !os.IsNotExist(err) {
+		t.Errorf("CheckPath created the file (%v)", err)
+	}
+	cases := map[string]string{
+		"":                                "empty path",
+		dir:                               "not a regular file",
+		filepath.Join(dir, "no", "x.log"): "no such file or directory",
+		filepath.Join(existing, "x.log"):  "is not a directory",
+	}
+	for p, want := range cases {
+		if err := CheckPath(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckPath(%q) = %v, want an error containing %q", p, err, want)
+		}
+	}
 }
