@@ -29,6 +29,13 @@
 //     (P17).
 //   - A connection budget (Tracker) keeps ferry's sockets below the process
 //     fd limit: accept failing with EMFILE stops a gnet engine for good (P7).
+//   - TLS (tls.go, docs/tls.md): gnet has none (P16). On a TLS listener a
+//     TLSConn wraps the gnet.Conn under the Conn, so Peek and Discard see
+//     decrypted input and Write/Writev seal records: the ClientHello is
+//     buffered on the loop, crypto/tls handshakes on a worker over an
+//     in-memory transport the loop feeds, and the record layer then runs on
+//     the loop with no goroutine. CertReloader (tls_certs.go) swaps
+//     certificates whose files changed.
 //   - Dialling: a Dialer opens an upstream connection on a given loop and
 //     delivers it, or the failure, on that loop (dial.go), so the layers
 //     above never touch gnet. TCPDialer connects on a worker with a timeout

@@ -364,7 +364,13 @@ func (t *TLSConn) alertAndClose(desc byte) {
 // handshake runs on a worker: crypto/tls over the transport the loop
 // feeds. It ends by waking the loop, which reads the outcome.
 func (t *TLSConn) handshake() {
-	err := t.tc.Handshake()
+	t.tr.mu.Lock()
+	gone := t.tr.err // closed or timed out while the task waited in the queue
+	t.tr.mu.Unlock()
+	err := gone
+	if gone == nil {
+		err = t.tc.Handshake()
+	}
 	t.tr.mu.Lock()
 	t.tr.done = true
 	t.tr.hsErr = err

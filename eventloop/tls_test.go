@@ -34,7 +34,7 @@ type tlsEnv struct {
 	peak atomic.Int64
 }
 
-func startTLS(t *testing.T, workers int, tune func(*conn.TLSServer)) *tlsEnv {
+func startTLS(t testing.TB, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 	t.Helper()
 	env := &tlsEnv{cert: testutil.NewCert(t, "127.0.0.1", "ferry.test")}
 	pool, err := worker.New(worker.Options{Size: workers, Queue: -1})
@@ -42,6 +42,13 @@ func startTLS(t *testing.T, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 		t.Fatal(err)
 	}
 	env.pool = pool
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := pool.Close(ctx); err != nil {
+			t.Errorf("pool close: %v", err)
+		}
+	})
 	env.srv = &conn.TLSServer{
 		Config: &tls.Config{Certificates: []tls.Certificate{env.cert.TLS}, NextProtos: []string{"http/1.1"},
 			MinVersion: tls.VersionTLS12},
@@ -50,9 +57,16 @@ func startTLS(t *testing.T, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 	if tune != nil {
 		tune(env.srv)
 	}
-	mk := &marks{}
-	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: env.srv,
-		Filters: []filterchain.NetworkFilterFactory{peakFactory{&env.peak}, cmdFactory{marks: mk}}}
+	env.e, env.addr = startListener(t, env.srv, &env.peak)
+	return env
+}
+
+// startListener starts an engine with one listener running the command
+// filter behind peakFilter; srv nil means plain text.
+func startListener(t testing.TB, srv *conn.TLSServer, peak *atomic.Int64) (*Engine, string) {
+	t.Helper()
+	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: srv,
+		Filters: []filterchain.NetworkFilterFactory{peakFactory{peak}, cmdFactory{marks: &marks{}}}}
 	e, err := New([]*Listener{l}, Options{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +80,8 @@ func startTLS(t *testing.T, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 		if err := e.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-		if err := pool.Close(ctx); err != nil {
-			t.Errorf("pool close: %v", err)
-		}
 	})
-	env.e, env.addr = e, e.Addrs()[0].String()
-	return env
+	return e, e.Addrs()[0].String()
 }
 
 // peakFilter records the largest input a read event showed the filters.
@@ -94,7 +104,7 @@ func (env *tlsEnv) clientConfig() *tls.Config {
 	return &tls.Config{RootCAs: env.cert.Pool, ServerName: "127.0.0.1", NextProtos: []string{"h2", "http/1.1"}}
 }
 
-func (env *tlsEnv) dialTLS(t *testing.T, cfg *tls.Config) *tls.Conn {
+func (env *tlsEnv) dialTLS(t testing.TB, cfg *tls.Config) *tls.Conn {
 	t.Helper()
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	c, err := tls.DialWithDialer(d, "tcp", env.addr, cfg)
