@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/backlog"
+	"github.com/ferry-proxy/ferry/internal/metrics"
 )
 
 // ErrClosed is returned by writes on a connection that is closing or closed.
@@ -47,6 +48,9 @@ type Options struct {
 	// LingerTimeout is how long CloseLinger discards input after the
 	// flush. Zero means 5s.
 	LingerTimeout time.Duration
+	// LoopMetrics, when set, returns the counters of loop index (its
+	// internal/metrics shard's), which its connections bump (counters.go).
+	LoopMetrics func(index int) *metrics.Loop
 }
 
 // DefaultHighWatermark is Options.HighWatermark's default: about what
@@ -118,6 +122,7 @@ func New(gc gnet.Conn, l *Loop, upstream bool) *Conn {
 		high: l.Opts.HighWatermark, low: l.Opts.LowWatermark}
 	c.mgr.Init(c)
 	gc.SetContext(c)
+	c.countOpen()
 	return c
 }
 
@@ -194,7 +199,9 @@ func (c *Conn) Write(p []byte) error {
 	if c.mgr.HasWriteFilters() && c.mgr.OnWrite([][]byte{p}) == filterchain.Stop {
 		return nil
 	}
-	if _, err := c.gc.Write(p); err != nil {
+	n, err := c.gc.Write(p)
+	c.countWritten(n)
+	if err != nil {
 		return err // gnet closed the socket; OnClose has run (P18)
 	}
 	c.afterWrite()
@@ -209,7 +216,9 @@ func (c *Conn) Writev(bs [][]byte) error {
 	if c.mgr.HasWriteFilters() && c.mgr.OnWrite(bs) == filterchain.Stop {
 		return nil
 	}
-	if _, err := c.gc.Writev(bs); err != nil {
+	n, err := c.gc.Writev(bs)
+	c.countWritten(n)
+	if err != nil {
 		return err
 	}
 	c.afterWrite()
@@ -389,6 +398,7 @@ func (c *Conn) OnTraffic() gnet.Action {
 	in.data, in.off = data, 0
 	c.inCallback = true
 	c.mgr.OnRead(in, false)
+	c.countRead(in.off)
 	if in.off > 0 && c.state != stateClosed {
 		_, _ = c.gc.Discard(in.off) // Discard(0) would drop everything
 	}
@@ -442,6 +452,7 @@ func (c *Conn) OnClose() {
 	}
 	c.mgr.OnEvent(ev)
 	c.loop.Tracker.Release()
+	c.countClose()
 }
 
 // input implements filterchain.Buffer over the bytes of one read event.

@@ -55,6 +55,7 @@
 // where filterchain's ContinueReading left them. A Wake for a socket gnet
 // has closed does nothing.
 //
-// Imports: filterchain, internal/backlog and gnet. It must not import eventloop, proxy,
+// Imports: filterchain, internal/backlog, internal/metrics (the loop's
+// counters, counters.go) and gnet. It must not import eventloop, proxy,
 // router or upstream.
 package conn

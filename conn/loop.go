@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ferry-proxy/ferry/internal/metrics"
 )
 
 // TimerTick is the resolution of loop timers.
@@ -39,11 +41,13 @@ type Loop struct {
 	nwatch atomicInt
 	// sweepFn is Sweep as a gnet runnable, allocated once.
 	sweepFn gnet.RunnableFunc
+	// metrics are the loop's counters (Options.LoopMetrics), or nil.
+	metrics *metrics.Loop
 }
 
 // NewLoop returns the state for loop el.
 func NewLoop(el gnet.EventLoop, index int, tracker *Tracker, opts *Options) *Loop {
-	l := &Loop{EL: el, Index: index, Tracker: tracker, Opts: opts}
+	l := &Loop{EL: el, Index: index, Tracker: tracker, Opts: opts, metrics: opts.loopMetrics(index)}
 	l.now = Now()
 	l.wheel.init(TimerTick, l.now)
 	l.sweepFn = func(context.Context) error { l.Sweep(); return nil }

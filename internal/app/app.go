@@ -173,7 +173,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
 			Loops: loops, ReusePort: a.reusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
-				LingerTimeout: f.Timeouts.LingeringClose.Std(), Budget: budget},
+				LingerTimeout: f.Timeouts.LingeringClose.Std(), Budget: budget, LoopMetrics: a.loopMetrics},
 		})
 	}
 	if err != nil {

@@ -122,6 +122,15 @@ func (a *App) buildMetrics(cfg *config.Config, loops int, sinkAddr string) error
 	return nil
 }
 
+// loopMetrics is loop i's counters (conn.Options.LoopMetrics), nil past
+// the shards (the engine runs as many loops as the registry has shards).
+func (a *App) loopMetrics(i int) *metrics.Loop {
+	if i >= a.metrics.reg.Loops() {
+		return nil
+	}
+	return a.metrics.reg.Shard(i).Loop()
+}
+
 // updateMetrics makes next's label sets the exported ones (a reload): a
 // label set that stays keeps its counts. It changes nothing when it
 // fails.

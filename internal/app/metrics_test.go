@@ -148,6 +148,21 @@ func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
 	if fromSink["ferry_worker_pool_size"].GetMetric()[0].GetGauge().GetValue() < 1 {
 		t.Error("ferry_worker_pool_size < 1")
 	}
+	// The loops counted the client's and the upstream's connections and
+	// bytes (conn.Options.LoopMetrics).
+	var opened, read, written float64
+	for _, m := range fromSink["ferry_loop_connections_total"].GetMetric() {
+		opened += m.GetCounter().GetValue()
+	}
+	for _, m := range fromSink["ferry_loop_read_bytes_total"].GetMetric() {
+		read += m.GetCounter().GetValue()
+	}
+	for _, m := range fromSink["ferry_loop_written_bytes_total"].GetMetric() {
+		written += m.GetCounter().GetValue()
+	}
+	if opened < 2 || read == 0 || written == 0 {
+		t.Errorf("loops counted %v connections, %v bytes read, %v written; want at least 2 and some bytes each way", opened, read, written)
+	}
 	for _, name := range []string{"go_goroutines", "process_open_fds"} {
 		if _, ok := fromSink[name]; !ok {
 			t.Errorf("no family %s", name)
