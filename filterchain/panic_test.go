@@ -1,6 +1,7 @@
 package filterchain
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -124,5 +125,48 @@ func TestManagerCloseEventSurvivesAPanickingListener(t *testing.T) {
 	}
 	if len(c.reported) != 2 {
 		t.Fatalf("reported %q, want two OnEvent panics", c.reported)
+	}
+}
+
+type destroyPanic struct {
+	name   string
+	record *[]string
+	panics bool
+}
+
+func (f *destroyPanic) OnReceive(StreamHandle, HeaderMap, []byte, HeaderMap) StreamStatus {
+	return StreamContinue
+}
+func (f *destroyPanic) Append(StreamHandle, HeaderMap, []byte, HeaderMap) StreamStatus {
+	return StreamContinue
+}
+func (f *destroyPanic) OnDestroy() {
+	*f.record = append(*f.record, f.name)
+	if f.panics {
+		panic("filter bug in OnDestroy")
+	}
+}
+
+// OnDestroy runs on the loop when a stream ends: a filter that panics
+// there must not leave the other filters undestroyed, the chain full for
+// the next request, or the loop dead.
+func TestStreamChainResetSurvivesPanickingOnDestroy(t *testing.T) {
+	var rec []string
+	var ch StreamChain
+	ch.AddReceiver(&destroyPanic{name: "a", record: &rec, panics: true}, BeforeRoute)
+	ch.AddReceiver(&destroyPanic{name: "b", record: &rec}, AfterRoute)
+	ch.AddSender(&destroyPanic{name: "c", record: &rec, panics: true})
+	ch.AddSender(&destroyPanic{name: "d", record: &rec})
+	if n := ch.Reset(); n != 2 {
+		t.Fatalf("Reset reported %d panics, want 2", n)
+	}
+	if want := "a b c d"; fmt.Sprint(rec) != "["+want+"]" {
+		t.Fatalf("destroyed %v, want [%s]", rec, want)
+	}
+	if !ch.Empty() {
+		t.Fatal("Reset left filters after a panic")
+	}
+	if n := ch.Reset(); n != 0 {
+		t.Fatalf("an empty chain's Reset reported %d panics", n)
 	}
 }

@@ -240,19 +240,43 @@ func (c *StreamChain) RunSenders(h StreamHandle, headers HeaderMap) StreamStatus
 }
 
 // Reset destroys the filters (OnDestroy) and empties the chain, keeping
-// its capacity. Owner only; ferry calls it on the stream's event loop.
-func (c *StreamChain) Reset() {
+// its capacity. A filter whose OnDestroy panics does not stop the others
+// from being destroyed or the chain from being emptied: Reset recovers and
+// returns how many panicked, for the caller to count. Owner only; ferry
+// calls it on the stream's event loop.
+func (c *StreamChain) Reset() (panics int) {
+	if len(c.receivers) > 0 || len(c.senders) > 0 {
+		panics = c.destroyFrom(0)
+	}
 	for i := range c.receivers {
-		c.receivers[i].f.OnDestroy()
 		c.receivers[i] = receiver{}
 	}
 	for i := range c.senders {
-		c.senders[i].OnDestroy()
 		c.senders[i] = nil
 	}
 	c.receivers = c.receivers[:0]
 	c.senders = c.senders[:0]
 	c.pos = 0
+	return panics
+}
+
+// destroyFrom calls OnDestroy on the filters from index from (receivers,
+// then senders) and returns how many panicked.
+func (c *StreamChain) destroyFrom(from int) (panics int) {
+	n := from
+	defer func() {
+		if recover() != nil {
+			panics = 1 + c.destroyFrom(n+1)
+		}
+	}()
+	for ; n < len(c.receivers)+len(c.senders); n++ {
+		if n < len(c.receivers) {
+			c.receivers[n].f.OnDestroy()
+		} else {
+			c.senders[n-len(c.receivers)].OnDestroy()
+		}
+	}
+	return 0
 }
 
 var _ ChainBuilder = (*StreamChain)(nil)

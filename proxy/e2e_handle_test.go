@@ -24,6 +24,7 @@ import (
 //	panic-host    panic in the AfterChooseHost receiver
 //	panic-send    panic in the sender, on the response head
 //	bad-status    SendLocalReply(99, ...) and stop
+//	destroy-panic panic in OnDestroy, once the stream ended
 type handleFilters struct {
 	blocking bool
 	handles  chan filterchain.StreamHandle
@@ -71,7 +72,11 @@ func (f *handleFilter) Append(filterchain.StreamHandle, filterchain.HeaderMap, [
 	return filterchain.StreamContinue
 }
 
-func (f *handleFilter) OnDestroy() {}
+func (f *handleFilter) OnDestroy() {
+	if f.mode == "destroy-panic" {
+		panic("filter bug in OnDestroy")
+	}
+}
 
 type hostFilter struct{ f *handleFilter }
 
@@ -128,6 +133,24 @@ func TestInlineFilterPanicIsRecovered(t *testing.T) {
 		} else if b := readAll(t, resp); b != "added=" {
 			t.Fatalf("%s: another connection got body %q", mode, b)
 		}
+	}
+	// OnDestroy runs on the loop when the stream is recycled: its panic is
+	// recovered and counted too, and the connection serves the next request.
+	req := "GET /d HTTP/1.1\r\nHost: ferry.test\r\nX-Mode: destroy-panic\r\n\r\n"
+	if resp := rawExchange(t, other, otherR, req, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("destroy-panic: status %d", resp.StatusCode)
+	} else {
+		readAll(t, resp)
+	}
+	// The filter is both a receiver and a sender: OnDestroy runs, and
+	// panics, twice.
+	testutil.WaitFor(t, 10*time.Second, "the OnDestroy panics counted", func() bool {
+		return h.stat("scheduler_filter_panics") == 5
+	})
+	if resp := rawExchange(t, other, otherR, get, "GET"); resp.StatusCode != 200 {
+		t.Fatalf("after the OnDestroy panic: status %d", resp.StatusCode)
+	} else {
+		readAll(t, resp)
 	}
 	if hops := h.stat("scheduler_worker_hops"); hops != 0 {
 		t.Fatalf("scheduler_worker_hops = %d: the chain was meant to run inline", hops)

@@ -141,6 +141,16 @@ func (s *stream) filterPanicked(v any) Phase {
 	return s.writeReply(500, "internal error: filter panic\n", "")
 }
 
+// resetChain destroys the stream's filters. An OnDestroy that panicked
+// (the chain recovers it and destroys the rest) is counted in
+// scheduler_filter_panics and logged. Loop only.
+func (s *stream) resetChain() {
+	if n := s.chain.Reset(); n > 0 {
+		s.srv.stats.panics.Add(uint64(n))
+		s.srv.log.Error("stream filter panicked in OnDestroy", "filters", n)
+	}
+}
+
 // answerFilter writes a filter's local reply. Owner only.
 func (s *stream) answerFilter(r pendingReply) Phase {
 	s.resumeAt = parked

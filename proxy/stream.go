@@ -169,7 +169,7 @@ func (s *stream) reset() {
 	s.gen.Add(1)
 	s.clearHandle()
 	s.requestState = newRequestState
-	s.chain.Reset()
+	s.resetChain()
 	s.req.Reset()
 	s.resp.Reset()
 	s.reqHdrs.reset()
