@@ -25,7 +25,7 @@ GOLANGCILINTMOD   := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$(G
 # The zero-allocation tests are built only without the race detector
 # (//go:build !race: its instrumentation allocates), so the second, non-race
 # run of make test must include their packages.
-ALLOCPKGS := ./router/ ./upstream/ ./internal/codec/http1/ ./internal/spill/
+ALLOCPKGS := ./router/ ./upstream/ ./internal/codec/http1/ ./internal/spill/ ./internal/metrics/
 
 .PHONY: all build run test test-short vet lint fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
 
@@ -101,7 +101,7 @@ bench-quick:
 
 # Go micro-benchmarks of the hot path.
 benchgo:
-	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./proxy/
+	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./internal/metrics/ ./proxy/
 
 check: fmt-check vet test
 
