@@ -65,8 +65,9 @@ type Listener struct {
 	// UseOriginalDst hands connections redirected by iptables to the
 	// listener owning their original destination.
 	UseOriginalDst bool `json:"use_original_dst,omitempty" yaml:"use_original_dst,omitempty" ferry:"refused" why:"connections redirected by iptables would be served here instead of by the listener owning their original destination" until:"original-destination hand-off"`
-	// AccessLogs lists access log sinks for this listener.
-	AccessLogs []AccessLog `json:"access_logs,omitempty" yaml:"access_logs,omitempty" ferry:"observability" why:"no access log is written" until:"access logs"`
+	// AccessLogs lists access log sinks for this listener: one line per
+	// request to each (docs/operations.md, "Access log").
+	AccessLogs []AccessLog `json:"access_logs,omitempty" yaml:"access_logs,omitempty" note:"one line per request, written by one goroutine per file; a line that would wait for a slow file is dropped and counted; SIGUSR1 reopens the files (docs/operations.md)"`
 	// ListenerFilters run on a connection before the filter chain (e.g.
 	// original_dst).
 	ListenerFilters []Filter `json:"listener_filters,omitempty" yaml:"listener_filters,omitempty" ferry:"refused" why:"listener filters (original_dst, …) would not run before the filter chain" until:"listener filters"`
@@ -103,10 +104,16 @@ func (l *Listener) Binds() bool { return l.BindPort == nil || *l.BindPort }
 
 // AccessLog is one access log sink.
 type AccessLog struct {
-	// Path is the file to write ("stdout" and "stderr" work too).
-	Path string `json:"log_path,omitempty" yaml:"log_path,omitempty"`
-	// Format is MOSN's access log format string of %variables%.
-	Format string `json:"log_format,omitempty" yaml:"log_format,omitempty"`
+	// Path is the file to append to ("stdout" and "stderr" work too).
+	// Required. Listeners naming the same file share it.
+	Path string `json:"log_path,omitempty" yaml:"log_path,omitempty" note:"required; a file (its directory must exist), stdout or stderr"`
+	// Format is MOSN's access log format string of %variables%; empty
+	// means MOSN's default format.
+	Format string `json:"log_format,omitempty" yaml:"log_format,omitempty" note:"MOSN's %variable% names (an unknown name is an error listing the known ones); empty is MOSN's default format"`
+	// Encoding is ferry's own key (MOSN has none and ignores it): "text"
+	// (the default) writes Format as it is; "json" writes one JSON object
+	// per line whose keys are Format's variable names.
+	Encoding string `json:"log_encoding,omitempty" yaml:"log_encoding,omitempty" note:"ferry's own key: text (default) or json (one object per line keyed by the format's variable names)"`
 }
 
 // FilterChain is a listener's set of network filters with its optional TLS

@@ -160,6 +160,25 @@ func (v *validator) listener(l *Listener, lp string, names, addrs map[string]str
 		v.filterChain(&l.FilterChains[ci], index(lp+".filter_chains", ci))
 	}
 	ListenerTLS(l, lp, v.p.add) // validate_tls.go
+	for ai, al := range l.AccessLogs {
+		v.accessLog(&al, index(lp+".access_logs", ai))
+	}
+}
+
+// accessLog checks one access log's fields that config can judge alone;
+// log_format's variables and log_path's file are checked by the build
+// (internal/app/accesslog.go), which validate runs too.
+func (v *validator) accessLog(al *AccessLog, ap string) {
+	if al.Path == "" {
+		v.p.add(ap+".log_path", "required: a file, stdout or stderr")
+	} else if strings.ContainsFunc(al.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		v.p.add(ap+".log_path", "control character in "+strconv.Quote(al.Path))
+	}
+	switch al.Encoding {
+	case "", "text", "json":
+	default:
+		v.p.add(ap+".log_encoding", "unknown encoding "+strconv.Quote(al.Encoding)+"; want text or json")
+	}
 }
 
 // listenAddress checks a listener address and returns its key for
