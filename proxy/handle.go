@@ -127,18 +127,17 @@ func (s *stream) runFilters(rp filterchain.ReceivePhase, send bool) (st filterch
 	return st, parked, false
 }
 
-// filterPanicked answers a request whose filter panicked: 500, counted in
+// filterPanicked answers a request whose filter panicked through the
+// failure path (fail, KindFilterPanic): 500, counted in
 // scheduler_filter_panics, and the client connection closes after the
 // reply (HTTP/2: the stream ends with the reply; the connection stays).
-// Once the response head went out, the client's side is reset instead
-// (writeReply). Owner only.
+// Once the response head went out, the client's side is reset instead. On
+// a worker the hand-back answers. Owner only.
 func (s *stream) filterPanicked(v any) Phase {
 	s.hs.take() // a reply the filter asked for before panicking is not sent
-	s.srv.stats.panics.Inc()
 	s.srv.log.Error("stream filter panicked", "panic", fmt.Sprint(v), "method", string(s.req.Bytes(s.req.Method)), "path", string(s.path))
 	s.resumeAt = parked
-	s.respClose = true
-	return s.writeReply(500, "internal error: filter panic\n", "")
+	return s.fail(Error{Source: Internal, Kind: KindFilterPanic, Err: errFilterPanic}, inPhase)
 }
 
 // resetChain destroys the stream's filters. An OnDestroy that panicked

@@ -69,9 +69,8 @@ func (s *stream) toWorker(p Phase) Phase {
 func (s *stream) workerRun(gen uint64, p Phase) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.srv.stats.panics.Inc()
-			s.srv.log.Error("stream filter panicked", "panic", fmt.Sprint(v))
-			s.pending = pendingReply{status: 500, body: "internal error: filter panic\n"}
+			s.srv.log.Error("stream phase panicked on a worker", "panic", fmt.Sprint(v))
+			s.fail(Error{Source: Internal, Kind: KindFilterPanic, Err: errFilterPanic}, inPhase) // on a worker: the hand-back answers
 			s.toLoop(gen, parked)
 		}
 	}()
