@@ -21,8 +21,8 @@ type Tracker struct {
 	Refused atomic.Uint64
 }
 
-// NewTracker returns a tracker allowing max open sockets (0 = no limit).
-func NewTracker(max int64) *Tracker { return &Tracker{max: max} }
+// NewTracker returns a tracker allowing limit open sockets (0 = no limit).
+func NewTracker(limit int64) *Tracker { return &Tracker{max: limit} }
 
 // Acquire reserves one socket. It fails with ErrBudget at the limit.
 // Reserve keeps that many sockets free for this caller's kind: downstream
