@@ -37,7 +37,8 @@
 // handler H that PoolManagerOptions.OnConnect attaches to each
 // connection, so the proxy gets its *upConn back typed, with no
 // assertion. Taking an idle connection and giving it back allocates
-// nothing (BenchmarkPoolCheckout).
+// nothing (BenchmarkPoolCheckout measures it, TestPoolCheckoutAllocs pins
+// it).
 //
 // # Load balancing
 //
