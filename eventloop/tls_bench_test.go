@@ -48,7 +48,7 @@ func BenchmarkPlainEcho1KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	benchEcho(b, c)
 }
 
@@ -58,7 +58,7 @@ func BenchmarkTLSEcho1KiB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	benchEcho(b, c)
 }
 
