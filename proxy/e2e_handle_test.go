@@ -334,3 +334,37 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		}
 	})
 }
+
+// Over HTTP/2 a stream filter's panic ends its own stream with the 500;
+// the connection and its other streams go on.
+func TestH2InlineFilterPanicStaysOnItsStream(t *testing.T) {
+	up := newFilterUpstream(t)
+	h := startProxy(t, []string{up}, func(s *setup) {
+		s.factory.Protocol = proxy.ProtoHTTP2
+		s.factory.Policy = proxy.PolicyAuto
+		s.factory.StreamFilters = []filterchain.StreamFilterFactory{&handleFilters{}}
+	})
+	c := h.h2Client()
+	do := func(mode string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", "http://ferry.test/h2", nil)
+		req.Header.Set("X-Mode", mode)
+		return h2Do(t, c, req)
+	}
+	if resp, body := do(""); resp.StatusCode != 200 || body != "added=" {
+		t.Fatalf("before: status %d body %q", resp.StatusCode, body)
+	}
+	for i, mode := range []string{"panic", "panic-send"} {
+		if resp, body := do(mode); resp.StatusCode != 500 || body != "internal error: filter panic\n" {
+			t.Fatalf("%s: status %d body %q, want the panic's 500", mode, resp.StatusCode, body)
+		}
+		if n := h.stat("scheduler_filter_panics"); n != int64(i+1) {
+			t.Fatalf("%s: scheduler_filter_panics = %d, want %d", mode, n, i+1)
+		}
+		if resp, body := do(""); resp.StatusCode != 200 || body != "added=" {
+			t.Fatalf("after %s: status %d body %q", mode, resp.StatusCode, body)
+		}
+	}
+	if n := h.stat("downstream_cx_http2_total"); n != 1 {
+		t.Fatalf("downstream_cx_http2_total = %d: the panics cost the client its connection", n)
+	}
+}
