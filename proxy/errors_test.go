@@ -179,3 +179,16 @@ func TestErrorBuildsFree(t *testing.T) {
 		t.Fatalf("building an Error allocates %v times, want 0", n)
 	}
 }
+
+// TestReplyAllocs pins what a local reply's body costs: one allocation,
+// the body itself (BenchmarkProxyNoRoute measures the whole 404).
+func TestReplyAllocs(t *testing.T) {
+	e := Error{Source: Internal, Kind: KindNoRoute, Err: errNoRouteMatched}
+	var r pendingReply
+	if n := testing.AllocsPerRun(100, func() { r = e.reply() }); n != 1 {
+		t.Fatalf("a no_route reply allocates %v times, want 1 (its body)", n)
+	}
+	if r.body != "no_route: no route matched\n" {
+		t.Fatalf("body %q", r.body)
+	}
+}
