@@ -96,8 +96,9 @@ type StreamHandle interface {
 	// Context is the stream's context, cancelled when the stream ends.
 	// During a callback only, on its goroutine: a filter that works on
 	// another goroutine takes the context before it returns StreamStop.
-	// Called outside a callback it returns a context that is already
-	// cancelled, whose cause says so.
+	// Called while the stream is stopped at a filter (the usual mistake:
+	// from the filter's goroutine after StreamStop) it returns a context
+	// that is already cancelled, whose cause says so.
 	Context() context.Context
 	// Request describes the request. During a callback only, on its
 	// goroutine.

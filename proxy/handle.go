@@ -181,8 +181,11 @@ func (s *stream) asyncReply(gen uint64) {
 // Context implements filterchain.StreamHandle: the stream's context,
 // created on first use and cancelled when the stream ends. Owner only,
 // during a filter callback: a filter that works on another goroutine takes
-// the context before it returns StreamStop. Called outside a callback it
-// returns a context that is already cancelled, whose cause says so.
+// the context before it returns StreamStop. Called while the stream is
+// stopped at a filter, or before its first filter ran (inFilter is false),
+// it returns a context that is already cancelled, whose cause says so;
+// other calls from outside a callback race with the owner and are the
+// filter's bug.
 func (s *stream) Context() context.Context {
 	if !s.hs.inFilter.Load() {
 		return cancelledOutsideCallback()
