@@ -206,7 +206,11 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendXFF(dst, sawXFF)
-	dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	if t := s.d.c.TLS(); t != nil && t.Encrypted() { // docs/tls.md
+		dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
+	} else {
+		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+	}
 	if h := s.routeHost(); !sawXFH && len(h) > 0 {
 		dst = appendField(dst, []byte("X-Forwarded-Host"), h)
 	}

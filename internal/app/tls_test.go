@@ -95,13 +95,14 @@ func (ta *tlsApp) get(t *testing.T, h2 bool) (*http.Response, string) {
 
 // TestTLSProxiesHTTP1AndH2: Go's net/http over TLS gets the upstream's
 // answer over HTTP/1.1 and over h2 (chosen by ALPN, served by the HTTP/2
-// server), with a 100 KiB request body each way in.
+// server), with a 100 KiB request body each way in; the upstream hears
+// X-Forwarded-Proto: https.
 func TestTLSProxiesHTTP1AndH2(t *testing.T) {
 	ta := startTLSApp(t, "")
 	for _, h2 := range []bool{false, true} {
 		resp, body := ta.get(t, h2)
 		wantProto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2.0"}[h2]
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "hello over") || resp.Proto != wantProto {
+		if resp.StatusCode != http.StatusOK || body != "hello over https" || resp.Proto != wantProto {
 			t.Fatalf("h2 %v: %s %d %q", h2, resp.Proto, resp.StatusCode, body)
 		}
 		wantALPN := map[bool]string{false: "", true: "h2"}[h2]
@@ -133,7 +134,7 @@ func TestTLSWithCurlAndOpenSSL(t *testing.T) {
 			"https://"+ta.addr+"/").CombinedOutput()
 		cancel()
 		want := map[string]string{"--http1.1": "1.1", "--http2": "2"}[v]
-		if err != nil || !strings.HasPrefix(string(out), "hello over") || !strings.HasSuffix(string(out), "\n"+want) {
+		if err != nil || !strings.HasPrefix(string(out), "hello over https\n") || !strings.HasSuffix(string(out), "\n"+want) {
 			t.Fatalf("curl %s: %v\n%s", v, err, out)
 		}
 	}
