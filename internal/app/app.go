@@ -168,6 +168,9 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy)
 	}
+	if err == nil {
+		err = a.registerTLSMetrics() // tls.go
+	}
 	a.reusePort = reusePort(f.ReusePort, a.listeners)
 	if err == nil {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{

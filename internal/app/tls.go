@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/conn"
 )
@@ -92,4 +94,55 @@ func (a *App) TLSCertificates() []*tls.Certificate {
 		out[i] = r.Current()
 	}
 	return out
+}
+
+// tlsCollector exports the TLS listeners' counters (conn.TLSStats) as
+// ferry_tls_events_total{listener, event}.
+type tlsCollector struct {
+	a    *App
+	desc *prometheus.Desc
+}
+
+func newTLSCollector(a *App) *tlsCollector {
+	return &tlsCollector{a: a, desc: prometheus.NewDesc("ferry_tls_events_total",
+		"TLS events on a listener: handshakes (resumed among them), failures, timeouts, shed handshakes, "+
+			"input that was not TLS (plain HTTP among it), plain text served by the inspector, renegotiation "+
+			"attempts and bad records (docs/tls.md, Bad input).",
+		[]string{"listener", "event"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *tlsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector. Any goroutine.
+func (c *tlsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range c.a.listeners {
+		if l.TLS == nil {
+			continue
+		}
+		s := &l.TLS.Stats
+		for _, e := range []struct {
+			name string
+			v    uint64
+		}{
+			{"handshake", s.Handshakes.Load()}, {"resumed", s.Resumed.Load()},
+			{"handshake_error", s.HandshakeErrors.Load()}, {"handshake_timeout", s.HandshakeTimeouts.Load()},
+			{"shed", s.Shed.Load()}, {"not_tls", s.NotTLS.Load()}, {"plain_http", s.PlainHTTP.Load()},
+			{"plain_text", s.PlainText.Load()}, {"renegotiation", s.Renegotiations.Load()},
+			{"record_error", s.RecordErrors.Load()},
+		} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(e.v), l.Name, e.name)
+		}
+	}
+}
+
+// registerTLSMetrics adds the TLS counters to the gatherer, if any
+// listener has TLS.
+func (a *App) registerTLSMetrics() error {
+	for _, l := range a.listeners {
+		if l.TLS != nil {
+			return a.metrics.gatherer.Register(newTLSCollector(a))
+		}
+	}
+	return nil
 }

@@ -220,7 +220,8 @@ func TestTLSCertificateFollowsTheFiles(t *testing.T) {
 }
 
 // TestTLSPlainHTTPIsRefused: plain HTTP to the TLS port gets a 400 that
-// says so, never the upstream's answer.
+// says so, never the upstream's answer, and is counted in
+// ferry_tls_events_total.
 func TestTLSPlainHTTPIsRefused(t *testing.T) {
 	ta := startTLSApp(t, "")
 	c, err := net.DialTimeout("tcp", ta.addr, 5*time.Second)
@@ -238,5 +239,28 @@ func TestTLSPlainHTTPIsRefused(t *testing.T) {
 	}
 	if ta.srv.Stats.PlainHTTP.Load() != 1 {
 		t.Fatalf("plain HTTP counted %d times", ta.srv.Stats.PlainHTTP.Load())
+	}
+	// The counter reaches /metrics.
+	fams, err := ta.a.metrics.gatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range fams {
+		if f.GetName() != "ferry_tls_events_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["listener"] == "tls" && labels["event"] == "plain_http" {
+				found = m.GetCounter().GetValue() == 1
+			}
+		}
+	}
+	if !found {
+		t.Fatal(`ferry_tls_events_total{listener="tls",event="plain_http"} is not 1`)
 	}
 }
