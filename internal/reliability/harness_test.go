@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/app"
 	"github.com/ferry-proxy/ferry/internal/apptest"
 	"github.com/ferry-proxy/ferry/internal/testutil"
@@ -130,6 +131,13 @@ func startFerry(t testing.TB, k knobs) *ferry {
 		k.spillDir = t.TempDir()
 	}
 	a := apptest.Start(t, configJSON(k))
+	t.Cleanup(func() {
+		// A panic recovered on a loop only closes its connection; here it
+		// can only be a bug in ferry, which the test must not hide.
+		if n := filterchain.NetworkFilterPanics(); n != 0 {
+			t.Errorf("%d panics recovered on a loop (filterchain.NetworkFilterPanics); see the log", n)
+		}
+	})
 	return &ferry{t: t, app: a, addr: a.Addrs()[0].String()}
 }
 
