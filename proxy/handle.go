@@ -40,12 +40,13 @@ type handleState struct {
 }
 
 // put records a filter's reply for generation gen; a later one replaces
-// it. Any goroutine.
+// it. has is set under the lock, so that it never says "a reply" about a
+// slot a concurrent take has just emptied. Any goroutine.
 func (h *handleState) put(r pendingReply, gen uint64) {
 	h.mu.Lock()
 	h.reply, h.gen = r, gen
-	h.mu.Unlock()
 	h.has.Store(true)
+	h.mu.Unlock()
 }
 
 // take returns the recorded reply and its generation, once. Any
@@ -58,7 +59,7 @@ func (h *handleState) take() (pendingReply, uint64, bool) {
 	r, gen, ok := h.reply, h.gen, h.has.Swap(false)
 	h.reply = pendingReply{}
 	h.mu.Unlock()
-	return r, gen, ok
+	return r, gen, ok && r.status != 0
 }
 
 // takeReply returns a reply a filter sent for this request, once. A reply

@@ -64,3 +64,38 @@ func TestFilterGuardAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per guarded filter run", n)
 	}
 }
+
+// Replies put from many goroutines while the owner takes them: every take
+// that reports a reply returns one that was put (never an empty slot), and
+// the last one put is never lost.
+func TestHandleStateReplySlot(t *testing.T) {
+	var h handleState
+	const writers, each = 4, 2000
+	done := make(chan struct{})
+	for w := range writers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range each {
+				h.put(pendingReply{status: 200 + w, body: "x"}, uint64(i))
+			}
+		}()
+	}
+	finished := 0
+	for finished < writers {
+		select {
+		case <-done:
+			finished++
+		default:
+		}
+		if r, _, ok := h.take(); ok && (r.status < 200 || r.status >= 200+writers || r.body != "x") {
+			t.Fatalf("take returned %+v, which nobody put", r)
+		}
+	}
+	h.put(pendingReply{status: 299, body: "last"}, 7)
+	if r, gen, ok := h.take(); !ok || r.status != 299 || gen != 7 {
+		t.Fatalf("take after the last put: %+v gen %d ok %v", r, gen, ok)
+	}
+	if _, _, ok := h.take(); ok {
+		t.Fatal("a reply was taken twice")
+	}
+}
