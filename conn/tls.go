@@ -180,8 +180,11 @@ type TLSConn struct {
 	// reading is set while the filters read plain: a close then (a write
 	// that failed, P18) must not pool the buffer they are reading.
 	reading bool
-	alpn    string
-	vers    uint16
+	// full is set when decryption last stopped at MaxPlaintext rather than
+	// at the end of the input.
+	full bool
+	alpn string
+	vers uint16
 }
 
 // NewTLS wraps gc, accepted on a listener with TLS srv. The Conn built over
@@ -431,35 +434,51 @@ func (t *TLSConn) handshaking() gnet.Action {
 	return t.records()
 }
 
-// records decrypts what gnet holds and hands the plain text to the filters.
+// records decrypts what gnet holds and hands the plain text to the
+// filters. Decryption stopped at MaxPlaintext may leave whole records in
+// crypto/tls (it reads ahead) or gnet with no read event to come for them,
+// so as long as the bound stopped it and the filters drain, it goes on.
 func (t *TLSConn) records() gnet.Action {
-	err := t.decrypt()
-	if t.plain != nil && len(*t.plain) > t.plainOff {
-		t.reading = true
-		a := t.c.OnTraffic()
-		t.reading = false
-		if len(*t.plain) == t.plainOff || t.c.state == stateClosed {
-			t.releasePlain()
+	for {
+		err := t.decrypt()
+		drained := false
+		if t.plain != nil && len(*t.plain) > t.plainOff {
+			before := len(*t.plain) - t.plainOff
+			t.reading = true
+			a := t.c.OnTraffic()
+			t.reading = false
+			left := len(*t.plain) - t.plainOff
+			drained = left < before
+			if left == 0 || t.c.state == stateClosed {
+				t.releasePlain()
+			}
+			if a == gnet.Close {
+				return a
+			}
 		}
-		if a == gnet.Close {
-			return a
+		switch {
+		case err == nil:
+		case t.eof:
+			t.c.Close(filterchain.CloseFlush) // close_notify: as a FIN would
+			return gnet.None
+		default:
+			// crypto/tls answered with an alert, sent once the close
+			// flushes. A renegotiation starts with a ClientHello, which it
+			// refuses by the message's type (TLS 1.2 and 1.3 alike).
+			if strings.Contains(err.Error(), "clientHelloMsg") {
+				t.srv.Stats.Renegotiations.Add(1)
+			}
+			t.srv.Stats.RecordErrors.Add(1)
+			t.c.Close(filterchain.CloseFlush)
+			return gnet.None
+		}
+		// Filters that drained nothing wait for something else and ask
+		// for the rest with ContinueReading (the plain text they hold
+		// counts in InboundBuffered).
+		if !t.full || !drained || t.c.state != stateOpen {
+			return gnet.None
 		}
 	}
-	switch {
-	case err == nil:
-	case t.eof:
-		t.c.Close(filterchain.CloseFlush) // close_notify: as a FIN would
-	default:
-		// crypto/tls answered with an alert, sent once the close flushes.
-		// A renegotiation starts with a ClientHello, which it refuses by
-		// the message's type (TLS 1.2 and 1.3 alike).
-		if strings.Contains(err.Error(), "clientHelloMsg") {
-			t.srv.Stats.Renegotiations.Add(1)
-		}
-		t.srv.Stats.RecordErrors.Add(1)
-		t.c.Close(filterchain.CloseFlush)
-	}
-	return gnet.None
 }
 
 // decrypt runs crypto/tls's record layer over gnet's input until it needs
@@ -473,6 +492,7 @@ func (t *TLSConn) decrypt() error {
 	tr := &t.tr
 	tr.src, tr.used = data, 0
 	var err error
+	t.full = false
 	limit := t.srv.maxPlaintext()
 	for {
 		if t.plain == nil {
@@ -481,6 +501,7 @@ func (t *TLSConn) decrypt() error {
 		}
 		p := *t.plain
 		if len(p)-t.plainOff >= limit {
+			t.full = true
 			break
 		}
 		if cap(p)-len(p) < 1024 {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ferry-proxy/ferry/filterchain"
 )
 
 // What TLS costs on top of plain text, one keep-alive connection, one
@@ -43,7 +45,7 @@ func benchEcho(b *testing.B, c net.Conn) {
 
 func BenchmarkPlainEcho1KiB(b *testing.B) {
 	var peak atomic.Int64
-	_, addr := startListener(b, nil, &peak)
+	_, addr := startListener(b, nil, []filterchain.NetworkFilterFactory{peakFactory{&peak}, cmdFactory{marks: &marks{}}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)

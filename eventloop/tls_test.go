@@ -32,11 +32,19 @@ type tlsEnv struct {
 	cert *testutil.Cert
 	// peak is the most plain text a read filter was shown at once.
 	peak atomic.Int64
+	// filters, when set, replace peakFilter and the command filter.
+	filters []filterchain.NetworkFilterFactory
 }
 
 func startTLS(t testing.TB, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 	t.Helper()
-	env := &tlsEnv{cert: testutil.NewCert(t, "127.0.0.1", "ferry.test")}
+	return startTLSWith(t, workers, tune, nil)
+}
+
+// startTLSWith is startTLS with filters in place of the command filter.
+func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters []filterchain.NetworkFilterFactory) *tlsEnv {
+	t.Helper()
+	env := &tlsEnv{cert: testutil.NewCert(t, "127.0.0.1", "ferry.test"), filters: filters}
 	pool, err := worker.New(worker.Options{Size: workers, Queue: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -57,16 +65,19 @@ func startTLS(t testing.TB, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 	if tune != nil {
 		tune(env.srv)
 	}
-	env.e, env.addr = startListener(t, env.srv, &env.peak)
+	fs := env.filters
+	if fs == nil {
+		fs = []filterchain.NetworkFilterFactory{peakFactory{&env.peak}, cmdFactory{marks: &marks{}}}
+	}
+	env.e, env.addr = startListener(t, env.srv, fs)
 	return env
 }
 
-// startListener starts an engine with one listener running the command
-// filter behind peakFilter; srv nil means plain text.
-func startListener(t testing.TB, srv *conn.TLSServer, peak *atomic.Int64) (*Engine, string) {
+// startListener starts an engine with one listener running filters; srv
+// nil means plain text.
+func startListener(t testing.TB, srv *conn.TLSServer, filters []filterchain.NetworkFilterFactory) (*Engine, string) {
 	t.Helper()
-	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: srv,
-		Filters: []filterchain.NetworkFilterFactory{peakFactory{peak}, cmdFactory{marks: &marks{}}}}
+	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: srv, Filters: filters}
 	e, err := New([]*Listener{l}, Options{Loops: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -456,4 +467,52 @@ func TestTLSPicksContextBySNI(t *testing.T) {
 			t.Errorf("SNI %q got the other context's certificate", tc.sni)
 		}
 	}
+}
+
+// gateFilter holds back input until its gate opens, then drains and
+// counts everything it is shown.
+type gateFilter struct {
+	open *atomic.Bool
+	got  *atomic.Int64
+	held *atomic.Int64 // the most input shown while closed
+	conn *atomic.Pointer[conn.Conn]
+}
+
+func (f gateFilter) InitReadCallbacks(cb filterchain.ReadCallbacks) {
+	f.conn.Store(cb.Connection().(*conn.Conn))
+}
+func (f gateFilter) OnNewConnection() filterchain.Status { return filterchain.Continue }
+func (f gateFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if !f.open.Load() {
+		if n := int64(buf.Len()); n > f.held.Load() {
+			f.held.Store(n)
+		}
+		return filterchain.Stop
+	}
+	f.got.Add(int64(buf.Len()))
+	buf.Drain(buf.Len())
+	return filterchain.Stop
+}
+
+type gateFactory struct{ f gateFilter }
+
+func (g gateFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(g.f) }
+
+// TestTLSResumedReadingGetsEverything: the filters pause with the plain
+// text at its bound while crypto/tls has read whole records ahead; once
+// they resume and drain, every byte reaches them although no more input
+// arrives (a stall a client sending a request body met before).
+func TestTLSResumedReadingGetsEverything(t *testing.T) {
+	const limit, total = 4 << 10, 256 << 10
+	g := gateFilter{open: &atomic.Bool{}, got: &atomic.Int64{}, held: &atomic.Int64{}, conn: &atomic.Pointer[conn.Conn]{}}
+	env := startTLSWith(t, 2, func(s *conn.TLSServer) { s.MaxPlaintext = limit },
+		[]filterchain.NetworkFilterFactory{gateFactory{g}})
+	c := env.dialTLS(t, env.clientConfig())
+	if _, err := c.Write(make([]byte, total)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the paused filter to hold the bound", func() bool { return g.held.Load() >= limit })
+	g.open.Store(true)
+	g.conn.Load().ResumeReading()
+	testutil.WaitFor(t, 10*time.Second, "every byte to reach the filter", func() bool { return g.got.Load() == total })
 }

@@ -31,7 +31,9 @@ type tlsApp struct {
 	srv      *conn.TLSServer
 }
 
-func startTLSApp(t *testing.T, tlsExtra string) *tlsApp {
+// startTLSApp starts it; tlsExtra is added to the tls_context (%CA% names
+// the CA file) and listenerExtra to the listener.
+func startTLSApp(t *testing.T, tlsExtra, listenerExtra string) *tlsApp {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -50,11 +52,11 @@ func startTLSApp(t *testing.T, tlsExtra string) *tlsApp {
 	}
 	js := fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
 		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],
-		"listeners":[{"name":"tls","address":"127.0.0.1:0","filter_chains":[{
+		"listeners":[{"name":"tls","address":"127.0.0.1:0"%s,"filter_chains":[{
 		"tls_context":{"status":true,"cert_chain":%q,"private_key":%q%s},
 		"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`,
-		ta.certFile, keyFile, tlsExtra, up.Listener.Addr().String())
+		listenerExtra, ta.certFile, keyFile, strings.ReplaceAll(tlsExtra, "%CA%", ta.caFile), up.Listener.Addr().String())
 	cfg, err := config.Parse([]byte(js), config.FormatJSON)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func (ta *tlsApp) get(t *testing.T, h2 bool) (*http.Response, string) {
 // server), with a 100 KiB request body each way in; the upstream hears
 // X-Forwarded-Proto: https.
 func TestTLSProxiesHTTP1AndH2(t *testing.T) {
-	ta := startTLSApp(t, "")
+	ta := startTLSApp(t, "", "")
 	for _, h2 := range []bool{false, true} {
 		resp, body := ta.get(t, h2)
 		wantProto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2.0"}[h2]
@@ -127,7 +129,7 @@ func TestTLSWithCurlAndOpenSSL(t *testing.T) {
 			t.Fatalf("%s is needed (make deps installs it): %v", tool, err)
 		}
 	}
-	ta := startTLSApp(t, "")
+	ta := startTLSApp(t, "", "")
 	for _, v := range []string{"--http1.1", "--http2"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		out, err := exec.CommandContext(ctx, "curl", "-sS", v, "--cacert", ta.caFile, "-w", "\n%{http_version}",
@@ -171,7 +173,7 @@ func TestTLSWithCurlAndOpenSSL(t *testing.T) {
 // the watcher (or a config reload) sees them, and an HTTPS connection
 // made before keeps working.
 func TestTLSCertificateFollowsTheFiles(t *testing.T) {
-	ta := startTLSApp(t, "")
+	ta := startTLSApp(t, "", "")
 	first := ta.a.TLSCertificates()[0]
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ta.cert.Pool}}
 	defer tr.CloseIdleConnections()
@@ -223,7 +225,7 @@ func TestTLSCertificateFollowsTheFiles(t *testing.T) {
 // says so, never the upstream's answer, and is counted in
 // ferry_tls_events_total.
 func TestTLSPlainHTTPIsRefused(t *testing.T) {
-	ta := startTLSApp(t, "")
+	ta := startTLSApp(t, "", "")
 	c, err := net.DialTimeout("tcp", ta.addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -262,5 +264,58 @@ func TestTLSPlainHTTPIsRefused(t *testing.T) {
 	}
 	if !found {
 		t.Fatal(`ferry_tls_events_total{listener="tls",event="plain_http"} is not 1`)
+	}
+}
+
+// TestTLSClientCertificates: with verify_client and require_client_cert, a
+// client without a certificate is refused in the handshake (counted), and
+// one with a certificate from ca_cert is served.
+func TestTLSClientCertificates(t *testing.T) {
+	ta := startTLSApp(t, `,"ca_cert":"%CA%","verify_client":true,"require_client_cert":true`, "")
+	client := ta.cert.Client(t, "client")
+	try := func(certs []tls.Certificate) error {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ta.cert.Pool, Certificates: certs}}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + ta.addr + "/")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && string(b) != "hello over https" {
+			t.Fatalf("with a certificate: %d %q", resp.StatusCode, b)
+		}
+		return err
+	}
+	if err := try(nil); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	testutil.WaitFor(t, 10*time.Second, "the refused handshake to be counted", func() bool {
+		return ta.srv.Stats.HandshakeErrors.Load() == 1
+	})
+	if err := try([]tls.Certificate{client.TLS}); err != nil {
+		t.Fatalf("a client with a certificate from ca_cert: %v", err)
+	}
+}
+
+// TestTLSInspectorServesPlainTextToo: a listener with the inspector serves
+// HTTPS and plain HTTP on one port, each told so in X-Forwarded-Proto.
+func TestTLSInspectorServesPlainTextToo(t *testing.T) {
+	ta := startTLSApp(t, "", `,"inspector":true`)
+	resp, body := ta.get(t, false)
+	if resp.StatusCode != http.StatusOK || body != "hello over https" {
+		t.Fatalf("over TLS: %d %q", resp.StatusCode, body)
+	}
+	plain, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + ta.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(plain.Body)
+	_ = plain.Body.Close()
+	if err != nil || plain.StatusCode != http.StatusOK || string(b) != "hello over http" {
+		t.Fatalf("plain text: %d %q %v", plain.StatusCode, b, err)
+	}
+	if ta.srv.Stats.PlainText.Load() != 1 || ta.srv.Stats.PlainHTTP.Load() != 0 {
+		t.Fatalf("plain text %d, refused plain HTTP %d; want 1 and 0", ta.srv.Stats.PlainText.Load(), ta.srv.Stats.PlainHTTP.Load())
 	}
 }
