@@ -20,7 +20,8 @@ type Headers interface {
 // (a zero duration means the stage was never reached, such as
 // response_received_duration for a request answered by ferry itself).
 type Entry struct {
-	// Start is when the request's first byte was read: start_time.
+	// Start is when ferry took the request (its head parsed, the request
+	// counted): start_time.
 	Start time.Time
 	// RequestReceived is from Start to the request head being written
 	// upstream: request_received_duration.
@@ -34,11 +35,13 @@ type Entry struct {
 	// Duration is from Start to the end of the stream, when the entry is
 	// logged: duration.
 	Duration time.Duration
-	// BytesSent counts the bytes of the response sent to the client, head
-	// and body: bytes_sent.
+	// BytesSent counts the bytes of the response handed to the client
+	// connection: head and body (with its chunk framing) on HTTP/1.1, the
+	// body on HTTP/2: bytes_sent.
 	BytesSent uint64
-	// BytesReceived counts the bytes of the request read from the client,
-	// head and body: bytes_received.
+	// BytesReceived counts the bytes of the request read from the client:
+	// head and body (decoded from chunks) on HTTP/1.1, the body on HTTP/2:
+	// bytes_received.
 	BytesReceived uint64
 	// Protocol is the downstream protocol in MOSN's spelling, "Http1" or
 	// "Http2": protocol.
@@ -46,8 +49,9 @@ type Entry struct {
 	// ResponseCode is the status sent to the client; 0 when none was
 	// (the stream was reset): response_code.
 	ResponseCode int
-	// Failure names what went wrong (the proxy's error kind: "connect
-	// failed", "upstream timeout", …), empty when nothing did:
+	// Failure names what went wrong (the proxy's error kind, as
+	// docs/errors.md names it: "no_route", "upstream_connect_failed", …),
+	// empty when nothing did:
 	// upstream_transport_failure_reason, and response_flag is true when it
 	// is set.
 	Failure string
@@ -56,8 +60,9 @@ type Entry struct {
 	// URI is the request target as received: request_uri (request_path
 	// and request_arg are the parts before and after its '?').
 	URI []byte
-	// DownstreamLocalAddress is the listener's address the client
-	// connected to: downstream_local_address.
+	// DownstreamLocalAddress is ferry's address the client connected to
+	// (the socket's, not the listener's configured one):
+	// downstream_local_address.
 	DownstreamLocalAddress string
 	// DownstreamRemoteAddress is the client's address:
 	// downstream_remote_address.
@@ -69,9 +74,6 @@ type Entry struct {
 	UpstreamHost string
 	// UpstreamCluster is the chosen cluster's name: upstream_cluster.
 	UpstreamCluster string
-	// ServerName is the TLS server name (SNI) the client asked for:
-	// requested_server_name.
-	ServerName string
 	// RequestHeaders are the request's headers as forwarded (after the
 	// filters): request_header_NAME. Nil when there are none.
 	RequestHeaders Headers

@@ -311,8 +311,6 @@ func stringOf(v variable, e *Entry) string {
 		return e.Failure
 	case varUpstreamCluster:
 		return e.UpstreamCluster
-	case varRequestedServerName:
-		return e.ServerName
 	}
 	return ""
 }

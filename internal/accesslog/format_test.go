@@ -42,7 +42,6 @@ func knownEntry() *Entry {
 		UpstreamLocalAddress:    "127.0.0.1:50400",
 		UpstreamHost:            "10.0.0.1:80",
 		UpstreamCluster:         "web",
-		ServerName:              "api.example",
 		RequestHeaders:          headers{"User-Agent": []byte("curl/8.5.0"), "X-Request-Id": []byte("abc-123")},
 		ResponseHeaders:         headers{"Content-Type": []byte("text/plain")},
 	}
@@ -113,7 +112,6 @@ func TestEveryVariableText(t *testing.T) {
 		{"upstream_host", "10.0.0.1:80", "-"},
 		{"upstream_transport_failure_reason", "-", "-"},
 		{"upstream_cluster", "web", "-"},
-		{"requested_server_name", "api.example", "-"},
 		{"request_method", "GET", "-"},
 		{"Http1_request_method", "GET", "-"},
 		{"request_uri", "/api/users?id=7&x=1", "-"},
@@ -135,9 +133,9 @@ func TestEveryVariableText(t *testing.T) {
 		}
 	}
 	failed := knownEntry()
-	failed.Failure = "connect failed"
+	failed.Failure = "upstream_connect_failed"
 	f := mustCompile(t, "%response_flag% %upstream_transport_failure_reason%", Text)
-	if got := string(f.Append(nil, failed)); got != "true connect failed\n" {
+	if got := string(f.Append(nil, failed)); got != "true upstream_connect_failed\n" {
 		t.Errorf("failed entry = %q", got)
 	}
 }

@@ -28,7 +28,6 @@ const (
 	varUpstreamHost                      // upstream_host
 	varUpstreamFailure                   // upstream_transport_failure_reason
 	varUpstreamCluster                   // upstream_cluster
-	varRequestedServerName               // requested_server_name
 	varRequestMethod                     // request_method
 	varRequestURI                        // request_uri
 	varRequestPath                       // request_path
@@ -61,7 +60,6 @@ func names() map[string]variable {
 		"upstream_host":                     varUpstreamHost,
 		"upstream_transport_failure_reason": varUpstreamFailure,
 		"upstream_cluster":                  varUpstreamCluster,
-		"requested_server_name":             varRequestedServerName,
 		"request_method":                    varRequestMethod,
 		"request_uri":                       varRequestURI,
 		"request_path":                      varRequestPath,
