@@ -177,8 +177,8 @@ type TLSConn struct {
 	plainOff int
 	// eof is set once the client sent close_notify.
 	eof bool
-	// reading is set while the filters read plain: a close then (a write
-	// that failed, P18) must not pool the buffer they are reading.
+	// reading is set while records runs: a close then (a write that
+	// failed, P18) must not pool the buffer being read.
 	reading bool
 	// full is set when decryption last stopped at MaxPlaintext rather than
 	// at the end of the input.
@@ -439,17 +439,25 @@ func (t *TLSConn) handshaking() gnet.Action {
 // crypto/tls (it reads ahead) or gnet with no read event to come for them,
 // so as long as the bound stopped it and the filters drain, it goes on.
 func (t *TLSConn) records() gnet.Action {
+	// A write that fails closes the socket re-entrantly (P18), inside
+	// crypto/tls (an alert, a KeyUpdate answer) or inside the filters:
+	// OnClose then leaves the plain-text buffer to this function.
+	t.reading = true
+	defer func() {
+		t.reading = false
+		if t.c.state == stateClosed {
+			t.releasePlain()
+		}
+	}()
 	for {
 		err := t.decrypt()
 		drained := false
 		if t.plain != nil && len(*t.plain) > t.plainOff {
 			before := len(*t.plain) - t.plainOff
-			t.reading = true
 			a := t.c.OnTraffic()
-			t.reading = false
 			left := len(*t.plain) - t.plainOff
 			drained = left < before
-			if left == 0 || t.c.state == stateClosed {
+			if left == 0 {
 				t.releasePlain()
 			}
 			if a == gnet.Close {
