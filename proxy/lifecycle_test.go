@@ -218,3 +218,37 @@ func TestResetIsWhole(t *testing.T) {
 		t.Fatalf("h2pend of %d bytes kept past its 64 KiB bound", cap(s.h2pend))
 	}
 }
+
+// benchStream is a stream whose front writes nothing, for the CPU cost of
+// the state and failure code alone (no sockets, so less noise than the
+// end-to-end benchmarks).
+func benchStream() *stream {
+	srv := &Server{stats: newStats(), log: slog.Default()}
+	s := &stream{srv: srv}
+	s.reset()
+	s.front = &fakeFront{}
+	return s
+}
+
+// BenchmarkStreamReset is the per-request reset of a recycled stream.
+// Reproduce: go test -run=NONE -bench=StreamReset -benchmem ./proxy/
+func BenchmarkStreamReset(b *testing.B) {
+	s := benchStream()
+	b.ReportAllocs()
+	for range b.N {
+		s.reset()
+	}
+}
+
+// BenchmarkFailNoRoute is the failure path of a 404 up to the front:
+// count, decide, build the body (its one allocation).
+// Reproduce: go test -run=NONE -bench=FailNoRoute -benchmem ./proxy/
+func BenchmarkFailNoRoute(b *testing.B) {
+	s := benchStream()
+	b.ReportAllocs()
+	for range b.N {
+		if s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: errNoRouteMatched}, inPhase) != End {
+			b.Fatal("a 404 did not end the stream")
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"context"
-	"log/slog"
-
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/router"
 )
@@ -54,9 +51,7 @@ func (s *stream) fail(e Error, from origin) Phase {
 	}
 	s.srv.stats.countFailure(e.Kind)
 	if se, ok := e.Err.(*spillError); ok {
-		s.srv.log.Warn(se.what, "err", se.err)
-	} else if s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.srv.log.Debug("proxy failure", "source", e.Source, "kind", e.Kind, "err", e.Err)
+		s.srv.log.Warn(se.what, "err", se.err) // disk full: worth a warning
 	}
 	closes := e.Source == Downstream || k.closes
 	if s.onWorker && from == inPhase {
