@@ -255,8 +255,12 @@ func (t *TLSConn) OnClose() {
 func (t *TLSConn) OnTraffic() gnet.Action {
 	c := t.c
 	if c.state != stateOpen {
+		// Input is no longer wanted (flushing or lingering), or the
+		// socket is closing: drop it, plain and cipher, as a plain
+		// Conn drops gnet's.
 		t.releasePlain()
-		return c.OnTraffic() // discards or closes, as for plain text
+		_, _ = t.Conn.Discard(-1)
+		return c.OnTraffic()
 	}
 	switch t.phase {
 	case phaseHello:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -311,10 +312,15 @@ func TestTLSStalledHandshakeFreesItsWorker(t *testing.T) {
 func TestTLSRefusesWhatIsNotTLS(t *testing.T) {
 	env := startTLS(t, 2, nil)
 	c := dial(t, env.addr)
-	send(t, c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	b, err := io.ReadAll(c)
-	if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 400 ") || !strings.Contains(string(b), "plain HTTP was sent to a TLS port") {
-		t.Fatalf("plain HTTP got %q, %v", b, err)
+	// A request body follows the head: the lingering close discards it.
+	send(t, c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("z", 100000))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusBadRequest || string(b) != "400 Bad Request: plain HTTP was sent to a TLS port\r\n" || !resp.Close {
+		t.Fatalf("plain HTTP got %d %q (close %v), %v", resp.StatusCode, b, resp.Close, err)
 	}
 	for _, in := range []string{
 		"\x00\x01garbage\r\n",
