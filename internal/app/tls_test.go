@@ -319,3 +319,37 @@ func TestTLSInspectorServesPlainTextToo(t *testing.T) {
 		t.Fatalf("plain text %d, refused plain HTTP %d; want 1 and 0", ta.srv.Stats.PlainText.Load(), ta.srv.Stats.PlainHTTP.Load())
 	}
 }
+
+// TestTLSConfigReloadReadsCertificates: a config reload re-reads the
+// certificate files at once (the watcher is stopped here, so it is the
+// reload that sees them).
+func TestTLSConfigReloadReadsCertificates(t *testing.T) {
+	ta := startTLSApp(t, "", "")
+	ta.a.stopCertWatch()
+	first := ta.a.TLSCertificates()[0]
+	ta.cert.Reissue(t, "127.0.0.1")
+	keyFile := filepath.Join(filepath.Dir(ta.certFile), "key.pem")
+	for f, data := range map[string][]byte{ta.certFile: ta.cert.CertPEM, keyFile: ta.cert.KeyPEM} {
+		if err := os.WriteFile(f+".new", data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(f+".new", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ta.a.TLSCertificates()[0] != first {
+		t.Fatal("the certificate changed with the watcher stopped")
+	}
+	if err := ta.a.Reload(ta.a.Config()); err != nil {
+		t.Fatal(err)
+	}
+	if ta.a.TLSCertificates()[0] == first {
+		t.Fatal("a config reload did not re-read the changed certificate files")
+	}
+	resp, body := ta.get(t, false)
+	if resp.StatusCode != http.StatusOK || body != "hello over https" ||
+		string(resp.TLS.PeerCertificates[0].Raw) != string(ta.cert.TLS.Certificate[0]) {
+		t.Fatalf("after the reload: %d %q, new certificate %v", resp.StatusCode, body,
+			string(resp.TLS.PeerCertificates[0].Raw) == string(ta.cert.TLS.Certificate[0]))
+	}
+}
