@@ -522,3 +522,32 @@ func TestTLSResumedReadingGetsEverything(t *testing.T) {
 	g.conn.Load().ResumeReading()
 	testutil.WaitFor(t, 10*time.Second, "every byte to reach the filter", func() bool { return g.got.Load() == total })
 }
+
+// TestTLSFullPoolShedsTheHandshake: with the only worker held by a stalled
+// handshake and no queue, the next client's handshake is shed (closed and
+// counted), and served again once the worker is free.
+func TestTLSFullPoolShedsTheHandshake(t *testing.T) {
+	env := startTLS(t, 1, func(s *conn.TLSServer) { s.HandshakeTimeout = 2 * time.Second })
+	s := dial(t, env.addr)
+	if _, err := s.Write(clientHello(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(s, make([]byte, 5)); err != nil { // the worker answers, then waits
+		t.Fatal(err)
+	}
+	raw := dial(t, env.addr)
+	if _, err := raw.Write(clientHello(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		t.Fatalf("the shed client was not closed: %v", err)
+	}
+	if env.srv.Stats.Shed.Load() != 1 {
+		t.Fatalf("shed %d, want 1", env.srv.Stats.Shed.Load())
+	}
+	testutil.WaitFor(t, 10*time.Second, "the stalled handshake to free the worker", func() bool {
+		return env.srv.Stats.HandshakeTimeouts.Load() == 1 && env.pool.Stats().Finished == 1
+	})
+	c := env.dialTLS(t, env.clientConfig())
+	echo(t, c, bufio.NewReader(c), "served")
+}
