@@ -21,8 +21,8 @@ import (
 //     would go wrong (why), and ferry opens no port; ferry.compat.
 //     allow_unimplemented (or --allow-unimplemented) turns it into a
 //     warning and ferry runs without it. `ferry:"refused,strict"` is never
-//     turned into a warning: TLS that ferry cannot do is not served as
-//     plain text.
+//     turned into a warning: TLS that ferry cannot do is not sent or
+//     served as plain text.
 //
 // Settings whose class depends on their value (bind_port false, lb_type,
 // cluster type, the protocols, filter types) are checked by Validate and by
