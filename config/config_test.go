@@ -143,6 +143,8 @@ func TestYAMLJSONEquivalence(t *testing.T) {
 
 // TestUnknownFieldsAll checks that every unknown field is reported, with
 // its full path, not only the first.
+//
+//nolint:misspell // the misspelt field names are the test's input
 func TestUnknownFieldsAll(t *testing.T) {
 	in := `{"servers":[{"listeners":[{"filter_chains":[{"filters":[{"type":"proxy",
 		"config":{"router_confg_name":"r","downstream_protocl":"Http1"}}]}],"adress":"x"}]}],"clusterManager":{}}`

@@ -67,7 +67,6 @@ func TestManagerRecoversNetworkFilterPanics(t *testing.T) {
 			m.AddWriteFilter(p)
 			m.InitializeReadFilters()
 			before := NetworkFilterPanics()
-			st := Continue
 			switch at {
 			case "OnNewConnection":
 				m.OnNewConnection()
@@ -79,8 +78,7 @@ func TestManagerRecoversNetworkFilterPanics(t *testing.T) {
 					t.Fatal("the read event's buffer outlived the event")
 				}
 			case "OnWrite":
-				st = m.OnWrite([][]byte{[]byte("x")})
-				if st != Stop {
+				if st := m.OnWrite([][]byte{[]byte("x")}); st != Stop {
 					t.Fatalf("OnWrite returned %v after a panic, want Stop (the write is dropped)", st)
 				}
 			}

@@ -199,7 +199,7 @@ func (s *stream) Context() context.Context {
 
 // errOutsideCallback is the cause of the context Context returns outside a
 // filter callback.
-var errOutsideCallback = errors.New("proxy: StreamHandle.Context called outside a filter callback") //nolint:gochecknoglobals // sentinel
+var errOutsideCallback = errors.New("proxy: StreamHandle.Context called outside a filter callback")
 
 func cancelledOutsideCallback() context.Context {
 	ctx, cancel := context.WithCancelCause(context.Background())
