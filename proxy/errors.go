@@ -191,14 +191,11 @@ func verdict(e *Error) *http1.Error {
 
 // The causes ferry names in its local replies. Sentinels, so that building
 // an Error for them allocates nothing.
-//
-//nolint:gochecknoglobals // sentinels
 var (
 	errNoRouteMatched    = errors.New("no route matched")
 	errBadTarget         = errors.New("the request target is not a path or http(s) URI ferry can route, or it climbs above the root")
 	errBodyTooLarge      = errors.New("the request body is larger than the limit")
 	errRequestSlow       = errors.New("the request was not received in time")
-	errRequestBodyLost   = errors.New("the request body could not be buffered")
 	errWorkersBusy       = errors.New("worker pool saturated")
 	errUpstreamSlow      = errors.New("upstream did not answer in time")
 	errUpstreamMalformed = errors.New("malformed response from upstream")
@@ -206,7 +203,6 @@ var (
 	errUpstreamSwitched  = errors.New("upstream switched protocols without an upgrade request")
 	errUpstreamClosed    = errors.New("upstream closed the connection before the response")
 	errUpstreamMidBody   = errors.New("upstream closed the connection in the middle of the response body")
-	errResponseLost      = errors.New("the response body could not be buffered")
 	errFilterPanic       = errors.New("filter panic")
 )
 

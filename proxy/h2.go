@@ -140,7 +140,7 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 	h.streams[id] = s
 	d.stopTimer() // the idle timer: the connection is busy
 	h.requests++
-	if max := srv.opts.MaxRequestsPerConn; srv.draining.Load() || max > 0 && h.requests >= max {
+	if limit := srv.opts.MaxRequestsPerConn; srv.draining.Load() || limit > 0 && h.requests >= limit {
 		h.goAway() // this stream is served; later ones are refused, and the connection closes once empty
 	}
 	s.enter()
@@ -237,7 +237,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	defer s.exit()
 	h.armBodyTimer(s) // a gap timeout: each DATA frame restarts it
 	s.reqTotal += int64(len(data))
-	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
+	if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
 		h.codec.Consumed(id, len(data))
 		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return

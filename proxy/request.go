@@ -12,7 +12,7 @@ func (s *stream) startRequest() {
 	s.begin()
 	s.reqHdrs.bind(&s.req.Raw, &s.req.Headers)
 	s.expect = r.Expect100
-	if max := s.srv.opts.MaxRequestsPerConn; !r.KeepAlive || max > 0 && int(s.d.requests) >= max {
+	if limit := s.srv.opts.MaxRequestsPerConn; !r.KeepAlive || limit > 0 && int(s.d.requests) >= limit {
 		s.respClose = true // echoed as Connection: close (RFC 9112 9.6)
 	}
 	switch {
@@ -27,7 +27,7 @@ func (s *stream) startRequest() {
 	default:
 		s.requestDone()
 	}
-	if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && r.ContentLength > max {
+	if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && r.ContentLength > limit {
 		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return
 	}
@@ -74,7 +74,7 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 		switch ev {
 		case http1.ChunkData:
 			s.reqTotal += int64(len(data))
-			if max := s.srv.opts.MaxRequestBodyBytes; max > 0 && s.reqTotal > max {
+			if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
 				s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 				return false
 			}

@@ -187,9 +187,9 @@ func (s *stream) reset() {
 	s.respTrailers = s.respTrailers[:0]
 }
 
-// trim empties b, keeping its memory unless it grew past max.
-func trim(b []byte, max int) []byte {
-	if cap(b) > max {
+// trim empties b, keeping its memory unless it grew past bound.
+func trim(b []byte, bound int) []byte {
+	if cap(b) > bound {
 		return nil
 	}
 	return b[:0]
