@@ -319,6 +319,12 @@ func TestListedMismatchesAgree(t *testing.T) {
 		{"connection_idle_timeout", cfg(toC, `"connection_idle_timeout":"30s",`+proxyChain, ""), ""},
 		{"router rejects what config does not check", cfg(`{"match":{"path":"a"},"route":{"cluster_name":"c"}}`, proxyChain, ""),
 			`servers[0].routers[0].virtual_hosts[0].routers[0]: path "a" must start with '/'`},
+		{"TLS certificate unreadable", cfg(toC, `"filter_chains":[{"tls_context":{"status":true,"cert_chain":"/nonexistent/c.pem","private_key":"/nonexistent/k.pem"},`+
+			`"filters":[{"type":"proxy","config":{"router_config_name":"r"}}]}]`, ""),
+			`servers[0].listeners[0].filter_chains[0].tls_context.cert_chain: cannot read "/nonexistent/c.pem": no such file or directory`},
+		{"TLS version MOSN spells but ferry refuses", cfg(toC, `"filter_chains":[{"tls_context":{"status":true,"cert_chain":"c","private_key":"k","min_version":"TLSv1_1"},`+
+			`"filters":[{"type":"proxy","config":{"router_config_name":"r"}}]}]`, ""),
+			`servers[0].listeners[0].filter_chains[0].tls_context.min_version: "TLSv1_1" is refused: ferry serves TLS 1.2 and 1.3`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
