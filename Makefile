@@ -76,7 +76,7 @@ fmt-check:
 
 # Each fuzz target for FUZZTIME (make test runs them briefly; make fuzz
 # FUZZTIME=10m for a real session). Seed corpora live in testdata/fuzz/.
-FUZZPKGS := ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./config/ ./proxy/
+FUZZPKGS := ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./config/ ./proxy/ ./conn/
 fuzz:
 	@for p in $(FUZZPKGS); do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
