@@ -210,8 +210,14 @@ func (t *TLSConn) Start(c *Conn) {
 	c.loop.Schedule(&t.timer, t.srv.handshakeTimeout())
 }
 
-// ALPN is the protocol the handshake chose ("" if none). Loop only.
-func (t *TLSConn) ALPN() string { return t.alpn }
+// ALPN is the protocol the handshake chose: "" if none, or on a plain
+// connection (t nil, as Conn.TLS returns for one). Loop only.
+func (t *TLSConn) ALPN() string {
+	if t == nil {
+		return ""
+	}
+	return t.alpn
+}
 
 // Version is the negotiated TLS version (tls.VersionTLS12, …), zero
 // before the handshake is done or for a plain-text connection. Loop only.

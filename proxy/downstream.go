@@ -77,12 +77,19 @@ func (d *downstream) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 
 // sniff picks the protocol of a new connection from its first bytes: with
 // Http2 every connection is HTTP/2 (a wrong preface is the codec's
-// PROTOCOL_ERROR); with Auto the HTTP/2 preface decides. It reports
-// false while the bytes are a prefix of the preface.
+// PROTOCOL_ERROR); with Auto the protocol TLS chose by ALPN decides, else
+// the HTTP/2 preface (docs/tls.md). It reports false while the bytes are
+// a prefix of the preface.
 func (d *downstream) sniff(buf filterchain.Buffer) bool {
 	isH2, known := true, true
 	if d.f.proto == ProtoAuto {
-		isH2, known = h2Sniff(buf.Bytes())
+		switch d.c.TLS().ALPN() {
+		case "h2": // the preface is due; a wrong one is a PROTOCOL_ERROR
+		case "http/1.1":
+			isH2 = false
+		default:
+			isH2, known = h2Sniff(buf.Bytes())
+		}
 	}
 	if !known {
 		return false

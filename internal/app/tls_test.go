@@ -353,3 +353,40 @@ func TestTLSConfigReloadReadsCertificates(t *testing.T) {
 			string(resp.TLS.PeerCertificates[0].Raw) == string(ta.cert.TLS.Certificate[0]))
 	}
 }
+
+// TestTLSALPNChoosesTheProtocol: on an Auto listener the protocol TLS
+// chose decides, not the first bytes: after ALPN h2, an HTTP/1.1 request
+// is a broken preface (HTTP/2's answer, never an HTTP/1.1 one); after
+// http/1.1, the HTTP/2 preface is not taken for HTTP/2.
+func TestTLSALPNChoosesTheProtocol(t *testing.T) {
+	ta := startTLSApp(t, "", "")
+	talk := func(alpn, send string) []byte {
+		t.Helper()
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", ta.addr, &tls.Config{RootCAs: ta.cert.Pool, NextProtos: []string{alpn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Close() }()
+		if got := c.ConnectionState().NegotiatedProtocol; got != alpn {
+			t.Fatalf("ALPN %q, want %q", got, alpn)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, send); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 9)
+		if _, err := io.ReadFull(c, b); err != nil {
+			t.Fatalf("ALPN %s: %v", alpn, err)
+		}
+		return b
+	}
+	// An HTTP/2 frame header: 3 bytes of length, then the type (SETTINGS 4
+	// or GOAWAY 7 here).
+	if b := talk("h2", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); strings.HasPrefix(string(b), "HTTP/") || (b[3] != 4 && b[3] != 7) {
+		t.Fatalf("h2 with an HTTP/1.1 request got %q; want HTTP/2 frames", b)
+	}
+	if b := talk("http/1.1", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); !strings.HasPrefix(string(b), "HTTP/1.1 ") {
+		t.Fatalf("http/1.1 with the HTTP/2 preface got %q; want an HTTP/1.1 answer", b)
+	}
+}
