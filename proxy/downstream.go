@@ -26,6 +26,9 @@ type downstream struct {
 	// (true) or the keep-alive idle timeout (false). They never overlap.
 	timerRead bool
 	t         conn.Timer
+	// localAddr and remoteAddr are the connection's addresses, formatted
+	// once for the access log (accesslog.go).
+	localAddr, remoteAddr string
 }
 
 // InitReadCallbacks implements filterchain.ReadFilter.

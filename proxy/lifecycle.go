@@ -67,6 +67,9 @@ func (s *stream) begin() {
 	}
 	s.srv.stats.requests.Inc()
 	s.srv.stats.active.Add(1)
+	if s.logs() {
+		s.al.start = time.Now()
+	}
 }
 
 // end finishes the stream: counters, timers, the upstream connection, then
@@ -81,6 +84,9 @@ func (s *stream) end() {
 	s.life = lifeDone
 	s.loop.Stop(&s.timeout)
 	s.loop.Stop(&s.reqTimer)
+	if counted && s.logs() {
+		s.logAccess()
+	}
 	s.detachUpstream(s.upReusable && s.reqState == stateDone && s.respState == stateDone)
 	if counted {
 		s.srv.stats.active.Add(-1)
@@ -118,6 +124,9 @@ func (s *stream) finishAbort() {
 	counted := s.counted()
 	s.life = lifeDone
 	s.srv.stats.aborted.Inc()
+	if counted && s.logs() {
+		s.logAccess()
+	}
 	if counted {
 		s.srv.stats.active.Add(-1)
 	}

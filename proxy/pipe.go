@@ -44,6 +44,9 @@ type pipe struct {
 
 	batch   [][]byte
 	pending int // bytes in batch
+	// total counts the bytes handed to the pipe for dst since reset,
+	// framing and head included (the access log's bytes_sent).
+	total   int64
 	scratch []byte
 	q       *spill.Queue
 	qopts   *spill.Options
@@ -64,6 +67,7 @@ func (p *pipe) reset() {
 	}
 	p.batch = p.batch[:0]
 	p.pending = 0
+	p.total = 0
 	p.scratch = p.scratch[:0]
 	p.dst, p.open = nil, false
 }
@@ -130,6 +134,7 @@ func (p *pipe) put(b []byte) error {
 	if p.open && p.dst.Closed() {
 		return nil
 	}
+	p.total += int64(len(b))
 	if !p.direct() {
 		return p.enqueue(b)
 	}
@@ -180,6 +185,7 @@ func (p *pipe) flush() error {
 // at once, ahead of the queue. head must stay unchanged until flush.
 func (p *pipe) start(dst sink, head []byte) error {
 	p.dst, p.open = dst, true
+	p.total += int64(len(head))
 	if p.q != nil && p.q.Len() > 0 {
 		if len(head) > 0 {
 			if err := dst.Write(head); err != nil {

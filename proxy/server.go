@@ -256,6 +256,9 @@ type Factory struct {
 	proto      Protocol
 	// idle is the listener's keep-alive idle timeout.
 	idle time.Duration
+	// alog receives each request's access log entry; nil when the
+	// listener has no access_logs (accesslog.go).
+	alog AccessLogger
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -268,6 +271,10 @@ type FactoryConfig struct {
 	Policy Policy
 	// Protocol is what the listener's clients speak.
 	Protocol Protocol
+	// AccessLog receives each request's access log entry at its end (the
+	// listener's access_logs); nil logs nothing, at the cost of one nil
+	// check per request.
+	AccessLog AccessLogger
 	// IdleTimeout overrides Options.IdleTimeout for this listener (MOSN's
 	// connection_idle_timeout); zero keeps the server's.
 	IdleTimeout time.Duration
@@ -275,7 +282,8 @@ type FactoryConfig struct {
 
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
-	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout}
+	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout,
+		alog: c.AccessLog}
 	if f.idle <= 0 {
 		f.idle = srv.opts.IdleTimeout
 	}

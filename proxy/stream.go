@@ -7,6 +7,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/accesslog"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/router"
 	"github.com/ferry-proxy/ferry/upstream"
@@ -77,6 +78,8 @@ type stream struct {
 	chain    filterchain.StreamChain
 	pathBuf  []byte // trimmed past 4 KiB
 	normBuf  []byte // the normalised path (normalize.go); trimmed past 4 KiB
+	// alEntry is the access log entry, refilled at each End (accesslog.go).
+	alEntry accesslog.Entry
 
 	requestState
 }
@@ -155,6 +158,9 @@ type requestState struct {
 	pending pendingReply
 	ctx     context.Context
 	cancel  context.CancelFunc
+	// al is what the access log needs that the rest does not keep
+	// (accesslog.go); its start is zero when the listener logs nothing.
+	al accessState
 }
 
 // newRequestState is the state a stream starts each request with.
@@ -402,6 +408,7 @@ func (s *stream) sendHead() Phase {
 		return parked // the write closed the connection; its close event retried or answered
 	}
 	s.headSent = true
+	s.al.sent(s)
 	s.h2credit()
 	if s.expect && s.reqState != stateDone {
 		s.expect = false

@@ -22,6 +22,9 @@ type upConn struct {
 	inData       bool
 	releaseWant  bool
 	releaseReuse bool
+	// local is ferry's address on the connection, formatted once for the
+	// access log (accesslog.go).
+	local string
 }
 
 // onUpstreamConnect sets a new upstream connection up and returns its
@@ -153,6 +156,7 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 	}
 	s.respHead = append(s.respHead[:0], buf.Bytes()[:n]...)
 	s.resp.Raw = s.respHead
+	s.al.mark(&s.al.respHead)
 	buf.Drain(n)
 	s.respHdrs.bind(&s.resp.Raw, &s.resp.Headers)
 	s.prepareResponseBody()
