@@ -17,7 +17,8 @@
 // SIGHUP re-reads the config file and swaps its routes and clusters (see
 // internal/app/reload.go); a reload that fails or changes anything else is
 // refused, logged and counted, and the running config keeps serving.
-// SIGINT or SIGTERM drains in-flight requests up to the drain timeout and
+// SIGUSR1 reopens the access log files (docs/operations.md). SIGINT or
+// SIGTERM drains in-flight requests up to the drain timeout and
 // exits 0; a second one exits at once. If the event engine stops on its
 // own, ferry says why and exits 1.
 package main
@@ -199,6 +200,9 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	var why string
 	for why == "" {
 		select {
@@ -206,6 +210,10 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 			// Errors are logged, counted and shown at /api/v1/states; the
 			// running config keeps serving.
 			_ = a.ReloadFromSource()
+		case <-usr1:
+			// After logrotate renamed the files (docs/operations.md);
+			// failures are logged, and lines dropped and counted.
+			_ = a.ReopenAccessLogs()
 		case sig := <-sigs:
 			why = sig.String()
 		case <-stop:

@@ -92,6 +92,8 @@ type App struct {
 	reload reloadState
 	// tls holds the TLS listeners' certificates (tls.go).
 	tls tlsState
+	// alogs are the listeners' access log files (accesslog.go).
+	alogs accessLogs
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -113,6 +115,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std(), level: o.LogLevel, version: o.Version,
 		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load}
 	a.reload.cur.Store(cfg)
+	a.alogs.init(a)
 	if o.AdminAddress != "" {
 		a.adminAddr = o.AdminAddress
 	}
@@ -236,6 +239,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 			idle = l.ConnectionIdleTimeout.Std()
 		}
 		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
+		alog := a.alogs.listener(&l, path, &p)
 		el.TLS = a.listenerTLS(&l, path, cfg.Ferry.WithDefaults().Timeouts.RequestHeader.Std(), &p)
 		for ci, fc := range l.FilterChains {
 			for fi, nf := range fc.Filters {
@@ -252,7 +256,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
-						IdleTimeout: idle}))
+						IdleTimeout: idle, AccessLog: alog}))
 					continue
 				}
 				nff, err := reg.NewNetwork(nf.Type, nf.Config)
@@ -299,7 +303,13 @@ func (a *App) Close() error {
 // configured admin address that cannot be bound is an error, and ferry
 // stops again.
 func (a *App) Start() error {
+	if err := a.alogs.start(); err != nil {
+		_ = a.alogs.close()
+		_ = a.workers.Close(context.Background())
+		return fmt.Errorf("start: %w", err)
+	}
 	if err := a.eng.Start(); err != nil {
+		_ = a.alogs.close()
 		_ = a.workers.Close(context.Background())
 		return fmt.Errorf("start: %w", err)
 	}
@@ -365,7 +375,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		adminErr = a.admin.Close(sctx)
 	}
 	sinkErr := a.closeSinks(sctx)
-	return errors.Join(drainErr, stopErr, workErr, adminErr, sinkErr)
+	logErr := a.alogs.close() // after the engine: every request's line is queued
+	return errors.Join(drainErr, stopErr, workErr, adminErr, sinkErr, logErr)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off

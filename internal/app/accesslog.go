@@ -1,0 +1,87 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/internal/accesslog"
+	"github.com/ferry-proxy/ferry/proxy"
+)
+
+// accessLogs are the listeners' access log files (internal/accesslog):
+// built with the listeners, so that validate refuses a bad format or path
+// as start does, opened by Start, reopened by ReopenAccessLogs (SIGUSR1),
+// closed after the engine stops so every request's line is written.
+type accessLogs struct {
+	files *accesslog.Files
+}
+
+// init prepares the set of files; errors are logged by the writer
+// goroutines, once when a file starts failing (and counted).
+func (al *accessLogs) init(a *App) {
+	al.files = accesslog.NewFiles(accesslog.Options{OnError: func(path string, err error) {
+		a.log.Error("access log write failed; lines are dropped until it recovers", "path", path, "err", err)
+	}})
+}
+
+// listener builds the logger of listener l (at path) for its proxy
+// filter, or nil (no logger, not a nil *Logger) when it has no
+// access_logs. A format that does not compile and a path that cannot be a
+// log file are problems at their paths. Control goroutine.
+func (al *accessLogs) listener(l *config.Listener, path string, p *problems) proxy.AccessLogger {
+	if len(l.AccessLogs) == 0 {
+		return nil
+	}
+	sinks := make([]accesslog.Sink, 0, len(l.AccessLogs))
+	for i := range l.AccessLogs {
+		c := &l.AccessLogs[i]
+		ap := fmt.Sprintf("%s.access_logs[%d]", path, i)
+		enc, err := accesslog.ParseEncoding(c.Encoding)
+		if err != nil {
+			p.add(ap+".log_encoding", err.Error())
+			continue
+		}
+		f, err := accesslog.Compile(c.Format, enc)
+		if err != nil {
+			p.add(ap+".log_format", err.Error())
+			continue
+		}
+		if err := accesslog.CheckPath(c.Path); err != nil {
+			p.add(ap+".log_path", err.Error())
+			continue
+		}
+		sinks = append(sinks, accesslog.Sink{Format: f, Writer: al.files.Add(c.Path)})
+	}
+	return accesslog.NewLogger(sinks...)
+}
+
+// start opens the files. Control goroutine.
+func (al *accessLogs) start() error {
+	if err := al.files.Start(); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
+}
+
+// close writes every queued line and closes the files. Control goroutine.
+func (al *accessLogs) close() error { return al.files.Close() }
+
+// ReopenAccessLogs closes and reopens every access log file, after
+// logrotate renamed them (cmd/ferry does it on SIGUSR1; see
+// docs/operations.md). A file that cannot be reopened is logged and its
+// lines are dropped and counted until a later reopen succeeds. Control
+// goroutine.
+func (a *App) ReopenAccessLogs() error {
+	err := a.alogs.files.Reopen()
+	if err != nil {
+		a.log.Error("access log reopen failed", "err", err)
+		return err
+	}
+	a.log.Info("access logs reopened")
+	return nil
+}
+
+// AccessLogStats returns each access log file's counters: lines written,
+// lines dropped (a slow file, or one that could not be opened) and write
+// errors. Any goroutine.
+func (a *App) AccessLogStats() []accesslog.Stats { return a.alogs.files.Stats() }
