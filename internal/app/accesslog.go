@@ -3,6 +3,8 @@ package app
 import (
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/accesslog"
 	"github.com/ferry-proxy/ferry/proxy"
@@ -85,3 +87,41 @@ func (a *App) ReopenAccessLogs() error {
 // lines dropped (a slow file, or one that could not be opened) and write
 // errors. Any goroutine.
 func (a *App) AccessLogStats() []accesslog.Stats { return a.alogs.files.Stats() }
+
+// accessLogCollector exports the access log files' counters at scrape
+// time (the writers count with atomics; nothing is added to a request).
+type accessLogCollector struct {
+	a           *App
+	lines, errs *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *accessLogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lines
+	ch <- c.errs
+}
+
+// Collect implements prometheus.Collector. Any goroutine.
+func (c *accessLogCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.a.AccessLogStats() {
+		ch <- prometheus.MustNewConstMetric(c.lines, prometheus.CounterValue, float64(s.Lines), s.Path, "written")
+		ch <- prometheus.MustNewConstMetric(c.lines, prometheus.CounterValue, float64(s.Dropped), s.Path, "dropped")
+		ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, float64(s.Errors), s.Path)
+	}
+}
+
+// registerAccessLogMetrics adds the access log counters to the gatherer
+// when a listener has access logs: ferry_access_log_lines_total{path,
+// result="written"|"dropped"} and ferry_access_log_errors_total{path}.
+func (a *App) registerAccessLogMetrics() error {
+	if len(a.alogs.files.Stats()) == 0 {
+		return nil
+	}
+	return a.metrics.gatherer.Register(&accessLogCollector{a: a,
+		lines: prometheus.NewDesc("ferry_access_log_lines_total",
+			"Access log lines per file: written (handed to the file's buffer) or dropped (the file was slower than "+
+				"the requests and every line buffer was queued, or it could not be opened; docs/operations.md).",
+			[]string{"path", "result"}, nil),
+		errs: prometheus.NewDesc("ferry_access_log_errors_total",
+			"Failed writes, flushes and reopens of an access log file.", []string{"path"}, nil)})
+}

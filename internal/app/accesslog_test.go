@@ -246,6 +246,30 @@ func TestAccessLogLineForKnownRequest(t *testing.T) {
 	if len(st) != 2 || st[0].Lines != 3 || st[1].Lines != 3 || st[0].Dropped+st[1].Dropped != 0 {
 		t.Errorf("stats %+v, want 3 lines per file and no drops", st)
 	}
+	// The counters reach /metrics.
+	want3 := map[string]float64{
+		"ferry_access_log_lines_total/" + textPath + "/written": 3, "ferry_access_log_lines_total/" + textPath + "/dropped": 0,
+		"ferry_access_log_lines_total/" + jsonPath + "/written": 3, "ferry_access_log_errors_total/" + jsonPath + "/": 0,
+	}
+	fams, err := a.metrics.gatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			seen[f.GetName()+"/"+labels["path"]+"/"+labels["result"]] = m.GetCounter().GetValue()
+		}
+	}
+	for k, v := range want3 {
+		if got, ok := seen[k]; !ok || got != v {
+			t.Errorf("metric %s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
 }
 
 // checkLine compares one line's fields with want, and its times with the

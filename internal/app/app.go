@@ -174,6 +174,9 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	if err == nil {
 		err = a.registerTLSMetrics() // tls.go
 	}
+	if err == nil {
+		err = a.registerAccessLogMetrics() // accesslog.go
+	}
 	a.reusePort = reusePort(f.ReusePort, a.listeners)
 	if err == nil {
 		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
