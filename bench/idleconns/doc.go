@@ -6,6 +6,10 @@
 // closes them and exits. The benchmark harness reads the server's RSS before
 // and after to report memory per idle connection.
 //
+// With -tls it speaks TLS first (ALPN http/1.1, or h2 with -h2), without
+// checking the server's certificate: docs/tls.md measures the memory of
+// idle TLS connections with it.
+//
 // It raises its own RLIMIT_NOFILE soft limit to the hard limit. All traffic
 // goes to the address given with -addr; every dial and read has a deadline.
 //
