@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -388,5 +389,45 @@ func TestTLSALPNChoosesTheProtocol(t *testing.T) {
 	}
 	if b := talk("http/1.1", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); !strings.HasPrefix(string(b), "HTTP/1.1 ") {
 		t.Fatalf("http/1.1 with the HTTP/2 preface got %q; want an HTTP/1.1 answer", b)
+	}
+}
+
+// TestTLSContextSetBySNI: a tls_context_set with inline PEM serves each
+// context's certificate to the server name it answers (server_name, or the
+// certificate's own names), and the first one to any other name.
+func TestTLSContextSetBySNI(t *testing.T) {
+	a := testutil.NewCert(t, "a.example.test")
+	b := testutil.NewCert(t, "*.b.example.test")
+	q := func(p []byte) string { return strconv.Quote(string(p)) }
+	js := `{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"direct_response":{"status":200,"body":"ok"}}]}]}],
+		"listeners":[{"name":"tls","address":"127.0.0.1:0","filter_chains":[{"tls_context_set":[
+		{"status":true,"cert_chain":` + q(a.CertPEM) + `,"private_key":` + q(a.KeyPEM) + `},
+		{"status":true,"cert_chain":` + q(b.CertPEM) + `,"private_key":` + q(b.KeyPEM) + `,"server_name":"alias.example.test"}],
+		"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]}]}}`
+	cfg, err := config.Parse([]byte(js), config.FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	app := startApp(t, cfg)
+	addr := app.Addrs()[0].String()
+	for sni, want := range map[string]*testutil.Cert{
+		"a.example.test": a, "x.b.example.test": b, "alias.example.test": b, "other.test": a,
+	} {
+		pool := want.Pool
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: sni, RootCAs: pool, InsecureSkipVerify: sni == "other.test" || sni == "alias.example.test"})
+		if err != nil {
+			t.Fatalf("SNI %s: %v", sni, err)
+		}
+		got := c.ConnectionState().PeerCertificates[0].Raw
+		_ = c.Close()
+		if string(got) != string(want.TLS.Certificate[0]) {
+			t.Errorf("SNI %s got the other context's certificate", sni)
+		}
 	}
 }
