@@ -101,7 +101,7 @@ bench-quick:
 
 # Go micro-benchmarks of the hot path.
 benchgo:
-	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./internal/metrics/ ./proxy/
+	$(GO) test -run=NONE -bench=. -benchmem -count=5 ./internal/codec/http1/ ./internal/codec/http2/ ./router/ ./filterchain/ ./internal/worker/ ./upstream/ ./internal/spill/ ./internal/metrics/ ./internal/accesslog/ ./proxy/
 
 check: fmt-check vet test
 
