@@ -18,14 +18,15 @@ type AccessLogger interface {
 // rest of the stream does not: when it began and reached each stage, the
 // status a reply of ferry's sent, and the failure answered. Its start is
 // zero when the listener logs nothing, and then nothing else is set but
-// status and failure (one store each).
+// a reply's status and body length, and the failure (a store each).
 type accessState struct {
-	start    time.Time     // begin (lifecycle.go); zero when not logging
-	headSent time.Duration // the request head written upstream
-	respHead time.Duration // the response head read from the upstream
-	upLocal  string        // ferry's address on the upstream connection
-	status   int           // the status of a reply ferry made itself (writeReply)
-	failure  Kind          // the failure answered (fail), or 0
+	start     time.Time     // begin (lifecycle.go); zero when not logging
+	headSent  time.Duration // the request head written upstream
+	respHead  time.Duration // the response head read from the upstream
+	upLocal   string        // ferry's address on the upstream connection
+	status    int           // the status of a reply ferry made itself (writeReply)
+	replyBody int           // that reply's body length
+	failure   Kind          // the failure answered (fail), or 0
 }
 
 // mark records, when logging, the time since start into *at.
@@ -94,8 +95,14 @@ func (s *stream) logAccess() {
 	if len(s.respHead) > 0 && a.status == 0 {
 		e.ResponseHeaders = &s.respHdrs
 	}
-	if a.status != 0 && s.h2 == nil {
+	switch {
+	case a.status == 0:
+	case s.h2 == nil:
 		e.BytesSent = uint64(len(s.out)) // the reply, head and body, in one write
+	case !s.req.IsHead():
+		e.BytesSent = uint64(a.replyBody) // the DATA of the reply
+	default:
+		e.BytesSent = 0
 	}
 	if a.failure != 0 {
 		e.Failure = a.failure.String()

@@ -155,7 +155,7 @@ func (s *stream) writeReply(status int, body, extra string) Phase {
 		s.front.reset(s)
 		return End
 	}
-	s.al.status = status
+	s.al.status, s.al.replyBody = status, len(body)
 	return s.front.reply(s, status, body, extra)
 }
 

@@ -350,52 +350,76 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-// TestAccessLogHTTP2: an h2c request is logged as Http2, with the body
-// bytes each way (the heads travel as HPACK), through the JSON encoding.
+// TestAccessLogHTTP2: h2c requests are logged as Http2, with the body
+// bytes each way (the heads travel as HPACK), through the JSON encoding:
+// a forwarded POST, and a request no route matches (ferry's own reply).
 func TestAccessLogHTTP2(t *testing.T) {
 	up := peerEchoUpstream(t)
 	p := filepath.Join(t.TempDir(), "h2.json")
-	a := startApp(t, withAccessLogs(t, routeTo(t, "c", up), config.AccessLog{Path: p, Encoding: "json",
-		Format: "%protocol% %response_code% %bytes_received% %bytes_sent% %request_method% %request_uri% %upstream_cluster% %upstream_local_address% %response_header_x-peer% %request_header_x-request-id%"}))
+	cfg := routeTo(t, "c", up)
+	cfg.Servers[0].Routers[0].VirtualHosts[0].Routers[0].Match.Prefix = "/x"
+	a := startApp(t, withAccessLogs(t, cfg, config.AccessLog{Path: p, Encoding: "json",
+		Format: "%protocol% %response_code% %bytes_received% %bytes_sent% %request_method% %request_uri% %upstream_cluster%" +
+			" %upstream_local_address% %response_header_x-peer% %request_header_x-request-id% %upstream_transport_failure_reason%"}))
 	h2 := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
 	defer h2.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodPost, "http://"+a.Addrs()[0].String()+"/x?q=1", strings.NewReader("abc"))
-	if err != nil {
-		t.Fatal(err)
+	do := func(method, path, body string) (*http.Response, string) {
+		req, err := http.NewRequest(method, "http://"+a.Addrs()[0].String()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Request-Id", "h2-1")
+		resp, err := (&http.Client{Transport: h2}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || resp.ProtoMajor != 2 {
+			t.Fatalf("%s %s: HTTP/%d (%v)", method, path, resp.ProtoMajor, err)
+		}
+		return resp, string(b)
 	}
-	req.Header.Set("X-Request-Id", "h2-1")
-	resp, err := (&http.Client{Transport: h2}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil || string(body) != "hello" || resp.ProtoMajor != 2 {
-		t.Fatalf("response %q over HTTP/%d (%v)", body, resp.ProtoMajor, err)
-	}
-	// The stream may end on the loop just after the client has read the
-	// last DATA frame: wait for the line, then compare it.
-	testutil.WaitFor(t, 5*time.Second, "the access log line", func() bool {
-		_ = a.ReopenAccessLogs() // writes what is queued
-		return strings.HasSuffix(readFile(t, p), "\n")
-	})
-	var got map[string]any
-	if err := json.Unmarshal([]byte(readFile(t, p)), &got); err != nil {
-		t.Fatal(err)
+	resp, body := do(http.MethodPost, "/x?q=1", "abc")
+	if resp.StatusCode != 200 || body != "hello" {
+		t.Fatalf("POST: %d %q", resp.StatusCode, body)
 	}
 	peer := resp.Header.Get("X-Peer")
-	want := map[string]any{"protocol": "Http2", "response_code": float64(200), "bytes_received": float64(3),
-		"bytes_sent": float64(5), "request_method": "POST", "request_uri": "/x?q=1", "upstream_cluster": "c",
-		"upstream_local_address": peer, "response_header_x-peer": peer, "request_header_x-request-id": "h2-1"}
-	if len(got) != len(want) || peer == "" {
-		t.Fatalf("line %v, want %v", got, want)
+	miss, missBody := do(http.MethodGet, "/nowhere", "")
+	if miss.StatusCode != 404 || missBody == "" {
+		t.Fatalf("GET /nowhere: %d %q", miss.StatusCode, missBody)
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %#v, want %#v", k, got[k], v)
+	// A stream may end on the loop just after the client has read its last
+	// DATA frame: wait for both lines.
+	testutil.WaitFor(t, 5*time.Second, "two access log lines", func() bool {
+		_ = a.ReopenAccessLogs() // writes what is queued
+		return strings.Count(readFile(t, p), "\n") == 2
+	})
+	want := []map[string]any{
+		{"protocol": "Http2", "response_code": float64(200), "bytes_received": float64(3),
+			"bytes_sent": float64(5), "request_method": "POST", "request_uri": "/x?q=1", "upstream_cluster": "c",
+			"upstream_local_address": peer, "response_header_x-peer": peer, "request_header_x-request-id": "h2-1",
+			"upstream_transport_failure_reason": nil},
+		{"protocol": "Http2", "response_code": float64(404), "bytes_received": float64(0),
+			"bytes_sent": float64(len(missBody)), "request_method": "GET", "request_uri": "/nowhere",
+			"upstream_cluster": nil, "upstream_local_address": nil, "response_header_x-peer": nil,
+			"request_header_x-request-id": "h2-1", "upstream_transport_failure_reason": "no_route"},
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(readFile(t, p), "\n"), "\n") {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(line), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want[i]) || peer == "" {
+			t.Fatalf("line %d %v, want %v", i, got, want[i])
+		}
+		for k, v := range want[i] {
+			if got[k] != v {
+				t.Errorf("line %d: %s = %#v, want %#v", i, k, got[k], v)
+			}
 		}
 	}
 }
