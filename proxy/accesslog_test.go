@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"context"
 	"io"
 	"os"
 	"strconv"
@@ -153,7 +154,7 @@ func BenchmarkProxyGETAccessLog(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = w.Close() })
+	b.Cleanup(func() { _ = w.Close(context.Background()) })
 	up := testutil.NewRawServer(b, benchUpstream)
 	h := startProxy(b, []string{up.Addr()}, func(s *setup) {
 		s.factory.AccessLog = accesslog.NewLogger(accesslog.Sink{Format: f, Writer: w})

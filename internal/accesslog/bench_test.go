@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"context"
 	"io"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func discardWriter(tb testing.TB, lines int) *Writer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = w.Close() })
+	tb.Cleanup(func() { _ = w.Close(context.Background()) })
 	return w
 }
 
@@ -60,7 +61,7 @@ func BenchmarkLog(b *testing.B) {
 				w.Log(f, e)
 				if i++; i%1024 == 0 {
 					b.StopTimer()
-					if err := w.Reopen(); err != nil { // returns once the queue is written
+					if err := w.Reopen(context.Background()); err != nil { // returns once the queue is written
 						b.Fatal(err)
 					}
 					b.StartTimer()
@@ -84,7 +85,7 @@ func BenchmarkLogThroughput(b *testing.B) {
 	for b.Loop() {
 		w.Log(f, e)
 		if i++; i%1024 == 0 {
-			if err := w.Reopen(); err != nil {
+			if err := w.Reopen(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -106,7 +107,7 @@ func TestLogAllocs(t *testing.T) {
 		w := discardWriter(t, 4)
 		for range 16 { // grow every line buffer
 			w.Log(f, e)
-			if err := w.Reopen(); err != nil { // waits until the line is written
+			if err := w.Reopen(context.Background()); err != nil { // waits until the line is written
 				t.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -80,10 +81,10 @@ func (fs *Files) Start() error {
 
 // Reopen reopens every started file (SIGUSR1, after logrotate renamed
 // them) and returns every failure joined. Control goroutine.
-func (fs *Files) Reopen() error {
+func (fs *Files) Reopen(ctx context.Context) error {
 	var errs []error
 	for _, w := range fs.writers() {
-		if err := w.Reopen(); err != nil && !errors.Is(err, ErrNotStarted) {
+		if err := w.Reopen(ctx); err != nil && !errors.Is(err, ErrNotStarted) {
 			errs = append(errs, err)
 		}
 	}
@@ -91,10 +92,10 @@ func (fs *Files) Reopen() error {
 }
 
 // Close writes what is queued and closes every file. Control goroutine.
-func (fs *Files) Close() error {
+func (fs *Files) Close(ctx context.Context) error {
 	var errs []error
 	for _, w := range fs.writers() {
-		if err := w.Close(); err != nil {
+		if err := w.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -233,29 +234,43 @@ func (w *Writer) Stats() Stats {
 
 // Reopen writes what is queued, closes the file and opens path again (a
 // file renamed by logrotate is left behind, and a new one is created). It
-// waits for the writer goroutine, which does the work. The standard
-// streams are only flushed. Control goroutine.
-func (w *Writer) Reopen() error {
+// waits for the writer goroutine, which does the work, until ctx is done:
+// a goroutine stuck in a write (a hung disk, a full pipe on stdout) makes
+// it return an error rather than hold the caller, and the reopen happens
+// when the write returns. The standard streams are only flushed. Control
+// goroutine.
+func (w *Writer) Reopen(ctx context.Context) error {
 	w.mu.Lock()
 	started := w.started
 	w.mu.Unlock()
 	if !started {
 		return ErrNotStarted
 	}
-	r := make(chan error, 1)
+	r := make(chan error, 1) // the goroutine's answer never waits for a reader
 	select {
 	case w.ctl <- r:
 	case <-w.done:
 		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("accesslog: %s: reopen: the writer is stuck in a write: %w", w.path, ctx.Err())
 	}
-	return <-r
+	select {
+	case err := <-r:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("accesslog: %s: reopen: the writer is stuck in a write (it reopens when the write returns): %w",
+			w.path, ctx.Err())
+	}
 }
 
 // Close writes every queued line, closes the file and stops the writer
 // goroutine; lines logged afterwards are dropped and counted. A Writer
-// never started has nothing to write. Calling it again returns the first
-// call's result. Control goroutine.
-func (w *Writer) Close() error {
+// never started has nothing to write. It waits for the goroutine until ctx
+// is done: a goroutine stuck in a write is left to finish on its own (its
+// queued lines are lost, and the file stays open until then), so that a
+// hung disk cannot stop ferry from exiting. Calling it again returns the
+// first call's result. Control goroutine.
+func (w *Writer) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
 		w.closed.Store(true)
@@ -265,8 +280,13 @@ func (w *Writer) Close() error {
 			return
 		}
 		close(w.stop)
-		<-w.done
-		w.closeErr = w.closeOut()
+		select {
+		case <-w.done:
+			w.closeErr = w.closeOut()
+		case <-ctx.Done():
+			w.closeErr = fmt.Errorf("accesslog: %s: the writer is stuck in a write; its queued lines are lost: %w",
+				w.path, ctx.Err())
+		}
 	})
 	return w.closeErr
 }

@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -68,7 +69,7 @@ func openWith(t *testing.T, opts Options, out io.WriteCloser) *Writer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = w.Close() })
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
 	return w
 }
 
@@ -91,7 +92,7 @@ func TestDropsWhenWriterBlocked(t *testing.T) {
 		t.Fatalf("dropped %d lines, want 3 (%+v)", s.Dropped, s)
 	}
 	close(out.release)
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := out.String(), "200\n201\n202\n203\n204\n"; got != want {
@@ -107,7 +108,7 @@ func TestDropsWhenWriterBlocked(t *testing.T) {
 	if s := w.Stats(); s.Dropped != 4 {
 		t.Fatalf("a line after Close: %d dropped, want 4", s.Dropped)
 	}
-	if err := w.Reopen(); !errors.Is(err, ErrClosed) {
+	if err := w.Reopen(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Reopen after Close = %v, want ErrClosed", err)
 	}
 }
@@ -126,11 +127,11 @@ func TestReopenAfterRename(t *testing.T) {
 	if err := os.Rename(p, p+".1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Reopen(); err != nil {
+	if err := w.Reopen(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.Log(f, &Entry{ResponseCode: 201, UpstreamCluster: "after"})
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, p+".1"); got != "200 before\n" {
@@ -175,18 +176,18 @@ func TestReopenFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = w.Close() }()
+	defer func() { _ = w.Close(context.Background()) }()
 	f := mustCompile(t, "%response_code%", Text)
 	w.Log(f, code(200))
-	if err := w.Reopen(); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if err := w.Reopen(context.Background()); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("Reopen = %v, want the open error", err)
 	}
 	w.Log(f, code(201)) // no file: dropped
-	if err := w.Reopen(); err != nil {
+	if err := w.Reopen(context.Background()); err != nil {
 		t.Fatalf("second Reopen: %v", err)
 	}
 	w.Log(f, code(202))
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if outs[0].String() != "200\n" || outs[1].String() != "202\n" {
@@ -216,7 +217,7 @@ func TestWriteErrorsReportedOnce(t *testing.T) {
 	for range 3 {
 		w.Log(f, code(500))
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s := w.Stats(); s.Errors < 1 || s.Lines != 3 {
@@ -250,12 +251,12 @@ func TestConcurrentLogAndReopen(t *testing.T) {
 		})
 	}
 	for range 20 {
-		if err := fs.Reopen(); err != nil {
+		if err := fs.Reopen(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	wg.Wait()
-	if err := fs.Close(); err != nil {
+	if err := fs.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s := fs.Stats()[0]
@@ -287,10 +288,10 @@ func TestFilesShareWriters(t *testing.T) {
 	if err := fs.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Reopen(); err != nil {
+	if err := fs.Reopen(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Close(); err != nil {
+	if err := fs.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if len(fs.Stats()) != 2 {
@@ -314,10 +315,10 @@ func TestStartLifecycle(t *testing.T) {
 	good := fs.Add(filepath.Join(dir, "good.log"))
 	f := mustCompile(t, "%response_code%", Text)
 	good.Log(f, code(200))
-	if err := good.Reopen(); !errors.Is(err, ErrNotStarted) {
+	if err := good.Reopen(context.Background()); !errors.Is(err, ErrNotStarted) {
 		t.Fatalf("Reopen before Start = %v, want ErrNotStarted", err)
 	}
-	if err := fs.Reopen(); err != nil {
+	if err := fs.Reopen(context.Background()); err != nil {
 		t.Fatalf("Files.Reopen before Start = %v, want nil (nothing started)", err)
 	}
 	fs.Add(filepath.Join(dir, "missing", "x.log"))
@@ -327,7 +328,7 @@ func TestStartLifecycle(t *testing.T) {
 	if err := good.Start(); err == nil || !strings.Contains(err.Error(), "already started") {
 		t.Fatalf("second Start = %v", err)
 	}
-	if err := fs.Close(); err != nil {
+	if err := fs.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(dir, "good.log")); got != "200\n" {
@@ -337,7 +338,7 @@ func TestStartLifecycle(t *testing.T) {
 		t.Fatalf("Start after Close = %v, want ErrClosed", err)
 	}
 	unstarted := NewWriter(filepath.Join(dir, "never.log"), Options{})
-	if err := unstarted.Close(); err != nil {
+	if err := unstarted.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never.log")); !os.IsNotExist(err) {
@@ -349,7 +350,7 @@ func TestStartLifecycle(t *testing.T) {
 func TestLoggerWritesEverySink(t *testing.T) {
 	dir := t.TempDir()
 	fs := NewFiles(Options{})
-	defer func() { _ = fs.Close() }()
+	defer func() { _ = fs.Close(context.Background()) }()
 	var sinks []Sink
 	for i, enc := range []Encoding{Text, JSON} {
 		w := fs.Add(filepath.Join(dir, strconv.Itoa(i)+".log"))
@@ -360,7 +361,7 @@ func TestLoggerWritesEverySink(t *testing.T) {
 	}
 	l := NewLogger(sinks...)
 	l.Log(&Entry{ResponseCode: 204, Method: []byte("DELETE")})
-	if err := fs.Close(); err != nil {
+	if err := fs.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := readFile(t, filepath.Join(dir, "0.log")); got != "204 DELETE\n" {
@@ -405,5 +406,30 @@ func TestCheckPath(t *testing.T) {
 		if err := CheckPath(p); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckPath(%q) = %v, want an error containing %q", p, err, want)
 		}
+	}
+}
+
+// TestStuckWriterDoesNotHoldTheCaller: with the file stuck in a write,
+// Reopen and Close return when their context is done instead of holding
+// the signal loop or the shutdown; the goroutine finishes once the write
+// returns.
+func TestStuckWriterDoesNotHoldTheCaller(t *testing.T) {
+	out := newGatedOut()
+	w := openWith(t, Options{Lines: 4}, out)
+	f := mustCompile(t, "%response_code%", Text)
+	w.Log(f, code(200))
+	<-out.entered // stuck writing the first line
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Reopen(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stuck in a write") {
+		t.Fatalf("Reopen of a stuck writer = %v, want the context's error", err)
+	}
+	if err := w.Close(ctx); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "queued lines are lost") {
+		t.Fatalf("Close of a stuck writer = %v, want the context's error", err)
+	}
+	close(out.release) // the write returns; the goroutine drains and exits
+	<-w.done
+	if got := out.String(); got != "200\n" {
+		t.Fatalf("file %q", got)
 	}
 }

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -65,8 +67,13 @@ func (al *accessLogs) start() error {
 	return nil
 }
 
-// close writes every queued line and closes the files. Control goroutine.
-func (al *accessLogs) close() error { return al.files.Close() }
+// close writes every queued line and closes the files, waiting until ctx
+// is done for a writer stuck in a write. Control goroutine.
+func (al *accessLogs) close(ctx context.Context) error { return al.files.Close(ctx) }
+
+// reopenTimeout bounds how long SIGUSR1 waits for a writer stuck in a
+// write, so that the signal loop goes on serving SIGTERM.
+const reopenTimeout = 5 * time.Second
 
 // ReopenAccessLogs closes and reopens every access log file, after
 // logrotate renamed them (cmd/ferry does it on SIGUSR1; see
@@ -74,7 +81,9 @@ func (al *accessLogs) close() error { return al.files.Close() }
 // lines are dropped and counted until a later reopen succeeds. Control
 // goroutine.
 func (a *App) ReopenAccessLogs() error {
-	err := a.alogs.files.Reopen()
+	ctx, cancel := context.WithTimeout(context.Background(), reopenTimeout)
+	defer cancel()
+	err := a.alogs.files.Reopen(ctx)
 	if err != nil {
 		a.log.Error("access log reopen failed", "err", err)
 		return err

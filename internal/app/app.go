@@ -307,12 +307,12 @@ func (a *App) Close() error {
 // stops again.
 func (a *App) Start() error {
 	if err := a.alogs.start(); err != nil {
-		_ = a.alogs.close()
+		_ = a.alogs.close(context.Background()) // nothing was written: no writer can be stuck
 		_ = a.workers.Close(context.Background())
 		return fmt.Errorf("start: %w", err)
 	}
 	if err := a.eng.Start(); err != nil {
-		_ = a.alogs.close()
+		_ = a.alogs.close(context.Background()) // nothing was written: no writer can be stuck
 		_ = a.workers.Close(context.Background())
 		return fmt.Errorf("start: %w", err)
 	}
@@ -378,7 +378,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		adminErr = a.admin.Close(sctx)
 	}
 	sinkErr := a.closeSinks(sctx)
-	logErr := a.alogs.close() // after the engine: every request's line is queued
+	logErr := a.alogs.close(sctx) // after the engine: every request's line is queued
 	return errors.Join(drainErr, stopErr, workErr, adminErr, sinkErr, logErr)
 }
 
