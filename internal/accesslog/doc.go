@@ -23,7 +23,9 @@
 // builds everything start builds, and CheckPath is its check of the
 // path); Start opens the file and starts the goroutine. Reopen (SIGUSR1,
 // after logrotate renamed the file) and Close (at exit, writing every
-// queued line) run on the writer goroutine. The paths "stdout" and
+// queued line) run on the writer goroutine, and their callers wait for it
+// only until their context is done: a write stuck on a hung disk holds
+// neither the signal loop nor ferry's exit. The paths "stdout" and
 // "stderr" write to the standard streams. Files shares one Writer among
 // the listeners that log to the same path.
 //
