@@ -88,6 +88,7 @@ func TestStartServeAndDrainOnSIGTERM(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	accessLog := filepath.Join(t.TempDir(), "access.log")
 	yaml := fmt.Sprintf(`servers:
 - routers:
   - router_config_name: r
@@ -96,6 +97,7 @@ func TestStartServeAndDrainOnSIGTERM(t *testing.T) {
   listeners:
   - name: http
     address: 127.0.0.1:0
+    access_logs: [{log_path: "%s"}]
     filter_chains:
     - filters:
       - {type: proxy, config: {downstream_protocol: Http1, upstream_protocol: Http1, router_config_name: r}}
@@ -104,7 +106,7 @@ cluster_manager:
   - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
 ferry:
   timeouts: {drain: 10s}
-`, up.Listener.Addr())
+`, accessLog, up.Listener.Addr())
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +156,27 @@ ferry:
 	resp.Body.Close()
 	if string(body) != "hello" {
 		t.Fatalf("proxied body %q", body)
+	}
+
+	// SIGUSR1 reopens the access log after logrotate renamed it: the line
+	// already written stays in the renamed file, later ones go to a new
+	// file at the path (docs/operations.md, "Access log").
+	testutil.WaitFor(t, 20*time.Second, "the first access log line", func() bool {
+		b, _ := os.ReadFile(accessLog)
+		return strings.Count(string(b), "\n") == 1
+	})
+	if err := os.Rename(accessLog, accessLog+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, "the reopened access log", func() bool {
+		_, err := os.Stat(accessLog)
+		return err == nil && logged("access logs reopened")
+	})
+	if b, err := os.ReadFile(accessLog + ".1"); err != nil || !strings.Contains(string(b), " Http1 200 ") {
+		t.Fatalf("rotated access log %q (%v): want the first request's line", b, err)
 	}
 
 	// SIGHUP re-reads the file: a changed route answers; a change to a
@@ -221,5 +244,15 @@ ferry:
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ferry exited with %v after SIGTERM, want 0", err)
+	}
+	// Every later request is in the new file, the drained one included:
+	// the lines are written before ferry exits.
+	b, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logLines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(logLines) < 4 || !strings.Contains(logLines[len(logLines)-1], " Http1 200 ") {
+		t.Fatalf("access log after the reopen %q: want a line per later request, the drained /slow last", b)
 	}
 }
