@@ -17,6 +17,7 @@
 //	proxy/pipe.go         batched writes (one writev per callback), spill when the peer is slow
 //	proxy/upstream.go     upConn.OnData: response head and body, back to the stream's phases
 //	conn/conn.go          Write/Writev: guarded, watermarked
+//	proxy/accesslog.go    at End: the listener's access log entry, queued for its file (internal/accesslog)
 //
 // # HTTP/2 (h2.go)
 //
