@@ -112,6 +112,8 @@ type Conn struct {
 	// never below what gnet holds. Non-zero keeps the connection on the
 	// loop's watch list, whose sweep gives it back as gnet drains.
 	held int
+	// bytesIn and bytesOut are SetByteCounters' (counters.go), or nil.
+	bytesIn, bytesOut *metrics.Counter
 }
 
 // New wraps gc, which has just opened on loop l. The socket was reserved in

@@ -30,13 +30,36 @@ func (c *Conn) countClose() {
 }
 
 func (c *Conn) countRead(n int) {
-	if m := c.loop.metrics; m != nil && n > 0 {
+	if n <= 0 {
+		return
+	}
+	if m := c.loop.metrics; m != nil {
 		m.BytesRead.Add(uint64(n))
+	}
+	if b := c.bytesIn; b != nil {
+		b.Add(uint64(n))
 	}
 }
 
 func (c *Conn) countWritten(n int) {
-	if m := c.loop.metrics; m != nil && n > 0 {
+	if n <= 0 {
+		return
+	}
+	if m := c.loop.metrics; m != nil {
 		m.BytesWritten.Add(uint64(n))
 	}
+	if b := c.bytesOut; b != nil {
+		b.Add(uint64(n))
+	}
 }
+
+// SetByteCounters makes the connection also count the bytes its filters
+// consume into read and the bytes it writes into written (a listener's or
+// a cluster's cells, say); nil counts nothing. Both are cells of this
+// connection's loop's shard. Loop only.
+func (c *Conn) SetByteCounters(read, written *metrics.Counter) { c.bytesIn, c.bytesOut = read, written }
+
+// Now is the clock of the loop's callback in progress, in nanoseconds
+// (read once per callback, see Refresh): what a request's durations are
+// measured with. Loop only.
+func (l *Loop) Now() int64 { return l.now }

@@ -26,6 +26,9 @@ type downstream struct {
 	// (true) or the keep-alive idle timeout (false). They never overlap.
 	timerRead bool
 	t         conn.Timer
+	// mCounted is set while the connection counts on its listener's
+	// metrics (metrics.go).
+	mCounted bool
 	// localAddr and remoteAddr are the connection's addresses, formatted
 	// once for the access log (accesslog.go).
 	localAddr, remoteAddr string
@@ -55,6 +58,7 @@ func (d *downstream) stopTimer() { d.c.Loop().Stop(&d.t) }
 
 // OnNewConnection implements filterchain.ReadFilter.
 func (d *downstream) OnNewConnection() filterchain.Status {
+	d.mConnOpen()
 	d.armIdle()
 	return filterchain.Continue
 }
@@ -217,6 +221,7 @@ func (d *downstream) streamDone(s *stream) {
 
 // OnEvent implements filterchain.ConnectionCallbacks: the client went away.
 func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
+	d.mConnClose()
 	d.stopTimer()
 	if d.h2 != nil {
 		d.h2.closed()

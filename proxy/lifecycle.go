@@ -67,6 +67,7 @@ func (s *stream) begin() {
 	}
 	s.srv.stats.requests.Inc()
 	s.srv.stats.active.Add(1)
+	s.mBegin()
 	if s.logs() {
 		s.al.start = time.Now()
 	}
@@ -90,6 +91,7 @@ func (s *stream) end() {
 	s.detachUpstream(s.upReusable && s.reqState == stateDone && s.respState == stateDone)
 	if counted {
 		s.srv.stats.active.Add(-1)
+		s.mEnd()
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -129,6 +131,7 @@ func (s *stream) finishAbort() {
 	}
 	if counted {
 		s.srv.stats.active.Add(-1)
+		s.mEnd()
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -147,6 +150,7 @@ func (s *stream) detachUpstream(reusable bool) {
 			s.pool.Cancel(s)
 			s.pool = nil
 		}
+		s.mUnpend()
 		return
 	}
 	if s.reqState != stateDone {
@@ -156,6 +160,7 @@ func (s *stream) detachUpstream(reusable bool) {
 	reusable = reusable && s.reqPipe.queued() == 0
 	s.reqPipe.reset()
 	s.h2credit() // what the pipe held is dropped: the client may send on (to be discarded)
+	s.mUpEnd()
 	s.pc.Host().DecActive()
 	pc := s.pc
 	s.pc, s.pool = nil, nil
@@ -190,5 +195,6 @@ func (s *stream) OnTimer(t *conn.Timer) {
 		return
 	}
 	s.srv.stats.timeouts.Inc()
+	s.mTimeout()
 	s.fail(Error{Source: Upstream, Kind: KindUpstreamTimeout, Err: errUpstreamSlow}, onEvent)
 }

@@ -50,6 +50,7 @@ func (s *stream) fail(e Error, from origin) Phase {
 		return s.then(Retry, from)
 	}
 	s.srv.stats.countFailure(e.Kind)
+	s.m.cause = e.Kind
 	s.al.failure = e.Kind
 	if se, ok := e.Err.(*spillError); ok {
 		s.srv.log.Warn(se.what, "err", se.err) // disk full: worth a warning
@@ -156,6 +157,7 @@ func (s *stream) writeReply(status int, body, extra string) Phase {
 		return End
 	}
 	s.al.status, s.al.replyBody = status, len(body)
+	s.m.status = status
 	return s.front.reply(s, status, body, extra)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/internal/codec/http2"
+	"github.com/ferry-proxy/ferry/internal/metrics"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/router"
@@ -96,6 +97,10 @@ type Options struct {
 	HTTP2 http2.Options
 	// Logger receives debug and error events; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics, when set, is where the proxy counts per listener, virtual
+	// host, cluster and host (metrics.go), under the IDs in FactoryConfig,
+	// the route tables and the cluster specs; it has a shard per loop.
+	Metrics *metrics.Registry
 }
 
 func (o *Options) defaults() {
@@ -259,6 +264,8 @@ type Factory struct {
 	// alog receives each request's access log entry; nil when the
 	// listener has no access_logs (accesslog.go).
 	alog AccessLogger
+	// metricsID is FactoryConfig.MetricsID.
+	metricsID metrics.ID
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -278,12 +285,14 @@ type FactoryConfig struct {
 	// IdleTimeout overrides Options.IdleTimeout for this listener (MOSN's
 	// connection_idle_timeout); zero keeps the server's.
 	IdleTimeout time.Duration
+	// MetricsID is the listener's label set in Options.Metrics.
+	MetricsID metrics.ID
 }
 
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout,
-		alog: c.AccessLog}
+		alog: c.AccessLog, metricsID: c.MetricsID}
 	if f.idle <= 0 {
 		f.idle = srv.opts.IdleTimeout
 	}

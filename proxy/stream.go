@@ -143,6 +143,9 @@ type requestState struct {
 	h2ended bool // END_STREAM sent
 	h2reset bool // the stream was reset, either way
 
+	// m is the request's metrics state (metrics.go).
+	m streamMetrics
+
 	// Owner: the loop, or the worker during offloaded filter phases.
 
 	path      []byte // origin-form path used for routing and forwarding (target.go)
@@ -385,6 +388,7 @@ func (s *stream) downRecvHeader() Phase {
 			return s.fail(s.poolError(err), inPhase)
 		}
 		if s.pc == nil {
+			s.mPending()
 			return parked // OnPoolReady resumes here
 		}
 	}
@@ -441,6 +445,7 @@ func (s *stream) waitNotify() Phase {
 func (s *stream) retry() Phase {
 	s.retries++
 	s.srv.stats.retries.Inc()
+	s.mRetry()
 	s.detachUpstream(false)
 	s.lastHost, s.host = s.host, nil
 	s.headSent = false

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/internal/metrics"
 	"github.com/ferry-proxy/ferry/upstream"
 )
 
@@ -22,6 +23,9 @@ type upConn struct {
 	inData       bool
 	releaseWant  bool
 	releaseReuse bool
+	// mHost is the host's metrics cells while the connection is open
+	// (metrics.go).
+	mHost *metrics.Host
 	// local is ferry's address on the connection, formatted once for the
 	// access log (accesslog.go).
 	local string
@@ -36,6 +40,7 @@ func (srv *Server) onUpstreamConnect(pc *upstream.PooledConn[*upConn]) *upConn {
 	pc.C.Filters().InitializeReadFilters()
 	pc.C.SetWatermarkListener(u)
 	srv.stats.upstreamConns.Inc()
+	u.mUpConnOpen(srv.opts.Metrics)
 	return u
 }
 
@@ -78,6 +83,7 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 
 // OnEvent implements filterchain.ConnectionCallbacks.
 func (u *upConn) OnEvent(filterchain.ConnectionEvent) {
+	u.mUpConnClose()
 	if s := u.s; s != nil {
 		s.enter()
 		s.onUpstreamClose()
@@ -309,6 +315,7 @@ func (s *stream) idempotent() bool {
 func (s *stream) OnPoolReady(pc *upstream.PooledConn[*upConn]) {
 	s.pc = pc
 	pc.Host().IncActive()
+	s.mUpStart(pc)
 	if !s.acquiring {
 		s.resume(DownRecvHeader)
 	}
@@ -326,9 +333,11 @@ func (s *stream) OnPoolFailure(err error) {
 // poolError is the failure of a pool that could not give a connection.
 func (s *stream) poolError(err error) Error {
 	s.pool = nil
+	s.mUnpend()
 	s.srv.log.Debug("upstream connection failed", "host", s.host.Address(), "err", err)
 	if errors.Is(err, upstream.ErrPoolOverflow) || errors.Is(err, upstream.ErrDialBusy) {
 		return Error{Source: Upstream, Kind: KindOverflow, Err: (*errPoolBusy)(s.cluster)}
 	}
+	s.mConnectFailed()
 	return Error{Source: Upstream, Kind: KindConnectFailed, Err: (*errConnect)(s.cluster)}
 }

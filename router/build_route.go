@@ -9,7 +9,7 @@ func (b *builder) buildRoute(vi, ri int) (Route, bool) {
 	vs := &b.spec.VirtualHosts[vi]
 	rs := &vs.Routes[ri]
 	n := len(b.errs)
-	rt := Route{name: rs.Name, vhost: vs.Name, fold: rs.Match.CaseInsensitive}
+	rt := Route{name: rs.Name, vhost: vs.Name, metricsID: vs.MetricsID, fold: rs.Match.CaseInsensitive}
 	b.buildPath(vi, ri, &rt)
 	b.buildHeaders(vi, ri, &rt)
 	b.buildAction(vi, ri, &rt)

@@ -50,13 +50,14 @@ func (hm *headerMatcher) matches(h HeaderGetter) bool {
 // Route is a compiled, immutable route. The pointers returned by its
 // accessors point into the table and must not be modified.
 type Route struct {
-	name    string
-	vhost   string
-	kind    pathKind
-	pattern string         // prefix or exact path
-	re      *regexp.Regexp // pathRegex only
-	fold    bool           // case-insensitive prefix/path
-	headers []headerMatcher
+	name      string
+	vhost     string
+	metricsID uint32
+	kind      pathKind
+	pattern   string         // prefix or exact path
+	re        *regexp.Regexp // pathRegex only
+	fold      bool           // case-insensitive prefix/path
+	headers   []headerMatcher
 
 	cluster  *ClusterAction
 	direct   *DirectResponse
@@ -69,6 +70,10 @@ func (rt *Route) Name() string { return rt.name }
 // VirtualHost returns the name of the virtual host that owns the route.
 // Any goroutine.
 func (rt *Route) VirtualHost() string { return rt.vhost }
+
+// MetricsID is its virtual host's VirtualHostSpec.MetricsID. Any
+// goroutine.
+func (rt *Route) MetricsID() uint32 { return rt.metricsID }
 
 // Cluster returns the route's cluster action, or nil. Read-only.
 // Any goroutine.

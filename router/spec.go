@@ -100,6 +100,10 @@ type VirtualHostSpec struct {
 	Domains []string
 	// Routes are tried in order.
 	Routes []RouteSpec
+	// MetricsID is the virtual host's label set in the per-loop metrics
+	// (an internal/metrics ID, which the composition root resolves); the
+	// proxy counts the virtual host's requests under it.
+	MetricsID uint32
 }
 
 // TableSpec describes a whole route table.

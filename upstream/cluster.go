@@ -29,6 +29,10 @@ type ClusterSpec struct {
 	// Hosts are the cluster's upstream servers, at least one, with distinct
 	// addresses.
 	Hosts []HostSpec
+	// MetricsID is the cluster's label set in the per-loop metrics (an
+	// internal/metrics ID, which the composition root resolves from the
+	// name).
+	MetricsID uint32
 	// ConnectTimeout bounds one dial (TCP connect). Default 3s.
 	ConnectTimeout time.Duration
 	// IdleTimeout is how long a pooled connection may stay idle before it

@@ -20,6 +20,10 @@ type HostSpec struct {
 	// (WeightedRoundRobin, Random, LeastRequest). Zero means 1; at most
 	// MaxWeight.
 	Weight uint32
+	// MetricsID is the host's label set in the per-loop metrics (an
+	// internal/metrics ID, which the composition root resolves from the
+	// cluster and address, so a host kept across a reload keeps it).
+	MetricsID uint32
 }
 
 // validate checks the spec; the error does not name the host.
@@ -54,6 +58,8 @@ func (s HostSpec) validate() error {
 type Host struct {
 	address string
 	cluster string
+	// metricsID is HostSpec.MetricsID.
+	metricsID uint32
 
 	// weight is atomic because Manager.Update keeps the *Host across a
 	// reload that changes its weight, while loops still read the old one.
@@ -77,11 +83,14 @@ type Host struct {
 
 // newHost returns a healthy host.
 func newHost(cluster string, s HostSpec) *Host {
-	h := &Host{address: s.Address, cluster: cluster}
+	h := &Host{address: s.Address, cluster: cluster, metricsID: s.MetricsID}
 	h.weight.Store(s.Weight)
 	h.healthy.Store(true)
 	return h
 }
+
+// MetricsID is HostSpec.MetricsID. Any goroutine.
+func (h *Host) MetricsID() uint32 { return h.metricsID }
 
 // Address is the host's "host:port". Any goroutine.
 func (h *Host) Address() string { return h.address }

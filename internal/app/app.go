@@ -148,12 +148,12 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.buildRouting(cfg); err != nil {
+	a.backend = &adminBackend{a: a}
+	if err := a.buildMetrics(cfg, loops, o.MetricsSinkAddress); err != nil {
 		_ = a.workers.Close(context.Background())
 		return nil, err
 	}
-	a.backend = &adminBackend{a: a}
-	if err := a.buildMetrics(cfg, loops, o.MetricsSinkAddress); err != nil {
+	if err := a.buildRouting(cfg); err != nil {
 		_ = a.workers.Close(context.Background())
 		return nil, err
 	}
@@ -167,6 +167,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		IdleTimeout:    f.Timeouts.Idle.Std(),
 		Spill:          spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget},
 		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
+		Metrics: a.metrics.reg,
 	})
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy)
@@ -193,7 +194,8 @@ func New(cfg *config.Config, o Options) (*App, error) {
 }
 
 func (a *App) buildRouting(cfg *config.Config) error {
-	specs, err := clusterSpecs(&cfg.ClusterManager)
+	ids := a.metrics.lookup.Load()
+	specs, err := clusterSpecs(&cfg.ClusterManager, ids)
 	if err != nil {
 		return err
 	}
@@ -201,7 +203,7 @@ func (a *App) buildRouting(cfg *config.Config) error {
 	if err := a.clusters.Update(specs); err != nil {
 		return fmt.Errorf("cluster_manager.clusters: %w", err)
 	}
-	tables, err := routeTables(cfg.Servers)
+	tables, err := routeTables(cfg.Servers, ids)
 	if err != nil {
 		return err
 	}
@@ -259,7 +261,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
-						IdleTimeout: idle, AccessLog: alog}))
+						IdleTimeout: idle, AccessLog: alog, MetricsID: a.metrics.lookup.Load().listeners[len(a.listeners)]}))
 					continue
 				}
 				nff, err := reg.NewNetwork(nf.Type, nf.Config)

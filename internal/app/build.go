@@ -34,7 +34,7 @@ func (p *problems) err() error {
 // clusterSpecs translates cluster_manager.clusters. A balancer ferry does
 // not implement reaches here only with allow_unimplemented (config.Validate
 // refuses it otherwise) and runs round robin.
-func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
+func clusterSpecs(cm *config.ClusterManager, ids *metricIDs) ([]upstream.ClusterSpec, error) {
 	specs := make([]upstream.ClusterSpec, 0, len(cm.Clusters))
 	var p problems
 	for i := range cm.Clusters {
@@ -49,7 +49,7 @@ func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 			lb = l
 		}
 		s := upstream.ClusterSpec{Name: c.Name, LB: lb, MaxRequestsPerConn: int(c.MaxRequestPerConn),
-			ConnBufferLimit: int(c.ConnBufferLimitBytes)}
+			ConnBufferLimit: int(c.ConnBufferLimitBytes), MetricsID: ids.cluster(c.Name)}
 		if c.ConnectTimeout != nil {
 			s.ConnectTimeout = c.ConnectTimeout.Std()
 		}
@@ -62,7 +62,8 @@ func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 			s.MaxPending = int(t.MaxPendingRequests)
 		}
 		for _, h := range c.Hosts {
-			s.Hosts = append(s.Hosts, upstream.HostSpec{Address: h.Address, Weight: h.EffectiveWeight()})
+			s.Hosts = append(s.Hosts, upstream.HostSpec{Address: h.Address, Weight: h.EffectiveWeight(),
+				MetricsID: ids.host(c.Name, h.Address)})
 		}
 		specs = append(specs, s)
 	}
@@ -72,14 +73,15 @@ func clusterSpecs(cm *config.ClusterManager) ([]upstream.ClusterSpec, error) {
 // routeTables translates servers[].routers into route tables by name. The
 // router's complaints come back at the config path of the route or virtual
 // host they concern.
-func routeTables(servers []config.Server) (map[string]*router.Table, error) {
+func routeTables(servers []config.Server, ids *metricIDs) (map[string]*router.Table, error) {
 	out := map[string]*router.Table{}
 	var p problems
 	for si, srv := range servers {
 		for ri, rc := range srv.Routers {
 			spec := router.TableSpec{Name: rc.RouterConfigName}
-			for _, vh := range rc.VirtualHosts {
-				v := router.VirtualHostSpec{Name: vh.Name, Domains: vh.Domains}
+			for vi, vh := range rc.VirtualHosts {
+				v := router.VirtualHostSpec{Name: vh.Name, Domains: vh.Domains,
+					MetricsID: ids.vhost(rc.RouterConfigName, vhostLabel(vi, vh.Name))}
 				for _, r := range vh.Routers {
 					v.Routes = append(v.Routes, routeSpec(r))
 				}

@@ -27,10 +27,11 @@ import (
 // prometheus sink serve, and the sinks' servers.
 type appMetrics struct {
 	reg *metrics.Registry
-	// ids are the label sets' IDs of the running configuration (the proxy
-	// takes them when it counts per listener, route, cluster and host);
-	// a reload swaps them.
-	ids atomic.Pointer[metrics.IDs]
+	// lookup holds the label sets' IDs of the running configuration,
+	// which the build puts in the listeners' factories, the route tables
+	// and the cluster specs for the proxy to count under; a reload swaps
+	// it.
+	lookup atomic.Pointer[metricIDs]
 	// gatherer holds every family: ferry's flat counters (admin's
 	// collector), the per-label families, the worker pool, the Go runtime
 	// and the process.
@@ -66,8 +67,8 @@ func metricLabels(cfg *config.Config) metrics.Labels {
 			}
 		}
 		for _, rc := range srv.Routers {
-			for _, vh := range rc.VirtualHosts {
-				l.VirtualHosts = append(l.VirtualHosts, metrics.VirtualHost{Router: rc.RouterConfigName, Name: vh.Name})
+			for vi, vh := range rc.VirtualHosts {
+				l.VirtualHosts = append(l.VirtualHosts, metrics.VirtualHost{Router: rc.RouterConfigName, Name: vhostLabel(vi, vh.Name)})
 			}
 		}
 	}
@@ -109,7 +110,7 @@ func (a *App) buildMetrics(cfg *config.Config, loops int, sinkAddr string) error
 		return fmt.Errorf("metrics: %w", err)
 	}
 	a.metrics.reg, a.metrics.gatherer = reg, g
-	a.metrics.ids.Store(&ids)
+	a.metrics.lookup.Store(newMetricIDs(metricLabels(cfg), ids))
 	for i, s := range cfg.PrometheusSinks() {
 		addr := ":" + strconv.Itoa(s.Port)
 		if sinkAddr != "" {
@@ -135,11 +136,12 @@ func (a *App) loopMetrics(i int) *metrics.Loop {
 // label set that stays keeps its counts. It changes nothing when it
 // fails.
 func (a *App) updateMetrics(next *config.Config) error {
-	ids, err := a.metrics.reg.Update(metricLabels(next))
+	l := metricLabels(next)
+	ids, err := a.metrics.reg.Update(l)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	a.metrics.ids.Store(&ids)
+	a.metrics.lookup.Store(newMetricIDs(l, ids))
 	return nil
 }
 
@@ -240,4 +242,54 @@ func (a *App) MetricsSinkAddrs() []net.Addr {
 
 // Metrics is the per-loop registry the data plane counts into, and IDs
 // the label sets' IDs of the running configuration. Any goroutine.
-func (a *App) Metrics() (*metrics.Registry, metrics.IDs) { return a.metrics.reg, *a.metrics.ids.Load() }
+func (a *App) Metrics() (*metrics.Registry, metrics.IDs) {
+	return a.metrics.reg, a.metrics.lookup.Load().ids
+}
+
+// metricIDs finds the ID of a label set by its label values, at build and
+// reload time (the data path holds the IDs themselves).
+type metricIDs struct {
+	ids       metrics.IDs
+	listeners []metrics.ID
+	vhosts    map[[2]string]metrics.ID
+	clusters  map[string]metrics.ID
+	hosts     map[[2]string]metrics.ID
+}
+
+// newMetricIDs indexes ids, which Registry.Update returned for l.
+func newMetricIDs(l metrics.Labels, ids metrics.IDs) *metricIDs {
+	m := &metricIDs{ids: ids, listeners: ids.Listeners, vhosts: map[[2]string]metrics.ID{},
+		clusters: map[string]metrics.ID{}, hosts: map[[2]string]metrics.ID{}}
+	for i, v := range l.VirtualHosts {
+		m.vhosts[[2]string{v.Router, v.Name}] = ids.VirtualHosts[i]
+	}
+	for i, c := range l.Clusters {
+		m.clusters[c] = ids.Clusters[i]
+	}
+	for i, h := range l.Hosts {
+		m.hosts[[2]string{h.Cluster, h.Address}] = ids.Hosts[i]
+	}
+	return m
+}
+
+// vhost, cluster and host return the ID of a label set of the
+// configuration they were built from (every one is there: both come from
+// the same config).
+func (m *metricIDs) vhost(router, name string) uint32 {
+	return uint32(m.vhosts[[2]string{router, name}])
+}
+
+func (m *metricIDs) cluster(name string) uint32 { return uint32(m.clusters[name]) }
+
+func (m *metricIDs) host(cluster, address string) uint32 {
+	return uint32(m.hosts[[2]string{cluster, address}])
+}
+
+// vhostLabel is a virtual host's label: its name, or its place in the
+// router config when it has none.
+func vhostLabel(i int, name string) string {
+	if name != "" {
+		return name
+	}
+	return "virtual_hosts[" + strconv.Itoa(i) + "]"
+}

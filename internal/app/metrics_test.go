@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // withSinks gives cfg a metrics block and validates it again.
@@ -111,11 +112,17 @@ func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
 	if len(sinks) != 2 || sinks[0] == nil || sinks[1] == nil {
 		t.Fatalf("sink addresses %v", sinks)
 	}
-	code, text := fetch(t, "http://"+sinks[0].String()+"/stats/prometheus")
-	if code != 200 {
-		t.Fatalf("sink GET = %d", code)
-	}
-	fromSink := parseExposition(t, text)
+	// The counts land when each stream ends, just after its response.
+	var fromSink map[string]*dto.MetricFamily
+	testutil.WaitFor(t, 5*time.Second, "both requests ended", func() bool {
+		code, text := fetch(t, "http://"+sinks[0].String()+"/stats/prometheus")
+		if code != 200 {
+			t.Fatalf("sink GET = %d", code)
+		}
+		fromSink = parseExposition(t, text)
+		f := fromSink["ferry_listener_requests_active"]
+		return f != nil && f.GetMetric()[0].GetGauge().GetValue() == 0
+	})
 	fromAdmin := parseExposition(t, adminGet(t, a, "/metrics"))
 	if s, ad := strings.Join(familyNames(fromSink), " "), strings.Join(familyNames(fromAdmin), " "); s != ad {
 		t.Errorf("sink and admin families differ:\nsink:  %s\nadmin: %s", s, ad)
@@ -145,6 +152,24 @@ func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
 			t.Errorf("%s labels %q, want %q", name, g, labels)
 		}
 	}
+	// The proxy counted the two requests under the configuration's labels.
+	for name, want := range map[string]float64{
+		"ferry_listener_requests_total":                2,
+		"ferry_listener_request_duration_seconds":      2,
+		"ferry_route_requests_total":                   2,
+		"ferry_cluster_upstream_requests_total":        2,
+		"ferry_host_upstream_requests_total":           2,
+		"ferry_cluster_upstream_response_time_seconds": 2,
+	} {
+		m := fromSink[name].GetMetric()[0]
+		got := m.GetCounter().GetValue()
+		if h := m.GetHistogram(); h != nil {
+			got = float64(h.GetSampleCount())
+		}
+		if got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
 	if fromSink["ferry_worker_pool_size"].GetMetric()[0].GetGauge().GetValue() < 1 {
 		t.Error("ferry_worker_pool_size < 1")
 	}
@@ -171,7 +196,7 @@ func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
 	if code, _ := fetch(t, "http://"+sinks[0].String()+"/metrics"); code != 404 {
 		t.Errorf("GET /metrics on a sink at /stats/prometheus = %d, want 404", code)
 	}
-	code, text = fetch(t, "http://"+sinks[1].String()+"/metrics")
+	code, text := fetch(t, "http://"+sinks[1].String()+"/metrics")
 	if code != 200 {
 		t.Fatalf("second sink GET /metrics = %d", code)
 	}
@@ -186,20 +211,30 @@ func TestPrometheusSinkServesTheAdminFamilies(t *testing.T) {
 	}
 }
 
-// TestReloadSwapsMetricLabels: a reload that renames the virtual host and
-// the cluster exports the new label sets and no longer the old; the
-// listener's series carries on. A reload that changes the metrics block
-// is refused.
+// TestReloadSwapsMetricLabels: a reload that moves the route to a new
+// cluster exports the new cluster and no longer the old, and the proxy
+// counts under the new one; the listener's series carries on. A reload
+// that changes the metrics block is refused.
 func TestReloadSwapsMetricLabels(t *testing.T) {
 	up := fixedUpstream(t, "x")
 	a := startWithAdmin(t, routeTo(t, "old", up))
-	reg, ids := a.Metrics()
-	reg.Shard(0).Listener(ids.Listeners[0]).Connections.Add(3) // as the accept path will
+	_, ids := a.Metrics()
+	if code, _ := get(t, a, "/x"); code != 200 {
+		t.Fatalf("GET before the reload = %d", code)
+	}
 	next := routeTo(t, "new", up)
 	if err := a.Reload(next); err != nil {
 		t.Fatal(err)
 	}
-	fams := parseExposition(t, adminGet(t, a, "/metrics"))
+	if code, _ := get(t, a, "/x"); code != 200 {
+		t.Fatalf("GET after the reload = %d", code)
+	}
+	var fams map[string]*dto.MetricFamily
+	testutil.WaitFor(t, 5*time.Second, "the request counted on cluster new", func() bool {
+		fams = parseExposition(t, adminGet(t, a, "/metrics"))
+		f := fams["ferry_cluster_upstream_requests_total"]
+		return f != nil && f.GetMetric()[0].GetCounter().GetValue() == 1
+	})
 	var clusters []string
 	for _, m := range fams["ferry_cluster_upstream_requests_total"].GetMetric() {
 		clusters = append(clusters, m.GetLabel()[0].GetValue())
@@ -207,8 +242,8 @@ func TestReloadSwapsMetricLabels(t *testing.T) {
 	if strings.Join(clusters, ",") != "new" {
 		t.Errorf("clusters exported after the reload: %v, want [new]", clusters)
 	}
-	if v := fams["ferry_listener_downstream_connections_total"].GetMetric()[0].GetCounter().GetValue(); v != 3 {
-		t.Errorf("listener count after the reload = %v, want 3 (kept)", v)
+	if v := fams["ferry_listener_requests_total"].GetMetric()[0].GetCounter().GetValue(); v != 2 {
+		t.Errorf("listener requests after the reload = %v, want 2 (kept across it)", v)
 	}
 	if _, ids2 := a.Metrics(); ids2.Listeners[0] != ids.Listeners[0] || ids2.Clusters[0] == ids.Clusters[0] {
 		t.Errorf("IDs %+v then %+v: the listener's should stay, the cluster's change", ids, ids2)

@@ -99,15 +99,18 @@ func (a *App) apply(next *config.Config) error {
 	if err := unchangedParts(cur, next); err != nil {
 		return err
 	}
-	specs, err := clusterSpecs(&next.ClusterManager)
-	if err != nil {
-		return err
-	}
-	tables, err := routeTables(next.Servers)
-	if err != nil {
-		return err
-	}
 	if err := a.updateMetrics(next); err != nil {
+		return err
+	}
+	ids := a.metrics.lookup.Load()
+	specs, err := clusterSpecs(&next.ClusterManager, ids)
+	if err != nil {
+		_ = a.updateMetrics(cur) // cur's label sets were exported a moment ago: this cannot pass the bound
+		return err
+	}
+	tables, err := routeTables(next.Servers, ids)
+	if err != nil {
+		_ = a.updateMetrics(cur) // as above
 		return err
 	}
 	// Routes of the old table may name clusters the new set drops, and new
