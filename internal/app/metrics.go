@@ -41,13 +41,17 @@ type appMetrics struct {
 }
 
 // localReplyCauses names the proxy's failure kinds by their number, the
-// cause label of ferry_listener_local_replies_total.
+// cause label of ferry_listener_local_replies_total; a kind answered by a
+// reset, not a reply (Status 0), gets no name and so no series.
 func localReplyCauses() []string {
 	causes := make([]string, 1, metrics.MaxCauses)
 	for k := proxy.Kind(1); int(k) < metrics.MaxCauses; k++ {
 		name := k.String()
 		if name == "unknown" {
 			break
+		}
+		if k.Status() == 0 {
+			name = ""
 		}
 		causes = append(causes, name)
 	}

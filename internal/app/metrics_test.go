@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/testutil"
+	"github.com/ferry-proxy/ferry/proxy"
 )
 
 // withSinks gives cfg a metrics block and validates it again.
@@ -268,5 +269,23 @@ func TestSinkPortInUseStopsStart(t *testing.T) {
 	err = a.Start()
 	if err == nil || !strings.Contains(err.Error(), "metrics.sinks[0].config.port") {
 		t.Fatalf("Start = %v, want an error naming metrics.sinks[0].config.port", err)
+	}
+}
+
+// TestLocalReplyCauses: the cause label names every kind answered with a
+// local reply, by its number, and none answered by a reset.
+func TestLocalReplyCauses(t *testing.T) {
+	causes := localReplyCauses()
+	if got := causes[proxy.KindNoRoute]; got != "no_route" {
+		t.Errorf("cause %d = %q, want no_route", proxy.KindNoRoute, got)
+	}
+	if got := causes[proxy.KindConnectFailed]; got != "upstream_connect_failed" {
+		t.Errorf("cause %d = %q, want upstream_connect_failed", proxy.KindConnectFailed, got)
+	}
+	if got := causes[proxy.KindUpstreamResetMidBody]; got != "" {
+		t.Errorf("cause %d (a reset) = %q, want none", proxy.KindUpstreamResetMidBody, got)
+	}
+	if causes[0] != "" {
+		t.Errorf("cause 0 = %q, want none", causes[0])
 	}
 }

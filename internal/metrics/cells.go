@@ -158,12 +158,13 @@ func (l *Listener) LocalReply(cause int) {
 	}
 }
 
-// Route holds one virtual host's counters on one shard.
+// Route holds one virtual host's counters on one shard. The proxy counts
+// a request on its virtual host when it ends (the route may be chosen on
+// a worker, and chosen again on a reroute), so there is no gauge of those
+// in flight: the listener's is that.
 type Route struct {
-	// Requests counts requests that matched the virtual host;
-	// ActiveRequests those in flight.
-	Requests       Counter
-	ActiveRequests Gauge
+	// Requests counts requests that matched the virtual host.
+	Requests Counter
 	// Responses counts responses by class.
 	Responses Responses
 }

@@ -170,10 +170,8 @@ func (r *Registry) NewCollector() *Collector {
 	v := []string{"router", "virtual_host"}
 	c.routes = kindFamilies[Route]{
 		plain: []family[Route]{
-			counter("route_requests_total", "Requests that matched the virtual host.", v,
+			counter("route_requests_total", "Requests that matched the virtual host, counted when they end.", v,
 				func(x *Route) *Counter { return &x.Requests }),
-			gauge("route_requests_active", "Requests of the virtual host in flight.", v,
-				func(x *Route) *Gauge { return &x.ActiveRequests }),
 		},
 		classes: []classFamily[Route]{{desc: desc("route_responses_total", "Responses of the virtual host, by class.",
 			"router", "virtual_host", "code_class"), get: func(x *Route) *Responses { return &x.Responses }}},

@@ -9,8 +9,9 @@
 // label set (listener, virtual host, cluster, upstream host), a table of
 // cells indexed by a small integer ID, plus the loop's own counters
 // (connections, bytes). IDs are handed out by Registry.Update at build and
-// reload time, from the label values; the proxy keeps them next to the
-// listener, route table and cluster objects it already holds, so that
+// reload time, from the label values; internal/app puts them in what the
+// proxy already holds (the listener's proxy.FactoryConfig, the virtual
+// host's router spec, the cluster's and host's upstream specs), so that
 // counting a request is
 //
 //	s := reg.Shard(loop)
@@ -33,7 +34,13 @@
 // BenchmarkRequest is one request's worth of updates (start and end on
 // the four label kinds, bytes both ways, the status at four levels, both
 // histograms: about 27 cell updates). TestRequestAllocatesNothing pins the
-// zero allocations.
+// zero allocations. End to end, a forwarded GET over loopback with the
+// metrics off and on (noise dominates at this scale; the allocations are
+// the same):
+//
+//	go test -run=NONE -bench='BenchmarkProxyGET$|BenchmarkProxyGETMetrics' -benchmem -count=4 ./proxy/
+//	BenchmarkProxyGET         85-103 µs/op   520 B/op   6 allocs/op
+//	BenchmarkProxyGETMetrics  91-107 µs/op   520 B/op   6 allocs/op
 //
 // Histograms have fixed buckets (0.5 ms to 10 s, BucketBounds); a shard
 // counts each bucket alone and the sum in nanoseconds, and the scrape
