@@ -18,6 +18,7 @@
 //	proxy/upstream.go     upConn.OnData: response head and body, back to the stream's phases
 //	conn/conn.go          Write/Writev: guarded, watermarked
 //	proxy/accesslog.go    at End: the listener's access log entry, queued for its file (internal/accesslog)
+//	proxy/metrics.go      on the loop: the per-label counts (begin, connection, End) into loop N's internal/metrics shard
 //
 // # HTTP/2 (h2.go)
 //
