@@ -96,7 +96,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 	}
 	L, V, C := ids.Listeners[0], ids.VirtualHosts[0], ids.Clusters[0]
 	hostLive, hostDead := ids.Hosts[0], ids.Hosts[1]
-	counter := func(c *metrics.Counter) int64 { return int64(c.Load()) } //nolint:gosec // test counts are small
+	counter := func(c *metrics.Counter) int64 { return int64(c.Load()) } // test counts are small
 	gauge := func(g *metrics.Gauge) int64 { return g.Load() }
 	lst := func(s *metrics.Shard) *metrics.Listener { return s.Listener(L) }
 	// The counts land when each stream ends, just after its response.
