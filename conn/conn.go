@@ -204,7 +204,7 @@ func (c *Conn) Write(p []byte) error {
 	n, err := c.gc.Write(p)
 	c.countWritten(n)
 	if err != nil {
-		return err // gnet closed the socket; OnClose has run (P18)
+		return err // gnet closed the socket; OnClose has run (docs/gnet.md, "Close inside a write")
 	}
 	c.afterWrite()
 	return nil
@@ -436,7 +436,8 @@ func (c *Conn) Open() gnet.Action {
 }
 
 // OnClose is called by the event handler when gnet closes the socket. It
-// runs once; it may run re-entrantly inside a write that failed (P18).
+// runs once; it may run re-entrantly inside a write that failed
+// (docs/gnet.md, "Close inside a write").
 // Loop only.
 func (c *Conn) OnClose() {
 	if c.state == stateClosed {

@@ -1,17 +1,18 @@
 // Package conn is ferry's connection over a gnet.Conn, for downstream and
 // upstream sockets alike, and the per-loop state those connections share.
 //
-// It closes the gaps gnet leaves (libraries.md §1, P1-P18):
+// It closes the gaps gnet leaves (docs/gnet.md lists each, with the test
+// that pins the workaround):
 //
 //   - Read ownership: a read event peeks gnet's input once, hands it to the
 //     network filter Manager as a filterchain.Buffer, and discards exactly
 //     what the filters drained. Unconsumed bytes stay in gnet for the next
 //     event; the filters bound how much they leave there (gnet cannot pause
-//     reading, P4).
+//     reading).
 //   - Write guard: every write checks the connection's state first, so a
 //     connection closed (or closing) never writes again, and a stale pointer
-//     can never reach whoever reuses the fd (P6).
-//   - Write watermarks: gnet has no high-water mark (P3). After a write whose
+//     can never reach whoever reuses the fd.
+//   - Write watermarks: gnet has no high-water mark. After a write whose
 //     outbound queue passes the high watermark, the connection tells its
 //     WatermarkListener and joins its loop's watch list; the loop sweep
 //     reports when it drains below the low watermark. Bytes gnet could not
@@ -20,16 +21,16 @@
 //     is used up, every connection is full above its low watermark, so
 //     that new backlog goes to the writers' spill files.
 //   - Close after flush: CloseFlush and CloseLinger keep the socket open
-//     until queued bytes are written (gnet drops them on close, P5), bounded
+//     until queued bytes are written (gnet drops them on close), bounded
 //     by a timeout; CloseLinger then half-closes and discards input for a
 //     while, so that a reply sent before the request was read in full is not
 //     destroyed by a reset.
 //   - Timers: each Loop has a timing wheel driving idle, header, body and
 //     upstream timeouts with no goroutine or runtime timer per connection
-//     (P17).
+//     (gnet has no deadlines).
 //   - A connection budget (Tracker) keeps ferry's sockets below the process
-//     fd limit: accept failing with EMFILE stops a gnet engine for good (P7).
-//   - TLS (tls.go, docs/tls.md): gnet has none (P16). On a TLS listener a
+//     fd limit: accept failing with EMFILE stops a gnet engine for good.
+//   - TLS (tls.go, docs/tls.md): gnet has none. On a TLS listener a
 //     TLSConn wraps the gnet.Conn under the Conn, so Peek and Discard see
 //     decrypted input and Write/Writev seal records: the ClientHello is
 //     buffered on the loop, crypto/tls handshakes on a worker over an

@@ -178,7 +178,8 @@ type TLSConn struct {
 	// eof is set once the client sent close_notify.
 	eof bool
 	// reading is set while records runs: a close then (a write that
-	// failed, P18) must not pool the buffer being read.
+	// failed: docs/gnet.md, "Close inside a write") must not pool the
+	// buffer being read.
 	reading bool
 	// full is set when decryption last stopped at MaxPlaintext rather than
 	// at the end of the input.
@@ -449,7 +450,7 @@ func (t *TLSConn) handshaking() gnet.Action {
 // crypto/tls (it reads ahead) or gnet with no read event to come for them,
 // so as long as the bound stopped it and the filters drain, it goes on.
 func (t *TLSConn) records() gnet.Action {
-	// A write that fails closes the socket re-entrantly (P18), inside
+	// A write that fails closes the socket re-entrantly (docs/gnet.md), inside
 	// crypto/tls (an alert, a KeyUpdate answer) or inside the filters:
 	// OnClose then leaves the plain-text buffer to this function.
 	t.reading = true

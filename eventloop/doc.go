@@ -2,7 +2,7 @@
 // (gnet.Rotate) and maps gnet's callbacks onto conn.Conn:
 //
 //   - OnOpen of an accepted socket: the connection budget is checked first
-//     (refusing before EMFILE, which would stop the engine for good, P7),
+//     (refusing before EMFILE, which would stop the engine for good),
 //     then the listener's network filter factories build the connection's
 //     filter chain.
 //   - OnOpen of an enrolled upstream socket (its gnet context is a
@@ -13,7 +13,7 @@
 //     through its conn.TLSConn first on a listener with TLS (Listener.TLS:
 //     the socket is wrapped before the Conn is built over it, and the
 //     filters' OnNewConnection waits for the handshake; docs/tls.md).
-//   - OnTick (gnet runs it on its own goroutine, P11) asks each loop to run
+//   - OnTick (gnet runs it on its own goroutine) asks each loop to run
 //     its sweep: timers and write-watermark checks.
 //
 // If the engine stops when nobody asked it to, Done is closed and Err says

@@ -8,7 +8,8 @@ import (
 
 // gnetLogger adapts gnet's logging.Logger to slog and remembers the last
 // error, which is usually why an engine stopped (gnet's Rotate returns nil
-// even when accept failed with EMFILE, P7).
+// even when accept failed with EMFILE: docs/gnet.md, "EMFILE kills the
+// engine").
 type gnetLogger struct {
 	log  *slog.Logger
 	mu   sync.Mutex

@@ -151,7 +151,7 @@ func TestLifeTransitions(t *testing.T) {
 		h := newLifeHarness(t)
 		h.s.begin()
 		h.s.enter()
-		h.front.onFlush = h.s.abort // gnet closes inside a failed write (P18)
+		h.front.onFlush = h.s.abort // gnet closes inside a failed write (docs/gnet.md)
 		h.s.end()
 		h.s.exit()
 		if !h.recycled() || h.front.done != 1 || h.front.forgot != 0 || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_aborted") != 0 {

@@ -33,7 +33,7 @@ type sink interface {
 // head not written, phases running on a worker) or is above its high
 // watermark, pieces are copied into a spill queue instead: memory first,
 // then a temp file, so that no byte is lost and memory stays bounded while
-// gnet keeps reading (it cannot pause, P4). When the destination drains,
+// gnet keeps reading (it cannot pause: docs/gnet.md, "No read pause"). When the destination drains,
 // the queue is written out before anything new.
 //
 // Loop only.

@@ -244,7 +244,7 @@ func (s *stream) filterPhase(p Phase) bool {
 }
 
 // enter and exit bracket every entry into the stream from an event. A
-// close provoked by one of our own writes runs re-entrantly (gnet P18) and
+// close provoked by one of our own writes runs re-entrantly (docs/gnet.md, "Close inside a write") and
 // only marks the stream aborted; the outermost exit finishes the abort and
 // returns the stream to its free list, so no frame above ever holds a
 // recycled stream. Loop only.

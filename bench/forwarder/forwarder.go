@@ -109,7 +109,7 @@ type link struct {
 type end struct {
 	l       *link
 	side    side
-	closed  bool      // OnClose ran: the gnet.Conn must not be touched (gnet pitfall P6)
+	closed  bool      // OnClose ran: the gnet.Conn must not be touched (docs/gnet.md, "Writes after close reach whoever reuses the fd")
 	closeBy time.Time // while draining: close at this time even if bytes are left
 }
 
@@ -230,7 +230,7 @@ func (f *forwarder) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 // OnClose unlinks c and closes its peer once gnet has sent what it holds
-// for it. It may run inside a peer's Write (gnet pitfall P18). Loop only.
+// for it. It may run inside a peer's Write (docs/gnet.md, "Close inside a write"). Loop only.
 func (f *forwarder) OnClose(c gnet.Conn, _ error) gnet.Action {
 	e, ok := c.Context().(*end)
 	if !ok {

@@ -66,7 +66,7 @@ type loopState struct {
 }
 
 // closer is a connection waiting to close, with its state: once st.closed is
-// set the gnet.Conn must not be touched (gnet may reuse it, P6).
+// set the gnet.Conn must not be touched (gnet may reuse it: docs/gnet.md, "Writes after close reach whoever reuses the fd").
 type closer struct {
 	c  gnet.Conn
 	st *connState
@@ -328,7 +328,7 @@ func (s *Server) fail(st *connState, status int, reason string) {
 
 // drainThenClose discards further input and closes c if its outbound
 // buffer is empty. Otherwise it hands c to the loop's sweep: gnet drops
-// unsent bytes on close (pitfall P5) and has no "drained" callback.
+// unsent bytes on close (docs/gnet.md, "Unsent bytes are dropped on close") and has no "drained" callback.
 // (Re-arming with Wake instead starves gnet's own flush on that loop.)
 // Loop only.
 func (s *Server) drainThenClose(c gnet.Conn, st *connState) gnet.Action {

@@ -33,7 +33,7 @@
 // method is "Loop only." Writing to and reading from the file are blocking
 // system calls on that goroutine; they normally hit the page cache.
 //
-// # Memory rules (libraries.md P26)
+// # Memory rules (docs/gnet.md, "mcache returns dirty memory and trusts its caller")
 //
 // Chunks come from mcache.Malloc and go back with mcache.Free exactly once,
 // as the original full-capacity slice. A slice returned by Peek aliases a
