@@ -10,9 +10,9 @@ type Ferry struct {
 	EventLoops int `json:"event_loops" yaml:"event_loops"`
 	// ReusePort gives each event loop its own SO_REUSEPORT listener, so
 	// every loop accepts for itself instead of receiving connections from
-	// one accepting goroutine (+19% rps with a new connection per request
-	// in a manual A/B, 16.7k -> 19.9k; make bench's 1k-close-c50 case shows
-	// it against nginx). Default true, as Envoy's listeners; a listener on port
+	// one accepting goroutine (faster with a new connection per request:
+	// docs/performance.md, "reuse_port on"). Default true, as Envoy's
+	// listeners; a listener on port
 	// 0 (tests) turns it off, since each loop would bind a different port.
 	ReusePort *bool `json:"reuse_port,omitempty" yaml:"reuse_port,omitempty"`
 	// MaxConnections is the downstream connection budget across all

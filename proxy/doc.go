@@ -60,6 +60,18 @@
 // a time. WaitNotify holds no goroutine: the stream parks and the upstream
 // connection's read event resumes it. A saturated pool answers 503.
 //
+// # Filters
+//
+// A stream filter sees the stream through filterchain.StreamHandle,
+// implemented in handle.go, which says which goroutine may call each
+// method: SendLocalReply and Resume from any goroutine (hopped to the
+// loop), the rest during the callback only. Every filter phase runs under
+// one guard (runFilters): a filter that panics, inline on the loop or on a
+// worker, is answered through fail (KindFilterPanic: 500, the connection
+// closes), and its OnDestroy's panic is recovered too, so a filter never
+// takes a loop down. The network filter Manager recovers its filters'
+// panics the same way (filterchain), closing the connection.
+//
 // # Bodies and memory
 //
 // Bodies stream: each read is forwarded as it arrives, with no copy when

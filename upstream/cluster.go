@@ -47,10 +47,8 @@ type ClusterSpec struct {
 	// MaxIdlePerHost, and always at most MaxConnsPerHost. Default 1024,
 	// as nginx's keepalive in the reference config: a cap below what one
 	// loop has in flight makes every burst of releases close connections
-	// that the next burst dials again. By hand, with wrk -c500 split
-	// unevenly over two loops, 256 cost about 500 dials a second (ss:
-	// TIME_WAIT towards the upstream) and runs of 54-56k rps against
-	// 61-69k without; make bench's 1k-c500 case shows it only as spread.
+	// that the next burst dials again (measured by hand: docs/performance.md,
+	// "Up to 1024 idle connections per (host, loop)").
 	MaxIdlePerHost int
 	// MaxPending bounds the requests waiting for a connection to one host,
 	// per event loop (each loop queues its own waiters). A request past it

@@ -88,10 +88,9 @@ type ConnPool[H any] struct {
 // Idle connections are taken oldest first (FIFO), so requests rotate over
 // every pooled connection and the upstream's own threads or loops get an
 // even share. LIFO reuse concentrates the traffic on the few connections at
-// the top of the stack, which may all sit on one upstream worker. In a
-// manual A/B of two builds (4 alternating wrk -c50 rounds, 1 KiB; not part
-// of make bench) FIFO gave 65-70k rps against LIFO's 59-62k; at 500
-// connections the two did not differ beyond the noise.
+// the top of the stack, which may all sit on one upstream worker. FIFO won
+// a manual A/B at 50 connections (docs/performance.md, "Idle upstream
+// connections are reused oldest first", has the figures and the command).
 func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 	for pc := p.idle.pop(); pc != nil; pc = p.idle.pop() {
 		pc.idle = false
