@@ -12,8 +12,8 @@ type Ferry struct {
 	// every loop accepts for itself instead of receiving connections from
 	// one accepting goroutine (faster with a new connection per request:
 	// docs/performance.md, "reuse_port on"). Default true, as Envoy's
-	// listeners; a listener on port
-	// 0 (tests) turns it off, since each loop would bind a different port.
+	// listeners; a listener on port 0 (tests) turns it off, since each
+	// loop would bind a different port.
 	ReusePort *bool `json:"reuse_port,omitempty" yaml:"reuse_port,omitempty"`
 	// MaxConnections is the downstream connection budget across all
 	// listeners; 0 means derived from RLIMIT_NOFILE at start-up.
