@@ -23,24 +23,11 @@
 // adds (word.go). A scrape reads them concurrently; on a 64-bit platform
 // such a read is never torn and sees a recent value (word.go cites the
 // memory model). Under -race an atomic twin (word_race.go) is built, so
-// the race detector checks everything else. Measured on the 2-core
-// development machine (shared with other jobs, so noisy):
-//
-//	go test -run=NONE -bench=Request -benchmem ./internal/metrics/
-//	BenchmarkRequest          32-46 ns/op   0 B/op   0 allocs/op   (plain adds)
-//	go test -tags metrics_atomic -run=NONE -bench=Request -benchmem ./internal/metrics/
-//	BenchmarkRequest         144-181 ns/op  0 B/op   0 allocs/op   (atomic adds)
-//
-// BenchmarkRequest is one request's worth of updates (start and end on
-// the four label kinds, bytes both ways, the status at four levels, both
-// histograms: about 27 cell updates). TestRequestAllocatesNothing pins the
-// zero allocations. End to end, a forwarded GET over loopback with the
-// metrics off and on (noise dominates at this scale; the allocations are
-// the same):
-//
-//	go test -run=NONE -bench='BenchmarkProxyGET$|BenchmarkProxyGETMetrics' -benchmem -count=4 ./proxy/
-//	BenchmarkProxyGET         85-103 µs/op   520 B/op   6 allocs/op
-//	BenchmarkProxyGETMetrics  91-107 µs/op   520 B/op   6 allocs/op
+// the race detector checks everything else. Plain adds cost a request's
+// worth of updates about a quarter of atomic ones (BenchmarkRequest, with
+// and without the metrics_atomic tag; docs/performance.md, "Per-loop
+// metrics", has the figures and the commands). TestRequestAllocatesNothing
+// pins the zero allocations.
 //
 // Histograms have fixed buckets (0.5 ms to 10 s, BucketBounds); a shard
 // counts each bucket alone and the sum in nanoseconds, and the scrape
