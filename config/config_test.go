@@ -260,7 +260,7 @@ func TestFerryDefaults(t *testing.T) {
 			Idle: Duration(75 * time.Second), Drain: Duration(15 * time.Second),
 			LingeringClose: Duration(5 * time.Second),
 		},
-		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 16384,
+		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 65536,
 			BacklogMemoryBytes: 268435456},
 		Proxy: ProxyHeaders{XFF: XFFAppend},
 	}

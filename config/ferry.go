@@ -132,8 +132,13 @@ type Buffers struct {
 	// watermark.
 	WriteLowWatermark int `json:"write_low_watermark" yaml:"write_low_watermark"`
 	// SpillMemoryBytes is the part of a stream's backlog (a request body
-	// waiting for its upstream, a response waiting for a slow client)
-	// kept in memory before the rest spills to a file; 0 means 16384.
+	// waiting for its upstream, a response waiting for a slow client or
+	// for the worker that owns its stream) kept in memory before the rest
+	// spills to a file; 0 means 65536. With the high watermark that is
+	// about what nginx's default proxy buffers hold for one client; 16 KiB
+	// sent every 64 KiB response of a stream on a worker (scheduler
+	// policy pool) through a temp file, a third of its throughput (see
+	// docs/performance.md).
 	SpillMemoryBytes int64 `json:"spill_memory_bytes" yaml:"spill_memory_bytes"`
 	// BacklogMemoryBytes is the process-wide budget for backlogs held in
 	// memory (outbound queues and the memory of spill queues together);
@@ -201,7 +206,7 @@ const (
 	DefaultMaxPipelinedBytes   = 1 << 20
 	DefaultWriteHighWatermark  = 32 << 10
 	DefaultWriteLowWatermark   = 8 << 10
-	DefaultSpillMemoryBytes    = 16 << 10
+	DefaultSpillMemoryBytes    = 64 << 10
 	DefaultBacklogMemoryBytes  = 256 << 20
 )
 

@@ -4,10 +4,19 @@ import (
 	"strconv"
 )
 
+// MaxEventLoops is the most event loops ferry runs: gnet runs at most
+// 256 and would silently run 256 for more (docs/gnet.md), so the engine
+// refuses more (eventloop.MaxLoops; internal/app tests they agree) and so
+// does Validate.
+const MaxEventLoops = 256
+
 // ferry checks the ferry block, given with defaults applied.
 func (v *validator) ferry(f Ferry) {
 	const fp = "ferry"
-	v.nonNegative(int64(f.EventLoops), fp+".event_loops")
+	if v.nonNegative(int64(f.EventLoops), fp+".event_loops") && f.EventLoops > MaxEventLoops {
+		v.p.add(fp+".event_loops", strconv.Itoa(f.EventLoops)+" is more than the "+strconv.Itoa(MaxEventLoops)+
+			" event loops gnet can run")
+	}
 	v.nonNegative(int64(f.MaxConnections), fp+".max_connections")
 	switch f.Scheduler.Policy {
 	case PolicyInline, PolicyPool, PolicyAuto:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/eventloop"
 )
 
 // buildCfg parses and validates a config with one route table "r", one
@@ -212,5 +213,18 @@ func TestLogSummaryIsStructured(t *testing.T) {
 		rec.Clusters["c"].Hosts != 1 || rec.Clusters["c"].LB != "LB_ROUNDROBIN" || rec.Loops < 1 ||
 		rec.Scheduler.Policy == "" || rec.Limits["max_header_bytes"] == 0 {
 		t.Fatalf("summary %+v from %s", rec, buf.String())
+	}
+}
+
+// TestEventLoopLimitAgrees: validate refuses as many event loops as the
+// engine does, naming the path.
+func TestEventLoopLimitAgrees(t *testing.T) {
+	if config.MaxEventLoops != eventloop.MaxLoops {
+		t.Fatalf("config.MaxEventLoops %d, eventloop.MaxLoops %d", config.MaxEventLoops, eventloop.MaxLoops)
+	}
+	cfg := buildCfg(t, `{"match":{"prefix":"/"},"direct_response":{"status":200,"body":"ok"}}`, "", "127.0.0.1:9", false)
+	cfg.Ferry.EventLoops = eventloop.MaxLoops + 1
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "ferry.event_loops: 257 is more than the 256") {
+		t.Fatalf("validate: %v", err)
 	}
 }
