@@ -134,13 +134,7 @@ func TestAccessLogLineForKnownRequest(t *testing.T) {
 		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"web","hosts":[{"address":%q}]},{"name":"dead","hosts":[{"address":%q}]}]}}`,
 		textPath, format, jsonPath, format, up, dead)
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, js)
 	a := startApp(t, cfg)
 	ferryAddr := a.Addrs()[0].String()
 

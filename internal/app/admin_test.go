@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,36 +17,17 @@ import (
 // startWithAdmin starts cfg with the admin API on 127.0.0.1:0.
 func startWithAdmin(t *testing.T, cfg *config.Config) *App {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: quietLogger(), AdminAddress: "127.0.0.1:0", Version: "v9.9.9"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return a
+	return startWith(t, cfg, Options{AdminAddress: "127.0.0.1:0", Version: "v9.9.9"})
 }
 
 // adminGet fetches an admin path.
 func adminGet(t *testing.T, a *App, path string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + a.AdminAddr().String() + path)
-	if err != nil {
-		t.Fatal(err)
+	code, body := fetch(t, "http://"+a.AdminAddr().String()+path)
+	if code != 200 {
+		t.Fatalf("GET %s: %d %s", path, code, body)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
-	}
-	return string(b)
+	return body
 }
 
 // TestAdminCountsKnownTraffic: after 3 proxied requests and 2 direct

@@ -106,9 +106,20 @@ func TestMOSNExampleConfigsRunUnchanged(t *testing.T) {
 	}
 }
 
+// startApp starts cfg with a quiet logger; Shutdown runs at cleanup.
 func startApp(t *testing.T, cfg *config.Config) *App {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: quietLogger()})
+	return startWith(t, cfg, Options{})
+}
+
+// startWith starts cfg with o (a quiet logger unless o has one); the test
+// fails on any error, and Shutdown runs at cleanup.
+func startWith(t *testing.T, cfg *config.Config, o Options) *App {
+	t.Helper()
+	if o.Logger == nil {
+		o.Logger = quietLogger()
+	}
+	a, err := New(cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +175,18 @@ func isDirectBody(cfg *config.Config, body string) bool {
 		}
 	}
 	return false
+}
+
+// mustConfig parses and validates a JSON config; the test fails on any
+// error.
+func mustConfig(t *testing.T, js string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(js), config.FormatJSON)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	return cfg
 }

@@ -29,13 +29,7 @@ func buildCfg(t *testing.T, routes, listener, up string, allow bool) *config.Con
 		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]},
 		"ferry":{"compat":{"allow_unimplemented":%v}}}`, routes, listener, up, allow)
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("validate: %v", err)
-	}
+	cfg := mustConfig(t, js)
 	return cfg
 }
 
@@ -52,16 +46,7 @@ func echoUpstream(t *testing.T) string {
 // get fetches path from a and returns status and body.
 func get(t *testing.T, a *App, path string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + a.Addrs()[0].String() + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return fetch(t, "http://"+a.Addrs()[0].String()+path)
 }
 
 // TestConnectionIdleTimeoutPerListener: a listener's
@@ -157,13 +142,7 @@ func TestUnboundListenerIsNotOpened(t *testing.T) {
 		 {"name":"virtual","address":"127.0.0.1:1","bind_port":false,"filter_chains":[{"filters":[{"type":"proxy","config":{"router_config_name":"r"}}]}]},
 		 {"name":"real","address":"127.0.0.1:0","filter_chains":[{"filters":[{"type":"proxy","config":{"router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[]},"ferry":{"compat":{"allow_unimplemented":true}}}`
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, js)
 	a := startApp(t, cfg)
 	if len(a.Addrs()) != 1 {
 		t.Fatalf("listening on %v, want only the bound listener", a.Addrs())

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"sort"
@@ -35,21 +34,7 @@ func withSinks(t *testing.T, cfg *config.Config, sinks ...string) *config.Config
 // 127.0.0.1:0.
 func startWithSinks(t *testing.T, cfg *config.Config) *App {
 	t.Helper()
-	a, err := New(cfg, Options{Logger: quietLogger(), AdminAddress: "127.0.0.1:0", MetricsSinkAddress: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return a
+	return startWith(t, cfg, Options{AdminAddress: "127.0.0.1:0", MetricsSinkAddress: "127.0.0.1:0"})
 }
 
 // fetch GETs url and returns the status and body.

@@ -42,13 +42,7 @@ func routeTo(t *testing.T, name, up string) *config.Config {
 		"listeners":[{"name":"l","address":"127.0.0.1:0",
 		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":%q,"hosts":[{"address":%q}]}]}}`, name, name, up)
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, js)
 	return cfg
 }
 

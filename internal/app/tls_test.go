@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
@@ -58,13 +57,7 @@ func startTLSApp(t *testing.T, tlsExtra, listenerExtra string) *tlsApp {
 		"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`,
 		listenerExtra, ta.certFile, keyFile, strings.ReplaceAll(tlsExtra, "%CA%", ta.caFile), up.Listener.Addr().String())
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, js)
 	cfg.ApplyDefaults()
 	ta.a = startApp(t, cfg)
 	ta.addr = ta.a.Addrs()[0].String()
@@ -406,13 +399,7 @@ func TestTLSContextSetBySNI(t *testing.T) {
 		{"status":true,"cert_chain":` + q(b.CertPEM) + `,"private_key":` + q(b.KeyPEM) + `,"server_name":"alias.example.test"}],
 		"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]}]}}`
-	cfg, err := config.Parse([]byte(js), config.FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, js)
 	cfg.ApplyDefaults()
 	app := startApp(t, cfg)
 	addr := app.Addrs()[0].String()
