@@ -92,23 +92,7 @@ func startEngine(t *testing.T, tracker *conn.Tracker, copts conn.Options) (*Engi
 	t.Helper()
 	mk := &marks{}
 	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: mk}}}
-	e, err := New([]*Listener{l}, Options{Loops: 2, Tracker: tracker, Conn: copts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		if err := e.Err(); err != nil {
-			t.Errorf("requested stop reported %v", err)
-		}
-	})
+	e := runEngine(t, l, Options{Loops: 2, Tracker: tracker, Conn: copts})
 	return e, e.Addrs()[0].String(), mk
 }
 
@@ -256,4 +240,28 @@ func TestListenerValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runEngine starts an engine over l with o; the test fails on any error,
+// and at cleanup the engine stops and must report no error of its own.
+func runEngine(t testing.TB, l *Listener, o Options) *Engine {
+	t.Helper()
+	e, err := New([]*Listener{l}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if err := e.Err(); err != nil {
+			t.Errorf("requested stop reported %v", err)
+		}
+	})
+	return e
 }

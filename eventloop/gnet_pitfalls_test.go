@@ -2,7 +2,6 @@ package eventloop
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -73,20 +72,7 @@ func onLoop(t *testing.T, c *conn.Conn, fn func()) {
 func TestWriteAfterCloseNeverReachesTheNextConnection(t *testing.T) {
 	f := recordFactory{conns: make(chan *conn.Conn, 2), closed: make(chan *conn.Conn, 2)}
 	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{f}}
-	e, err := New([]*Listener{l}, Options{Loops: 1, Tracker: conn.NewTracker(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	e := runEngine(t, l, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].(*net.TCPAddr)
 
 	ca := dial(t, addr.String())
@@ -188,23 +174,7 @@ func (p *panicEcho) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 // panic counted, and the other connections on the same loop go on.
 func TestNetworkFilterPanicClosesOnlyItsConnection(t *testing.T) {
 	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{panicFactory{}}}
-	e, err := New([]*Listener{l}, Options{Loops: 1, Tracker: conn.NewTracker(0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		if err := e.Err(); err != nil {
-			t.Errorf("the engine reported %v", err)
-		}
-	})
+	e := runEngine(t, l, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].String()
 	other := dial(t, addr)
 	otherR := bufio.NewReader(other)

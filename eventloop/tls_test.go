@@ -79,20 +79,7 @@ func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters
 func startListener(t testing.TB, srv *conn.TLSServer, filters []filterchain.NetworkFilterFactory) (*Engine, string) {
 	t.Helper()
 	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: srv, Filters: filters}
-	e, err := New([]*Listener{l}, Options{Loops: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := e.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	e := runEngine(t, l, Options{Loops: 2})
 	return e, e.Addrs()[0].String()
 }
 
