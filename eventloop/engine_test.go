@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 //	blast N       writes N bytes, then CloseFlush
 //	linger        writes "bye", then CloseLinger
 //	timer MS      closes the connection MS milliseconds later (loop timer)
+//	panic         panics, as a buggy network filter would
 type cmdFilter struct {
 	cb    filterchain.ReadCallbacks
 	c     *conn.Conn
@@ -75,6 +76,8 @@ func (f *cmdFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 			_ = f.c.Write([]byte("bye\n"))
 			f.c.Close(filterchain.CloseLinger)
 			return filterchain.Stop
+		case "panic":
+			panic("network filter bug")
 		case "timer":
 			ms, _ := strconv.Atoi(arg)
 			f.c.Loop().Schedule(&f.t, time.Duration(ms)*time.Millisecond)

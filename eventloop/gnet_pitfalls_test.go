@@ -142,45 +142,18 @@ func TestMoreLoopsThanGnetRunsIsRefused(t *testing.T) {
 	}
 }
 
-// panicFactory's filter echoes lines and panics on "panic".
-type panicFactory struct{}
-
-func (panicFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(&panicEcho{}) }
-
-type panicEcho struct{ c *conn.Conn }
-
-func (p *panicEcho) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	p.c = cb.Connection().(*conn.Conn)
-}
-func (p *panicEcho) OnNewConnection() filterchain.Status { return filterchain.Continue }
-func (p *panicEcho) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
-	for {
-		b := buf.Bytes()
-		i := strings.IndexByte(string(b), '\n')
-		if i < 0 {
-			return filterchain.Stop
-		}
-		line := string(b[:i])
-		buf.Drain(i + 1)
-		if line == "panic" {
-			panic("network filter bug")
-		}
-		_ = p.c.Write([]byte(line + "\n"))
-	}
-}
-
 // Network filters run inline on the loop: a filter that panics must not
 // take the loop (and the process) down. Its connection is closed, the
 // panic counted, and the other connections on the same loop go on.
 func TestNetworkFilterPanicClosesOnlyItsConnection(t *testing.T) {
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{panicFactory{}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
 	e := runEngine(t, l, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].String()
 	other := dial(t, addr)
 	otherR := bufio.NewReader(other)
 	echo := func(what string) {
 		t.Helper()
-		send(t, other, what+"\n")
+		send(t, other, "echo "+what+"\n")
 		if line, err := otherR.ReadString('\n'); err != nil || line != what+"\n" {
 			t.Fatalf("echo on the other connection: %q, %v", line, err)
 		}

@@ -3,7 +3,6 @@ package proxy_test
 // Clients that reset their connection in the middle of an exchange.
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"strings"
@@ -17,18 +16,8 @@ import (
 // at once, while ferry replies or streams the response, must never take
 // the process down or leak a request.
 func TestClientResetsDuringTheExchange(t *testing.T) {
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			if _, err := testutil.ReadHead(r); err != nil {
-				return
-			}
-			body := strings.Repeat("z", 256<<10)
-			if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-				return
-			}
-		}
-	})
+	body := strings.Repeat("z", 256<<10)
+	up := testutil.NewHeadServer(t, testutil.Reply(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)))
 	h := startProxy(t, []string{up.Addr()}, nil)
 	for i := range 200 {
 		c, err := net.Dial("tcp", h.addr)

@@ -23,21 +23,15 @@ import (
 // TestLeftoverBytesNeverReachAnotherRequest: a body on a HEAD reply must
 // not be read as the next request's response.
 func TestLeftoverBytesNeverReachAnotherRequest(t *testing.T) {
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			head, err := testutil.ReadHead(r)
-			if err != nil {
-				return
-			}
-			if strings.HasPrefix(head, "HEAD") {
-				// Content-Length describes the GET body; the body itself is
-				// forbidden here and forged to look like a response.
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
-				continue
-			}
-			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npublic")
+	up := testutil.NewHeadServer(t, func(c net.Conn, _ *bufio.Reader, head string) bool {
+		if strings.HasPrefix(head, "HEAD") {
+			// Content-Length describes the GET body; the body itself is
+			// forbidden here and forged to look like a response.
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nSECRET")
+			return true
 		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\npublic")
+		return true
 	})
 	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.loops = 1 })
 	c := h.dial()
@@ -151,29 +145,23 @@ func TestH2NoBodyResponsesSendNoData(t *testing.T) {
 // close-delimited body, a chunked body with and without trailers: each
 // reaches the client whole, END_STREAM exactly once and last.
 func TestH2ResponseFramings(t *testing.T) {
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			head, err := testutil.ReadHead(r)
-			if err != nil {
-				return
-			}
-			switch strings.Fields(head)[1] {
-			case "/103":
-				_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
-			case "/until-close":
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nno length ")
-				_, _ = io.WriteString(c, strings.Repeat("x", 100<<10))
-				return // closing the connection ends the body
-			case "/chunked":
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-				_, _ = io.WriteString(c, "6\r\n world\r\n0\r\n\r\n")
-			case "/trailers":
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n")
-				_, _ = io.WriteString(c, "0\r\nX-Sum: 42\r\n\r\n")
-			}
+	up := testutil.NewHeadServer(t, func(c net.Conn, _ *bufio.Reader, head string) bool {
+		switch strings.Fields(head)[1] {
+		case "/103":
+			_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n")
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
+		case "/until-close":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nno length ")
+			_, _ = io.WriteString(c, strings.Repeat("x", 100<<10))
+			return false // closing the connection ends the body
+		case "/chunked":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+			_, _ = io.WriteString(c, "6\r\n world\r\n0\r\n\r\n")
+		case "/trailers":
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n")
+			_, _ = io.WriteString(c, "0\r\nX-Sum: 42\r\n\r\n")
 		}
+		return true
 	})
 	h := startProxy(t, []string{up.Addr()}, nil)
 	p := dialH2Peer(t, h)

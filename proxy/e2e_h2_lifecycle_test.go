@@ -115,27 +115,21 @@ func TestH2IdleGoAwayThenNewStream(t *testing.T) {
 func TestH2ClientGoesAwayWithStreamsInEveryState(t *testing.T) {
 	release := make(chan struct{})
 	var hangsClosed atomic.Int64
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			head, err := testutil.ReadHead(r)
-			if err != nil {
-				return
-			}
-			switch path := strings.Fields(head)[1]; path {
-			case "/hang":
-				_, _ = io.Copy(io.Discard, r) // until the proxy closes
-				hangsClosed.Add(1)
-				return
-			case "/stall-upload":
-				<-release
-				return
-			case "/big":
-				_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("b", 1<<20))
-			default:
-				_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
-			}
+	up := testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, head string) bool {
+		switch path := strings.Fields(head)[1]; path {
+		case "/hang":
+			_, _ = io.Copy(io.Discard, r) // until the proxy closes
+			hangsClosed.Add(1)
+			return false
+		case "/stall-upload":
+			<-release
+			return false
+		case "/big":
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("b", 1<<20))
+		default:
+			_, _ = fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
 		}
+		return true
 	})
 	unblock := unblocker(t, release)
 	defer unblock()

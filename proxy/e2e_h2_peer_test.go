@@ -304,25 +304,17 @@ func waitIdle(t *testing.T, h *harness) {
 // scriptUpstream answers each request on a raw connection with reply(head),
 // or hangs until release when reply returns "".
 func scriptUpstream(t *testing.T, release <-chan struct{}, reply func(head string, r *bufio.Reader) string) *testutil.RawServer {
-	return testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			head, err := testutil.ReadHead(r)
-			if err != nil {
-				return
+	return testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, head string) bool {
+		out := reply(head, r)
+		if out == "" {
+			select {
+			case <-release:
+			case <-waitClosed(c, r):
 			}
-			out := reply(head, r)
-			if out == "" {
-				select {
-				case <-release:
-				case <-waitClosed(c, r):
-				}
-				return
-			}
-			if _, err := io.WriteString(c, out); err != nil {
-				return
-			}
+			return false
 		}
+		_, err := io.WriteString(c, out)
+		return err == nil
 	})
 }
 

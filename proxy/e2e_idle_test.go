@@ -20,17 +20,7 @@ func TestIdleConnectionsCostNoGoroutines(t *testing.T) {
 		t.Skip("opens 5,000 connections")
 	}
 	const n = 5000
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		for {
-			if _, err := testutil.ReadHead(r); err != nil {
-				return
-			}
-			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
-				return
-			}
-		}
-	})
+	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 	h := startProxy(t, []string{up.Addr()}, nil)
 	// Warm up one request so the upstream connection, the workers that
 	// dialled it and every lazy structure exist before the baseline.

@@ -5,6 +5,7 @@ package testutil
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,32 @@ func NewRawServer(t testing.TB, handle func(c net.Conn)) *RawServer {
 	go s.accept()
 	t.Cleanup(s.Close)
 	return s
+}
+
+// NewHeadServer starts a RawServer that reads one request head after
+// another off each connection and hands each to serve, which answers on c
+// (reading any body from r). The connection closes when a head cannot be
+// read or serve returns false.
+func NewHeadServer(t testing.TB, serve func(c net.Conn, r *bufio.Reader, head string) bool) *RawServer {
+	t.Helper()
+	return NewRawServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			head, err := ReadHead(r)
+			if err != nil || !serve(c, r, head) {
+				return
+			}
+		}
+	})
+}
+
+// Reply is a NewHeadServer script that answers every request with resp
+// and ignores request bodies.
+func Reply(resp string) func(c net.Conn, r *bufio.Reader, head string) bool {
+	return func(c net.Conn, _ *bufio.Reader, _ string) bool {
+		_, err := io.WriteString(c, resp)
+		return err == nil
+	}
 }
 
 // Addr is the server's address.
