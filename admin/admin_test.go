@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -70,20 +72,7 @@ func start(t *testing.T) (*Server, *fake, *slog.LevelVar) {
 // call does one request and returns status and body.
 func call(t *testing.T, s *Server, method, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+s.Addr().String()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return testutil.Fetch(t, method, "http://"+s.Addr().String()+path)
 }
 
 // TestEndpoints checks every endpoint's status and content.

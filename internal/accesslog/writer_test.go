@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -372,14 +374,7 @@ func TestLoggerWritesEverySink(t *testing.T) {
 	}
 }
 
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func readFile(t *testing.T, p string) string { t.Helper(); return testutil.ReadFile(t, p) }
 
 // TestCheckPath: what validate refuses before anything is opened.
 func TestCheckPath(t *testing.T) {

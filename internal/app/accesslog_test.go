@@ -335,14 +335,7 @@ func responseHeader(t *testing.T, raw []byte, name string) string {
 	return resp.Header.Get(name)
 }
 
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func readFile(t *testing.T, p string) string { t.Helper(); return testutil.ReadFile(t, p) }
 
 // TestAccessLogHTTP2: h2c requests are logged as Http2, with the body
 // bytes each way (the heads travel as HPACK), through the JSON encoding:

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -40,16 +39,7 @@ func startWithSinks(t *testing.T, cfg *config.Config) *App {
 // fetch GETs url and returns the status and body.
 func fetch(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b)
+	return testutil.Fetch(t, http.MethodGet, url)
 }
 
 // parseExposition parses Prometheus text and checks that every family

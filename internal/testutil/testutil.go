@@ -7,6 +7,8 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,4 +134,34 @@ func ReadHead(r *bufio.Reader) (string, error) {
 			return string(head), nil
 		}
 	}
+}
+
+// Fetch does one HTTP request with no body (http.DefaultClient) and
+// returns the status and the whole body, failing the test on any error.
+func Fetch(t testing.TB, method, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// ReadFile returns the file's content, failing the test if it cannot.
+func ReadFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
