@@ -36,6 +36,20 @@ type heldSubmit struct{ fns []func() }
 
 func (h *heldSubmit) submit(fn func()) error { h.fns = append(h.fns, fn); return nil }
 
+// heldDialer is a TCPDialer whose workers the test runs by hand, for a
+// detached loop that the test runs by hand too.
+func heldDialer(t *testing.T) (*Tracker, *Loop, *heldSubmit, *TCPDialer) {
+	t.Helper()
+	tracker := NewTracker(0)
+	l := NewDetachedLoop(0, tracker, DefaultOptions(Options{}))
+	held := &heldSubmit{}
+	d, err := NewTCPDialer(TCPDialerOptions{Submit: held.submit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tracker, l, held, d
+}
+
 // noLeaks checks at the end of the test that it left no goroutine
 // behind (gnet's process-wide pool, started in init, is there before).
 func noLeaks(t *testing.T) {
@@ -109,13 +123,7 @@ func TestTCPDialerRefusesWithoutStarting(t *testing.T) {
 // through the loop, never from the worker, and gives the socket back.
 func TestTCPDialerFailureComesOnTheLoop(t *testing.T) {
 	noLeaks(t)
-	tracker := NewTracker(0)
-	l := NewDetachedLoop(0, tracker, DefaultOptions(Options{}))
-	held := &heldSubmit{}
-	d, err := NewTCPDialer(TCPDialerOptions{Submit: held.submit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tracker, l, held, d := heldDialer(t)
 	r := &dialResult{}
 	if err := d.Dial(l, refusedAddr(t), 5*time.Second, r); err != nil {
 		t.Fatal(err)
@@ -151,13 +159,7 @@ func TestTCPDialerEnrollFailureClosesTheSocket(t *testing.T) {
 		_, err := io.Copy(io.Discard, c)
 		eof <- err
 	})
-	tracker := NewTracker(0)
-	l := NewDetachedLoop(0, tracker, DefaultOptions(Options{}))
-	held := &heldSubmit{}
-	d, err := NewTCPDialer(TCPDialerOptions{Submit: held.submit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tracker, l, held, d := heldDialer(t)
 	r := &dialResult{}
 	if err := d.Dial(l, srv.Addr(), 5*time.Second, r); err != nil {
 		t.Fatal(err)
