@@ -50,6 +50,19 @@
 // which favours the host after a long run of unhealthy ones. See LBPolicy
 // for each policy's algorithm.
 //
+// RingHash and Maglev (lb_hash.go, lb_ring.go, lb_maglev.go) map a request
+// key to a host: Cluster.PickHash takes the key (the proxy computes it from
+// the route's hash policy), Cluster.Hashing says whether the cluster wants
+// one, and a request without a key gets a weighted random pick. Their
+// lookup structures are built in Manager.Update from the whole host list
+// and never on the pick path; health is applied at pick time by walking on
+// from the key's entry to the next usable host, so keys of healthy hosts
+// never move when another host fails. Removing one of N hosts keeps every
+// other host's keys on the ring and all but about 1% of them with Maglev
+// (TestHashConsistency). Every policy picks from 100 hosts in under 50 ns
+// without allocating (go test -run x -bench BenchmarkPick100 -benchmem
+// ./upstream/).
+//
 // # Goroutines
 //
 //   - Manager.Update runs on a control goroutine (startup, admin, xDS); calls

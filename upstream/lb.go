@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/bytedance/gopkg/lang/fastrand"
@@ -34,6 +35,20 @@ const (
 	// with fewer requests in flight per unit of weight, (Active+1)/Weight
 	// ("power of two choices"). Ties go to the first draw.
 	LeastRequest
+	// LeastConnection is LeastRequest on open connections instead of
+	// requests in flight: two distinct random hosts, the one with fewer
+	// (Conns+1)/Weight wins (lb_leastconn.go).
+	LeastConnection
+	// RingHash places Weight-proportional points of every host on a hash
+	// ring (Karger et al.) and sends a request key to the first point at or
+	// after it (lb_ring.go). A request without a key is a weighted random
+	// pick. ferry's name; MOSN has no ring hash.
+	RingHash
+	// Maglev fills a lookup table of a prime size (65537 by default) by
+	// Google's Maglev permutations, each host in proportion to its weight,
+	// and sends a request key to table[key mod size] (lb_maglev.go). A
+	// request without a key is a weighted random pick.
+	Maglev
 
 	lbPolicyCount
 )
@@ -46,6 +61,9 @@ var lbNames = [lbPolicyCount]string{
 	Random:             "LB_RANDOM",
 	WeightedRoundRobin: "LB_WEIGHTED_ROUNDROBIN",
 	LeastRequest:       "LB_LEAST_REQUEST",
+	LeastConnection:    "LB_LEAST_CONNECTION",
+	RingHash:           "LB_RING_HASH",
+	Maglev:             "LB_MAGLEV",
 }
 
 // String returns the policy's MOSN name, which ParseLBPolicy accepts. Any
@@ -59,7 +77,7 @@ func (p LBPolicy) String() string {
 
 // ParseLBPolicy maps a MOSN lb_type name to a policy. The empty string is
 // RoundRobin, as in MOSN. Other names, including MOSN policies ferry does not
-// implement (LB_MAGLEV, LB_ORIGINAL_DST, ...), are an error that lists the
+// implement (LB_ORIGINAL_DST, LB_PEAKEWMA, ...), are an error that lists the
 // supported names. Any goroutine.
 func ParseLBPolicy(mosnName string) (LBPolicy, error) {
 	if mosnName == "" {
@@ -70,8 +88,7 @@ func ParseLBPolicy(mosnName string) (LBPolicy, error) {
 			return LBPolicy(p), nil
 		}
 	}
-	return 0, fmt.Errorf("upstream: unsupported lb_type %q (supported: %s, %s, %s, %s)",
-		mosnName, lbNames[RoundRobin], lbNames[Random], lbNames[WeightedRoundRobin], lbNames[LeastRequest])
+	return 0, fmt.Errorf("upstream: unsupported lb_type %q (supported: %s)", mosnName, strings.Join(lbNames[:], ", "))
 }
 
 const (
@@ -99,6 +116,9 @@ type balancer struct {
 	total uint64
 	// schedule is the WeightedRoundRobin cycle of host indices.
 	schedule []uint32
+	// table is the RingHash or Maglev lookup state (lb_hash.go), nil for
+	// the other policies.
+	table hashTable
 
 	// next is the RoundRobin/WeightedRoundRobin position, shared by all
 	// loops. The padding keeps its cache line, written on every pick,
@@ -116,6 +136,9 @@ func newBalancer(policy LBPolicy, hosts []*Host, weights []uint64) *balancer {
 		}
 	}
 	switch policy {
+	case RingHash, Maglev:
+		b.table = newHashTable(policy, hosts, weights)
+		fallthrough // a request without a key draws at random
 	case Random:
 		b.cum = make([]uint64, len(weights))
 		for i, w := range weights {
@@ -172,7 +195,7 @@ func (b *balancer) draws() int {
 func (b *balancer) draw(exclude *Host) int {
 	n := len(b.hosts)
 	switch b.policy {
-	case Random:
+	case Random, RingHash, Maglev:
 		if b.uniform {
 			return fastrand.Intn(n)
 		}
@@ -184,6 +207,8 @@ func (b *balancer) draw(exclude *Host) int {
 		return int(b.schedule[(b.next.Add(1)-1)%uint64(len(b.schedule))])
 	case LeastRequest:
 		return b.twoChoices(exclude)
+	case LeastConnection:
+		return b.twoChoicesConns(exclude)
 	default:
 		return int((b.next.Add(1) - 1) % uint64(n))
 	}

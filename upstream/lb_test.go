@@ -55,7 +55,10 @@ func TestParseLBPolicy(t *testing.T) {
 		{name: "random", in: "LB_RANDOM", want: Random},
 		{name: "weighted round robin", in: "LB_WEIGHTED_ROUNDROBIN", want: WeightedRoundRobin},
 		{name: "least request", in: "LB_LEAST_REQUEST", want: LeastRequest},
-		{name: "maglev unsupported", in: "LB_MAGLEV", wantErr: `upstream: unsupported lb_type "LB_MAGLEV" (supported: LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST)`},
+		{name: "least connection", in: "LB_LEAST_CONNECTION", want: LeastConnection},
+		{name: "ring hash", in: "LB_RING_HASH", want: RingHash},
+		{name: "maglev", in: "LB_MAGLEV", want: Maglev},
+		{name: "peak ewma unsupported", in: "LB_PEAKEWMA", wantErr: `upstream: unsupported lb_type "LB_PEAKEWMA" (supported: LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST, LB_LEAST_CONNECTION, LB_RING_HASH, LB_MAGLEV)`},
 		{name: "case matters", in: "lb_random", wantErr: "unsupported"},
 	}
 	for _, tc := range tests {
