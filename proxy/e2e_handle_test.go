@@ -236,18 +236,21 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		}()
 		return done
 	}
-	wait := func(t *testing.T, done chan result) result {
+	// expect waits for the response on done and checks it is the
+	// filter's reply.
+	expect := func(t *testing.T, done chan result, status int, body string) {
 		t.Helper()
 		select {
 		case r := <-done:
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			return r
+			if r.resp.StatusCode != status || r.body != body {
+				t.Fatalf("status %d body %q, want the filter's %d %q", r.resp.StatusCode, r.body, status, body)
+			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("no response")
 		}
-		return result{}
 	}
 
 	t.Run("inline, after the filter returned StreamStop", func(t *testing.T) {
@@ -265,10 +268,7 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 			t.Fatalf("Context outside a callback: err %v cause %v, want cancelled, naming the misuse", ctx.Err(), context.Cause(ctx))
 		}
 		sh.SendLocalReply(403, "denied later\n")
-		r := wait(t, done)
-		if r.resp.StatusCode != 403 || r.body != "denied later\n" {
-			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
-		}
+		expect(t, done, 403, "denied later\n")
 		if n := h.stat("downstream_rq_direct_response"); n != 1 {
 			t.Fatalf("downstream_rq_direct_response = %d, want 1", n)
 		}
@@ -279,10 +279,7 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		done := send(h, "/a")
 		sh := <-handles
 		sh.SendLocalReply(403, "denied from a goroutine\n")
-		r := wait(t, done)
-		if r.resp.StatusCode != 403 || r.body != "denied from a goroutine\n" {
-			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
-		}
+		expect(t, done, 403, "denied from a goroutine\n")
 	})
 
 	t.Run("after Resume, the reply is written at the next filter phase", func(t *testing.T) {
@@ -293,10 +290,7 @@ func TestFilterLocalReplyFromItsOwnGoroutine(t *testing.T) {
 		<-arrived // the stream went on: the upstream has the request
 		sh.SendLocalReply(403, "after resume\n")
 		close(release) // the response head comes back: the sender phase takes the reply
-		r := wait(t, done)
-		if r.resp.StatusCode != 403 || r.body != "after resume\n" {
-			t.Fatalf("status %d body %q, want the filter's 403", r.resp.StatusCode, r.body)
-		}
+		expect(t, done, 403, "after resume\n")
 		if n := h.stat("filter_reply_dropped"); n != 0 {
 			t.Fatalf("filter_reply_dropped = %d, want 0", n)
 		}
