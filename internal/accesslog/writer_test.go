@@ -147,22 +147,39 @@ func TestReopenAfterRename(t *testing.T) {
 	}
 }
 
+// errReports records what a Writer reports through Options.OnError.
+type errReports struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *errReports) onError(path string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, path+": "+err.Error())
+}
+
+// expectOne checks that exactly one error was reported, want.
+func (e *errReports) expectOne(t *testing.T, want string) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.got) != 1 || e.got[0] != want {
+		t.Fatalf("reported %q, want one %q", e.got, want)
+	}
+}
+
 // TestReopenFailure: a file that cannot be reopened is reported, lines
 // are dropped and counted until a later Reopen succeeds.
 func TestReopenFailure(t *testing.T) {
-	var mu sync.Mutex
-	var reported []string
+	var reported errReports
 	calls := 0
 	outs := []*gatedOut{newGatedOut(), newGatedOut()}
 	for _, o := range outs {
 		close(o.release)
 	}
 	opts := Options{
-		OnError: func(path string, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			reported = append(reported, path+": "+err.Error())
-		},
+		OnError: reported.onError,
 		open: func(string) (io.WriteCloser, error) {
 			calls++
 			switch calls {
@@ -198,23 +215,14 @@ func TestReopenFailure(t *testing.T) {
 	if s := w.Stats(); s.Lines != 2 || s.Dropped != 1 || s.Errors != 1 {
 		t.Fatalf("stats %+v, want 2 lines, 1 dropped, 1 error", s)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(reported) != 1 || reported[0] != "x.log: permission denied" {
-		t.Fatalf("reported %q, want one permission denied", reported)
-	}
+	reported.expectOne(t, "x.log: permission denied")
 }
 
 // TestWriteErrorsReportedOnce: a file that fails every write is counted
 // for each failure and reported once.
 func TestWriteErrorsReportedOnce(t *testing.T) {
-	var mu sync.Mutex
-	var reported []string
-	w := openWith(t, Options{OnError: func(path string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		reported = append(reported, err.Error())
-	}}, failingOut{})
+	var reported errReports
+	w := openWith(t, Options{OnError: reported.onError}, failingOut{})
 	f := mustCompile(t, "%response_code%", Text)
 	for range 3 {
 		w.Log(f, code(500))
@@ -225,11 +233,7 @@ func TestWriteErrorsReportedOnce(t *testing.T) {
 	if s := w.Stats(); s.Errors < 1 || s.Lines != 3 {
 		t.Fatalf("stats %+v, want at least one error and 3 lines handed over", s)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(reported) != 1 || reported[0] != "disk full" {
-		t.Fatalf("reported %q, want one disk full", reported)
-	}
+	reported.expectOne(t, "test.log: disk full")
 }
 
 // TestConcurrentLogAndReopen: lines logged from many goroutines while the
