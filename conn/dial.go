@@ -90,13 +90,19 @@ func NewTCPDialer(o TCPDialerOptions) (*TCPDialer, error) {
 // Dial implements Dialer. It reserves the socket in l.Tracker before
 // anything else, so that a dial never passes the process's socket budget.
 func (d *TCPDialer) Dial(l *Loop, addr string, timeout time.Duration, h DialHandler) error {
+	return d.start(l, addr, timeout, h, nil)
+}
+
+// start is Dial, for a TLSDialer too: with td set, the socket is wrapped
+// in TLS when it opens (tls_client.go).
+func (d *TCPDialer) start(l *Loop, addr string, timeout time.Duration, h DialHandler, td *tlsDial) error {
 	if timeout <= 0 {
 		return fmt.Errorf("conn: dial %s: timeout %v is not positive", addr, timeout)
 	}
 	if err := l.Tracker.Acquire(0); err != nil {
 		return err
 	}
-	dl := &dial{d: d, loop: l, addr: addr, timeout: timeout, h: h}
+	dl := &dial{d: d, loop: l, addr: addr, timeout: timeout, h: h, tls: td}
 	d.inflight.Add(1)
 	if err := d.submit(dl.run); err != nil {
 		d.inflight.Add(-1)
@@ -132,6 +138,8 @@ type dial struct {
 	addr    string
 	timeout time.Duration
 	h       DialHandler
+	// tls, when set, makes the socket a TLS client's when it opens.
+	tls *tlsDial
 	// opened is set by Open, on the loop. The worker reads it once the
 	// enroll result arrived, which gnet sends after the loop ran OnOpen.
 	opened atomic.Bool
@@ -190,6 +198,9 @@ func (dl *dial) enroll(ctx context.Context, nc net.Conn) error {
 // Open implements Outbound: the enrolled socket opened on the loop.
 func (dl *dial) Open(gc gnet.Conn, l *Loop) gnet.Action {
 	dl.opened.Store(true)
+	if dl.tls != nil {
+		return dl.tls.open(gc, l, dl.addr, dl.h)
+	}
 	c := New(gc, l, true)
 	return c.RunInCallback(func() { dl.h.OnDialed(c) })
 }

@@ -36,7 +36,11 @@
 //     buffered on the loop, crypto/tls handshakes on a worker over an
 //     in-memory transport the loop feeds, and the record layer then runs on
 //     the loop with no goroutine. CertReloader (tls_certs.go) swaps
-//     certificates whose files changed.
+//     certificates whose files changed. TLSDialer (tls_client.go) is the
+//     client side, for upstreams: the same TLSConn over a dialled socket,
+//     whose handshake ends in the DialHandler (OnDialed, or OnDialFailed
+//     with the reason once the socket is closed); the negotiated ALPN is
+//     Conn.TLS().ALPN().
 //   - Dialling: a Dialer opens an upstream connection on a given loop and
 //     delivers it, or the failure, on that loop (dial.go), so the layers
 //     above never touch gnet. TCPDialer connects on a worker with a timeout

@@ -186,6 +186,9 @@ type TLSConn struct {
 	full bool
 	alpn string
 	vers uint16
+	// dial is set on a connection a TLSDialer opened (tls_client.go): the
+	// client side, whose handshake ends in its DialHandler.
+	dial *tlsDial
 }
 
 // NewTLS wraps gc, accepted on a listener with TLS srv. The Conn built over
@@ -234,6 +237,10 @@ func (t *TLSConn) OnTimer(*Timer) {
 		return
 	}
 	t.srv.Stats.HandshakeTimeouts.Add(1)
+	if t.dial != nil {
+		t.dialTimedOut()
+		return
+	}
 	t.tr.fail(errHandshakeTimeout)
 	t.c.Close(filterchain.CloseNow)
 }
@@ -254,6 +261,9 @@ func (t *TLSConn) OnClose() {
 	t.tr.fail(errConnClosed)
 	if !t.reading {
 		t.releasePlain()
+	}
+	if t.dial != nil {
+		t.dialClosed()
 	}
 }
 
@@ -388,6 +398,7 @@ func (t *TLSConn) handshake() {
 	t.tr.mu.Lock()
 	t.tr.done = true
 	t.tr.hsErr = err
+	t.handshakeEnded()
 	t.tr.mu.Unlock()
 	_ = t.Conn.Wake(nil) // a no-op once the socket is closed
 }
@@ -423,6 +434,10 @@ func (t *TLSConn) handshaking() gnet.Action {
 		return gnet.None
 	}
 	t.c.loop.Stop(&t.timer)
+	if hsErr != nil && t.dial != nil {
+		t.dialHandshakeFailed(hsErr)
+		return gnet.None
+	}
 	if hsErr != nil {
 		t.srv.Stats.HandshakeErrors.Add(1)
 		t.phase = phaseRefused
@@ -439,7 +454,13 @@ func (t *TLSConn) handshaking() gnet.Action {
 		t.srv.Stats.Resumed.Add(1)
 	}
 	t.phase = phaseOpen
-	if t.c.Open() == gnet.Close {
+	var a gnet.Action
+	if t.dial != nil {
+		a = t.dialDone() // the client side: the dialler takes the connection
+	} else {
+		a = t.c.Open()
+	}
+	if a == gnet.Close {
 		return gnet.Close
 	}
 	return t.records()

@@ -1,0 +1,259 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// TLS to upstreams (docs/tls.md, "Upstream TLS"). A TLSDialer connects and
+// enrolls through its TCPDialer, and when the socket opens on the loop it
+// wraps it in a TLSConn before the Conn is built over it, as a TLS
+// listener does for accepted sockets (tls.go). The client handshake then
+// runs as the server's does: crypto/tls on a worker over the in-memory
+// transport that the loop feeds, bounded by a timer; once it is done the
+// record layer runs on the loop and no goroutine is held. Only then does
+// the DialHandler hear OnDialed; a handshake that fails, times out or
+// loses its socket ends in OnDialFailed, after the socket is closed (so
+// its place in the Tracker is given back, as the Dialer contract says).
+
+// TLSDialerOptions configures a TLSDialer: one cluster's TLS.
+type TLSDialerOptions struct {
+	// Config is the handshake's configuration: roots, client certificate,
+	// versions, suites, curves, ALPN, InsecureSkipVerify. An empty
+	// ServerName means each host's own: the host part of its address,
+	// which crypto/tls sends as SNI when it is a name and verifies as an
+	// IP SAN when it is an IP address (RFC 6066 sends no IP in SNI).
+	// The dialer gives it a ClientSessionCache when it has none. Required.
+	Config *tls.Config
+	// TCP connects and enrolls the sockets; the TLS dialer shares its
+	// in-flight count, so TCP.Quiesce covers both. Required.
+	TCP *TCPDialer
+	// Submit runs a handshake on a worker of a bounded pool and fails at
+	// once when the pool is full (the dial then fails). Required.
+	Submit func(func()) error
+	// MaxPlaintext bounds the decrypted input held for the connection's
+	// filters, as TLSServer.MaxPlaintext. Zero means 64 KiB.
+	MaxPlaintext int
+	// OnHandshakeError, when set, hears every dial whose handshake failed,
+	// with the host's address and the reason, on the loop. It must not
+	// block.
+	OnHandshakeError func(addr string, err error)
+}
+
+// DefaultSessionCacheSize is the per-dialer (per-cluster) session cache's
+// capacity when the Config brings none.
+const DefaultSessionCacheSize = 256
+
+// ErrTLSHandshakeTimeout is the reason of a dial whose handshake did not
+// finish before the dial's timeout (connect plus handshake).
+var ErrTLSHandshakeTimeout = errors.New("conn: TLS handshake timed out")
+
+// TLSDialer is the Dialer of a cluster with TLS. Safe for any goroutine.
+type TLSDialer struct {
+	tcp     *TCPDialer
+	base    *tls.Config
+	onError func(addr string, err error)
+	// srv carries what TLSConn reads from its TLSServer on both sides:
+	// the limits, the buffer pools, Submit and the counters (Stats).
+	srv TLSServer
+
+	mu     sync.Mutex
+	byAddr map[string]*tls.Config // base with the host's ServerName
+}
+
+// NewTLSDialer returns a TLSDialer, or an error naming the missing option.
+func NewTLSDialer(o TLSDialerOptions) (*TLSDialer, error) {
+	switch {
+	case o.Config == nil:
+		return nil, errors.New("conn: TLSDialerOptions.Config is required")
+	case o.TCP == nil:
+		return nil, errors.New("conn: TLSDialerOptions.TCP is required")
+	case o.Submit == nil:
+		return nil, errors.New("conn: TLSDialerOptions.Submit is required")
+	}
+	cfg := o.Config.Clone()
+	if cfg.ClientSessionCache == nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
+	}
+	d := &TLSDialer{tcp: o.TCP, base: cfg, onError: o.OnHandshakeError, byAddr: map[string]*tls.Config{}}
+	d.srv.Submit = o.Submit
+	d.srv.MaxPlaintext = o.MaxPlaintext
+	return d, nil
+}
+
+// Stats are the dialer's TLS counters: handshakes (resumed among them),
+// handshake errors and timeouts, handshakes shed for want of a worker,
+// and record errors after the handshake. Any goroutine.
+func (d *TLSDialer) Stats() *TLSStats { return &d.srv.Stats }
+
+// Dial implements Dialer. timeout bounds the connect and the handshake
+// together.
+func (d *TLSDialer) Dial(l *Loop, addr string, timeout time.Duration, h DialHandler) error {
+	cfg, err := d.configFor(addr)
+	if err != nil {
+		return err
+	}
+	return d.tcp.start(l, addr, timeout, h, &tlsDial{d: d, cfg: cfg, deadline: Now() + int64(timeout)})
+}
+
+// Quiesce implements Dialer: the TCP dialer's dials in flight, this
+// dialer's among them.
+func (d *TLSDialer) Quiesce(ctx context.Context) error { return d.tcp.Quiesce(ctx) }
+
+// configFor returns the handshake configuration for addr: the base one
+// when it names the server, else a copy naming the host, made once.
+func (d *TLSDialer) configFor(addr string) (*tls.Config, error) {
+	if d.base.ServerName != "" {
+		return d.base, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cfg := d.byAddr[addr]; cfg != nil {
+		return cfg, nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("conn: dial %s: %w", addr, err)
+	}
+	cfg := d.base.Clone() // shares the session cache
+	cfg.ServerName = host
+	d.byAddr[addr] = cfg
+	return cfg, nil
+}
+
+// tlsDial is the TLS part of one dial: set at Dial, then the loop's.
+type tlsDial struct {
+	d        *TLSDialer
+	cfg      *tls.Config
+	deadline int64 // Now() at Dial plus the timeout
+	addr     string
+	h        DialHandler
+	// err is why ferry gave up on the handshake (timeout, no worker, the
+	// handshake's error), nil while it runs. Loop only.
+	err error
+	// delivered is set once the handler heard OnDialed or OnDialFailed.
+	// Loop only.
+	delivered bool
+	// closed is set, under the transport's lock, when the socket closed
+	// while the worker still ran the handshake: the worker then delivers
+	// the failure, with the handshake's own reason.
+	closed bool
+}
+
+// open wraps the socket the TCP dialer enrolled, on the loop, and starts
+// the client handshake.
+func (td *tlsDial) open(gc gnet.Conn, l *Loop, addr string, h DialHandler) gnet.Action {
+	td.addr, td.h = addr, h
+	t := NewTLS(gc, &td.d.srv)
+	t.dial = td
+	c := New(t, l, true)
+	t.c = c
+	t.timer.Init(t)
+	return c.RunInCallback(func() {
+		l.Schedule(&t.timer, time.Duration(max(td.deadline-l.now, 0)))
+		t.tr.hs = true
+		t.tc = tls.Client(&t.tr, td.cfg)
+		t.phase = phaseHandshake
+		if err := td.d.srv.Submit(t.handshake); err != nil {
+			td.d.srv.Stats.Shed.Add(1)
+			td.err = fmt.Errorf("%w: TLS handshake: %w", ErrDialerBusy, err)
+			t.tr.mu.Lock()
+			t.tr.done = true // no worker will run
+			t.tr.mu.Unlock()
+			t.phase = phaseRefused
+			t.tr.fail(err)
+			c.Close(filterchain.CloseNow)
+		}
+	})
+}
+
+// dialDone hands the connection over once the handshake succeeded, from
+// handshaking on the loop.
+func (t *TLSConn) dialDone() gnet.Action {
+	td := t.dial
+	td.delivered = true
+	return t.c.RunInCallback(func() { td.h.OnDialed(t.c) })
+}
+
+// dialHandshakeFailed closes the socket of a handshake that returned err;
+// the failure is delivered when it is gone (dialClosed).
+func (t *TLSConn) dialHandshakeFailed(err error) {
+	t.dial.err = fmt.Errorf("TLS handshake: %w", err)
+	t.phase = phaseRefused
+	t.c.Close(filterchain.CloseFlush) // after the alert crypto/tls wrote
+}
+
+// dialTimedOut fails the handshake at the dial's deadline.
+func (t *TLSConn) dialTimedOut() {
+	t.dial.err = ErrTLSHandshakeTimeout
+	t.tr.fail(ErrTLSHandshakeTimeout)
+	t.c.Close(filterchain.CloseNow)
+}
+
+// dialClosed runs in OnClose: a dial not handed over fails, now if no
+// worker runs its handshake, else when the worker returns.
+func (t *TLSConn) dialClosed() {
+	td := t.dial
+	if td.delivered {
+		return
+	}
+	t.tr.mu.Lock()
+	done := t.tr.done
+	if !done {
+		td.closed = true
+	}
+	t.tr.mu.Unlock()
+	if done {
+		t.dialFailed()
+	}
+}
+
+// handshakeEnded runs on the handshake's worker once it returned: a
+// socket that closed meanwhile hears of it on the loop. Its caller holds
+// the transport's lock.
+func (t *TLSConn) handshakeEnded() {
+	if t.dial != nil && t.dial.closed {
+		_ = t.c.loop.Execute(t.dialFailed) // fails only when the engine stops: nobody waits then
+	}
+}
+
+// dialFailed tells the handler the dial failed, once, with the best reason
+// known: ferry's own (timeout, no worker), the handshake's, or the socket
+// closing. The socket is closed. Loop only.
+func (t *TLSConn) dialFailed() {
+	td := t.dial
+	if td.delivered {
+		return
+	}
+	td.delivered = true
+	err := td.err
+	if err == nil {
+		t.tr.mu.Lock()
+		hsErr := t.tr.hsErr
+		t.tr.mu.Unlock()
+		switch {
+		case hsErr != nil && !errors.Is(hsErr, errConnClosed):
+			err = fmt.Errorf("TLS handshake: %w", hsErr)
+		default:
+			err = errConnClosed
+		}
+	}
+	if !errors.Is(err, ErrTLSHandshakeTimeout) && !errors.Is(err, ErrDialerBusy) {
+		td.d.srv.Stats.HandshakeErrors.Add(1)
+	}
+	if td.d.onError != nil {
+		td.d.onError(td.addr, err)
+	}
+	td.h.OnDialFailed(err)
+}
+
+var _ Dialer = (*TLSDialer)(nil)
