@@ -78,3 +78,20 @@ func TestHelperAllocs(t *testing.T) {
 		t.Errorf("RedirectLocation = %q", got)
 	}
 }
+
+func TestActionAllocs(t *testing.T) {
+	rt := oneRoute(t, RouteSpec{Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{
+		WeightedClusters: []WeightedCluster{{Name: "a", Weight: 1}, {Name: "b", Weight: 2}},
+		HashPolicy:       []HashPolicy{{Header: "x-user"}, {Cookie: "sid"}, {SourceIP: true}},
+	}})
+	var h HeaderGetter = byteHeaders{{name: "x-user", value: []byte("alice")}, {name: "cookie", value: []byte("a=1; sid=2")}}
+	ip := []byte("10.1.2.3")
+	var r uint64
+	if n := testing.AllocsPerRun(200, func() {
+		r++
+		_ = rt.WeightedCluster(r)
+		_, _ = rt.HashKey(h, ip)
+	}); n != 0 {
+		t.Errorf("WeightedCluster and HashKey allocate %v times per run, want 0", n)
+	}
+}

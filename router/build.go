@@ -91,6 +91,7 @@ func NewTable(spec TableSpec) (*Table, error) {
 		suffix:  make(map[int]map[string]*virtualHost),
 		prefix:  make(map[int]map[string]*virtualHost),
 	}
+	b.checkMutations(&spec.Headers, -1)
 	for vi := range spec.VirtualHosts {
 		b.addVirtualHost(vi)
 	}
@@ -125,6 +126,7 @@ func (b *builder) addVirtualHost(vi int) {
 	if len(vs.Domains) == 0 {
 		b.fail(vi, -1, nil, "no domains")
 	}
+	b.checkMutations(&vs.Headers, vi)
 	for _, d := range vs.Domains {
 		b.addDomain(vi, d, vh)
 	}
@@ -136,6 +138,14 @@ func (b *builder) addVirtualHost(vi int) {
 			vh.routes = append(vh.routes, rt)
 		}
 	}
+}
+
+// checkMutations reports the invalid header mutations of a virtual host
+// (vi) or of the table (vi -1), once; the routes compile them silently.
+func (b *builder) checkMutations(m *HeaderMutations, vi int) {
+	l := []mutationLevel{{m: m, fail: func(msg string) { b.fail(vi, -1, nil, "%s", msg) }}}
+	buildOps(l, false)
+	buildOps(l, true)
 }
 
 // addDomain validates d and indexes it for vh.

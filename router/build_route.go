@@ -122,7 +122,7 @@ func (b *builder) buildAction(vi, ri int, rt *Route) {
 }
 
 func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *Route) {
-	if c.Cluster == "" {
+	if c.Cluster == "" && len(c.WeightedClusters) == 0 && c.ClusterHeader == "" {
 		b.fail(vi, ri, nil, "cluster action without a cluster name")
 	}
 	if c.Timeout < 0 {
@@ -134,6 +134,19 @@ func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *R
 	if c.HostRewrite != "" && !isHostValue(c.HostRewrite) {
 		b.fail(vi, ri, nil, "invalid host rewrite %q", c.HostRewrite)
 	}
+	if c.HostRewrite != "" && c.AutoHostRewrite {
+		b.fail(vi, ri, nil, "host rewrite and auto host rewrite are mutually exclusive")
+	}
+	if c.PrefixRewrite != "" && c.RegexRewrite != nil {
+		b.fail(vi, ri, nil, "prefix rewrite and regex rewrite are mutually exclusive")
+	}
+	c.WeightedClusters = append([]WeightedCluster(nil), c.WeightedClusters...)
+	c.HashPolicy = append([]HashPolicy(nil), c.HashPolicy...)
+	if c.RegexRewrite != nil {
+		r := *c.RegexRewrite
+		c.RegexRewrite = &r
+	}
+	b.buildExtra(vi, ri, &c, rt)
 	rt.cluster = &c
 }
 

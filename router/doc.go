@@ -37,6 +37,28 @@
 // conditions all hold wins; Match returns nil when nothing matches. Path
 // conditions ignore the query string and fragment.
 //
+// # Cluster actions (action.go, headers.go)
+//
+// Beyond a fixed cluster, a cluster action may split traffic by weight
+// (Route.WeightedCluster, given a random number by the caller so tests can
+// fix it), take the cluster from a request header (Route.ClusterHeader),
+// rewrite the path by regex (Route.RewritePath; the query is kept), set
+// Host to the chosen host (Route.AutoHostRewrite) and carry a hash policy
+// for consistent-hash balancers (Route.HashKey: header, cookie and client
+// IP sources folded as Envoy does). All of it is compiled by NewTable into
+// one optional block per route, so a route without these features costs
+// its caller a nil check.
+//
+// Header mutations (request_headers_to_add/remove, response_headers_to_
+// add/remove) exist at the route, virtual host and table levels. NewTable
+// folds them, in Envoy's order (route, then virtual host, then table; each
+// level removes, then adds; an add with append false first removes the
+// name), into one HeaderOps per direction and route: the names to remove
+// from the message and the fields to add. Values may use the variables
+// listed by SupportedVars; any other %NAME% is an error naming the field.
+// Host, the framing fields and the hop-by-hop fields cannot be mutated:
+// ferry owns them.
+//
 // # Goroutines
 //
 // Tables and Routes are immutable: every method is safe from any goroutine,

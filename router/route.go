@@ -62,6 +62,7 @@ type Route struct {
 	cluster  *ClusterAction
 	direct   *DirectResponse
 	redirect *Redirect
+	extra    *clusterExtra // action.go; nil unless the route needs it
 }
 
 // Name returns the route's configured name, possibly empty. Any goroutine.
@@ -136,10 +137,15 @@ func (rt *Route) equal(b []byte) bool {
 
 // RewritePath appends to dst the request-target path with the cluster
 // action's PrefixRewrite applied: the matched Prefix (or the whole Path) is
-// replaced and the query string is kept. Without a PrefixRewrite, or when
-// path does not satisfy the route's path condition, path is appended
-// unchanged. Any goroutine.
+// replaced and the query string is kept. With a RegexRewrite instead,
+// every match of its pattern in the path (the query excluded) is replaced
+// by its substitution and the query kept (Envoy's regex_rewrite); that
+// allocates. Without a rewrite, or when path does not satisfy the route's
+// path condition, path is appended unchanged. Any goroutine.
 func (rt *Route) RewritePath(dst, path []byte) []byte {
+	if rt.extra != nil && rt.extra.rewrite != nil {
+		return rt.appendRegexRewrite(dst, path)
+	}
 	if rt.cluster == nil || rt.cluster.PrefixRewrite == "" {
 		return append(dst, path...)
 	}

@@ -49,6 +49,81 @@ type ClusterAction struct {
 	PrefixRewrite string
 	// HostRewrite, if set, replaces the Host header sent upstream.
 	HostRewrite string
+	// AutoHostRewrite replaces the Host header sent upstream with the
+	// chosen host's address. Exclusive with HostRewrite.
+	AutoHostRewrite bool
+	// WeightedClusters, when set, replace Cluster: each request goes to one
+	// of them at random in proportion to the weights (Route.WeightedCluster).
+	WeightedClusters []WeightedCluster
+	// ClusterHeader, when set, replaces Cluster: the request header of that
+	// name names the cluster (Route.ClusterHeader).
+	ClusterHeader string
+	// RegexRewrite rewrites the path sent upstream; see Route.RewritePath.
+	// Exclusive with PrefixRewrite.
+	RegexRewrite *RegexRewrite
+	// HashPolicy makes the key of consistent-hash load balancers; see
+	// Route.HashKey.
+	HashPolicy []HashPolicy
+}
+
+// WeightedCluster is one cluster of a weighted split.
+type WeightedCluster struct {
+	// Name is the cluster. Required.
+	Name string
+	// Weight is its relative share; the weights of a route must not sum to
+	// zero. A zero weight takes no traffic.
+	Weight uint32
+}
+
+// RegexRewrite replaces every match of Pattern in the path (without its
+// query) by Substitution.
+type RegexRewrite struct {
+	// Pattern is an RE2 expression. Required.
+	Pattern string
+	// Substitution may refer to the pattern's groups as $1, ${1}, ${name}
+	// (Go's regexp.Expand) or \1 (Envoy's and RE2's syntax); $$ is a
+	// dollar sign. A reference to a group the pattern lacks is an error.
+	Substitution string
+}
+
+// HashPolicy is one source of a request's hash key (Envoy's and MOSN's
+// hash_policy entry). Exactly one field is set.
+type HashPolicy struct {
+	// Header hashes the value of this request header.
+	Header string
+	// Cookie hashes the value of this cookie (from the Cookie header).
+	Cookie string
+	// SourceIP hashes the client's IP address.
+	SourceIP bool
+}
+
+// HeaderValue is a header to add. Value may hold variables (see Var).
+type HeaderValue struct {
+	// Name is the header name. Required, a token.
+	Name string
+	// Value is the value, with %VARIABLE% references expanded per request;
+	// %% is a percent sign.
+	Value string
+	// Append adds a field beside existing ones of the same name; false
+	// replaces them (Envoy's and MOSN's append, true when absent in
+	// config).
+	Append bool
+}
+
+// HeaderMutations are headers added to and removed from the request sent
+// upstream and the response sent to the client. A route's mutations come
+// from three levels, applied in Envoy's order: the route's, then its
+// virtual host's, then the table's; each level removes, then adds. See
+// Route.RequestHeaders.
+type HeaderMutations struct {
+	// RequestAdd are added to the upstream request.
+	RequestAdd []HeaderValue
+	// RequestRemove are removed from the upstream request.
+	RequestRemove []string
+	// ResponseAdd are added to the response.
+	ResponseAdd []HeaderValue
+	// ResponseRemove are removed from the response.
+	ResponseRemove []string
 }
 
 // DirectResponse answers the request without going upstream.
@@ -87,6 +162,8 @@ type RouteSpec struct {
 	Direct *DirectResponse
 	// Redirect answers with a redirect.
 	Redirect *Redirect
+	// Headers are the route's header mutations (cluster actions only).
+	Headers HeaderMutations
 }
 
 // VirtualHostSpec groups routes under a set of domains.
@@ -104,6 +181,8 @@ type VirtualHostSpec struct {
 	// (an internal/metrics ID, which the composition root resolves); the
 	// proxy counts the virtual host's requests under it.
 	MetricsID uint32
+	// Headers are mutations for every route of the virtual host.
+	Headers HeaderMutations
 }
 
 // TableSpec describes a whole route table.
@@ -112,4 +191,6 @@ type TableSpec struct {
 	Name string
 	// VirtualHosts lists the virtual hosts; their order does not matter.
 	VirtualHosts []VirtualHostSpec
+	// Headers are mutations for every route of the table.
+	Headers HeaderMutations
 }
