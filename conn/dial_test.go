@@ -57,18 +57,6 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ign) })
 }
 
-// refusedAddr is an address nobody listens on.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 func TestNewTCPDialerRequiresSubmit(t *testing.T) {
 	if _, err := NewTCPDialer(TCPDialerOptions{}); err == nil || !strings.Contains(err.Error(), "Submit is required") {
 		t.Fatalf("got %v, want an error naming Submit", err)
@@ -125,7 +113,7 @@ func TestTCPDialerFailureComesOnTheLoop(t *testing.T) {
 	noLeaks(t)
 	tracker, l, held, d := heldDialer(t)
 	r := &dialResult{}
-	if err := d.Dial(l, refusedAddr(t), 5*time.Second, r); err != nil {
+	if err := d.Dial(l, testutil.ClosedAddr(t), 5*time.Second, r); err != nil {
 		t.Fatal(err)
 	}
 	if tracker.Open() != 1 || d.InFlight() != 1 {

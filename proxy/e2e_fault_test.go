@@ -18,15 +18,6 @@ func readRequest(t testing.TB, r *bufio.Reader) bool {
 }
 
 func TestProxyUpstreamFaults(t *testing.T) {
-	closedAddr := func() string { // a port nothing listens on
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := ln.Addr().String()
-		_ = ln.Close()
-		return a
-	}
 	// midBody is closed once the client holds the start of the body; the
 	// "reset mid body" upstream waits for it, so that its reset falls in
 	// the middle of the body.
@@ -74,7 +65,7 @@ func TestProxyUpstreamFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := closedAddr()
+			addr := testutil.ClosedAddr(t)
 			if !tc.refused {
 				addr = testutil.NewRawServer(t, tc.upstream).Addr()
 			}

@@ -52,9 +52,7 @@ func (s *stream) fail(e Error, from origin) Phase {
 	s.srv.stats.countFailure(e.Kind)
 	s.m.cause = e.Kind
 	s.al.failure = e.Kind
-	if se, ok := e.Err.(*spillError); ok {
-		s.srv.log.Warn(se.what, "err", se.err) // disk full: worth a warning
-	}
+	s.logFailure(&e, k)
 	closes := e.Source == Downstream || k.closes
 	if s.onWorker && from == inPhase {
 		// On the worker: the loop may be at the connections meanwhile

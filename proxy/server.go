@@ -13,6 +13,7 @@ import (
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/internal/codec/http2"
 	"github.com/ferry-proxy/ferry/internal/metrics"
+	"github.com/ferry-proxy/ferry/internal/ratelog"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/router"
@@ -141,8 +142,10 @@ func (o *Options) defaults() {
 // Server is the HTTP/1.1 proxy shared by every listener: configuration,
 // upstream pools, counters and the per-loop stream free lists.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
+	opts Options
+	log  *slog.Logger
+	// failLog limits logFailure to a line per Kind a second (faillog.go).
+	failLog  *ratelog.Limiter
 	clusters *upstream.Manager
 	pools    *upstream.PoolManager[*upConn]
 	workers  *worker.Pool
@@ -170,7 +173,7 @@ func NewServer(o Options) (*Server, error) {
 		return nil, errors.New("proxy: Loops, Workers, Clusters and Routers are required")
 	}
 	srv := &Server{opts: o, log: o.Logger, clusters: o.Clusters, workers: o.Workers,
-		stats: newStats(), loops: make([]loopState, o.Loops)}
+		stats: newStats(), loops: make([]loopState, o.Loops), failLog: newFailLog()}
 	if o.Via != "" {
 		srv.viaH2 = []byte("2 " + o.Via)
 	}

@@ -11,19 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// closedAddr is a loopback port nothing listens on.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	_ = ln.Close()
-	return a
-}
+	"github.com/ferry-proxy/ferry/internal/testutil"
+)
 
 // answerOK answers one request (whose head was read) with a keep-alive 200.
 func answerOK(c net.Conn, br *bufio.Reader, head string) bool {
@@ -130,7 +120,7 @@ func faultCases() []faultCase {
 func TestUpstreamFaults(t *testing.T) {
 	for _, tc := range faultCases() {
 		runNoLeak(t, tc.name, func(t *testing.T) {
-			addr := closedAddr(t)
+			addr := testutil.ClosedAddr(t)
 			if tc.handle != nil {
 				addr = rawUpstream(t, tc.handle).Addr()
 			}

@@ -165,3 +165,17 @@ func ReadFile(t testing.TB, path string) string {
 	}
 	return string(b)
 }
+
+// ClosedAddr is a loopback address nothing listens on: a port the kernel
+// gave and took back (a connect to it is refused unless another test
+// binds it meanwhile, which the kernel's port rotation makes unlikely).
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	_ = ln.Close()
+	return a
+}
