@@ -63,6 +63,12 @@ type ClusterSpec struct {
 	// reading its client, as a downstream connection does past
 	// ferry.buffers.write_high_watermark. Zero keeps the loop's watermarks.
 	ConnBufferLimit int
+	// HealthCheck, when set, runs active health checks on the hosts
+	// (health.go); HealthChecker runs them.
+	HealthCheck *HealthCheckSpec
+	// Outlier, when set, ejects hosts whose requests fail in a row
+	// (outlier.go).
+	Outlier *OutlierSpec
 }
 
 // validate checks one spec; errors name the host index but not the cluster.
@@ -89,6 +95,16 @@ func (s *ClusterSpec) validate() error {
 			return fmt.Errorf("%s is negative (%d)", f.name, f.v)
 		}
 	}
+	if s.HealthCheck != nil {
+		if err := s.HealthCheck.validate(); err != nil {
+			return err
+		}
+	}
+	if s.Outlier != nil {
+		if err := s.Outlier.validate(); err != nil {
+			return err
+		}
+	}
 	seen := make(map[string]int, len(s.Hosts))
 	for i, h := range s.Hosts {
 		if err := h.validate(); err != nil {
@@ -105,6 +121,13 @@ func (s *ClusterSpec) validate() error {
 // withDefaults returns a copy of s with defaults applied and its own Hosts.
 func (s ClusterSpec) withDefaults() ClusterSpec {
 	s.Hosts = append([]HostSpec(nil), s.Hosts...)
+	if s.HealthCheck != nil {
+		s.HealthCheck = s.HealthCheck.clone()
+	}
+	if s.Outlier != nil {
+		o := *s.Outlier
+		s.Outlier = &o
+	}
 	for i := range s.Hosts {
 		if s.Hosts[i].Weight == 0 {
 			s.Hosts[i].Weight = 1
@@ -134,6 +157,8 @@ type Cluster struct {
 	// Spec is the effective spec, defaults applied. Read-only.
 	Spec ClusterSpec
 	b    *balancer
+	// stats are the cluster's counters, kept across reloads (outlier.go).
+	stats *clusterStats
 }
 
 // Name is the cluster's name. Any goroutine.
@@ -144,14 +169,27 @@ func (c *Cluster) Name() string { return c.Spec.Name }
 func (c *Cluster) Hosts() []*Host { return c.b.hosts }
 
 // Pick chooses a host for a request by the cluster's policy, skipping
-// unhealthy hosts. It returns nil when no host is healthy (the proxy answers
-// with ErrNoHealthyHost). Lock-free, no allocation. Any goroutine.
-func (c *Cluster) Pick() *Host { return c.b.pick(nil) }
+// unhealthy hosts. When no host is healthy it picks among all of them
+// (panic mode, counted in Stats().LBPanics); it returns nil only for a
+// cluster without hosts (the proxy answers with ErrNoHealthyHost).
+// Lock-free, no allocation. Any goroutine.
+func (c *Cluster) Pick() *Host {
+	if h := c.b.pick(nil); h != nil {
+		return h
+	}
+	return c.pickPanic(nil)
+}
 
 // PickExcluding is Pick for a retry: it avoids prev, the host that just
-// failed. It returns prev only when prev is the cluster's one healthy host,
-// and nil when no host is healthy. Lock-free, no allocation. Any goroutine.
-func (c *Cluster) PickExcluding(prev *Host) *Host { return c.b.pick(prev) }
+// failed. It returns prev only when prev is the cluster's one healthy host
+// (or, in panic mode, its one host). Lock-free, no allocation. Any
+// goroutine.
+func (c *Cluster) PickExcluding(prev *Host) *Host {
+	if h := c.b.pick(prev); h != nil {
+		return h
+	}
+	return c.pickPanic(prev)
+}
 
 // HealthyHosts counts the cluster's healthy hosts, for admin. Any goroutine.
 func (c *Cluster) HealthyHosts() int {
@@ -177,6 +215,8 @@ type Manager struct {
 	snap atomic.Pointer[snapshot]
 	// removeFns hear of the hosts each Update removes (the pool managers).
 	removeFns []func(removed []*Host)
+	// changeFns hear of every Update's clusters (the health checker).
+	changeFns []func(list []*Cluster)
 }
 
 // NewManager returns a Manager with no clusters. Any goroutine.
@@ -238,7 +278,19 @@ func (m *Manager) Update(specs []ClusterSpec) error {
 			fn(removed)
 		}
 	}
+	for _, fn := range m.changeFns {
+		fn(next.list)
+	}
 	return nil
+}
+
+// onChange registers fn to be called by every later Update with the new
+// clusters, after the swap and with Update's lock held. fn must not
+// block. Any goroutine.
+func (m *Manager) onChange(fn func(list []*Cluster)) {
+	m.mu.Lock()
+	m.changeFns = append(m.changeFns, fn)
+	m.mu.Unlock()
 }
 
 // onRemove registers fn to be called by every later Update that removes
@@ -274,7 +326,9 @@ func validateAll(specs []ClusterSpec) error {
 // in kept.
 func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 	reuse := map[string]*Host{}
+	stats := &clusterStats{}
 	if prev != nil {
+		stats = prev.stats
 		for _, h := range prev.b.hosts {
 			reuse[h.address] = h
 		}
@@ -291,5 +345,7 @@ func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 		hosts[i] = h
 		weights[i] = uint64(hs.Weight)
 	}
-	return &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights)}
+	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats}
+	c.attachOutlier()
+	return c
 }

@@ -64,9 +64,19 @@ type Host struct {
 	// weight is atomic because Manager.Update keeps the *Host across a
 	// reload that changes its weight, while loops still read the old one.
 	weight atomic.Uint32
-	// healthy is written by health checks (control) and read by Pick on
-	// every loop.
-	healthy atomic.Bool
+	// down holds the reasons the host is out of rotation (downCheck,
+	// downEjected, downManual); zero means healthy. Health checks and
+	// outlier detection write it, Pick reads it on every loop: one load.
+	down atomic.Uint32
+	// seq numbers the hosts of a Manager in creation order; a health
+	// check runs on loop seq mod loops (health.go).
+	seq uint64
+	// od is the outlier detection state (outlier.go); od.det is nil when
+	// the cluster has no outlier_detection, and then Outcome and
+	// ConnectFailed cost one load and a nil check.
+	od outlierHost
+	// hc is the health check record (health.go), for admin and metrics.
+	hc healthStats
 	// removed is set by Manager.Update when a reload drops the host.
 	removed atomic.Bool
 
@@ -81,11 +91,26 @@ type Host struct {
 	connectFailures atomic.Uint64
 }
 
+// Reasons a host is out of rotation (Host.down bits).
+const (
+	// downCheck: active health checks failed unhealthy_threshold times.
+	downCheck uint32 = 1 << iota
+	// downEjected: outlier detection ejected the host.
+	downEjected
+	// downManual: SetHealthy(false).
+	downManual
+)
+
+// hostSeq numbers new hosts (Host.seq).
+//
+//nolint:gochecknoglobals // a counter, so that hosts spread over the loops
+var hostSeq atomic.Uint64
+
 // newHost returns a healthy host.
 func newHost(cluster string, s HostSpec) *Host {
-	h := &Host{address: s.Address, cluster: cluster, metricsID: s.MetricsID}
+	h := &Host{address: s.Address, cluster: cluster, metricsID: s.MetricsID, seq: hostSeq.Add(1) - 1}
 	h.weight.Store(s.Weight)
-	h.healthy.Store(true)
+	h.od.timer.Init((*returnTimer)(h))
 	return h
 }
 
@@ -104,13 +129,25 @@ func (h *Host) String() string { return h.cluster + "/" + h.address }
 // Weight is the host's current weight, at least 1. Any goroutine.
 func (h *Host) Weight() uint32 { return h.weight.Load() }
 
-// Healthy reports whether load balancers may pick the host. A new host is
-// healthy. Any goroutine.
-func (h *Host) Healthy() bool { return h.healthy.Load() }
+// Healthy reports whether load balancers may pick the host: no health
+// check failed it, outlier detection has not ejected it and SetHealthy did
+// not take it out. A new host is healthy. Any goroutine.
+func (h *Host) Healthy() bool { return h.down.Load() == 0 }
 
-// SetHealthy marks the host healthy or not; Pick sees the change on its next
-// call. Any goroutine.
-func (h *Host) SetHealthy(ok bool) { h.healthy.Store(ok) }
+// SetHealthy takes the host out of rotation by hand, or puts it back (it
+// stays out while a health check or an ejection holds it); Pick sees the
+// change on its next call. Any goroutine.
+func (h *Host) SetHealthy(ok bool) { h.setDown(downManual, !ok) }
+
+// setDown sets or clears one reason the host is out of rotation. Any
+// goroutine.
+func (h *Host) setDown(bit uint32, on bool) {
+	if on {
+		h.down.Or(bit)
+	} else {
+		h.down.And(^bit)
+	}
+}
 
 // Removed reports whether a reload dropped the host from its cluster. A
 // removed host is never picked by a current cluster. Pool managers built

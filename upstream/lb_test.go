@@ -323,18 +323,22 @@ func TestLeastRequestAvoidsBusyHost(t *testing.T) {
 	}
 }
 
-func TestPickNoHealthyHost(t *testing.T) {
+func TestPickPanicsWithNoHealthyHost(t *testing.T) {
 	for p := range lbPolicyCount {
 		t.Run(p.String(), func(t *testing.T) {
 			c := newTestCluster(t, p, 1, 2, 3)
 			for _, h := range c.Hosts() {
 				h.SetHealthy(false)
 			}
-			if h := c.Pick(); h != nil {
-				t.Fatalf("Pick = %v, want nil", h)
+			// Panic mode: every host is unhealthy, so all of them serve.
+			if h := c.Pick(); h == nil {
+				t.Fatal("Pick = nil, want a host (panic mode)")
 			}
-			if h := c.PickExcluding(c.Hosts()[0]); h != nil {
-				t.Fatalf("PickExcluding = %v, want nil", h)
+			if h := c.PickExcluding(c.Hosts()[0]); h == nil || h == c.Hosts()[0] {
+				t.Fatalf("PickExcluding = %v, want another host (panic mode)", h)
+			}
+			if n := c.Stats().LBPanics; n != 2 {
+				t.Fatalf("LBPanics = %d, want 2", n)
 			}
 			c.Hosts()[2].SetHealthy(true)
 			for range 50 {
