@@ -114,6 +114,8 @@ type Conn struct {
 	held int
 	// bytesIn and bytesOut are SetByteCounters' (counters.go), or nil.
 	bytesIn, bytesOut *metrics.Counter
+	// direct is set by StartDirect (relay.go), nil otherwise.
+	direct *direct
 }
 
 // New wraps gc, which has just opened on loop l. The socket was reserved in
@@ -314,6 +316,7 @@ func (c *Conn) closeSocket() {
 
 // recheck is called by the loop sweep; it reports whether to keep watching.
 func (c *Conn) recheck() bool {
+	c.recheckDirect() // relay.go: one nil check for other connections
 	switch c.state {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()

@@ -132,6 +132,10 @@ type Listener struct {
 	// BytesReceived and BytesSent count request and response bytes on
 	// the downstream side.
 	BytesReceived, BytesSent Counter
+	// TCPConnectFailures counts a tcp_proxy's failed upstream connection
+	// attempts; TCPNoUpstream the connections it closed because no route
+	// matched or every attempt failed.
+	TCPConnectFailures, TCPNoUpstream Counter
 	// codes counts responses by code, MinCode to MaxCode (the class is
 	// the code's first digit: PromQL sums by it).
 	codes [MaxCode - MinCode + 1]Counter

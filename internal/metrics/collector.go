@@ -157,6 +157,10 @@ func (r *Registry) NewCollector() *Collector {
 				func(x *Listener) *Counter { return &x.BytesReceived }),
 			counter("listener_sent_bytes_total", "Response bytes sent to clients.", l,
 				func(x *Listener) *Counter { return &x.BytesSent }),
+			counter("listener_tcp_proxy_connect_failures_total", "Failed upstream connection attempts of the listener's tcp_proxy.", l,
+				func(x *Listener) *Counter { return &x.TCPConnectFailures }),
+			counter("listener_tcp_proxy_no_upstream_total", "Connections the listener's tcp_proxy closed because no route matched or no host could be reached.", l,
+				func(x *Listener) *Counter { return &x.TCPNoUpstream }),
 		},
 		hists: []histFamily[Listener]{{
 			desc: desc("listener_request_duration_seconds",
