@@ -11,6 +11,12 @@
 // close" (or an HTTP/1.0 request without keep-alive) gets its response and
 // then the connection is closed once the response has left gnet's buffer.
 //
+// It keeps at most -max-conns connections open (default: RLIMIT_NOFILE
+// minus 64) and closes one past that as soon as it is accepted: gnet stops
+// the whole engine when accept meets EMFILE, and in a benchmark every proxy
+// keeps its idle upstream connections, so the origin must not run out of
+// descriptors before its clients do.
+//
 // Once the listener is bound the command prints "listening on ADDR" on
 // stdout, so callers that passed port 0 can learn the port.
 //

@@ -23,10 +23,18 @@ func run(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address; port 0 picks a free port")
 	loops := fs.Int("loops", 0, "event loops (0 = one per CPU)")
 	reusePort := fs.Bool("reuseport", true, "one SO_REUSEPORT listener per loop")
+	maxConns := fs.Int64("max-conns", -1, "most open connections; one past it is closed at accept (-1 = RLIMIT_NOFILE minus 64, 0 = no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv := NewServer(Options{Addr: *addr, Loops: *loops, ReusePort: *reusePort})
+	if *maxConns < 0 {
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("getrlimit: %w", err)
+		}
+		*maxConns = max(int64(lim.Cur)-64, 1) //nolint:gosec // a descriptor limit fits an int64
+	}
+	srv := NewServer(Options{Addr: *addr, Loops: *loops, ReusePort: *reusePort, MaxConns: *maxConns})
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
 
@@ -45,6 +53,9 @@ func run(args []string) error {
 	case err := <-done:
 		return err
 	case <-sig:
+	}
+	if n := srv.Refused(); n > 0 {
+		fmt.Printf("refused %d connections over the budget of %d\n", n, *maxConns)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -35,6 +35,12 @@ type Options struct {
 	ReusePort bool
 	// Logger receives gnet's warnings and errors; nil means stderr.
 	Logger *log.Logger
+	// MaxConns, when > 0, is the most connections kept open: one past it
+	// is closed as soon as it is accepted. gnet stops the whole engine
+	// when accept meets EMFILE (docs/gnet.md, "EMFILE kills the engine"),
+	// so a budget below the descriptor limit keeps the origin alive when
+	// every proxy in the benchmark holds its idle upstream connections.
+	MaxConns int64
 }
 
 // Server is the benchmark origin. Create it with NewServer, call Run (which
@@ -52,7 +58,14 @@ type Server struct {
 	addr     string
 	runErr   error
 	loops    map[gnet.EventLoop]*loopState
+
+	open    atomic.Int64 // connections between OnOpen and OnClose
+	refused atomic.Int64 // connections closed because open was at MaxConns
 }
+
+// Refused returns how many connections were closed at accept because the
+// server held MaxConns already. Any goroutine.
+func (s *Server) Refused() int64 { return s.refused.Load() }
 
 // loopState tracks, per event loop, the connections that wait for their
 // last response to be flushed before they are closed.
@@ -205,9 +218,15 @@ func listenerAddr(eng gnet.Engine) (string, error) {
 	}
 }
 
-// OnOpen attaches the parser state. Loop only.
+// OnOpen attaches the parser state, or closes c at once when MaxConns
+// connections are open already (OnClose still runs and counts it out).
+// Loop only.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	c.SetContext(&connState{})
+	if n := s.open.Add(1); s.opts.MaxConns > 0 && n > s.opts.MaxConns {
+		s.refused.Add(1)
+		return nil, gnet.Close
+	}
 	return nil, gnet.None
 }
 
@@ -237,6 +256,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 
 // OnClose marks the state so that a pending sweep forgets the conn. Loop only.
 func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+	s.open.Add(-1)
 	if st, ok := c.Context().(*connState); ok {
 		st.closed = true
 	}

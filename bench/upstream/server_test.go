@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-proxy/ferry/internal/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -26,10 +27,16 @@ func TestMain(m *testing.M) {
 // startServer runs a server on 127.0.0.1:0 and stops it when the test ends.
 func startServer(t *testing.T) string {
 	t.Helper()
-	srv := NewServer(Options{
-		Addr: "127.0.0.1:0", Loops: 2,
-		Logger: log.New(io.Discard, "", 0),
-	})
+	addr, _ := startServerWith(t, Options{})
+	return addr
+}
+
+// startServerWith is startServer with options (Addr, Loops and Logger are
+// set here).
+func startServerWith(t *testing.T, opts Options) (string, *Server) {
+	t.Helper()
+	opts.Addr, opts.Loops, opts.Logger = "127.0.0.1:0", 2, log.New(io.Discard, "", 0)
+	srv := NewServer(opts)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -48,7 +55,49 @@ func startServer(t *testing.T) string {
 			t.Errorf("run: %v", err)
 		}
 	})
-	return addr
+	return addr, srv
+}
+
+// TestServerMaxConns: past MaxConns a new connection is closed at once and
+// counted, the ones within keep working, and a place freed by a close is
+// taken again.
+func TestServerMaxConns(t *testing.T) {
+	addr, srv := startServerWith(t, Options{MaxConns: 2})
+	var held []net.Conn
+	for range 2 {
+		c, br := dial(t, addr)
+		write(t, c, "GET /1k HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := readResponse(t, br, "GET"); resp.StatusCode != 200 || len(body) != 1024 {
+			t.Fatalf("within the budget: %d, %d bytes", resp.StatusCode, len(body))
+		}
+		held = append(held, c)
+	}
+	over, br := dial(t, addr)
+	write(t, over, "GET /1k HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("a connection past MaxConns was answered")
+	}
+	if n := srv.Refused(); n != 1 {
+		t.Fatalf("refused %d, want 1", n)
+	}
+	if err := held[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The close reaches the server's loop asynchronously: retry until the
+	// freed place is taken (bounded by dial's deadline via the test timeout).
+	testutil.WaitFor(t, 10*time.Second, "a freed place is taken again", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close() //nolint:errcheck // probe connection
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.WriteString(c, "GET /0 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return false
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+		return err == nil && resp.StatusCode == 200
+	})
 }
 
 // dial opens a client connection with a generous deadline (a hang fails
