@@ -25,6 +25,8 @@ type config struct {
 	ferryH2C      bool          // give ferry an h2c listener and run h2 cases on it
 	upstreamLoops int           // upstream event loops (0 = one per CPU)
 	readyTimeout  time.Duration // how long a started server may take to answer
+	noiseMax      float64       // foreign CPU, % of the machine, above which a run is repeated (0 = never)
+	noiseRepeats  int           // at most this many repeats of one run
 	args          []string      // the command line, for the report
 }
 
@@ -35,7 +37,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.root, "root", "", "repository root (default: found from the working directory)")
 	fs.StringVar(&cfg.workDir, "work", "bench/.work", "scratch directory for binaries, configs and logs")
 	fs.StringVar(&cfg.outDir, "out", "bench/results", "directory for the markdown and SVG results")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "interleaved rounds per case (>= 3 for a result worth quoting)")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "interleaved rounds per case (>= 5 for a spread worth quoting)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured duration of each run (whole seconds)")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up run before each measured run (whole seconds, 0 = none)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode: 1 round, 3 s per run, 1 s warm-up, a subset of cases (about a minute)")
@@ -50,16 +52,18 @@ func parseConfig(args []string) (config, error) {
 	fs.BoolVar(&cfg.ferryH2C, "ferry-h2c", true, "give ferry an h2c listener (downstream_protocol Http2) and run the HTTP/2 cases against it")
 	fs.IntVar(&cfg.upstreamLoops, "upstream-loops", 0, "upstream event loops (0 = one per CPU)")
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", 15*time.Second, "how long a started server may take to answer GET /")
+	fs.Float64Var(&cfg.noiseMax, "noise-max", 5, "repeat a run when processes outside the benchmark used more than this % of the machine's CPU during it (0 = never)")
+	fs.IntVar(&cfg.noiseRepeats, "noise-repeats", 2, "repeat a noisy run at most this many times, then keep its least noisy attempt and flag it")
 	list := fs.Bool("list", false, "list the cases and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if *list {
 		for _, c := range allCases() {
-			fmt.Printf("%-14s %s\n", c.ID, c.Title)
+			fmt.Printf("%-18s %s\n", c.ID, c.Title)
 		}
 		for _, c := range allSlowCases() {
-			fmt.Printf("%-14s %s (slowhttptest -X, %v)\n", c.ID, c.Title, c.Length)
+			fmt.Printf("%-18s %s (slowhttptest -X, %v)\n", c.ID, c.Title, c.Length)
 		}
 		return cfg, errListed
 	}
@@ -107,6 +111,12 @@ func (c config) validate() error {
 	}
 	if c.rounds < 1 {
 		return fmt.Errorf("-rounds %d: want at least 1", c.rounds)
+	}
+	if c.noiseMax < 0 || c.noiseMax >= 100 {
+		return fmt.Errorf("-noise-max %v: want a percentage in [0, 100)", c.noiseMax)
+	}
+	if c.noiseRepeats < 0 || c.noiseRepeats > 10 {
+		return fmt.Errorf("-noise-repeats %d: want 0..10", c.noiseRepeats)
 	}
 	if c.idleConns < 0 || c.idleConns > 18000 {
 		return fmt.Errorf("-idle %d: want 0..18000 (the hard RLIMIT_NOFILE here is 20000)", c.idleConns)

@@ -19,16 +19,20 @@ func TestParseConfig(t *testing.T) {
 		targets   []string
 		forwarder string
 	}{
-		{name: "defaults", ok: true, rounds: 3, dur: 10 * time.Second},
+		{name: "defaults", ok: true, rounds: 5, dur: 10 * time.Second},
 		{name: "quick", args: []string{"-quick"}, ok: true, rounds: 1, dur: 3 * time.Second, cases: quickCaseIDs()},
 		{name: "quick with override", args: []string{"-quick", "-rounds", "2", "-cases", "0b-c50"}, ok: true,
 			rounds: 2, dur: 3 * time.Second, cases: []string{"0b-c50"}},
 		{name: "fractional duration", args: []string{"-duration", "1500ms"}},
 		{name: "unknown case", args: []string{"-cases", "nope"}},
 		{name: "forwarder target", args: []string{"-targets", "direct,forwarder", "-forwarder", "/opt/fw"}, ok: true,
-			rounds: 3, dur: 10 * time.Second, targets: []string{targetDirect, targetForwarder}, forwarder: "/opt/fw"},
+			rounds: 5, dur: 10 * time.Second, targets: []string{targetDirect, targetForwarder}, forwarder: "/opt/fw"},
 		{name: "unknown target", args: []string{"-targets", "envoy"}},
 		{name: "too many idle", args: []string{"-idle", "30000"}},
+		{name: "noise limit", args: []string{"-noise-max", "100"}},
+		{name: "negative repeats", args: []string{"-noise-repeats", "-1"}},
+		{name: "new cases", args: []string{"-cases", "1k-c5000,pipeline-1k-c50,metrics-on"}, ok: true, rounds: 5,
+			dur: 10 * time.Second, cases: []string{"1k-c5000", "pipeline-1k-c50", "metrics-on"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,5 +108,56 @@ func TestBuildBinariesOptional(t *testing.T) {
 		func(target string) bool { return target == targetForwarder })
 	if err != nil || b != withFw || len(notes) != 0 {
 		t.Fatalf("prebuilt forwarder: got %+v, notes %q, err %v", b, notes, err)
+	}
+}
+
+// TestCaseTargets: a variant case runs only on the targets it names, every
+// other case on the base targets only; a target lacking the listener a
+// case needs gets a reason.
+func TestCaseTargets(t *testing.T) {
+	byID := map[string]benchCase{}
+	for _, c := range allCases() {
+		byID[c.ID] = c
+	}
+	tests := []struct {
+		caseID, target string
+		runs           bool
+	}{
+		{"1k-c50", targetNginx, true},
+		{"1k-c50", targetFerryMetrics, false},
+		{"metrics-on", targetFerryMetrics, true},
+		{"metrics-on", targetFerryAuto, true},
+		{"metrics-on", targetNginx, false},
+		{"accesslog-on", targetNginxAccessLog, true},
+		{"accesslog-on", targetHAProxy, false},
+		{"https-1k-c50", targetHAProxy, true},
+	}
+	for _, tc := range tests {
+		if got := caseRunsOn(byID[tc.caseID], tc.target); got != tc.runs {
+			t.Errorf("caseRunsOn(%s, %s) = %v, want %v", tc.caseID, tc.target, got, tc.runs)
+		}
+	}
+	direct := &target{Name: targetDirect, H1Addr: "a"}
+	fw := &target{Name: targetForwarder, H1Addr: "a"}
+	ferry := &target{Name: targetFerryAuto, H1Addr: "a", H2Addr: "b", TLSAddr: "c"}
+	for _, tc := range []struct {
+		t      *target
+		caseID string
+		want   string
+	}{
+		{direct, "https-1k-c50", "the upstream speaks plain text only"},
+		{fw, "h2-tls-1k-c50-m10", "a byte copier: TLS would reach the plain-text upstream"},
+		{direct, "h2load-c100-m100", "the upstream speaks HTTP/1.1 only"},
+		{fw, "pipeline-1k-c50", ""},
+		{ferry, "h2-tls-1k-c50-m10", ""},
+		{ferry, "https-resume-c1", ""},
+		{&target{Name: targetFerryAuto, H1Addr: "a"}, "h2load-c1000-m10", "no h2c listener (-ferry-h2c=false)"},
+	} {
+		if got := naReason(tc.t, byID[tc.caseID]); got != tc.want {
+			t.Errorf("naReason(%s, %s) = %q, want %q", tc.t.Name, tc.caseID, got, tc.want)
+		}
+	}
+	if byID["1k-c5000"].NoFile <= 10000 || byID["pipeline-1k-c50"].Pipeline != 16 || byID["https-resume-c1"].tool() != "s_time" {
+		t.Error("new cases lost their parameters")
 	}
 }

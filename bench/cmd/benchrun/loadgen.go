@@ -22,6 +22,18 @@ type loadResult struct {
 	// ThreadRPS is wrk's per-thread Req/Sec average (a cross-check of RPS
 	// for -t1 runs); 0 for h2load.
 	ThreadRPS float64
+	// H2 holds h2load's request counts (Counted false for other tools).
+	H2 h2Counts
+	// Resumed and Full count s_time's connections by whether the session
+	// was resumed; both 0 for other tools.
+	Resumed, Full int64
+}
+
+// h2Counts is h2load's "requests:" and "status codes:" lines.
+type h2Counts struct {
+	Counted                    bool
+	Succeeded, Failed, Errored int64 // failed includes non-2xx/3xx statuses; errored does not
+	Timeout, Status5xx         int64
 }
 
 // errParse marks output the parsers do not understand.
@@ -38,13 +50,73 @@ var (
 
 	h2FinishedRe = regexp.MustCompile(`(?m)^finished in ([0-9.]+[a-z]+), ([0-9.]+) req/s`)
 	h2RequestsRe = regexp.MustCompile(`(?m)^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
+	h2StatusRe   = regexp.MustCompile(`(?m)^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
+	h2ProtoRe    = regexp.MustCompile(`(?m)^Application protocol: (\S+)`)
+
+	sTimeConnsRe = regexp.MustCompile(`(?m)^(\d+) connections in \d+ real seconds, (\d+) bytes read per connection`)
+	sTimeMarksRe = regexp.MustCompile(`(?m)^[rt3*]+$`)
 )
 
-// wrkArgs builds the wrk command line for one case.
-func wrkArgs(c benchCase, url string, d time.Duration) []string {
+// wrkPipelineScript is the wrk Lua script that writes depth requests for
+// path at once on each connection; wrk counts the requests in the buffer
+// and waits for that many responses before writing again.
+func wrkPipelineScript(path string, depth int) string {
+	return fmt.Sprintf(`-- benchrun: %d pipelined GET %s per write
+init = function(args)
+  local r = {}
+  for i = 1, %d do
+    r[i] = wrk.format(nil, %q)
+  end
+  req = table.concat(r)
+end
+request = function()
+  return req
+end
+`, depth, path, depth, path)
+}
+
+// sTimeArgs builds the openssl s_time command line: one connection at a
+// time for d, each fetching path with HTTP/1.0 and closing, with a full
+// handshake (mode "new") or a resumed session ("reuse").
+func sTimeArgs(c benchCase, addr string, d time.Duration) []string {
+	return []string{"s_time", "-connect", addr, "-" + c.STime, "-www", c.Path, "-time", strconv.Itoa(int(d.Seconds()))}
+}
+
+// parseSTime parses openssl s_time's output. It prints one mark per
+// connection ('r' resumed, '*' a full TLS 1.2+ handshake) and then the
+// count; seconds is the wall time the harness measured (s_time's own
+// figure is its user CPU time or whole seconds). A connection that read
+// less than minBytes on average counts as an error: the response was cut.
+func parseSTime(out string, seconds float64, minBytes int64) (loadResult, error) {
+	var r loadResult
+	m := sTimeConnsRe.FindAllStringSubmatch(out, -1)
+	if m == nil || seconds <= 0 {
+		return r, fmt.Errorf("%w: no 'connections in N real seconds' line in s_time output", errParse)
+	}
+	last := m[len(m)-1]                               // with -new or -reuse alone there is one; keep the last
+	r.Requests, _ = strconv.ParseInt(last[1], 10, 64) // \d+
+	perConn, _ := strconv.ParseInt(last[2], 10, 64)
+	for _, marks := range sTimeMarksRe.FindAllString(out, -1) {
+		r.Resumed += int64(strings.Count(marks, "r"))
+		r.Full += int64(len(marks)) - int64(strings.Count(marks, "r"))
+	}
+	r.Seconds = seconds
+	r.RPS = float64(r.Requests) / seconds
+	if r.Requests > 0 && perConn < minBytes {
+		r.Errors = r.Requests
+	}
+	return r, nil
+}
+
+// wrkArgs builds the wrk command line for one case; script is the Lua
+// script's path ("" for none).
+func wrkArgs(c benchCase, url string, d time.Duration, script string) []string {
 	args := []string{
 		"-t" + strconv.Itoa(max(c.Threads, 1)), "-c" + strconv.Itoa(c.Conns),
 		"-d" + strconv.Itoa(int(d.Seconds())) + "s", "--timeout", "5s", "--latency",
+	}
+	if script != "" {
+		args = append(args, "-s", script)
 	}
 	if c.Close {
 		args = append(args, "-H", "Connection: close")
@@ -158,11 +230,13 @@ func parseMetric(s string) (float64, error) {
 }
 
 // parseH2load parses h2load's summary and, when log is not empty, its
-// per-request log (start µs, status, duration µs) for p50/p99.
-func parseH2load(out string, log []byte) (loadResult, error) {
+// per-request log (start µs, status, duration µs) for p50/p99. wantProto
+// is the application protocol h2load must report: "h2c" in cleartext,
+// "h2" over TLS.
+func parseH2load(out string, log []byte, wantProto string) (loadResult, error) {
 	var r loadResult
-	if !strings.Contains(out, "Application protocol: h2c") {
-		return r, fmt.Errorf("%w: h2load did not negotiate h2c", errParse)
+	if p := h2ProtoRe.FindStringSubmatch(out); p == nil || p[1] != wantProto {
+		return r, fmt.Errorf("%w: h2load did not negotiate %s", errParse, wantProto)
 	}
 	f := h2FinishedRe.FindStringSubmatch(out)
 	q := h2RequestsRe.FindStringSubmatch(out)
@@ -180,6 +254,12 @@ func parseH2load(out string, log []byte) (loadResult, error) {
 	timeout, _ := strconv.ParseInt(q[7], 10, 64)
 	r.Requests = done
 	r.Errors = failed + timeout
+	r.H2 = h2Counts{Counted: true, Failed: failed, Timeout: timeout}
+	r.H2.Succeeded, _ = strconv.ParseInt(q[4], 10, 64)
+	r.H2.Errored, _ = strconv.ParseInt(q[6], 10, 64)
+	if st := h2StatusRe.FindStringSubmatch(out); st != nil {
+		r.H2.Status5xx, _ = strconv.ParseInt(st[4], 10, 64)
+	}
 	if len(log) > 0 {
 		lat, err := parseH2Log(log)
 		if err != nil {

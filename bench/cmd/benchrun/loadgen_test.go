@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -110,22 +111,96 @@ func TestParseMetric(t *testing.T) {
 func TestParseH2load(t *testing.T) {
 	log := []byte("1700000000000000\t200\t100\n1700000000000001\t200\t300\n" +
 		"1700000000000002\t-1\t999999\n1700000000000003\t200\t200\n1700000000000004\t503\t5\n")
-	got, err := parseH2load(readTestdata(t, "h2load-nginx.txt"), log)
+	got, err := parseH2load(readTestdata(t, "h2load-nginx.txt"), log, "h2c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := loadResult{Requests: 44838, Seconds: 1, RPS: 44838, P50: 200 * time.Microsecond, P99: 300 * time.Microsecond}
+	want := loadResult{Requests: 44838, Seconds: 1, RPS: 44838, P50: 200 * time.Microsecond, P99: 300 * time.Microsecond,
+		H2: h2Counts{Counted: true, Succeeded: 44838}}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	if _, err := parseH2load("finished in 1.00s, 5.00 req/s, 1MB/s\n", nil); !errors.Is(err, errParse) {
+	if _, err := parseH2load("finished in 1.00s, 5.00 req/s, 1MB/s\n", nil, "h2c"); !errors.Is(err, errParse) {
 		t.Fatalf("h1 fallback output: error %v, want errParse", err)
+	}
+	// The same output is not accepted where TLS (ALPN h2) was asked for.
+	if _, err := parseH2load(readTestdata(t, "h2load-nginx.txt"), nil, "h2"); !errors.Is(err, errParse) {
+		t.Fatalf("h2c output for an h2 case: error %v, want errParse", err)
+	}
+}
+
+// TestParseH2loadCounts: a run where the proxy answered some requests
+// with 503 and some streams were reset reports each count, and the
+// failed ones as errors.
+func TestParseH2loadCounts(t *testing.T) {
+	out := "Application protocol: h2\n\nfinished in 2.00s, 9000.00 req/s, 9MB/s\n" +
+		"requests: 20000 total, 20100 started, 18000 done, 15000 succeeded, 5000 failed, 2000 errored, 0 timeout\n" +
+		"status codes: 15000 2xx, 0 3xx, 0 4xx, 3000 5xx\n"
+	got, err := parseH2load(out, nil, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := h2Counts{Counted: true, Succeeded: 15000, Failed: 5000, Errored: 2000, Status5xx: 3000}
+	if got.H2 != want || got.Requests != 18000 || got.Errors != 5000 || got.RPS != 9000 {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestParseSTime(t *testing.T) {
+	tests := []struct {
+		name             string
+		out              string
+		ok               bool
+		conns, res, full int64
+		errs             int64
+	}{
+		{name: "full handshakes", ok: true, conns: 6, full: 6,
+			out: "Collecting connection statistics for 2 seconds\n******\n\n6 connections in 0.01s; 600.00 connections/user sec, bytes read 7000\n" +
+				"6 connections in 3 real seconds, 1166 bytes read per connection\n"},
+		{name: "resumed after the first", ok: true, conns: 5, res: 4, full: 1,
+			out: "Collecting connection statistics for 2 seconds\n\n\nNow timing with session id reuse.\nstarting\n*rrrr\n\n" +
+				"5 connections in 0.01s; 500.00 connections/user sec, bytes read 6000\n5 connections in 2 real seconds, 1200 bytes read per connection\n"},
+		{name: "cut responses", ok: true, conns: 3, full: 3, errs: 3,
+			out: "***\n\n3 connections in 0.00s; 0.00 connections/user sec, bytes read 30\n3 connections in 2 real seconds, 10 bytes read per connection\n"},
+		{name: "refused", out: "connect:errno=111\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseSTime(tc.out, 2, 1024)
+			if (err == nil) != tc.ok {
+				t.Fatalf("error %v, want ok=%v", err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			if got.Requests != tc.conns || got.Resumed != tc.res || got.Full != tc.full || got.Errors != tc.errs ||
+				!closeTo(got.RPS, float64(tc.conns)/2) {
+				t.Fatalf("got %+v", got)
+			}
+		})
+	}
+}
+
+func TestPipelineScriptAndArgs(t *testing.T) {
+	script := wrkPipelineScript("/1k", 16)
+	for _, want := range []string{"for i = 1, 16 do", `wrk.format(nil, "/1k")`, "req = table.concat(r)", "return req"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	got := joinArgs(wrkArgs(benchCase{Conns: 50, Threads: 1, Pipeline: 16}, "http://127.0.0.1:1/1k", 2*time.Second, "/tmp/p.lua"))
+	if want := "-t1 -c50 -d2s --timeout 5s --latency -s /tmp/p.lua http://127.0.0.1:1/1k"; got != want {
+		t.Fatalf("wrk args %q, want %q", got, want)
+	}
+	st := joinArgs(sTimeArgs(benchCase{Path: "/1k", STime: "reuse"}, "127.0.0.1:9", 3*time.Second))
+	if want := "s_time -connect 127.0.0.1:9 -reuse -www /1k -time 3"; st != want {
+		t.Fatalf("s_time args %q, want %q", st, want)
 	}
 }
 
 func TestLoadArgs(t *testing.T) {
 	c := benchCase{ID: "x", Path: "/1k", Conns: 50, Threads: 1, Close: true}
-	got := wrkArgs(c, "http://127.0.0.1:1/1k", 10*time.Second)
+	got := wrkArgs(c, "http://127.0.0.1:1/1k", 10*time.Second, "")
 	want := []string{"-t1", "-c50", "-d10s", "--timeout", "5s", "--latency", "-H", "Connection: close", "http://127.0.0.1:1/1k"}
 	if len(got) != len(want) {
 		t.Fatalf("wrk args %q, want %q", got, want)

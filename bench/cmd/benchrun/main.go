@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ func run(args []string) error {
 		return err
 	}
 	defer b.sup.Close()
+	defer os.RemoveAll(b.tmp) //nolint:errcheck // scratch; runs after the children are stopped
 	if err := b.run(ctx); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; every started process was stopped, no results written: %w", err)
@@ -71,17 +73,22 @@ func newBench(cfg config) (*bench, error) {
 	if err := raiseNoFile(); err != nil {
 		return nil, err
 	}
+	tmp, err := os.MkdirTemp("", "benchrun-")
+	if err != nil {
+		return nil, err
+	}
 	mode := "full"
 	if cfg.quick {
 		mode = "quick"
 	}
 	logger := log.New(os.Stderr, "benchrun: ", log.Ltime)
 	return &bench{
-		cfg: cfg, root: root, work: work, logf: logger.Printf,
+		cfg: cfg, root: root, work: work, tmp: tmp, logf: logger.Printf,
 		sup: &supervisor{logDir: filepath.Join(work, "logs")},
 		rep: &report{
 			Started: time.Now(), Command: commandLine(cfg.args), Mode: mode,
 			Rounds: cfg.rounds, Duration: cfg.duration, Warmup: cfg.warmup,
+			NoiseMax: cfg.noiseMax, NoiseRepeats: cfg.noiseRepeats,
 		},
 	}, nil
 }
@@ -117,6 +124,17 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.rep.Cases = b.runnableCases(cases, missing)
+	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.TLS }) {
+		f, err := writeTLSFiles(b.tmp, time.Now())
+		if err != nil {
+			b.note("TLS cases cannot run: %v", err)
+		} else {
+			b.tls = &f
+		}
+	}
+	if lim, err := noFileLimit(); err == nil {
+		b.rep.NoFile = lim
+	}
 	_, targets, err := b.startTargets(ctx, missing)
 	if err != nil {
 		return err
@@ -157,19 +175,34 @@ func (b *bench) run(ctx context.Context) error {
 	return b.writeResults()
 }
 
-// runnableCases drops HTTP/2 cases when h2load is missing or no selected
-// target speaks h2c, with a note.
+// runnableCases drops the cases whose load generator is missing, and
+// HTTP/2 cases when no selected target speaks HTTP/2, with a note.
 func (b *bench) runnableCases(cases []benchCase, missing map[string]bool) []benchCase {
-	h2Capable := (b.cfg.wantTarget(targetNginx) && !missing["nginx"]) || (b.cfg.ferryH2C && b.bins.ferry != "")
+	h2Capable := (b.cfg.wantTarget(targetNginx) && !missing["nginx"]) ||
+		(b.cfg.wantTarget(targetHAProxy) && !missing["haproxy"]) || (b.cfg.ferryH2C && b.bins.ferry != "")
 	var out []benchCase
 	for _, c := range cases {
-		if c.Proto == protoH2 && (missing["h2load"] || !h2Capable) {
-			b.note("case %s skipped: needs h2load and an h2c-capable target", c.ID)
+		switch tool := c.tool(); {
+		case tool == "h2load" && (missing["h2load"] || !h2Capable):
+			b.note("case %s skipped: needs h2load and an HTTP/2-capable target", c.ID)
+			continue
+		case tool == "s_time" && missing["openssl"]:
+			b.note("case %s skipped: needs openssl (s_time)", c.ID)
 			continue
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// noFileLimit returns the soft RLIMIT_NOFILE (after raiseNoFile: the hard
+// limit), which the children inherit.
+func noFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	return lim.Cur, nil
 }
 
 // writeResults writes OUT/STAMP.md, OUT/STAMP.svg and OUT/LATEST.md.

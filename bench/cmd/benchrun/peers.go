@@ -40,20 +40,113 @@ func substitute(text string, pairs ...string) (string, error) {
 	return text, nil
 }
 
-// nginxConfig returns the nginx config for the given addresses.
-func nginxConfig(upstream, h1, h2 string) (string, error) {
-	return substitute(nginxReference, refUpstream, upstream, refNginx, h1, refNginxH2, h2)
+// peerExtras are what benchrun adds to a reference config for the cases
+// the issue's baselines did not have. Empty fields add nothing.
+type peerExtras struct {
+	// TLSAddr is an HTTPS listener (HTTP/1.1 and h2 by ALPN) with the
+	// certificate in CertFile and KeyFile (nginx) or CombinedFile
+	// (HAProxy: certificate and key in one PEM).
+	TLSAddr                         string
+	CertFile, KeyFile, CombinedFile string
+	// H2CAddr is an h2c (prior knowledge) listener (HAProxy; nginx's
+	// reference config has its own).
+	H2CAddr string
+	// AccessLog turns nginx's access_log on, to this file, in its default
+	// (combined) format.
+	AccessLog string
 }
 
-// haproxyConfig returns the HAProxy config for the given addresses.
-func haproxyConfig(upstream, h1 string) (string, error) {
-	return substitute(haproxyReference, refUpstream, upstream, refHAProxy, h1)
+// nginxConfig returns the nginx config for the given addresses: the
+// reference file, plus an HTTPS server block proxying exactly as the
+// others do, and the access log when asked.
+func nginxConfig(upstream, h1, h2 string, x peerExtras) (string, error) {
+	conf, err := substitute(nginxReference, refUpstream, upstream, refNginx, h1, refNginxH2, h2)
+	if err != nil {
+		return "", err
+	}
+	if x.AccessLog != "" {
+		if conf, err = substitute(conf, "access_log off;", "access_log "+x.AccessLog+";"); err != nil {
+			return "", err
+		}
+	}
+	if x.TLSAddr != "" {
+		end := strings.LastIndexByte(conf, '}') // closes the http block
+		if end < 0 {
+			return "", fmt.Errorf("reference nginx config has no closing brace")
+		}
+		block := fmt.Sprintf(`
+    # HTTPS listener added by benchrun (the TLS cases): HTTP/1.1, or h2 by
+    # ALPN, same upstream and proxy settings as the listeners above.
+    server {
+        listen %s ssl http2 backlog=4096;
+        ssl_certificate     %s;
+        ssl_certificate_key %s;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffer_size 16k;
+            proxy_buffers 16 16k;
+        }
+    }
+`, x.TLSAddr, x.CertFile, x.KeyFile)
+		conf = conf[:end] + strings.TrimLeft(block, "\n") + conf[end:]
+	}
+	return conf, nil
 }
+
+// haproxyConfig returns the HAProxy config for the given addresses: the
+// reference file, plus an h2c frontend and an HTTPS frontend (ALPN h2 and
+// http/1.1) to the same backend when asked.
+func haproxyConfig(upstream, h1 string, x peerExtras) (string, error) {
+	conf, err := substitute(haproxyReference, refUpstream, upstream, refHAProxy, h1)
+	if err != nil {
+		return "", err
+	}
+	if x.H2CAddr != "" {
+		conf += fmt.Sprintf(`
+# h2c (prior knowledge) frontend added by benchrun (the HTTP/2 cases)
+frontend fe_h2c
+    bind %s proto h2 backlog 4096
+    maxconn 10100
+    default_backend be
+`, x.H2CAddr)
+	}
+	if x.TLSAddr != "" {
+		conf += fmt.Sprintf(`
+# HTTPS frontend added by benchrun (the TLS cases): ALPN h2 or http/1.1
+frontend fe_tls
+    bind %s ssl crt %s alpn h2,http/1.1 backlog 4096
+    maxconn 10100
+    default_backend be
+`, x.TLSAddr, x.CombinedFile)
+	}
+	return conf, nil
+}
+
+// ferryOpts describes one ferry target's config.
+type ferryOpts struct {
+	upstream, h1, h2 string // h2 "" = no h2c listener
+	policy           string // scheduler policy
+	// tlsAddr, when set, is an Auto listener (ALPN h2 or http/1.1; no
+	// ALPN: sniffed) terminating TLS with certFile and keyFile.
+	tlsAddr, certFile, keyFile string
+	// metricsPort > 0 turns the prometheus sink on at that port.
+	metricsPort int
+	// accessLog, when set, gives the HTTP/1.1 listener an access log to
+	// that file in MOSN's default format.
+	accessLog string
+}
+
+// ferryMaxConnections is the downstream connection cap in every ferry
+// config the harness writes (ferry.max_connections): above the 5,000 of
+// 1k-c5000 and the 10,000 idle clients, below the 20,000 descriptors.
+const ferryMaxConnections = 19000
 
 // ferryConfig returns ferry's MOSN-v2-style JSON config with one HTTP/1.1
-// listener on h1 (and an h2c listener on h2 when h2 != "") proxying to
-// upstream, with the given scheduler policy.
-func ferryConfig(upstream, h1, h2, policy string) ([]byte, error) {
+// listener on o.h1 (and an h2c listener on o.h2, a TLS one on o.tlsAddr,
+// when set) proxying to o.upstream, with the given scheduler policy.
+func ferryConfig(o ferryOpts) ([]byte, error) {
 	type obj = map[string]any
 	listener := func(name, addr, downstream string) obj {
 		return obj{
@@ -67,9 +160,20 @@ func ferryConfig(upstream, h1, h2, policy string) ([]byte, error) {
 			}}}},
 		}
 	}
-	listeners := []obj{listener("http", h1, "Http1")}
-	if h2 != "" {
-		listeners = append(listeners, listener("h2c", h2, "Http2"))
+	h1 := listener("http", o.h1, "Http1")
+	if o.accessLog != "" {
+		h1["access_logs"] = []obj{{"log_path": o.accessLog}}
+	}
+	listeners := []obj{h1}
+	if o.h2 != "" {
+		listeners = append(listeners, listener("h2c", o.h2, "Http2"))
+	}
+	if o.tlsAddr != "" {
+		l := listener("https", o.tlsAddr, "Auto")
+		l["filter_chains"].([]obj)[0]["tls_context"] = obj{
+			"status": true, "cert_chain": o.certFile, "private_key": o.keyFile,
+		}
+		listeners = append(listeners, l)
 	}
 	cfg := obj{
 		"servers": []obj{{
@@ -85,9 +189,12 @@ func ferryConfig(upstream, h1, h2, policy string) ([]byte, error) {
 		}},
 		"cluster_manager": obj{"clusters": []obj{{
 			"name": "origin", "type": "SIMPLE", "lb_type": "LB_ROUNDROBIN",
-			"hosts": []obj{{"address": upstream}},
+			"hosts": []obj{{"address": o.upstream}},
 		}}},
-		"ferry": obj{"scheduler": obj{"policy": policy}, "max_connections": 19000},
+		"ferry": obj{"scheduler": obj{"policy": o.policy}, "max_connections": ferryMaxConnections},
+	}
+	if o.metricsPort > 0 {
+		cfg["metrics"] = obj{"sinks": []obj{{"type": "prometheus", "config": obj{"port": o.metricsPort}}}}
 	}
 	return json.MarshalIndent(cfg, "", "  ")
 }

@@ -7,7 +7,7 @@ import (
 )
 
 func TestPeerConfigs(t *testing.T) {
-	ng, err := nginxConfig("127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5003")
+	ng, err := nginxConfig("127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5003", peerExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,7 +17,7 @@ func TestPeerConfigs(t *testing.T) {
 			t.Errorf("nginx config lacks %q", want)
 		}
 	}
-	ha, err := haproxyConfig("127.0.0.1:5000", "127.0.0.1:5002")
+	ha, err := haproxyConfig("127.0.0.1:5000", "127.0.0.1:5002", peerExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +32,107 @@ func TestPeerConfigs(t *testing.T) {
 	if _, err := substitute("listen 1;", "127.0.0.1:27001", "x"); err == nil {
 		t.Error("substitute accepted text without the reference address")
 	}
+	if strings.Contains(ng, "ssl") || strings.Contains(ha, "frontend fe_tls") || strings.Contains(ha, "proto h2") {
+		t.Error("extras were added without being asked for")
+	}
+}
+
+// TestPeerConfigExtras: the TLS listeners serve the given certificate with
+// the reference proxying settings, HAProxy gets an h2c frontend, and
+// nginx's access log goes to the file.
+func TestPeerConfigExtras(t *testing.T) {
+	x := peerExtras{TLSAddr: "127.0.0.1:5004", CertFile: "/t/cert.pem", KeyFile: "/t/key.pem", CombinedFile: "/t/combined.pem",
+		H2CAddr: "127.0.0.1:5005", AccessLog: "/t/access.log"}
+	ng, err := nginxConfig("127.0.0.1:5000", "127.0.0.1:5001", "127.0.0.1:5003", x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"listen 127.0.0.1:5004 ssl http2 backlog=4096;", "ssl_certificate     /t/cert.pem;",
+		"ssl_certificate_key /t/key.pem;", "access_log /t/access.log;"} {
+		if !strings.Contains(ng, want) {
+			t.Errorf("nginx config lacks %q:\n%s", want, ng)
+		}
+	}
+	if strings.Contains(ng, "access_log off;") || strings.Count(ng, "proxy_pass http://origin;") != 3 {
+		t.Errorf("nginx config:\n%s", ng)
+	}
+	// The TLS server block sits inside the http block: the file still ends with its brace.
+	if i, j := strings.Index(ng, "listen 127.0.0.1:5004"), strings.LastIndexByte(ng, '}'); i < 0 || i > j {
+		t.Errorf("TLS block outside the http block:\n%s", ng)
+	}
+	ha, err := haproxyConfig("127.0.0.1:5000", "127.0.0.1:5002", x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bind 127.0.0.1:5005 proto h2 backlog 4096",
+		"bind 127.0.0.1:5004 ssl crt /t/combined.pem alpn h2,http/1.1 backlog 4096"} {
+		if !strings.Contains(ha, want) {
+			t.Errorf("haproxy config lacks %q:\n%s", want, ha)
+		}
+	}
+	if strings.Count(ha, "default_backend be") != 3 {
+		t.Errorf("every frontend must use the reference backend:\n%s", ha)
+	}
+}
+
+// TestFerryConfigVariants: the TLS listener, the prometheus sink and the
+// access log land where ferry's config reads them.
+func TestFerryConfigVariants(t *testing.T) {
+	b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto",
+		tlsAddr: "127.0.0.1:6004", certFile: "/t/c.pem", keyFile: "/t/k.pem", metricsPort: 9999, accessLog: "/t/a.log"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Servers []struct {
+			Listeners []struct {
+				Address    string `json:"address"`
+				AccessLogs []struct {
+					LogPath string `json:"log_path"`
+				} `json:"access_logs"`
+				FilterChains []struct {
+					TLS *struct {
+						Status     bool   `json:"status"`
+						CertChain  string `json:"cert_chain"`
+						PrivateKey string `json:"private_key"`
+					} `json:"tls_context"`
+					Filters []struct {
+						Config map[string]string `json:"config"`
+					} `json:"filters"`
+				} `json:"filter_chains"`
+			} `json:"listeners"`
+		} `json:"servers"`
+		Metrics struct {
+			Sinks []struct {
+				Type   string             `json:"type"`
+				Config struct{ Port int } `json:"config"`
+			} `json:"sinks"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	ls := cfg.Servers[0].Listeners
+	if len(ls) != 2 || len(ls[0].AccessLogs) != 1 || ls[0].AccessLogs[0].LogPath != "/t/a.log" || ls[0].FilterChains[0].TLS != nil {
+		t.Fatalf("listeners: %s", b)
+	}
+	tl := ls[1].FilterChains[0]
+	if ls[1].Address != "127.0.0.1:6004" || tl.TLS == nil || !tl.TLS.Status || tl.TLS.CertChain != "/t/c.pem" ||
+		tl.TLS.PrivateKey != "/t/k.pem" || tl.Filters[0].Config["downstream_protocol"] != "Auto" || len(ls[1].AccessLogs) != 0 {
+		t.Fatalf("TLS listener: %s", b)
+	}
+	if len(cfg.Metrics.Sinks) != 1 || cfg.Metrics.Sinks[0].Type != "prometheus" || cfg.Metrics.Sinks[0].Config.Port != 9999 {
+		t.Fatalf("metrics: %s", b)
+	}
+	plain, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, no := range []string{"metrics", "access_logs", "tls_context"} {
+		if strings.Contains(string(plain), no) {
+			t.Errorf("plain config has %q: %s", no, plain)
+		}
+	}
 }
 
 func TestFerryConfig(t *testing.T) {
@@ -44,7 +145,7 @@ func TestFerryConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := ferryConfig("127.0.0.1:6000", "127.0.0.1:6001", tc.h2, "pool")
+			b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", h2: tc.h2, policy: "pool"})
 			if err != nil {
 				t.Fatal(err)
 			}

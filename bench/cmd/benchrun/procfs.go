@@ -134,3 +134,110 @@ func (fs procFS) rssKiB(pids []int) uint64 {
 	}
 	return sum
 }
+
+// machineCPU is the machine-wide "cpu" line of /proc/stat, in clock
+// ticks, and how many CPUs the file lists.
+type machineCPU struct {
+	busy uint64 // user+nice+system+irq+softirq
+	cpus int    // "cpuN" lines
+}
+
+// parseProcStat parses /proc/stat. Busy time is what processes and the
+// kernel on this machine used: user, nice, system, irq and softirq. Left
+// out: idle, iowait, steal (the hypervisor running other guests: no
+// process here used it, and the measured processes' utime+stime does not
+// include it either), and guest and guest_nice (the kernel already counts
+// them in user and nice).
+func parseProcStat(b []byte) (machineCPU, error) {
+	var m machineCPU
+	found := false
+	for line := range bytes.Lines(b) {
+		f := bytes.Fields(line)
+		if len(f) == 0 || !bytes.HasPrefix(f[0], []byte("cpu")) {
+			continue
+		}
+		if len(f[0]) > 3 {
+			m.cpus++
+			continue
+		}
+		// cpu user nice system idle iowait irq softirq steal [guest guest_nice]
+		if len(f) < 9 {
+			return m, fmt.Errorf("/proc/stat: %d fields on the cpu line, want >= 9", len(f))
+		}
+		var v [8]uint64
+		for i := range v {
+			n, err := strconv.ParseUint(string(f[i+1]), 10, 64)
+			if err != nil {
+				return m, fmt.Errorf("/proc/stat: cpu field %d: %w", i+1, err)
+			}
+			v[i] = n
+		}
+		m.busy = v[0] + v[1] + v[2] + v[5] + v[6]
+		found = true
+	}
+	if !found || m.cpus == 0 {
+		return m, errors.New("/proc/stat: no cpu or cpuN lines")
+	}
+	return m, nil
+}
+
+// machine reads the machine-wide CPU times.
+func (fs procFS) machine() (machineCPU, error) {
+	b, err := os.ReadFile(filepath.Join(fs.root, "stat"))
+	if err != nil {
+		return machineCPU{}, err
+	}
+	return parseProcStat(b)
+}
+
+// trees returns every root that still runs and all its descendants, in
+// one pass over the process table; a pid appears once.
+func (fs procFS) trees(roots []int) ([]int, error) {
+	ents, err := os.ReadDir(fs.root)
+	if err != nil {
+		return nil, err
+	}
+	children := make(map[int][]int)
+	alive := make(map[int]bool)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := fs.stat(pid)
+		if err != nil {
+			continue // exited meanwhile, or not a process directory
+		}
+		alive[pid] = true
+		children[st.ppid] = append(children[st.ppid], pid)
+	}
+	seen := make(map[int]bool)
+	var pids []int
+	for _, r := range roots {
+		if alive[r] && !seen[r] {
+			seen[r] = true
+			pids = append(pids, r)
+		}
+	}
+	for i := 0; i < len(pids); i++ {
+		for _, c := range children[pids[i]] {
+			if !seen[c] {
+				seen[c] = true
+				pids = append(pids, c)
+			}
+		}
+	}
+	return pids, nil
+}
+
+// ticks sums utime+stime over pids, in clock ticks; processes that exited
+// are skipped.
+func (fs procFS) ticks(pids []int) uint64 {
+	var t uint64
+	for _, pid := range pids {
+		if st, err := fs.stat(pid); err == nil {
+			t += st.ticks
+		}
+	}
+	return t
+}

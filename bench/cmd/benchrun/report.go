@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -14,6 +15,12 @@ type sample struct {
 	loadResult
 	CPUSeconds float64 // proxy process tree utime+stime during the run
 	PeakRSSKiB uint64  // highest summed VmRSS sampled during the run
+	LoadCPU    float64 // the load generator's own utime+stime
+	Foreign    foreign // CPU used by processes outside the benchmark
+	Attempts   int     // how many times the run was measured (1 = not repeated)
+	Noisy      bool    // kept although its foreign CPU was above the limit
+	ScrapeErr  string  // ferry-metrics: what the scrape during the run got wrong ("" = fine)
+	LogBytes   int64   // access-log targets: bytes the log grew during the run
 }
 
 // reqPerCPU is requests per proxy CPU-second; 0 if no CPU was measured.
@@ -30,23 +37,33 @@ type cell struct {
 	Errs    []string // runs that failed outright
 }
 
-// cellSummary condenses a cell: medians over rounds, RPS spread, summed
-// errors and the highest peak RSS.
+// cellSummary condenses a cell: medians over rounds with the spread of
+// the main figures, summed errors and the highest peak RSS.
 type cellSummary struct {
 	Rounds     int
 	RPS        spread
 	P50, P99   time.Duration
+	P99Spread  spread // in nanoseconds
 	Errors     int64
 	CPUSeconds float64
 	ReqPerCPU  float64
+	CPUSpread  spread // of requests per CPU-second
 	PeakRSSKiB uint64
+	Foreign    spread // foreign CPU share of the machine
+	Repeated   int    // runs measured more than once
+	Noisy      int    // runs kept above the noise limit
+	H2         h2Counts
+	Resumed    int64
+	Full       int64
+	LogBytes   spread // access log bytes per run
+	ScrapeErrs int    // runs whose scrape failed
 }
 
 func (c *cell) summary() (cellSummary, bool) {
 	if c == nil || len(c.Samples) == 0 {
 		return cellSummary{}, false
 	}
-	var rps, p50, p99, cpu, rpc []float64
+	var rps, p50, p99, cpu, rpc, fg, logb []float64
 	s := cellSummary{Rounds: len(c.Samples)}
 	for _, x := range c.Samples {
 		rps = append(rps, x.RPS)
@@ -54,14 +71,37 @@ func (c *cell) summary() (cellSummary, bool) {
 		p99 = append(p99, float64(x.P99))
 		cpu = append(cpu, x.CPUSeconds)
 		rpc = append(rpc, x.reqPerCPU())
+		fg = append(fg, x.Foreign.Share)
+		logb = append(logb, float64(x.LogBytes))
 		s.Errors += x.Errors
 		s.PeakRSSKiB = max(s.PeakRSSKiB, x.PeakRSSKiB)
+		if x.Attempts > 1 {
+			s.Repeated++
+		}
+		if x.Noisy {
+			s.Noisy++
+		}
+		if x.ScrapeErr != "" {
+			s.ScrapeErrs++
+		}
+		s.H2.Counted = s.H2.Counted || x.H2.Counted
+		s.H2.Succeeded += x.H2.Succeeded
+		s.H2.Failed += x.H2.Failed
+		s.H2.Errored += x.H2.Errored
+		s.H2.Timeout += x.H2.Timeout
+		s.H2.Status5xx += x.H2.Status5xx
+		s.Resumed += x.Resumed
+		s.Full += x.Full
 	}
 	s.RPS = spreadOf(rps)
 	s.P50 = time.Duration(spreadOf(p50).Median)
-	s.P99 = time.Duration(spreadOf(p99).Median)
+	s.P99Spread = spreadOf(p99)
+	s.P99 = time.Duration(s.P99Spread.Median)
 	s.CPUSeconds = spreadOf(cpu).Median
-	s.ReqPerCPU = spreadOf(rpc).Median
+	s.CPUSpread = spreadOf(rpc)
+	s.ReqPerCPU = s.CPUSpread.Median
+	s.Foreign = spreadOf(fg)
+	s.LogBytes = spreadOf(logb)
 	return s, true
 }
 
@@ -96,6 +136,27 @@ type report struct {
 	Cells    map[string]map[string]*cell // case ID → target → cell
 	Idle     []idleResult
 	Slow     []slowResult
+	// NoiseMax is -noise-max (% of the machine), NoiseRepeats
+	// -noise-repeats; Repeats lists the runs measured more than once or
+	// kept noisy.
+	NoiseMax     float64
+	NoiseRepeats int
+	Repeats      []repeatRecord
+	// NA is case ID → target → why the target cannot do the case.
+	NA map[string]map[string]string
+	// NoFile is the RLIMIT_NOFILE the children inherited.
+	NoFile uint64
+}
+
+// addNA records that target t cannot do case id, and why.
+func (r *report) addNA(id, t, why string) {
+	if r.NA == nil {
+		r.NA = make(map[string]map[string]string)
+	}
+	if r.NA[id] == nil {
+		r.NA[id] = make(map[string]string)
+	}
+	r.NA[id][t] = why
 }
 
 // cell returns the cell of target t on case id, or nil.
@@ -153,16 +214,29 @@ func goals() []goal {
 	// and p99 in every case.
 	showCPU := func(n cellSummary) string { return fmtCount(n.ReqPerCPU) + " req/CPU-s" }
 	showP99 := func(n cellSummary) string { return fmtLatency(n.P99) }
-	for _, c := range allCases() {
+	for _, c := range goalCases() {
 		if !c.Close {
 			gs = append(gs, goal{Title: "requests per proxy CPU-s (" + c.ID + ") ≥ 1.35× nginx", CaseID: c.ID,
 				Ratio: perCPU, Pass: atLeast(1.35), Show: showCPU})
 		}
 	}
-	for _, c := range allCases() {
+	for _, c := range goalCases() {
 		gs = append(gs, goal{Title: "p99 (" + c.ID + ") ≤ 0.8× nginx", CaseID: c.ID, Ratio: p99, Pass: atMost(0.8), Show: showP99})
 	}
 	return append(gs, goal{Title: "RSS per idle keep-alive conn ≤ 1.0 KiB", Abs: true, Pass: atMost(1.0)})
+}
+
+// goalCases are the cases that get per-case goals against nginx: not the
+// variant cases (compared with their "off" side instead) and not s_time's
+// (one connection at a time, no latency figures).
+func goalCases() []benchCase {
+	var out []benchCase
+	for _, c := range allCases() {
+		if c.Targets == nil && c.STime == "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // ratio formats a/b as "1.23×", or "—" when either side is missing.
@@ -218,12 +292,16 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 		fmt.Fprintf(&b, "- %s\n", v)
 	}
 	fmt.Fprintf(&b, "\nMethod: %d round(s) × %v per target and case (each preceded by a %v warm-up), targets interleaved "+
-		"within each round; figures are medians over rounds, RPS also with min–max. Latency from wrk --latency "+
-		"(HTTP/1.1) or h2load's per-request log (h2c). CPU = utime+stime of the target's whole process tree "+
-		"during the measured run; peak RSS = highest summed VmRSS sampled every 100 ms. Ratios are to nginx "+
-		"(RPS and req/CPU-s: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream; "+
-		"`forwarder` is bench/forwarder, a minimal gnet byte copier in front of it: both are ceilings, not contenders.\n\n",
-		r.Rounds, r.Duration, r.Warmup)
+		"within each round. The headline figure is **requests per proxy CPU-second** (requests ÷ utime+stime of the target's "+
+		"whole process tree during the measured run), then RPS; each is the median over rounds beside its min–max and "+
+		"coefficient of variation (CV: sample standard deviation ÷ mean). Latency from wrk --latency (HTTP/1.1) or h2load's "+
+		"per-request log (HTTP/2); openssl s_time gives none. Peak RSS = highest summed VmRSS sampled every 100 ms. Ratios are to nginx "+
+		"(req/CPU-s and RPS: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream; "+
+		"`forwarder` is bench/forwarder, a minimal gnet byte copier in front of it: both are ceilings, not contenders. "+
+		"ferry's downstream connection cap is `ferry.max_connections: %d` in every ferry config; the children inherit "+
+		"RLIMIT_NOFILE %s.\n\n",
+		r.Rounds, r.Duration, r.Warmup, ferryMaxConnections, fmtNoFile(r.NoFile))
+	writeNoiseMethod(&b, r)
 	if svgName != "" {
 		fmt.Fprintf(&b, "![RPS and p99 per target and case](%s)\n\n", svgName)
 	}
@@ -237,9 +315,11 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 	writeGoals(&b, r)
 	writeUpstreamCheck(&b, r)
 	writeCeiling(&b, r)
+	writeObservability(&b, r)
 	for _, c := range r.Cases {
 		writeCaseTable(&b, r, c)
 	}
+	writeNoise(&b, r)
 	writeIdle(&b, r)
 	writeSlow(&b, r)
 	writeRounds(&b, r)
@@ -252,7 +332,7 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 func (r *report) contenders() []string {
 	var out []string
 	for _, t := range r.Targets {
-		if !isCeiling(t) && t != targetNginx {
+		if !isCeiling(t) && t != targetNginx && variantOf(t) == "" {
 			out = append(out, t)
 		}
 	}
@@ -261,12 +341,15 @@ func (r *report) contenders() []string {
 
 func writeGoals(b *strings.Builder, r *report) {
 	others := r.contenders()
-	b.WriteString("## Goals from the issue\n\n| goal | nginx |")
+	b.WriteString("## Goals from the issue\n\nGoals of the cases this run left out are not listed.\n\n| goal | nginx |")
 	for _, t := range others {
 		fmt.Fprintf(b, " %s |", t)
 	}
 	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(others)) + "\n")
 	for _, g := range goals() {
+		if g.Abs && len(r.Idle) == 0 || !g.Abs && !slices.ContainsFunc(r.Cases, func(c benchCase) bool { return c.ID == g.CaseID }) {
+			continue // a case this run left out
+		}
 		fmt.Fprintf(b, "| %s | %s |", g.Title, goalBaseline(r, g))
 		for _, t := range others {
 			fmt.Fprintf(b, " %s |", goalCell(r, g, t))
@@ -416,24 +499,31 @@ func writeCeiling(b *strings.Builder, r *report) {
 }
 
 func writeCaseTable(b *strings.Builder, r *report, c benchCase) {
-	tool := "wrk"
-	if c.Proto == protoH2 {
-		tool = fmt.Sprintf("h2load -m%d", c.Streams)
+	fmt.Fprintf(b, "## %s: %s\n\n%s\n\n", c.ID, c.Title, loadLine(c))
+	extra := extraColumn(c)
+	b.WriteString("| target | req/CPU-s | min–max · CV | ×nginx | RPS | min–max · CV | ×nginx | p50 | p99 | min–max · CV | p99 ×nginx | errors | CPU-s | peak RSS | RSS ×nginx | foreign CPU |")
+	if extra != "" {
+		b.WriteString(" " + extra + " |")
 	}
-	fmt.Fprintf(b, "## %s: %s\n\n`%s` with %s -t%d -c%d", c.ID, c.Title, c.Path, tool, max(c.Threads, 1), c.Conns)
-	if c.Close {
-		b.WriteString(" -H 'Connection: close'")
+	cols := 16
+	if extra != "" {
+		cols++
 	}
-	b.WriteString("\n\n| target | RPS | min–max | ×nginx | p50 | p99 | p99 ×nginx | errors | CPU-s | req/CPU-s | ×nginx | peak RSS | RSS ×nginx |\n" +
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n|" + strings.Repeat("---|", cols) + "\n")
 	n, hasN := r.cell(c.ID, targetNginx).summary()
 	rows := 0
+	empty := strings.Repeat("|", cols-2)
 	for _, t := range r.Targets {
+		if why := r.NA[c.ID][t]; why != "" {
+			fmt.Fprintf(b, "| %s | n/a: %s %s \n", t, oneLine(why), empty)
+			rows++
+			continue
+		}
 		cl := r.cell(c.ID, t)
 		s, ok := cl.summary()
 		if !ok {
 			if cl != nil && len(cl.Errs) > 0 {
-				fmt.Fprintf(b, "| %s | failed: %s |||||||||||| \n", t, oneLine(cl.Errs[0]))
+				fmt.Fprintf(b, "| %s | failed: %s %s \n", t, oneLine(cl.Errs[0]), empty)
 				rows++
 			}
 			continue
@@ -445,14 +535,212 @@ func writeCaseTable(b *strings.Builder, r *report, c benchCase) {
 			}
 			return ratio(a, x)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s–%s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s | %s |\n",
-			t, fmtCount(s.RPS.Median), fmtCount(s.RPS.Min), fmtCount(s.RPS.Max), rr(s.RPS.Median, n.RPS.Median),
-			fmtLatency(s.P50), fmtLatency(s.P99), rr(float64(s.P99), float64(n.P99)),
-			s.Errors, s.CPUSeconds, fmtCount(s.ReqPerCPU), rr(s.ReqPerCPU, n.ReqPerCPU),
-			fmtMiB(s.PeakRSSKiB), rr(float64(s.PeakRSSKiB), float64(n.PeakRSSKiB)))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s |",
+			t, fmtCount(s.ReqPerCPU), fmtSpread(s.CPUSpread, fmtCount), rr(s.ReqPerCPU, n.ReqPerCPU),
+			fmtCount(s.RPS.Median), fmtSpread(s.RPS, fmtCount), rr(s.RPS.Median, n.RPS.Median),
+			fmtLatency(s.P50), fmtLatency(s.P99), fmtSpread(s.P99Spread, func(v float64) string { return fmtLatency(time.Duration(v)) }),
+			rr(float64(s.P99), float64(n.P99)),
+			s.Errors, s.CPUSeconds, fmtMiB(s.PeakRSSKiB), rr(float64(s.PeakRSSKiB), float64(n.PeakRSSKiB)),
+			fmtForeign(s))
+		if extra != "" {
+			fmt.Fprintf(b, " %s |", extraCell(c, s))
+		}
+		b.WriteString("\n")
 	}
 	if rows == 0 {
-		b.WriteString("| (no target speaks this protocol in this run) ||||||||||||| \n")
+		fmt.Fprintf(b, "| (no target ran this case) %s| \n", strings.Repeat("|", cols-1))
+	}
+	b.WriteString("\n")
+}
+
+// loadLine describes the load generator command of c.
+func loadLine(c benchCase) string {
+	switch c.tool() {
+	case "s_time":
+		return fmt.Sprintf("`openssl s_time -connect HOST:PORT -%s -www %s -time D`: one connection at a time, "+
+			"each a TLS handshake, an HTTP/1.0 GET and a close; RPS = connections per second = handshakes per second", c.STime, c.Path)
+	case "h2load":
+		scheme := "h2c, prior knowledge"
+		if c.TLS {
+			scheme = "h2 over TLS by ALPN"
+		}
+		return fmt.Sprintf("`%s` with h2load -t%d -c%d -m%d (%s)", c.Path, max(c.Threads, 1), c.Conns, max(c.Streams, 1), scheme)
+	}
+	line := fmt.Sprintf("`%s` with wrk -t%d -c%d", c.Path, max(c.Threads, 1), c.Conns)
+	if c.Pipeline > 0 {
+		line += fmt.Sprintf(" -s pipeline.lua (%d requests per write on each connection, written to a temporary file by benchrun; "+
+			"wrk times a whole batch, and its high percentiles often come out as 0, shown as —)", c.Pipeline)
+	}
+	if c.Close {
+		line += " -H 'Connection: close'"
+	}
+	if c.TLS {
+		line += " over https (TLS 1.3, the same ECDSA P-256 certificate on every proxy; wrk resumes no sessions)"
+	}
+	return line
+}
+
+// extraColumn names the case-specific column, or "".
+func extraColumn(c benchCase) string {
+	switch {
+	case c.tool() == "h2load":
+		return "h2load succeeded / failed / errored (5xx)"
+	case c.tool() == "s_time":
+		return "connections resumed / full handshakes"
+	case slices.Contains(c.Targets, targetFerryMetrics):
+		return "scrapes failed"
+	case slices.Contains(c.Targets, targetFerryAccessLog):
+		return "access log per run"
+	}
+	return ""
+}
+
+func extraCell(c benchCase, s cellSummary) string {
+	switch {
+	case c.tool() == "h2load":
+		return fmt.Sprintf("%d / %d / %d (%d)", s.H2.Succeeded, s.H2.Failed, s.H2.Errored, s.H2.Status5xx)
+	case c.tool() == "s_time":
+		return fmt.Sprintf("%d / %d", s.Resumed, s.Full)
+	case slices.Contains(c.Targets, targetFerryMetrics):
+		return fmt.Sprintf("%d of %d", s.ScrapeErrs, s.Rounds)
+	case slices.Contains(c.Targets, targetFerryAccessLog):
+		if s.LogBytes.Median == 0 {
+			return "—"
+		}
+		return fmtMiB(uint64(s.LogBytes.Median / 1024))
+	}
+	return ""
+}
+
+// fmtSpread formats "min–max · CV 3.1 %" ("min–max" alone for one figure).
+func fmtSpread(sp spread, f func(float64) string) string {
+	if sp.N == 0 {
+		return "—"
+	}
+	if sp.N < 2 {
+		return f(sp.Min) + "–" + f(sp.Max)
+	}
+	return fmt.Sprintf("%s–%s · %.1f %%", f(sp.Min), f(sp.Max), 100*sp.CV)
+}
+
+// fmtForeign formats the median foreign CPU share with repeat and noise
+// marks.
+func fmtForeign(s cellSummary) string {
+	out := fmt.Sprintf("%.1f %%", 100*s.Foreign.Median)
+	if s.Repeated > 0 {
+		out += fmt.Sprintf(" (%d repeated)", s.Repeated)
+	}
+	if s.Noisy > 0 {
+		out += fmt.Sprintf(" ⚠️ %d noisy", s.Noisy)
+	}
+	return out
+}
+
+func fmtNoFile(n uint64) string {
+	if n == 0 {
+		return "(unknown)"
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// writeNoiseMethod explains the noise rejection and, with fewer than 5
+// rounds, says how little the spreads mean.
+func writeNoiseMethod(b *strings.Builder, r *report) {
+	if r.NoiseMax > 0 {
+		fmt.Fprintf(b, "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark "+
+			"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load generator's own CPU) as a share "+
+			"of the machine; a run above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+
+			"and flagged ⚠️. The foreign-CPU column is the median share; the noise section lists every repeat.\n\n",
+			r.NoiseMax, r.NoiseRepeats)
+	} else {
+		b.WriteString("Noise: repeating noisy runs is off (-noise-max 0); the foreign-CPU column is recorded only.\n\n")
+	}
+	if r.Rounds < 5 {
+		fmt.Fprintf(b, "**%d round(s) only** (%s mode): the min–max and CV need at least 2 rounds and mean little below 5; "+
+			"treat every figure here as a smoke test, not a result. `make bench` runs 5 rounds.\n\n", r.Rounds, r.Mode)
+	}
+}
+
+// writeNoise lists the runs that were repeated or kept noisy.
+func writeNoise(b *strings.Builder, r *report) {
+	total := 0
+	for _, byTarget := range r.Cells {
+		for _, cl := range byTarget {
+			total += len(cl.Samples)
+		}
+	}
+	repeated, noisy := 0, 0
+	for _, x := range r.Repeats {
+		if len(x.Shares) > 1 {
+			repeated++
+		}
+		if x.Noisy {
+			noisy++
+		}
+	}
+	fmt.Fprintf(b, "## Noise\n\n%d of %d runs were repeated because other processes used more than %.1f %% of the machine; "+
+		"%d kept a noisy attempt (⚠️) after %d repeats.\n\n", repeated, total, r.NoiseMax, noisy, r.NoiseRepeats)
+	if len(r.Repeats) == 0 {
+		return
+	}
+	b.WriteString("| case | target | round | foreign CPU per attempt | kept |\n|---|---|---|---|---|\n")
+	for _, x := range r.Repeats {
+		var parts []string
+		for _, sh := range x.Shares {
+			parts = append(parts, fmt.Sprintf("%.1f %%", 100*sh))
+		}
+		kept := fmt.Sprintf("attempt %d", x.Kept+1)
+		if x.Noisy {
+			kept += " ⚠️ noisy"
+		}
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s |\n", x.Case, x.Target, x.Round, strings.Join(parts, " → "), kept)
+	}
+	b.WriteString("\n")
+}
+
+// metricsGoal is the issue's bound on the metrics' cost: at most 3 % fewer
+// requests per CPU-second with the metrics on.
+const metricsGoal = 0.97
+
+// writeObservability compares each variant target (metrics or access log
+// on) with its "off" side in the same case and rounds.
+func writeObservability(b *strings.Builder, r *report) {
+	type row struct {
+		c       benchCase
+		on, off string
+	}
+	var rows []row
+	for _, c := range r.Cases {
+		for _, t := range c.Targets {
+			if off := variantOf(t); off != "" {
+				rows = append(rows, row{c, t, off})
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Cost of metrics and access logs\n\n" +
+		"Each variant runs beside its \"off\" side in the same case and rounds. `ferry-metrics` is ferry-auto with the " +
+		"prometheus sink on, scraped once in the middle of every measured run (ferry counts its metrics whether or not a " +
+		"sink serves them: there is no switch that turns the counting off, so this measures serving and scraping them); " +
+		"the issue's target is at most 3 % fewer requests per CPU-second. `ferry-accesslog` and `nginx-accesslog` write an " +
+		"access log to a file (ferry: MOSN's default format; nginx: its combined format, unbuffered).\n\n" +
+		"| case | on | off | req/CPU-s on | off | on ÷ off | RPS on ÷ off | p99 on ÷ off |\n|---|---|---|---|---|---|---|---|\n")
+	for _, x := range rows {
+		on, ok1 := r.cell(x.c.ID, x.on).summary()
+		off, ok2 := r.cell(x.c.ID, x.off).summary()
+		if !ok1 || !ok2 {
+			fmt.Fprintf(b, "| %s | %s | %s | not measured ||||| \n", x.c.ID, x.on, x.off)
+			continue
+		}
+		cmp := ratio(on.ReqPerCPU, off.ReqPerCPU)
+		if x.on == targetFerryMetrics && on.ReqPerCPU > 0 && off.ReqPerCPU > 0 {
+			cmp += " " + mark(on.ReqPerCPU/off.ReqPerCPU >= metricsGoal)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", x.c.ID, x.on, x.off,
+			fmtCount(on.ReqPerCPU), fmtCount(off.ReqPerCPU), cmp,
+			ratio(on.RPS.Median, off.RPS.Median), ratio(float64(on.P99), float64(off.P99)))
 	}
 	b.WriteString("\n")
 }
@@ -478,7 +766,8 @@ func writeIdle(b *strings.Builder, r *report) {
 
 // writeRounds lists every run, to judge noise.
 func writeRounds(b *strings.Builder, r *report) {
-	b.WriteString("<details><summary>Every run</summary>\n\n| case | target | round | RPS | p50 | p99 | errors | CPU-s | peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("<details><summary>Every run</summary>\n\n| case | target | round | req/CPU-s | RPS | p50 | p99 | errors | CPU-s | load generator CPU-s | foreign CPU | attempts | peak RSS |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		for _, t := range r.Targets {
 			cl := r.cell(c.ID, t)
@@ -486,11 +775,16 @@ func writeRounds(b *strings.Builder, r *report) {
 				continue
 			}
 			for i, s := range cl.Samples {
-				fmt.Fprintf(b, "| %s | %s | %d | %.0f | %s | %s | %d | %.2f | %s |\n", c.ID, t, i+1, s.RPS,
-					fmtLatency(s.P50), fmtLatency(s.P99), s.Errors, s.CPUSeconds, fmtMiB(s.PeakRSSKiB))
+				noisy := ""
+				if s.Noisy {
+					noisy = " ⚠️"
+				}
+				fmt.Fprintf(b, "| %s | %s | %d | %.0f | %.0f | %s | %s | %d | %.2f | %.2f | %.1f %%%s | %d | %s |\n", c.ID, t, i+1,
+					s.reqPerCPU(), s.RPS, fmtLatency(s.P50), fmtLatency(s.P99), s.Errors, s.CPUSeconds, s.LoadCPU,
+					100*s.Foreign.Share, noisy, max(s.Attempts, 1), fmtMiB(s.PeakRSSKiB))
 			}
 			for _, e := range cl.Errs {
-				fmt.Fprintf(b, "| %s | %s | failed | %s ||||||\n", c.ID, t, oneLine(e))
+				fmt.Fprintf(b, "| %s | %s | failed | %s ||||||||||\n", c.ID, t, oneLine(e))
 			}
 		}
 	}

@@ -59,12 +59,13 @@ func TestRenderMarkdownGolden(t *testing.T) {
 		"| requests per proxy CPU-s (1k-c50) ≥ 1.35× nginx |",
 		"| h2load RPS, 1 stream per conn ≥ 1.1× nginx h2c |",
 		"| RSS per idle keep-alive conn ≤ 1.0 KiB | 0.65 KiB | 0.80 KiB ✅ |",
-		"| ferry-auto | 80.0k | 78.4k–81.6k | 1.25× |",
+		// req/CPU-s first, then RPS, each with min–max and CV.
+		"| ferry-auto | 84.2k | 82.5k–85.9k · 2.8 % | 1.17× | 80.0k | 78.4k–81.6k · 2.8 % | 1.25× |",
 		"| ferry-auto | failed: h2load: exit status 1 |",
 		// The forwarder is faster than ferry-auto but is no proxy here.
 		"| 1k-c50 | 118.0k | ferry-auto | 80.0k | 68 % |",
 		// Its case row is like every other target's.
-		"| forwarder | 102.4k | 100.4k–104.4k | 1.60× | 300 µs | 1.50 ms | 0.58× | 0 | 8.00 | 128.0k | 1.78× | 12.0 MiB | 0.38× |",
+		"| forwarder | 128.0k | 125.4k–130.6k · 2.8 % | 1.78× | 102.4k | 100.4k–104.4k · 2.8 % | 1.60× | 300 µs | 1.50 ms | 1.47 ms–1.53 ms · 2.8 % | 0.58× | 0 | 8.00 | 12.0 MiB | 0.38× | 0.0 % |",
 		// The ceiling: ×nginx, % of direct (flagged), ferry-auto ÷ forwarder.
 		"## The ceiling: a minimal forwarder\n",
 		"| 1k-c50 | 102.4k | 1.60× | 128.0k | 1.78× | 87 % ⚠️ | 0.78× | 0.66× |\n",
@@ -75,7 +76,7 @@ func TestRenderMarkdownGolden(t *testing.T) {
 	}
 	md := b.String()
 	goals := md[strings.Index(md, "## Goals"):strings.Index(md, "## Is the upstream")]
-	if !strings.HasPrefix(goals, "## Goals from the issue\n\n| goal | nginx | ferry-auto |\n") || strings.Contains(goals, "forwarder") {
+	if !strings.HasPrefix(goals, "## Goals from the issue\n\nGoals of the cases this run left out are not listed.\n\n| goal | nginx | ferry-auto |\n") || strings.Contains(goals, "forwarder") {
 		t.Errorf("the goals table must mark ferry-auto only, not the forwarder:\n%s", goals)
 	}
 	ceiling := section(t, md, "## The ceiling")
@@ -138,7 +139,7 @@ func TestContendersAndIdleTest(t *testing.T) {
 		t.Errorf("contenders %v, want %v", got, want)
 	}
 	for _, name := range allTargetNames() {
-		if want := name != targetForwarder; idleTested(name) != want {
+		if want := name != targetForwarder && variantOf(name) == ""; idleTested(name) != want {
 			t.Errorf("idleTested(%s) = %v, want %v", name, !want, want)
 		}
 	}
@@ -228,4 +229,56 @@ func section(t *testing.T, md, heading string) string {
 		s = s[:j]
 	}
 	return s
+}
+
+// TestReportNoiseAndVariants: repeated and noisy runs are counted and
+// listed, a target that cannot do a case says why, the metrics variant is
+// compared with ferry-auto against the 3 % goal, and a report of fewer
+// than 5 rounds says it is a smoke test.
+func TestReportNoiseAndVariants(t *testing.T) {
+	r := fixtureReport()
+	r.Mode, r.Rounds, r.NoiseMax, r.NoiseRepeats = "quick", 1, 5, 2
+	var metricsCase, tlsCase benchCase
+	for _, c := range allCases() {
+		switch c.ID {
+		case "metrics-on":
+			metricsCase = c
+		case "https-1k-c50":
+			tlsCase = c
+		}
+	}
+	r.Cases = append(r.Cases, metricsCase, tlsCase)
+	r.Targets = append(r.Targets, targetFerryMetrics)
+	run := func(reqs int64, cpu, share float64, attempts int, noisy bool) sample {
+		return sample{loadResult: loadResult{Requests: reqs, Seconds: 10, RPS: float64(reqs) / 10,
+			P50: time.Millisecond, P99: 2 * time.Millisecond}, CPUSeconds: cpu,
+			Foreign: foreign{Share: share}, Attempts: attempts, Noisy: noisy}
+	}
+	r.addSample("metrics-on", targetFerryAuto, run(500000, 10, 0.01, 1, false), nil)
+	r.addSample("metrics-on", targetFerryMetrics, run(490000, 10, 0.12, 3, true), nil)
+	r.Repeats = []repeatRecord{{Case: "metrics-on", Target: targetFerryMetrics, Round: 1, Shares: []float64{0.3, 0.12, 0.2}, Kept: 1, Noisy: true}}
+	r.addNA("https-1k-c50", targetDirect, "the upstream speaks plain text only")
+	r.addSample("https-1k-c50", targetNginx, run(300000, 10, 0.02, 2, false), nil)
+	var b bytes.Buffer
+	if err := renderMarkdown(&b, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"**1 round(s) only** (quick mode)",
+		"| metrics-on | ferry-metrics | ferry-auto | 49.0k | 50.0k | 0.98× ✅ |",
+		"| metrics-on | ferry-metrics | 1 | 30.0 % → 12.0 % → 20.0 % | attempt 2 ⚠️ noisy |",
+		"| direct | n/a: the upstream speaks plain text only |",
+		"12.0 % (1 repeated) ⚠️ 1 noisy",
+		"| 0 of 1 |",                 // scrapes failed
+		"1 of 13 runs were repeated", // and 1 kept noisy
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	goals := section(t, md, "## Goals")
+	if strings.Contains(goals, "metrics-on") || strings.Contains(goals, "ferry-metrics") {
+		t.Errorf("the goals table shows a variant:\n%s", goals)
+	}
 }

@@ -34,6 +34,12 @@ func targetColour(t string) string {
 		return "#2ca02c"
 	case targetHAProxy:
 		return "#d62728"
+	case targetFerryMetrics:
+		return "#aec7e8"
+	case targetFerryAccessLog:
+		return "#8c564b"
+	case targetNginxAccessLog:
+		return "#98df8a"
 	default:
 		return "#ff7f0e"
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,11 +19,16 @@ type bench struct {
 	cfg  config
 	root string // repository root
 	work string // absolute scratch directory
-	sup  *supervisor
-	fs   procFS
-	bins binaries
-	rep  *report
-	logf func(format string, args ...any)
+	// tmp is this run's temporary directory (the TLS certificate, the
+	// pipelining script, access logs), removed when the run ends.
+	tmp     string
+	tls     *tlsFiles // nil when no TLS case was selected or generation failed
+	targets []*target // every started target, the upstream (direct) first
+	sup     *supervisor
+	fs      procFS
+	bins    binaries
+	rep     *report
+	logf    func(format string, args ...any)
 }
 
 // note records a caveat in the report and logs it.
@@ -75,19 +82,28 @@ func (b *bench) startUpstream(ctx context.Context) (*target, error) {
 	return &target{Name: targetDirect, H1Addr: a, proc: p}, nil
 }
 
-// startNginx writes the nginx config under work/nginx and starts nginx in
-// the foreground with that prefix.
-func (b *bench) startNginx(ctx context.Context, upstream string) (*target, error) {
+// startNginx writes the nginx config under work/NAME and starts nginx in
+// the foreground with that prefix. accessLog, when set, turns its access
+// log on (the nginx-accesslog target).
+func (b *bench) startNginx(ctx context.Context, name, upstream, accessLog string) (*target, error) {
 	h1, err1 := addr()
 	h2, err2 := addr()
 	if err := firstErr(err1, err2); err != nil {
 		return nil, err
 	}
-	conf, err := nginxConfig(upstream, h1, h2)
+	x := peerExtras{AccessLog: accessLog}
+	if b.tls != nil && accessLog == "" {
+		var err error
+		if x.TLSAddr, err = addr(); err != nil {
+			return nil, err
+		}
+		x.CertFile, x.KeyFile = b.tls.Cert, b.tls.Key
+	}
+	conf, err := nginxConfig(upstream, h1, h2, x)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(b.work, "nginx")
+	dir := filepath.Join(b.work, name)
 	for _, sub := range []string{"tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, err
@@ -97,7 +113,7 @@ func (b *bench) startNginx(ctx context.Context, upstream string) (*target, error
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: "nginx", argv: []string{
+	p, err := b.sup.start(startSpec{name: name, argv: []string{
 		"nginx", "-p", dir + "/", "-c", path, "-e", "stderr", "-g", "daemon off;",
 	}})
 	if err != nil {
@@ -110,16 +126,31 @@ func (b *bench) startNginx(ctx context.Context, upstream string) (*target, error
 	if err := probeHTTP(h2); err == nil {
 		return nil, fmt.Errorf("nginx h2c listener %s answered HTTP/1.1: not h2c", h2)
 	}
-	return &target{Name: targetNginx, H1Addr: h1, H2Addr: h2, proc: p}, nil
+	t := &target{Name: name, H1Addr: h1, H2Addr: h2, TLSAddr: x.TLSAddr, proc: p}
+	if accessLog != "" {
+		t.logFiles = []string{accessLog}
+	}
+	return t, nil
 }
 
 // startHAProxy writes the HAProxy config and starts it in the foreground.
+// Beside the reference frontend it gets an h2c one and, when TLS is on, an
+// HTTPS one, so that it does the HTTP/2 and TLS cases too.
 func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, error) {
-	h1, err := addr()
-	if err != nil {
+	h1, err1 := addr()
+	h2, err2 := addr()
+	if err := firstErr(err1, err2); err != nil {
 		return nil, err
 	}
-	conf, err := haproxyConfig(upstream, h1)
+	x := peerExtras{H2CAddr: h2}
+	if b.tls != nil {
+		var err error
+		if x.TLSAddr, err = addr(); err != nil {
+			return nil, err
+		}
+		x.CombinedFile = b.tls.Combined
+	}
+	conf, err := haproxyConfig(upstream, h1, x)
 	if err != nil {
 		return nil, err
 	}
@@ -137,23 +168,45 @@ func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, err
 	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
 		return nil, err
 	}
-	return &target{Name: targetHAProxy, H1Addr: h1, proc: p}, nil
+	if err := probeHTTP(h2); err == nil {
+		return nil, fmt.Errorf("haproxy h2c listener %s answered HTTP/1.1: not h2c", h2)
+	}
+	return &target{Name: targetHAProxy, H1Addr: h1, H2Addr: h2, TLSAddr: x.TLSAddr, proc: p}, nil
 }
 
 // startFerry writes ferry's JSON config for the scheduler policy and
-// starts "ferry start -c FILE".
+// starts "ferry start -c FILE". The base targets (variant "") get the h2c
+// and TLS listeners; ferry-metrics gets the prometheus sink, scraped once
+// per measured run; ferry-accesslog an access log to a file.
 func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (*target, error) {
-	h1, err := addr()
-	if err != nil {
+	o := ferryOpts{upstream: upstream, policy: policy}
+	var err error
+	if o.h1, err = addr(); err != nil {
 		return nil, err
 	}
-	h2 := ""
-	if b.cfg.ferryH2C { // the ferry h2c target: one flag, same code path as nginx's
-		if h2, err = addr(); err != nil {
+	base := variantOf(name) == ""
+	if b.cfg.ferryH2C && base { // the ferry h2c target: one flag, same code path as nginx's
+		if o.h2, err = addr(); err != nil {
 			return nil, err
 		}
 	}
-	conf, err := ferryConfig(upstream, h1, h2, policy)
+	if b.tls != nil && base {
+		if o.tlsAddr, err = addr(); err != nil {
+			return nil, err
+		}
+		o.certFile, o.keyFile = b.tls.Cert, b.tls.Key
+	}
+	scrapeURL := ""
+	switch name {
+	case targetFerryMetrics:
+		if o.metricsPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		scrapeURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", o.metricsPort)
+	case targetFerryAccessLog:
+		o.accessLog = filepath.Join(b.tmp, name+"-access.log")
+	}
+	conf, err := ferryConfig(o)
 	if err != nil {
 		return nil, err
 	}
@@ -165,10 +218,54 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
+	if err := waitHTTPReady(ctx, p, o.h1, b.cfg.readyTimeout); err != nil {
 		return nil, err
 	}
-	return &target{Name: name, H1Addr: h1, H2Addr: h2, proc: p}, nil
+	t := &target{Name: name, H1Addr: o.h1, H2Addr: o.h2, TLSAddr: o.tlsAddr, ScrapeURL: scrapeURL, proc: p}
+	if o.accessLog != "" {
+		t.logFiles = []string{o.accessLog}
+	}
+	if scrapeURL != "" {
+		if msg := scrape(scrapeURL); msg != "" {
+			return nil, fmt.Errorf("metrics sink: %s", msg)
+		}
+	}
+	return t, nil
+}
+
+// scrape fetches a prometheus endpoint on 127.0.0.1 and returns "" when it
+// answered 200 with exposition text, else what went wrong.
+func scrape(url string) string {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url) //nolint:noctx // bounded by the client's timeout
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close() // read-only: nothing to report on close
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	switch {
+	case err != nil:
+		return err.Error()
+	case resp.StatusCode != http.StatusOK:
+		return "status " + resp.Status
+	case !strings.Contains(string(body), "# TYPE "):
+		return "no exposition text in the answer"
+	}
+	return ""
+}
+
+// truncateLogs records the size of t's access logs and empties them, so
+// that a long run does not fill the disk; 0 for a target without one.
+// The servers open them with O_APPEND and go on writing at the new end.
+func (t *target) truncateLogs() int64 {
+	var n int64
+	for _, f := range t.logFiles {
+		if fi, err := os.Stat(f); err == nil {
+			n += fi.Size()
+		}
+		_ = os.Truncate(f, 0) // a missing log shows as 0 bytes written
+	}
+	return n
 }
 
 // startForwarder starts bench/forwarder in front of the upstream. It speaks
@@ -199,6 +296,14 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		return nil, nil, fmt.Errorf("upstream: %w", err)
 	}
 	b.logf("upstream listening on %s (pid %d)", up.H1Addr, up.proc.Pid())
+	b.targets = []*target{up}
+	defer func() {
+		for _, t := range ts {
+			if t != up {
+				b.targets = append(b.targets, t)
+			}
+		}
+	}()
 	starters := []struct {
 		name  string
 		skip  string
@@ -214,11 +319,22 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		{name: targetFerryPool, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryPool, "pool", up.H1Addr)
 		}},
-		{name: targetNginx, skip: missingSkip(missing, "nginx"), start: func() (*target, error) { return b.startNginx(ctx, up.H1Addr) }},
+		{name: targetFerryMetrics, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryMetrics, "auto", up.H1Addr)
+		}},
+		{name: targetFerryAccessLog, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryAccessLog, "auto", up.H1Addr)
+		}},
+		{name: targetNginx, skip: missingSkip(missing, "nginx"), start: func() (*target, error) {
+			return b.startNginx(ctx, targetNginx, up.H1Addr, "")
+		}},
+		{name: targetNginxAccessLog, skip: missingSkip(missing, "nginx"), start: func() (*target, error) {
+			return b.startNginx(ctx, targetNginxAccessLog, up.H1Addr, filepath.Join(b.tmp, targetNginxAccessLog+"-access.log"))
+		}},
 		{name: targetHAProxy, skip: missingSkip(missing, "haproxy"), start: func() (*target, error) { return b.startHAProxy(ctx, up.H1Addr) }},
 	}
 	for _, s := range starters {
-		if !b.cfg.wantTarget(s.name) || s.skip != "" {
+		if !b.cfg.wantTarget(s.name) || s.skip != "" || !b.anyCaseRunsOn(s.name) {
 			continue // a missing tool or binary was noted when it was found missing
 		}
 		t, err := s.start()
@@ -242,6 +358,21 @@ func binSkip(bin string) string {
 		return "skip"
 	}
 	return ""
+}
+
+// anyCaseRunsOn reports whether a selected case is meant for target t: a
+// base target always (the idle test uses it too), a variant only when a
+// selected case names it.
+func (b *bench) anyCaseRunsOn(t string) bool {
+	if variantOf(t) == "" {
+		return true
+	}
+	for _, c := range b.rep.Cases {
+		if caseRunsOn(c, t) {
+			return true
+		}
+	}
+	return false
 }
 
 func missingSkip(missing map[string]bool, bin string) string {

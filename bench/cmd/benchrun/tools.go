@@ -30,6 +30,7 @@ func neededTools() []debTool {
 		{bin: "haproxy", pkgs: []string{"haproxy"}},
 		{bin: "h2load", pkgs: []string{"nghttp2-client"}},
 		{bin: "slowhttptest", pkgs: []string{"slowhttptest"}},
+		{bin: "openssl", pkgs: []string{"openssl"}},
 	}
 }
 
@@ -129,7 +130,7 @@ func buildBinaries(ctx context.Context, root, binDir string, given binaries, wan
 		what    string   // what the note says is skipped
 		targets []string // the targets that need it
 	}{
-		{bin: &b.ferry, pkg: "./cmd/ferry", what: "ferry targets", targets: []string{targetFerryAuto, targetFerryPool}},
+		{bin: &b.ferry, pkg: "./cmd/ferry", what: "ferry targets", targets: []string{targetFerryAuto, targetFerryPool, targetFerryMetrics, targetFerryAccessLog}},
 		{bin: &b.forwarder, pkg: "./bench/forwarder", what: "forwarder target", targets: []string{targetForwarder}},
 	}
 	for _, o := range optional {
@@ -198,6 +199,7 @@ func collectMachineInfo(ctx context.Context) machineInfo {
 	version("haproxy", "haproxy", "-v")
 	version("wrk", "wrk", "-v")
 	version("h2load", "h2load", "--version")
+	version("openssl", "openssl", "version")
 	return mi
 }
 
