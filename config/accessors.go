@@ -4,14 +4,17 @@ import "time"
 
 // Protocols returns the protocols the proxy actually speaks: downstream
 // "Http1", "Http2" or "Auto" (empty means "Auto": either, told apart by
-// the HTTP/2 connection preface), and upstream always "Http1" ("Auto" and
-// empty included: MOSN would follow the downstream protocol, but ferry
-// speaks HTTP/1.1 to upstream hosts). Call it on a validated config. Any
-// goroutine.
+// the HTTP/2 connection preface), and upstream "Http2" (h2c) or "Http1"
+// ("Auto" and empty included: MOSN would follow the downstream protocol,
+// but ferry speaks HTTP/1.1 to upstream hosts unless told Http2). Call it
+// on a validated config. Any goroutine.
 func (p *ProxyConfig) Protocols() (downstream, upstream string) {
 	downstream = p.DownstreamProtocol
 	if downstream == "" {
 		downstream = protocolAuto
+	}
+	if p.UpstreamProtocol == protocolHTTP2 {
+		return downstream, protocolHTTP2
 	}
 	return downstream, protocolHTTP1
 }

@@ -250,7 +250,7 @@ func (v *validator) proxy(pc *ProxyConfig, pp string) {
 		return
 	}
 	v.downstreamProtocol(pc.DownstreamProtocol, pp+".downstream_protocol")
-	v.upstreamProtocol(pc.UpstreamProtocol, pp+".upstream_protocol")
+	v.upstreamProtocol(pc.UpstreamProtocol, pp+".upstream_protocol", true)
 	switch _, ok := v.routerNames[pc.RouterConfigName]; {
 	case pc.RouterConfigName == "":
 		v.p.add(pp+".router_config_name", "required")
@@ -271,16 +271,31 @@ func (v *validator) downstreamProtocol(name, path string) {
 }
 
 // upstreamProtocol checks what ferry speaks to upstream hosts: Http1, or
-// Auto / empty, which mean Http1.
-func (v *validator) upstreamProtocol(name, path string) {
+// Auto / empty, which mean Http1, and on a proxy filter Http2 (h2c with
+// prior knowledge). A route cannot switch its listener's upstream
+// protocol yet.
+func (v *validator) upstreamProtocol(name, path string, proxy bool) {
 	switch name {
 	case "", protocolHTTP1, protocolAuto:
 		return
 	case protocolHTTP2:
-		v.p.add(path, `"Http2" upstreams are not supported yet; ferry speaks Http1 to upstream hosts (Auto and empty mean Http1)`)
+		if !proxy {
+			v.p.add(path, `"Http2" per route is not supported; set upstream_protocol on the listener's proxy filter`)
+			return
+		}
+		// HTTP/2 upstreams are h2c: a cluster meant to be TLS must not be
+		// reached in plain text (h2 over TLS by ALPN is not implemented).
+		cm := &v.c.ClusterManager
+		for i := range cm.Clusters {
+			cl := &cm.Clusters[i]
+			if cl.TLSContext != nil && cl.TLSContext.Status || cl.ClusterManagerTLS && cm.TLSContext != nil && cm.TLSContext.Status {
+				v.p.add(path, `"Http2" upstreams are cleartext (h2c) only, and cluster `+strconv.Quote(cl.Name)+
+					" has TLS: h2 over TLS is not implemented yet")
+			}
+		}
 		return
 	}
-	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry speaks Http1 to upstream hosts (Auto and empty mean Http1)")
+	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry speaks Http1 or Http2 (h2c) to upstream hosts (Auto and empty mean Http1)")
 }
 
 // durations reports every negative Duration in v, found at path.

@@ -105,7 +105,7 @@ func (v *validator) regex(expr, path string) {
 
 // routeAction checks the clusters a route forwards to and its rewrites.
 func (v *validator) routeAction(a *RouteAction, ap string) {
-	v.upstreamProtocol(a.UpstreamProtocol, ap+".upstream_protocol")
+	v.upstreamProtocol(a.UpstreamProtocol, ap+".upstream_protocol", false)
 	if len(a.WeightedClusters) > 0 {
 		v.weightedClusters(a.WeightedClusters, ap+".weighted_clusters")
 	}

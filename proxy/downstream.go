@@ -253,6 +253,7 @@ func (d *downstream) OnBelowLowWatermark() {
 		s.responseLost(err)
 		return
 	}
+	s.h2upCredit()
 	if s.respSent && s.respState == stateDone && s.respPipe.queued() == 0 {
 		s.resume(UpRecvData)
 	}

@@ -493,6 +493,7 @@ func (s *stream) h2drain() {
 		s.responseLost(err)
 		return
 	}
+	s.h2upCredit()
 	if s.respSent && s.respState == stateDone && s.respQueued() == 0 {
 		s.resume(UpRecvData)
 	}

@@ -145,6 +145,10 @@ func (s *stream) finishAbort() {
 // detachUpstream gives the upstream connection back (reusable or closed)
 // or withdraws the stream from the pool's queue.
 func (s *stream) detachUpstream(reusable bool) {
+	if s.hu.pool != nil {
+		s.h2upDetach() // HTTP/2 upstream: the stream slot goes back
+		return
+	}
 	if s.pc == nil {
 		if s.pool != nil {
 			s.pool.Cancel(s)

@@ -96,6 +96,13 @@ type Options struct {
 	Path PathOptions
 	// HTTP2 are the limits and windows of HTTP/2 client connections.
 	HTTP2 http2.Options
+	// H2Upstream are the limits and windows of HTTP/2 upstream
+	// connections; its InitialWindowSize bounds the response bytes ferry
+	// holds per stream for a slow client (upstream_h2.go).
+	H2Upstream http2.Options
+	// H2PingInterval and H2PingTimeout are the keep-alive PING of idle
+	// HTTP/2 upstream connections (upstream.MuxManagerOptions; 30s, 10s).
+	H2PingInterval, H2PingTimeout time.Duration
 	// Logger receives debug and error events; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, is where the proxy counts per listener, virtual
@@ -148,6 +155,7 @@ type Server struct {
 	failLog  *ratelog.Limiter
 	clusters *upstream.Manager
 	pools    *upstream.PoolManager[*upConn]
+	mux      *upstream.MuxManager[*h2up]
 	workers  *worker.Pool
 	stats    *Stats
 	loops    []loopState
@@ -192,6 +200,9 @@ func NewServer(o Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	srv.pools = pools
+	if err := srv.newMuxManager(dialer); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	return srv, nil
 }
 
@@ -262,6 +273,7 @@ type Factory struct {
 	filters    []filterchain.StreamFilterFactory
 	offload    bool
 	proto      Protocol
+	upH2       bool // upstream_protocol Http2 (upstream_h2.go)
 	// idle is the listener's keep-alive idle timeout.
 	idle time.Duration
 	// alog receives each request's access log entry; nil when the
@@ -281,6 +293,9 @@ type FactoryConfig struct {
 	Policy Policy
 	// Protocol is what the listener's clients speak.
 	Protocol Protocol
+	// UpstreamHTTP2 makes the listener speak HTTP/2 (h2c) to upstream
+	// hosts (upstream_protocol: Http2).
+	UpstreamHTTP2 bool
 	// AccessLog receives each request's access log entry at its end (the
 	// listener's access_logs); nil logs nothing, at the cost of one nil
 	// check per request.
@@ -295,7 +310,7 @@ type FactoryConfig struct {
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout,
-		alog: c.AccessLog, metricsID: c.MetricsID}
+		alog: c.AccessLog, metricsID: c.MetricsID, upH2: c.UpstreamHTTP2}
 	if f.idle <= 0 {
 		f.idle = srv.opts.IdleTimeout
 	}

@@ -250,7 +250,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 			for fi, nf := range fc.Filters {
 				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)
 				if nf.Type == config.ProxyFilterType && nf.Proxy != nil {
-					down, _ := nf.Proxy.Protocols()
+					down, up := nf.Proxy.Protocols()
 					proto, err := proxy.ParseProtocol(down)
 					if err != nil {
 						p.add(fpath+".config.downstream_protocol", err.Error())
@@ -261,6 +261,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
+						UpstreamHTTP2: up == "Http2",
 						IdleTimeout: idle, AccessLog: alog, MetricsID: a.metrics.lookup.Load().listeners[len(a.listeners)]}))
 					continue
 				}

@@ -1,0 +1,521 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
+)
+
+// MuxHandler is the protocol side of a multiplexed connection (HTTP/2),
+// as its pool needs it. Loop only.
+type MuxHandler interface {
+	// Ping sends a keep-alive probe; the handler calls MuxConn.PingAcked
+	// when the peer answers it.
+	Ping()
+}
+
+// MuxClient is a request waiting for a stream on a multiplexed
+// connection. Loop only.
+type MuxClient[H MuxHandler] interface {
+	// OnMuxReady hands over one stream slot of mc; the client gives it
+	// back with MuxConn.Done.
+	OnMuxReady(mc *MuxConn[H])
+	// OnMuxFailure says no connection will come, and why.
+	OnMuxFailure(err error)
+}
+
+// MuxConn is one multiplexed upstream connection in a MuxPool: its
+// protocol handler, the stream slots lent out, and what the peer allows.
+type MuxConn[H MuxHandler] struct {
+	// C is the connection.
+	C *conn.Conn
+	// Handler is what MuxManagerOptions.OnConnect attached.
+	Handler H
+	pool    *MuxPool[H]
+	// Requests counts the streams ever taken on the connection.
+	Requests int
+	streams  int  // slots lent out
+	limit    int  // slots the peer allows now
+	settled  bool // limit is the peer's own (its settings arrived)
+	draining bool // takes no new stream; closes once the last ends
+	closed   bool
+	pingOut  bool // a PING is unanswered
+	idleT    conn.Timer
+	pingT    conn.Timer
+}
+
+// Host is the host the connection goes to.
+func (mc *MuxConn[H]) Host() *Host { return mc.pool.host }
+
+// Streams is the number of stream slots lent out. Loop only.
+func (mc *MuxConn[H]) Streams() int { return mc.streams }
+
+// Draining reports whether the connection takes no new stream. Loop only.
+func (mc *MuxConn[H]) Draining() bool { return mc.draining }
+
+// SetLimit tells the pool how many streams the peer allows at once
+// (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); settled says the value is the
+// peer's own rather than an assumption made before its settings arrived.
+// Waiting requests are served from the new room. Loop only.
+func (mc *MuxConn[H]) SetLimit(n int, settled bool) {
+	mc.limit, mc.settled = max(n, 0), mc.settled || settled
+	if settled {
+		mc.pool.known = max(n, 1)
+	}
+	if !mc.closed {
+		mc.pool.serve()
+	}
+}
+
+// Drain marks the connection as taking no new stream (a GOAWAY either
+// way): the streams on it go on and it closes once the last one ends.
+// Waiting requests are served elsewhere, by a new connection if needed.
+// Loop only.
+func (mc *MuxConn[H]) Drain() {
+	if mc.draining || mc.closed {
+		return
+	}
+	mc.draining = true
+	if mc.streams == 0 {
+		mc.C.Close(filterchain.CloseFlush)
+		return
+	}
+	mc.pool.serve()
+}
+
+// Done gives back one stream slot taken with OnMuxReady. The connection
+// serves a waiting request with it, or closes when draining and empty,
+// or starts its idle timer. Loop only.
+func (mc *MuxConn[H]) Done() {
+	mc.streams--
+	if mc.closed {
+		return
+	}
+	p := mc.pool
+	if mc.streams == 0 && (mc.draining || p.removed) {
+		mc.C.Close(filterchain.CloseFlush)
+		return
+	}
+	if p.serve(); mc.streams == 0 {
+		mc.idle()
+	}
+}
+
+// PingAcked tells the pool the peer answered the keep-alive probe. Loop
+// only.
+func (mc *MuxConn[H]) PingAcked() {
+	if !mc.pingOut || mc.closed {
+		return
+	}
+	mc.pingOut = false
+	mc.pool.loop.Stop(&mc.pingT)
+	if mc.streams == 0 {
+		mc.pool.loop.Schedule(&mc.pingT, mc.pool.m.pingInterval)
+	}
+}
+
+// idle arms the idle timeout and the keep-alive probe of a connection
+// with no stream.
+func (mc *MuxConn[H]) idle() {
+	p := mc.pool
+	p.loop.Schedule(&mc.idleT, p.cluster.Spec.IdleTimeout)
+	if !mc.pingOut {
+		p.loop.Schedule(&mc.pingT, p.m.pingInterval)
+	}
+}
+
+// OnEvent implements filterchain.ConnectionCallbacks: a closed connection
+// leaves the pool. Its handler fails the streams that were on it.
+func (mc *MuxConn[H]) OnEvent(filterchain.ConnectionEvent) { mc.pool.closed(mc) }
+
+// muxIdle and muxPing are a MuxConn as the handler of its two timers.
+type (
+	muxIdle[H MuxHandler] MuxConn[H]
+	muxPing[H MuxHandler] MuxConn[H]
+)
+
+// OnTimer implements conn.TimerHandler: an idle connection past the
+// cluster's idle timeout is closed.
+func (t *muxIdle[H]) OnTimer(*conn.Timer) {
+	mc := (*MuxConn[H])(t)
+	if mc.streams == 0 {
+		mc.C.Close(filterchain.CloseFlush)
+	}
+}
+
+// OnTimer implements conn.TimerHandler: the keep-alive probe of an idle
+// connection. A PING unanswered within the ping timeout closes it: an
+// upstream that stopped answering is found before a request is sent on
+// it.
+func (t *muxPing[H]) OnTimer(*conn.Timer) {
+	mc := (*MuxConn[H])(t)
+	p := mc.pool
+	if mc.pingOut {
+		p.m.pingTimeouts.Add(1)
+		mc.C.Close(filterchain.CloseNow)
+		return
+	}
+	if mc.streams > 0 {
+		return // busy: its requests' own timeouts watch it; probed again once idle
+	}
+	mc.pingOut = true
+	mc.Handler.Ping()
+	p.loop.Schedule(&mc.pingT, p.m.pingTimeout)
+}
+
+// MuxPool holds one host's multiplexed connections on one loop. A request
+// takes a stream slot on the first connection with room (so the traffic
+// packs onto as few connections as the peer's stream limit allows, and
+// the others time out idle); when every connection is full, it waits and
+// a new connection is dialled. Loop only.
+type MuxPool[H MuxHandler] struct {
+	host    *Host
+	cluster *Cluster
+	loop    *conn.Loop
+	m       *MuxManager[H]
+
+	conns      []*MuxConn[H]
+	waiters    []MuxClient[H]
+	connecting int
+	// known is the stream limit the host's connections last stated,
+	// used to judge how many waiters a connection in flight will serve.
+	known   int
+	removed bool
+}
+
+// defaultMuxGuess is the stream limit assumed for a host before any of
+// its connections stated one (HTTP/2 servers commonly allow 100 or more).
+const defaultMuxGuess = 100
+
+// Acquire hands cl a stream slot at once (OnMuxReady before it returns),
+// or queues cl and dials as needed. Loop only.
+func (p *MuxPool[H]) Acquire(cl MuxClient[H]) {
+	if mc := p.room(); mc != nil {
+		p.take(mc, cl)
+		return
+	}
+	if lim := p.cluster.Spec.MaxPending; lim > 0 && len(p.waiters) >= lim {
+		cl.OnMuxFailure(ErrPoolOverflow)
+		return
+	}
+	p.waiters = append(p.waiters, cl)
+	p.dialMore()
+}
+
+// Cancel removes cl from the queue. Loop only.
+func (p *MuxPool[H]) Cancel(cl MuxClient[H]) {
+	for i, w := range p.waiters {
+		if w == cl {
+			copy(p.waiters[i:], p.waiters[i+1:])
+			p.waiters[len(p.waiters)-1] = nil
+			p.waiters = p.waiters[:len(p.waiters)-1]
+			return
+		}
+	}
+}
+
+// Conns is the number of open connections; Connecting the dials in
+// flight; Pending the requests waiting. Loop only.
+func (p *MuxPool[H]) Conns() int      { return len(p.conns) }
+func (p *MuxPool[H]) Connecting() int { return p.connecting }
+func (p *MuxPool[H]) Pending() int    { return len(p.waiters) }
+
+// room returns the first connection that can take a stream.
+func (p *MuxPool[H]) room() *MuxConn[H] {
+	for _, mc := range p.conns {
+		if !mc.draining && mc.streams < mc.limit && !mc.C.Closed() {
+			return mc
+		}
+	}
+	return nil
+}
+
+func (p *MuxPool[H]) take(mc *MuxConn[H], cl MuxClient[H]) {
+	if mc.streams == 0 {
+		p.loop.Stop(&mc.idleT)
+	}
+	mc.streams++
+	mc.Requests++
+	cl.OnMuxReady(mc)
+}
+
+// serve hands free slots to waiters, then dials for those left.
+func (p *MuxPool[H]) serve() {
+	for len(p.waiters) > 0 {
+		mc := p.room()
+		if mc == nil {
+			break
+		}
+		w := p.waiters[0]
+		copy(p.waiters, p.waiters[1:])
+		p.waiters[len(p.waiters)-1] = nil
+		p.waiters = p.waiters[:len(p.waiters)-1]
+		p.take(mc, w)
+	}
+	p.dialMore()
+}
+
+// expected is the room waiters may count on without a new dial: the
+// dials in flight and the connections whose peer has not stated its
+// limit yet are assumed to allow what the host's connections last stated.
+func (p *MuxPool[H]) expected() int {
+	guess := p.known
+	if guess == 0 {
+		guess = defaultMuxGuess
+	}
+	n := p.connecting * guess
+	for _, mc := range p.conns {
+		if !mc.settled && !mc.draining {
+			n += max(0, guess-mc.streams)
+		}
+	}
+	return n
+}
+
+// dialMore dials until the connections in flight can be expected to
+// serve every waiter, within the host's connection limit.
+func (p *MuxPool[H]) dialMore() {
+	for len(p.waiters) > p.expected() {
+		if !p.dial() {
+			return
+		}
+	}
+}
+
+// dial starts one connection; false when none could be started (a waiter
+// was failed, or the host limit holds every socket and a connection of
+// ours will serve the waiters when a stream ends).
+func (p *MuxPool[H]) dial() bool {
+	if !p.host.TryAddConn(int64(p.cluster.Spec.MaxConnsPerHost)) {
+		if len(p.conns) == 0 && p.connecting == 0 {
+			p.failOne(ErrPoolOverflow)
+		}
+		return false
+	}
+	p.connecting++
+	err := p.m.dialer.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*muxDial[H])(p))
+	if err == nil {
+		return true
+	}
+	p.connecting--
+	p.host.AddConn(-1)
+	if errors.Is(err, conn.ErrDialerBusy) {
+		p.failOne(fmt.Errorf("%w: %w", ErrDialBusy, err))
+	} else {
+		p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
+	}
+	return false
+}
+
+func (p *MuxPool[H]) failOne(err error) {
+	if len(p.waiters) == 0 {
+		return
+	}
+	w := p.waiters[0]
+	copy(p.waiters, p.waiters[1:])
+	p.waiters[len(p.waiters)-1] = nil
+	p.waiters = p.waiters[:len(p.waiters)-1]
+	w.OnMuxFailure(err)
+}
+
+// dialFailed fails the waiters that the failed dial was expected to serve.
+func (p *MuxPool[H]) dialFailed(err error) {
+	p.connecting--
+	p.host.AddConn(-1)
+	p.host.connectFailed()
+	err = fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err)
+	p.failOne(err)
+	for len(p.waiters) > p.expected() {
+		p.failOne(err)
+	}
+}
+
+func (p *MuxPool[H]) opened(c *conn.Conn) {
+	p.connecting--
+	if lim := p.cluster.Spec.ConnBufferLimit; lim > 0 {
+		c.SetWatermarks(lim, lim/4)
+	}
+	mc := &MuxConn[H]{C: c, pool: p}
+	mc.idleT.Init((*muxIdle[H])(mc))
+	mc.pingT.Init((*muxPing[H])(mc))
+	c.Filters().AddConnectionCallbacks(mc)
+	p.conns = append(p.conns, mc)
+	if p.removed && len(p.waiters) == 0 {
+		mc.draining = true
+	}
+	mc.Handler = p.m.onConnect(mc)
+	if c.Closed() || mc.closed {
+		return
+	}
+	// One stream may go before the peer states its limit (HTTP/2
+	// assumes none, but a peer allowing fewer would refuse the rest).
+	mc.limit = 1
+	p.serve()
+	if mc.draining && mc.streams == 0 {
+		c.Close(filterchain.CloseFlush)
+		return
+	}
+	if mc.streams == 0 {
+		mc.idle()
+	}
+}
+
+func (p *MuxPool[H]) closed(mc *MuxConn[H]) {
+	if mc.closed {
+		return
+	}
+	mc.closed = true
+	p.host.AddConn(-1)
+	p.loop.Stop(&mc.idleT)
+	p.loop.Stop(&mc.pingT)
+	for i, x := range p.conns {
+		if x == mc {
+			copy(p.conns[i:], p.conns[i+1:])
+			p.conns[len(p.conns)-1] = nil
+			p.conns = p.conns[:len(p.conns)-1]
+			break
+		}
+	}
+	p.dialMore()
+}
+
+// drop runs on the loop once the host left its cluster: idle connections
+// close now, busy ones drain.
+func (p *MuxPool[H]) drop() {
+	p.removed = true
+	for _, mc := range append([]*MuxConn[H](nil), p.conns...) {
+		mc.Drain()
+	}
+}
+
+// muxDial is a MuxPool as the conn.DialHandler of its dials.
+type muxDial[H MuxHandler] MuxPool[H]
+
+// OnDialed implements conn.DialHandler.
+func (d *muxDial[H]) OnDialed(c *conn.Conn) { (*MuxPool[H])(d).opened(c) }
+
+// OnDialFailed implements conn.DialHandler.
+func (d *muxDial[H]) OnDialFailed(err error) { (*MuxPool[H])(d).dialFailed(err) }
+
+// MuxManager finds the multiplexed pool of a (host, loop) pair.
+type MuxManager[H MuxHandler] struct {
+	pools        []map[*Host]*MuxPool[H]
+	loops        []atomic.Pointer[conn.Loop]
+	dialer       conn.Dialer
+	onConnect    func(mc *MuxConn[H]) H
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	pingTimeouts atomic.Int64
+}
+
+// MuxManagerOptions configures a MuxManager.
+type MuxManagerOptions[H MuxHandler] struct {
+	// Loops is the number of event loops. Required.
+	Loops int
+	// Dialer opens the connections. Required. A dialer that negotiates
+	// the protocol (TLS with ALPN) hands the connection to OnConnect only
+	// once it is known to speak the multiplexed protocol.
+	Dialer conn.Dialer
+	// OnConnect sets a new connection up (its protocol read filter, its
+	// preface) and returns its handler, before the connection serves any
+	// stream. It must not call SetLimit: the connection carries one
+	// stream until the handler reports the peer's limit with SetLimit.
+	// Required.
+	OnConnect func(mc *MuxConn[H]) H
+	// Clusters, when set, tells the manager which hosts each Update
+	// removes.
+	Clusters *Manager
+	// PingInterval is how long a connection stays idle before a keep-alive
+	// PING (default 30s); PingTimeout how long the answer may take before
+	// the connection is closed (default 10s).
+	PingInterval, PingTimeout time.Duration
+}
+
+// Defaults of MuxManagerOptions.
+const (
+	DefaultMuxPingInterval = 30 * time.Second
+	DefaultMuxPingTimeout  = 10 * time.Second
+)
+
+// NewMuxManager returns a MuxManager, or an error naming the option that
+// is missing.
+func NewMuxManager[H MuxHandler](o MuxManagerOptions[H]) (*MuxManager[H], error) {
+	switch {
+	case o.Loops <= 0:
+		return nil, fmt.Errorf("upstream: mux manager: Loops is %d, want at least 1", o.Loops)
+	case o.Dialer == nil:
+		return nil, errors.New("upstream: mux manager: Dialer is required")
+	case o.OnConnect == nil:
+		return nil, errors.New("upstream: mux manager: OnConnect is required")
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultMuxPingInterval
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = DefaultMuxPingTimeout
+	}
+	m := &MuxManager[H]{
+		pools:        make([]map[*Host]*MuxPool[H], o.Loops),
+		loops:        make([]atomic.Pointer[conn.Loop], o.Loops),
+		dialer:       o.Dialer,
+		onConnect:    o.OnConnect,
+		pingInterval: o.PingInterval,
+		pingTimeout:  o.PingTimeout,
+	}
+	for i := range m.pools {
+		m.pools[i] = map[*Host]*MuxPool[H]{}
+	}
+	if o.Clusters != nil {
+		o.Clusters.onRemove(m.RemoveHosts)
+	}
+	return m, nil
+}
+
+// PingTimeouts counts the connections closed because a keep-alive PING
+// went unanswered. Any goroutine.
+func (m *MuxManager[H]) PingTimeouts() int64 { return m.pingTimeouts.Load() }
+
+// Pool returns the pool of host h on loop l. Loop only (l's).
+func (m *MuxManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *MuxPool[H] {
+	pools := m.pools[l.Index]
+	if p, ok := pools[h]; ok {
+		return p
+	}
+	if m.loops[l.Index].Load() == nil {
+		m.loops[l.Index].Store(l)
+	}
+	p := &MuxPool[H]{host: h, cluster: c, loop: l, m: m}
+	if h.Removed() {
+		p.removed = true
+		return p
+	}
+	pools[h] = p
+	return p
+}
+
+// RemoveHosts drops the pools of hosts that left their cluster, on every
+// loop (PoolManager.RemoveHosts). Any goroutine.
+func (m *MuxManager[H]) RemoveHosts(hosts []*Host) {
+	if len(hosts) == 0 {
+		return
+	}
+	for i := range m.loops {
+		l := m.loops[i].Load()
+		if l == nil {
+			continue
+		}
+		_ = l.Execute(func() {
+			pools := m.pools[l.Index]
+			for _, h := range hosts {
+				if p, ok := pools[h]; ok {
+					delete(pools, h)
+					p.drop()
+				}
+			}
+		})
+	}
+}
