@@ -57,6 +57,11 @@ type Options struct {
 	MaxDownstream int64
 	// Logger receives engine events; nil means slog.Default().
 	Logger *slog.Logger
+	// Inherit, when set, holds for each listener (by index) the listening
+	// sockets a running ferry handed over (internal/upgrade): the engine
+	// serves them instead of binding its own, and owns the descriptors
+	// from New on (Start or Stop closes them). See adopt.go.
+	Inherit [][]int
 }
 
 // ErrStopped is reported by Err when the engine stopped unexpectedly.
@@ -83,6 +88,15 @@ type Engine struct {
 	err      error
 	stopping atomic.Bool
 	draining atomic.Bool
+
+	// ticked is closed by the first OnTick: gnet starts its ticker once
+	// every loop polls its listeners.
+	ticked     chan struct{}
+	tickedOnce atomic.Bool
+	// adopt is the state of a start over inherited sockets (adopt.go).
+	adopt *adoption
+	// pollers are the epoll descriptors of the engine's loops (mu).
+	pollers map[int]bool
 }
 
 // New checks the listeners and returns an engine ready to Start.
@@ -99,7 +113,7 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 		if err != nil || p < 0 || p > 65535 {
 			return nil, fmt.Errorf("eventloop: listener %d (%s): bad port %q", i, l.Name, port)
 		}
-		if p == 0 && opts.ReusePort {
+		if p == 0 && opts.ReusePort && opts.Inherit == nil { // inherited: the placeholders share one reserved port
 			return nil, fmt.Errorf("eventloop: listener %d (%s): port 0 cannot be used with reuse_port", i, l.Name)
 		}
 		l.port = p
@@ -121,7 +135,13 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 	e := &Engine{
 		listeners: listeners, opts: opts, connOpts: conn.DefaultOptions(opts.Conn),
 		log: opts.Logger, loops: map[gnet.EventLoop]*conn.Loop{},
-		booted: make(chan struct{}), done: make(chan struct{}),
+		booted: make(chan struct{}), done: make(chan struct{}), ticked: make(chan struct{}),
+	}
+	if opts.Inherit != nil {
+		if err := e.prepareAdoption(opts.Inherit); err != nil {
+			closeAll(opts.Inherit)
+			return nil, err
+		}
 	}
 	e.glog = &gnetLogger{log: opts.Logger}
 	empty := []*conn.Loop{}
@@ -136,6 +156,13 @@ func (e *Engine) Start() error {
 	for i, l := range e.listeners {
 		addrs[i] = "tcp://" + l.Address
 	}
+	if e.adopt != nil {
+		var err error
+		if addrs, err = e.adopt.placeholders(e.listeners); err != nil {
+			e.adopt.release()
+			return err
+		}
+	}
 	go func() {
 		err := gnet.Rotate(e, addrs,
 			gnet.WithNumEventLoop(e.opts.Loops),
@@ -148,10 +175,35 @@ func (e *Engine) Start() error {
 	}()
 	select {
 	case <-e.booted:
-		return nil
 	case <-e.done:
+		if e.adopt != nil {
+			e.adopt.release()
+		}
 		return e.err
 	}
+	// Every loop polls its listeners once the ticker runs.
+	select {
+	case <-e.ticked:
+	case <-e.done:
+		if e.adopt != nil {
+			e.adopt.release()
+		}
+		return e.err
+	}
+	if e.adopt != nil {
+		err := e.finishAdoption()
+		e.adopt.release()
+		if err != nil {
+			_ = e.Stop(context.Background()) // nothing was served: the placeholders took no client
+			return err
+		}
+	}
+	if err := e.recordPollers(); err != nil {
+		// Only StopAccepting and ListenerFiles need them; they say so.
+		e.log.Warn("eventloop: listening sockets not found under gnet's pollers; stopping will close connections "+
+			"that arrive during a drain, and a smooth upgrade is off", "err", err)
+	}
+	return nil
 }
 
 // finish records why Rotate returned and closes Done.
@@ -233,7 +285,11 @@ func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 	}
 	e.mu.Lock()
 	e.eng = eng
-	e.addrs = addrs
+	if e.adopt == nil {
+		e.addrs = addrs
+	} else {
+		e.addrs = e.adopt.real // the inherited sockets' addresses, not the placeholders'
+	}
 	e.mu.Unlock()
 	close(e.booted)
 	return gnet.None
@@ -293,6 +349,9 @@ const (
 
 // OnTick asks every loop to sweep. It runs on gnet's ticker goroutine.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	if !e.tickedOnce.Load() && !e.tickedOnce.Swap(true) {
+		close(e.ticked)
+	}
 	delay := tickInterval
 	for _, l := range *e.loopList.Load() {
 		if l.Watching() {
