@@ -27,7 +27,7 @@ GOLANGCILINTMOD   := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$(G
 # run of make test includes every package with such a test file.
 ALLOCPKGS := $(addprefix ./,$(sort $(dir $(shell git grep -l '^//go:build !race' -- '*_test.go'))))
 
-.PHONY: all build run test test-short vet lint fmt fmt-check fuzz soak bench bench-quick benchgo check clean deps
+.PHONY: all build run test test-short vet lint fmt fmt-check fuzz soak bench bench-quick bench-deps benchgo check clean deps
 
 all: build
 
@@ -97,12 +97,21 @@ soak:
 
 # The side-by-side harness: direct upstream, a minimal gnet forwarder (the
 # ceiling), ferry (auto and pool), nginx and HAProxy on this machine,
-# interleaved rounds; see bench/README.md.
-bench:
-	$(GO) run ./bench/cmd/benchrun -rounds 3
+# interleaved rounds, noisy runs repeated; see bench/README.md. At least 5
+# rounds: fewer give no spread worth quoting. bench-quick is 1 round, a
+# smoke test, and its report says so.
+bench: bench-deps
+	$(GO) run ./bench/cmd/benchrun -rounds 5
 
-bench-quick:
+bench-quick: bench-deps
 	$(GO) run ./bench/cmd/benchrun -quick
+
+# The benchmark's load generators and peers, from Debian when missing (only
+# for bench and bench-quick; make test needs none of them).
+BENCHTOOLS := wrk:wrk nginx:nginx-light haproxy:haproxy h2load:nghttp2-client slowhttptest:slowhttptest openssl:openssl
+bench-deps:
+	@missing=""; for t in $(BENCHTOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Go micro-benchmarks of the hot path.
 benchgo:

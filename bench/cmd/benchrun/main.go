@@ -38,8 +38,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer os.RemoveAll(b.tmp) //nolint:errcheck // scratch; deferred first so that it runs after the children are stopped
 	defer b.sup.Close()
-	defer os.RemoveAll(b.tmp) //nolint:errcheck // scratch; runs after the children are stopped
 	if err := b.run(ctx); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; every started process was stopped, no results written: %w", err)
