@@ -19,6 +19,7 @@
 // It prints "conformance: N passed, M failed" and fails when M > 0.
 //
 // TestH2Spec runs h2spec (all 145 tests of RFC 7540 and RFC 7541) against
-// an Http2 listener: make test builds h2spec into bin/ and names it in
-// FERRY_H2SPEC; without that variable the test skips.
+// an Http2 listener, and TestH2SpecOverTLS against the same listener
+// terminating TLS (h2 by ALPN; h2spec -t -k): make test builds h2spec into
+// bin/ and names it in FERRY_H2SPEC; without that variable the tests skip.
 package conformance
