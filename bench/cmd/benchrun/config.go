@@ -40,7 +40,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 5, "interleaved rounds per case (>= 5 for a spread worth quoting)")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured duration of each run (whole seconds)")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured warm-up run before each measured run (whole seconds, 0 = none)")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode: 1 round, 3 s per run, 1 s warm-up, a subset of cases (about a minute)")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke mode: 1 round, 3 s per run, 1 s warm-up, a subset of cases, noisy runs flagged but not repeated (2-3 minutes)")
 	cases := fs.String("cases", "", "comma-separated case IDs (default all; see -list)")
 	targets := fs.String("targets", "", "comma-separated targets (default "+strings.Join(allTargetNames(), ",")+")")
 	fs.IntVar(&cfg.idleConns, "idle", 10000, "idle keep-alive connections per target for the memory test (0 = skip)")
@@ -74,6 +74,8 @@ func parseConfig(args []string) (config, error) {
 		setDefault(set, "duration", func() { cfg.duration = 3 * time.Second })
 		setDefault(set, "warmup", func() { cfg.warmup = time.Second })
 		setDefault(set, "cases", func() { *cases = strings.Join(quickCaseIDs(), ",") })
+		// Quick stays quick: noisy runs are flagged, not repeated.
+		setDefault(set, "noise-repeats", func() { cfg.noiseRepeats = 0 })
 	}
 	cfg.caseIDs = splitList(*cases)
 	cfg.targetNames = splitList(*targets)

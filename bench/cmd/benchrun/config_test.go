@@ -49,6 +49,9 @@ func TestParseConfig(t *testing.T) {
 			if tc.targets != nil && (!slices.Equal(cfg.targetNames, tc.targets) || !cfg.wantTarget(targetForwarder) || cfg.wantTarget(targetNginx)) {
 				t.Fatalf("got targets %v", cfg.targetNames)
 			}
+			if cfg.quick != (cfg.noiseRepeats == 0) {
+				t.Fatalf("noise repeats %d in quick=%v mode", cfg.noiseRepeats, cfg.quick)
+			}
 			if cfg.bins.forwarder != tc.forwarder {
 				t.Fatalf("got forwarder binary %q, want %q", cfg.bins.forwarder, tc.forwarder)
 			}
