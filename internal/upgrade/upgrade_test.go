@@ -1,0 +1,152 @@
+package upgrade
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// tcpListener returns a listening socket on 127.0.0.1:0 and a function
+// handing out duplicates of its descriptor.
+func tcpListener(t *testing.T) (net.Listener, func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln, func() int {
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(f.Fd()) // the File is left to the finalizer: keep its descriptor
+	}
+}
+
+func serve(t *testing.T, path string, dup func() int, handed *atomic.Int32) *Server {
+	t.Helper()
+	s, err := Serve(path, ServeOptions{Logger: quiet(),
+		Listeners: func() ([]Listener, error) {
+			return []Listener{{Name: "a", Address: "127.0.0.1:0", FDs: []int{dupFD(t, dup())}}}, nil
+		},
+		Handover: func() error { handed.Add(1); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func dupFD(t *testing.T, fd int) int {
+	t.Helper()
+	n, err := syscall.Dup(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestNoPeer(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Dial(filepath.Join(dir, SocketName)); !errors.Is(err, ErrNoPeer) {
+		t.Fatalf("no file: %v", err)
+	}
+	// A stale file: its process died without removing it.
+	path := filepath.Join(dir, SocketName)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	_ = ln.Close()
+	if _, err := Dial(path); !errors.Is(err, ErrNoPeer) {
+		t.Fatalf("stale file: %v", err)
+	}
+	// Serve replaces the stale file.
+	var handed atomic.Int32
+	_, dup := tcpListener(t)
+	s := serve(t, path, dup, &handed)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("Close left the socket file: %v", err)
+	}
+}
+
+func TestHandover(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SocketName)
+	ln, dup := tcpListener(t)
+	var handed atomic.Int32
+	s := serve(t, path, dup, &handed)
+	if _, err := Serve(path, ServeOptions{}); err == nil || !strings.Contains(err.Error(), "another process serves it") {
+		t.Fatalf("a second server: %v", err)
+	}
+
+	// A new process that gives up leaves the old one serving, unchanged.
+	h, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Abort()
+
+	h, err = Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Pid != os.Getpid() || len(h.Listeners) != 1 || len(h.Listeners[0].FDs) != 1 || h.Listeners[0].Name != "a" {
+		t.Fatalf("handover %+v", h)
+	}
+	fd := h.Listeners[0].FDs[0]
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port := sa.(*syscall.SockaddrInet4).Port; port != ln.Addr().(*net.TCPAddr).Port {
+		t.Fatalf("received a socket on port %d, want %s", port, ln.Addr())
+	}
+	_ = syscall.Close(fd)
+	if handed.Load() != 0 {
+		t.Fatal("handed over before ready")
+	}
+	if err := h.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.HandedOver():
+	case <-time.After(10 * time.Second):
+		t.Fatal("HandedOver not closed")
+	}
+	if handed.Load() != 1 {
+		t.Fatalf("Handover ran %d times", handed.Load())
+	}
+	// The path is free for the new process's own server.
+	if _, err := Dial(path); !errors.Is(err, ErrNoPeer) {
+		t.Fatalf("after the handover: %v", err)
+	}
+	serve(t, path, dup, &handed)
+}
+
+func TestPath(t *testing.T) {
+	for _, c := range []struct{ dir, cfg, want string }{
+		{"/run/ferry", "/etc/ferry/ferry.json", "/run/ferry/reconfig.sock"},
+		{"", "/etc/ferry/ferry.json", "/etc/ferry/reconfig.sock"},
+		{"", "", "reconfig.sock"},
+	} {
+		if got := Path(c.dir, c.cfg); got != c.want {
+			t.Errorf("Path(%q, %q) = %q, want %q", c.dir, c.cfg, got, c.want)
+		}
+	}
+}
