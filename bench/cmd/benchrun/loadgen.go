@@ -27,6 +27,30 @@ type loadResult struct {
 	// Resumed and Full count s_time's connections by whether the session
 	// was resumed; both 0 for other tools.
 	Resumed, Full int64
+	// Non2xx is wrk's count of responses other than 2xx/3xx (also in
+	// Errors).
+	Non2xx int64
+	// Unserved is how many completed requests servedOnly took out of
+	// Requests and RPS (answered with a status other than 2xx/3xx).
+	Unserved int64
+}
+
+// servedOnly makes Requests and RPS count only requests answered 2xx or
+// 3xx: wrk's Requests/sec and h2load's req/s include every completed
+// request, so a proxy answering 503 at once would look fast and efficient.
+// Errors keeps counting the others.
+func (r *loadResult) servedOnly() {
+	bad := r.Non2xx
+	if r.H2.Counted {
+		bad = r.Requests - r.H2.Succeeded
+	}
+	if bad <= 0 || r.Seconds <= 0 {
+		return
+	}
+	bad = min(bad, r.Requests)
+	r.Unserved = bad
+	r.Requests -= bad
+	r.RPS = float64(r.Requests) / r.Seconds
 }
 
 // h2Counts is h2load's "requests:" and "status codes:" lines.
@@ -182,6 +206,7 @@ func parseWrk(out string) (loadResult, error) {
 	if s := wrkNon2xxRe.FindStringSubmatch(out); s != nil {
 		n, _ := strconv.ParseInt(s[1], 10, 64) // \d+
 		r.Errors += n
+		r.Non2xx = n
 	}
 	return r, nil
 }

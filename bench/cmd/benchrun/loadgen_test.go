@@ -33,7 +33,7 @@ func TestParseWrk(t *testing.T) {
 		}},
 		{name: "seconds, minutes, M suffix, non-2xx", file: "wrk-overload.txt", want: loadResult{
 			Requests: 23871, Seconds: 10.1, RPS: 2363.47, P50: 1020 * time.Millisecond,
-			P99: 63 * time.Second, Errors: 12 + 3 + 40 + 7, ThreadRPS: 1.2e6,
+			P99: 63 * time.Second, Errors: 12 + 3 + 40 + 7, ThreadRPS: 1.2e6, Non2xx: 7,
 		}},
 	}
 	for _, tc := range tests {
@@ -143,6 +143,32 @@ func TestParseH2loadCounts(t *testing.T) {
 	want := h2Counts{Counted: true, Succeeded: 15000, Failed: 5000, Errored: 2000, Status5xx: 3000}
 	if got.H2 != want || got.Requests != 18000 || got.Errors != 5000 || got.RPS != 9000 {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestServedOnly: requests answered with another status than 2xx/3xx
+// count as errors, not as throughput, for wrk and h2load alike.
+func TestServedOnly(t *testing.T) {
+	tests := []struct {
+		name           string
+		in             loadResult
+		reqs, unserved int64
+		rps            float64
+	}{
+		{name: "all served", in: loadResult{Requests: 1000, Seconds: 2, RPS: 500}, reqs: 1000, rps: 500},
+		{name: "wrk non-2xx", in: loadResult{Requests: 1000, Seconds: 2, RPS: 500, Non2xx: 400, Errors: 400}, reqs: 600, unserved: 400, rps: 300},
+		{name: "h2load 503s", in: loadResult{Requests: 87409, Seconds: 2, RPS: 43704,
+			H2: h2Counts{Counted: true, Succeeded: 21017, Failed: 66392}}, reqs: 21017, unserved: 66392, rps: 10508.5},
+		{name: "no time", in: loadResult{Requests: 10, Non2xx: 3}, reqs: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.in
+			r.servedOnly()
+			if r.Requests != tc.reqs || r.Unserved != tc.unserved || (tc.rps != 0 && !closeTo(r.RPS, tc.rps)) || r.Errors != tc.in.Errors {
+				t.Fatalf("got %+v", r)
+			}
+		})
 	}
 }
 

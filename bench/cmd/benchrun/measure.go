@@ -79,6 +79,7 @@ func (b *bench) runLoad(ctx context.Context, t *target, c benchCase, d time.Dura
 	default:
 		res, err = parseWrk(string(out))
 	}
+	res.servedOnly()
 	return res, cpu, err
 }
 

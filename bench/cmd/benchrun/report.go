@@ -293,7 +293,8 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 	}
 	fmt.Fprintf(&b, "\nMethod: %d round(s) × %v per target and case (each preceded by a %v warm-up), targets interleaved "+
 		"within each round. The headline figure is **requests per proxy CPU-second** (requests ÷ utime+stime of the target's "+
-		"whole process tree during the measured run), then RPS; each is the median over rounds beside its min–max and "+
+		"whole process tree during the measured run), then RPS; both count only requests answered 2xx or 3xx (a 503 is "+
+		"an error, not throughput). Each is the median over rounds beside its min–max and "+
 		"coefficient of variation (CV: sample standard deviation ÷ mean). Latency from wrk --latency (HTTP/1.1) or h2load's "+
 		"per-request log (HTTP/2); openssl s_time gives none. Peak RSS = highest summed VmRSS sampled every 100 ms. Ratios are to nginx "+
 		"(req/CPU-s and RPS: higher is better; p99 and RSS: lower is better). `direct` is wrk straight at the upstream; "+
