@@ -120,8 +120,8 @@ func TestYAMLJSONEquivalence(t *testing.T) {
 		},
 		{
 			name: "raw filter config",
-			yaml: "servers: [{listeners: [{filter_chains: [{filters: [{type: tcp_proxy, config: {cluster: c, n: 1.5}}]}]}]}]\n",
-			json: `{"servers":[{"listeners":[{"filter_chains":[{"filters":[{"type":"tcp_proxy","config":{"cluster":"c","n":1.5}}]}]}]}]}`,
+			yaml: "servers: [{listeners: [{filter_chains: [{filters: [{type: custom_filter, config: {cluster: c, n: 1.5}}]}]}]}]\n",
+			json: `{"servers":[{"listeners":[{"filter_chains":[{"filters":[{"type":"custom_filter","config":{"cluster":"c","n":1.5}}]}]}]}]}`,
 		},
 	}
 	for _, tc := range tests {

@@ -48,6 +48,16 @@ func (s *schemaChecker) check(n *node, t reflect.Type, path string) {
 	case reflect.TypeFor[Processor]():
 		s.checkProcessor(n, path)
 		return
+	case reflect.TypeFor[TCPProxyDuration]():
+		var d TCPProxyDuration // a string or nanoseconds (tcpproxy.go)
+		raw := n.text
+		if n.kind == kindString {
+			raw = strconv.Quote(n.text)
+		}
+		if n.kind != kindString && n.kind != kindNumber || d.UnmarshalJSON([]byte(raw)) != nil {
+			s.problems.add(path, `want a duration string such as "90s" or a number of nanoseconds`)
+		}
+		return
 	case reflect.TypeFor[json.RawMessage]():
 		return
 	}
@@ -103,6 +113,9 @@ func (s *schemaChecker) checkStruct(n *node, t reflect.Type, path string) {
 		typ := f.typ
 		if t == reflect.TypeFor[NetworkFilter]() && f.name == "config" && filterType(n) == ProxyFilterType {
 			typ = reflect.TypeFor[ProxyConfig]()
+		}
+		if t == reflect.TypeFor[NetworkFilter]() && f.name == "config" && filterType(n) == TCPProxyFilterType {
+			typ = reflect.TypeFor[TCPProxyConfig]()
 		}
 		s.check(n.vals[i], typ, p)
 	}

@@ -128,7 +128,7 @@ type FilterChain struct {
 	TLSContextSet []TLSConfig `json:"tls_context_set,omitempty" yaml:"tls_context_set,omitempty" note:"see TLSConfig; every context has status true, or none"`
 	// Filters are the network filters, in read order. The proxy filter is
 	// typed; see NetworkFilter.
-	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty" note:"one proxy filter per chain; any other type not registered in cmd/ferry/filters.go is refused"`
+	Filters []NetworkFilter `json:"filters,omitempty" yaml:"filters,omitempty" note:"one proxy or tcp_proxy filter per chain; any other type not registered in cmd/ferry/filters.go is refused"`
 }
 
 // ProxyFilterType is the network filter type of ferry's (and MOSN's) L7
@@ -145,6 +145,9 @@ type NetworkFilter struct {
 	Config json.RawMessage `json:"config,omitempty" yaml:"config,omitempty"`
 	// Proxy is Config decoded when Type is "proxy"; nil otherwise.
 	Proxy *ProxyConfig `json:"-" yaml:"-" ferry:"as=config"`
+	// TCPProxy is Config decoded when Type is "tcp_proxy"; nil otherwise
+	// (tcpproxy.go).
+	TCPProxy *TCPProxyConfig `json:"-" yaml:"-" ferry:"as=config"`
 }
 
 // UnmarshalJSON decodes the filter and, for a proxy filter, its config.
@@ -156,8 +159,14 @@ func (f *NetworkFilter) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*f = NetworkFilter(p)
-	f.Proxy = nil
-	if f.Type != ProxyFilterType || len(f.Config) == 0 || string(f.Config) == "null" {
+	f.Proxy, f.TCPProxy = nil, nil
+	if len(f.Config) == 0 || string(f.Config) == "null" {
+		return nil
+	}
+	if f.Type == TCPProxyFilterType {
+		return f.decodeTCPProxy()
+	}
+	if f.Type != ProxyFilterType {
 		return nil
 	}
 	f.Proxy = &ProxyConfig{}

@@ -227,19 +227,23 @@ func (v *validator) filterChain(fc *FilterChain, fp string) {
 	proxies := 0
 	for i := range fc.Filters {
 		f := &fc.Filters[i]
-		if f.Type != ProxyFilterType {
+		if f.Type != ProxyFilterType && f.Type != TCPProxyFilterType {
 			continue
 		}
 		proxies++
 		p := index(fp+".filters", i)
 		if proxies > 1 {
-			v.p.add(p, "a filter chain holds at most one proxy filter")
+			v.p.add(p, `a filter chain holds one "proxy" or "tcp_proxy" filter, not both nor two`)
+			continue
+		}
+		if f.Type == TCPProxyFilterType {
+			v.tcpProxy(f.TCPProxy, p+".config") // tcpproxy.go
 			continue
 		}
 		v.proxy(f.Proxy, p+".config")
 	}
 	if proxies == 0 {
-		v.p.add(fp+".filters", `a "proxy" filter is required (the only network filter ferry implements)`)
+		v.p.add(fp+".filters", `a "proxy" or "tcp_proxy" filter is required (the network filters ferry implements)`)
 	}
 }
 
