@@ -228,3 +228,80 @@ var (
 	_ = context.Background
 	_ = testutil.WaitFor
 )
+
+// smallBufListener shrinks the send buffer of accepted sockets, so that
+// what the upstream "sent" is close to what ferry took.
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(64 << 10)
+	}
+	return c, err
+}
+
+// TestH2UpstreamFlowControlBoundsSlowClient: a slow HTTP/1.1 client reads
+// a 64 MiB response from an HTTP/2 upstream. ferry returns the upstream's
+// flow-control window only as the client drains, so the upstream can never
+// be more than a window (plus socket and outbound buffers) ahead of the
+// client: ferry buffers a bounded amount instead of spilling the stream.
+func TestH2UpstreamFlowControlBoundsSlowClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 64 MiB")
+	}
+	const size = 64 << 20
+	var written atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	us := &http.Server{Protocols: p, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		buf := make([]byte, 32<<10)
+		for n := 0; n < size; n += len(buf) {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+			written.Add(int64(len(buf)))
+		}
+	})}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = us.Serve(smallBufListener{ln}) }()
+	t.Cleanup(func() { _ = us.Close(); <-done })
+
+	h := startH2Proxy(t, ln.Addr().String(), func(s *setup) { s.opts.RouteTimeout = time.Minute })
+	c := h.dial()
+	_ = c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+	if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var read, maxAhead int64
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		read += int64(n)
+		maxAhead = max(maxAhead, written.Load()-read)
+		if err != nil {
+			break
+		}
+		if read%(1<<20) < 16<<10 {
+			time.Sleep(2 * time.Millisecond) // a slow client, not a wait for state
+		}
+	}
+	if read != size {
+		t.Fatalf("read %d bytes, want %d", read, size)
+	}
+	// Stream window 256 KiB + ferry's outbound queue and socket buffers.
+	if maxAhead > 12<<20 {
+		t.Fatalf("the upstream got %d MiB ahead of the slow client: ferry buffered without bound", maxAhead>>20)
+	}
+	t.Logf("upstream at most %d KiB ahead of the client", maxAhead>>10)
+}

@@ -290,7 +290,9 @@ func (p *MuxPool[H]) dialMore() {
 // was failed, or the host limit holds every socket and a connection of
 // ours will serve the waiters when a stream ends).
 func (p *MuxPool[H]) dial() bool {
-	if !p.host.TryAddConn(int64(p.cluster.Spec.MaxConnsPerHost)) {
+	if lim := p.cluster.Spec.MaxConnsPerHost; lim <= 0 {
+		p.host.AddConn(1) // no limit
+	} else if !p.host.TryAddConn(int64(lim)) {
 		if len(p.conns) == 0 && p.connecting == 0 {
 			p.failOne(ErrPoolOverflow)
 		}

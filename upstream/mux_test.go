@@ -1,0 +1,211 @@
+package upstream
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
+)
+
+// The mux pool's tests use pool_test.go's fakeDialer and detached loops.
+
+// muxHandler is the protocol handler of these tests: it counts PINGs.
+type muxHandler struct{ pings int }
+
+func (h *muxHandler) Ping() { h.pings++ }
+
+type muxConn = MuxConn[*muxHandler]
+
+// muxClient is a request waiting on a mux pool.
+type muxClient struct {
+	mc  *muxConn
+	err error
+}
+
+func (c *muxClient) OnMuxReady(mc *muxConn) {
+	if c.mc != nil || c.err != nil {
+		panic("client served twice")
+	}
+	c.mc = mc
+}
+
+func (c *muxClient) OnMuxFailure(err error) {
+	if c.mc != nil || c.err != nil {
+		panic("client served twice")
+	}
+	c.err = err
+}
+
+type muxEnv struct {
+	*poolEnv
+	mm    *MuxManager[*muxHandler]
+	conns []*muxConn
+}
+
+func newMuxEnv(t *testing.T, spec ClusterSpec) *muxEnv {
+	t.Helper()
+	e := &muxEnv{poolEnv: newPoolEnv(t, 1, spec)}
+	mm, err := NewMuxManager(MuxManagerOptions[*muxHandler]{
+		Loops: 1, Dialer: e.d, Clusters: e.clus,
+		OnConnect: func(mc *muxConn) *muxHandler {
+			e.conns = append(e.conns, mc)
+			return &muxHandler{}
+		},
+		PingInterval: time.Second, PingTimeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mm = mm
+	return e
+}
+
+func (e *muxEnv) mpool() *MuxPool[*muxHandler] {
+	return e.mm.Pool(e.loops[0], e.cluster(), e.host("10.0.0.1:80"))
+}
+
+
+func acquireN(p *MuxPool[*muxHandler], n int) []*muxClient {
+	cs := make([]*muxClient, n)
+	for i := range cs {
+		cs[i] = &muxClient{}
+		p.Acquire(cs[i])
+	}
+	return cs
+}
+
+func served(cs []*muxClient) (n int) {
+	for _, c := range cs {
+		if c.mc != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func muxSpec() ClusterSpec {
+	return ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80"), ConnectTimeout: 2 * time.Second}
+}
+
+// TestMuxPoolSharesConnection: 100 requests share one connection once the
+// peer allows 100 streams; one went before its settings arrived.
+func TestMuxPoolSharesConnection(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	p := e.mpool()
+	cs := acquireN(p, 100)
+	if len(e.d.pending) != 1 {
+		t.Fatalf("%d dials for 100 waiters, want 1 (a connection is expected to carry 100)", len(e.d.pending))
+	}
+	e.d.succeed()
+	if n := served(cs); n != 1 {
+		t.Fatalf("%d served before the peer's settings, want 1", n)
+	}
+	e.conns[0].SetLimit(100, true)
+	if n := served(cs); n != 100 || p.Conns() != 1 || e.conns[0].Streams() != 100 {
+		t.Fatalf("%d served on %d connections (%d streams), want 100 on 1", n, p.Conns(), e.conns[0].Streams())
+	}
+	// A 101st waits for a slot: with the limit known, it dials.
+	extra := acquireN(p, 1)
+	if len(e.d.pending) != 1 {
+		t.Fatalf("%d dials for a waiter beyond the limit, want 1", len(e.d.pending))
+	}
+	cs[0].mc.Done() // a slot frees first: the waiter takes it
+	if extra[0].mc != e.conns[0] {
+		t.Fatal("the waiter did not take the freed slot")
+	}
+	e.d.succeed() // the dial lands with nobody waiting: idle
+	if p.Conns() != 2 || e.conns[1].Streams() != 0 {
+		t.Fatalf("%d connections, new one has %d streams", p.Conns(), e.conns[1].Streams())
+	}
+}
+
+// TestMuxPoolLimitOneDialsPerStream: a peer allowing one stream makes the
+// pool dial one connection per waiter.
+func TestMuxPoolLimitOneDialsPerStream(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	p := e.mpool()
+	cs := acquireN(p, 4)
+	e.d.succeed()
+	e.conns[0].SetLimit(1, true)
+	if len(e.d.pending) != 3 {
+		t.Fatalf("%d dials for 3 waiters at 1 stream per connection, want 3", len(e.d.pending))
+	}
+	for range 3 {
+		c := e.d.succeed()
+		_ = c
+		e.conns[len(e.conns)-1].SetLimit(1, true)
+	}
+	if n := served(cs); n != 4 || p.Conns() != 4 {
+		t.Fatalf("%d served on %d connections, want 4 on 4", n, p.Conns())
+	}
+}
+
+// TestMuxPoolDrain: a draining connection takes no new stream and closes
+// when its last stream ends.
+func TestMuxPoolDrain(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	p := e.mpool()
+	cs := acquireN(p, 2)
+	e.d.succeed()
+	mc := e.conns[0]
+	mc.SetLimit(10, true)
+	mc.Drain()
+	next := acquireN(p, 1)
+	if next[0].mc != nil || len(e.d.pending) != 1 {
+		t.Fatal("a draining connection took a new stream, or no dial replaced it")
+	}
+	cs[0].mc.Done()
+	if mc.C.Closed() {
+		t.Fatal("closed with a stream left")
+	}
+	cs[1].mc.Done()
+	conn.RunDetached(e.loops[0])
+	if !mc.C.Closed() || p.Conns() != 0 {
+		t.Fatalf("closed %v, %d connections; want the drained connection gone", mc.C.Closed(), p.Conns())
+	}
+}
+
+// TestMuxPoolDialFailure fails the waiters the dial was to serve.
+func TestMuxPoolDialFailure(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	p := e.mpool()
+	cs := acquireN(p, 3)
+	e.d.fail(errors.New("refused"))
+	for i, c := range cs {
+		if !errors.Is(c.err, ErrConnectFailed) {
+			t.Fatalf("waiter %d: %v, want ErrConnectFailed", i, c.err)
+		}
+	}
+	if p.Pending() != 0 {
+		t.Fatalf("%d still pending", p.Pending())
+	}
+}
+
+// TestMuxPoolIdleTimersAndPing: an idle connection is probed by PING;
+// an unanswered one closes; an answered one stays until the idle timeout.
+func TestMuxPoolIdleTimersAndPing(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	p := e.mpool()
+	cs := acquireN(p, 1)
+	e.d.succeed()
+	mc := e.conns[0]
+	cs[0].mc.Done()
+	if !mc.idleT.Armed() || !mc.pingT.Armed() {
+		t.Fatal("an idle connection has no idle timer or no ping timer")
+	}
+	(*muxPing[*muxHandler])(mc).OnTimer(&mc.pingT)
+	if mc.Handler.pings != 1 || !mc.pingOut {
+		t.Fatal("the ping timer sent no PING")
+	}
+	mc.PingAcked()
+	if mc.pingOut || !mc.pingT.Armed() {
+		t.Fatal("an answered PING did not re-arm the probe")
+	}
+	(*muxPing[*muxHandler])(mc).OnTimer(&mc.pingT)
+	(*muxPing[*muxHandler])(mc).OnTimer(&mc.pingT) // the timeout: unanswered
+	conn.RunDetached(e.loops[0])
+	if !mc.C.Closed() || e.mm.PingTimeouts() != 1 || p.Conns() != 0 {
+		t.Fatalf("closed %v, %d ping timeouts, %d conns", mc.C.Closed(), e.mm.PingTimeouts(), p.Conns())
+	}
+}
