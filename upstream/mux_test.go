@@ -65,7 +65,6 @@ func (e *muxEnv) mpool() *MuxPool[*muxHandler] {
 	return e.mm.Pool(e.loops[0], e.cluster(), e.host("10.0.0.1:80"))
 }
 
-
 func acquireN(p *MuxPool[*muxHandler], n int) []*muxClient {
 	cs := make([]*muxClient, n)
 	for i := range cs {
