@@ -27,6 +27,7 @@ type config struct {
 	readyTimeout  time.Duration // how long a started server may take to answer
 	noiseMax      float64       // foreign CPU, % of the machine, above which a run is repeated (0 = never)
 	noiseRepeats  int           // at most this many repeats of one run
+	fresh         bool          // restart the proxies between cases
 	args          []string      // the command line, for the report
 }
 
@@ -54,6 +55,7 @@ func parseConfig(args []string) (config, error) {
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", 15*time.Second, "how long a started server may take to answer GET /")
 	fs.Float64Var(&cfg.noiseMax, "noise-max", 5, "repeat a run when processes outside the benchmark used more than this % of the machine's CPU during it (0 = never)")
 	fs.IntVar(&cfg.noiseRepeats, "noise-repeats", 2, "repeat a noisy run at most this many times, then keep its least noisy attempt and flag it")
+	fs.BoolVar(&cfg.fresh, "fresh", true, "restart every proxy between cases, so that no case inherits the idle upstream connections of the one before")
 	list := fs.Bool("list", false, "list the cases and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -168,8 +168,8 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	for _, t := range targets {
 		if t.proc.exited() {
-			b.note("%s exited during the run (%v); its later figures are missing. Its log (bench/.work/logs/%s.log) says: %s",
-				t.Name, t.proc.waitErr, t.Name, oneLine(t.proc.crashSummary()))
+			b.note("%s exited during the run (%v); its later figures are missing. Its log (%s) says: %s",
+				t.Name, t.proc.waitErr, b.relPath(t.proc.logPath), oneLine(t.proc.crashSummary()))
 		}
 	}
 	return b.writeResults()

@@ -193,7 +193,13 @@ func (b *bench) sampleRSS(pids []int) (chan<- struct{}, <-chan uint64) {
 // A run whose foreign CPU share exceeds -noise-max is measured again, up
 // to -noise-repeats times (see noise.go).
 func (b *bench) runMatrix(ctx context.Context, cases []benchCase, targets []*target) error {
-	for _, c := range cases {
+	for i, c := range cases {
+		if i > 0 && b.cfg.fresh {
+			b.logf("restarting the proxies before %s", c.ID)
+			if err := b.restartTargets(ctx, c.ID); err != nil {
+				return err
+			}
+		}
 		if reason := b.caseUnrunnable(c); reason != "" {
 			b.note("case %s not run: %s", c.ID, reason)
 			for _, t := range targets {

@@ -118,3 +118,55 @@ func TestCrashSummary(t *testing.T) {
 		t.Fatalf("crashSummary = %q, want %q", got, want)
 	}
 }
+
+// TestRestartTargets: every proxy is stopped and started again in place
+// (same *target, new process, its own log file), the upstream is left
+// alone, and a target that cannot start again is noted and stays stopped.
+func TestRestartTargets(t *testing.T) {
+	dir := t.TempDir()
+	b := &bench{root: dir, sup: &supervisor{logDir: dir}, rep: &report{}, logf: t.Logf}
+	defer b.sup.Close()
+	sleeper := func(name string) func() (*target, error) {
+		return func() (*target, error) {
+			p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{"sleep", "300"}})
+			if err != nil {
+				return nil, err
+			}
+			return &target{Name: name, H1Addr: "addr-" + b.logName(name), proc: p}, nil
+		}
+	}
+	up, err := sleeper(targetDirect)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ferry, err := sleeper(targetFerryAuto)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nginx, err := sleeper(targetNginx)()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.targets = []*target{up, ferry, nginx}
+	b.starters = map[string]func() (*target, error){
+		targetFerryAuto: sleeper(targetFerryAuto),
+		targetNginx:     func() (*target, error) { return nil, errors.New("port taken") },
+	}
+	oldFerry, oldNginx, upPid := ferry.proc, nginx.proc, up.proc.Pid()
+	if err := b.restartTargets(context.Background(), "next-case"); err != nil {
+		t.Fatal(err)
+	}
+	if !oldFerry.exited() || ferry.proc == oldFerry || ferry.proc.exited() || ferry.H1Addr != "addr-ferry-auto.2" ||
+		!strings.HasSuffix(ferry.proc.logPath, "ferry-auto.2.log") {
+		t.Fatalf("ferry not restarted in place: %+v", ferry)
+	}
+	if !oldNginx.exited() || nginx.proc != oldNginx {
+		t.Fatalf("nginx: %+v", nginx)
+	}
+	if up.proc.exited() || up.proc.Pid() != upPid {
+		t.Fatal("the upstream was restarted")
+	}
+	if len(b.rep.Notes) != 1 || !strings.Contains(b.rep.Notes[0], "nginx could not be restarted before case next-case: port taken") {
+		t.Fatalf("notes %q", b.rep.Notes)
+	}
+}

@@ -24,11 +24,15 @@ type bench struct {
 	tmp     string
 	tls     *tlsFiles // nil when no TLS case was selected or generation failed
 	targets []*target // every started target, the upstream (direct) first
-	sup     *supervisor
-	fs      procFS
-	bins    binaries
-	rep     *report
-	logf    func(format string, args ...any)
+	// starters start each proxy target again (restartTargets); gen counts
+	// the restarts, so that every generation keeps its own log file.
+	starters map[string]func() (*target, error)
+	gen      int
+	sup      *supervisor
+	fs       procFS
+	bins     binaries
+	rep      *report
+	logf     func(format string, args ...any)
 }
 
 // note records a caveat in the report and logs it.
@@ -113,7 +117,7 @@ func (b *bench) startNginx(ctx context.Context, name, upstream, accessLog string
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: name, argv: []string{
+	p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{
 		"nginx", "-p", dir + "/", "-c", path, "-e", "stderr", "-g", "daemon off;",
 	}})
 	if err != nil {
@@ -159,7 +163,7 @@ func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: "haproxy", argv: []string{
+	p, err := b.sup.start(startSpec{name: b.logName(targetHAProxy), argv: []string{
 		"haproxy", "-f", path, "-db", "-p", filepath.Join(dir, "haproxy.pid"),
 	}})
 	if err != nil {
@@ -214,7 +218,7 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: name, argv: []string{b.bins.ferry, "start", "-c", path}})
+	p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{b.bins.ferry, "start", "-c", path}})
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +280,7 @@ func (b *bench) startForwarder(ctx context.Context, upstream string) (*target, e
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: targetForwarder, argv: []string{
+	p, err := b.sup.start(startSpec{name: b.logName(targetForwarder), argv: []string{
 		b.bins.forwarder, "-addr", h1, "-upstream", upstream,
 	}})
 	if err != nil {
@@ -347,8 +351,64 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		}
 		b.logf("%s ready on %s (pid %d)", t.Name, t.H1Addr, t.proc.Pid())
 		ts = append(ts, t)
+		if s.name != targetDirect {
+			if b.starters == nil {
+				b.starters = make(map[string]func() (*target, error))
+			}
+			b.starters[s.name] = s.start
+		}
 	}
 	return up, ts, nil
+}
+
+// logName is the supervisor name (and log file) of target name in the
+// current generation: "nginx" first, "nginx.2" after the first restart.
+func (b *bench) logName(name string) string {
+	if b.gen == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s.%d", name, b.gen+1)
+}
+
+// restartTargets stops every proxy target and starts it again on new
+// ports, before case next: each case begins with no idle upstream
+// connections left by the one before. Without it, the proxies' pooled
+// connections after 1k-c5000 and the 10,000 concurrent streams of
+// h2load-c1000-m10 took the upstream past its descriptor budget, and the
+// proxies' errors there were the harness's doing. The upstream (direct)
+// keeps running. A target that cannot start again is noted; its later runs
+// fail with "no longer running".
+func (b *bench) restartTargets(ctx context.Context, next string) error {
+	b.gen++
+	for _, t := range b.targets {
+		start := b.starters[t.Name]
+		if start == nil {
+			continue // the upstream, or a target that never started
+		}
+		if t.proc.exited() {
+			b.note("%s had exited before case %s (%v; log %s): %s", t.Name, next, t.proc.waitErr,
+				b.relPath(t.proc.logPath), oneLine(t.proc.crashSummary()))
+		}
+		_ = b.sup.stop(t.proc) // escalates to SIGKILL; cannot fail
+		nt, err := start()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.note("%s could not be restarted before case %s: %s", t.Name, next, oneLine(err.Error()))
+			continue // t keeps its stopped process: its runs fail
+		}
+		*t = *nt
+	}
+	return nil
+}
+
+// relPath is path relative to the repository root, for notes.
+func (b *bench) relPath(path string) string {
+	if rel, err := filepath.Rel(b.root, path); err == nil {
+		return rel
+	}
+	return path
 }
 
 // binSkip returns "skip" when an optional binary (ferry, the forwarder) is
