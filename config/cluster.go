@@ -5,7 +5,7 @@ import "encoding/json"
 // ClusterManager holds the upstream clusters.
 type ClusterManager struct {
 	// TLSContext is an old MOSN field: a TLS context shared by clusters.
-	TLSContext *UpstreamTLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
+	TLSContext *UpstreamTLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty" note:"applies to the clusters with cluster_manager_tls, and to no other"`
 	// ClusterConfigPath is a directory of cluster files that MOSN reads and
 	// rewrites at run time.
 	ClusterConfigPath string `json:"clusters_configs,omitempty" yaml:"clusters_configs,omitempty" ferry:"refused" why:"clusters kept in that directory would not be loaded" until:"cluster directories"`
@@ -77,7 +77,7 @@ type Cluster struct {
 	// LBOriDstConfig configures the original destination balancer.
 	LBOriDstConfig *LBOriDstConfig `json:"original_dst_lb_config,omitempty" yaml:"original_dst_lb_config,omitempty" ferry:"refused" why:"the original-destination balancer is not implemented" until:"original-destination balancing"`
 	// ClusterManagerTLS uses cluster_manager.tls_context for this cluster.
-	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" ferry:"refused" why:"cluster_manager.tls_context would not be applied to this cluster" until:"TLS to upstreams"`
+	ClusterManagerTLS bool `json:"cluster_manager_tls,omitempty" yaml:"cluster_manager_tls,omitempty" note:"the cluster dials with cluster_manager.tls_context, which must have status true; refused with the cluster's own tls_context status true"`
 	// TLSContext configures TLS to the hosts.
 	TLSContext *UpstreamTLSConfig `json:"tls_context,omitempty" yaml:"tls_context,omitempty"`
 	// Hosts are the upstream endpoints.
@@ -152,7 +152,7 @@ type Host struct {
 	// Metadata labels the host for subset load balancing.
 	Metadata *Metadata `json:"metadata,omitempty" yaml:"metadata,omitempty" ferry:"ignored" why:"labels for subset balancing, which is refused; labels alone change nothing"`
 	// TLSDisable turns TLS off for this host.
-	TLSDisable bool `json:"tls_disable,omitempty" yaml:"tls_disable,omitempty"`
+	TLSDisable bool `json:"tls_disable,omitempty" yaml:"tls_disable,omitempty" note:"this host is dialled in plain text though its cluster has TLS"`
 }
 
 // Host weight bounds, as in MOSN.

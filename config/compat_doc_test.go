@@ -139,10 +139,10 @@ one of four classes:
 ` + "`ferry start --allow-unimplemented`" + ` (or ` + "`ferry validate --allow-unimplemented`" + `, or
 ` + "`\"ferry\": {\"compat\": {\"allow_unimplemented\": true}}`" + ` in the config) turns every
 refusal into a warning and ferry runs without the field, as a migration aid.
-A refusal marked **strict** is never turned into a warning: a cluster's TLS
-context with ` + "`status: true`" + ` (TLS to upstreams, not implemented yet) or a
-listener's ` + "`fall_back`" + ` is refused all the same, because nothing meant to be
-TLS is ever sent or served as plain text. Listeners terminate TLS
+A refusal marked **strict** is never turned into a warning: a listener's or a
+cluster's ` + "`fall_back`" + ` is refused all the same, because nothing meant to be
+TLS is ever sent or served as plain text. Listeners terminate TLS, and
+clusters with a ` + "`tls_context`" + ` of ` + "`status: true`" + ` dial their hosts in TLS
 (docs/tls.md).
 
 Values are checked too: an ` + "`lb_type`" + `, cluster ` + "`type`" + `, protocol or filter type

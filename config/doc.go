@@ -18,10 +18,10 @@
 // Validate reports it as an error naming its path and what would go
 // wrong), declared by struct tags (compat.go) from which
 // docs/mosn-compat.md is generated. ferry.compat.allow_unimplemented turns
-// refusals into Warnings, except a cluster's TLS context with status true
-// (TLS to upstreams) and a listener's fall_back: nothing meant to be TLS
-// is sent or served as plain text. Listeners terminate TLS
-// (validate_tls.go, docs/tls.md). The runtime build
+// refusals into Warnings, except a listener's or a cluster's TLS
+// fall_back: nothing meant to be TLS is sent or served as plain text.
+// Listeners terminate TLS and clusters dial TLS to their hosts
+// (validate_tls.go: ListenerTLS, ClusterTLS; docs/tls.md). The runtime build
 // (internal/app) refuses the same way what only it can judge (filter types
 // nobody registered, what the router rejects), and `ferry validate` runs
 // that build, so validate and start agree.

@@ -38,9 +38,9 @@ type Compat struct {
 	// AllowUnimplemented turns the refusal of a behaviour-changing field
 	// that ferry does not implement (health_check, retry_policy, …) into a
 	// warning, and ferry runs without it: a migration aid, as is the
-	// --allow-unimplemented flag of start and validate. A cluster's TLS
-	// context with status true (TLS to upstreams) is refused all the same:
-	// nothing meant to be TLS is ever sent as plain text. Default false.
+	// --allow-unimplemented flag of start and validate. A TLS context's
+	// fall_back is refused all the same: nothing meant to be TLS is ever
+	// sent as plain text. Default false.
 	AllowUnimplemented bool `json:"allow_unimplemented" yaml:"allow_unimplemented"`
 }
 

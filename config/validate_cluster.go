@@ -15,6 +15,7 @@ func (v *validator) clusters() {
 		for hi := range cl.Hosts {
 			v.hostAddress(cl.Hosts[hi].Address, index(cp+".hosts", hi)+".address")
 		}
+		ClusterTLS(&v.c.ClusterManager, ci, v.p.add) // validate_tls.go
 	}
 }
 

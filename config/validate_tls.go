@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -167,56 +169,7 @@ func serverContext(c *TLSConfig, p string, offer []string, add func(path, msg st
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 
-	// Versions.
-	if c.MinVersion != "" {
-		v, msg := tlsVersion(c.MinVersion, tls.VersionTLS12)
-		if msg != "" {
-			fail("min_version", msg)
-		}
-		cfg.MinVersion = v
-	}
-	if c.MaxVersion != "" {
-		v, msg := tlsVersion(c.MaxVersion, tls.VersionTLS13)
-		if msg != "" {
-			fail("max_version", msg)
-		}
-		cfg.MaxVersion = v
-	}
-	if cfg.MinVersion > cfg.MaxVersion {
-		fail("min_version", "above max_version: no TLS version is left")
-	}
-
-	// Cipher suites (TLS 1.2; crypto/tls picks TLS 1.3's).
-	if c.CipherSuites != "" {
-		tls13Only := true
-		for _, name := range strings.Split(c.CipherSuites, ":") {
-			name = strings.TrimSpace(name)
-			id, tls13, ok := cipherSuite(name)
-			switch {
-			case !ok:
-				fail("cipher_suites", "unknown cipher suite "+strconv.Quote(name)+"; MOSN's names are "+cipherNames())
-			case tls13:
-			default:
-				tls13Only = false
-				cfg.CipherSuites = append(cfg.CipherSuites, id)
-			}
-		}
-		if tls13Only && cfg.MinVersion <= tls.VersionTLS12 && !bad {
-			fail("cipher_suites", "names no TLS 1.2 cipher suite, so TLS 1.2 clients could not connect; add one or set min_version to TLSv1_3")
-		}
-	}
-
-	// Curves.
-	if c.EcdhCurves != "" {
-		for _, name := range strings.Split(c.EcdhCurves, ",") {
-			id, ok := curve(strings.TrimSpace(name))
-			if !ok {
-				fail("ecdh_curves", "unknown curve "+strconv.Quote(name)+"; MOSN's names are x25519, p256, p384, p521")
-				continue
-			}
-			cfg.CurvePreferences = append(cfg.CurvePreferences, id)
-		}
-	}
+	tlsParams(cfg, tlsParamFields{c.MinVersion, c.MaxVersion, c.CipherSuites, c.EcdhCurves}, "TLS 1.2 clients could not connect", fail)
 
 	// ALPN: what the listener's proxy speaks.
 	cfg.NextProtos = offer
@@ -234,6 +187,71 @@ func serverContext(c *TLSConfig, p string, offer []string, add func(path, msg st
 		cfg.NextProtos = protos
 	}
 	return sc, !bad
+}
+
+// tlsParamFields are the version, cipher suite and curve settings that a
+// listener's and a cluster's contexts share.
+type tlsParamFields struct{ minVersion, maxVersion, cipherSuites, ecdhCurves string }
+
+// tlsParams checks the versions, cipher suites and curves of a context
+// into cfg, passing each problem to fail with its field. tls12Lost says
+// what a list of TLS 1.3 suites alone would cost.
+func tlsParams(cfg *tls.Config, c tlsParamFields, tls12Lost string, fail func(field, msg string)) {
+	bad := false
+	failed := func(field, msg string) {
+		bad = true
+		fail(field, msg)
+	}
+	// Versions.
+	if c.minVersion != "" {
+		v, msg := tlsVersion(c.minVersion, tls.VersionTLS12)
+		if msg != "" {
+			failed("min_version", msg)
+		}
+		cfg.MinVersion = v
+	}
+	if c.maxVersion != "" {
+		v, msg := tlsVersion(c.maxVersion, tls.VersionTLS13)
+		if msg != "" {
+			failed("max_version", msg)
+		}
+		cfg.MaxVersion = v
+	}
+	if cfg.MinVersion > cfg.MaxVersion {
+		failed("min_version", "above max_version: no TLS version is left")
+	}
+
+	// Cipher suites (TLS 1.2; crypto/tls picks TLS 1.3's).
+	if c.cipherSuites != "" {
+		tls13Only := true
+		for _, name := range strings.Split(c.cipherSuites, ":") {
+			name = strings.TrimSpace(name)
+			id, tls13, ok := cipherSuite(name)
+			switch {
+			case !ok:
+				failed("cipher_suites", "unknown cipher suite "+strconv.Quote(name)+"; MOSN's names are "+cipherNames())
+			case tls13:
+			default:
+				tls13Only = false
+				cfg.CipherSuites = append(cfg.CipherSuites, id)
+			}
+		}
+		if tls13Only && cfg.MinVersion <= tls.VersionTLS12 && !bad {
+			failed("cipher_suites", "names no TLS 1.2 cipher suite, so "+tls12Lost+"; add one or set min_version to TLSv1_3")
+		}
+	}
+
+	// Curves.
+	if c.ecdhCurves != "" {
+		for _, name := range strings.Split(c.ecdhCurves, ",") {
+			id, ok := curve(strings.TrimSpace(name))
+			if !ok {
+				failed("ecdh_curves", "unknown curve "+strconv.Quote(name)+"; MOSN's names are x25519, p256, p384, p521")
+				continue
+			}
+			cfg.CurvePreferences = append(cfg.CurvePreferences, id)
+		}
+	}
 }
 
 // serverNames lists the names a context answers.
@@ -383,4 +401,134 @@ func curve(name string) (tls.CurveID, bool) {
 		return tls.CurveP521, true
 	}
 	return 0, false
+}
+
+// ClientTLS is a cluster's TLS to its hosts, checked: what internal/app
+// builds the cluster's conn.TLSDialer from (docs/tls.md, "Upstream TLS").
+// Validate and the runtime build both get it from ClusterTLS, so they
+// agree.
+type ClientTLS struct {
+	// Path is the context's configuration path: the cluster's
+	// tls_context, or cluster_manager.tls_context for a cluster with
+	// cluster_manager_tls.
+	Path string
+	// Config holds the roots (nil: the system's), the client certificate,
+	// versions, cipher suites, curves, ALPN and InsecureSkipVerify.
+	// ServerName is server_name, empty for each host's own name.
+	Config *tls.Config
+	// InsecureSkip is insecure_skip: the hosts' certificates are not
+	// verified.
+	InsecureSkip bool
+	// Key identifies the settings and the bytes of every file read: a
+	// reload keeps a cluster's hosts and their pooled connections only
+	// when it is unchanged.
+	Key string
+}
+
+// ClusterTLS checks the TLS of cluster ci of cm and builds it; nil when the
+// cluster dials plain text. Every problem is passed to add with the path
+// of the field at fault. It reads the CA, certificate and key files. Any
+// goroutine.
+func ClusterTLS(cm *ClusterManager, ci int, add func(path, msg string)) *ClientTLS {
+	cl := &cm.Clusters[ci]
+	cp := index("cluster_manager.clusters", ci)
+	c, p := cl.TLSContext, cp+".tls_context"
+	if cl.ClusterManagerTLS {
+		switch {
+		case cl.TLSContext != nil && cl.TLSContext.Status:
+			add(cp+".cluster_manager_tls", "set with tls_context.status: one context or the other, "+
+				"as MOSN would ignore this cluster's own")
+			return nil
+		case cm.TLSContext == nil || !cm.TLSContext.Status:
+			add(cp+".cluster_manager_tls", "cluster_manager.tls_context has no status true: "+
+				"the cluster would be dialled in plain text")
+			return nil
+		}
+		c, p = cm.TLSContext, "cluster_manager.tls_context"
+	}
+	if c == nil || !c.Status {
+		return nil
+	}
+	// What ferry speaks to TLS upstreams, as ALPN IDs: HTTP/1.1 only,
+	// until h2 is chosen by ALPN (the HTTP/2 upstream's to add, from what
+	// the cluster's users speak).
+	return clientContext(c, p, []string{"http/1.1"}, add)
+}
+
+// clientContext checks and builds one cluster context; speak is what the
+// cluster's users speak to it, as ALPN IDs. Nil when a problem was found.
+func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path, msg string)) *ClientTLS {
+	bad := false
+	fail := func(field, msg string) {
+		add(p+"."+field, msg)
+		bad = true
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
+		ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkip} //nolint:gosec // insecure_skip, set explicitly; logged at start
+	key := sha256.New()
+	_, _ = fmt.Fprintf(key, "%q %q %q %q %t %q %q %q %q %q\n", c.ServerName, c.CACert, c.CertChain, c.PrivateKey,
+		c.InsecureSkip, c.CipherSuites, c.EcdhCurves, c.MinVersion, c.MaxVersion, c.ALPN)
+
+	// The roots the hosts are verified against.
+	if c.CACert != "" {
+		data, err := readPEM(c.CACert)
+		pool := x509.NewCertPool()
+		switch {
+		case err != nil:
+			fail("ca_cert", err.Error())
+		case !pool.AppendCertsFromPEM(data):
+			fail("ca_cert", "no PEM certificate found")
+		default:
+			cfg.RootCAs = pool
+			key.Write(data)
+		}
+	}
+
+	// The client certificate, for hosts that ask for one.
+	switch {
+	case c.CertChain != "" && c.PrivateKey == "":
+		fail("private_key", "required with cert_chain (the client certificate's key)")
+	case c.CertChain == "" && c.PrivateKey != "":
+		fail("cert_chain", "required with private_key (the client certificate)")
+	case c.CertChain != "":
+		cert, field, err := loadKeyPair(c.CertChain, c.PrivateKey)
+		if err != nil {
+			fail(field, err.Error())
+			break
+		}
+		cfg.Certificates = []tls.Certificate{*cert}
+		for _, der := range cert.Certificate {
+			key.Write(der)
+		}
+		if k, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey); err == nil {
+			key.Write(k)
+		}
+	}
+
+	tlsParams(cfg, tlsParamFields{c.MinVersion, c.MaxVersion, c.CipherSuites, c.EcdhCurves},
+		"a TLS 1.2 host could not be reached", fail)
+
+	// ALPN: what the cluster's users speak, http/1.1 today.
+	cfg.NextProtos = speak
+	if c.ALPN != "" {
+		var protos []string
+		for _, name := range strings.Split(c.ALPN, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			switch {
+			case slices.Contains(speak, name):
+				protos = append(protos, name)
+			case name == "h2":
+				fail("alpn", `"h2" is not offered to TLS upstreams yet: ferry speaks HTTP/1.1 to a cluster's hosts `+
+					`over TLS, and a host choosing h2 would be sent HTTP/1.1; offer http/1.1`)
+			default:
+				fail("alpn", "unknown or unspoken protocol "+strconv.Quote(name)+"; ferry speaks "+
+					strings.Join(speak, ", ")+" to upstreams")
+			}
+		}
+		cfg.NextProtos = protos
+	}
+	if bad {
+		return nil
+	}
+	return &ClientTLS{Path: p, Config: cfg, InsecureSkip: c.InsecureSkip, Key: hex.EncodeToString(key.Sum(nil))}
 }

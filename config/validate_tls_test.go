@@ -100,8 +100,6 @@ func TestTLSContextValidation(t *testing.T) {
 		{"fallback is strict", ctx(`,"fall_back":true`), "Auto", "", p + ".fall_back: not implemented: a listener whose certificate failed to load would serve plain text"},
 		{"mixed set", `"tls_context_set":[{"status":true,"cert_chain":` + q(certFile) + `,"private_key":` + q(keyFile) + `},{"status":false}],`,
 			"Auto", "", "servers[0].listeners[0].filter_chains[0].tls_context_set: every context has status true, or none"},
-		{"cluster TLS", "", "Auto", `,"tls_context":{"status":true}`,
-			"cluster_manager.clusters[0].tls_context.status: not implemented: traffic to the hosts meant to be encrypted would travel as plain text; ferry has no TLS to upstreams yet, and refuses this even with allow_unimplemented"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

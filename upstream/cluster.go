@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ferry-proxy/ferry/conn"
 )
 
 // ErrNoHealthyHost is the error the proxy reports when Pick returns nil.
@@ -33,7 +35,17 @@ type ClusterSpec struct {
 	// internal/metrics ID, which the composition root resolves from the
 	// name).
 	MetricsID uint32
-	// ConnectTimeout bounds one dial (TCP connect). Default 3s.
+	// Dialer, when set, opens the cluster's connections in place of the
+	// pool manager's: conn.TLSDialer for a cluster with TLS to its hosts.
+	// nil dials with the manager's, at the cost of a nil check.
+	Dialer conn.Dialer
+	// Transport identifies how Dialer connects (its TLS settings and the
+	// bytes of its certificate files; "" for plain TCP). A reload keeps a
+	// host, its pools and their connections only when it is unchanged, so
+	// that a connection is never lent under settings it was not made with.
+	Transport string
+	// ConnectTimeout bounds one dial: the TCP connect, and the TLS
+	// handshake too with a TLS Dialer. Default 3s.
 	ConnectTimeout time.Duration
 	// IdleTimeout is how long a pooled connection may stay idle before it
 	// is closed. Default 60s.
@@ -337,6 +349,9 @@ func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 	weights := make([]uint64, len(s.Hosts))
 	for i, hs := range s.Hosts {
 		h := reuse[hs.Address]
+		if h != nil && prev.Spec.Transport != s.Transport {
+			h = nil // dialled another way now: a new host, with new pools (the old one is removed)
+		}
 		if h == nil {
 			h = newHost(s.Name, hs)
 		}

@@ -36,15 +36,20 @@
 // upstream does not import gnet. The pools are generic over the protocol
 // handler H that PoolManagerOptions.OnConnect attaches to each
 // connection, so the proxy gets its *upConn back typed, with no
-// assertion. Taking an idle connection and giving it back allocates
+// assertion. A cluster with TLS to its hosts brings its own Dialer
+// (ClusterSpec.Dialer, a conn.TLSDialer); ClusterSpec.Transport names its
+// settings, and a reload that changes them replaces the cluster's hosts,
+// so that no connection outlives the settings it was made with. Taking an idle connection and giving it back allocates
 // nothing (BenchmarkPoolCheckout measures it, TestPoolCheckoutAllocs pins
 // it).
 //
 // # Load balancing
 //
 // Cluster.Pick and Cluster.PickExcluding are lock-free and allocation-free.
-// Every policy skips unhealthy hosts; when no host is healthy they return nil
-// (the caller answers 503 with ErrNoHealthyHost). There is no panic mode yet.
+// Every policy skips unhealthy hosts. When no host is healthy, Pick routes
+// across all of them by the policy's draw (panic mode, Envoy's panic
+// threshold at its floor: ferry has no partial threshold) and counts it in
+// Cluster.Stats().LBPanics; it returns nil only for a cluster without hosts.
 // Unhealthy candidates are redrawn (up to 32 times, or n times for round
 // robin); past that, Pick scans the hosts in order for the next healthy one,
 // which favours the host after a long run of unhealthy ones. See LBPolicy
@@ -63,14 +68,60 @@
 // without allocating (go test -run x -bench BenchmarkPick100 -benchmem
 // ./upstream/).
 //
+// # Health checks and outlier detection
+//
+// A host is out of rotation while any reason in its down word holds:
+// active health checks failed it (health.go), outlier detection ejected it
+// (outlier.go), or SetHealthy(false). Pick reads the word with one atomic
+// load per candidate, so every loop sees a flip at its next pick, without
+// a lock.
+//
+// HealthChecker runs the active checks of every cluster with a
+// HealthCheckSpec. Each checked host has one probe owned by one event
+// loop, host number mod loops (host numbers follow creation order, so a
+// reload never moves a kept host), and driven by a conn.Timer on that
+// loop; the first probe is at a random point of the interval so hosts do
+// not probe in step. A probe dials through the conn.Dialer like a pooled
+// connection (the connect on a worker, the socket on the loop). A Tcp
+// probe passes when the connection opens. An Http1 probe sends one
+// "METHOD path HTTP/1.1" with Connection: close on a fresh connection and
+// parses the response head with internal/codec/http1 straight from the
+// loop's input (nothing copied), at most maxProbeHead (8 KiB) bytes; the
+// status passes when it is in ExpectedStatuses (200 only by default).
+// Timeout bounds the connect and the head. A host starts healthy (as in
+// MOSN), leaves after UnhealthyThreshold failures in a row and returns
+// after HealthyThreshold passes; a dial refused for ferry's own reasons
+// (socket budget, workers busy) is no verdict. 10,000 checked hosts add no
+// goroutine (TestHealthCheckManyHostsNoGoroutines). The checker follows
+// Manager.Update: kept hosts keep their probe and counts, removed hosts'
+// probes stop (their connection closed, a dial in flight dropped when it
+// lands), and a host whose cluster drops health_check returns to rotation.
+// Loops are known only once they exist: HealthChecker.AddLoop, or
+// KnownLoops at every probe and update (internal/app warms them up).
+//
+// Outlier detection counts, per host, consecutive 5xx, consecutive
+// gateway failures (502-504) and consecutive connect failures, in atomics
+// (the requests of one host run on every loop). The proxy reports each
+// response status (Host.Outcome), and its own upstream failures as the
+// status they stand for (a timeout 504, a reset or a malformed response
+// 502) or as Host.ConnectFailed. The failure that reaches a threshold
+// ejects the host at once, for BaseEjectionTime × its multiplier (capped
+// by MaxEjectionTime; the multiplier drops by one per Interval in
+// rotation), unless MaxEjectionPercent of the cluster is out already (one
+// host may always go, as in Envoy). The return is a timer on the loop that
+// reported the failure: no sweep, no goroutine. With no outlier_detection,
+// Outcome is one atomic load and a nil check; with it, a success only
+// loads the counters (BenchmarkPickOutlier, TestPickOutlierAllocs).
+//
 // # Goroutines
 //
 //   - Manager.Update runs on a control goroutine (startup, admin, xDS); calls
 //     are serialised by a mutex. Manager.Get and Manager.Clusters, Cluster.Pick
 //     and every Host method may be called from any goroutine: loops, workers
 //     and control goroutines.
-//   - Host counters are atomics. Health is an atomic flag written by health
-//     checks (control) and read by Pick (loops).
+//   - Host counters are atomics. Health is one atomic word of reasons
+//     (health check failed, ejected, SetHealthy(false)) written by health
+//     checks and outlier detection and read by Pick (loops).
 //   - Connection pools (pool*.go) are per event loop and Loop only, except
 //     PoolManager.RemoveHosts (it hands the work to the loops with
 //     Loop.Execute) and PoolManager.Quiesce.

@@ -269,7 +269,11 @@ func (p *ConnPool[H]) dial() {
 		return
 	}
 	p.connecting++
-	err := p.m.dialer.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*poolDial[H])(p))
+	d := p.m.dialer
+	if cd := p.cluster.Spec.Dialer; cd != nil {
+		d = cd // the cluster's own: TLS to its hosts
+	}
+	err := d.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*poolDial[H])(p))
 	if err == nil {
 		return
 	}

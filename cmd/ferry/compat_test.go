@@ -192,9 +192,7 @@ func TestUnimplementedIsRefusedUnlessAllowed(t *testing.T) {
 // TestTLSListenerServesTLSOnly: a listener whose tls_context has status
 // true serves TLS (validate and start accept it; the handshake presents the
 // configured certificate, HTTP works over it) and never plain text (a
-// plain request gets a 400 saying why, not the upstream's answer). A
-// cluster's tls_context with status true is refused even with
-// --allow-unimplemented: ferry has no TLS to upstreams yet.
+// plain request gets a 400 saying why, not the upstream's answer).
 func TestTLSListenerServesTLSOnly(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "hello") }))
 	defer up.Close()
@@ -270,13 +268,22 @@ func TestTLSListenerServesTLSOnly(t *testing.T) {
 		t.Fatalf("start exited %d: %s", code, errb.String())
 	}
 
-	const want = "cluster_manager.clusters[0].tls_context.status: not implemented: traffic to the hosts meant to be encrypted would travel as plain text"
-	cf := writeConfig(t, "127.0.0.1:0", "", `,"tls_context":{"status":true,"server_name":"upstream.example"}`)
-	for _, flags := range [][]string{nil, {"--allow-unimplemented"}} {
-		for _, cmd := range []string{"validate", "start"} {
-			o := runFerry(append([]string{cmd, "-c", cf}, flags...)...)
-			if o.code != 1 || !strings.Contains(o.err, want) {
-				t.Fatalf("%s %v: exit %d, error %q; want exit 1 naming the cluster's TLS context", cmd, flags, o.code, o.err)
+	// A cluster's TLS that cannot be honoured is refused, even with
+	// --allow-unimplemented, by validate and start alike: an unreadable
+	// CA, and fall_back (strict).
+	for _, tc := range []struct{ ctx, want string }{
+		{`"status":true,"ca_cert":"/nonexistent/ca.pem"`,
+			`cluster_manager.clusters[0].tls_context.ca_cert: cannot read "/nonexistent/ca.pem": no such file or directory`},
+		{`"status":true,"fall_back":true`,
+			"cluster_manager.clusters[0].tls_context.fall_back: not implemented: a cluster whose certificate failed to load would be dialled in plain text"},
+	} {
+		cf := writeConfig(t, "127.0.0.1:0", "", `,"tls_context":{`+tc.ctx+`}`)
+		for _, flags := range [][]string{nil, {"--allow-unimplemented"}} {
+			for _, cmd := range []string{"validate", "start"} {
+				o := runFerry(append([]string{cmd, "-c", cf}, flags...)...)
+				if o.code != 1 || !strings.Contains(o.err, tc.want) {
+					t.Fatalf("%s %v: exit %d, error %q; want exit 1 naming %q", cmd, flags, o.code, o.err, tc.want)
+				}
 			}
 		}
 	}

@@ -69,6 +69,8 @@ type App struct {
 	warnings []string
 	// tracker is the socket budget.
 	tracker *conn.Tracker
+	// upTLS is TLS to upstreams (upstream_tls.go).
+	upTLS upstreamTLSState
 	// protocols are the listeners' downstream protocols, by index.
 	protocols []string
 	// level and version are Options.LogLevel and Options.Version.
@@ -158,7 +160,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.srv, err = proxy.NewServer(proxy.Options{
-		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers,
+		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers, Dialer: a.upTLS.tcp,
 		Limits:              limits(f.HTTP1),
 		MaxRequestBodyBytes: f.HTTP1.MaxRequestBodyBytes, MaxRequestsPerConn: f.HTTP1.MaxRequestsPerConnection,
 		MaxPipelinedBytes:    f.HTTP1.MaxPipelinedBytes,
@@ -174,6 +176,9 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	}
 	if err == nil {
 		err = a.registerTLSMetrics() // tls.go
+	}
+	if err == nil {
+		err = a.registerUpstreamTLSMetrics() // upstream_tls.go
 	}
 	if err == nil {
 		err = a.registerAccessLogMetrics() // accesslog.go
@@ -197,6 +202,9 @@ func (a *App) buildRouting(cfg *config.Config) error {
 	ids := a.metrics.lookup.Load()
 	specs, err := clusterSpecs(&cfg.ClusterManager, ids)
 	if err != nil {
+		return err
+	}
+	if err := a.upstreamTLS(&cfg.ClusterManager, specs); err != nil { // upstream_tls.go
 		return err
 	}
 	a.clusters = upstream.NewManager()

@@ -113,6 +113,10 @@ func (a *App) apply(next *config.Config) error {
 		_ = a.updateMetrics(cur) // as above
 		return err
 	}
+	if err := a.upstreamTLS(&next.ClusterManager, specs); err != nil { // upstream_tls.go: files read again
+		_ = a.updateMetrics(cur) // as above
+		return err
+	}
 	// Routes of the old table may name clusters the new set drops, and new
 	// routes may name new clusters: install the union first, then the new
 	// routes, then the new clusters alone, so that no request finds its
@@ -151,7 +155,6 @@ func unchangedParts(cur, next *config.Config) error {
 		{"ferry", cur.Ferry, next.Ferry},
 		{"admin", cur.Admin, next.Admin},
 		{"metrics", cur.Metrics, next.Metrics},
-		{"cluster_manager.tls_context", cur.ClusterManager.TLSContext, next.ClusterManager.TLSContext},
 		{"pid", cur.Pid, next.Pid},
 	}
 	if len(cur.Servers) != len(next.Servers) {
