@@ -45,6 +45,21 @@ type Host struct {
 	Requests        uint64 `json:"requests"`
 	Connections     int64  `json:"connections"`
 	ConnectFailures uint64 `json:"connect_failures"`
+	// HealthCheck is the last active health check's verdict: "passed",
+	// "failed", or empty (none yet, or none configured).
+	HealthCheck string `json:"health_check,omitempty"`
+	// HealthCheckFailed says that health checks hold the host out of
+	// rotation (unhealthy_threshold failures in a row).
+	HealthCheckFailed bool `json:"health_check_failed"`
+	// ChecksPassed and ChecksFailed count the host's probes.
+	ChecksPassed uint64 `json:"health_checks_passed"`
+	ChecksFailed uint64 `json:"health_checks_failed"`
+	// Ejected says that outlier detection holds the host out of rotation,
+	// until EjectedUntil (RFC 3339).
+	Ejected      bool   `json:"ejected"`
+	EjectedUntil string `json:"ejected_until,omitempty"`
+	// Ejections counts the host's outlier ejections.
+	Ejections uint64 `json:"ejections"`
 }
 
 // Cluster describes one cluster and its hosts.
@@ -52,6 +67,9 @@ type Cluster struct {
 	Name  string `json:"name"`
 	LB    string `json:"lb_type"`
 	Hosts []Host `json:"hosts"`
+	// LBPanics counts picks made with no healthy host (panic mode: every
+	// host could be picked).
+	LBPanics uint64 `json:"lb_panics"`
 }
 
 // Version identifies the build.

@@ -11,8 +11,8 @@ import (
 // TestMOSNExamples proves that MOSN's published HTTP/1 example configs (kept
 // in testdata/mosn, see its README) load and validate unchanged, with no
 // warnings but for tracing; the one that asks for health checks and slow
-// start is refused, naming both paths, and runs without them (warned) only
-// with allow_unimplemented.
+// start is refused: its health check values are errors naming their paths,
+// and slow start is not implemented.
 func TestMOSNExamples(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -24,17 +24,22 @@ func TestMOSNExamples(t *testing.T) {
 		{name: "http_client_config.json"},
 		{name: "mosn_config.json"},
 		{
+			// The example's health check probes as often as its timeout
+			// and has no unhealthy_threshold: both are errors, which
+			// allow_unimplemented does not lift (health checks are
+			// implemented, these values are wrong).
 			name: "slow_start_config.json",
 			errs: []string{
-				"cluster_manager.clusters[0].health_check: not implemented: unhealthy hosts would stay in rotation; ferry has no active health checks yet (--allow-unimplemented or ferry.compat.allow_unimplemented runs without it)",
+				"cluster_manager.clusters[0].health_check.timeout: 1s is not below interval 1s: probes would overlap",
+				"cluster_manager.clusters[0].health_check.unhealthy_threshold: required, at least 1",
 				"cluster_manager.clusters[0].slow_start: not implemented: new hosts would take their full share at once instead of ramping up; ferry has no slow start yet (--allow-unimplemented or ferry.compat.allow_unimplemented runs without it)",
 			},
 		},
 		{
 			name: "slow_start_config.json", allow: true,
-			warnings: []string{
-				"cluster_manager.clusters[0].health_check: not implemented: unhealthy hosts would stay in rotation; running without it (allow_unimplemented)",
-				"cluster_manager.clusters[0].slow_start: not implemented: new hosts would take their full share at once instead of ramping up; running without it (allow_unimplemented)",
+			errs: []string{
+				"cluster_manager.clusters[0].health_check.timeout: 1s is not below interval 1s: probes would overlap",
+				"cluster_manager.clusters[0].health_check.unhealthy_threshold: required, at least 1",
 			},
 		},
 		{

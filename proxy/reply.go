@@ -49,6 +49,9 @@ func (s *stream) fail(e Error, from origin) Phase {
 	if e.Retryable && k.retry && !s.onWorker {
 		return s.then(Retry, from)
 	}
+	if !s.onWorker || from == inPhase { // a loop event while on a worker: s.host is the worker's
+		s.reportFailure(&e) // outlier.go
+	}
 	s.srv.stats.countFailure(e.Kind)
 	s.m.cause = e.Kind
 	s.al.failure = e.Kind

@@ -160,6 +160,7 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 	if s.resp.Status < 200 {
 		return s.informational(buf, n)
 	}
+	s.host.Outcome(s.loop, s.resp.Status) // outlier detection: a load and a nil check when off
 	s.respHead = append(s.respHead[:0], buf.Bytes()[:n]...)
 	s.resp.Raw = s.respHead
 	s.al.mark(&s.al.respHead)

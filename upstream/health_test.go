@@ -192,7 +192,7 @@ func TestHealthCheckTCPClosedPortAndPanic(t *testing.T) {
 	if err != nil {
 		t.Skipf("port %s was taken meanwhile: %v", addr, err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	go func() {
 		for {
 			c, err := ln.Accept()

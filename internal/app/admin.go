@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/ferry-proxy/ferry/admin"
 )
@@ -98,11 +99,17 @@ func (b *adminBackend) Clusters() []admin.Cluster {
 	cs := b.a.clusters.Clusters()
 	out := make([]admin.Cluster, 0, len(cs))
 	for _, c := range cs {
-		ac := admin.Cluster{Name: c.Name(), LB: c.Spec.LB.String(), Hosts: []admin.Host{}}
+		ac := admin.Cluster{Name: c.Name(), LB: c.Spec.LB.String(), Hosts: []admin.Host{}, LBPanics: c.Stats().LBPanics}
 		for _, h := range c.Hosts() {
-			ac.Hosts = append(ac.Hosts, admin.Host{Address: h.Address(), Healthy: h.Healthy(), Weight: h.Weight(),
+			ah := admin.Host{Address: h.Address(), Healthy: h.Healthy(), Weight: h.Weight(),
 				ActiveRequests: h.Active(), Requests: h.Requests(), Connections: h.Conns(),
-				ConnectFailures: h.ConnectFailures()})
+				ConnectFailures: h.ConnectFailures(), HealthCheck: h.HealthCheckResult(), HealthCheckFailed: h.CheckFailedNow(),
+				Ejected: h.Ejected(), Ejections: h.Ejections()}
+			ah.ChecksPassed, ah.ChecksFailed = h.HealthChecks()
+			if u := h.EjectedUntil(); !u.IsZero() {
+				ah.EjectedUntil = u.UTC().Format(time.RFC3339Nano)
+			}
+			ac.Hosts = append(ac.Hosts, ah)
 		}
 		out = append(out, ac)
 	}
@@ -131,8 +138,8 @@ func (b *adminBackend) Features() map[string]bool {
 		"http1_downstream": true, "http2_cleartext_downstream": true, "http1_upstream": true,
 		"tls_downstream": true, "tls_upstream": false, "http2_upstream": false, "grpc": false,
 		"websocket": false, "tcp_proxy": false, "admin_api": true, "prometheus_metrics": true,
-		"access_log": true, "hot_reload": true, "smooth_upgrade": false, "health_check": false,
-		"outlier_detection": false, "retry_policy": false, "xds": false,
+		"access_log": true, "hot_reload": true, "smooth_upgrade": false, "health_check": true,
+		"outlier_detection": true, "retry_policy": false, "xds": false,
 		"allow_unimplemented": b.a.Config().Ferry.Compat.AllowUnimplemented,
 	}
 }

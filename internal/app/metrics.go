@@ -109,7 +109,8 @@ func (a *App) buildMetrics(cfg *config.Config, loops int, sinkAddr string) error
 		s := a.workers.Stats()
 		return metrics.WorkerStats{Size: a.workers.Cap(), Busy: s.Running, Queued: s.Queued, Rejected: s.Busy}
 	})
-	g, err := metrics.NewGatherer(admin.NewCollector(a.backend), reg.NewCollector(), workers)
+	g, err := metrics.NewGatherer(admin.NewCollector(a.backend), reg.NewCollector(), workers,
+		newClusterHealthCollector(a)) // health.go
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
