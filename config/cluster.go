@@ -1,7 +1,5 @@
 package config
 
-import "encoding/json"
-
 // ClusterManager holds the upstream clusters.
 type ClusterManager struct {
 	// TLSContext is an old MOSN field: a TLS context shared by clusters.
@@ -69,7 +67,10 @@ type Cluster struct {
 	// MOSN, it is a list of thresholds (not Envoy's {"thresholds": […]}).
 	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty" note:"the first entry: max_connections (per host) and max_pending_requests"`
 	// HealthCheck configures active health checking.
-	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" ferry:"refused" why:"unhealthy hosts would stay in rotation" until:"active health checks"`
+	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" note:"Http1 and Tcp probes from the event loops; Http2 is refused"`
+	// OutlierDetection ejects hosts whose requests fail in a row. ferry's
+	// own block (MOSN has none), with Envoy's field names.
+	OutlierDetection *OutlierDetection `json:"outlier_detection,omitempty" yaml:"outlier_detection,omitempty" note:"ferry's own key, Envoy's outlier_detection fields"`
 	// Spec subscribes the cluster to a service registry.
 	Spec *ClusterSpec `json:"spec,omitempty" yaml:"spec,omitempty" ferry:"refused" why:"hosts from the service registry would not be subscribed" until:"service registries"`
 	// LBSubsetConfig configures metadata subsets.
@@ -120,7 +121,8 @@ type Thresholds struct {
 
 // HealthCheck configures active health checks.
 type HealthCheck struct {
-	// Protocol is the checker's protocol ("http1", "bolt", …).
+	// Protocol is the checker's protocol: "Http1" or "Tcp" (any case);
+	// "Http2" and MOSN's others are refused.
 	Protocol string `json:"protocol,omitempty" yaml:"protocol,omitempty"`
 	// Timeout bounds one check.
 	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
@@ -133,11 +135,71 @@ type HealthCheck struct {
 	// UnhealthyThreshold is the number of failures that mark it unhealthy.
 	UnhealthyThreshold uint32 `json:"unhealthy_threshold,omitempty" yaml:"unhealthy_threshold,omitempty"`
 	// ServiceName labels the check.
-	ServiceName string `json:"service_name,omitempty" yaml:"service_name,omitempty"`
-	// CheckConfig holds protocol-specific settings, verbatim.
-	CheckConfig json.RawMessage `json:"check_config,omitempty" yaml:"check_config,omitempty"`
+	ServiceName string `json:"service_name,omitempty" yaml:"service_name,omitempty" ferry:"ignored" why:"a label of MOSN's health check events; ferry's results are per host in /clusters and the metrics"`
+	// CheckConfig holds protocol-specific settings.
+	CheckConfig *CheckConfig `json:"check_config,omitempty" yaml:"check_config,omitempty"`
 	// CommonCallbacks names registered callbacks to run on state changes.
-	CommonCallbacks []string `json:"common_callbacks,omitempty" yaml:"common_callbacks,omitempty"`
+	CommonCallbacks []string `json:"common_callbacks,omitempty" yaml:"common_callbacks,omitempty" ferry:"refused" why:"the named callbacks would not run when a host's health changes" until:"health check callbacks"`
+	// Method is the HTTP probe's method; empty means GET. ferry's own key.
+	Method string `json:"method,omitempty" yaml:"method,omitempty" note:"ferry's own key"`
+	// ExpectedStatuses are the passing statuses, ranges [start, end) as
+	// Envoy's; empty means 200 only. ferry's own key.
+	ExpectedStatuses []StatusRange `json:"expected_statuses,omitempty" yaml:"expected_statuses,omitempty" note:"ferry's own key"`
+	// Host is the HTTP probe's Host header; empty means the host's
+	// address. ferry's own key.
+	Host string `json:"host,omitempty" yaml:"host,omitempty" note:"ferry's own key"`
+}
+
+// CheckConfig is MOSN's check_config of a health check.
+type CheckConfig struct {
+	// HTTPCheckConfig configures Http1 probes.
+	HTTPCheckConfig *HTTPCheckConfig `json:"http_check_config,omitempty" yaml:"http_check_config,omitempty"`
+}
+
+// HTTPCheckConfig is MOSN's http_check_config.
+type HTTPCheckConfig struct {
+	// Path is the probe's request path; empty means "/".
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Port, when set, is probed instead of the host's port.
+	Port uint32 `json:"port,omitempty" yaml:"port,omitempty"`
+	// Timeout, when set, bounds an HTTP probe instead of the health
+	// check's timeout.
+	Timeout *Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+}
+
+// StatusRange is an HTTP status range [start, end), as Envoy's
+// expected_statuses entries.
+type StatusRange struct {
+	// Start is the first status in the range.
+	Start int `json:"start,omitempty" yaml:"start,omitempty"`
+	// End is the first status past the range.
+	End int `json:"end,omitempty" yaml:"end,omitempty"`
+}
+
+// OutlierDetection is ferry's outlier_detection block, with Envoy's field
+// names. An absent threshold takes Envoy's default; 0 turns that detector
+// off.
+type OutlierDetection struct {
+	// Consecutive5xx ejects after that many 5xx in a row; default 5.
+	Consecutive5xx *uint32 `json:"consecutive_5xx,omitempty" yaml:"consecutive_5xx,omitempty"`
+	// ConsecutiveGatewayFailure ejects after that many 502/503/504 in a
+	// row; default 0 (off), as Envoy's enforcing default.
+	ConsecutiveGatewayFailure *uint32 `json:"consecutive_gateway_failure,omitempty" yaml:"consecutive_gateway_failure,omitempty"`
+	// ConsecutiveConnectFailure ejects after that many failed connects in
+	// a row; default 5. ferry's name for Envoy's
+	// consecutive_local_origin_failure (which also counts resets and
+	// timeouts; ferry counts those as 502/504).
+	ConsecutiveConnectFailure *uint32 `json:"consecutive_connect_failure,omitempty" yaml:"consecutive_connect_failure,omitempty"`
+	// Interval is how fast the ejection multiplier decays; default 10s.
+	Interval *Duration `json:"interval,omitempty" yaml:"interval,omitempty"`
+	// BaseEjectionTime is the first ejection's length; default 30s.
+	BaseEjectionTime *Duration `json:"base_ejection_time,omitempty" yaml:"base_ejection_time,omitempty"`
+	// MaxEjectionTime caps an ejection; default 300s or base_ejection_time
+	// if larger.
+	MaxEjectionTime *Duration `json:"max_ejection_time,omitempty" yaml:"max_ejection_time,omitempty"`
+	// MaxEjectionPercent caps the share of hosts ejected at once; default
+	// 10. One host may always be ejected.
+	MaxEjectionPercent *uint32 `json:"max_ejection_percent,omitempty" yaml:"max_ejection_percent,omitempty"`
 }
 
 // Host is one upstream endpoint.

@@ -12,6 +12,8 @@ func (v *validator) clusters() {
 		v.indexed(v.clusterNames, cl.Name, cp+".name", "cluster name")
 		v.clusterType(cl.Type, cp+".type")
 		v.lbType(cl.LBType, cp+".lb_type")
+		v.healthCheck(cl.HealthCheck, cp+".health_check")
+		v.outlierDetection(cl.OutlierDetection, cp+".outlier_detection")
 		for hi := range cl.Hosts {
 			v.hostAddress(cl.Hosts[hi].Address, index(cp+".hosts", hi)+".address")
 		}

@@ -69,6 +69,8 @@ type App struct {
 	warnings []string
 	// tracker is the socket budget.
 	tracker *conn.Tracker
+	// health runs the active health checks (health.go).
+	health healthState
 	// upTLS is TLS to upstreams (upstream_tls.go).
 	upTLS upstreamTLSState
 	// protocols are the listeners' downstream protocols, by index.
@@ -328,6 +330,10 @@ func (a *App) Start() error {
 		return fmt.Errorf("start: %w", err)
 	}
 	a.startCertWatch()
+	if err := a.startHealth(); err != nil { // health.go
+		_ = a.Shutdown(context.Background())
+		return fmt.Errorf("start: %w", err)
+	}
 	if a.adminAddr != "" {
 		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: a.backend, Level: a.level, Logger: a.log,
 			Gatherer: a.metrics.gatherer})
@@ -382,6 +388,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	healthErr := a.stopHealth(sctx) // before the engine: no probe dial may strand in Enroll
 	stopErr := a.eng.Stop(sctx)
 	workErr := a.workers.Close(sctx)
 	var adminErr error
@@ -390,7 +397,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	sinkErr := a.closeSinks(sctx)
 	logErr := a.alogs.close(sctx) // after the engine: every request's line is queued
-	return errors.Join(drainErr, stopErr, workErr, adminErr, sinkErr, logErr)
+	return errors.Join(drainErr, healthErr, stopErr, workErr, adminErr, sinkErr, logErr)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off
