@@ -64,7 +64,7 @@ func startRawH2(t *testing.T, answerPing bool, act func(fr *http2.Framer, id uin
 func (u *rawH2) addr() string { return u.ln.Addr().String() }
 
 func (u *rawH2) serve(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	pre := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(c, pre); err != nil || string(pre) != http2.ClientPreface {

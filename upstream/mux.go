@@ -218,11 +218,14 @@ func (p *MuxPool[H]) Cancel(cl MuxClient[H]) {
 	}
 }
 
-// Conns is the number of open connections; Connecting the dials in
-// flight; Pending the requests waiting. Loop only.
-func (p *MuxPool[H]) Conns() int      { return len(p.conns) }
+// Conns is the number of open connections. Loop only.
+func (p *MuxPool[H]) Conns() int { return len(p.conns) }
+
+// Connecting is the number of dials in flight. Loop only.
 func (p *MuxPool[H]) Connecting() int { return p.connecting }
-func (p *MuxPool[H]) Pending() int    { return len(p.waiters) }
+
+// Pending is the number of requests waiting for a stream. Loop only.
+func (p *MuxPool[H]) Pending() int { return len(p.waiters) }
 
 // room returns the first connection that can take a stream.
 func (p *MuxPool[H]) room() *MuxConn[H] {
