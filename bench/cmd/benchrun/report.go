@@ -559,7 +559,9 @@ func loadLine(c benchCase) string {
 	switch c.tool() {
 	case "s_time":
 		return fmt.Sprintf("`openssl s_time -connect HOST:PORT -%s -www %s -time D`: one connection at a time, "+
-			"each a TLS handshake, an HTTP/1.0 GET and a close; RPS = connections per second = handshakes per second", c.STime, c.Path)
+			"each a TLS handshake, an HTTP/1.0 GET and a close; RPS = connections per second = handshakes per second. "+
+			"With -reuse, OpenSSL resumes only a session whose connection ended with a TLS close_notify: a server that "+
+			"closes without one gets full handshakes, which the last column shows", c.STime, c.Path)
 	case "h2load":
 		scheme := "h2c, prior knowledge"
 		if c.TLS {
