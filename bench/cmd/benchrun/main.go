@@ -118,6 +118,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.bins = bins
 	b.rep.Machine = collectMachineInfo(ctx)
+	b.rep.Machine.Versions = append(b.rep.Machine.Versions, "ferry: "+ferrySource(ctx, b.root, b.cfg.bins.ferry))
 	b.fs = procFS{root: "/proc", ticksPerSec: clockTicks(ctx)}
 	cases, err := selectCases(b.cfg.caseIDs)
 	if err != nil {
@@ -193,6 +194,20 @@ func (b *bench) runnableCases(cases []benchCase, missing map[string]bool) []benc
 		out = append(out, c)
 	}
 	return out
+}
+
+// ferrySource says which ferry ran: the prebuilt binary given with
+// -ferry, or the working tree it was built from (git describe, "-dirty"
+// when it had uncommitted changes: other people's edits included).
+func ferrySource(ctx context.Context, root, prebuilt string) string {
+	if prebuilt != "" {
+		return "prebuilt binary " + prebuilt
+	}
+	out, err := runCmd(ctx, 10*time.Second, "git", "-C", root, "describe", "--always", "--dirty")
+	if err != nil {
+		return "built from the working tree (git describe failed: " + oneLine(err.Error()) + ")"
+	}
+	return "built from the working tree at " + strings.TrimSpace(out)
 }
 
 // noFileLimit returns the soft RLIMIT_NOFILE (after raiseNoFile: the hard
