@@ -293,6 +293,15 @@ func (p *MuxPool[H]) dialMore() {
 // was failed, or the host limit holds every socket and a connection of
 // ours will serve the waiters when a stream ends).
 func (p *MuxPool[H]) dial() bool {
+	if p.cluster.Spec.Dialer != nil {
+		// The cluster dials its hosts in TLS (ClusterSpec.Dialer) and h2
+		// over TLS, chosen by ALPN, is not done: h2c would reach them in
+		// plain text. Fail closed (docs/tls.md, Upstream TLS).
+		for len(p.waiters) > 0 {
+			p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), ErrH2OverTLS))
+		}
+		return false
+	}
 	if lim := p.cluster.Spec.MaxConnsPerHost; lim <= 0 {
 		p.host.AddConn(1) // no limit
 	} else if !p.host.TryAddConn(int64(lim)) {
@@ -315,6 +324,11 @@ func (p *MuxPool[H]) dial() bool {
 	}
 	return false
 }
+
+// ErrH2OverTLS fails the requests of a multiplexed pool whose cluster
+// dials in TLS: HTTP/2 to TLS upstreams is not implemented yet, and h2c
+// to them would be plain text.
+var ErrH2OverTLS = errors.New("upstream: HTTP/2 to a cluster with TLS is not implemented; refused rather than sent in plain text")
 
 func (p *MuxPool[H]) failOne(err error) {
 	if len(p.waiters) == 0 {
