@@ -20,7 +20,7 @@ type TCPProxyConfig struct {
 	// listener's label instead.
 	StatPrefix string `json:"stat_prefix,omitempty" yaml:"stat_prefix,omitempty" ferry:"ignored" why:"ferry's tcp_proxy counters carry the listener's label (ferry_listener_tcp_proxy_*), not a stat prefix"`
 	// Cluster, when set, takes every connection and Routes are unused.
-	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty" note:"takes every connection when set (routes are then unused, as in MOSN); must name a cluster"`
+	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty" note:"takes every connection when set (routes are then unused, as in MOSN); must name a cluster; a cluster with TLS to its hosts is dialled with TLS"`
 	// IdleTimeout closes both connections after that long without a byte
 	// either way: a duration string ("90s") or MOSN's nanoseconds number.
 	IdleTimeout *TCPProxyDuration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty" note:"a duration string (\"90s\") or nanoseconds (MOSN's encoding); absent or 0: none"`
@@ -180,13 +180,5 @@ func (v *validator) tcpProxyCluster(name, path string, required bool) {
 		}
 	case !ok:
 		v.p.add(path, strconv.Quote(name)+" names no cluster")
-	default:
-		for i := range v.c.ClusterManager.Clusters {
-			cl := &v.c.ClusterManager.Clusters[i]
-			if cl.Name == name && (cl.ClusterManagerTLS || cl.TLSContext != nil && cl.TLSContext.Status) {
-				v.p.add(path, strconv.Quote(name)+" dials its hosts with TLS, and tcp_proxy dials plain TCP only: refused rather than send plain text")
-				return
-			}
-		}
 	}
 }

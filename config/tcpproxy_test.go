@@ -61,7 +61,6 @@ func TestTCPProxyConfigErrorsNameThePath(t *testing.T) {
 		{"negative idle_timeout", `{"cluster":"c","idle_timeout":-5}`, fp + `.idle_timeout: want a duration`},
 		{"bad port", `{"routes":[{"cluster":"c","source_port":"80-70"}]}`, fp + `.routes[0].source_port: invalid port range`},
 		{"nothing to go to", `{}`, fp + `: a cluster or routes are required`},
-		{"TLS cluster", `{"cluster":"t"}`, fp + `.cluster: "t" dials its hosts with TLS`},
 		{"unknown field", `{"cluster":"c","clusters":"c"}`, fp + `.clusters: unknown field`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,5 +72,18 @@ func TestTCPProxyConfigErrorsNameThePath(t *testing.T) {
 				t.Fatalf("got %v; want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTCPProxyToATLSCluster: a tcp_proxy may name a cluster with TLS to
+// its hosts (the app dials it with the cluster's TLS dialer); nothing about
+// the filter is refused.
+func TestTCPProxyToATLSCluster(t *testing.T) {
+	cfg, err := Parse([]byte(tcpProxyDoc(`{"cluster":"t"}`)), FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil && strings.Contains(err.Error(), "filters[0]") {
+		t.Fatalf("a tcp_proxy to a TLS cluster is refused: %v", err)
 	}
 }

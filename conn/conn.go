@@ -316,7 +316,6 @@ func (c *Conn) closeSocket() {
 
 // recheck is called by the loop sweep; it reports whether to keep watching.
 func (c *Conn) recheck() bool {
-	c.recheckDirect() // relay.go: one nil check for other connections
 	switch c.state {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()

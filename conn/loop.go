@@ -43,6 +43,11 @@ type Loop struct {
 	sweepFn gnet.RunnableFunc
 	// metrics are the loop's counters (Options.LoopMetrics), or nil.
 	metrics *metrics.Loop
+	// writers are directly written connections waiting to be writable,
+	// spareW the other buffer, pollFds the sweep's ppoll set; kept are
+	// the sockets kept open past gnet's close (relay.go).
+	writers, spareW, kept []*Conn
+	pollFds               []pollFd
 }
 
 // NewLoop returns the state for loop el.
@@ -96,6 +101,10 @@ func (l *Loop) TriggerSweep() error {
 func (l *Loop) Sweep() {
 	l.Refresh()
 	l.wheel.advance(l.now)
+	if len(l.writers) > 0 {
+		l.sweepWriters() // relay.go
+		l.noteWatch()
+	}
 	if len(l.watch) == 0 {
 		return
 	}
@@ -111,7 +120,7 @@ func (l *Loop) Sweep() {
 		}
 	}
 	l.spare = cur[:0]
-	l.nwatch.store(int64(len(l.watch)))
+	l.noteWatch()
 }
 
 func (l *Loop) addWatch(c *Conn) {
@@ -120,5 +129,8 @@ func (l *Loop) addWatch(c *Conn) {
 	}
 	c.watched = true
 	l.watch = append(l.watch, c)
-	l.nwatch.store(int64(len(l.watch)))
+	l.noteWatch()
 }
+
+// noteWatch tells the ticker how many connections wait for a sweep.
+func (l *Loop) noteWatch() { l.nwatch.store(int64(len(l.watch) + len(l.writers))) }

@@ -271,6 +271,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("eventloop: stop: %w", ctx.Err())
 	}
+	for _, l := range e.Loops() {
+		l.CloseKeptSockets() // the loops are done: no relay will close them (conn/relay.go)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("eventloop: stop: %w", err)
 	}

@@ -55,7 +55,9 @@ type Deps struct {
 	// Clusters resolves the cluster at each connection, so a reload's
 	// hosts are used by the next connection. Required.
 	Clusters *upstream.Manager
-	// Dialer opens upstream connections on the client's loop. Required.
+	// Dialer opens upstream connections on the client's loop, for the
+	// clusters without a Dialer of their own (upstream.ClusterSpec.Dialer,
+	// which a cluster with TLS to its hosts has). Required.
 	Dialer conn.Dialer
 	// Spill configures the queues of what one side cannot take yet.
 	Spill spill.Options
@@ -240,7 +242,11 @@ func (s *session) dial(prev *upstream.Host) {
 			break
 		}
 		s.host = h
-		err := s.f.deps.Dialer.Dial(s.down.Loop(), h.Address(), s.cluster.Spec.ConnectTimeout, (*upDial)(s))
+		d := s.f.deps.Dialer
+		if cd := s.cluster.Spec.Dialer; cd != nil {
+			d = cd // the cluster's own: TLS to its hosts (conn.TLSDialer)
+		}
+		err := d.Dial(s.down.Loop(), h.Address(), s.cluster.Spec.ConnectTimeout, (*upDial)(s))
 		if err == nil {
 			return
 		}

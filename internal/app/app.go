@@ -73,6 +73,9 @@ type App struct {
 	health healthState
 	// upTLS is TLS to upstreams (upstream_tls.go).
 	upTLS upstreamTLSState
+	// relaySpill are the spill options of the proxy's bodies and of the
+	// tcp_proxy relays (tcpproxy.go).
+	relaySpill spill.Options
 	// protocols are the listeners' downstream protocols, by index.
 	protocols []string
 	// level and version are Options.LogLevel and Options.Version.
@@ -161,6 +164,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		_ = a.workers.Close(context.Background())
 		return nil, err
 	}
+	a.relaySpill = spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget}
 	a.srv, err = proxy.NewServer(proxy.Options{
 		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers, Dialer: a.upTLS.tcp,
 		Limits:              limits(f.HTTP1),
@@ -169,7 +173,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
 		RequestTimeout: f.Timeouts.Request.Std(),
 		IdleTimeout:    f.Timeouts.Idle.Std(),
-		Spill:          spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget},
+		Spill:          a.relaySpill,
 		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 		Metrics: a.metrics.reg,
 	})
@@ -273,6 +277,12 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
 						UpstreamHTTP2: up == "Http2",
 						IdleTimeout: idle, AccessLog: alog, MetricsID: a.metrics.lookup.Load().listeners[len(a.listeners)]}))
+					continue
+				}
+				if nf.Type == config.TCPProxyFilterType && nf.TCPProxy != nil {
+					if tf := a.tcpProxyFactory(nf.TCPProxy, a.metrics.lookup.Load().listeners[len(a.listeners)], fpath, &p); tf != nil {
+						el.Filters = append(el.Filters, tf)
+					}
 					continue
 				}
 				nff, err := reg.NewNetwork(nf.Type, nf.Config)
@@ -389,6 +399,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	healthErr := a.stopHealth(sctx) // before the engine: no probe dial may strand in Enroll
+	// The tcp_proxy relays dial through the proxy's TCP dialer, which
+	// Drain quiesced; a retry may have started since.
+	relayErr := a.quiesceUpstreamDials(sctx)
 	stopErr := a.eng.Stop(sctx)
 	workErr := a.workers.Close(sctx)
 	var adminErr error
@@ -397,7 +410,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	sinkErr := a.closeSinks(sctx)
 	logErr := a.alogs.close(sctx) // after the engine: every request's line is queued
-	return errors.Join(drainErr, healthErr, stopErr, workErr, adminErr, sinkErr, logErr)
+	return errors.Join(drainErr, healthErr, relayErr, stopErr, workErr, adminErr, sinkErr, logErr)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off

@@ -101,6 +101,12 @@ func (r *Relay) Attach(i int, c *conn.Conn) error {
 	if s.c != nil {
 		return errors.New("relay: side attached twice")
 	}
+	if c.Loop() != r.loop {
+		// Its events and the sweep that retries its writes run on
+		// another goroutine.
+		c.Close(filterchain.CloseNow)
+		return errors.New("relay: connection of another loop")
+	}
 	if r.ended {
 		c.Close(filterchain.CloseNow)
 		return r.err

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/internal/testutil"
+)
+
+// tcp_proxy through the whole of ferry: the filter is built from its
+// config (tcpproxy.go), plain and behind TLS termination, and to a
+// cluster with TLS to its hosts.
+
+// relayEcho echoes every byte and, at the client's FIN, appends
+// "bye" and closes.
+func relayEcho(t *testing.T) *testutil.RawServer {
+	return testutil.NewRawServer(t, func(c net.Conn) {
+		_, _ = io.Copy(c, c)
+		_, _ = io.WriteString(c, "bye")
+	})
+}
+
+// tcpProxyConfig is a one-listener config whose chain is a tcp_proxy to
+// cluster c (hosts), with chainExtra added to the filter chain and
+// clusterExtra to the cluster.
+func tcpProxyConfig(t *testing.T, upAddr, chainExtra, clusterExtra string) *config.Config {
+	t.Helper()
+	cfg := mustConfig(t, fmt.Sprintf(`{"servers":[{"listeners":[{"name":"l4","address":"127.0.0.1:0",
+		"filter_chains":[{%s"filters":[{"type":"tcp_proxy","config":{"routes":[{"cluster":"c"}],"idle_timeout":"30s"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]%s}]}}`, chainExtra, upAddr, clusterExtra))
+	cfg.ApplyDefaults()
+	return cfg
+}
+
+// roundTrip writes msg, half-closes (when the connection can), and reads
+// everything until the upstream's close.
+func roundTrip(t *testing.T, c net.Conn, msg string) string {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := io.ReadAll(c)
+	if err != nil && !strings.HasSuffix(string(got), "bye") {
+		t.Fatalf("read: %v (got %q)", err, got)
+	}
+	return string(got)
+}
+
+// TestTCPProxyRunsFromConfig: a tcp_proxy listener relays both ways, and
+// the client's FIN is a half-close: the upstream still answers after it.
+func TestTCPProxyRunsFromConfig(t *testing.T) {
+	up := relayEcho(t)
+	a := startApp(t, tcpProxyConfig(t, up.Addr(), "", ""))
+	c, err := net.Dial("tcp", a.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := strings.Repeat("ferry ", 50000)
+	if got := roundTrip(t, c, msg); got != msg+"bye" {
+		t.Fatalf("got %d bytes, want %d (the echo, then bye after the FIN)", len(got), len(msg)+3)
+	}
+}
+
+// TestTCPProxyBehindTLS: TLS is terminated in front of the tcp_proxy; the
+// upstream sees plain text and the client's close_notify ends the relay
+// after the echo came back.
+func TestTCPProxyBehindTLS(t *testing.T) {
+	up := relayEcho(t)
+	cert := testutil.NewCert(t, "127.0.0.1")
+	files := writeFiles(t, map[string][]byte{"cert.pem": cert.CertPEM, "key.pem": cert.KeyPEM})
+	a := startApp(t, tcpProxyConfig(t, up.Addr(),
+		fmt.Sprintf(`"tls_context":{"status":true,"cert_chain":%q,"private_key":%q},`, files["cert.pem"], files["key.pem"]), ""))
+	c, err := tls.Dial("tcp", a.Addrs()[0].String(), &tls.Config{RootCAs: cert.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	msg := strings.Repeat("sealed ", 20000)
+	go func() { _, _ = io.WriteString(c, msg) }()
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+		t.Fatalf("echo through TLS: %v", err)
+	}
+	// A plain client on the same port is not relayed in plain text.
+	p, err := net.Dial("tcp", a.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_ = p.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(p, "GET / HTTP/1.1\r\n\r\n")
+	if got, _ := io.ReadAll(p); strings.Contains(string(got), "GET") {
+		t.Fatalf("a plain client was relayed: %q", got)
+	}
+}
+
+// TestTCPProxyToATLSCluster: a tcp_proxy to a cluster with TLS to its
+// hosts dials them with TLS (the cluster's dialer); the client speaks
+// plain text to ferry.
+func TestTCPProxyToATLSCluster(t *testing.T) {
+	cert := testutil.NewCert(t, "127.0.0.1")
+	up := testutil.NewTLSServer(t, &tls.Config{Certificates: []tls.Certificate{cert.TLS}}, func(c *tls.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		_, _ = c.Write(append([]byte("tls:"), buf...))
+	})
+	files := writeFiles(t, map[string][]byte{"ca.pem": cert.CAPEM})
+	a := startApp(t, tcpProxyConfig(t, up.Addr(), "", `,"tls_context":{"status":true,"ca_cert":`+quote(files["ca.pem"])+`}`))
+	c, err := net.Dial("tcp", a.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(c)
+	if string(got) != "tls:hello" {
+		t.Fatalf("got %q, want the TLS upstream's answer", got)
+	}
+	if st := up.States(); len(st) != 1 {
+		t.Fatalf("%d TLS handshakes upstream, want 1", len(st))
+	}
+}
