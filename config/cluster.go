@@ -32,9 +32,11 @@ const (
 // LBType is a cluster's load balancing policy.
 type LBType string
 
-// Load balancer types, spelled as MOSN spells them. ferry implements the
-// first five; MOSN's others are rejected by Validate with the supported
-// set.
+// Load balancer types, spelled as MOSN spells them (LB_RING_HASH is
+// ferry's: MOSN has no ring hash). ferry implements LB_ROUNDROBIN,
+// LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST, LB_MAGLEV,
+// LB_LEAST_CONNECTION and LB_RING_HASH; MOSN's others are rejected by
+// Validate with the supported set.
 const (
 	LBRoundRobin         LBType = "LB_ROUNDROBIN"
 	LBRandom             LBType = "LB_RANDOM"
@@ -45,6 +47,7 @@ const (
 	LBLeastConnection    LBType = "LB_LEAST_CONNECTION"
 	LBPeakEWMA           LBType = "LB_PEAKEWMA"
 	LBRequestRoundRobin  LBType = "LB_REQUEST_ROUNDROBIN"
+	LBRingHash           LBType = "LB_RING_HASH"
 )
 
 // Cluster is a named group of upstream hosts with its policies.
@@ -56,7 +59,7 @@ type Cluster struct {
 	// SubType is unused by MOSN.
 	SubType string `json:"sub_type,omitempty" yaml:"sub_type,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// LBType is the load balancing policy; empty means LB_ROUNDROBIN.
-	LBType LBType `json:"lb_type,omitempty" yaml:"lb_type,omitempty" note:"LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST; MOSN's others are refused (round robin with allow_unimplemented)"`
+	LBType LBType `json:"lb_type,omitempty" yaml:"lb_type,omitempty" note:"LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST, LB_LEAST_CONNECTION, LB_MAGLEV and ferry's LB_RING_HASH (the hash balancers key on the route's hash_policy); MOSN's others are refused (round robin with allow_unimplemented)"`
 	// MaxRequestPerConn caps requests sent on one upstream connection; zero
 	// means unlimited.
 	MaxRequestPerConn uint32 `json:"max_request_per_conn,omitempty" yaml:"max_request_per_conn,omitempty"`

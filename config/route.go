@@ -12,12 +12,16 @@ type RouterConfig struct {
 	// RouterConfigPath is a directory of virtual host files that MOSN reads
 	// and rewrites at run time.
 	RouterConfigPath string `json:"router_configs,omitempty" yaml:"router_configs,omitempty" ferry:"refused" why:"virtual hosts kept in that directory would not be loaded" until:"router directories"`
-	// RequestHeadersToAdd are added to every request routed by this table.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
-	// ResponseHeadersToAdd are added to every response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
-	// ResponseHeadersToRemove are removed from every response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
+	// RequestHeadersToAdd are added to every request routed by this table
+	// to an upstream, after the route's and the virtual host's.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" note:"applied after the route's and the virtual host's (Envoy's order); values may use the variables listed in docs/life-of-a-request.md"`
+	// RequestHeadersToRemove are removed from every request sent upstream.
+	// ferry's own key (Envoy's field; MOSN has none).
+	RequestHeadersToRemove []string `json:"request_headers_to_remove,omitempty" yaml:"request_headers_to_remove,omitempty" note:"ferry's own key, Envoy's field"`
+	// ResponseHeadersToAdd are added to every upstream response.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" note:"upstream responses only, not ferry's local replies"`
+	// ResponseHeadersToRemove are removed from every upstream response.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
 }
 
 // VirtualHost is a group of routes selected by the request's Host.
@@ -32,12 +36,16 @@ type VirtualHost struct {
 	Routers []Route `json:"routers,omitempty" yaml:"routers,omitempty"`
 	// RequireTLS is MOSN's unused TLS requirement.
 	RequireTLS string `json:"require_tls,omitempty" yaml:"require_tls,omitempty" ferry:"ignored" why:"unused by MOSN"`
-	// RequestHeadersToAdd are added to requests routed by this host.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
-	// ResponseHeadersToAdd are added to responses.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
-	// ResponseHeadersToRemove are removed from responses.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
+	// RequestHeadersToAdd are added to requests routed by this host, after
+	// the route's.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" note:"applied after the route's, before the router config's"`
+	// RequestHeadersToRemove are removed from requests sent upstream.
+	// ferry's own key (Envoy's field; MOSN has none).
+	RequestHeadersToRemove []string `json:"request_headers_to_remove,omitempty" yaml:"request_headers_to_remove,omitempty" note:"ferry's own key, Envoy's field"`
+	// ResponseHeadersToAdd are added to upstream responses.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" note:"upstream responses only, not ferry's local replies"`
+	// ResponseHeadersToRemove are removed from upstream responses.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
 	// PerFilterConfig holds per-host stream filter settings, verbatim.
 	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"refused" why:"stream filters would run with their listener-level config on this route" until:"per-route filter config"`
 }
@@ -109,13 +117,18 @@ type RouteAction struct {
 	// UpstreamProtocol overrides the proxy's upstream protocol for this
 	// route ("Http1", "Auto" or empty).
 	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty"`
-	// ClusterHeader takes the cluster name from this request header.
-	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" ferry:"refused" why:"the cluster would not be taken from the header" until:"cluster_header routing"`
+	// ClusterHeader takes the cluster name from this request header; a
+	// request without it, or naming no cluster, gets the no-cluster reply.
+	// It takes precedence over cluster_name.
+	ClusterHeader string `json:"cluster_header,omitempty" yaml:"cluster_header,omitempty" note:"a missing header or unknown cluster is the no-cluster local reply"`
 	// WeightedClusters splits traffic between clusters by weight; when set,
-	// it takes precedence over cluster_name (as in MOSN).
-	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty" ferry:"refused" why:"traffic would not be split between the clusters by weight" until:"weighted clusters"`
-	// HashPolicy feeds the hash of consistent-hash load balancers.
-	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" ferry:"ignored" why:"the key of a consistent-hash balancer; ferry refuses LB_MAGLEV until hash balancers land, so nothing reads it"`
+	// it takes precedence over cluster_name and cluster_header (as in
+	// MOSN).
+	WeightedClusters []WeightedCluster `json:"weighted_clusters,omitempty" yaml:"weighted_clusters,omitempty" note:"each request picks a cluster at random by weight"`
+	// HashPolicy makes the key of the consistent-hash balancers
+	// (LB_MAGLEV, LB_RING_HASH); the sources present are combined, and a
+	// request with none goes to a random host.
+	HashPolicy []HashPolicy `json:"hash_policy,omitempty" yaml:"hash_policy,omitempty" note:"read by LB_MAGLEV and LB_RING_HASH clusters; cookies are read, never generated"`
 	// MetadataMatch selects a host subset by metadata.
 	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"refused" why:"requests would go to every host instead of the metadata subset" until:"subset load balancing"`
 	// Timeout bounds the whole upstream exchange; zero means no route
@@ -126,19 +139,23 @@ type RouteAction struct {
 	// PrefixRewrite replaces the matched prefix of the path.
 	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
 	// RegexRewrite rewrites the path with a regular expression.
-	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty" ferry:"refused" why:"the path would reach the upstream unrewritten" until:"regex rewrites"`
+	RegexRewrite *RegexRewrite `json:"regex_rewrite,omitempty" yaml:"regex_rewrite,omitempty" note:"the query is kept; substitution takes $1, ${name} or \\1"`
 	// HostRewrite replaces the Host header.
 	HostRewrite string `json:"host_rewrite,omitempty" yaml:"host_rewrite,omitempty"`
-	// AutoHostRewrite sets Host to the chosen upstream host's hostname.
-	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty" ferry:"refused" why:"Host would not be rewritten to the upstream host" until:"host rewriting"`
+	// AutoHostRewrite sets Host to the chosen upstream host's address.
+	AutoHostRewrite bool `json:"auto_host_rewrite,omitempty" yaml:"auto_host_rewrite,omitempty" note:"Host becomes the host's address (host:port) as configured"`
 	// AutoHostRewriteHeader sets Host from this request header.
 	AutoHostRewriteHeader string `json:"auto_host_rewrite_header,omitempty" yaml:"auto_host_rewrite_header,omitempty" ferry:"refused" why:"Host would not be rewritten from the header" until:"host rewriting"`
-	// RequestHeadersToAdd are added to the upstream request.
-	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to requests" until:"header rewriting"`
-	// ResponseHeadersToAdd are added to the response.
-	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" ferry:"refused" why:"the headers would not be added to responses" until:"header rewriting"`
-	// ResponseHeadersToRemove are removed from the response.
-	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty" ferry:"refused" why:"the headers would not be removed from responses" until:"header rewriting"`
+	// RequestHeadersToAdd are added to the upstream request, before the
+	// virtual host's and the router config's.
+	RequestHeadersToAdd []HeaderValueOption `json:"request_headers_to_add,omitempty" yaml:"request_headers_to_add,omitempty" note:"applied first, then the virtual host's, then the router config's (Envoy's order)"`
+	// RequestHeadersToRemove are removed from the upstream request.
+	// ferry's own key (Envoy's field; MOSN has none).
+	RequestHeadersToRemove []string `json:"request_headers_to_remove,omitempty" yaml:"request_headers_to_remove,omitempty" note:"ferry's own key, Envoy's field"`
+	// ResponseHeadersToAdd are added to the upstream response.
+	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" note:"upstream responses only, not ferry's local replies"`
+	// ResponseHeadersToRemove are removed from the upstream response.
+	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
 }
 
 // WeightedCluster is one entry of weighted_clusters.
@@ -158,8 +175,8 @@ type ClusterWeight struct {
 	MetadataMatch *Metadata `json:"metadata_match,omitempty" yaml:"metadata_match,omitempty" ferry:"refused" why:"requests would go to every host instead of the metadata subset" until:"subset load balancing"`
 }
 
-// HashPolicy picks what a consistent-hash load balancer hashes. Exactly one
-// member is set.
+// HashPolicy picks what a consistent-hash load balancer hashes (MOSN's
+// shape: header, cookie, source_ip). Exactly one member is set.
 type HashPolicy struct {
 	// Header hashes a request header.
 	Header *HeaderHashPolicy `json:"header,omitempty" yaml:"header,omitempty"`
@@ -180,9 +197,9 @@ type CookieHashPolicy struct {
 	// Name is the cookie name.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Path is the cookie path when it is generated.
-	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	Path string `json:"path,omitempty" yaml:"path,omitempty" ferry:"refused" why:"a client without the cookie would not get one, so its requests would not stick to a host" until:"hash cookie generation"`
 	// TTL is the generated cookie's lifetime.
-	TTL Duration `json:"ttl,omitempty" yaml:"ttl,omitempty"`
+	TTL Duration `json:"ttl,omitempty" yaml:"ttl,omitempty" ferry:"refused" why:"a client without the cookie would not get one, so its requests would not stick to a host" until:"hash cookie generation"`
 }
 
 // RetryPolicy retries upstream attempts that failed.
@@ -216,7 +233,7 @@ type RegexPattern struct {
 // GoogleRe2 holds Envoy's RE2 engine options.
 type GoogleRe2 struct {
 	// MaxProgramSize bounds the compiled program size.
-	MaxProgramSize uint32 `json:"max_program_size,omitempty" yaml:"max_program_size,omitempty"`
+	MaxProgramSize uint32 `json:"max_program_size,omitempty" yaml:"max_program_size,omitempty" ferry:"ignored" why:"Go's RE2 engine takes no program-size limit; the expression is compiled once, when the config loads"`
 }
 
 // DirectResponse answers a request locally.

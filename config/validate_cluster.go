@@ -54,12 +54,14 @@ func (v *validator) lbType(t LBType, path string) {
 const lbWhy = "requests would be balanced round robin instead"
 
 // supportedLBs lists the implemented load balancers.
-const supportedLBs = "LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST"
+const supportedLBs = "LB_ROUNDROBIN, LB_RANDOM, LB_WEIGHTED_ROUNDROBIN, LB_LEAST_REQUEST, " +
+	"LB_LEAST_CONNECTION, LB_RING_HASH, LB_MAGLEV"
 
 // implementedLB reports whether ferry implements t (empty is round robin).
 func implementedLB(t LBType) bool {
 	switch t {
-	case "", LBRoundRobin, LBRandom, LBWeightedRoundRobin, LBLeastRequest:
+	case "", LBRoundRobin, LBRandom, LBWeightedRoundRobin, LBLeastRequest,
+		LBLeastConnection, LBRingHash, LBMaglev:
 		return true
 	}
 	return false
@@ -68,7 +70,7 @@ func implementedLB(t LBType) bool {
 // refusedLB reports whether t is a MOSN balancer ferry does not implement.
 func refusedLB(t LBType) bool {
 	switch t {
-	case LBMaglev, LBOriginalDst, LBLeastConnection, LBPeakEWMA, LBRequestRoundRobin:
+	case LBOriginalDst, LBPeakEWMA, LBRequestRoundRobin:
 		return true
 	}
 	return false

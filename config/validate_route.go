@@ -12,6 +12,8 @@ func (v *validator) router(rc *RouterConfig, rp string) {
 	domains := make(map[string]string)
 	v.headersToAdd(rc.RequestHeadersToAdd, rp+".request_headers_to_add")
 	v.headersToAdd(rc.ResponseHeadersToAdd, rp+".response_headers_to_add")
+	v.headersToRemove(rc.RequestHeadersToRemove, rp+".request_headers_to_remove")
+	v.headersToRemove(rc.ResponseHeadersToRemove, rp+".response_headers_to_remove")
 	for vi := range rc.VirtualHosts {
 		vh := &rc.VirtualHosts[vi]
 		vp := index(rp+".virtual_hosts", vi)
@@ -25,6 +27,8 @@ func (v *validator) router(rc *RouterConfig, rp string) {
 		}
 		v.headersToAdd(vh.RequestHeadersToAdd, vp+".request_headers_to_add")
 		v.headersToAdd(vh.ResponseHeadersToAdd, vp+".response_headers_to_add")
+		v.headersToRemove(vh.RequestHeadersToRemove, vp+".request_headers_to_remove")
+		v.headersToRemove(vh.ResponseHeadersToRemove, vp+".response_headers_to_remove")
 		for i := range vh.Routers {
 			v.route(&vh.Routers[i], index(vp+".routers", i))
 		}
@@ -114,12 +118,14 @@ func (v *validator) routeAction(a *RouteAction, ap string) {
 		v.clusterRef(a.ClusterName, ap+".cluster_name")
 	case a.ClusterHeader == "" && len(a.WeightedClusters) == 0:
 		v.p.add(ap+".cluster_name", "required")
-	case v.c.Ferry.Compat.AllowUnimplemented:
-		// weighted_clusters and cluster_header are refused unless allowed;
-		// allowed, ferry runs without them and needs a cluster to go to.
-		v.p.add(ap+".cluster_name", "required: weighted_clusters and cluster_header are not implemented, "+
-			"so a route that runs without them (allow_unimplemented) needs cluster_name")
 	}
+	if a.ClusterHeader != "" && !validToken(a.ClusterHeader) {
+		v.p.add(ap+".cluster_header", "invalid header name "+strconv.Quote(a.ClusterHeader))
+	}
+	if a.AutoHostRewrite && a.HostRewrite != "" {
+		v.p.add(ap, "host_rewrite and auto_host_rewrite are mutually exclusive")
+	}
+	v.hashPolicies(a.HashPolicy, ap+".hash_policy")
 	if a.RegexRewrite != nil {
 		rp := ap + ".regex_rewrite.pattern.regex"
 		if a.RegexRewrite.Pattern.Regex == "" {
@@ -133,6 +139,44 @@ func (v *validator) routeAction(a *RouteAction, ap string) {
 	}
 	v.headersToAdd(a.RequestHeadersToAdd, ap+".request_headers_to_add")
 	v.headersToAdd(a.ResponseHeadersToAdd, ap+".response_headers_to_add")
+	v.headersToRemove(a.RequestHeadersToRemove, ap+".request_headers_to_remove")
+	v.headersToRemove(a.ResponseHeadersToRemove, ap+".response_headers_to_remove")
+}
+
+// hashPolicies checks that each entry sets exactly one source and names a
+// valid header or cookie.
+func (v *validator) hashPolicies(hs []HashPolicy, hp string) {
+	for i, h := range hs {
+		p := index(hp, i)
+		var set []string
+		if h.Header != nil {
+			set = append(set, "header")
+			if !validToken(h.Header.Key) {
+				v.p.add(p+".header.key", "invalid header name "+strconv.Quote(h.Header.Key))
+			}
+		}
+		if h.Cookie != nil {
+			set = append(set, "cookie")
+			if !validToken(h.Cookie.Name) || strings.Contains(h.Cookie.Name, "=") {
+				v.p.add(p+".cookie.name", "invalid cookie name "+strconv.Quote(h.Cookie.Name))
+			}
+		}
+		if h.SourceIP != nil {
+			set = append(set, "source_ip")
+		}
+		if len(set) != 1 {
+			v.p.add(p, "needs exactly one of header, cookie and source_ip (has "+strconv.Itoa(len(set))+")")
+		}
+	}
+}
+
+// headersToRemove checks the names of removed headers.
+func (v *validator) headersToRemove(names []string, hp string) {
+	for i, n := range names {
+		if !validToken(n) {
+			v.p.add(index(hp, i), "invalid header name "+strconv.Quote(n))
+		}
+	}
 }
 
 // weightedClusters checks names and that some weight is positive.

@@ -1,7 +1,8 @@
 // Package proxy is ferry's HTTP proxy: the terminal network filter of a
 // listener (HTTP/1.1, and HTTP/2 cleartext to clients), the per-request
-// phase machine, and the HTTP/1.1 client side of pooled upstream
-// connections.
+// phase machine, and the client side of pooled upstream connections:
+// HTTP/1.1 (upstream.go), or HTTP/2 cleartext (upstream_h2.go, described
+// in docs/life-of-a-request.md section 10).
 //
 // # The hot path, file by file
 //
@@ -47,7 +48,7 @@
 // (the connection's timer is its idle timer); a connection error aborts
 // every stream before the lingering close.
 // Not yet: 1xx responses other than 100 to HTTP/2 clients (dropped), server
-// push, CONNECT, the Upgrade: h2c dance, HTTP/2 to upstreams.
+// push, CONNECT, the Upgrade: h2c dance; HTTP/2 to upstreams over TLS (ALPN).
 //
 // # Phases and scheduling
 //

@@ -156,13 +156,13 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 	dst = append(dst, s.req.Bytes(s.req.Method)...)
 	dst = append(dst, ' ')
 	ca := s.route.Cluster()
-	if ca.PrefixRewrite != "" {
+	if s.route.Rewrites() {
 		dst = s.route.RewritePath(dst, s.path)
 	} else {
 		dst = append(dst, s.path...)
 	}
 	dst = append(dst, " HTTP/1.1\r\n"...)
-	replaceHost := ca.HostRewrite != "" || s.authority != nil
+	replaceHost := ca.HostRewrite != "" || ca.AutoHostRewrite || s.authority != nil
 	var sawXFF, sawXFH bool
 	dst = s.reqHdrs.appendFields(dst, func(name []byte, f http1.Header) bool {
 		switch {
@@ -187,6 +187,8 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 	switch {
 	case ca.HostRewrite != "":
 		dst = appendField(dst, []byte("Host"), []byte(ca.HostRewrite))
+	case ca.AutoHostRewrite:
+		dst = appendField(dst, []byte("Host"), []byte(s.host.Address()))
 	case s.authority != nil:
 		dst = appendField(dst, []byte("Host"), s.authority)
 	case !s.req.HasHost:

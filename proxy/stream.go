@@ -67,10 +67,6 @@ type stream struct {
 	// respTrailers are a chunked response's trailer lines, sent as an
 	// HTTP/2 trailing HEADERS frame.
 	respTrailers []byte
-	// HTTP/2 upstream request bytes (upstream_h2.go): held for lack of
-	// window, a partial chunk line, trailers waiting behind hupPend.
-	// Trimmed past 64 KiB.
-	hupPend, hupCarry, hupTrailers []byte
 
 	// Reused, owner: the request and response as parsed, their header
 	// views, the filter chain, and the path buffers.
@@ -147,10 +143,6 @@ type requestState struct {
 	h2ended bool // END_STREAM sent
 	h2reset bool // the stream was reset, either way
 
-	// hu is the stream's HTTP/2 upstream side (upstream_h2.go), used
-	// instead of pool/pc/up when the listener speaks HTTP/2 upstream.
-	hu h2upState
-
 	// m is the request's metrics state (metrics.go).
 	m streamMetrics
 
@@ -172,6 +164,10 @@ type requestState struct {
 	// al is what the access log needs that the rest does not keep
 	// (accesslog.go); its start is zero when the listener logs nothing.
 	al accessState
+	// reqMutated and respMutated record that the route's header
+	// mutations were applied (route_actions.go), so a retry or a resumed
+	// phase does not apply them twice.
+	reqMutated, respMutated bool
 }
 
 // newRequestState is the state a stream starts each request with.
@@ -202,9 +198,6 @@ func (s *stream) reset() {
 	s.normBuf = trim(s.normBuf, 4<<10)
 	s.h2pend = trim(s.h2pend, 64<<10)
 	s.respTrailers = s.respTrailers[:0]
-	s.hupPend = trim(s.hupPend, 64<<10)
-	s.hupCarry = trim(s.hupCarry, 64<<10)
-	s.hupTrailers = trim(s.hupTrailers, 64<<10)
 }
 
 // trim empties b, keeping its memory unless it grew past bound.
@@ -370,10 +363,10 @@ func (s *stream) matchRoute() Phase {
 	if rd := s.route.Redirect(); rd != nil {
 		return s.redirect(rd)
 	}
-	s.cluster = s.srv.clusters.Get(s.route.Cluster().Cluster)
+	s.cluster = s.pickCluster()
 	s.srv.stats.routed.Inc()
 	if s.cluster == nil {
-		return s.fail(Error{Source: Internal, Kind: KindNoCluster, Err: (*errNoCluster)(s.route.Cluster())}, inPhase)
+		return s.fail(Error{Source: Internal, Kind: KindNoCluster, Err: s.noClusterErr()}, inPhase)
 	}
 	return DownFilterAfterRoute
 }
@@ -384,9 +377,6 @@ func (s *stream) matchRoute() Phase {
 func (s *stream) downRecvHeader() Phase {
 	if s.host == nil {
 		return s.chooseHost()
-	}
-	if s.d.f.upH2 {
-		return s.h2upHeader()
 	}
 	if s.pc == nil {
 		if !s.timeout.Armed() && s.reqState == stateDone {
@@ -411,9 +401,10 @@ func (s *stream) downRecvHeader() Phase {
 
 // chooseHost picks the host and runs the AfterChooseHost filters.
 func (s *stream) chooseHost() Phase {
-	if s.host = s.cluster.PickExcluding(s.lastHost); s.host == nil {
+	if s.host = s.pickHost(); s.host == nil {
 		return s.fail(Error{Source: Upstream, Kind: KindNoHealthyHost, Err: (*errNoHealthy)(s.cluster)}, inPhase)
 	}
+	s.mutateRequest()
 	return s.receivers(filterchain.AfterChooseHost, DownRecvHeader, DownRecvHeader)
 }
 
@@ -469,8 +460,10 @@ func (s *stream) retry() Phase {
 	return DownRecvHeader
 }
 
-// upFilter runs the sender filters on the response head.
+// upFilter runs the sender filters on the response head, after the
+// route's response header mutations.
 func (s *stream) upFilter() Phase {
+	s.mutateResponse()
 	if s.chain.Empty() {
 		return UpRecvHeader
 	}

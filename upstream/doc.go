@@ -43,6 +43,27 @@
 // nothing (BenchmarkPoolCheckout measures it, TestPoolCheckoutAllocs pins
 // it).
 //
+// # Multiplexed pools (mux.go)
+//
+// HTTP/2 upstreams share connections between requests: a MuxPool holds
+// one host's multiplexed connections on one loop, and a request takes a
+// stream slot rather than a connection. Slots are taken on the first
+// connection with room, so traffic packs onto as few connections as the
+// peer's stream limit allows and the rest time out idle; when every
+// connection is full the request waits and the pool dials, as many
+// connections as the waiters need at the limit the host's connections
+// last stated (MOSN's one connection per host and protocol is a known
+// bottleneck: a slow stream limit or a busy upstream core caps the host).
+// The protocol handler (H, a MuxHandler) reports what the peer allows
+// (MuxConn.SetLimit: one stream until its settings arrive), a GOAWAY
+// (Drain: no new stream, closed when the last one ends) and PING answers;
+// the pool times idle connections (the cluster's idle timeout) and probes
+// them with PING, closing one that does not answer in time. The pool is
+// protocol-agnostic and dials through the same conn.Dialer: a dialer that
+// negotiates ALPN hands h2 connections to this pool and others to
+// ConnPool. Failing streams is the handler's: the pool only forgets a
+// closed connection.
+//
 // # Load balancing
 //
 // Cluster.Pick and Cluster.PickExcluding are lock-free and allocation-free.
@@ -122,7 +143,7 @@
 //   - Host counters are atomics. Health is one atomic word of reasons
 //     (health check failed, ejected, SetHealthy(false)) written by health
 //     checks and outlier detection and read by Pick (loops).
-//   - Connection pools (pool*.go) are per event loop and Loop only, except
+//   - Connection pools (pool*.go, mux*.go) are per event loop and Loop only, except
 //     PoolManager.RemoveHosts (it hands the work to the loops with
 //     Loop.Execute) and PoolManager.Quiesce.
 //

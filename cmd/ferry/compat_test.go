@@ -305,12 +305,13 @@ func TestListedMismatchesAgree(t *testing.T) {
 		name, config string
 		want         string // "" means accepted
 	}{
-		{"LB_MAGLEV", cfg(toC, proxyChain, `,"lb_type":"LB_MAGLEV"`),
-			`cluster_manager.clusters[0].lb_type: lb_type "LB_MAGLEV" not implemented`},
-		{"only weighted_clusters", cfg(`{"match":{"prefix":"/"},"route":{"weighted_clusters":[{"cluster":{"name":"c","weight":1}}]}}`, proxyChain, ""),
-			"servers[0].routers[0].virtual_hosts[0].routers[0].route.weighted_clusters: not implemented"},
-		{"only cluster_header", cfg(`{"match":{"prefix":"/"},"route":{"cluster_header":"x-cluster"}}`, proxyChain, ""),
-			"servers[0].routers[0].virtual_hosts[0].routers[0].route.cluster_header: not implemented"},
+		{"LB_PEAKEWMA", cfg(toC, proxyChain, `,"lb_type":"LB_PEAKEWMA"`),
+			`cluster_manager.clusters[0].lb_type: lb_type "LB_PEAKEWMA" not implemented`},
+		{"LB_MAGLEV", cfg(toC, proxyChain, `,"lb_type":"LB_MAGLEV"`), ""},
+		{"only weighted_clusters", cfg(`{"match":{"prefix":"/"},"route":{"weighted_clusters":[{"cluster":{"name":"c","weight":1}}]}}`, proxyChain, ""), ""},
+		{"only cluster_header", cfg(`{"match":{"prefix":"/"},"route":{"cluster_header":"x-cluster"}}`, proxyChain, ""), ""},
+		{"unknown header variable", cfg(`{"match":{"prefix":"/"},"route":{"cluster_name":"c","request_headers_to_add":[{"header":{"key":"x-a","value":"%NOPE%"}}]}}`, proxyChain, ""),
+			"servers[0].routers[0].virtual_hosts[0].routers[0]: route.request_headers_to_add[0].header.value: unknown variable %NOPE%"},
 		{"path and prefix", cfg(`{"match":{"path":"/a","prefix":"/"},"route":{"cluster_name":"c"}}`, proxyChain, ""), ""},
 		{"empty match", cfg(`{"match":{},"route":{"cluster_name":"c"}}`, proxyChain, ""), ""},
 		{"stream filter", cfg(toC, `"stream_filters":[{"type":"fault","config":{}}],`+proxyChain, ""),

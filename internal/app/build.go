@@ -79,10 +79,13 @@ func routeTables(servers []config.Server, ids *metricIDs) (map[string]*router.Ta
 	var p problems
 	for si, srv := range servers {
 		for ri, rc := range srv.Routers {
-			spec := router.TableSpec{Name: rc.RouterConfigName}
+			spec := router.TableSpec{Name: rc.RouterConfigName, Headers: mutations(rc.RequestHeadersToAdd,
+				rc.RequestHeadersToRemove, rc.ResponseHeadersToAdd, rc.ResponseHeadersToRemove)}
 			for vi, vh := range rc.VirtualHosts {
 				v := router.VirtualHostSpec{Name: vh.Name, Domains: vh.Domains,
-					MetricsID: ids.vhost(rc.RouterConfigName, vhostLabel(vi, vh.Name))}
+					MetricsID: ids.vhost(rc.RouterConfigName, vhostLabel(vi, vh.Name)),
+					Headers: mutations(vh.RequestHeadersToAdd, vh.RequestHeadersToRemove,
+						vh.ResponseHeadersToAdd, vh.ResponseHeadersToRemove)}
 				for _, r := range vh.Routers {
 					v.Routes = append(v.Routes, routeSpec(r))
 				}
@@ -147,8 +150,9 @@ func routeSpec(r config.Route) router.RouteSpec {
 	}
 	switch {
 	case r.Route != nil:
-		rs.Cluster = &router.ClusterAction{Cluster: r.Route.ClusterName, Timeout: r.Route.Timeout.Std(),
-			PrefixRewrite: r.Route.PrefixRewrite, HostRewrite: r.Route.HostRewrite}
+		rs.Cluster = clusterAction(r.Route)
+		a := r.Route
+		rs.Headers = mutations(a.RequestHeadersToAdd, a.RequestHeadersToRemove, a.ResponseHeadersToAdd, a.ResponseHeadersToRemove)
 	case r.DirectResponse != nil:
 		rs.Direct = &router.DirectResponse{Status: r.DirectResponse.StatusCode, Body: r.DirectResponse.Body}
 	case r.Redirect != nil:
@@ -157,6 +161,54 @@ func routeSpec(r config.Route) router.RouteSpec {
 			PrefixRewrite: rd.PrefixRewrite, Code: rd.ResponseCode}
 	}
 	return rs
+}
+
+// clusterAction translates a route action. MOSN's precedence: weighted
+// clusters, then cluster_header, then cluster_name.
+func clusterAction(a *config.RouteAction) *router.ClusterAction {
+	ca := &router.ClusterAction{Timeout: a.Timeout.Std(), PrefixRewrite: a.PrefixRewrite,
+		HostRewrite: a.HostRewrite, AutoHostRewrite: a.AutoHostRewrite}
+	switch {
+	case len(a.WeightedClusters) > 0:
+		for _, wc := range a.WeightedClusters {
+			ca.WeightedClusters = append(ca.WeightedClusters, router.WeightedCluster{Name: wc.Cluster.Name, Weight: wc.Cluster.Weight})
+		}
+	case a.ClusterHeader != "":
+		ca.ClusterHeader = a.ClusterHeader
+	default:
+		ca.Cluster = a.ClusterName
+	}
+	if rr := a.RegexRewrite; rr != nil {
+		ca.RegexRewrite = &router.RegexRewrite{Pattern: rr.Pattern.Regex, Substitution: rr.Substitution}
+	}
+	for _, hp := range a.HashPolicy {
+		var p router.HashPolicy
+		switch {
+		case hp.Header != nil:
+			p.Header = hp.Header.Key
+		case hp.Cookie != nil:
+			p.Cookie = hp.Cookie.Name
+		}
+		p.SourceIP = hp.SourceIP != nil
+		ca.HashPolicy = append(ca.HashPolicy, p)
+	}
+	return ca
+}
+
+// mutations translates one level's header mutations. A header option
+// without append appends (Envoy's and MOSN's default).
+func mutations(reqAdd []config.HeaderValueOption, reqRm []string, respAdd []config.HeaderValueOption, respRm []string) router.HeaderMutations {
+	conv := func(hs []config.HeaderValueOption) []router.HeaderValue {
+		var out []router.HeaderValue
+		for _, h := range hs {
+			if h.Header == nil {
+				continue // config.Validate refuses it
+			}
+			out = append(out, router.HeaderValue{Name: h.Header.Key, Value: h.Header.Value, Append: h.Append == nil || *h.Append})
+		}
+		return out
+	}
+	return router.HeaderMutations{RequestAdd: conv(reqAdd), RequestRemove: reqRm, ResponseAdd: conv(respAdd), ResponseRemove: respRm}
 }
 
 // describe is the start-up line: listeners and clusters.

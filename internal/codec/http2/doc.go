@@ -188,6 +188,23 @@
 //     "An idle HTTP/2 connection costs about 4 KiB", has the figures and
 //     the command).
 //
+// # The client side (client.go)
+//
+// ClientConn is the mirror of Conn for HTTP/2 upstreams, with the same
+// contract (Feed whole frames, Out/ResetOut, no goroutines, locks or
+// clock) and the same frame writer, HPACK and field validation. It writes
+// the client preface (SETTINGS with push disabled, our windows, and a
+// connection WINDOW_UPDATE) at once, opens odd streams with WriteRequest
+// up to the server's SETTINGS_MAX_CONCURRENT_STREAMS (one until the
+// server's SETTINGS arrive: CanOpen, MaxStreams), and reports responses
+// through ClientHandler: informational and final heads (a malformed one,
+// RFC 9113 8.3.2, resets the stream with PROTOCOL_ERROR), DATA checked
+// against content-length (not for HEAD, 204 and 304), trailers, resets,
+// windows, GOAWAY (the streams above its last id are forgotten and left
+// to the caller to send again) and PING answers. Receive windows are
+// returned only through Consumed, as on the server side: the caller
+// decides how far the server may run ahead of the downstream.
+//
 // # API notes
 //
 // Field names and values are []byte (not the strings hpack uses) so that
