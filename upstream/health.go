@@ -226,6 +226,9 @@ type HealthChecker struct {
 type checkItem struct {
 	h    *Host
 	spec *HealthCheckSpec
+	// dialer is the cluster's own (ClusterSpec.Dialer: TLS to its
+	// hosts), nil for the checker's.
+	dialer conn.Dialer
 }
 
 // NewHealthChecker returns a checker following o.Clusters. It probes
@@ -279,7 +282,7 @@ func (hc *HealthChecker) assignLocked(list []*Cluster) {
 		}
 		for _, h := range c.b.hosts {
 			i := h.seq % uint64(hc.n)
-			assign[i] = append(assign[i], checkItem{h: h, spec: c.Spec.HealthCheck})
+			assign[i] = append(assign[i], checkItem{h: h, spec: c.Spec.HealthCheck, dialer: c.Spec.Dialer})
 		}
 	}
 	hc.assign = assign
@@ -389,7 +392,7 @@ func (lc *loopChecks) reconcile(items []checkItem) {
 		} else if p.spec != it.spec {
 			p.setSpec(it.spec)
 		}
-		p.gen = lc.gen
+		p.gen, p.dialer = lc.gen, it.dialer
 	}
 	for h, p := range lc.probes {
 		if p.gen == lc.gen {
@@ -427,6 +430,10 @@ type probe struct {
 	cur                      *probeConn
 	// passes and fails are the verdicts in a row.
 	passes, fails uint32
+
+	// dialer, when set, is the cluster's (TLS to its hosts): a probe goes
+	// as the traffic does, never in plain text to a TLS host.
+	dialer conn.Dialer
 }
 
 // setSpec takes a (new) spec: the probed address and the request bytes.
@@ -480,7 +487,11 @@ func (p *probe) start() {
 		p.next() // the last dial has not called back yet: skip this turn
 		return
 	}
-	err := p.lc.hc.dialer.Dial(p.lc.l, p.addr, p.spec.Timeout, p)
+	d := p.lc.hc.dialer
+	if p.dialer != nil {
+		d = p.dialer
+	}
+	err := d.Dial(p.lc.l, p.addr, p.spec.Timeout, p)
 	switch {
 	case err == nil:
 		p.dialOut, p.abandoned = true, false
