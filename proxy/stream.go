@@ -67,6 +67,10 @@ type stream struct {
 	// respTrailers are a chunked response's trailer lines, sent as an
 	// HTTP/2 trailing HEADERS frame.
 	respTrailers []byte
+	// HTTP/2 upstream request bytes (upstream_h2.go): held for lack of
+	// window, a partial chunk line, trailers waiting behind hupPend.
+	// Trimmed past 64 KiB.
+	hupPend, hupCarry, hupTrailers []byte
 
 	// Reused, owner: the request and response as parsed, their header
 	// views, the filter chain, and the path buffers.
@@ -143,6 +147,10 @@ type requestState struct {
 	h2ended bool // END_STREAM sent
 	h2reset bool // the stream was reset, either way
 
+	// hu is the stream's HTTP/2 upstream side (upstream_h2.go), used
+	// instead of pool/pc/up when the listener speaks HTTP/2 upstream.
+	hu h2upState
+
 	// m is the request's metrics state (metrics.go).
 	m streamMetrics
 
@@ -198,6 +206,9 @@ func (s *stream) reset() {
 	s.normBuf = trim(s.normBuf, 4<<10)
 	s.h2pend = trim(s.h2pend, 64<<10)
 	s.respTrailers = s.respTrailers[:0]
+	s.hupPend = trim(s.hupPend, 64<<10)
+	s.hupCarry = trim(s.hupCarry, 64<<10)
+	s.hupTrailers = trim(s.hupTrailers, 64<<10)
 }
 
 // trim empties b, keeping its memory unless it grew past bound.
@@ -377,6 +388,9 @@ func (s *stream) matchRoute() Phase {
 func (s *stream) downRecvHeader() Phase {
 	if s.host == nil {
 		return s.chooseHost()
+	}
+	if s.d.f.upH2 {
+		return s.h2upHeader()
 	}
 	if s.pc == nil {
 		if !s.timeout.Armed() && s.reqState == stateDone {
