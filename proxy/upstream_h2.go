@@ -200,6 +200,7 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	}
 	s.enter()
 	defer s.exit()
+	s.host.Outcome(s.loop, r.Status) // outlier detection: a load and a nil check when off
 	h := append(s.respHead[:0], "HTTP/1.1 "...)
 	h = strconv.AppendInt(h, int64(r.Status), 10)
 	h = append(h, ' ')
