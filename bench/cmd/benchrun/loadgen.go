@@ -189,7 +189,9 @@ func parseWrk(out string) (loadResult, error) {
 			r.P99 = d
 		}
 	}
-	if r.P50 == 0 && r.P99 == 0 && r.Requests > 0 {
+	if r.P50 == 0 && r.P99 == 0 && r.Requests > 0 && !strings.Contains(out, "Latency Distribution") {
+		// With a pipelining script wrk times whole batches and may print
+		// a distribution of zeros; a missing one means no --latency.
 		return r, fmt.Errorf("%w: no latency distribution (was --latency given?)", errParse)
 	}
 	if t := wrkThreadRe.FindStringSubmatch(out); t != nil {

@@ -55,6 +55,18 @@ func TestParseWrk(t *testing.T) {
 
 func closeTo(a, b float64) bool { return a-b < 1e-6*max(1, b) && b-a < 1e-6*max(1, b) }
 
+// TestParseWrkPipelinedZeros: with a pipelining script wrk may print a
+// latency distribution of zeros; the run still counts, without latency.
+func TestParseWrkPipelinedZeros(t *testing.T) {
+	out := "Running 2s test @ http://127.0.0.1:1/1k\n  1 threads and 50 connections\n" +
+		"  Latency Distribution\n     50%    0.00us\n     75%    0.00us\n     90%    0.00us\n     99%    0.00us\n" +
+		"  56735 requests in 2.00s, 61.41MB read\nRequests/sec:  28330.23\nTransfer/sec:     30.67MB\n"
+	got, err := parseWrk(out)
+	if err != nil || got.Requests != 56735 || got.P50 != 0 || got.P99 != 0 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
 func TestParseWrkRejectsGarbage(t *testing.T) {
 	for _, out := range []string{"", "unable to connect to 127.0.0.1:1 Connection refused\n",
 		"  10 requests in 1.00s, 1MB read\nRequests/sec: 10.00\n"} { // no --latency
