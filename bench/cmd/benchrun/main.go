@@ -163,6 +163,12 @@ func (b *bench) run(ctx context.Context) error {
 	// The slow-reader cases come last: each leaves its targets with
 	// memory that a load case measured after it would count.
 	if slow := selectSlowCases(b.cfg.caseIDs); len(slow) > 0 && !missing["slowhttptest"] {
+		if b.cfg.fresh && len(b.rep.Cases) > 0 {
+			b.logf("restarting the proxies before the slow-reader cases")
+			if err := b.restartTargets(ctx, slow[0].ID); err != nil {
+				return err
+			}
+		}
 		if err := b.runSlow(ctx, slow, targets); err != nil {
 			return err
 		}
