@@ -31,14 +31,15 @@ type Config struct {
 	// CloseGraceful makes MOSN drain connections on stop.
 	CloseGraceful bool `json:"close_graceful,omitempty" yaml:"close_graceful,omitempty" ferry:"ignored" why:"ferry always drains in-flight requests on SIGTERM/SIGINT (graceful_timeout, ferry.timeouts.drain), which is what true asks for"`
 	// InheritOldMosnconfig takes the running MOSN's config on hot upgrade.
-	InheritOldMosnconfig bool `json:"inherit_old_mosnconfig,omitempty" yaml:"inherit_old_mosnconfig,omitempty" ferry:"refused" why:"a hot upgrade would not inherit the running process's config" until:"smooth upgrade"`
-	// DisableUpgrade turns off MOSN's hot upgrade; ferry has none, so true
-	// is what it does anyway.
-	DisableUpgrade bool `json:"disable_upgrade,omitempty" yaml:"disable_upgrade,omitempty" note:"ferry has no smooth upgrade yet, so true is what it does anyway"`
+	InheritOldMosnconfig bool `json:"inherit_old_mosnconfig,omitempty" yaml:"inherit_old_mosnconfig,omitempty" ferry:"refused" why:"the new process would not take the running one's config: ferry's smooth upgrade hands over the listening sockets only, and the new process reads its own -c" until:"config inheritance"`
+	// DisableUpgrade turns off the smooth upgrade (docs/upgrade.md): a new
+	// ferry binds its own sockets and serves no reconfig.sock.
+	DisableUpgrade bool `json:"disable_upgrade,omitempty" yaml:"disable_upgrade,omitempty" note:"turns off the smooth upgrade: no reconfig.sock is served, and a new ferry binds its own sockets (docs/upgrade.md)"`
 	// Pid is the pid file path.
 	Pid string `json:"pid,omitempty" yaml:"pid,omitempty" note:"written at start, removed at exit"`
-	// UDSDir is the directory of MOSN's hot-upgrade unix sockets.
-	UDSDir string `json:"uds_dir,omitempty" yaml:"uds_dir,omitempty" ferry:"ignored" why:"the directory of hot-upgrade sockets; ferry has no smooth upgrade yet, so nothing is exchanged there"`
+	// UDSDir is the directory of the smooth upgrade's unix socket,
+	// reconfig.sock; empty means the config file's directory.
+	UDSDir string `json:"uds_dir,omitempty" yaml:"uds_dir,omitempty" note:"where reconfig.sock is served for the smooth upgrade; default: the config file's directory (docs/upgrade.md). MOSN's listen.sock and conn.sock are not used: live connections drain instead of moving"`
 	// Plugin configures MOSN's plugin framework.
 	Plugin *Plugin `json:"plugin,omitempty" yaml:"plugin,omitempty" ferry:"ignored" why:"the log directory of MOSN plugins; ferry loads no plugins"`
 	// ThirdPartCodec loads protocol codecs at run time.

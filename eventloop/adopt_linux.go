@@ -42,7 +42,7 @@ func (e *Engine) prepareAdoption(inherit [][]int) error {
 	if len(inherit) != len(e.listeners) {
 		return fmt.Errorf("eventloop: %d listeners inherited for %d configured", len(inherit), len(e.listeners))
 	}
-	a := &adoption{inherit: inherit, real: make([]net.Addr, len(inherit))}
+	a := &adoption{real: make([]net.Addr, len(inherit))}
 	for i, fds := range inherit {
 		l := e.listeners[i]
 		if len(fds) == 0 {
@@ -62,6 +62,23 @@ func (e *Engine) prepareAdoption(inherit [][]int) error {
 		if l.port != 0 && l.port != a.real[i].(*net.TCPAddr).Port {
 			return fmt.Errorf("eventloop: listener %d (%s): the running ferry listens on %s, this one is configured for %s",
 				i, l.Name, a.real[i], l.Address)
+		}
+	}
+	// Copies the engine owns, whatever the caller does with its own.
+	a.inherit = make([][]int, len(inherit))
+	for i, fds := range inherit {
+		for _, fd := range fds {
+			syscall.ForkLock.RLock()
+			c, err := syscall.Dup(fd)
+			if err == nil {
+				syscall.CloseOnExec(c)
+			}
+			syscall.ForkLock.RUnlock()
+			if err != nil {
+				closeAll(a.inherit)
+				return fmt.Errorf("eventloop: inherited descriptor %d: %w", fd, err)
+			}
+			a.inherit[i] = append(a.inherit[i], c)
 		}
 	}
 	e.adopt = a

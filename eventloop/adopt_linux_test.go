@@ -116,6 +116,7 @@ func TestAdoptInheritedListener(t *testing.T) {
 	if err != nil || len(fds) != 1 || len(fds[0]) != 1 {
 		t.Fatalf("ListenerFiles = %v, %v", fds, err)
 	}
+	t.Cleanup(func() { closeAll(fds) })
 	if n, err := old.StopAccepting(); err != nil || n != 1 {
 		t.Fatalf("StopAccepting = %d, %v", n, err)
 	}
@@ -166,7 +167,7 @@ func TestAdoptionRefusals(t *testing.T) {
 	if err := syscall.Pipe(fds[:]); err != nil {
 		t.Fatal(err)
 	}
-	defer syscall.Close(fds[1]) //nolint:errcheck // test pipe
+	defer closeAll([][]int{fds[:]})
 	l = &Listener{Name: "t", Address: "127.0.0.1:0"}
 	if _, err := New([]*Listener{l}, Options{Inherit: [][]int{{fds[0]}}}); err == nil ||
 		!strings.Contains(err.Error(), "inherited descriptor") {
@@ -187,6 +188,7 @@ func TestAdoptionRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	l = &Listener{Name: "t", Address: "127.0.0.1:1"}
+	defer syscall.Close(fd) //nolint:errcheck // test descriptor
 	if _, err := New([]*Listener{l}, Options{Inherit: [][]int{{fd}}}); err == nil ||
 		!strings.Contains(err.Error(), "configured for 127.0.0.1:1") {
 		t.Fatalf("another port: %v", err)

@@ -59,8 +59,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Inherit, when set, holds for each listener (by index) the listening
 	// sockets a running ferry handed over (internal/upgrade): the engine
-	// serves them instead of binding its own, and owns the descriptors
-	// from New on (Start or Stop closes them). See adopt.go.
+	// serves them instead of binding its own. New takes its own copies:
+	// the caller closes these. See adopt_linux.go.
 	Inherit [][]int
 }
 
@@ -139,7 +139,6 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 	}
 	if opts.Inherit != nil {
 		if err := e.prepareAdoption(opts.Inherit); err != nil {
-			closeAll(opts.Inherit)
 			return nil, err
 		}
 	}

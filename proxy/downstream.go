@@ -32,6 +32,9 @@ type downstream struct {
 	// localAddr and remoteAddr are the connection's addresses, formatted
 	// once for the access log (accesslog.go).
 	localAddr, remoteAddr string
+	// prev and next link the loop's open connections (drain.go).
+	prev, next *downstream
+	listed     bool
 }
 
 // InitReadCallbacks implements filterchain.ReadFilter.
@@ -59,6 +62,7 @@ func (d *downstream) stopTimer() { d.c.Loop().Stop(&d.t) }
 // OnNewConnection implements filterchain.ReadFilter.
 func (d *downstream) OnNewConnection() filterchain.Status {
 	d.mConnOpen()
+	d.link()
 	d.armIdle()
 	return filterchain.Continue
 }
@@ -222,6 +226,7 @@ func (d *downstream) streamDone(s *stream) {
 // OnEvent implements filterchain.ConnectionCallbacks: the client went away.
 func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
 	d.mConnClose()
+	d.unlink()
 	d.stopTimer()
 	if d.h2 != nil {
 		d.h2.closed()

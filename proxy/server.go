@@ -168,7 +168,9 @@ type Server struct {
 // loopState is per-loop: touched only by its loop.
 type loopState struct {
 	free []*stream
-	_    [40]byte // keep loops' states on separate cache lines
+	// conns lists the loop's open client connections (drain.go).
+	conns *downstream
+	_     [32]byte // keep loops' states on separate cache lines
 }
 
 // maxFreeStreams bounds each loop's free list.

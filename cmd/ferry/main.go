@@ -41,6 +41,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/app"
+	"github.com/ferry-proxy/ferry/internal/upgrade"
 )
 
 // defaultConfig is used when ferry starts without -c: a listener on
@@ -74,6 +75,8 @@ func runUntil(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 	allow := fs.Bool("allow-unimplemented", false, "run without MOSN settings ferry does not implement, warning about each, "+
 		"instead of refusing them (a TLS context with status true is refused all the same)")
 	var lo logOptions
+	noUpgrade := fs.Bool("disable-upgrade", false, "start without taking the listening sockets of a running ferry "+
+		"(as disable_upgrade: true); its ports must then be free or shared with reuse_port")
 	fs.StringVar(&lo.level, "log-level", "", "log level: debug, info, warn or error (over servers[0].default_log_level)")
 	fs.StringVar(&lo.format, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +104,7 @@ func runUntil(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int
 		fmt.Fprintln(stdout, "ferry: configuration is valid")
 		return 0
 	case "start":
-		return start(*path, *allow, lo, stderr, stop)
+		return start(*path, *allow, *noUpgrade, lo, stderr, stop)
 	}
 	fmt.Fprintf(stderr, "ferry: unknown command %q (want start, validate or version)\n", cmd)
 	return 2
@@ -147,8 +150,9 @@ func prepare(path string, allow bool, stderr io.Writer) (*app.App, error) {
 // balancers, filters, limits) and prints the config's and the build's
 // warnings. The caller starts or closes the App.
 func build(cfg *config.Config, stderr io.Writer, log *slog.Logger, level *slog.LevelVar,
-	reload func() (*config.Config, error)) (*app.App, error) {
-	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry(), LogLevel: level, Version: version, Load: reload})
+	reload func() (*config.Config, error), inherit ...upgrade.Listener) (*app.App, error) {
+	a, err := app.New(cfg, app.Options{Logger: log, Filters: registry(), LogLevel: level, Version: version, Load: reload,
+		Inherit: inherit})
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +166,7 @@ func build(cfg *config.Config, stderr io.Writer, log *slog.Logger, level *slog.L
 // stdout and stderr only.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan struct{}) int {
+func start(path string, allow, noUpgrade bool, lo logOptions, stderr io.Writer, stop <-chan struct{}) int {
 	cfg, err := load(path, allow)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
@@ -175,16 +179,30 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 		return 1
 	}
 	defer closeLog()
-	a, err := build(cfg, stderr, log, level, func() (*config.Config, error) { return load(path, allow) })
+	up, code := takeOver(cfg, path, noUpgrade, log, stderr)
+	if code != 0 {
+		return code
+	}
+	a, err := build(cfg, stderr, log, level, func() (*config.Config, error) { return load(path, allow) }, up.listeners()...)
 	if err != nil {
+		up.abort()
 		fmt.Fprintf(stderr, "ferry: invalid configuration:\n%v\n", err)
 		return 1
 	}
 	startPprof(log)
 	if err := a.Start(); err != nil {
+		up.abort()
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		return 1
 	}
+	up.ready(log)
+	handedOver, closeUpgrade, err := serveUpgrade(a, up, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		_ = a.Shutdown(context.Background())
+		return 1
+	}
+	defer closeUpgrade()
 	removePid, err := writePid(cfg.Pid)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry: %v\n", err)
@@ -220,6 +238,8 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 			why = "stop"
 		case <-a.DrainRequested():
 			why = "admin drain_listeners"
+		case <-handedOver:
+			why = "smooth upgrade: a new ferry took the listeners over"
 		case <-a.Done():
 			err := a.Err()
 			if err == nil {
@@ -229,20 +249,31 @@ func start(path string, allow bool, lo logOptions, stderr io.Writer, stop <-chan
 			return 1
 		}
 	}
+	closeUpgrade() // a draining ferry has nothing to hand over
 	log.Info("draining", "signal", why, "in_flight", a.Server().Stats().Active())
 	done := make(chan error, 1)
 	go func() { done <- a.Shutdown(context.Background()) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			log.Warn("shutdown", "err", err)
+	// A drain that no signal began (a smooth upgrade, the admin API) takes
+	// the first signal as the stop it already is.
+	signalled := strings.HasPrefix(why, "SIG") || why == "interrupt" || why == "terminated"
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				log.Warn("shutdown", "err", err)
+			}
+			log.Info("stopped")
+			return 0
+		case sig := <-sigs:
+			if !signalled {
+				signalled = true
+				log.Info("already draining; a second signal exits at once", "signal", sig.String())
+				continue
+			}
+			// A second signal: the operator wants out now, drained or not.
+			fmt.Fprintf(stderr, "ferry: %s during the drain: exiting at once\n", sig)
+			return 1
 		}
-		log.Info("stopped")
-		return 0
-	case sig := <-sigs:
-		// A second signal: the operator wants out now, drained or not.
-		fmt.Fprintf(stderr, "ferry: %s during the drain: exiting at once\n", sig)
-		return 1
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/backlog"
 	"github.com/ferry-proxy/ferry/internal/spill"
+	"github.com/ferry-proxy/ferry/internal/upgrade"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/proxy"
 	"github.com/ferry-proxy/ferry/router"
@@ -49,6 +50,10 @@ type Options struct {
 	// MetricsSinkAddress, when set, is where every prometheus sink listens
 	// instead of :port (tests use 127.0.0.1:0; see metrics.go).
 	MetricsSinkAddress string
+	// Inherit are the listening sockets a running ferry handed over
+	// (internal/upgrade), served instead of binding; the engine takes
+	// copies, the caller closes these (upgrade.go).
+	Inherit []upgrade.Listener
 }
 
 // App is a configured ferry.
@@ -190,8 +195,12 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		err = a.registerAccessLogMetrics() // accesslog.go
 	}
 	a.reusePort = reusePort(f.ReusePort, a.listeners)
+	var inherit [][]int
+	if err == nil && o.Inherit != nil {
+		inherit, err = a.inherited(o.Inherit) // upgrade.go
+	}
 	if err == nil {
-		a.eng, err = eventloop.New(a.listeners, eventloop.Options{
+		a.eng, err = eventloop.New(a.listeners, eventloop.Options{Inherit: inherit,
 			Loops: loops, ReusePort: a.reusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
 				LingerTimeout: f.Timeouts.LingeringClose.Std(), Budget: budget, LoopMetrics: a.loopMetrics},
@@ -392,9 +401,9 @@ func (a *App) Server() *proxy.Server { return a.srv }
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
 	a.stopCertWatch()
-	a.eng.SetDraining()
+	a.stopAccepting() // upgrade.go
 	dctx, cancel := context.WithTimeout(ctx, a.drain)
-	drainErr := a.srv.Drain(dctx)
+	drainErr := a.drainConns(dctx) // upgrade.go
 	cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

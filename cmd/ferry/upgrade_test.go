@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
+)
+
+// ferryProc is a ferry process the test started: its stderr is collected
+// and its exit awaited.
+type ferryProc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	log    strings.Builder
+	exited chan struct{}
+	err    error
+}
+
+func startFerry(t *testing.T, bin, cfg string) *ferryProc {
+	t.Helper()
+	p := &ferryProc{cmd: exec.Command(bin, "start", "-c", cfg), exited: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGKILL) // by PID: only the process this test started
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("ferry pid %d did not exit after SIGKILL", p.cmd.Process.Pid)
+		}
+	})
+	return p
+}
+
+// logs is what the process printed so far.
+func (p *ferryProc) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// waitLog waits until the log matches re and returns the first submatch
+// (or the match).
+func (p *ferryProc) waitLog(t *testing.T, what string, re *regexp.Regexp) string {
+	t.Helper()
+	var got string
+	testutil.WaitFor(t, 30*time.Second, what, func() bool {
+		m := re.FindStringSubmatch(p.logs())
+		if m == nil {
+			select {
+			case <-p.exited:
+				t.Fatalf("ferry exited (%v) before %s:\n%s", p.err, what, p.logs())
+			default:
+			}
+			return false
+		}
+		got = m[len(m)-1]
+		return true
+	})
+	return got
+}
+
+// waitExit waits for the process to exit and fails unless it exited 0.
+func (p *ferryProc) waitExit(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("ferry pid %d did not exit:\n%s", p.cmd.Process.Pid, p.logs())
+	}
+	if p.err != nil {
+		t.Fatalf("ferry pid %d: %v\n%s", p.cmd.Process.Pid, p.err, p.logs())
+	}
+}
+
+// tally counts the load's outcomes.
+type tally struct {
+	ok, lost, retried atomic.Int64
+	mu                sync.Mutex
+	why               []string
+}
+
+func (tl *tally) loss(format string, args ...any) {
+	tl.lost.Add(1)
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if len(tl.why) < 20 {
+		tl.why = append(tl.why, fmt.Sprintf(format, args...))
+	}
+}
+
+// countReader counts the bytes read from a connection.
+type countReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// h1Client sends GET requests one after another on a keep-alive
+// HTTP/1.1 connection until stop is closed, as a browser or Go's
+// http.Transport would: a response with Connection: close ends the
+// connection and the next request dials again; a request that got not
+// one response byte on a reused connection that then closed (EOF, reset,
+// or a write error) is sent once more on a new connection, the one retry
+// RFC 9110 §9.2.2 allows for an idempotent request. Everything else is a
+// loss: a refused or failed dial, a failure on a new connection, a
+// second failure, a partial response, a status other than 200 or a body
+// other than the path (the upstream echoes it).
+func h1Client(addr string, id int, stop <-chan struct{}, tl *tally) {
+	var (
+		c      net.Conn
+		cr     *countReader
+		br     *bufio.Reader
+		reused bool
+	)
+	defer func() {
+		if c != nil {
+			_ = c.Close()
+		}
+	}()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		path := fmt.Sprintf("/h1/%d/%d", id, n)
+		for attempt := 0; ; attempt++ {
+			if c == nil {
+				var err error
+				if c, err = net.DialTimeout("tcp", addr, 10*time.Second); err != nil {
+					c = nil
+					tl.loss("%s: dial: %v", path, err)
+					break
+				}
+				cr = &countReader{r: c}
+				br = bufio.NewReader(cr)
+				reused = false
+			}
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			cr.n = 0
+			_, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: ferry\r\n\r\n")
+			var resp *http.Response
+			if err == nil {
+				resp, err = http.ReadResponse(br, nil)
+			}
+			if err == nil {
+				body, berr := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				switch {
+				case berr != nil:
+					tl.loss("%s: body: %v", path, berr)
+				case resp.StatusCode != 200 || string(body) != path:
+					tl.loss("%s: %d %q", path, resp.StatusCode, body)
+				default:
+					tl.ok.Add(1)
+				}
+				if resp.Close || berr != nil {
+					_ = c.Close()
+					c = nil
+				} else {
+					reused = true
+				}
+				break
+			}
+			_ = c.Close()
+			c = nil
+			if reused && cr.n == 0 && attempt == 0 {
+				tl.retried.Add(1)
+				continue
+			}
+			tl.loss("%s: attempt %d, reused %v, %d response bytes: %v", path, attempt, reused, cr.n, err)
+			break
+		}
+	}
+}
+
+// h2Client sends GET requests one after another over HTTP/2 without TLS
+// (h2c with prior knowledge) with Go's transport, on a connection of its
+// own, until stop is closed. Go retries by itself only what HTTP/2 says
+// was not processed: streams above a GOAWAY's last stream id, and a
+// request on a connection that closed before it was written. Any error
+// RoundTrip returns, a status other than 200 or a wrong body is a loss.
+func h2Client(addr string, id int, stop <-chan struct{}, tl *tally) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protos}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		path := fmt.Sprintf("/h2/%d/%d", id, n)
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			tl.loss("%s: %v", path, err)
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(body) != path {
+			tl.loss("%s: %s %d %q %v", path, resp.Proto, resp.StatusCode, body, err)
+			continue
+		}
+		tl.ok.Add(1)
+	}
+}
+
+// TestZeroLossReloadUpgradeStop is issue 12's done-means: under a steady
+// keep-alive load (three HTTP/1.1 and two h2c clients, each one request
+// at a time), (a) a SIGHUP that changes a route, (b) a smooth upgrade to
+// a second ferry process and (c) SIGTERM of the old process while it
+// drains lose no request. What counts as a loss is in h1Client and
+// h2Client; the only retry allowed is an idempotent request that got no
+// response byte on a reused connection that closed.
+func TestZeroLossReloadUpgradeStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	defer up.Close()
+
+	bin := filepath.Join(t.TempDir(), "ferry")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	yaml := fmt.Sprintf(`servers:
+- routers:
+  - router_config_name: r
+    virtual_hosts:
+    - {name: all, domains: ["*"], routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]}
+  listeners:
+  - name: http
+    address: 127.0.0.1:0
+    filter_chains:
+    - filters:
+      - {type: proxy, config: {downstream_protocol: Auto, upstream_protocol: Http1, router_config_name: r}}
+cluster_manager:
+  clusters:
+  - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
+ferry:
+  timeouts: {drain: 20s}
+`, up.Listener.Addr())
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	listening := regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`)
+	old := startFerry(t, bin, cfg)
+	addr := old.waitLog(t, "the first ferry's listener", listening)
+
+	var tl tally
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { h1Client(addr, i, stop, &tl) })
+	}
+	for i := range 2 {
+		wg.Go(func() { h2Client(addr, i, stop, &tl) })
+	}
+	stopped := false
+	stopLoad := func() {
+		if !stopped {
+			stopped = true
+			close(stop)
+			wg.Wait()
+		}
+	}
+	defer stopLoad()
+	progress := func(what string) {
+		t.Helper()
+		from := tl.ok.Load()
+		testutil.WaitFor(t, 30*time.Second, what, func() bool { return tl.ok.Load() >= from+200 })
+	}
+	progress("load through the first ferry")
+
+	// (a) SIGHUP with a new route: it answers, and the load goes on.
+	reloaded := strings.Replace(yaml, `routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]`,
+		`routers: [{match: {path: "/reloaded"}, direct_response: {status: 200, body: "new route"}}, {match: {prefix: "/"}, route: {cluster_name: c}}]`, 1)
+	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, "the reloaded route", func() bool {
+		_, body := testutil.Fetch(t, http.MethodGet, "http://"+addr+"/reloaded")
+		return body == "new route"
+	})
+	progress("load after the reload")
+
+	// (b) A second ferry with the same config takes the listener over.
+	next := startFerry(t, bin, cfg)
+	if got := next.waitLog(t, "the second ferry's listener", listening); got != addr {
+		t.Fatalf("the second ferry listens on %s, want the inherited %s", got, addr)
+	}
+	next.waitLog(t, "the handover", regexp.MustCompile(`the old ferry stopped accepting and drains`))
+	old.waitLog(t, "the old ferry's drain", regexp.MustCompile(`msg=draining`))
+	progress("load through the second ferry")
+
+	// (c) SIGTERM of the old ferry while it drains: it exits 0.
+	if err := old.cmd.Process.Signal(syscall.SIGTERM); err != nil && !strings.Contains(err.Error(), "process already finished") {
+		t.Fatal(err)
+	}
+	old.waitExit(t)
+	progress("load after the old ferry exited")
+	if _, body := testutil.Fetch(t, http.MethodGet, "http://"+addr+"/reloaded"); body != "new route" {
+		t.Fatalf("the second ferry answers /reloaded with %q", body)
+	}
+
+	stopLoad()
+	t.Logf("%d requests answered, %d retried on a keep-alive connection closed between requests, %d lost",
+		tl.ok.Load(), tl.retried.Load(), tl.lost.Load())
+	if n := tl.lost.Load(); n > 0 {
+		t.Fatalf("%d requests lost: %s\nold ferry:\n%s\nnew ferry:\n%s", n, strings.Join(tl.why, "\n"), old.logs(), next.logs())
+	}
+
+	if err := next.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	next.waitExit(t)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "reconfig.sock")); !os.IsNotExist(err) {
+		t.Fatalf("reconfig.sock left behind: %v", err)
+	}
+}
