@@ -164,13 +164,15 @@ func (k *h2upClose) OnEvent(filterchain.ConnectionEvent) {
 // failAll fails the streams above last (all of them for 0): the
 // connection closed, or a GOAWAY said they were not processed.
 func (u *h2up) failAll(last uint32, unprocessed bool) {
-	u.ids = u.ids[:0]
+	// A list of its own: failing a stream may write, and a failed write
+	// re-enters (OnWindow, this), which would reuse u.ids. Failures only.
+	var ids []uint32
 	for id := range u.streams {
 		if id > last {
-			u.ids = append(u.ids, id)
+			ids = append(ids, id)
 		}
 	}
-	for _, id := range u.ids {
+	for _, id := range ids {
 		s := u.streams[id]
 		if s == nil {
 			continue

@@ -243,6 +243,9 @@ func (p *MuxPool[H]) take(mc *MuxConn[H], cl MuxClient[H]) {
 	}
 	mc.streams++
 	mc.Requests++
+	if lim := p.cluster.Spec.MaxRequestsPerConn; lim > 0 && mc.Requests >= lim {
+		mc.draining = true // its last stream: closed when the streams on it end
+	}
 	cl.OnMuxReady(mc)
 }
 

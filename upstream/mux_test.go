@@ -208,3 +208,55 @@ func TestMuxPoolIdleTimersAndPing(t *testing.T) {
 		t.Fatalf("closed %v, %d ping timeouts, %d conns", mc.C.Closed(), e.mm.PingTimeouts(), p.Conns())
 	}
 }
+
+// TestMuxPoolMaxRequestsPerConn: a connection that carried its quota of
+// streams takes no more and closes once they end.
+func TestMuxPoolMaxRequestsPerConn(t *testing.T) {
+	spec := muxSpec()
+	spec.MaxRequestsPerConn = 2
+	e := newMuxEnv(t, spec)
+	p := e.mpool()
+	cs := acquireN(p, 3)
+	e.d.succeed()
+	mc := e.conns[0]
+	mc.SetLimit(10, true)
+	if served(cs) != 2 || !mc.Draining() || len(e.d.pending) != 1 {
+		t.Fatalf("%d served, draining %v, %d dials; want 2 on the first connection and a dial for the third", served(cs), mc.Draining(), len(e.d.pending))
+	}
+	cs[0].mc.Done()
+	cs[1].mc.Done()
+	conn.RunDetached(e.loops[0])
+	if !mc.C.Closed() {
+		t.Fatal("a connection past its request quota stayed open")
+	}
+	e.d.succeed()
+}
+
+// TestMuxPoolHostRemoved: a host that leaves its cluster has its idle
+// connections closed and its busy ones drained.
+func TestMuxPoolHostRemoved(t *testing.T) {
+	spec := muxSpec()
+	spec.Hosts = hosts("10.0.0.1:80", "10.0.0.2:80")
+	e := newMuxEnv(t, spec)
+	p := e.mpool()
+	cs := acquireN(p, 2)
+	e.d.succeed()
+	e.conns[0].SetLimit(1, true)
+	e.d.succeed()
+	e.conns[1].SetLimit(1, true)
+	busy, idle := cs[0].mc, cs[1].mc
+	idle.Done()
+	spec.Hosts = hosts("10.0.0.2:80")
+	if err := e.clus.Update([]ClusterSpec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	conn.RunDetached(e.loops[0])
+	if !idle.C.Closed() || busy.C.Closed() || !busy.Draining() {
+		t.Fatalf("idle closed %v, busy closed %v draining %v; want the idle one closed, the busy one draining", idle.C.Closed(), busy.C.Closed(), busy.Draining())
+	}
+	busy.Done()
+	conn.RunDetached(e.loops[0])
+	if !busy.C.Closed() {
+		t.Fatal("the drained connection of a removed host stayed open")
+	}
+}
