@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/bytedance/gopkg v0.1.4
+	github.com/coder/websocket v1.8.15
 	github.com/klauspost/compress v1.20.3
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/panjf2000/gnet/v2 v2.9.7

@@ -156,6 +156,9 @@ type RouteAction struct {
 	ResponseHeadersToAdd []HeaderValueOption `json:"response_headers_to_add,omitempty" yaml:"response_headers_to_add,omitempty" note:"upstream responses only, not ferry's local replies"`
 	// ResponseHeadersToRemove are removed from the upstream response.
 	ResponseHeadersToRemove []string `json:"response_headers_to_remove,omitempty" yaml:"response_headers_to_remove,omitempty"`
+	// UpgradeConfigs override the proxy filter's upgrade_configs for this
+	// route (upgrade_configs.go).
+	UpgradeConfigs []UpgradeConfig `json:"upgrade_configs,omitempty" yaml:"upgrade_configs,omitempty" note:"ferry's own key (Envoy's): an entry enables or disables its token on this route, whatever the proxy filter says"`
 }
 
 // WeightedCluster is one entry of weighted_clusters.

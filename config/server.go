@@ -217,6 +217,8 @@ type ProxyConfig struct {
 	// ExtendConfig holds protocol-specific options (X protocol sub_protocol,
 	// http2_use_stream, …); ferry ignores it.
 	ExtendConfig json.RawMessage `json:"extend_config,omitempty" yaml:"extend_config,omitempty" ferry:"ignored" why:"protocol options of MOSN's X and Http2 codecs; ferry's HTTP codecs always stream, and X protocols are refused by downstream_protocol"`
+	// UpgradeConfigs allow HTTP/1.1 upgrades (upgrade_configs.go).
+	UpgradeConfigs []UpgradeConfig `json:"upgrade_configs,omitempty" yaml:"upgrade_configs,omitempty" note:"ferry's own key (Envoy's upgrade_configs): websocket is forwarded unless an entry disables it, other tokens only when enabled; after the upstream's 101 the connections are relayed byte for byte (idle timeout: the listener's)"`
 }
 
 // TLSConfig is MOSN's TLS context on a listener: ferry terminates TLS 1.2

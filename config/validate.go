@@ -255,6 +255,7 @@ func (v *validator) proxy(pc *ProxyConfig, pp string) {
 	}
 	v.downstreamProtocol(pc.DownstreamProtocol, pp+".downstream_protocol")
 	v.upstreamProtocol(pc.UpstreamProtocol, pp+".upstream_protocol", true)
+	v.upgradeConfigs(pc.UpgradeConfigs, pp+".upgrade_configs") // upgrade_configs.go
 	switch _, ok := v.routerNames[pc.RouterConfigName]; {
 	case pc.RouterConfigName == "":
 		v.p.add(pp+".router_config_name", "required")

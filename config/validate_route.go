@@ -126,6 +126,7 @@ func (v *validator) routeAction(a *RouteAction, ap string) {
 		v.p.add(ap, "host_rewrite and auto_host_rewrite are mutually exclusive")
 	}
 	v.hashPolicies(a.HashPolicy, ap+".hash_policy")
+	v.upgradeConfigs(a.UpgradeConfigs, ap+".upgrade_configs") // upgrade_configs.go
 	if a.RegexRewrite != nil {
 		rp := ap + ".regex_rewrite.pattern.regex"
 		if a.RegexRewrite.Pattern.Regex == "" {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/relay"
 )
 
 // downstream is the HTTP/1.1 server side of one client connection: the
@@ -35,6 +36,9 @@ type downstream struct {
 	// prev and next link the loop's open connections (drain.go).
 	prev, next *downstream
 	listed     bool
+	// tun is set once the connection was upgraded: its bytes and close
+	// are the relay's (upgrade.go).
+	tun *tunnel
 }
 
 // InitReadCallbacks implements filterchain.ReadFilter.
@@ -69,6 +73,10 @@ func (d *downstream) OnNewConnection() filterchain.Status {
 
 // OnData implements filterchain.ReadFilter: the entry of every request.
 func (d *downstream) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if d.tun != nil {
+		d.tun.r.Read(relay.Down, buf)
+		return filterchain.Stop
+	}
 	if d.h2 == nil && d.requests == 0 && d.s == nil && d.f.proto != ProtoHTTP1 && !d.sniff(buf) {
 		return filterchain.Stop // a prefix of the HTTP/2 preface: wait for more
 	}
@@ -224,10 +232,14 @@ func (d *downstream) streamDone(s *stream) {
 }
 
 // OnEvent implements filterchain.ConnectionCallbacks: the client went away.
-func (d *downstream) OnEvent(filterchain.ConnectionEvent) {
+func (d *downstream) OnEvent(ev filterchain.ConnectionEvent) {
 	d.mConnClose()
 	d.unlink()
 	d.stopTimer()
+	if d.tun != nil {
+		d.tun.r.Closed(relay.Down, ev)
+		return
+	}
 	if d.h2 != nil {
 		d.h2.closed()
 		return

@@ -208,6 +208,9 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendXFF(dst, sawXFF)
+	if s.req.Upgrade {
+		dst = s.appendUpgrade(dst) // upgrade.go
+	}
 	if t := s.d.c.TLS(); t != nil && t.Encrypted() { // docs/tls.md
 		dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
 	} else {

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-proxy/ferry/internal/codec/http2"
 	"github.com/ferry-proxy/ferry/internal/metrics"
 	"github.com/ferry-proxy/ferry/internal/ratelog"
+	"github.com/ferry-proxy/ferry/internal/relay"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/router"
@@ -283,6 +284,10 @@ type Factory struct {
 	alog AccessLogger
 	// metricsID is FactoryConfig.MetricsID.
 	metricsID metrics.ID
+	// upgrades are FactoryConfig.Upgrades; tunnel the relays' options
+	// (upgrade.go).
+	upgrades []string
+	tunnel   relay.Options
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -307,6 +312,9 @@ type FactoryConfig struct {
 	IdleTimeout time.Duration
 	// MetricsID is the listener's label set in Options.Metrics.
 	MetricsID metrics.ID
+	// Upgrades are the Upgrade protocols forwarded (upgrade.go), lower
+	// case; nil means websocket only, empty none.
+	Upgrades []string
 }
 
 // NewFactory builds a listener's proxy filter factory.
@@ -316,6 +324,8 @@ func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 	if f.idle <= 0 {
 		f.idle = srv.opts.IdleTimeout
 	}
+	f.upgrades = upgradeList(c.Upgrades)
+	f.tunnel = relay.Options{IdleTimeout: f.idle, Spill: srv.opts.Spill}
 	switch c.Policy {
 	case PolicyPool:
 		f.offload = true

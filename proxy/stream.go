@@ -138,6 +138,10 @@ type requestState struct {
 	respSent   bool // response head written downstream
 	respClose  bool // close the downstream after this response
 	upReusable bool
+	// upgrade: the request's Upgrade was forwarded; tun is the relay
+	// after the upstream's 101 (upgrade.go).
+	upgrade bool
+	tun     *tunnel
 
 	// HTTP/2 (h2.go): set when the stream is one stream of an HTTP/2
 	// client connection.

@@ -6,6 +6,7 @@ import (
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/internal/metrics"
+	"github.com/ferry-proxy/ferry/internal/relay"
 	"github.com/ferry-proxy/ferry/upstream"
 )
 
@@ -29,6 +30,9 @@ type upConn struct {
 	// local is ferry's address on the connection, formatted once for the
 	// access log (accesslog.go).
 	local string
+	// tun is set once the connection was upgraded: its bytes and close
+	// are the relay's (upgrade.go).
+	tun *tunnel
 }
 
 // onUpstreamConnect sets a new upstream connection up and returns its
@@ -66,6 +70,10 @@ func (u *upConn) OnNewConnection() filterchain.Status { return filterchain.Conti
 // OnData implements filterchain.ReadFilter. Bytes on an idle connection
 // answer no request: the connection cannot be trusted and is closed.
 func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	if u.tun != nil {
+		u.tun.r.Read(relay.Up, buf)
+		return filterchain.Stop
+	}
 	if u.s == nil {
 		buf.Drain(buf.Len())
 		u.pc.C.Close(filterchain.CloseNow)
@@ -82,8 +90,12 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 }
 
 // OnEvent implements filterchain.ConnectionCallbacks.
-func (u *upConn) OnEvent(filterchain.ConnectionEvent) {
+func (u *upConn) OnEvent(ev filterchain.ConnectionEvent) {
 	u.mUpConnClose()
+	if u.tun != nil {
+		u.tun.r.Closed(relay.Up, ev)
+		return
+	}
 	if s := u.s; s != nil {
 		s.enter()
 		s.onUpstreamClose()
@@ -172,8 +184,11 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 }
 
 // informational forwards a 1xx head (100 is dropped: ferry sent its own,
-// and 101 is refused until upgrades are supported).
+// and 101 switches to a relay when ferry forwarded an upgrade, upgrade.go).
 func (s *stream) informational(buf filterchain.Buffer, n int) bool {
+	if s.resp.Status == 101 && s.upgrade {
+		return s.switchProtocols(buf, n)
+	}
 	if s.resp.Status == 101 {
 		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamSwitched}, onEvent)
 		return false

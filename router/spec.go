@@ -64,6 +64,15 @@ type ClusterAction struct {
 	// HashPolicy makes the key of consistent-hash load balancers; see
 	// Route.HashKey.
 	HashPolicy []HashPolicy
+	// Upgrades override the listener's allowed HTTP/1.1 upgrades for this
+	// route: a listed protocol is allowed or refused as it says.
+	Upgrades []Upgrade
+}
+
+// Upgrade allows or refuses one Upgrade protocol token (case-insensitive).
+type Upgrade struct {
+	Type    string
+	Enabled bool
 }
 
 // WeightedCluster is one cluster of a weighted split.

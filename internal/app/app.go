@@ -284,7 +284,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 					}
 					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
-						UpstreamHTTP2: up == "Http2",
+						UpstreamHTTP2: up == "Http2", Upgrades: listenerUpgrades(nf.Proxy.UpgradeConfigs),
 						IdleTimeout: idle, AccessLog: alog, MetricsID: a.metrics.lookup.Load().listeners[len(a.listeners)]}))
 					continue
 				}

@@ -178,6 +178,10 @@ func clusterAction(a *config.RouteAction) *router.ClusterAction {
 	default:
 		ca.Cluster = a.ClusterName
 	}
+	for i := range a.UpgradeConfigs {
+		u := &a.UpgradeConfigs[i]
+		ca.Upgrades = append(ca.Upgrades, router.Upgrade{Type: u.UpgradeType, Enabled: u.On()})
+	}
 	if rr := a.RegexRewrite; rr != nil {
 		ca.RegexRewrite = &router.RegexRewrite{Pattern: rr.Pattern.Regex, Substitution: rr.Substitution}
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/metrics"
@@ -89,4 +90,29 @@ func (a *App) quiesceUpstreamDials(ctx context.Context) error {
 		return nil
 	}
 	return a.upTLS.tcp.Quiesce(ctx)
+}
+
+// listenerUpgrades is a proxy filter's allowed Upgrade protocols
+// (proxy.FactoryConfig.Upgrades): websocket unless an entry disables it,
+// and every token an entry enables (config/upgrade_configs.go).
+func listenerUpgrades(ucs []config.UpgradeConfig) []string {
+	if len(ucs) == 0 {
+		return nil // proxy's default: websocket
+	}
+	on := map[string]bool{"websocket": true}
+	order := []string{"websocket"}
+	for i := range ucs {
+		t := strings.ToLower(ucs[i].UpgradeType)
+		if _, ok := on[t]; !ok {
+			order = append(order, t)
+		}
+		on[t] = ucs[i].On()
+	}
+	out := []string{}
+	for _, t := range order {
+		if on[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -111,15 +111,31 @@ func (r *Relay) Attach(i int, c *conn.Conn) error {
 		c.Close(filterchain.CloseNow)
 		return r.err
 	}
-	if c.TLS() == nil {
+	if c.TLS() == nil && c.OutboundBuffered() == 0 {
 		if err := c.StartDirect(s); err != nil {
 			return err
 		}
 	} else {
+		// TLS, or gnet still holds bytes written before the relay (an
+		// upgrade's request head): gnet's writes, no half-close.
 		c.SetWatermarkListener(s)
 	}
 	s.c = c
 	r.pump(s)
+	return nil
+}
+
+// Write sends b to side i ahead of every byte the relay reads for it
+// from now on (an upgrade's 101 head, before the upstream's first frame).
+// b may be reused once Write returns. Loop only.
+func (r *Relay) Write(i int, b []byte) error {
+	if r.ended {
+		return r.err
+	}
+	if err := r.deliver(&r.s[i], b); err != nil {
+		r.abort(err, true)
+		return err
+	}
 	return nil
 }
 

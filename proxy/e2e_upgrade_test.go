@@ -1,0 +1,312 @@
+package proxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ferry-proxy/ferry/internal/accesslog"
+	"github.com/ferry-proxy/ferry/internal/testutil"
+	"github.com/ferry-proxy/ferry/proxy"
+	"github.com/ferry-proxy/ferry/router"
+)
+
+// WebSocket and HTTP/1.1 Upgrade through ferry (proxy/upgrade.go), with
+// github.com/coder/websocket on both ends.
+
+// wsEcho is a WebSocket echo upstream. A text message "close:N" makes it
+// start the close handshake with status N; the close status the client
+// sent is recorded.
+type wsEcho struct {
+	url    string
+	mu     sync.Mutex
+	closed []websocket.StatusCode
+}
+
+func newWSEcho(t *testing.T) *wsEcho {
+	e := &wsEcho{}
+	e.url = newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/forbidden" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(1 << 20)
+		ctx := r.Context()
+		for {
+			typ, msg, err := c.Read(ctx)
+			if err != nil {
+				e.mu.Lock()
+				e.closed = append(e.closed, websocket.CloseStatus(err))
+				e.mu.Unlock()
+				return
+			}
+			if s, ok := strings.CutPrefix(string(msg), "close:"); ok {
+				var code int
+				_, _ = fmt.Sscan(s, &code)
+				_ = c.Close(websocket.StatusCode(code), "server says bye")
+				return
+			}
+			if err := c.Write(ctx, typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	return e
+}
+
+func (e *wsEcho) closes() []websocket.StatusCode {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]websocket.StatusCode(nil), e.closed...)
+}
+
+// logRecorder keeps the access log entries.
+type logRecorder struct {
+	mu      sync.Mutex
+	entries []accesslog.Entry
+}
+
+func (l *logRecorder) Log(e *accesslog.Entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := *e
+	c.RequestHeaders, c.ResponseHeaders = nil, nil // views into the stream
+	c.Method, c.URI = nil, nil
+	l.entries = append(l.entries, c)
+}
+
+func (l *logRecorder) all() []accesslog.Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]accesslog.Entry(nil), l.entries...)
+}
+
+// TestWebSocketThroughFerry: 10,000 messages of 1 byte to 4 KiB go both
+// ways intact, then the client's close handshake reaches the upstream
+// and its answer comes back; the access log line says 101 with the
+// tunnel's bytes.
+func TestWebSocketThroughFerry(t *testing.T) {
+	up := newWSEcho(t)
+	logs := &logRecorder{}
+	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, func(s *setup) {
+		s.factory.AccessLog = logs
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+h.addr+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial through ferry: %v", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	c.SetReadLimit(1 << 20)
+	var sent int64
+	for i := range 10000 {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+i%4096)
+		typ := websocket.MessageBinary
+		if i%2 == 0 {
+			typ = websocket.MessageText
+			msg = []byte(fmt.Sprintf("%d:%s", i, strings.Repeat("t", i%4096)))
+		}
+		if err := c.Write(ctx, typ, msg); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		gt, got, err := c.Read(ctx)
+		if err != nil || gt != typ || !bytes.Equal(got, msg) {
+			t.Fatalf("message %d: type %v, %d bytes, %v; want %v, %d bytes", i, gt, len(got), err, typ, len(msg))
+		}
+		sent += int64(len(msg))
+	}
+	if err := c.Close(websocket.StatusNormalClosure, "client says bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the upstream saw the close", func() bool {
+		cl := up.closes()
+		return len(cl) == 1 && cl[0] == websocket.StatusNormalClosure
+	})
+	testutil.WaitFor(t, 10*time.Second, "the access log line", func() bool { return len(logs.all()) == 1 })
+	e := logs.all()[0]
+	if e.ResponseCode != 101 || int64(e.BytesReceived) < sent || int64(e.BytesSent) < sent {
+		t.Fatalf("access log: code %d, received %d, sent %d; want 101 and more than %d each way",
+			e.ResponseCode, e.BytesReceived, e.BytesSent, sent)
+	}
+	testutil.WaitFor(t, 10*time.Second, "no request active", func() bool { return h.stat("downstream_rq_active") == 0 })
+}
+
+// TestWebSocketCloseFromUpstream: the upstream's close handshake reaches
+// the client with its status.
+func TestWebSocketCloseFromUpstream(t *testing.T) {
+	up := newWSEcho(t)
+	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+h.addr+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow() //nolint:errcheck // the handshake already ended it
+	if err := c.Write(ctx, websocket.MessageText, []byte("close:4001")); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(ctx)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4001 || ce.Reason != "server says bye" {
+		t.Fatalf("read: %v; want the upstream's close 4001", err)
+	}
+}
+
+// TestWebSocketRefusedByUpstream: an upstream that answers the upgrade
+// with 403 is an ordinary response, and the connection serves the next
+// request.
+func TestWebSocketRefusedByUpstream(t *testing.T) {
+	up := newWSEcho(t)
+	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws://"+h.addr+"/forbidden", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("dial: %v, %v; want the upstream's 403", err, resp)
+	}
+	c := h.dial()
+	r := bufio.NewReader(c)
+	resp = rawExchange(t, c, r, "GET /forbidden HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "GET")
+	body := readAll(t, resp)
+	if resp.StatusCode != 403 || !strings.Contains(body, "no") {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	resp = rawExchange(t, c, r, "GET /forbidden HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
+	if readAll(t, resp); resp.StatusCode != 403 {
+		t.Fatalf("next request on the connection: %d", resp.StatusCode)
+	}
+}
+
+// TestUpgradeTokenNotAllowedIsPlainHTTP: an upgrade the listener does not
+// allow is forwarded as plain HTTP without its Upgrade field (Envoy's
+// behaviour), and a listener with websocket turned off does the same to a
+// WebSocket handshake.
+func TestUpgradeTokenNotAllowedIsPlainHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	upURL := newHTTPServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Upgrade")+"|"+r.Header.Get("Connection"))
+		mu.Unlock()
+		_, _ = io.WriteString(w, "plain")
+	}))
+	for _, tc := range []struct {
+		name     string
+		upgrades []string
+		token    string
+	}{
+		{"unknown token", nil, "foo/2"},
+		{"websocket turned off", []string{}, "websocket"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startProxy(t, []string{strings.TrimPrefix(upURL, "http://")}, func(s *setup) { s.factory.Upgrades = tc.upgrades })
+			c := h.dial()
+			r := bufio.NewReader(c)
+			resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: "+tc.token+"\r\n\r\n", "GET")
+			if body := readAll(t, resp); resp.StatusCode != 200 || body != "plain" {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+			mu.Lock()
+			last := seen[len(seen)-1]
+			mu.Unlock()
+			if last != "|" {
+				t.Fatalf("the upstream saw Upgrade|Connection %q; want neither", last)
+			}
+		})
+	}
+}
+
+// TestUpgradeAllowedByConfig: a token configured on the listener is
+// forwarded, and the bytes after the 101 are relayed both ways.
+func TestUpgradeAllowedByConfig(t *testing.T) {
+	up := testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, head string) bool {
+		if !strings.Contains(head, "Upgrade: echo/1") || !strings.Contains(strings.ToLower(head), "connection: upgrade") {
+			_, _ = io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return false
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo/1\r\nConnection: Upgrade\r\n\r\nhello ")
+		_, _ = io.Copy(c, r)
+		return false
+	})
+	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.Upgrades = []string{"websocket", "echo"} })
+	c := h.dial()
+	r := bufio.NewReader(c)
+	resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo/1\r\n\r\n", "GET")
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "echo/1" {
+		t.Fatalf("got %d, Upgrade %q", resp.StatusCode, resp.Header.Get("Upgrade"))
+	}
+	_, _ = io.WriteString(c, "world")
+	got := make([]byte, len("hello world"))
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != "hello world" {
+		t.Fatalf("relayed %q, %v", got, err)
+	}
+}
+
+var _ = proxy.FactoryConfig{}
+
+// TestRouteUpgradeConfigOverridesTheListener: a route's entry enables a
+// token the listener does not allow, and another route's disables
+// websocket, which the listener allows (Envoy's precedence).
+func TestRouteUpgradeConfigOverridesTheListener(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	up := testutil.NewHeadServer(t, func(c net.Conn, _ *bufio.Reader, head string) bool {
+		lower := strings.ToLower(head)
+		mu.Lock()
+		seen = append(seen, head)
+		mu.Unlock()
+		if strings.Contains(lower, "\r\nupgrade:") {
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
+			return false
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+		return true
+	})
+	h := startProxy(t, []string{up.Addr()}, func(s *setup) {
+		vh := &s.routes.VirtualHosts[0]
+		vh.Routes = []router.RouteSpec{
+			{Match: router.MatchSpec{Prefix: "/custom"}, Cluster: &router.ClusterAction{Cluster: "origin",
+				Upgrades: []router.Upgrade{{Type: "Custom", Enabled: true}}}},
+			{Match: router.MatchSpec{Prefix: "/nows"}, Cluster: &router.ClusterAction{Cluster: "origin",
+				Upgrades: []router.Upgrade{{Type: "websocket", Enabled: false}}}},
+			vh.Routes[0],
+		}
+	})
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/custom", "custom", 101},
+		{"/other", "custom", 200},
+		{"/nows", "websocket", 200},
+		{"/other", "websocket", 101},
+	} {
+		c := h.dial()
+		r := bufio.NewReader(c)
+		resp := rawExchange(t, c, r, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: "+tc.token+"\r\n\r\n", "GET")
+		if resp.StatusCode != tc.want {
+			t.Fatalf("%s with %s: %d, want %d", tc.path, tc.token, resp.StatusCode, tc.want)
+		}
+		_ = c.Close()
+	}
+}

@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/codec/http1"
+	"github.com/ferry-proxy/ferry/internal/relay"
+	"github.com/ferry-proxy/ferry/router"
+)
+
+// HTTP/1.1 Upgrade (RFC 9110 7.8), WebSocket's handshake (RFC 6455 4.1)
+// among them.
+//
+// A request the codec marks Upgrade (HTTP/1.1, "Connection: upgrade" and
+// an Upgrade field) whose first protocol token is allowed (the route's
+// router.ClusterAction.Upgrades entry for it, else the listener's
+// FactoryConfig.Upgrades: websocket by default; config upgrade_configs,
+// Envoy's precedence) is forwarded with its Upgrade field and "Connection:
+// upgrade" (appendUpgrade, from encodeRequestHead). A token the listener
+// does not allow is dropped with the other hop-by-hop fields and the
+// request goes on as plain HTTP, as Envoy does: the upstream answers it
+// as such, and a 101 it sends anyway is a bad response (502).
+//
+// An upstream's 101 to an allowed upgrade ends the HTTP exchange on both
+// connections: the client gets the 101 head (its hop-by-hop fields
+// dropped, Connection and Upgrade re-stated), and an internal/relay Relay
+// carries bytes both ways from then on, with the relay's backpressure
+// (spill queues), half-close and the listener's idle timeout (its
+// connection_idle_timeout, else timeouts.idle). The downstream's read and
+// keep-alive timers and the route timeout stop. The stream stays open for
+// the tunnel's life, so the request counts as active and its access log
+// line, written when the relay ends, has status 101, the tunnel's bytes
+// each way and its whole duration. The upstream connection stays lent out
+// of its pool and is closed when the relay ends, never reused. Stream
+// filters see the upgrade request, not the 101 head.
+//
+// Any other answer to an upgrade request is an ordinary response, and its
+// connection goes back to the pool when the response says it may.
+//
+// Not supported: HTTP/2 clients' extended CONNECT (RFC 8441) and CONNECT
+// tunnels are refused by the HTTP/2 codec and the route (405/400); an
+// upgrade over an HTTP/2 upstream (upstream_protocol Http2) is forwarded
+// as plain HTTP, the Upgrade field dropped.
+
+// tunnel is an upgraded exchange: the relay and the stream it ends.
+// Loop only.
+type tunnel struct {
+	s *stream
+	r *relay.Relay
+}
+
+// errUpgradeWithBody is the error of a 101 that came before the request
+// body was sent whole: the bytes still due cannot be told from the new
+// protocol's.
+var errUpgradeWithBody = errors.New("upstream switched protocols before the request body was sent")
+
+// upgradeToken returns the first protocol of the request's Upgrade field,
+// without its version ("websocket" of "WebSocket/13, h2c"), or nil.
+func (s *stream) upgradeToken() []byte {
+	for _, f := range s.req.Headers {
+		if f.Flags&http1.FlagUpgrade == 0 {
+			continue
+		}
+		v := s.req.Bytes(f.Value)
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			v = v[:i]
+		}
+		if i := bytes.IndexByte(v, '/'); i >= 0 {
+			v = v[:i]
+		}
+		return bytes.TrimSpace(v)
+	}
+	return nil
+}
+
+// allowsUpgrade reports whether the stream's upgrade to tok is
+// forwarded: the route's entry for tok if it has one (Envoy's
+// precedence), else the listener's list.
+func (s *stream) allowsUpgrade(tok []byte) bool {
+	if len(tok) == 0 {
+		return false
+	}
+	if ca := s.routeAction(); ca != nil {
+		for _, u := range ca.Upgrades {
+			if len(u.Type) == len(tok) && equalFoldBytes(tok, u.Type) {
+				return u.Enabled
+			}
+		}
+	}
+	return s.d.f.allowsUpgrade(tok)
+}
+
+// routeAction is the route's cluster action, or nil.
+func (s *stream) routeAction() *router.ClusterAction {
+	if s.route == nil {
+		return nil
+	}
+	return s.route.Cluster()
+}
+
+// allowsUpgrade reports whether the listener forwards an upgrade to tok.
+func (f *Factory) allowsUpgrade(tok []byte) bool {
+	for _, u := range f.upgrades {
+		if len(u) == len(tok) && equalFoldBytes(tok, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendUpgrade decides whether the request's upgrade is forwarded and,
+// if so, appends its Connection and Upgrade fields to the request head.
+// The codec sets Upgrade only for HTTP/1.1 clients; an HTTP/2 upstream
+// gets none.
+func (s *stream) appendUpgrade(dst []byte) []byte {
+	s.upgrade = false
+	if s.h2 != nil || s.d.f.upH2 || !s.allowsUpgrade(s.upgradeToken()) {
+		return dst // dropped with the hop-by-hop fields: plain HTTP
+	}
+	s.upgrade = true
+	for _, f := range s.req.Headers {
+		if f.Flags&http1.FlagUpgrade != 0 {
+			dst = appendField(dst, []byte("Upgrade"), s.req.Bytes(f.Value))
+		}
+	}
+	return append(dst, "Connection: upgrade\r\n"...)
+}
+
+// switchProtocols handles the upstream's 101 to a forwarded upgrade: the
+// head goes to the client, then both connections belong to a relay. It
+// reports false: the input was handed to the relay.
+func (s *stream) switchProtocols(buf filterchain.Buffer, n int) bool {
+	if s.reqState != stateDone {
+		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpgradeWithBody}, onEvent)
+		return false
+	}
+	s.respHead = append(s.respHead[:0], buf.Bytes()[:n]...)
+	s.resp.Raw = s.respHead
+	s.respHdrs.bind(&s.resp.Raw, &s.resp.Headers)
+	s.al.mark(&s.al.respHead)
+	buf.Drain(n)
+	s.loop.Stop(&s.timeout)
+	s.loop.Stop(&s.reqTimer)
+	s.d.stopTimer()
+	s.respClose = true
+	s.respOut = s.encodeSwitch(s.respOut[:0])
+
+	d, u := s.d, s.up
+	t := &tunnel{s: s}
+	s.tun, d.tun, u.tun = t, t, t
+	u.s = nil // the upstream's bytes are the relay's now; s.pc stays lent out until End
+	t.r = relay.New(s.loop, &d.f.tunnel, t)
+	if err := t.r.Attach(relay.Down, d.c); err != nil {
+		t.r.Abort(err, true)
+		return false
+	}
+	if t.r.Write(relay.Down, s.respOut) != nil {
+		return false
+	}
+	if err := t.r.Attach(relay.Up, s.pc.C); err != nil {
+		t.r.Abort(err, true)
+		return false
+	}
+	if buf.Len() > 0 {
+		t.r.Read(relay.Up, buf) // the new protocol's first bytes came with the 101
+	}
+	if d.c.InboundBuffered() > 0 {
+		d.c.ResumeReading() // the client's first bytes wait in gnet's input
+	}
+	return false
+}
+
+// encodeSwitch is the 101 head for the client: the upstream's status line
+// and end-to-end fields, with Connection and Upgrade re-stated.
+func (s *stream) encodeSwitch(dst []byte) []byte {
+	dst = append(dst, "HTTP/1.1 101 "...)
+	dst = append(dst, s.resp.Bytes(s.resp.Reason)...)
+	dst = append(dst, "\r\n"...)
+	for _, f := range s.resp.Headers {
+		switch {
+		case f.Flags&http1.FlagUpgrade != 0:
+			dst = appendField(dst, []byte("Upgrade"), s.resp.Bytes(f.Value))
+		case f.Flags&http1.FlagHopByHop == 0:
+			dst = appendField(dst, s.resp.Bytes(f.Name), s.resp.Bytes(f.Value))
+		}
+	}
+	return append(dst, "Connection: upgrade\r\n\r\n"...)
+}
+
+// OnRelayEnd implements relay.Handler: the tunnel is over, and so is the
+// stream (access log, counters; its upstream connection is closed).
+func (t *tunnel) OnRelayEnd(*relay.Relay) {
+	s := t.s
+	if s.ended() || s.tun != t {
+		return
+	}
+	s.respSent, s.respState = true, stateDone
+	s.enter()
+	s.end()
+	s.exit()
+}
+
+// tunnelBytes are the bytes the tunnel carried from the client and to it.
+func (s *stream) tunnelBytes() (in, out uint64) {
+	if s.tun == nil {
+		return 0, 0
+	}
+	return uint64(s.tun.r.Bytes(relay.Down)), uint64(s.tun.r.Bytes(relay.Up))
+}
+
+// upgradeList is FactoryConfig.Upgrades with its default.
+func upgradeList(c []string) []string {
+	if c == nil {
+		return []string{"websocket"}
+	}
+	return c
+}
+
+var _ relay.Handler = (*tunnel)(nil)
