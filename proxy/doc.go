@@ -12,6 +12,7 @@
 //	proxy/downstream.go   OnData: parse the head in place (internal/codec/http1), copy it once, start a stream
 //	proxy/request.go      startRequest; request bodies into the request pipe
 //	proxy/stream.go       run: the one switch over the phases, one method per phase
+//	proxy/route_actions.go  the route's cluster (weighted, header), hash key, header mutations: a nil check without them
 //	proxy/front.go        the stream's client side: HTTP/1.1 here, an HTTP/2 stream in h2.go
 //	upstream/pool.go      an idle connection of (host, loop), or a conn.Dialer dial on a worker + Enroll into this loop
 //	proxy/headers.go      the request head for the upstream (hop-by-hop out, X-Forwarded-* in)
