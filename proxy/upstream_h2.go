@@ -137,6 +137,14 @@ func (*h2upRead) OnNewConnection() filterchain.Status { return filterchain.Conti
 // connection error has queued GOAWAY; the close fails every stream.
 func (k *h2upRead) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 	u := (*h2up)(k)
+	if c := u.mc.C; c.OutboundBuffered() > c.Loop().Opts.HighWatermark+h2OutboundSlack {
+		// The upstream keeps sending while not reading what we send
+		// (control frames are not flow-controlled): cut off, as a client
+		// would be (h2conn.onData).
+		buf.Drain(buf.Len())
+		c.Close(filterchain.CloseNow)
+		return filterchain.Stop
+	}
 	n, err := u.codec.Feed(buf.Bytes())
 	buf.Drain(n)
 	u.flush()
@@ -439,7 +447,9 @@ func (s *stream) h2upSend() Phase {
 	if id == 0 {
 		// The connection stopped taking streams after the pool lent the
 		// slot (a GOAWAY in the same read): nothing was sent.
-		return s.fail(Error{Source: Upstream, Kind: KindUpstreamReset, Retryable: s.retries < s.srv.opts.MaxRetries,
+		// A retry re-sends the head only: a body already queued would be
+		// lost, so only a body-less request goes again.
+		return s.fail(Error{Source: Upstream, Kind: KindUpstreamReset, Retryable: s.retries < s.srv.opts.MaxRetries && !s.hasBody(),
 			Err: errUpstreamClosed}, inPhase)
 	}
 	s.hu.id, s.hu.ended = id, end

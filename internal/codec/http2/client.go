@@ -93,7 +93,8 @@ type ClientConn struct {
 	h   ClientHandler
 	opt Options
 
-	out outBuf
+	out        outBuf
+	ctrlQueued int // control bytes queued in reply to the server since ResetOut
 
 	err         *ConnError
 	feeding     bool
@@ -604,6 +605,9 @@ func (c *ClientConn) processSettings(fh frameHeader, p []byte) error {
 			}
 		}
 	}
+	if err := c.reserveControl(frameHeaderLen); err != nil {
+		return err
+	}
 	c.out.frameHeader(0, frameSettings, flagAck, 0)
 	if delta > 0 {
 		c.ids = c.ids[:0]
@@ -634,8 +638,22 @@ func (c *ClientConn) processPing(fh frameHeader, p []byte) error {
 		c.h.OnPingAck(binary.BigEndian.Uint64(p))
 		return nil
 	}
+	if err := c.reserveControl(frameHeaderLen + 8); err != nil {
+		return err
+	}
 	c.out.frameHeader(8, framePing, flagAck, 0)
 	c.out.write(p)
+	return nil
+}
+
+// reserveControl accounts for a control frame queued in reply to the
+// server (Options.MaxControlBytes, as Conn's): a server that floods PINGs
+// or SETTINGS while not reading gets a connection error.
+func (c *ClientConn) reserveControl(n int) error {
+	if c.ctrlQueued+n > c.opt.MaxControlBytes {
+		return c.fail(ErrCodeEnhanceYourCalm, "peer does not read control responses")
+	}
+	c.ctrlQueued += n
 	return nil
 }
 
@@ -975,7 +993,10 @@ func (c *ClientConn) Out() [][]byte { return c.out.vec }
 func (c *ClientConn) OutLen() int { return c.out.n }
 
 // ResetOut tells the ClientConn everything in Out was written.
-func (c *ClientConn) ResetOut() { c.out.reset() }
+func (c *ClientConn) ResetOut() {
+	c.out.reset()
+	c.ctrlQueued = 0
+}
 
 // ActiveStreams returns the number of streams not yet closed.
 func (c *ClientConn) ActiveStreams() int { return len(c.streams) }

@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -259,5 +260,20 @@ func TestClientConnPingAndPush(t *testing.T) {
 	h.feed()
 	if h.err == nil || !strings.Contains(h.out(), "GOAWAY") {
 		t.Fatalf("PUSH_PROMISE with push disabled: err %v", h.err)
+	}
+}
+
+// TestClientConnControlFlood: a server flooding PINGs without reading our
+// answers gets ENHANCE_YOUR_CALM.
+func TestClientConnControlFlood(t *testing.T) {
+	h := newChness(t, Options{MaxControlBytes: 170})
+	h.start()
+	for range 11 {
+		h.srv.raw(http2.FramePing, 0, 0, []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	}
+	h.feed()
+	var ce *ConnError
+	if !errors.As(h.err, &ce) || ce.Code != ErrCodeEnhanceYourCalm {
+		t.Fatalf("err %v, want ENHANCE_YOUR_CALM", h.err)
 	}
 }
