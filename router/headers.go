@@ -58,7 +58,7 @@ type valuePart struct {
 
 // HeaderAdd is one compiled header to add.
 type HeaderAdd struct {
-	// Name is the header name as configured.
+	// Name is the header name, lower-cased.
 	Name string
 	// Append is HeaderValue.Append (informational: NewTable already turned
 	// a replacing add into a removal before it).
@@ -225,7 +225,8 @@ func buildOps(levels []mutationLevel, response bool) *HeaderOps {
 			if !hv.Append {
 				drop(hv.Name)
 			}
-			ops.Add = append(ops.Add, HeaderAdd{Name: hv.Name, Append: hv.Append, lit: lit, parts: parts})
+			// Lower-cased: HTTP/2 requires it, HTTP/1.1 does not care.
+			ops.Add = append(ops.Add, HeaderAdd{Name: strings.ToLower(hv.Name), Append: hv.Append, lit: lit, parts: parts})
 		}
 	}
 	if len(ops.Remove) == 0 && len(ops.Add) == 0 {
