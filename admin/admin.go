@@ -122,6 +122,10 @@ type Options struct {
 	// NewCollector(Backend) for the Backend's counters); nil means a
 	// registry of the Backend's counters alone.
 	Gatherer prometheus.Gatherer
+	// Listener, when set, is served instead of listening on Address: the
+	// socket a running ferry handed over in a smooth upgrade
+	// (docs/upgrade.md). Start owns it from then on.
+	Listener net.Listener
 }
 
 // Server is a running admin API.
@@ -141,9 +145,12 @@ func Start(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	ln, err := net.Listen("tcp", o.Address)
-	if err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Address); err != nil {
+			return nil, fmt.Errorf("admin: %w", err)
+		}
 	}
 	if ip := net.ParseIP(hostOf(o.Address)); ip == nil || !ip.IsLoopback() {
 		o.Logger.Warn("admin API listens beyond loopback: anyone who reaches it can drain ferry and read its config",
@@ -171,6 +178,9 @@ func hostOf(addr string) string {
 
 // Addr is the bound address. Any goroutine.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Listener is the listening socket, for handing it over (docs/upgrade.md).
+func (s *Server) Listener() net.Listener { return s.ln }
 
 // Close stops the server, waiting for handlers up to ctx. Any goroutine.
 func (s *Server) Close(ctx context.Context) error {

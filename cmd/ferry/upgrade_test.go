@@ -269,8 +269,18 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	// The admin API needs a port in the config (port_value 0 turns it
+	// off): one reserved here, with the tiny race that implies. The
+	// listener binds port 0 and the start-up line says where.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminPort := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
-	yaml := fmt.Sprintf(`servers:
+	yaml := fmt.Sprintf(`admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
+servers:
 - routers:
   - router_config_name: r
     virtual_hosts:
@@ -286,7 +296,7 @@ cluster_manager:
   - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
 ferry:
   timeouts: {drain: 20s}
-`, up.Listener.Addr())
+`, adminPort, up.Listener.Addr())
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +351,12 @@ ferry:
 	}
 	next.waitLog(t, "the handover", regexp.MustCompile(`the old ferry stopped accepting and drains`))
 	old.waitLog(t, "the old ferry's drain", regexp.MustCompile(`msg=draining`))
+	// The admin API's socket moved too: the new ferry answers on it.
+	adminURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1/version", adminPort)
+	next.waitLog(t, "the new ferry's admin API", regexp.MustCompile(`msg="smooth upgrade: serving"`))
+	if code, _ := testutil.Fetch(t, http.MethodGet, adminURL); code != http.StatusOK {
+		t.Fatalf("admin API after the upgrade: %d", code)
+	}
 	progress("load through the second ferry")
 
 	// (c) SIGTERM of the old ferry while it drains: it exits 0.

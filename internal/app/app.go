@@ -106,6 +106,8 @@ type App struct {
 	tls tlsState
 	// alogs are the listeners' access log files (accesslog.go).
 	alogs accessLogs
+	// up is the smooth upgrade's state (upgrade.go).
+	up upgradeState
 }
 
 // fdReserve is kept free of the socket budget for listeners, epoll and
@@ -355,7 +357,7 @@ func (a *App) Start() error {
 	}
 	if a.adminAddr != "" {
 		s, err := admin.Start(admin.Options{Address: a.adminAddr, Backend: a.backend, Level: a.level, Logger: a.log,
-			Gatherer: a.metrics.gatherer})
+			Gatherer: a.metrics.gatherer, Listener: a.inheritedAdmin()}) // upgrade.go
 		if err != nil {
 			_ = a.Shutdown(context.Background())
 			return fmt.Errorf("start: admin.address: %w", err)

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ferry-proxy/ferry/internal/upgrade"
@@ -20,9 +24,35 @@ import (
 // engine stops once no client connection is left or the drain timeout
 // ends.
 
+// AdminSocket names the admin API's socket among the sockets handed
+// over; listener names cannot be empty, so none is taken for it.
+const AdminSocket = "@admin"
+
+// upgradeState holds what a smooth upgrade passes beside the listeners.
+type upgradeState struct {
+	// adminFD is the inherited admin API socket (a copy of ours), or 0.
+	adminFD int
+}
+
 // inherited matches the sockets a running ferry handed over to this
-// App's listeners, in order, by name.
-func (a *App) inherited(ls []upgrade.Listener) ([][]int, error) {
+// App's listeners, in order, by name. The admin API's socket is kept
+// for Start when this App's admin address is the same.
+func (a *App) inherited(all []upgrade.Listener) ([][]int, error) {
+	var ls []upgrade.Listener
+	for _, l := range all {
+		if l.Name != AdminSocket {
+			ls = append(ls, l)
+			continue
+		}
+		if len(l.FDs) == 1 && l.Address == a.adminAddr && a.up.adminFD == 0 {
+			fd, err := syscall.Dup(l.FDs[0])
+			if err != nil {
+				return nil, fmt.Errorf("upgrade: the admin API's socket: %w", err)
+			}
+			syscall.CloseOnExec(fd)
+			a.up.adminFD = fd
+		}
+	}
 	names := func(n int, name func(int) string) string {
 		out := make([]string, n)
 		for i := range out {
@@ -54,7 +84,56 @@ func (a *App) ListenerSockets() ([]upgrade.Listener, error) {
 	for i, l := range a.listeners {
 		out[i] = upgrade.Listener{Name: l.Name, Address: l.Address, FDs: fds[i]}
 	}
+	if a.admin != nil {
+		if fd, err := dupListener(a.admin.Listener()); err == nil {
+			out = append(out, upgrade.Listener{Name: AdminSocket, Address: a.adminAddr, FDs: []int{fd}})
+		} else {
+			a.log.Warn("upgrade: the admin API's socket stays here; the new ferry binds its own", "err", err)
+		}
+	}
 	return out, nil
+}
+
+// dupListener duplicates a Go listener's socket (close on exec).
+func dupListener(ln net.Listener) (int, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(s uintptr) {
+		syscall.ForkLock.RLock()
+		defer syscall.ForkLock.RUnlock()
+		if fd, derr = syscall.Dup(int(s)); derr == nil { //nolint:gosec // a descriptor fits an int
+			syscall.CloseOnExec(fd)
+		}
+	}); err != nil {
+		return -1, err
+	}
+	return fd, derr
+}
+
+// inheritedAdmin is the admin API's inherited socket as a listener, or
+// nil (Start binds the address then).
+func (a *App) inheritedAdmin() net.Listener {
+	fd := a.up.adminFD
+	if fd == 0 {
+		return nil
+	}
+	a.up.adminFD = 0
+	f := os.NewFile(uintptr(fd), "admin") //nolint:gosec // a descriptor is not negative
+	defer f.Close()                       //nolint:errcheck // FileListener took its own copy
+	ln, err := net.FileListener(f)
+	if err != nil {
+		a.log.Warn("upgrade: the admin API's inherited socket is unusable; binding the address", "err", err)
+		return nil
+	}
+	return ln
 }
 
 // HandOver stops accepting because a new ferry accepts from the same
@@ -65,6 +144,15 @@ func (a *App) HandOver() error {
 		return err
 	}
 	a.log.Info("listening sockets handed over; no longer accepting", "sockets", n)
+	if a.admin != nil {
+		// The new ferry serves the admin API on the same socket now.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.admin.Close(ctx); err != nil {
+			a.log.Warn("closing the admin API after the handover", "err", err)
+		}
+		a.admin = nil
+	}
 	return nil
 }
 
