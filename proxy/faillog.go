@@ -41,7 +41,7 @@ func (s *stream) logFailure(e *Error, k *kindInfo) {
 	if k.status != 0 {
 		attrs = append(attrs, slog.Int("status", k.status))
 	}
-	if s.host != nil {
+	if !s.onWorker && s.host != nil { // on a worker, s.host is the worker's: a loop event must not read it
 		attrs = append(attrs, slog.String("upstream_host", s.host.String()))
 	}
 	if e.Err != nil {
