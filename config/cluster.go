@@ -68,7 +68,7 @@ type Cluster struct {
 	ConnBufferLimitBytes uint32 `json:"conn_buffer_limit_bytes,omitempty" yaml:"conn_buffer_limit_bytes,omitempty" note:"bounds the bytes queued toward one upstream connection before ferry stops reading the client feeding it"`
 	// CircuitBreakers caps connections and requests to the cluster. As in
 	// MOSN, it is a list of thresholds (not Envoy's {"thresholds": […]}).
-	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty" note:"the first entry: max_connections (per host) and max_pending_requests"`
+	CircuitBreakers []Thresholds `json:"circuit_breakers,omitempty" yaml:"circuit_breakers,omitempty" note:"the first entry, counted per cluster across all event loops; an unset limit is no limit (ferry sheds nothing by default): max_connections queues requests past it, max_pending_requests and max_requests answer 503 (x-ferry-overloaded), max_retries skips the retry"`
 	// HealthCheck configures active health checking.
 	HealthCheck *HealthCheck `json:"health_check,omitempty" yaml:"health_check,omitempty" note:"Http1 and Tcp probes from the event loops; Http2 is refused"`
 	// OutlierDetection ejects hosts whose requests fail in a row. ferry's
@@ -109,17 +109,16 @@ type Cluster struct {
 	SlowStart *SlowStart `json:"slow_start,omitempty" yaml:"slow_start,omitempty" ferry:"refused" why:"new hosts would take their full share at once instead of ramping up" until:"slow start"`
 }
 
-// Thresholds is one set of circuit breaker limits; zero means MOSN's
-// default for that limit.
+// Thresholds is one set of circuit breaker limits; zero means no limit.
 type Thresholds struct {
 	// MaxConnections caps upstream connections.
 	MaxConnections uint32 `json:"max_connections,omitempty" yaml:"max_connections,omitempty"`
 	// MaxPendingRequests caps requests waiting for a connection.
 	MaxPendingRequests uint32 `json:"max_pending_requests,omitempty" yaml:"max_pending_requests,omitempty"`
 	// MaxRequests caps requests in flight.
-	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty" ferry:"refused" why:"requests in flight to the cluster would not be capped" until:"circuit breakers"`
+	MaxRequests uint32 `json:"max_requests,omitempty" yaml:"max_requests,omitempty"`
 	// MaxRetries caps retries in flight.
-	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty" ferry:"refused" why:"retries in flight to the cluster would not be capped" until:"circuit breakers"`
+	MaxRetries uint32 `json:"max_retries,omitempty" yaml:"max_retries,omitempty"`
 }
 
 // HealthCheck configures active health checks.

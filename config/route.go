@@ -1,6 +1,10 @@
 package config
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
 
 // RouterConfig is one named route table (an entry of servers[].routers).
 type RouterConfig struct {
@@ -135,7 +139,7 @@ type RouteAction struct {
 	// timeout.
 	Timeout Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
 	// RetryPolicy retries failed upstream attempts.
-	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty" ferry:"refused" why:"failed attempts would not be retried as configured" until:"retry policies"`
+	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty" yaml:"retry_policy,omitempty" note:"retry_on true (connect failure, reset, 5xx) or Envoy's conditions; a retry goes to another host after a jittered back-off; bodies up to retry_buffer_limit_bytes are replayed; idempotent methods only unless retry_non_idempotent"`
 	// PrefixRewrite replaces the matched prefix of the path.
 	PrefixRewrite string `json:"prefix_rewrite,omitempty" yaml:"prefix_rewrite,omitempty"`
 	// RegexRewrite rewrites the path with a regular expression.
@@ -205,14 +209,91 @@ type CookieHashPolicy struct {
 	TTL Duration `json:"ttl,omitempty" yaml:"ttl,omitempty" ferry:"refused" why:"a client without the cookie would not get one, so its requests would not stick to a host" until:"hash cookie generation"`
 }
 
-// RetryPolicy retries upstream attempts that failed.
+// RetryPolicy retries upstream attempts that failed. retry_on, retry_timeout
+// and num_retries are MOSN's; the rest are ferry's own keys with Envoy's
+// meaning.
 type RetryPolicy struct {
-	// RetryOn enables retries.
-	RetryOn bool `json:"retry_on,omitempty" yaml:"retry_on,omitempty"`
-	// RetryTimeout bounds each attempt; zero means the route timeout.
+	// RetryOn says which failures are retried: MOSN's boolean (true:
+	// connect-failure, reset and 5xx) or a comma-separated list of Envoy's
+	// conditions (RetryConditions).
+	RetryOn RetryOn `json:"retry_on,omitempty" yaml:"retry_on,omitempty"`
+	// RetryTimeout bounds each attempt (Envoy's per_try_timeout); zero
+	// means the route timeout alone.
 	RetryTimeout Duration `json:"retry_timeout,omitempty" yaml:"retry_timeout,omitempty"`
-	// NumRetries is the number of retries after the first attempt.
+	// NumRetries is the number of retries after the first attempt; zero
+	// means 1, as in Envoy.
 	NumRetries uint32 `json:"num_retries,omitempty" yaml:"num_retries,omitempty"`
+	// RetriableStatusCodes are the statuses retried under
+	// retriable-status-codes.
+	RetriableStatusCodes []uint32 `json:"retriable_status_codes,omitempty" yaml:"retriable_status_codes,omitempty" note:"ferry's own key, Envoy's field"`
+	// RetryBackOff is the exponential back-off between attempts; unset,
+	// Envoy's: base 25ms, max 10 times the base.
+	RetryBackOff *RetryBackOff `json:"retry_back_off,omitempty" yaml:"retry_back_off,omitempty" note:"ferry's own key, Envoy's field"`
+	// RetryBufferLimitBytes bounds the request body kept for a replay; a
+	// request with a longer body is not retried. Zero means 64 KiB.
+	RetryBufferLimitBytes uint32 `json:"retry_buffer_limit_bytes,omitempty" yaml:"retry_buffer_limit_bytes,omitempty" note:"ferry's own key (Envoy's per_request_buffer_limit_bytes)"`
+	// RetryNonIdempotent retries POST, PATCH and other non-idempotent
+	// methods too.
+	RetryNonIdempotent bool `json:"retry_non_idempotent,omitempty" yaml:"retry_non_idempotent,omitempty" note:"ferry's own key"`
+}
+
+// RetryBackOff is Envoy's retry_back_off.
+type RetryBackOff struct {
+	// BaseInterval is the first back-off's mean; required, above zero.
+	BaseInterval Duration `json:"base_interval,omitempty" yaml:"base_interval,omitempty"`
+	// MaxInterval caps a back-off; zero means 10 times BaseInterval.
+	MaxInterval Duration `json:"max_interval,omitempty" yaml:"max_interval,omitempty"`
+}
+
+// RetryOn is retry_on: MOSN's boolean, kept as "true" or "false", or a
+// comma-separated list of Envoy's conditions (RetryConditions).
+type RetryOn string
+
+// RetryConditions are the retry_on conditions ferry implements, Envoy's
+// names. "true" means connect-failure, reset and 5xx.
+//
+//nolint:gochecknoglobals // read-only
+var RetryConditions = []string{"5xx", "gateway-error", "connect-failure", "reset", "retriable-status-codes"}
+
+// Conditions returns the conditions retry_on names, "true" expanded; nil
+// for false or empty. Any goroutine.
+func (r RetryOn) Conditions() []string {
+	switch r {
+	case "", "false":
+		return nil
+	case "true":
+		return []string{"connect-failure", "reset", "5xx"}
+	}
+	var out []string
+	for _, c := range strings.Split(string(r), ",") {
+		out = append(out, strings.TrimSpace(c))
+	}
+	return out
+}
+
+// MarshalJSON writes the boolean forms as JSON booleans. Any goroutine.
+func (r RetryOn) MarshalJSON() ([]byte, error) {
+	if r == "true" || r == "false" {
+		return []byte(r), nil
+	}
+	return json.Marshal(string(r))
+}
+
+// UnmarshalJSON reads a boolean or a string. The caller owns the receiver.
+func (r *RetryOn) UnmarshalJSON(b []byte) error {
+	switch s := strings.TrimSpace(string(b)); s {
+	case "null":
+		return nil
+	case "true", "false":
+		*r = RetryOn(s)
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return fmt.Errorf("config: retry_on: want true, false or a comma-separated list of conditions: %w", err)
+	}
+	*r = RetryOn(str)
+	return nil
 }
 
 // RegexRewrite rewrites the path: every match of Pattern is replaced by

@@ -60,6 +60,11 @@ func (s *schemaChecker) check(n *node, t reflect.Type, path string) {
 		return
 	case reflect.TypeFor[json.RawMessage]():
 		return
+	case reflect.TypeFor[RetryOn]():
+		if n.kind != kindBool {
+			s.want(n, kindString, path) // MOSN's boolean, or Envoy's conditions
+		}
+		return
 	}
 	switch t.Kind() {
 	case reflect.Interface:

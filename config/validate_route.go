@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -142,6 +143,36 @@ func (v *validator) routeAction(a *RouteAction, ap string) {
 	v.headersToAdd(a.ResponseHeadersToAdd, ap+".response_headers_to_add")
 	v.headersToRemove(a.RequestHeadersToRemove, ap+".request_headers_to_remove")
 	v.headersToRemove(a.ResponseHeadersToRemove, ap+".response_headers_to_remove")
+	if a.RetryPolicy != nil {
+		v.retryPolicy(a.RetryPolicy, ap+".retry_policy")
+	}
+}
+
+// retryPolicy checks retry_on's conditions, the status codes and the
+// back-off (negative durations are reported by durations).
+func (v *validator) retryPolicy(r *RetryPolicy, rp string) {
+	codes := false
+	for _, c := range r.RetryOn.Conditions() {
+		if !slices.Contains(RetryConditions, c) {
+			v.p.add(rp+".retry_on", "unknown condition "+strconv.Quote(c)+"; want true, false or a comma-separated list of "+strings.Join(RetryConditions, ", "))
+		}
+		codes = codes || c == "retriable-status-codes"
+	}
+	for i, c := range r.RetriableStatusCodes {
+		if c < 100 || c > 599 {
+			v.p.add(rp+".retriable_status_codes["+strconv.Itoa(i)+"]", "status "+strconv.FormatUint(uint64(c), 10)+" is not in 100..599")
+		}
+	}
+	if len(r.RetriableStatusCodes) > 0 && !codes {
+		v.p.add(rp+".retriable_status_codes", "set, but retry_on does not name retriable-status-codes")
+	}
+	if b := r.RetryBackOff; b != nil {
+		if b.BaseInterval <= 0 {
+			v.p.add(rp+".retry_back_off.base_interval", "required, above zero")
+		} else if b.MaxInterval != 0 && b.MaxInterval < b.BaseInterval {
+			v.p.add(rp+".retry_back_off.max_interval", "below base_interval ("+b.BaseInterval.String()+")")
+		}
+	}
 }
 
 // hashPolicies checks that each entry sets exactly one source and names a

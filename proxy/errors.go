@@ -84,6 +84,13 @@ type kindInfo struct {
 	// text, when set, is what the reply's body starts with instead of
 	// name.
 	text string
+	// extra are header lines ("Name: value\r\n") the local reply carries.
+	extra string
+	// grpc is the gRPC status a gRPC request's local reply carries
+	// (grpc.go): the kind's own (no route 12 UNIMPLEMENTED, unavailable 14,
+	// timeouts 4 DEADLINE_EXCEEDED, overload 8 RESOURCE_EXHAUSTED), else
+	// gRPC's HTTP-to-gRPC mapping of the status.
+	grpc uint8
 	// when says when the kind happens, for docs/errors.md.
 	when string
 }
@@ -91,33 +98,33 @@ type kindInfo struct {
 //nolint:gochecknoglobals // read-only
 var kinds = [kindCount]kindInfo{
 	KindBadRequest: {name: "bad_request", status: 400, counter: "local_reply_bad_request",
-		when: "the HTTP codec refused the request head, body framing or target; the status is its verdict (400, 414, 431, 501, 505)"},
+		grpc: 13, when: "the HTTP codec refused the request head, body framing or target; the status is its verdict (400, 414, 431, 501, 505)"},
 	KindNoRoute: {name: "no_route", status: 404, counter: "local_reply_no_route",
-		when: "no route matched, or the listener's route table is missing"},
+		grpc: 12, when: "no route matched, or the listener's route table is missing"},
 	KindNoCluster: {name: "no_cluster", status: 503, counter: "local_reply_no_cluster",
-		when: "the route names a cluster that does not exist"},
+		grpc: 14, when: "the route names a cluster that does not exist"},
 	KindNoHealthyHost: {name: "no_healthy_upstream", status: 503, counter: "local_reply_no_healthy_upstream",
-		when: "the cluster has no healthy host (other than the one a retry avoids)"},
-	KindOverflow: {name: "overflow", status: 503, counter: "local_reply_overflow",
-		when: "the pending queue, the dialer or the worker pool is full, or a request body could not be buffered"},
-	KindConnectFailed: {name: "upstream_connect_failed", status: 503, counter: "local_reply_upstream_connect_failed",
-		when: "the upstream connection could not be opened"},
-	KindUpstreamTimeout: {name: "upstream_timeout", status: 504, counter: "local_reply_upstream_timeout",
-		when: "the upstream did not answer within the route timeout (also counted in upstream_rq_timeout)"},
+		grpc: 14, when: "the cluster has no healthy host (other than the one a retry avoids)"},
+	KindOverflow: {name: "overflow", status: 503, counter: "local_reply_overflow", extra: "x-ferry-overloaded: true\r\n",
+		grpc: 8, when: "a circuit breaker of the cluster refused the request (max_pending_requests, max_requests; max_connections only on a loop holding no connection to the host, else requests wait), or the worker pool did, or a request body could not be buffered; the reply carries x-ferry-overloaded: true and its body names the limit, counted in overload_<limit>. Without circuit_breakers nothing is refused: requests wait for a connection (a dial the process cannot start now is tried again), bounded by the listeners' admission"},
+	KindConnectFailed: {name: "upstream_connect_failed", status: 503, counter: "local_reply_upstream_connect_failed", retry: true,
+		grpc: 14, when: "the upstream connection could not be opened; retried under a retry_policy with connect-failure, 5xx or gateway-error"},
+	KindUpstreamTimeout: {name: "upstream_timeout", status: 504, counter: "local_reply_upstream_timeout", retry: true,
+		grpc: 4, when: "the upstream did not answer within the route timeout (also counted in upstream_rq_timeout; a gRPC request's grpc-timeout caps it), or within the retry_policy's retry_timeout (upstream_rq_per_try_timeout), which is retried under reset, 5xx or gateway-error"},
 	KindBadResponse: {name: "upstream_bad_response", status: 502, counter: "local_reply_upstream_bad_response",
-		when: "the upstream's response head or chunked framing is malformed, or it switched protocols"},
+		grpc: 14, when: "the upstream's response head or chunked framing is malformed, or it switched protocols"},
 	KindUpstreamReset: {name: "upstream_reset", status: 502, counter: "local_reply_upstream_reset", retry: true,
-		when: "the upstream closed before a complete response head; retried on a fresh connection (Options.MaxRetries, 1 by default) when the connection was reused and the request is idempotent and body-less"},
+		grpc: 14, when: "the upstream closed before a complete response head; retried on a fresh connection (Options.MaxRetries, 1 by default) when the connection was reused and the request is idempotent and body-less, and under a retry_policy with reset, 5xx or gateway-error"},
 	KindBodyTooLarge: {name: "request_body_too_large", status: 413, counter: "local_reply_request_body_too_large",
-		when: "the request body is larger than max_request_body_bytes"},
+		grpc: 2, when: "the request body is larger than max_request_body_bytes"},
 	KindRequestTimeout: {name: "request_timeout", status: 408, counter: "local_reply_request_timeout",
-		when: "the request head or body was not received in time"},
+		grpc: 4, when: "the request head or body was not received in time"},
 	KindUpstreamResetMidBody: {name: "upstream_reset_mid_body", counter: "upstream_rq_reset_mid_body",
 		when: "the upstream closed in the middle of the response body"},
 	KindResponseLost: {name: "response_lost", counter: "downstream_rq_response_lost",
 		when: "response body bytes could not be buffered (spill queue write failed)"},
 	KindFilterPanic: {name: "filter_panic", status: 500, counter: "scheduler_filter_panics", closes: true,
-		text: "internal error", when: "a stream filter panicked"},
+		text: "internal error", grpc: 2, when: "a stream filter panicked"},
 }
 
 func (k Kind) info() *kindInfo {
@@ -172,7 +179,7 @@ func (e *Error) reply() pendingReply {
 	if e.Kind == KindBadRequest {
 		prefix = http1.StatusText(status)
 	}
-	return pendingReply{status: status, body: prefix + ": " + detail + "\n"}
+	return pendingReply{status: status, body: prefix + ": " + detail + "\n", extra: k.extra}
 }
 
 // verdict is the HTTP codec's verdict behind a bad request, or nil. A
@@ -204,6 +211,7 @@ var (
 	errUpstreamClosed    = errors.New("upstream closed the connection before the response")
 	errUpstreamMidBody   = errors.New("upstream closed the connection in the middle of the response body")
 	errFilterPanic       = errors.New("filter panic")
+	errPerTryTimeout     = errors.New("upstream did not answer within the retry_timeout")
 )
 
 // Causes that name what they miss (a route table, a cluster). Each is a

@@ -30,10 +30,12 @@ Every failure ferry detects is a ` + "`proxy.Error{Source, Kind, Retryable, Err}
 built where it is detected and answered once, by ` + "`stream.fail`" + `
 (` + "`proxy/reply.go`" + `):
 
-1. A retryable failure (` + "`Retryable`" + ` set where it was detected, of a kind
-   that may be retried) of a stream its loop owns is sent again on a fresh
-   connection (the ` + "`Retry`" + ` phase, counted in ` + "`upstream_rq_retry`" + `), not
-   counted below.
+1. A failure of a kind that may be retried, of a stream its loop owns
+   whose response has not started, is sent again (the ` + "`Retry`" + ` phase, counted
+   in ` + "`upstream_rq_retry`" + `; proxy/retry.go), not counted below, when
+   ` + "`Retryable`" + ` was set where it was detected (the stale-connection retry),
+   or when the route's ` + "`retry_policy`" + ` covers it and allows one more attempt,
+   the request can be replayed and the cluster's ` + "`max_retries`" + ` has room.
 2. It is counted in its kind's counter. A ` + "`Downstream`" + ` failure (or a
    filter panic) closes the client connection after the answer; an
    ` + "`Upstream`" + ` failure closes the upstream connection.
@@ -43,9 +45,14 @@ built where it is detected and answered once, by ` + "`stream.fail`" + `
 4. While a worker owns the stream, the reply waits for the hand-back.
 5. Otherwise the client gets the local reply: the status below and a
    ` + "`text/plain`" + ` body "` + "`<kind>: <detail>`" + `" (a bad request: "` + "`<status text>: <reason>`" + `").
+   A gRPC request (` + "`content-type: application/grpc*`" + `) gets a gRPC error
+   instead: HTTP 200, ` + "`content-type: application/grpc`" + `, trailers-only (one
+   HEADERS frame with END_STREAM over HTTP/2), the ` + "`grpc-status`" + ` below
+   and the body's text as ` + "`grpc-message`" + ` (percent-encoded). Its
+   ` + "`grpc-timeout`" + ` caps the route timeout.
 
-| Kind | Status | Counter | Retryable | When |
-|---|---|---|---|---|
+| Kind | Status | gRPC status | Counter | Retryable | When |
+|---|---|---|---|---|---|
 `)
 	for k := Kind(1); k < kindCount; k++ {
 		ki := &kinds[k]
@@ -57,10 +64,18 @@ built where it is detected and answered once, by ` + "`stream.fail`" + `
 		if ki.retry {
 			retry = "yes"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s |\n", ki.name, status, ki.counter, retry, ki.when)
+		grpc := "-"
+		if ki.status != 0 {
+			grpc = strconv.Itoa(int(ki.grpc)) + " " + grpcCodeNames[ki.grpc]
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` | %s | %s |\n", ki.name, status, grpc, ki.counter, retry, ki.when)
 	}
 	return b.Bytes()
 }
+
+//nolint:gochecknoglobals // read-only
+var grpcCodeNames = map[uint8]string{2: "UNKNOWN", 4: "DEADLINE_EXCEEDED", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
+	12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED"}
 
 // TestErrorsDoc keeps docs/errors.md equal to what the Kind table says.
 func TestErrorsDoc(t *testing.T) {
@@ -145,7 +160,11 @@ func TestErrorReply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		r := tc.e.reply()
-		if r.status != tc.status || r.body != tc.body || r.extra != "" {
+		wantExtra := ""
+		if tc.e.Kind == KindOverflow {
+			wantExtra = "x-ferry-overloaded: true\r\n"
+		}
+		if r.status != tc.status || r.body != tc.body || r.extra != wantExtra {
 			t.Errorf("%v: reply %d %q %q, want %d %q", &tc.e, r.status, r.body, r.extra, tc.status, tc.body)
 		}
 	}

@@ -145,6 +145,7 @@ func (s *stream) finishAbort() {
 // detachUpstream gives the upstream connection back (reusable or closed)
 // or withdraws the stream from the pool's queue.
 func (s *stream) detachUpstream(reusable bool) {
+	s.releaseAttempt()
 	if s.hu.pool != nil {
 		s.h2upDetach() // HTTP/2 upstream: the stream slot goes back
 		return

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/router"
 )
@@ -46,13 +48,16 @@ const (
 // the same Error and reply.
 func (s *stream) fail(e Error, from origin) Phase {
 	k := e.Kind.info()
-	if e.Retryable && k.retry && !s.onWorker {
+	if s.wantRetry(&e, k) { // retry.go: the stale-connection retry, or the route's policy
 		return s.then(Retry, from)
 	}
 	if !s.onWorker || from == inPhase { // a loop event while on a worker: s.host is the worker's
 		s.reportFailure(&e) // outlier.go
 	}
 	s.srv.stats.countFailure(e.Kind)
+	if e.Kind == KindOverflow {
+		s.countOverload(&e)
+	}
 	s.m.cause = e.Kind
 	s.al.failure = e.Kind
 	s.logFailure(&e, k)
@@ -61,7 +66,7 @@ func (s *stream) fail(e Error, from origin) Phase {
 		// On the worker: the loop may be at the connections meanwhile
 		// (respClose is the loop's), so all of it waits for the hand-back;
 		// a later reply of the worker's replaces this one.
-		r := e.reply()
+		r := s.replyFor(&e)
 		r.close = closes
 		s.pending = r
 		return parked
@@ -87,12 +92,14 @@ func (s *stream) fail(e Error, from origin) Phase {
 	}
 	if s.onWorker { // a loop event: the first failure wins, over pending too
 		if s.loopReply.status == 0 {
+			// Plain, even for gRPC: the request's headers are the worker's
+			// now (grpc_reply.go reads them).
 			s.loopReply = e.reply()
 		}
 		return parked
 	}
-	r := e.reply()
-	return s.then(s.writeReply(r.status, r.body, ""), from)
+	r := s.replyFor(&e)
+	return s.then(s.writeReply(r.status, r.body, r.extra), from)
 }
 
 // then goes on with phase p after a failure: a phase returns it, an event
@@ -159,6 +166,9 @@ func (s *stream) writeReply(status int, body, extra string) Phase {
 	}
 	s.al.status, s.al.replyBody = status, len(body)
 	s.m.status = status
+	if strings.HasPrefix(extra, grpcReplyFields) {
+		return s.grpcReply(extra)
+	}
 	return s.front.reply(s, status, body, extra)
 }
 

@@ -96,6 +96,9 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 }
 
 func (s *stream) forwardBody(b []byte) {
+	if s.rt.policy != nil {
+		s.keepBody(b) // for a replay (retry.go)
+	}
 	if !s.reqDiscard {
 		s.requestLost(s.reqPipe.add(b))
 	}

@@ -14,6 +14,8 @@ type Stats struct {
 	active                                                 *stats.Gauge
 	// failures are the counters of the failure kinds (errors.go), by Kind.
 	failures [kindCount]*stats.Counter
+	// retryStats count retries and overload replies (retry.go).
+	retryStats
 }
 
 func newStats() *Stats {
@@ -41,6 +43,7 @@ func newStats() *Stats {
 
 		filterReplyDropped: s.Counter("filter_reply_dropped"),
 	}
+	st.retryStats = newRetryStats(s)
 	for k := Kind(1); k < kindCount; k++ {
 		st.failures[k] = s.Counter(kinds[k].counter)
 	}

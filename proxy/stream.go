@@ -57,6 +57,8 @@ type stream struct {
 	// Reused, loop only: the timers (initialised once; stopped, never
 	// re-made), the request and response pipes, the encoded heads.
 	timeout  conn.Timer // the route timeout (lifecycle.go)
+	retryT   conn.Timer // a retry's back-off or per-try timeout (retry.go)
+	replay   []byte     // the request body kept for a retry (retry.go); trimmed past 64 KiB
 	reqTimer conn.Timer // the whole-request timeout (RequestTimeout)
 	reqPipe  pipe
 	respPipe pipe
@@ -157,6 +159,8 @@ type requestState struct {
 
 	// m is the request's metrics state (metrics.go).
 	m streamMetrics
+	// rt is the request's retry and circuit breaker state (retry.go).
+	rt retryState
 
 	// Owner: the loop, or the worker during offloaded filter phases.
 
@@ -209,6 +213,7 @@ func (s *stream) reset() {
 	s.pathBuf = trim(s.pathBuf, 4<<10)
 	s.normBuf = trim(s.normBuf, 4<<10)
 	s.h2pend = trim(s.h2pend, 64<<10)
+	s.replay = trim(s.replay, 64<<10)
 	s.respTrailers = s.respTrailers[:0]
 	s.hupPend = trim(s.hupPend, 64<<10)
 	s.hupCarry = trim(s.hupCarry, 64<<10)
@@ -393,6 +398,11 @@ func (s *stream) downRecvHeader() Phase {
 	if s.host == nil {
 		return s.chooseHost()
 	}
+	// On the loop from here: the body path reads the policy (retry.go).
+	s.rt.policy = s.route.Cluster().Retry
+	if s.cluster.Spec.Breakers.MaxRequests > 0 && !s.admitRequest() {
+		return s.fail(s.overloaded(upstream.LimitRequests), inPhase)
+	}
 	if s.d.f.upH2 {
 		return s.h2upHeader()
 	}
@@ -436,6 +446,9 @@ func (s *stream) sendHead() Phase {
 	}
 	s.headSent = true
 	s.al.sent(s)
+	if s.rt.policy != nil {
+		s.attemptStarted()
+	}
 	s.h2credit()
 	if s.expect && s.reqState != stateDone {
 		s.expect = false
@@ -461,21 +474,6 @@ func (s *stream) waitNotify() Phase {
 		return parked
 	}
 	return UpFilter
-}
-
-// retry sends the request again on a fresh connection after the upstream
-// closed a reused connection before answering.
-func (s *stream) retry() Phase {
-	s.retries++
-	s.srv.stats.retries.Inc()
-	s.mRetry()
-	s.detachUpstream(false)
-	s.lastHost, s.host = s.host, nil
-	s.headSent = false
-	s.resp.Reset()
-	s.respState = stateHead
-	s.reqPipe.reset()
-	return DownRecvHeader
 }
 
 // upFilter runs the sender filters on the response head, after the
@@ -512,12 +510,16 @@ func (s *stream) upRecvData() Phase {
 
 // routeTimeout is the route's timeout, or the server default.
 func (s *stream) routeTimeout() time.Duration {
+	t := s.srv.opts.RouteTimeout
 	if s.route != nil {
-		if t := s.route.Timeout(); t > 0 {
-			return t
+		if rt := s.route.Timeout(); rt > 0 {
+			t = rt
 		}
 	}
-	return s.srv.opts.RouteTimeout
+	if g := s.grpcTimeout(); g > 0 && g < t { // a gRPC deadline caps it (grpc_reply.go)
+		t = g
+	}
+	return t
 }
 
 var (

@@ -172,6 +172,9 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 	if s.resp.Status < 200 {
 		return s.informational(buf, n)
 	}
+	if s.rt.policy != nil && s.retryResponse(s.resp.Status) {
+		return false // retried (retry.go): this response and its connection are dropped
+	}
 	s.host.Outcome(s.loop, s.resp.Status) // outlier detection: a load and a nil check when off
 	s.respHead = append(s.respHead[:0], buf.Bytes()[:n]...)
 	s.resp.Raw = s.respHead
@@ -351,6 +354,9 @@ func (s *stream) poolError(err error) Error {
 	s.pool = nil
 	s.mUnpend()
 	s.srv.log.Debug("upstream connection failed", "host", s.host.Address(), "err", err)
+	if le := (*upstream.LimitError)(nil); errors.As(err, &le) {
+		return Error{Source: Upstream, Kind: KindOverflow, Err: le} // names the limit (upstream/breaker.go)
+	}
 	if errors.Is(err, upstream.ErrPoolOverflow) || errors.Is(err, upstream.ErrDialBusy) {
 		return Error{Source: Upstream, Kind: KindOverflow, Err: (*errPoolBusy)(s.cluster)}
 	}

@@ -142,6 +142,13 @@ func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *R
 	}
 	c.WeightedClusters = append([]WeightedCluster(nil), c.WeightedClusters...)
 	c.HashPolicy = append([]HashPolicy(nil), c.HashPolicy...)
+	if c.Retry != nil {
+		p, err := c.Retry.withDefaults()
+		if err != nil {
+			b.fail(vi, ri, err, "retry policy")
+		}
+		c.Retry = p
+	}
 	if c.RegexRewrite != nil {
 		r := *c.RegexRewrite
 		c.RegexRewrite = &r

@@ -64,6 +64,8 @@ type ClusterAction struct {
 	// HashPolicy makes the key of consistent-hash load balancers; see
 	// Route.HashKey.
 	HashPolicy []HashPolicy
+	// Retry is the route's retry policy (retry.go), or nil for none.
+	Retry *RetryPolicy
 	// Upgrades override the listener's allowed HTTP/1.1 upgrades for this
 	// route: a listed protocol is allowed or refused as it says.
 	Upgrades []Upgrade

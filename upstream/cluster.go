@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,11 +16,9 @@ var ErrNoHealthyHost = errors.New("upstream: no healthy host")
 
 // ClusterSpec defaults, applied by Manager.Update to zero fields.
 const (
-	DefaultConnectTimeout  = 3 * time.Second
-	DefaultIdleTimeout     = 60 * time.Second
-	DefaultMaxConnsPerHost = 1024
-	DefaultMaxIdlePerHost  = 1024
-	DefaultMaxPending      = 1024
+	DefaultConnectTimeout = 3 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	DefaultMaxIdlePerHost = 1024
 )
 
 // ClusterSpec describes one cluster. Zero fields take the defaults above.
@@ -51,7 +50,9 @@ type ClusterSpec struct {
 	// is closed. Default 60s.
 	IdleTimeout time.Duration
 	// MaxConnsPerHost bounds the open and connecting sockets to one host,
-	// summed over all event loops (Host.Conns). Default 1024.
+	// summed over all event loops (Host.Conns); past it requests wait for a
+	// connection of their loop, as under Breakers.MaxConnections. Zero
+	// means no limit of its own (the process's socket budget binds).
 	MaxConnsPerHost int
 	// MaxIdlePerHost bounds the idle connections to one host kept by each
 	// event loop: every loop owns its idle list, so a global bound would
@@ -62,9 +63,14 @@ type ClusterSpec struct {
 	// that the next burst dials again (measured by hand: docs/performance.md,
 	// "Up to 1024 idle connections per (host, loop)").
 	MaxIdlePerHost int
-	// MaxPending bounds the requests waiting for a connection to one host,
-	// per event loop (each loop queues its own waiters). A request past it
-	// fails at once. Default 1024.
+	// Breakers are the cluster's circuit breaker limits, counted across
+	// all event loops (breaker.go); zero limits, the default, shed
+	// nothing.
+	Breakers Thresholds
+	// MaxPending bounds the requests waiting for a connection to one host
+	// per event loop in the multiplexed pools (mux.go) until they count
+	// Breakers.MaxPendingRequests as ConnPool does. Zero means no limit:
+	// withDefaults sets it to math.MaxInt.
 	MaxPending int
 	// MaxRequestsPerConn closes a connection after it carried that many
 	// requests. Zero means unlimited.
@@ -99,6 +105,10 @@ func (s *ClusterSpec) validate() error {
 		{name: "idle_timeout", v: int64(s.IdleTimeout)},
 		{name: "max_conns_per_host", v: int64(s.MaxConnsPerHost)},
 		{name: "max_idle_per_host", v: int64(s.MaxIdlePerHost)},
+		{name: "max_connections", v: int64(s.Breakers.MaxConnections)},
+		{name: "max_pending_requests", v: int64(s.Breakers.MaxPendingRequests)},
+		{name: "max_requests", v: int64(s.Breakers.MaxRequests)},
+		{name: "max_retries", v: int64(s.Breakers.MaxRetries)},
 		{name: "max_pending", v: int64(s.MaxPending)},
 		{name: "max_requests_per_conn", v: int64(s.MaxRequestsPerConn)},
 		{name: "conn_buffer_limit", v: int64(s.ConnBufferLimit)},
@@ -150,9 +160,8 @@ func (s ClusterSpec) withDefaults() ClusterSpec {
 			*v = d
 		}
 	}
-	def(&s.MaxConnsPerHost, DefaultMaxConnsPerHost)
 	def(&s.MaxIdlePerHost, DefaultMaxIdlePerHost)
-	def(&s.MaxPending, DefaultMaxPending)
+	def(&s.MaxPending, math.MaxInt)
 	if s.ConnectTimeout == 0 {
 		s.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -171,6 +180,9 @@ type Cluster struct {
 	b    *balancer
 	// stats are the cluster's counters, kept across reloads (outlier.go).
 	stats *clusterStats
+	// brk is the cluster's circuit breaker counters, kept across reloads
+	// like stats (breaker.go).
+	brk *Breaker
 }
 
 // Name is the cluster's name. Any goroutine.
@@ -338,9 +350,9 @@ func validateAll(specs []ClusterSpec) error {
 // in kept.
 func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 	reuse := map[string]*Host{}
-	stats := &clusterStats{}
+	stats, brk := &clusterStats{}, &Breaker{}
 	if prev != nil {
-		stats = prev.stats
+		stats, brk = prev.stats, prev.brk
 		for _, h := range prev.b.hosts {
 			reuse[h.address] = h
 		}
@@ -360,7 +372,7 @@ func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 		hosts[i] = h
 		weights[i] = uint64(hs.Weight)
 	}
-	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats}
+	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats, brk: brk}
 	c.attachOutlier()
 	return c
 }

@@ -90,7 +90,7 @@ func TestUpdateAppliesDefaultsAndCopies(t *testing.T) {
 		Hosts:           []HostSpec{{Address: "a:1", Weight: 1}, {Address: "b:2", Weight: 1}},
 		ConnectTimeout:  DefaultConnectTimeout,
 		IdleTimeout:     DefaultIdleTimeout,
-		MaxConnsPerHost: DefaultMaxConnsPerHost,
+		MaxConnsPerHost: 0, // no limit of its own: the socket budget binds
 		MaxIdlePerHost:  DefaultMaxIdlePerHost,
 		MaxPending:      7,
 	}

@@ -12,7 +12,8 @@ import (
 
 // Pool failure reasons, for the proxy's status code and counters.
 var (
-	// ErrPoolOverflow: the host's pending queue is full.
+	// ErrPoolOverflow: a limit refused the request (errors.As a
+	// *LimitError says which).
 	ErrPoolOverflow = errors.New("upstream: pending request queue full")
 	// ErrConnectFailed: dialling the host failed or timed out.
 	ErrConnectFailed = errors.New("upstream: connect failed")
@@ -59,8 +60,9 @@ func (pc *PooledConn[H]) Host() *Host { return pc.pool.host }
 func (pc *PooledConn[H]) Release(reusable bool) { pc.pool.release(pc, reusable) }
 
 // OnTimer implements conn.TimerHandler: an idle connection past its idle
-// timeout is closed.
-func (pc *PooledConn[H]) OnTimer(*conn.Timer) { pc.C.Close(filterchain.CloseNow) }
+// timeout is closed, gracefully: a TLS one sends close_notify first
+// (docs/tls.md, "Closing"); a plain one closes at once either way.
+func (pc *PooledConn[H]) OnTimer(*conn.Timer) { pc.C.Close(filterchain.CloseFlush) }
 
 // OnEvent implements filterchain.ConnectionCallbacks: a closed connection
 // leaves the pool.
@@ -72,11 +74,16 @@ type ConnPool[H any] struct {
 	cluster *Cluster
 	loop    *conn.Loop
 	m       *PoolManager[H]
+	// brk counts the pool's connections under max_connections: the
+	// cluster's Breaker when the pool was made (a reload keeps it).
+	brk *Breaker
+	// redialT dials again after the process refused a dial (redialLater).
+	redialT conn.Timer
 
 	idle       connQueue[H]
 	active     int
 	connecting int
-	waiters    []PoolClient[H]
+	waiters    []waiter[H]
 	// removed is set once the host left its cluster (Host.Removed): the
 	// pool keeps no idle connection any more.
 	removed bool
@@ -103,12 +110,12 @@ func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 		cl.OnPoolReady(pc)
 		return
 	}
-	spec := &p.cluster.Spec
-	if len(p.waiters) >= spec.MaxPending {
-		cl.OnPoolFailure(ErrPoolOverflow)
+	c := p.cluster
+	if max := c.Limit(LimitPending); !c.brk.TryAcquire(LimitPending, max) {
+		cl.OnPoolFailure(&LimitError{Cluster: c.Spec.Name, What: LimitPending.String(), Max: max})
 		return
 	}
-	p.waiters = append(p.waiters, cl)
+	p.waiters = append(p.waiters, waiter[H]{cl: cl, brk: c.brk})
 	if p.connecting < len(p.waiters) {
 		p.dial()
 	}
@@ -117,10 +124,11 @@ func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 // Cancel removes cl from the queue (its request went away). Loop only.
 func (p *ConnPool[H]) Cancel(cl PoolClient[H]) {
 	for i, w := range p.waiters {
-		if w == cl {
+		if w.cl == cl {
 			copy(p.waiters[i:], p.waiters[i+1:])
-			p.waiters[len(p.waiters)-1] = nil
+			p.waiters[len(p.waiters)-1] = waiter[H]{}
 			p.waiters = p.waiters[:len(p.waiters)-1]
+			w.brk.Release(LimitPending)
 			return
 		}
 	}
@@ -144,9 +152,18 @@ func (p *ConnPool[H]) popWaiter() PoolClient[H] {
 	}
 	w := p.waiters[0]
 	copy(p.waiters, p.waiters[1:])
-	p.waiters[len(p.waiters)-1] = nil
+	p.waiters[len(p.waiters)-1] = waiter[H]{}
 	p.waiters = p.waiters[:len(p.waiters)-1]
-	return w
+	w.brk.Release(LimitPending)
+	return w.cl
+}
+
+// waiter is a request waiting for a connection, and the breaker that
+// counts it as pending (the cluster's when it queued: a reload may
+// publish a new *Cluster meanwhile, with the same Breaker).
+type waiter[H any] struct {
+	cl  PoolClient[H]
+	brk *Breaker
 }
 
 func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
@@ -164,7 +181,7 @@ func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 		return
 	}
 	if p.removed || p.idle.len() >= p.cluster.Spec.MaxIdlePerHost {
-		pc.C.Close(filterchain.CloseNow)
+		pc.C.Close(filterchain.CloseFlush) // idle: close_notify on TLS
 		return
 	}
 	pc.idle = true
@@ -175,6 +192,7 @@ func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 // closed removes a connection that closed, idle or lent out.
 func (p *ConnPool[H]) closed(pc *PooledConn[H]) {
 	p.host.AddConn(-1)
+	p.brk.Release(LimitConnections)
 	p.loop.Stop(&pc.idleT)
 	defer p.serveWaitersByDial() // a slot under the host limit just freed
 	if !pc.idle {
@@ -194,7 +212,7 @@ func (p *ConnPool[H]) drop() {
 	for pc := p.idle.pop(); pc != nil; pc = p.idle.pop() {
 		pc.idle = false
 		p.loop.Stop(&pc.idleT)
-		pc.C.Close(filterchain.CloseNow)
+		pc.C.Close(filterchain.CloseFlush) // idle: close_notify on TLS
 	}
 }
 
@@ -255,36 +273,81 @@ func (p *ConnPool[H]) serveWaitersByDial() {
 }
 
 // dial starts one connection through the manager's conn.Dialer, whose
-// result comes back on this loop through poolDial. At the host's
-// connection limit nothing is dialled: the waiter is served by the next
-// release on this loop, or times out.
+// result comes back on this loop through poolDial. When no connection may
+// be dialled, the waiter keeps waiting for one of this loop's connections
+// to come back: past a connection limit (atLimit), or when the process
+// refused the dial (redialLater: no dialer worker free, no socket left).
 func (p *ConnPool[H]) dial() {
-	if !p.host.TryAddConn(int64(p.cluster.Spec.MaxConnsPerHost)) {
-		if p.active == 0 && p.connecting == 0 {
-			// Other loops hold every connection the host allows and none of
-			// ours can come back to serve the waiter: fail it now rather
-			// than at its timeout.
-			p.failOne(ErrPoolOverflow)
+	c := p.cluster
+	if lim := c.Spec.MaxConnsPerHost; lim > 0 {
+		if !p.host.TryAddConn(int64(lim)) {
+			p.brk.overflow(LimitConnections)
+			p.atLimit(&LimitError{Cluster: c.Spec.Name, What: "max_conns_per_host", Max: lim})
+			return
 		}
+	} else {
+		p.host.AddConn(1)
+	}
+	if max := c.Limit(LimitConnections); !p.brk.TryAcquire(LimitConnections, max) {
+		p.host.AddConn(-1)
+		p.atLimit(&LimitError{Cluster: c.Spec.Name, What: LimitConnections.String(), Max: max})
 		return
 	}
 	p.connecting++
 	d := p.m.dialer
-	if cd := p.cluster.Spec.Dialer; cd != nil {
+	if cd := c.Spec.Dialer; cd != nil {
 		d = cd // the cluster's own: TLS to its hosts
 	}
-	err := d.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*poolDial[H])(p))
+	err := d.Dial(p.loop, p.host.Address(), c.Spec.ConnectTimeout, (*poolDial[H])(p))
 	if err == nil {
 		return
 	}
 	p.connecting--
 	p.host.AddConn(-1)
-	if errors.Is(err, conn.ErrDialerBusy) {
-		p.failOne(fmt.Errorf("%w: %w", ErrDialBusy, err))
-		return
+	p.brk.Release(LimitConnections)
+	switch {
+	case errors.Is(err, conn.ErrDialerBusy), errors.Is(err, conn.ErrBudget):
+		p.redialLater()
+	default:
+		p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 	}
-	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 }
+
+// atLimit runs when a connection limit refused a dial for a waiter: it
+// waits for one of this loop's connections to come back (a release serves
+// the oldest waiter, a close dials again), unless the loop has none,
+// active or connecting, that could: then it fails now with err rather
+// than at its timeout. This is what makes a limit queue rather than shed
+// while the loop has connections to the host.
+func (p *ConnPool[H]) atLimit(err error) {
+	if p.active == 0 && p.connecting == 0 {
+		p.failOne(err)
+	}
+}
+
+// redialDelay is how long a pool whose dial the process refused (no
+// worker free, no socket left) waits before it dials again for waiters
+// that none of its connections will serve.
+const redialDelay = 2 * conn.TimerTick
+
+// redialLater runs when the process refused a dial (the dialer's workers
+// are busy, the socket budget is spent): bounds of the process, not of
+// the upstream, so the waiter is not failed. It waits for one of this
+// loop's connections to come back, or, when the loop has none, for the
+// redial timer: a burst of new streams queues until dials get through, or
+// each request's own timeout answers it.
+func (p *ConnPool[H]) redialLater() {
+	if p.active == 0 && p.connecting == 0 && !p.redialT.Armed() {
+		p.redialT.Init((*poolRedial[H])(p))
+		p.loop.Schedule(&p.redialT, redialDelay)
+	}
+}
+
+// poolRedial is a pool as the handler of its redial timer.
+type poolRedial[H any] ConnPool[H]
+
+// OnTimer implements conn.TimerHandler: dial for the waiters left.
+func (r *poolRedial[H]) OnTimer(*conn.Timer) { (*ConnPool[H])(r).serveWaitersByDial() }
 
 func (p *ConnPool[H]) failOne(err error) {
 	if w := p.popWaiter(); w != nil {
@@ -296,6 +359,7 @@ func (p *ConnPool[H]) failOne(err error) {
 func (p *ConnPool[H]) dialFailed(err error) {
 	p.connecting--
 	p.host.AddConn(-1)
+	p.brk.Release(LimitConnections)
 	p.host.connectFailed()
 	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 }
@@ -391,6 +455,7 @@ func (m *PoolManager[H]) Quiesce(ctx context.Context) error { return m.dialer.Qu
 func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 	pools := m.pools[l.Index]
 	if p, ok := pools[h]; ok {
+		p.cluster = c // the current limits after a reload (the Breaker is the same)
 		return p
 	}
 	// Publish the loop before reading Removed: a removal that does not see
@@ -399,7 +464,7 @@ func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 	if m.loops[l.Index].Load() == nil {
 		m.loops[l.Index].Store(l)
 	}
-	p := &ConnPool[H]{host: h, cluster: c, loop: l, m: m}
+	p := &ConnPool[H]{host: h, cluster: c, loop: l, m: m, brk: c.brk}
 	if h.Removed() {
 		p.removed = true
 		return p

@@ -296,14 +296,18 @@ func TestPoolMaxConnsPerHost(t *testing.T) {
 }
 
 func TestPoolPendingBound(t *testing.T) {
-	e := newPoolEnv(t, 1, ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80"), MaxPending: 2})
+	e := newPoolEnv(t, 1, ClusterSpec{Name: "c", Hosts: hosts("10.0.0.1:80"), Breakers: Thresholds{MaxPendingRequests: 2}})
 	p := e.pool(0, "10.0.0.1:80")
 	a, b, c := &client{}, &client{}, &client{}
 	p.Acquire(a)
 	p.Acquire(b)
 	p.Acquire(c)
-	if !errors.Is(c.err, ErrPoolOverflow) || a.err != nil || b.err != nil {
-		t.Fatalf("third request past max_pending 2: %v (first two: %v, %v)", c.err, a.err, b.err)
+	var le *LimitError
+	if !errors.As(c.err, &le) || le.What != "max_pending_requests" || le.Max != 2 || !errors.Is(c.err, ErrPoolOverflow) || a.err != nil || b.err != nil {
+		t.Fatalf("third request past max_pending_requests 2: %v (first two: %v, %v)", c.err, a.err, b.err)
+	}
+	if brk := e.cluster().Breaker(); brk.Open(LimitPending) != 2 || brk.Overflows(LimitPending) != 1 {
+		t.Fatalf("breaker: %d pending, %d overflows; want 2, 1", brk.Open(LimitPending), brk.Overflows(LimitPending))
 	}
 	if p.Pending() != 2 || len(e.d.pending) != 2 {
 		t.Fatalf("%d pending, %d dials; want 2, 2", p.Pending(), len(e.d.pending))
@@ -341,22 +345,28 @@ func TestPoolDialFailure(t *testing.T) {
 	}
 
 	// Dials the dialer refuses to start fail the request at once.
-	for _, tc := range []struct {
-		refuse error
-		want   error
-	}{
-		{refuse: conn.ErrDialerBusy, want: ErrDialBusy},
-		{refuse: conn.ErrBudget, want: ErrConnectFailed},
-	} {
-		e.d.refuse = tc.refuse
+	// Dials the process refuses (no worker, no socket) leave the request
+	// waiting: the redial timer dials again.
+	for _, refuse := range []error{conn.ErrDialerBusy, conn.ErrBudget} {
+		e.d.refuse = refuse
 		cl := &client{}
 		p.Acquire(cl)
-		if !errors.Is(cl.err, tc.want) || !errors.Is(cl.err, tc.refuse) {
-			t.Fatalf("dialer refusing with %v: %v, want %v", tc.refuse, cl.err, tc.want)
+		if cl.err != nil || p.Pending() != 1 || !p.redialT.Armed() {
+			t.Fatalf("dialer refusing with %v: %v, %d pending, redial armed %v; want waiting, 1, true", refuse, cl.err, p.Pending(), p.redialT.Armed())
 		}
-		if h.Conns() != 0 || p.Connecting() != 0 || p.Pending() != 0 {
-			t.Fatalf("after %v: host %d, connecting %d, pending %d", tc.refuse, h.Conns(), p.Connecting(), p.Pending())
+		if h.Conns() != 0 || p.Connecting() != 0 || e.tracker.Open() != 0 {
+			t.Fatalf("after %v: host %d, connecting %d, tracker %d", refuse, h.Conns(), p.Connecting(), e.tracker.Open())
 		}
+		e.d.refuse = nil
+		e.loops[0].Stop(&p.redialT)
+		(*poolRedial[*handler])(p).OnTimer(&p.redialT) // the timer fires
+		e.d.succeed()
+		if cl.pc == nil {
+			t.Fatalf("after %v: the redial did not serve the waiter", refuse)
+		}
+		cl.pc.C.Close(0)
+		cl.pc.Release(false)
+		conn.RunDetached(e.loops[0])
 	}
 	if h.ConnectFailures() != 1 {
 		t.Fatalf("%d connect failures; a dial never started is not one", h.ConnectFailures())

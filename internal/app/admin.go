@@ -139,7 +139,7 @@ func (b *adminBackend) Features() map[string]bool {
 		"tls_downstream": true, "tls_upstream": false, "http2_upstream": false, "grpc": false,
 		"websocket": false, "tcp_proxy": true, "admin_api": true, "prometheus_metrics": true,
 		"access_log": true, "hot_reload": true, "smooth_upgrade": false, "health_check": true,
-		"outlier_detection": true, "retry_policy": false, "xds": false,
+		"outlier_detection": true, "retry_policy": true, "xds": false,
 		"allow_unimplemented": b.a.Config().Ferry.Compat.AllowUnimplemented,
 	}
 }

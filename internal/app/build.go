@@ -59,8 +59,8 @@ func clusterSpecs(cm *config.ClusterManager, ids *metricIDs) ([]upstream.Cluster
 		}
 		if len(c.CircuitBreakers) > 0 {
 			t := c.CircuitBreakers[0]
-			s.MaxConnsPerHost = int(t.MaxConnections)
-			s.MaxPending = int(t.MaxPendingRequests)
+			s.Breakers = upstream.Thresholds{MaxConnections: int(t.MaxConnections),
+				MaxPendingRequests: int(t.MaxPendingRequests), MaxRequests: int(t.MaxRequests), MaxRetries: int(t.MaxRetries)}
 		}
 		for _, h := range c.Hosts {
 			s.Hosts = append(s.Hosts, upstream.HostSpec{Address: h.Address, Weight: h.EffectiveWeight(),
@@ -182,6 +182,7 @@ func clusterAction(a *config.RouteAction) *router.ClusterAction {
 		u := &a.UpgradeConfigs[i]
 		ca.Upgrades = append(ca.Upgrades, router.Upgrade{Type: u.UpgradeType, Enabled: u.On()})
 	}
+	ca.Retry = retryPolicy(a.RetryPolicy)
 	if rr := a.RegexRewrite; rr != nil {
 		ca.RegexRewrite = &router.RegexRewrite{Pattern: rr.Pattern.Regex, Substitution: rr.Substitution}
 	}
@@ -274,4 +275,26 @@ func (a *App) LogSummary() {
 		attrs = append(attrs, slog.String("admin", addr.String()))
 	}
 	a.log.Info("ferry started", attrs...)
+}
+
+// retryPolicy translates a route's retry_policy, nil when it retries
+// nothing (unset, or retry_on false). config.Validate refused unknown
+// conditions.
+func retryPolicy(r *config.RetryPolicy) *router.RetryPolicy {
+	if r == nil {
+		return nil
+	}
+	on, err := router.ParseRetryOn(r.RetryOn.Conditions())
+	if err != nil || on == 0 {
+		return nil
+	}
+	p := &router.RetryPolicy{On: on, NumRetries: int(r.NumRetries), PerTryTimeout: r.RetryTimeout.Std(),
+		BufferLimit: int(r.RetryBufferLimitBytes), NonIdempotent: r.RetryNonIdempotent}
+	for _, c := range r.RetriableStatusCodes {
+		p.RetriableStatusCodes = append(p.RetriableStatusCodes, int(c))
+	}
+	if b := r.RetryBackOff; b != nil {
+		p.BackOffBase, p.BackOffMax = b.BaseInterval.Std(), b.MaxInterval.Std()
+	}
+	return p
 }
