@@ -649,7 +649,12 @@ func fmtNoFile(n uint64) string {
 // writeNoiseMethod explains the noise rejection and, with fewer than 5
 // rounds, says how little the spreads mean.
 func writeNoiseMethod(b *strings.Builder, r *report) {
-	if r.NoiseMax > 0 {
+	if r.NoiseMax > 0 && r.NoiseRepeats == 0 {
+		fmt.Fprintf(b, "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark "+
+			"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load "+
+			"generator's own CPU) as a share of the machine; a run above %.1f %% is flagged ⚠️ but not repeated "+
+			"(-noise-repeats 0). The foreign-CPU column is the median share.\n\n", r.NoiseMax)
+	} else if r.NoiseMax > 0 {
 		fmt.Fprintf(b, "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark "+
 			"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load generator's own CPU) as a share "+
 			"of the machine; a run above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+

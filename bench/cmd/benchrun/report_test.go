@@ -266,6 +266,7 @@ func TestReportNoiseAndVariants(t *testing.T) {
 	md := b.String()
 	for _, want := range []string{
 		"**1 round(s) only** (quick mode)",
+		"a run above 5.0 % is measured again, at most 2 times",
 		"| metrics-on | ferry-metrics | ferry-auto | 49.0k | 50.0k | 0.98× ✅ |",
 		"| metrics-on | ferry-metrics | 1 | 30.0 % → 12.0 % → 20.0 % | attempt 2 ⚠️ noisy |",
 		"| direct | n/a: the upstream speaks plain text only |",
@@ -276,6 +277,14 @@ func TestReportNoiseAndVariants(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}
+	}
+	r.NoiseRepeats = 0
+	b.Reset()
+	if err := renderMarkdown(&b, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "a run above 5.0 % is flagged ⚠️ but not repeated (-noise-repeats 0)") {
+		t.Error("quick mode's noise text does not say that runs are not repeated")
 	}
 	goals := section(t, md, "## Goals")
 	if strings.Contains(goals, "metrics-on") || strings.Contains(goals, "ferry-metrics") {
