@@ -49,7 +49,19 @@
 // (the connection's timer is its idle timer); a connection error aborts
 // every stream before the lingering close.
 // Not yet: 1xx responses other than 100 to HTTP/2 clients (dropped), server
-// push, CONNECT, the Upgrade: h2c dance; HTTP/2 to upstreams over TLS (ALPN).
+// push, CONNECT (501), extended CONNECT (RFC 8441), the Upgrade: h2c dance;
+// HTTP/2 to upstreams over TLS (ALPN).
+//
+// # Upgrades (upgrade.go)
+//
+// An HTTP/1.1 request with an Upgrade the route or listener allows
+// (websocket by default) is forwarded with it; the upstream's 101 goes to
+// the client and both connections go to an internal/relay Relay (bytes
+// both ways, spill-bounded, half-close, the listener's idle timeout). The
+// stream stays active until the relay ends and its access log line then
+// says 101 with the tunnel's bytes. A token nobody allows is dropped with
+// the hop-by-hop fields (plain HTTP, Envoy's behaviour); any answer but
+// 101 is an ordinary response.
 //
 // # Phases and scheduling
 //

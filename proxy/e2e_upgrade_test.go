@@ -310,3 +310,20 @@ func TestRouteUpgradeConfigOverridesTheListener(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// TestConnectIsRefused: ferry does not tunnel CONNECT; the client gets 501
+// naming it, and nothing reaches the upstream.
+func TestConnectIsRefused(t *testing.T) {
+	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	h := startProxy(t, []string{up.Addr()}, nil)
+	c := h.dial()
+	r := bufio.NewReader(c)
+	resp := rawExchange(t, c, r, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT")
+	body := readAll(t, resp)
+	if resp.StatusCode != 501 || !strings.Contains(body, "CONNECT") {
+		t.Fatalf("got %d %q; want 501 naming CONNECT", resp.StatusCode, body)
+	}
+	if n := up.Accepted.Load(); n != 0 {
+		t.Fatalf("%d upstream connections for a CONNECT", n)
+	}
+}

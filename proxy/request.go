@@ -35,6 +35,10 @@ func (s *stream) startRequest() {
 		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errBadTarget}, onEvent)
 		return
 	}
+	if r.IsConnect() {
+		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errConnectMethod}, onEvent) // upgrade.go
+		return
+	}
 	if s.reqState == stateBody {
 		s.front.armBodyTimer(s)
 	}

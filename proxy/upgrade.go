@@ -39,10 +39,13 @@ import (
 // Any other answer to an upgrade request is an ordinary response, and its
 // connection goes back to the pool when the response says it may.
 //
-// Not supported: HTTP/2 clients' extended CONNECT (RFC 8441) and CONNECT
-// tunnels are refused by the HTTP/2 codec and the route (405/400); an
-// upgrade over an HTTP/2 upstream (upstream_protocol Http2) is forwarded
-// as plain HTTP, the Upgrade field dropped.
+// Not supported: CONNECT is answered 501 (errConnectMethod, startRequest), on
+// either protocol; HTTP/2 clients' extended CONNECT (RFC 8441) is a
+// malformed request to the HTTP/2 codec (ferry does not send
+// SETTINGS_ENABLE_CONNECT_PROTOCOL, and :protocol is an unknown
+// pseudo-header: the stream is reset with PROTOCOL_ERROR). An upgrade over
+// an HTTP/2 upstream (upstream_protocol Http2) is forwarded as plain HTTP,
+// the Upgrade field dropped.
 
 // tunnel is an upgraded exchange: the relay and the stream it ends.
 // Loop only.
@@ -55,6 +58,10 @@ type tunnel struct {
 // body was sent whole: the bytes still due cannot be told from the new
 // protocol's.
 var errUpgradeWithBody = errors.New("upstream switched protocols before the request body was sent")
+
+// errConnectMethod answers CONNECT: 501, since ferry opens no tunnels to
+// authorities a client names.
+var errConnectMethod = &http1.Error{Status: 501, Reason: "CONNECT tunnelling is not supported"}
 
 // upgradeToken returns the first protocol of the request's Upgrade field,
 // without its version ("websocket" of "WebSocket/13, h2c"), or nil.

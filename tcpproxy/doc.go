@@ -11,7 +11,9 @@
 // bytes wait in the relay's queue while the upstream connects.
 //
 // The bytes move through internal/relay on the client's loop, upstream
-// connection included (conn.Dialer dials for that loop): backpressure
+// connection included (conn.Dialer dials for that loop; a cluster with
+// TLS to its hosts dials with its own Dialer, upstream.ClusterSpec.Dialer,
+// and that side is written through its record layer): backpressure
 // both ways with memory bounded by the spill queues, half-close, and the
 // idle timeout. TLS termination in front of the filter is the listener's
 // (conn.TLSServer); the filter sees plain text.

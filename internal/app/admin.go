@@ -137,7 +137,7 @@ func (b *adminBackend) Features() map[string]bool {
 	return map[string]bool{
 		"http1_downstream": true, "http2_cleartext_downstream": true, "http1_upstream": true,
 		"tls_downstream": true, "tls_upstream": false, "http2_upstream": false, "grpc": false,
-		"websocket": false, "tcp_proxy": true, "admin_api": true, "prometheus_metrics": true,
+		"websocket": true, "tcp_proxy": true, "admin_api": true, "prometheus_metrics": true,
 		"access_log": true, "hot_reload": true, "smooth_upgrade": false, "health_check": true,
 		"outlier_detection": true, "retry_policy": true, "xds": false,
 		"allow_unimplemented": b.a.Config().Ferry.Compat.AllowUnimplemented,

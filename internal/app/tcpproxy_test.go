@@ -1,13 +1,19 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/testutil"
@@ -67,7 +73,7 @@ func TestTCPProxyRunsFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	msg := strings.Repeat("ferry ", 50000)
 	if got := roundTrip(t, c, msg); got != msg+"bye" {
 		t.Fatalf("got %d bytes, want %d (the echo, then bye after the FIN)", len(got), len(msg)+3)
@@ -87,7 +93,7 @@ func TestTCPProxyBehindTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	msg := strings.Repeat("sealed ", 20000)
 	go func() { _, _ = io.WriteString(c, msg) }()
@@ -100,7 +106,7 @@ func TestTCPProxyBehindTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	_ = p.SetDeadline(time.Now().Add(10 * time.Second))
 	_, _ = io.WriteString(p, "GET / HTTP/1.1\r\n\r\n")
 	if got, _ := io.ReadAll(p); strings.Contains(string(got), "GET") {
@@ -127,7 +133,7 @@ func TestTCPProxyToATLSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "hello"); err != nil {
 		t.Fatal(err)
@@ -138,5 +144,77 @@ func TestTCPProxyToATLSCluster(t *testing.T) {
 	}
 	if st := up.States(); len(st) != 1 {
 		t.Fatalf("%d TLS handshakes upstream, want 1", len(st))
+	}
+}
+
+// TestWebSocketUpgradeConfigsFromConfig: upgrade_configs on the proxy
+// filter and on a route reach the proxy: websocket is on by default, off
+// where the listener turns it off, and a route entry turns it back on.
+func TestWebSocketUpgradeConfigsFromConfig(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return // not an upgrade: Accept answered it
+		}
+		defer c.CloseNow() //nolint:errcheck // the test ends the exchange
+		typ, msg, err := c.Read(r.Context())
+		if err == nil {
+			_ = c.Write(r.Context(), typ, msg)
+		}
+	}))
+	t.Cleanup(up.Close)
+	for _, tc := range []struct {
+		name, listener string
+		want           map[string]bool // path: upgraded
+	}{
+		{"default", ``, map[string]bool{"/ws": true, "/on": true}},
+		{"off on the listener, on for a route", `,"upgrade_configs":[{"upgrade_type":"websocket","enabled":false}]`,
+			map[string]bool{"/ws": false, "/on": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := mustConfig(t, fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+				"routers":[{"match":{"prefix":"/on"},"route":{"cluster_name":"c","upgrade_configs":[{"upgrade_type":"websocket"}]}},
+				{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],
+				"listeners":[{"name":"l","address":"127.0.0.1:0","filter_chains":[{"filters":[
+				{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"%s}}]}]}]}],
+				"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`, tc.listener, up.Listener.Addr().String()))
+			cfg.ApplyDefaults()
+			a := startApp(t, cfg)
+			for path, upgraded := range tc.want {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				c, _, err := websocket.Dial(ctx, "ws://"+a.Addrs()[0].String()+path, nil)
+				if (err == nil) != upgraded {
+					cancel()
+					t.Fatalf("%s: dial error %v; want upgraded %v", path, err, upgraded)
+				}
+				if err == nil {
+					if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+						t.Fatal(err)
+					}
+					if _, msg, err := c.Read(ctx); err != nil || string(msg) != "hi" {
+						t.Fatalf("%s: echo %q, %v", path, msg, err)
+					}
+					_ = c.Close(websocket.StatusNormalClosure, "")
+				}
+				cancel()
+			}
+		})
+	}
+}
+
+func TestListenerUpgrades(t *testing.T) {
+	off, on := false, true
+	for _, tc := range []struct {
+		in   []config.UpgradeConfig
+		want []string
+	}{
+		{nil, nil},
+		{[]config.UpgradeConfig{{UpgradeType: "WebSocket", Enabled: &off}}, []string{}},
+		{[]config.UpgradeConfig{{UpgradeType: "h2c"}}, []string{"websocket", "h2c"}},
+		{[]config.UpgradeConfig{{UpgradeType: "websocket", Enabled: &off}, {UpgradeType: "Echo", Enabled: &on}}, []string{"echo"}},
+	} {
+		if got := listenerUpgrades(tc.in); !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
+			t.Errorf("listenerUpgrades(%+v) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 // Package relay carries bytes both ways between two connections of one
 // event loop: the TCP proxy's client and upstream (tcpproxy), and the
-// connections of an HTTP upgrade once the 101 passed.
+// connections of an HTTP upgrade once the 101 passed (proxy/upgrade.go).
+// Attach refuses a connection of another loop. Write puts bytes ahead of
+// what is relayed (the 101 head).
 //
 // # Data path
 //
@@ -23,14 +25,22 @@
 // So a plain connection of a relay is written directly
 // (conn.Conn.StartDirect, conn/relay.go): the relay keeps what the socket
 // did not take in its own queue, gnet's outbound buffer stays empty, and a
-// short write is retried when the loop sweep calls OnWritable (every
-// sweep, 2 ms apart while the loop watches a connection). A FIN from one
+// short write is retried when the loop sweep calls OnWritable: the sweep
+// (2 ms apart while a writer waits) asks the kernel about every waiting
+// socket of the loop with one ppoll and calls back the writable ones. A
+// side whose outbound queue still holds bytes when attached (an upgrade's
+// request head gnet had not written yet) keeps gnet's writes, as TLS
+// does. The relay never writes to a descriptor gnet closed: conn reads
+// the descriptor in the same loop callback as the write (gnet's only
+// while the connection is open, else the kept copy). A FIN from one
 // side keeps its socket open for writing (conn.Conn.KeepWriting, from the
 // close event), the other side gets the FIN (shutdown(SHUT_WR)) once every
 // byte before it was written, and the relay ends when both directions
 // ended. A TLS connection is written through its record layer with its
 // watermarks and has no half-close: its FIN ends the relay once the other
 // side got what it was owed, and a FIN for it closes it after a flush.
+// A kept copy that no relay closed when the engine stops is closed (with
+// a reset) by eventloop.Engine.Stop (conn.Loop.CloseKeptSockets).
 //
 // A side that reset or closed while the other still sends ends the relay:
 // the other side gets what the closed one sent, then closes. The idle
