@@ -649,19 +649,19 @@ func fmtNoFile(n uint64) string {
 // writeNoiseMethod explains the noise rejection and, with fewer than 5
 // rounds, says how little the spreads mean.
 func writeNoiseMethod(b *strings.Builder, r *report) {
-	if r.NoiseMax > 0 && r.NoiseRepeats == 0 {
-		fmt.Fprintf(b, "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark "+
-			"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load "+
-			"generator's own CPU) as a share of the machine; a run above %.1f %% is flagged ⚠️ but not repeated "+
-			"(-noise-repeats 0). The foreign-CPU column is the median share.\n\n", r.NoiseMax)
-	} else if r.NoiseMax > 0 {
-		fmt.Fprintf(b, "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark "+
-			"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load generator's own CPU) as a share "+
-			"of the machine; a run above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+
+	const what = "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark " +
+		"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load " +
+		"generator's own CPU) as a share of the machine; "
+	switch {
+	case r.NoiseMax <= 0:
+		b.WriteString("Noise: repeating noisy runs is off (-noise-max 0); the foreign-CPU column is recorded only.\n\n")
+	case r.NoiseRepeats == 0:
+		fmt.Fprintf(b, what+"a run above %.1f %% is flagged ⚠️ but not repeated (-noise-repeats 0). "+
+			"The foreign-CPU column is the median share.\n\n", r.NoiseMax)
+	default:
+		fmt.Fprintf(b, what+"a run above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+
 			"and flagged ⚠️. The foreign-CPU column is the median share; the noise section lists every repeat.\n\n",
 			r.NoiseMax, r.NoiseRepeats)
-	} else {
-		b.WriteString("Noise: repeating noisy runs is off (-noise-max 0); the foreign-CPU column is recorded only.\n\n")
 	}
 	if r.Rounds < 5 {
 		fmt.Fprintf(b, "**%d round(s) only** (%s mode): the min–max and CV need at least 2 rounds and mean little below 5; "+
