@@ -19,6 +19,13 @@
 // If the engine stops when nobody asked it to, Done is closed and Err says
 // why (the last error gnet logged), so the process can exit non-zero.
 //
+// StopAccepting takes the listening sockets off gnet's pollers without
+// stopping the engine, and Options.Inherit serves listening sockets handed
+// over by another process; both work under gnet through
+// /proc/self/fdinfo and epoll_ctl, since gnet has no API for either
+// (adopt_linux.go, docs/gnet.md "Stop accepting, keep serving",
+// docs/upgrade.md).
+//
 // Goroutines: gnet callbacks run on the loops; Start, Stop, Addrs and Drain
 // may be called from any goroutine.
 //

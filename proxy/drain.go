@@ -61,6 +61,9 @@ func (srv *Server) CloseIdle(l *conn.Loop) int {
 		next := d.next // a close unlinks d
 		switch {
 		case d.c.Closed():
+		case d.tun != nil:
+			// An upgraded connection (WebSocket) relays until either side
+			// closes it, or the drain timeout ends.
 		case d.h2 != nil:
 			if !d.h2.busy() {
 				d.h2.shutdown()
