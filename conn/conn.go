@@ -290,6 +290,17 @@ func (c *Conn) Close(mode filterchain.CloseMode) {
 		return
 	}
 	c.localClose = true
+	if mode != filterchain.CloseNow { // the state is open (above)
+		// A graceful close of a TLS connection queues its close_notify
+		// alert first, so that the flush below covers it (tls.go,
+		// closeNotify). A plain socket pays this one type check.
+		if t, ok := c.gc.(*TLSConn); ok {
+			t.closeNotify()
+			if c.state != stateOpen {
+				return // the alert's write failed: gnet closed the socket
+			}
+		}
+	}
 	if mode == filterchain.CloseNow || c.gc.OutboundBuffered() == 0 && mode == filterchain.CloseFlush {
 		c.closeSocket()
 		return

@@ -35,7 +35,9 @@
 //     decrypted input and Write/Writev seal records: the ClientHello is
 //     buffered on the loop, crypto/tls handshakes on a worker over an
 //     in-memory transport the loop feeds, and the record layer then runs on
-//     the loop with no goroutine. CertReloader (tls_certs.go) swaps
+//     the loop with no goroutine; a graceful close (CloseFlush,
+//     CloseLinger) queues a close_notify alert before the flush, an abort
+//     none. CertReloader (tls_certs.go) swaps
 //     certificates whose files changed. TLSDialer (tls_client.go) is the
 //     client side, for upstreams: the same TLSConn over a dialled socket,
 //     whose handshake ends in the DialHandler (OnDialed, or OnDialFailed

@@ -184,8 +184,11 @@ type TLSConn struct {
 	// full is set when decryption last stopped at MaxPlaintext rather than
 	// at the end of the input.
 	full bool
-	alpn string
-	vers uint16
+	// fatal is set once crypto/tls sent a fatal alert after the handshake
+	// (a bad record): no close_notify follows it.
+	fatal bool
+	alpn  string
+	vers  uint16
 	// dial is set on a connection a TLSDialer opened (tls_client.go): the
 	// client side, whose handshake ends in its DialHandler.
 	dial *tlsDial
@@ -250,6 +253,23 @@ var errHandshakeTimeout = errors.New("conn: TLS handshake timed out")
 
 // errConnClosed fails the handshake's transport when the socket closes.
 var errConnClosed = errors.New("conn: connection closed during the TLS handshake")
+
+// closeNotify writes the close_notify alert (RFC 8446, 6.1) of a graceful
+// close to the socket, from Conn.Close before its flush starts, so that
+// the flush covers it (gnet drops unsent bytes on close: docs/gnet.md).
+// The peer then reads a clean end of the stream rather than a truncation,
+// and OpenSSL keeps the session resumable: it drops the session of a
+// connection that ended without one (docs/tls.md, "Closing"). Only a
+// connection whose handshake is done sends it, once (crypto/tls keeps
+// count), and none after a fatal alert; an abort (CloseNow) sends none.
+// A failed write closes the socket inside the call (docs/gnet.md, "Close
+// inside a write"). Loop only.
+func (t *TLSConn) closeNotify() {
+	if t.phase != phaseOpen || t.fatal {
+		return
+	}
+	_ = t.tc.CloseWrite() // the record goes straight to gnet: no write is in progress
+}
 
 // OnClose releases what the TLS layer holds: the timer, a waiting
 // handshake worker, the plain-text buffer. Called by the event handler
@@ -509,6 +529,7 @@ func (t *TLSConn) records() gnet.Action {
 				t.srv.Stats.Renegotiations.Add(1)
 			}
 			t.srv.Stats.RecordErrors.Add(1)
+			t.fatal = true
 			t.c.Close(filterchain.CloseFlush)
 			return gnet.None
 		}
