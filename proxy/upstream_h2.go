@@ -30,9 +30,21 @@ type h2up struct {
 	streams map[uint32]*stream
 	fields  []http2.Field
 	ids     []uint32
-	pings   uint64
+	// heads are the streams whose response head waits in their pipe's
+	// batch for the first DATA of the same read, so that head and body
+	// leave in one write (as from an HTTP/1.1 upstream); what is left
+	// is flushed at the end of the read.
+	heads []pendingHead
+	pings uint64
 	local   string
 	mHost   *metrics.Host
+}
+
+// pendingHead is a stream with a response head not yet flushed, and the
+// generation it had then (the stream may end and be recycled meanwhile).
+type pendingHead struct {
+	s   *stream
+	gen uint64
 }
 
 // h2upState is a stream's HTTP/2 upstream state (requestState.hu).
@@ -147,6 +159,7 @@ func (k *h2upRead) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 	}
 	n, err := u.codec.Feed(buf.Bytes())
 	buf.Drain(n)
+	u.flushHeads()
 	u.flush()
 	if err != nil {
 		u.srv.log.Debug("http2 upstream connection error", "host", u.mc.Host().Address(), "err", err)
@@ -238,8 +251,26 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 		s.respState = stateDone
 	}
 	s.run(UpFilter)
+	if s.respState != stateDone && !s.ended() {
+		u.heads = append(u.heads, pendingHead{s: s, gen: s.gen.Load()}) // leaves with the first DATA
+		return
+	}
 	s.flushPipes()
 	s.h2upAfterResponse()
+}
+
+// flushHeads writes the response heads that no DATA of the same read
+// took along (a long poll, a slow first byte).
+func (u *h2up) flushHeads() {
+	for i, ph := range u.heads {
+		if s := ph.s; s.gen.Load() == ph.gen && !s.ended() {
+			s.enter()
+			s.flushPipes()
+			s.exit()
+		}
+		u.heads[i] = pendingHead{}
+	}
+	u.heads = u.heads[:0]
 }
 
 // OnData implements http2.ClientHandler: response body bytes.
