@@ -116,3 +116,40 @@ func TestTLSOpenSSLResumes(t *testing.T) {
 		t.Fatal("ferry counted no resumed handshake")
 	}
 }
+
+// TestUpstreamTLSIdleCloseSendsCloseNotify: a pooled TLS connection to a
+// host, closed by the cluster's idle_timeout, ends with close_notify.
+func TestUpstreamTLSIdleCloseSendsCloseNotify(t *testing.T) {
+	cert := testutil.NewCert(t, "127.0.0.1")
+	files := writeFiles(t, map[string][]byte{"ca.pem": cert.CAPEM})
+	scfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}}
+	ends := make(chan error, 1)
+	up := testutil.NewRawServer(t, func(raw net.Conn) {
+		c := tls.Server(testutil.StrictEOF(raw), scfg)
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(c)
+		if _, err := testutil.ReadHead(r); err != nil {
+			ends <- err
+			return
+		}
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			ends <- err
+			return
+		}
+		_, err := io.Copy(io.Discard, r) // until the idle timeout closes it
+		ends <- err
+	})
+	a := startApp(t, tlsClusterConfig(t, host(up.Addr()),
+		`,"idle_timeout":"200ms","tls_context":{"status":true,"ca_cert":`+quote(files["ca.pem"])+`}`))
+	if code, body := testutil.Fetch(t, http.MethodGet, "http://"+a.Addrs()[0].String()+"/"); code != http.StatusOK || body != "ok" {
+		t.Fatalf("%d %q", code, body)
+	}
+	select {
+	case err := <-ends:
+		if err != nil {
+			t.Fatalf("the idle connection ended with %v, want a clean end (close_notify)", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the idle connection was not closed")
+	}
+}
