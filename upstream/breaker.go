@@ -94,19 +94,19 @@ type Breaker struct {
 	overflows [LimitCount]atomic.Uint64
 }
 
-// TryAcquire counts one more under l unless that passes max (0: no
+// TryAcquire counts one more under l unless that passes limit (0: no
 // limit, and it always counts), and reports whether it did. A refusal is
 // counted in Overflows. Two loops racing for the last slot cannot both
 // win. Pair each success with one Release. Any goroutine.
-func (b *Breaker) TryAcquire(l Limit, max int) bool {
+func (b *Breaker) TryAcquire(l Limit, limit int) bool {
 	c := &b.open[l].n
-	if max <= 0 {
+	if limit <= 0 {
 		c.Add(1)
 		return true
 	}
 	for {
 		n := c.Load()
-		if n >= int64(max) {
+		if n >= int64(limit) {
 			b.overflows[l].Add(1)
 			return false
 		}

@@ -111,8 +111,8 @@ func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 		return
 	}
 	c := p.cluster
-	if max := c.Limit(LimitPending); !c.brk.TryAcquire(LimitPending, max) {
-		cl.OnPoolFailure(&LimitError{Cluster: c.Spec.Name, What: LimitPending.String(), Max: max})
+	if limit := c.Limit(LimitPending); !c.brk.TryAcquire(LimitPending, limit) {
+		cl.OnPoolFailure(&LimitError{Cluster: c.Spec.Name, What: LimitPending.String(), Max: limit})
 		return
 	}
 	p.waiters = append(p.waiters, waiter[H]{cl: cl, brk: c.brk})
@@ -277,21 +277,21 @@ func (p *ConnPool[H]) serveWaitersByDial() {
 // be dialled, the waiter keeps waiting for one of this loop's connections
 // to come back: past a connection limit (atLimit), or when the process
 // refused the dial (redialLater: no dialer worker free, no socket left).
-func (p *ConnPool[H]) dial() {
+func (p *ConnPool[H]) dial() bool {
 	c := p.cluster
 	if lim := c.Spec.MaxConnsPerHost; lim > 0 {
 		if !p.host.TryAddConn(int64(lim)) {
 			p.brk.overflow(LimitConnections)
 			p.atLimit(&LimitError{Cluster: c.Spec.Name, What: "max_conns_per_host", Max: lim})
-			return
+			return false
 		}
 	} else {
 		p.host.AddConn(1)
 	}
-	if max := c.Limit(LimitConnections); !p.brk.TryAcquire(LimitConnections, max) {
+	if limit := c.Limit(LimitConnections); !p.brk.TryAcquire(LimitConnections, limit) {
 		p.host.AddConn(-1)
-		p.atLimit(&LimitError{Cluster: c.Spec.Name, What: LimitConnections.String(), Max: max})
-		return
+		p.atLimit(&LimitError{Cluster: c.Spec.Name, What: LimitConnections.String(), Max: limit})
+		return false
 	}
 	p.connecting++
 	d := p.m.dialer
@@ -300,7 +300,7 @@ func (p *ConnPool[H]) dial() {
 	}
 	err := d.Dial(p.loop, p.host.Address(), c.Spec.ConnectTimeout, (*poolDial[H])(p))
 	if err == nil {
-		return
+		return true
 	}
 	p.connecting--
 	p.host.AddConn(-1)
@@ -311,6 +311,7 @@ func (p *ConnPool[H]) dial() {
 	default:
 		p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 	}
+	return false
 }
 
 // atLimit runs when a connection limit refused a dial for a waiter: it
@@ -333,11 +334,12 @@ const redialDelay = 2 * conn.TimerTick
 // redialLater runs when the process refused a dial (the dialer's workers
 // are busy, the socket budget is spent): bounds of the process, not of
 // the upstream, so the waiter is not failed. It waits for one of this
-// loop's connections to come back, or, when the loop has none, for the
-// redial timer: a burst of new streams queues until dials get through, or
-// each request's own timeout answers it.
+// loop's connections to come back or for the redial timer, which dials
+// again for every waiter no dial in flight serves: a burst of new streams
+// queues until dials get through (the upstream then takes as many as the
+// listeners admitted), or each request's own timeout answers it.
 func (p *ConnPool[H]) redialLater() {
-	if p.active == 0 && p.connecting == 0 && !p.redialT.Armed() {
+	if !p.redialT.Armed() {
 		p.redialT.Init((*poolRedial[H])(p))
 		p.loop.Schedule(&p.redialT, redialDelay)
 	}
@@ -346,8 +348,13 @@ func (p *ConnPool[H]) redialLater() {
 // poolRedial is a pool as the handler of its redial timer.
 type poolRedial[H any] ConnPool[H]
 
-// OnTimer implements conn.TimerHandler: dial for the waiters left.
-func (r *poolRedial[H]) OnTimer(*conn.Timer) { (*ConnPool[H])(r).serveWaitersByDial() }
+// OnTimer implements conn.TimerHandler: dial for the waiters left, until
+// the dialer refuses again (which re-arms the timer).
+func (r *poolRedial[H]) OnTimer(*conn.Timer) {
+	p := (*ConnPool[H])(r)
+	for len(p.waiters) > p.connecting && p.dial() {
+	}
+}
 
 func (p *ConnPool[H]) failOne(err error) {
 	if w := p.popWaiter(); w != nil {
