@@ -184,7 +184,7 @@ type sinkServer struct {
 
 // start listens and serves until close.
 func (s *sinkServer) start(a *App) error {
-	ln, err := net.Listen("tcp", s.addr)
+	ln, err := a.sinkListener(s.addr) // upgrade.go: the running ferry's socket in a smooth upgrade
 	if err != nil {
 		return fmt.Errorf("%s.config.port: %w", s.path, err)
 	}

@@ -28,10 +28,52 @@ import (
 // over; listener names cannot be empty, so none is taken for it.
 const AdminSocket = "@admin"
 
+// sinkSocket prefixes the address of a metrics sink's socket among the
+// sockets handed over.
+const sinkSocket = "@metrics "
+
 // upgradeState holds what a smooth upgrade passes beside the listeners.
 type upgradeState struct {
 	// adminFD is the inherited admin API socket (a copy of ours), or 0.
 	adminFD int
+	// sinkFDs are the inherited metrics sinks' sockets by address.
+	sinkFDs map[string]int
+}
+
+// dupFD duplicates fd, close on exec.
+func dupFD(fd int) (int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	c, err := syscall.Dup(fd)
+	if err != nil {
+		return -1, err
+	}
+	syscall.CloseOnExec(c)
+	return c, nil
+}
+
+// sinkListener is the inherited socket of the sink at addr, or a new
+// one.
+func (a *App) sinkListener(addr string) (net.Listener, error) {
+	if fd, ok := a.up.sinkFDs[addr]; ok {
+		delete(a.up.sinkFDs, addr)
+		if ln := fileListener(fd, a); ln != nil {
+			return ln, nil
+		}
+	}
+	return net.Listen("tcp", addr)
+}
+
+// fileListener makes a listener of fd, which it closes (nil on failure).
+func fileListener(fd int, a *App) net.Listener {
+	f := os.NewFile(uintptr(fd), "inherited") //nolint:gosec // a descriptor is not negative
+	defer f.Close()                           //nolint:errcheck // FileListener took its own copy
+	ln, err := net.FileListener(f)
+	if err != nil {
+		a.log.Warn("upgrade: an inherited socket is unusable; binding the address", "err", err)
+		return nil
+	}
+	return ln
 }
 
 // inherited matches the sockets a running ferry handed over to this
@@ -40,17 +82,38 @@ type upgradeState struct {
 func (a *App) inherited(all []upgrade.Listener) ([][]int, error) {
 	var ls []upgrade.Listener
 	for _, l := range all {
+		if strings.HasPrefix(l.Name, sinkSocket) {
+			continue
+		}
 		if l.Name != AdminSocket {
 			ls = append(ls, l)
 			continue
 		}
 		if len(l.FDs) == 1 && l.Address == a.adminAddr && a.up.adminFD == 0 {
-			fd, err := syscall.Dup(l.FDs[0])
+			fd, err := dupFD(l.FDs[0])
 			if err != nil {
 				return nil, fmt.Errorf("upgrade: the admin API's socket: %w", err)
 			}
-			syscall.CloseOnExec(fd)
 			a.up.adminFD = fd
+		}
+	}
+	for _, l := range all {
+		addr, ok := strings.CutPrefix(l.Name, sinkSocket)
+		if !ok || len(l.FDs) != 1 || a.up.sinkFDs[addr] != 0 {
+			continue
+		}
+		for _, s := range a.metrics.sinks {
+			if s.addr == addr {
+				fd, err := dupFD(l.FDs[0])
+				if err != nil {
+					return nil, fmt.Errorf("upgrade: the metrics sink's socket at %s: %w", addr, err)
+				}
+				if a.up.sinkFDs == nil {
+					a.up.sinkFDs = map[string]int{}
+				}
+				a.up.sinkFDs[addr] = fd
+				break
+			}
 		}
 	}
 	names := func(n int, name func(int) string) string {
@@ -91,6 +154,16 @@ func (a *App) ListenerSockets() ([]upgrade.Listener, error) {
 			a.log.Warn("upgrade: the admin API's socket stays here; the new ferry binds its own", "err", err)
 		}
 	}
+	for _, s := range a.metrics.sinks {
+		if s.srv == nil || s.ln == nil {
+			continue
+		}
+		if fd, err := dupListener(s.ln); err == nil {
+			out = append(out, upgrade.Listener{Name: sinkSocket + s.addr, Address: s.addr, FDs: []int{fd}})
+		} else {
+			a.log.Warn("upgrade: a metrics sink's socket stays here; the new ferry binds its own", "err", err)
+		}
+	}
 	return out, nil
 }
 
@@ -126,14 +199,7 @@ func (a *App) inheritedAdmin() net.Listener {
 		return nil
 	}
 	a.up.adminFD = 0
-	f := os.NewFile(uintptr(fd), "admin") //nolint:gosec // a descriptor is not negative
-	defer f.Close()                       //nolint:errcheck // FileListener took its own copy
-	ln, err := net.FileListener(f)
-	if err != nil {
-		a.log.Warn("upgrade: the admin API's inherited socket is unusable; binding the address", "err", err)
-		return nil
-	}
-	return ln
+	return fileListener(fd, a)
 }
 
 // HandOver stops accepting because a new ferry accepts from the same
@@ -152,6 +218,15 @@ func (a *App) HandOver() error {
 			a.log.Warn("closing the admin API after the handover", "err", err)
 		}
 		a.admin = nil
+	}
+	// So do the metrics sinks.
+	for _, s := range a.metrics.sinks {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.close(ctx); err != nil {
+			a.log.Warn("closing a metrics sink after the handover", "err", err)
+		}
+		cancel()
+		s.srv = nil // closed: Shutdown's closeSinks skips it
 	}
 	return nil
 }
