@@ -258,7 +258,7 @@ func TestFerryDefaults(t *testing.T) {
 		Timeouts: Timeouts{
 			RequestHeader: Duration(10 * time.Second), RequestBody: Duration(60 * time.Second),
 			Idle: Duration(75 * time.Second), Drain: Duration(15 * time.Second),
-			LingeringClose: Duration(5 * time.Second),
+			LingeringClose: Duration(5 * time.Second), TLSHandshake: Duration(10 * time.Second),
 		},
 		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 65536,
 			BacklogMemoryBytes: 268435456},

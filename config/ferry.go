@@ -115,6 +115,13 @@ type Timeouts struct {
 	// LingeringClose keeps reading (and discarding) after an error response
 	// before closing, so the client sees the response; default 5s.
 	LingeringClose Duration `json:"lingering_close" yaml:"lingering_close"`
+	// TLSHandshake bounds a TLS listener's handshake, from accept to the
+	// client's Finished (a worker is held only while the client's flights
+	// are due); default 10s, what request_header allowed before it had a
+	// setting of its own (nginx bounds it by client_header_timeout, 60s).
+	// Upstream handshakes are bounded by the cluster's connect_timeout,
+	// connect and handshake together (docs/tls.md).
+	TLSHandshake Duration `json:"tls_handshake" yaml:"tls_handshake"`
 }
 
 // Buffers bound per-connection memory. A slow reader of a large response
@@ -217,6 +224,7 @@ const (
 	DefaultIdleTimeout           = Duration(75e9)
 	DefaultDrainTimeout          = Duration(15e9)
 	DefaultLingeringCloseTimeout = Duration(5e9)
+	DefaultTLSHandshakeTimeout   = Duration(10e9)
 )
 
 // WithDefaults returns f with every zero field that has a default set to
@@ -233,6 +241,7 @@ func (f Ferry) WithDefaults() Ferry {
 	def(&f.Timeouts.Idle, DefaultIdleTimeout)
 	def(&f.Timeouts.Drain, DefaultDrainTimeout)
 	def(&f.Timeouts.LingeringClose, DefaultLingeringCloseTimeout)
+	def(&f.Timeouts.TLSHandshake, DefaultTLSHandshakeTimeout)
 	def(&f.Buffers.WriteHighWatermark, DefaultWriteHighWatermark)
 	def(&f.Buffers.WriteLowWatermark, DefaultWriteLowWatermark)
 	def(&f.Buffers.SpillMemoryBytes, DefaultSpillMemoryBytes)

@@ -270,7 +270,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 		}
 		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
 		alog := a.alogs.listener(&l, path, &p)
-		el.TLS = a.listenerTLS(&l, path, cfg.Ferry.WithDefaults().Timeouts.RequestHeader.Std(), &p)
+		el.TLS = a.listenerTLS(&l, path, cfg.Ferry.WithDefaults().Timeouts.TLSHandshake.Std(), &p)
 		for ci, fc := range l.FilterChains {
 			for fi, nf := range fc.Filters {
 				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
@@ -34,6 +35,12 @@ type tlsApp struct {
 // startTLSApp starts it; tlsExtra is added to the tls_context (%CA% names
 // the CA file) and listenerExtra to the listener.
 func startTLSApp(t *testing.T, tlsExtra, listenerExtra string) *tlsApp {
+	t.Helper()
+	return startTLSAppTuned(t, tlsExtra, listenerExtra, nil)
+}
+
+// startTLSAppTuned is startTLSApp with tune applied to the config first.
+func startTLSAppTuned(t *testing.T, tlsExtra, listenerExtra string, tune func(*config.Config)) *tlsApp {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -58,6 +65,9 @@ func startTLSApp(t *testing.T, tlsExtra, listenerExtra string) *tlsApp {
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`,
 		listenerExtra, ta.certFile, keyFile, strings.ReplaceAll(tlsExtra, "%CA%", ta.caFile), up.Listener.Addr().String())
 	cfg := mustConfig(t, js)
+	if tune != nil {
+		tune(cfg)
+	}
 	cfg.ApplyDefaults()
 	ta.a = startApp(t, cfg)
 	ta.addr = ta.a.Addrs()[0].String()
