@@ -84,6 +84,10 @@ type Server struct {
 	done chan struct{} // closed after a handover
 	wg   sync.WaitGroup
 	once sync.Once
+	// mu guards cur, the exchange in progress, which Close cuts short.
+	mu     sync.Mutex
+	cur    *net.UnixConn
+	closed bool
 }
 
 // Serve listens on path. A stale socket file nobody listens on is
@@ -118,10 +122,18 @@ func Serve(path string, o ServeOptions) (*Server, error) {
 // HandedOver is closed once a new process took the listeners over.
 func (s *Server) HandedOver() <-chan struct{} { return s.done }
 
-// Close stops serving and removes the socket file. Idempotent.
+// Close stops serving and removes the socket file; an exchange in
+// progress ends (before "ready", the old process has changed nothing; the
+// new one then serves without its confirmation). Idempotent.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() { err = s.ln.Close() })
+	s.mu.Lock()
+	s.closed = true
+	if s.cur != nil {
+		_ = s.cur.Close()
+	}
+	s.mu.Unlock()
 	s.wg.Wait()
 	return err
 }
@@ -133,7 +145,18 @@ func (s *Server) loop() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		s.cur = c
+		s.mu.Unlock()
 		handed := s.answer(c)
+		s.mu.Lock()
+		s.cur = nil
+		s.mu.Unlock()
 		_ = c.Close()
 		if handed {
 			return

@@ -150,3 +150,26 @@ func TestPath(t *testing.T) {
 		}
 	}
 }
+
+// Close during an exchange ends it at once: a ferry told to stop does not
+// wait for a new one that takes its time.
+func TestCloseCutsAnExchangeShort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SocketName)
+	_, dup := tcpListener(t)
+	var handed atomic.Int32
+	s := serve(t, path, dup, &handed)
+	h, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Abort()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ready(); err == nil {
+		t.Fatal("Ready succeeded against a closed server")
+	}
+	if handed.Load() != 0 {
+		t.Fatal("handed over after Close")
+	}
+}
