@@ -70,6 +70,7 @@ func echoH2() http.Handler {
 		w.Header().Set("X-Host", r.Host)
 		w.Header().Set("X-Req-Trailer", r.Trailer.Get("X-Sum"))
 		w.Header().Set("X-Te", r.Header.Get("Te"))
+		w.Header().Set("X-Hop-Seen", r.Header.Get("X-Hop")+r.Header.Get("Connection"))
 		w.Header().Set("Trailer", "Grpc-Status, Grpc-Message")
 		if r.URL.Path == "/len" {
 			w.Header().Set("Content-Length", fmt.Sprint(len(b)+len(r.Method)+1))
@@ -92,7 +93,7 @@ func TestH2UpstreamHTTP1Client(t *testing.T) {
 	resp := rawExchange(t, c, r, "GET /len HTTP/1.1\r\nHost: example.test\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n", "GET")
 	body := readAll(t, resp)
 	if resp.StatusCode != 200 || body != "GET " || resp.Header.Get("X-Proto") != "HTTP/2.0" ||
-		resp.Header.Get("X-Host") != "example.test" || resp.ContentLength != 4 {
+		resp.Header.Get("X-Host") != "example.test" || resp.ContentLength != 4 || resp.Header.Get("X-Hop-Seen") != "" {
 		t.Fatalf("GET: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 
