@@ -141,7 +141,7 @@ func epollDel(pe pollEntry) error {
 
 // epollAdd registers pe.fd with pe's events and data word.
 func epollAdd(pe pollEntry) error {
-	ev := syscall.EpollEvent{Events: pe.events, Fd: int32(uint32(pe.data)), Pad: int32(uint32(pe.data >> 32))} //nolint:gosec // the data word's two halves, bit for bit
+	ev := syscall.EpollEvent{Events: pe.events, Fd: int32(uint32(pe.data)), Pad: int32(uint32(pe.data >> 32))} // the data word's two halves, bit for bit
 	return os.NewSyscallError("epoll_ctl add", syscall.EpollCtl(pe.epfd, syscall.EPOLL_CTL_ADD, pe.fd, &ev))
 }
 

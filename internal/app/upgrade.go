@@ -66,7 +66,7 @@ func (a *App) sinkListener(addr string) (net.Listener, error) {
 
 // fileListener makes a listener of fd, which it closes (nil on failure).
 func fileListener(fd int, a *App) net.Listener {
-	f := os.NewFile(uintptr(fd), "inherited") //nolint:gosec // a descriptor is not negative
+	f := os.NewFile(uintptr(fd), "inherited") // a descriptor is not negative
 	defer f.Close()                           //nolint:errcheck // FileListener took its own copy
 	ln, err := net.FileListener(f)
 	if err != nil {
@@ -182,7 +182,7 @@ func dupListener(ln net.Listener) (int, error) {
 	if err := rc.Control(func(s uintptr) {
 		syscall.ForkLock.RLock()
 		defer syscall.ForkLock.RUnlock()
-		if fd, derr = syscall.Dup(int(s)); derr == nil { //nolint:gosec // a descriptor fits an int
+		if fd, derr = syscall.Dup(int(s)); derr == nil { // a descriptor fits an int
 			syscall.CloseOnExec(fd)
 		}
 	}); err != nil {
