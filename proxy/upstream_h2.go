@@ -36,8 +36,10 @@ type h2up struct {
 	// is flushed at the end of the read.
 	heads []pendingHead
 	pings uint64
-	local   string
-	mHost   *metrics.Host
+	// scheme is :scheme, http (h2c) or https (h2 over TLS).
+	scheme []byte
+	local  string
+	mHost  *metrics.Host
 }
 
 // pendingHead is a stream with a response head not yet flushed, and the
@@ -69,10 +71,11 @@ type h2upState struct {
 
 //nolint:gochecknoglobals // read-only
 var (
-	errUpstreamReset  = errors.New("upstream reset the stream before the response")
-	errH2RequestChunk = errors.New("the request body could not be framed for the HTTP/2 upstream")
-	h2TE              = []byte("te")
-	h2Trailers        = []byte("trailers")
+	errUpstreamReset   = errors.New("upstream reset the stream before the response")
+	errH2RequestChunk  = errors.New("the request body could not be framed for the HTTP/2 upstream")
+	errH2NotNegotiated = errors.New("TLS to the upstream did not negotiate h2 by ALPN")
+	h2TE               = []byte("te")
+	h2Trailers         = []byte("trailers")
 )
 
 // h2upMaxStreams caps the streams one upstream connection carries, even
@@ -96,7 +99,17 @@ func (srv *Server) newMuxManager(d conn.Dialer) error {
 // A TLS dialer plugs in here: when the negotiated ALPN is "h2" the
 // connection gets an h2up, otherwise an upConn in the HTTP/1.1 pool.
 func (srv *Server) onH2UpstreamConnect(mc *upstream.MuxConn[*h2up]) *h2up {
-	u := &h2up{mc: mc, srv: srv, streams: make(map[uint32]*stream)}
+	u := &h2up{mc: mc, srv: srv, scheme: h2SchemeHTTP}
+	if t := mc.C.TLS(); t != nil {
+		// h2 over TLS only when ALPN chose it (RFC 9113 3.2); anything
+		// else fails the requests rather than guess the protocol.
+		if t.ALPN() != "h2" {
+			mc.Refuse(errH2NotNegotiated)
+			return u
+		}
+		u.scheme = h2SchemeHTTPS
+	}
+	u.streams = make(map[uint32]*stream)
 	u.codec = http2.NewClientConn(u, srv.opts.H2Upstream)
 	mc.C.Filters().AddReadFilter((*h2upRead)(u))
 	mc.C.Filters().InitializeReadFilters()
@@ -461,7 +474,7 @@ func (s *stream) h2upSend() Phase {
 	s.out = s.encodeRequestHead(s.out[:0])
 	var rh http2.RequestHead
 	u.fields = h2RequestFields(u.fields[:0], s.out, &rh)
-	rh.Scheme = h2SchemeHTTP
+	rh.Scheme = u.scheme
 	for _, f := range s.req.Headers {
 		// Hop-by-hop in HTTP/1.1, end to end here: te: trailers (gRPC asks
 		// for it) and the trailer names a chunked body declares.
@@ -508,7 +521,10 @@ func (s *stream) h2upSend() Phase {
 // "https".
 //
 //nolint:gochecknoglobals // read-only
-var h2SchemeHTTP = []byte("http")
+var (
+	h2SchemeHTTP  = []byte("http")
+	h2SchemeHTTPS = []byte("https")
+)
 
 // h2RequestFields splits an encoded HTTP/1.1 request head into the HTTP/2
 // pseudo-headers and fields, referencing head: Host becomes :authority,

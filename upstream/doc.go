@@ -59,10 +59,14 @@
 // (Drain: no new stream, closed when the last one ends) and PING answers;
 // the pool times idle connections (the cluster's idle timeout) and probes
 // them with PING, closing one that does not answer in time. The pool is
-// protocol-agnostic and dials through the same conn.Dialer: a dialer that
-// negotiates ALPN hands h2 connections to this pool and others to
-// ConnPool. Failing streams is the handler's: the pool only forgets a
-// closed connection.
+// protocol-agnostic and dials through the same conn.Dialer. HTTP/2 over
+// TLS is prepared, not enabled: the proxy's OnConnect refuses a TLS
+// connection whose ALPN did not choose h2 (MuxConn.Refuse fails the
+// waiters, no redial) and sends :scheme https on one that did; what is
+// left is dialling a TLS cluster through its ClusterSpec.Dialer with "h2"
+// offered (MuxPool.dial refuses TLS clusters with ErrH2OverTLS until then,
+// and config refuses Http2 with a TLS cluster). Failing streams is the
+// handler's: the pool only forgets a closed connection.
 //
 // # Load balancing
 //

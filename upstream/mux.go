@@ -43,7 +43,8 @@ type MuxConn[H MuxHandler] struct {
 	settled  bool // limit is the peer's own (its settings arrived)
 	draining bool // takes no new stream; closes once the last ends
 	closed   bool
-	pingOut  bool // a PING is unanswered
+	refused  error // Refuse's reason
+	pingOut  bool  // a PING is unanswered
 	idleT    conn.Timer
 	pingT    conn.Timer
 }
@@ -103,6 +104,19 @@ func (mc *MuxConn[H]) Done() {
 	if p.serve(); mc.streams == 0 {
 		mc.idle()
 	}
+}
+
+// Refuse closes a new connection its handler cannot use (over TLS, ALPN
+// did not choose the multiplexed protocol): the requests that waited for
+// it fail with a connect failure wrapping err, instead of waiting for
+// another dial that would end the same way. Call it from
+// MuxManagerOptions.OnConnect. Loop only.
+func (mc *MuxConn[H]) Refuse(err error) {
+	if mc.closed || mc.refused != nil {
+		return
+	}
+	mc.refused, mc.draining = err, true
+	mc.C.Close(filterchain.CloseNow)
 }
 
 // PingAcked tells the pool the peer answered the keep-alive probe. Loop
@@ -370,6 +384,14 @@ func (p *MuxPool[H]) opened(c *conn.Conn) {
 		mc.draining = true
 	}
 	mc.Handler = p.m.onConnect(mc)
+	if mc.refused != nil {
+		p.host.connectFailed()
+		err := fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), mc.refused)
+		for len(p.waiters) > p.expected() {
+			p.failOne(err)
+		}
+		return
+	}
 	if c.Closed() || mc.closed {
 		return
 	}
@@ -402,7 +424,9 @@ func (p *MuxPool[H]) closed(mc *MuxConn[H]) {
 			break
 		}
 	}
-	p.dialMore()
+	if mc.refused == nil {
+		p.dialMore() // a refused connection's waiters failed: no new dial for them
+	}
 }
 
 // drop runs on the loop once the host left its cluster: idle connections

@@ -260,3 +260,27 @@ func TestMuxPoolHostRemoved(t *testing.T) {
 		t.Fatal("the drained connection of a removed host stayed open")
 	}
 }
+
+// TestMuxPoolRefusedConnection: a connection its handler refuses (TLS
+// without h2 by ALPN) fails the waiters it was to serve, and no new dial
+// starts for them.
+func TestMuxPoolRefusedConnection(t *testing.T) {
+	e := newMuxEnv(t, muxSpec())
+	refuse := errors.New("no h2 by ALPN")
+	e.mm.onConnect = func(mc *muxConn) *muxHandler {
+		mc.Refuse(refuse)
+		return &muxHandler{}
+	}
+	p := e.mpool()
+	cs := acquireN(p, 3)
+	c := e.d.succeed()
+	conn.RunDetached(e.loops[0])
+	for i, cl := range cs {
+		if !errors.Is(cl.err, ErrConnectFailed) || !errors.Is(cl.err, refuse) {
+			t.Fatalf("waiter %d: %v, want a connect failure wrapping the refusal", i, cl.err)
+		}
+	}
+	if !c.Closed() || len(e.d.pending) != 0 || p.Conns() != 0 {
+		t.Fatalf("closed %v, %d dials, %d conns; want the refused connection closed and no new dial", c.Closed(), len(e.d.pending), p.Conns())
+	}
+}
