@@ -86,9 +86,8 @@ func (s *stream) logAccess() {
 		e.Protocol = logHTTP2
 		e.BytesReceived = uint64(max(s.reqTotal, 0)) // the head came as HPACK, not these bytes
 	}
-	if s.tun != nil { // an upgrade: the tunnel's bytes, the 101 head among them (upgrade.go)
+	if s.tun != nil { // an upgrade: the heads and the tunnel's bytes (upgrade.go)
 		e.BytesReceived, e.BytesSent = s.tunnelBytes()
-		e.BytesReceived += uint64(len(s.head))
 	}
 	if s.respSent && s.respState == stateDone {
 		e.RequestFinished = now

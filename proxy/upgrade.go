@@ -209,12 +209,16 @@ func (t *tunnel) OnRelayEnd(*relay.Relay) {
 	s.exit()
 }
 
-// tunnelBytes are the bytes the tunnel carried from the client and to it.
+// tunnelBytes are the bytes read from the client (the request head, then
+// what the tunnel carried) and sent to it (the 101 head, then the
+// tunnel's), for the access log.
 func (s *stream) tunnelBytes() (in, out uint64) {
 	if s.tun == nil {
 		return 0, 0
 	}
-	return uint64(s.tun.r.Bytes(relay.Down)), uint64(s.tun.r.Bytes(relay.Up))
+	in = uint64(len(s.head)) + uint64(max(s.tun.r.Bytes(relay.Down), 0))
+	out = uint64(len(s.respOut)) + uint64(max(s.tun.r.Bytes(relay.Up), 0))
+	return in, out
 }
 
 // upgradeList is FactoryConfig.Upgrades with its default.
