@@ -18,8 +18,10 @@ type ClusterManager struct {
 // ClusterType is a cluster's discovery type.
 type ClusterType string
 
-// Cluster types. ferry implements SIMPLE and STATIC (a fixed host list);
-// MOSN's others are rejected by Validate with the supported set.
+// Cluster types. ferry implements SIMPLE and STATIC (a fixed host list),
+// STRICT_DNS and ferry's LOGICAL_DNS (host names resolved and refreshed:
+// upstream/dns.go); MOSN's others are rejected by Validate with the
+// supported set.
 const (
 	ClusterSimple      ClusterType = "SIMPLE"
 	ClusterStatic      ClusterType = "STATIC"
@@ -27,6 +29,9 @@ const (
 	ClusterEDS         ClusterType = "EDS"
 	ClusterOriginalDst ClusterType = "ORIGINAL_DST"
 	ClusterStrictDNS   ClusterType = "STRICT_DNS"
+	// ClusterLogicalDNS is ferry's (Envoy's) LOGICAL_DNS: each host name
+	// is one host, at the first address it resolves to.
+	ClusterLogicalDNS ClusterType = "LOGICAL_DNS"
 )
 
 // LBType is a cluster's load balancing policy.
@@ -55,7 +60,7 @@ type Cluster struct {
 	// Name identifies the cluster; routes refer to it. Required, unique.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Type is the discovery type; empty means SIMPLE.
-	Type ClusterType `json:"type,omitempty" yaml:"type,omitempty" note:"SIMPLE and STATIC; MOSN's discovery types are refused"`
+	Type ClusterType `json:"type,omitempty" yaml:"type,omitempty" note:"SIMPLE, STATIC, STRICT_DNS and ferry's LOGICAL_DNS; MOSN's discovery types are refused"`
 	// SubType is unused by MOSN.
 	SubType string `json:"sub_type,omitempty" yaml:"sub_type,omitempty" ferry:"ignored" why:"unused by MOSN"`
 	// LBType is the load balancing policy; empty means LB_ROUNDROBIN.
@@ -94,17 +99,17 @@ type Cluster struct {
 	// LBConfig tunes the least-request and peak-EWMA balancers.
 	LBConfig *LBConfig `json:"lbconfig,omitempty" yaml:"lbconfig,omitempty" ferry:"refused" why:"least-request would compare 2 random hosts whatever choice_count says, and active_request_bias would be ignored" until:"load balancer tuning"`
 	// DNSRefreshRate is the STRICT_DNS re-resolution period.
-	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	DNSRefreshRate *Duration `json:"dns_refresh_rate,omitempty" yaml:"dns_refresh_rate,omitempty" note:"STRICT_DNS and LOGICAL_DNS: the time between resolutions, default 5s; a failed resolution keeps the last hosts"`
 	// RespectDNSTTL uses record TTLs instead of dns_refresh_rate.
-	RespectDNSTTL bool `json:"respect_dns_ttl,omitempty" yaml:"respect_dns_ttl,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	RespectDNSTTL bool `json:"respect_dns_ttl,omitempty" yaml:"respect_dns_ttl,omitempty" ferry:"refused" why:"Go's resolver does not expose record TTLs: names would be refreshed every dns_refresh_rate instead" until:"TTL-aware DNS"`
 	// DNSLookupFamily is "V4_ONLY" or "V6_ONLY".
-	DNSLookupFamily string `json:"dns_lookup_family,omitempty" yaml:"dns_lookup_family,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	DNSLookupFamily string `json:"dns_lookup_family,omitempty" yaml:"dns_lookup_family,omitempty" note:"V4_ONLY, V6_ONLY, or AUTO and ALL (both families); V4_PREFERRED and V6_PREFERRED are refused"`
 	// DNSResolvers overrides the resolver configuration.
-	DNSResolvers *DNSResolverConfig `json:"dns_resolvers,omitempty" yaml:"dns_resolvers,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	DNSResolvers *DNSResolverConfig `json:"dns_resolvers,omitempty" yaml:"dns_resolvers,omitempty" ferry:"refused" why:"names would be resolved by the system's resolver (/etc/resolv.conf) instead" until:"custom DNS resolvers"`
 	// DNSResolverFile is a resolv.conf-style file.
-	DNSResolverFile string `json:"dns_resolver_file,omitempty" yaml:"dns_resolver_file,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	DNSResolverFile string `json:"dns_resolver_file,omitempty" yaml:"dns_resolver_file,omitempty" ferry:"refused" why:"names would be resolved by the system's resolver (/etc/resolv.conf) instead" until:"custom DNS resolvers"`
 	// DNSResolverPort is the resolver port.
-	DNSResolverPort string `json:"dns_resolver_port,omitempty" yaml:"dns_resolver_port,omitempty" ferry:"ignored" why:"read only by STRICT_DNS clusters, a type ferry refuses until DNS clusters land"`
+	DNSResolverPort string `json:"dns_resolver_port,omitempty" yaml:"dns_resolver_port,omitempty" ferry:"refused" why:"names would be resolved by the system's resolver (/etc/resolv.conf) instead" until:"custom DNS resolvers"`
 	// SlowStart ramps up the weight of new hosts.
 	SlowStart *SlowStart `json:"slow_start,omitempty" yaml:"slow_start,omitempty" ferry:"refused" why:"new hosts would take their full share at once instead of ramping up" until:"slow start"`
 }

@@ -11,6 +11,7 @@ func (v *validator) clusters() {
 		cp := index("cluster_manager.clusters", ci)
 		v.indexed(v.clusterNames, cl.Name, cp+".name", "cluster name")
 		v.clusterType(cl.Type, cp+".type")
+		v.dnsSettings(cl, cp)
 		v.lbType(cl.LBType, cp+".lb_type")
 		v.healthCheck(cl.HealthCheck, cp+".health_check")
 		v.outlierDetection(cl.OutlierDetection, cp+".outlier_detection")
@@ -21,13 +22,37 @@ func (v *validator) clusters() {
 	}
 }
 
+// dnsSettings checks what a DNS cluster reads: its refresh rate, its lookup
+// family, and the name TLS to its hosts verifies.
+func (v *validator) dnsSettings(cl *Cluster, path string) {
+	if cl.Type != ClusterStrictDNS && cl.Type != ClusterLogicalDNS {
+		return
+	}
+	if cl.DNSRefreshRate != nil && *cl.DNSRefreshRate == 0 {
+		v.p.add(path+".dns_refresh_rate", "must be positive")
+	}
+	switch cl.DNSLookupFamily {
+	case "", "AUTO", "ALL", "V4_ONLY", "V6_ONLY":
+	default:
+		v.p.add(path+".dns_lookup_family", strconv.Quote(cl.DNSLookupFamily)+" is not supported; supported: V4_ONLY, V6_ONLY, AUTO, ALL")
+	}
+	tc, tp := cl.TLSContext, path+".tls_context"
+	if cl.ClusterManagerTLS {
+		tc, tp = v.c.ClusterManager.TLSContext, "cluster_manager.tls_context"
+	}
+	if tc != nil && tc.Status && tc.ServerName == "" && !tc.InsecureSkip {
+		v.p.add(tp+".server_name", "required by the DNS cluster "+strconv.Quote(cl.Name)+
+			": its hosts are dialled at the addresses their names resolve to, so the name to verify (and send as SNI) must be given")
+	}
+}
+
 // clusterType accepts the implemented discovery types (and empty, which
 // defaults to SIMPLE).
 func (v *validator) clusterType(t ClusterType, path string) {
-	const supported = "; supported: SIMPLE, STATIC"
+	const supported = "; supported: SIMPLE, STATIC, STRICT_DNS, LOGICAL_DNS"
 	switch t {
-	case "", ClusterSimple, ClusterStatic:
-	case ClusterDynamic, ClusterEDS, ClusterOriginalDst, ClusterStrictDNS:
+	case "", ClusterSimple, ClusterStatic, ClusterStrictDNS, ClusterLogicalDNS:
+	case ClusterDynamic, ClusterEDS, ClusterOriginalDst:
 		v.p.add(path, "cluster type "+strconv.Quote(string(t))+" is not implemented: its hosts would never be discovered"+supported)
 	default:
 		v.p.add(path, "unknown cluster type "+strconv.Quote(string(t))+supported)

@@ -87,6 +87,13 @@ type ClusterSpec struct {
 	// Outlier, when set, ejects hosts whose requests fail in a row
 	// (outlier.go).
 	Outlier *OutlierSpec
+	// DNS, when set, makes Hosts names to resolve ("name:port" targets)
+	// and Resolved the hosts they resolved to (dns.go).
+	DNS *DNSSpec
+	// Resolved are a DNS cluster's hosts: Manager.ResolveSpecs fills them
+	// in before Update, and the DNSRefresher after each resolution that
+	// changed them. Unused without DNS.
+	Resolved []HostSpec
 }
 
 // validate checks one spec; errors name the host index but not the cluster.
@@ -127,6 +134,19 @@ func (s *ClusterSpec) validate() error {
 			return err
 		}
 	}
+	if s.DNS != nil {
+		if err := s.DNS.validate(); err != nil {
+			return err
+		}
+		if len(s.Resolved) == 0 {
+			return errors.New("dns: the names are not resolved (Manager.ResolveSpecs)")
+		}
+		for i, h := range s.Resolved {
+			if err := h.validate(); err != nil {
+				return fmt.Errorf("resolved host %d: %w", i, err)
+			}
+		}
+	}
 	seen := make(map[string]int, len(s.Hosts))
 	for i, h := range s.Hosts {
 		if err := h.validate(); err != nil {
@@ -143,6 +163,10 @@ func (s *ClusterSpec) validate() error {
 // withDefaults returns a copy of s with defaults applied and its own Hosts.
 func (s ClusterSpec) withDefaults() ClusterSpec {
 	s.Hosts = append([]HostSpec(nil), s.Hosts...)
+	if s.DNS != nil {
+		s.DNS = s.DNS.withDefaults()
+		s.Resolved = append([]HostSpec(nil), s.Resolved...)
+	}
 	if s.HealthCheck != nil {
 		s.HealthCheck = s.HealthCheck.clone()
 	}
@@ -150,9 +174,11 @@ func (s ClusterSpec) withDefaults() ClusterSpec {
 		o := *s.Outlier
 		s.Outlier = &o
 	}
-	for i := range s.Hosts {
-		if s.Hosts[i].Weight == 0 {
-			s.Hosts[i].Weight = 1
+	for _, hs := range [][]HostSpec{s.Hosts, s.Resolved} {
+		for i := range hs {
+			if hs[i].Weight == 0 {
+				hs[i].Weight = 1
+			}
 		}
 	}
 	def := func(v *int, d int) {
@@ -183,6 +209,9 @@ type Cluster struct {
 	// brk is the cluster's circuit breaker counters, kept across reloads
 	// like stats (breaker.go).
 	brk *Breaker
+	// targets are a DNS cluster's names, its spec's Hosts before
+	// resolution (Spec.Hosts are what they resolved to); nil otherwise.
+	targets []HostSpec
 }
 
 // Name is the cluster's name. Any goroutine.
@@ -271,11 +300,16 @@ func (m *Manager) Clusters() []*Cluster {
 // every loop closes their idle connections. Concurrent calls are
 // serialised. Any goroutine.
 func (m *Manager) Update(specs []ClusterSpec) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.update(specs)
+}
+
+// update is Update with m.mu held.
+func (m *Manager) update(specs []ClusterSpec) error {
 	if err := validateAll(specs); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	old := m.snap.Load()
 	next := &snapshot{
 		byName: make(map[string]*Cluster, len(specs)),
@@ -349,6 +383,10 @@ func validateAll(specs []ClusterSpec) error {
 // prev (the cluster of the same name, or nil) by address and recording them
 // in kept.
 func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
+	var targets []HostSpec
+	if s.DNS != nil {
+		targets, s.Hosts, s.Resolved = s.Hosts, s.Resolved, nil
+	}
 	reuse := map[string]*Host{}
 	stats, brk := &clusterStats{}, &Breaker{}
 	if prev != nil {
@@ -372,7 +410,7 @@ func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 		hosts[i] = h
 		weights[i] = uint64(hs.Weight)
 	}
-	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats, brk: brk}
+	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats, brk: brk, targets: targets}
 	c.attachOutlier()
 	return c
 }

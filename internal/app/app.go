@@ -76,6 +76,8 @@ type App struct {
 	tracker *conn.Tracker
 	// health runs the active health checks (health.go).
 	health healthState
+	// dns refreshes the hosts of DNS clusters (dns.go); nil before Start.
+	dns *upstream.DNSRefresher
 	// upTLS is TLS to upstreams (upstream_tls.go).
 	upTLS upstreamTLSState
 	// relaySpill are the spill options of the proxy's bodies and of the
@@ -225,6 +227,9 @@ func (a *App) buildRouting(cfg *config.Config) error {
 		return err
 	}
 	a.clusters = upstream.NewManager()
+	if err := resolveDNS(a.clusters, specs); err != nil { // dns.go
+		return err
+	}
 	if err := a.clusters.Update(specs); err != nil {
 		return fmt.Errorf("cluster_manager.clusters: %w", err)
 	}
@@ -351,6 +356,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("start: %w", err)
 	}
 	a.startCertWatch()
+	a.startDNS()
 	if err := a.startHealth(); err != nil { // health.go
 		_ = a.Shutdown(context.Background())
 		return fmt.Errorf("start: %w", err)
@@ -403,6 +409,7 @@ func (a *App) Server() *proxy.Server { return a.srv }
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
 	a.stopCertWatch()
+	a.stopDNS()
 	a.stopAccepting() // upgrade.go
 	dctx, cancel := context.WithTimeout(ctx, a.drain)
 	drainErr := a.drainConns(dctx) // upgrade.go

@@ -51,6 +51,7 @@ func clusterSpecs(cm *config.ClusterManager, ids *metricIDs) ([]upstream.Cluster
 		s := upstream.ClusterSpec{Name: c.Name, LB: lb, MaxRequestsPerConn: int(c.MaxRequestPerConn),
 			ConnBufferLimit: int(c.ConnBufferLimitBytes), MetricsID: ids.cluster(c.Name)}
 		s.HealthCheck, s.Outlier = healthSpecs(c) // health.go
+		s.DNS = dnsSpec(c)
 		if c.ConnectTimeout != nil {
 			s.ConnectTimeout = c.ConnectTimeout.Std()
 		}

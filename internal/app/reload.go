@@ -117,6 +117,10 @@ func (a *App) apply(next *config.Config) error {
 		_ = a.updateMetrics(cur) // as above
 		return err
 	}
+	if err := resolveDNS(a.clusters, specs); err != nil { // dns.go: names the reload keeps are not looked up again
+		_ = a.updateMetrics(cur) // as above
+		return err
+	}
 	// Routes of the old table may name clusters the new set drops, and new
 	// routes may name new clusters: install the union first, then the new
 	// routes, then the new clusters alone, so that no request finds its
@@ -128,7 +132,7 @@ func (a *App) apply(next *config.Config) error {
 	}
 	for _, c := range a.clusters.Clusters() {
 		if !seen[c.Name()] {
-			union = append(union, c.Spec)
+			union = append(union, c.SourceSpec())
 		}
 	}
 	if err := a.clusters.Update(union); err != nil {
