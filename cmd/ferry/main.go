@@ -1,6 +1,6 @@
 // Command ferry is the ferry proxy.
 //
-//	ferry start [-c FILE] [--allow-unimplemented]     run (the embedded default config without -c)
+//	ferry start [-c FILE] [--allow-unimplemented] [--disable-upgrade]  run (the embedded default config without -c)
 //	ferry -c FILE                                     same as start
 //	ferry validate -c FILE [--allow-unimplemented]    check a config and exit
 //	ferry version                                     print the version
@@ -18,9 +18,15 @@
 // internal/app/reload.go); a reload that fails or changes anything else is
 // refused, logged and counted, and the running config keeps serving.
 // SIGUSR1 reopens the access log files (docs/operations.md). SIGINT or
-// SIGTERM drains in-flight requests up to the drain timeout and
-// exits 0; a second one exits at once. If the event engine stops on its
-// own, ferry says why and exits 1.
+// SIGTERM closes the listening sockets, closes keep-alive connections
+// between requests, lets in-flight requests finish up to the drain
+// timeout and exits 0; a second one exits at once. If the event engine
+// stops on its own, ferry says why and exits 1.
+//
+// start first asks a running ferry (reconfig.sock in uds_dir) for its
+// listening sockets, serves them, and lets the old one drain: a smooth
+// upgrade (docs/upgrade.md, upgrade.go); --disable-upgrade or
+// disable_upgrade: true turns it off.
 package main
 
 import (
