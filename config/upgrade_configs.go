@@ -34,7 +34,7 @@ func (v *validator) upgradeConfigs(ucs []UpgradeConfig, path string) {
 		case u.UpgradeType == "":
 			v.p.add(p, "required")
 		case t == "connect":
-			v.p.add(p, "CONNECT tunnelling is not supported: CONNECT requests are refused (405)")
+			v.p.add(p, "CONNECT tunnelling is not supported: CONNECT requests are answered 501")
 		case !validToken(u.UpgradeType):
 			v.p.add(p, "invalid protocol token "+strconv.Quote(u.UpgradeType))
 		case seen[t]:
