@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -237,6 +239,15 @@ ferry:
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	// The listening socket closes first: a new connection is refused by
+	// the kernel, not accepted and dropped, while /slow is still in flight.
+	testutil.WaitFor(t, 20*time.Second, "the listening socket closed", func() bool { return logged("listening sockets closed") })
+	if c, err := net.Dial("tcp", addr); !errors.Is(err, syscall.ECONNREFUSED) {
+		if c != nil {
+			_ = c.Close()
+		}
+		t.Fatalf("a connection during the drain: %v, want connection refused", err)
 	}
 	release <- struct{}{}
 	if got := <-done; got != "hello" {
