@@ -423,6 +423,12 @@ type ClientTLS struct {
 	// reload keeps a cluster's hosts and their pooled connections only
 	// when it is unchanged.
 	Key string
+	// Files are the files read (ca_cert, cert_chain, private_key that
+	// are paths rather than inline PEM), watched between reloads.
+	Files []string
+	// Reload reads the files again and builds Config anew with the same
+	// settings, or fails with the problems found, each with its path.
+	Reload func() (*tls.Config, error)
 }
 
 // ClusterTLS checks the TLS of cluster ci of cm and builds it; nil when the
@@ -530,5 +536,20 @@ func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path
 	if bad {
 		return nil
 	}
-	return &ClientTLS{Path: p, Config: cfg, InsecureSkip: c.InsecureSkip, Key: hex.EncodeToString(key.Sum(nil))}
+	ct := &ClientTLS{Path: p, Config: cfg, InsecureSkip: c.InsecureSkip, Key: hex.EncodeToString(key.Sum(nil))}
+	for _, v := range []string{c.CACert, c.CertChain, c.PrivateKey} {
+		if v != "" && !isInlinePEM(v) {
+			ct.Files = append(ct.Files, v)
+		}
+	}
+	cc := *c // the settings as they are now
+	ct.Reload = func() (*tls.Config, error) {
+		var msgs []string
+		next := clientContext(&cc, p, speak, func(path, msg string) { msgs = append(msgs, path+": "+msg) })
+		if next == nil {
+			return nil, errors.New(strings.Join(msgs, "; "))
+		}
+		return next.Config, nil
+	}
+	return ct
 }

@@ -38,7 +38,8 @@
 //     the loop with no goroutine; a graceful close (CloseFlush,
 //     CloseLinger) queues a close_notify alert before the flush, an abort
 //     none. CertReloader (tls_certs.go) swaps
-//     certificates whose files changed. TLSDialer (tls_client.go) is the
+//     certificates whose files changed, FileWatch loads a cluster's files
+//     again for TLSDialer.SetConfig. TLSDialer (tls_client.go) is the
 //     client side, for upstreams: the same TLSConn over a dialled socket,
 //     whose handshake ends in the DialHandler (OnDialed, or OnDialFailed
 //     with the reason once the socket is closed); the negotiated ALPN is

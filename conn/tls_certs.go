@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -45,9 +46,12 @@ func (r *CertReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 func (r *CertReloader) Current() *tls.Certificate { return r.cur.Load() }
 
 // stamp sums up the files' identity: size and modification time.
-func (r *CertReloader) stamp() (string, error) {
+func (r *CertReloader) stamp() (string, error) { return stampFiles(r.files) }
+
+// stampFiles sums up files' identity: size and modification time.
+func stampFiles(files []string) (string, error) {
 	var b strings.Builder
-	for _, f := range r.files {
+	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
 			return "", err
@@ -93,10 +97,64 @@ func (r *CertReloader) Check() (bool, error) {
 	return ok, err
 }
 
-// WatchCerts checks rs every interval until ctx ends, telling onErr about
-// a failed reload (the old certificate stays). It is the one goroutine
-// certificate reloads cost.
-func WatchCerts(ctx context.Context, interval time.Duration, rs []*CertReloader, onErr func(error)) {
+// FileChecker is what WatchFiles checks: something loaded from files,
+// loaded again when they changed. CertReloader and FileWatch are.
+type FileChecker interface {
+	// Check loads again if the files changed since the last load; it
+	// reports whether it did. On error the last load stays in use.
+	Check() (bool, error)
+}
+
+// FileWatch calls a load function again when its files change: a
+// cluster's CA, client certificate and key (docs/tls.md, "Upstream TLS").
+// Check compares the files' size and modification time with the last
+// successful load, as CertReloader's does. Any goroutine.
+type FileWatch struct {
+	files []string
+	load  func() error
+	mu    sync.Mutex // one Check at a time: the watcher and a config reload
+	seen  string     // the files' stamp at the last load
+	// Loads counts successful loads after the first.
+	Loads atomic.Uint64
+}
+
+// NewFileWatch watches files, whose contents were just loaded; load
+// reads them again and puts what it read in use, or fails and leaves the
+// last load in use. Nil when there are no files (inline PEM only): nothing
+// to watch.
+func NewFileWatch(files []string, load func() error) (*FileWatch, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	st, err := stampFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	return &FileWatch{files: files, load: load, seen: st}, nil
+}
+
+// Check implements FileChecker. A load that fails is tried again at the
+// next Check, until one succeeds.
+func (w *FileWatch) Check() (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, err := stampFiles(w.files)
+	if err != nil || st == w.seen {
+		return false, err
+	}
+	if err := w.load(); err != nil {
+		return false, err
+	}
+	w.seen = st
+	w.Loads.Add(1)
+	return true, nil
+}
+
+// WatchFiles checks what list returns every interval until ctx ends,
+// telling onErr about a failed load (the last good one stays). list is
+// asked at every tick, so that what a config reload adds is watched too.
+// It is the one goroutine certificate reloads cost.
+func WatchFiles(ctx context.Context, interval time.Duration, list func() []FileChecker, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -105,7 +163,7 @@ func WatchCerts(ctx context.Context, interval time.Duration, rs []*CertReloader,
 			return
 		case <-t.C:
 		}
-		for _, r := range rs {
+		for _, r := range list() {
 			if _, err := r.Check(); err != nil && onErr != nil {
 				onErr(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -60,14 +61,31 @@ var ErrTLSHandshakeTimeout = errors.New("conn: TLS handshake timed out")
 // TLSDialer is the Dialer of a cluster with TLS. Safe for any goroutine.
 type TLSDialer struct {
 	tcp     *TCPDialer
-	base    *tls.Config
 	onError func(addr string, err error)
 	// srv carries what TLSConn reads from its TLSServer on both sides:
 	// the limits, the buffer pools, Submit and the counters (Stats).
 	srv TLSServer
+	// cfgs is the handshake configuration new dials take; SetConfig
+	// replaces it.
+	cfgs atomic.Pointer[clientConfigs]
+}
 
+// clientConfigs is one generation of a TLSDialer's configuration: the
+// base one and its copies naming each host.
+type clientConfigs struct {
+	base   *tls.Config
 	mu     sync.Mutex
 	byAddr map[string]*tls.Config // base with the host's ServerName
+}
+
+// newClientConfigs clones cfg and gives it a session cache of its own
+// when it brings none.
+func newClientConfigs(cfg *tls.Config) *clientConfigs {
+	cfg = cfg.Clone()
+	if cfg.ClientSessionCache == nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
+	}
+	return &clientConfigs{base: cfg, byAddr: map[string]*tls.Config{}}
 }
 
 // NewTLSDialer returns a TLSDialer, or an error naming the missing option.
@@ -80,11 +98,8 @@ func NewTLSDialer(o TLSDialerOptions) (*TLSDialer, error) {
 	case o.Submit == nil:
 		return nil, errors.New("conn: TLSDialerOptions.Submit is required")
 	}
-	cfg := o.Config.Clone()
-	if cfg.ClientSessionCache == nil {
-		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
-	}
-	d := &TLSDialer{tcp: o.TCP, base: cfg, onError: o.OnHandshakeError, byAddr: map[string]*tls.Config{}}
+	d := &TLSDialer{tcp: o.TCP, onError: o.OnHandshakeError}
+	d.cfgs.Store(newClientConfigs(o.Config))
 	d.srv.Submit = o.Submit
 	d.srv.MaxPlaintext = o.MaxPlaintext
 	return d, nil
@@ -109,24 +124,38 @@ func (d *TLSDialer) Dial(l *Loop, addr string, timeout time.Duration, h DialHand
 // dialer's among them.
 func (d *TLSDialer) Quiesce(ctx context.Context) error { return d.tcp.Quiesce(ctx) }
 
+// SetConfig replaces the handshake configuration of the dials that start
+// from now on: a cluster whose CA, client certificate or key files
+// changed (docs/tls.md, "Upstream TLS"). cfg is taken as NewTLSDialer
+// takes it; without a ClientSessionCache of its own it gets a new one, so
+// that no session made under the old roots or client certificate is
+// resumed (a resumed session is not verified again). Dials under way and
+// open connections keep the configuration they started with. Any
+// goroutine.
+func (d *TLSDialer) SetConfig(cfg *tls.Config) { d.cfgs.Store(newClientConfigs(cfg)) }
+
+// Config is the configuration new dials take (tests). Any goroutine.
+func (d *TLSDialer) Config() *tls.Config { return d.cfgs.Load().base }
+
 // configFor returns the handshake configuration for addr: the base one
 // when it names the server, else a copy naming the host, made once.
 func (d *TLSDialer) configFor(addr string) (*tls.Config, error) {
-	if d.base.ServerName != "" {
-		return d.base, nil
+	cs := d.cfgs.Load()
+	if cs.base.ServerName != "" {
+		return cs.base, nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if cfg := d.byAddr[addr]; cfg != nil {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cfg := cs.byAddr[addr]; cfg != nil {
 		return cfg, nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("conn: dial %s: %w", addr, err)
 	}
-	cfg := d.base.Clone() // shares the session cache
+	cfg := cs.base.Clone() // shares the session cache
 	cfg.ServerName = host
-	d.byAddr[addr] = cfg
+	cs.byAddr[addr] = cfg
 	return cfg, nil
 }
 

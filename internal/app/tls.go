@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,11 +17,15 @@ import (
 const certCheckInterval = 2 * time.Second
 
 // tlsState is the App's TLS: the listeners' certificates and the goroutine
-// that reloads them.
+// that reloads them and the TLS clusters' files (upstream_tls.go).
 type tlsState struct {
 	certs []*conn.CertReloader
-	stop  context.CancelFunc
-	done  chan struct{}
+	// mu guards stop, done and shut: Start, a reload (which may bring the
+	// first cluster with files) and Shutdown.
+	mu   sync.Mutex
+	stop context.CancelFunc
+	done chan struct{}
+	shut bool // Shutdown stopped the watcher: nothing starts it again
 }
 
 // listenerTLS builds the TLS of listener l, found at path, with the same
@@ -50,24 +55,50 @@ func (a *App) listenerTLS(l *config.Listener, path string, handshake time.Durati
 	return &conn.TLSServer{Config: cfg, Inspector: st.Inspector, HandshakeTimeout: handshake, Submit: a.workers.Submit}
 }
 
+// watchedFiles is what the certificate watcher checks: the listeners'
+// certificates and the current TLS clusters' files. Any goroutine.
+func (a *App) watchedFiles() []conn.FileChecker {
+	list := make([]conn.FileChecker, 0, len(a.tls.certs))
+	for _, r := range a.tls.certs {
+		list = append(list, r)
+	}
+	if m := a.upTLS.clusters.Load(); m != nil {
+		for _, cd := range *m {
+			if cd.watch != nil {
+				list = append(list, cd.watch)
+			}
+		}
+	}
+	return list
+}
+
 // startCertWatch starts the goroutine that reloads changed certificate
-// files, if any listener has TLS.
+// files, if there are any to watch: a TLS listener's, or a TLS cluster's.
+// A reload calls it again, for a cluster it added.
 func (a *App) startCertWatch() {
-	if len(a.tls.certs) == 0 || a.tls.stop != nil {
+	a.tls.mu.Lock()
+	defer a.tls.mu.Unlock()
+	if a.tls.stop != nil || a.tls.shut || len(a.watchedFiles()) == 0 {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.tls.stop, a.tls.done = cancel, make(chan struct{})
 	go func() {
 		defer close(a.tls.done)
-		conn.WatchCerts(ctx, certCheckInterval, a.tls.certs, func(err error) {
-			a.log.Error("certificate reload failed; the old certificate keeps serving", "err", err)
-		})
+		conn.WatchFiles(ctx, certCheckInterval, a.watchedFiles, a.certLoadFailed)
 	}()
+}
+
+// certLoadFailed logs a certificate file that failed to load.
+func (a *App) certLoadFailed(err error) {
+	a.log.Error("certificate files failed to load; what was loaded before stays in use", "err", err)
 }
 
 // stopCertWatch stops the reload goroutine and waits for it.
 func (a *App) stopCertWatch() {
+	a.tls.mu.Lock()
+	defer a.tls.mu.Unlock()
+	a.tls.shut = true
 	if a.tls.stop == nil {
 		return
 	}
@@ -77,13 +108,15 @@ func (a *App) stopCertWatch() {
 }
 
 // reloadCerts re-reads every certificate whose files changed, as a config
-// reload does; a failure keeps the old certificate and is logged.
+// reload does, and starts the watcher if the reload brought the first
+// files to watch; a failure keeps the old material and is logged.
 func (a *App) reloadCerts() {
 	for _, r := range a.tls.certs {
 		if _, err := r.Check(); err != nil {
-			a.log.Error("certificate reload failed; the old certificate keeps serving", "err", err)
+			a.certLoadFailed(err)
 		}
 	}
+	a.startCertWatch()
 }
 
 // TLSCertificates are the certificates the TLS listeners serve now, in

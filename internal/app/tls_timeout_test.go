@@ -25,7 +25,7 @@ func TestTLSHandshakeTimeoutSetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	// A handshake record of 512 bytes opening a ClientHello, cut short.
 	if _, err := c.Write([]byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")); err != nil {
 		t.Fatal(err)

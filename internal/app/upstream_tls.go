@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -19,7 +20,11 @@ import (
 // TCPDialer, the proxy's, so that the proxy's Quiesce covers their dials.
 // A cluster without TLS keeps the proxy's dialer (ClusterSpec.Dialer nil).
 //
-// A reload reads the CA, certificate and key files again. A cluster whose
+// Between reloads, the App's certificate watcher (tls.go) checks each
+// cluster's CA, certificate and key files every 2 seconds; a change is
+// read into its dialer (conn.TLSDialer.SetConfig) for new connections,
+// and a file that fails to load leaves the last good material in use and
+// is logged. A reload reads the files again too. A cluster whose
 // settings and files are unchanged keeps its dialer (its session cache and
 // counters) and its hosts' pooled connections; otherwise it gets a new
 // dialer, and upstream.Manager replaces its hosts (ClusterSpec.Transport),
@@ -45,6 +50,9 @@ type clusterDialer struct {
 	tls *conn.TLSDialer
 	// dialer is tls, or a hostsDialer when hosts have tls_disable.
 	dialer conn.Dialer
+	// watch reloads the cluster's CA, certificate and key files into tls
+	// when they change (tls.go's watcher checks it); nil without files.
+	watch *conn.FileWatch
 	// lastLog is when a handshake failure was last logged (UnixNano), and
 	// quiet how many were not since: at most one line a second.
 	lastLog atomic.Int64
@@ -132,6 +140,18 @@ func (a *App) newClusterDialer(name, key string, ct *config.ClientTLS, tcp *conn
 		return nil, err
 	}
 	cd.tls, cd.dialer = d, d
+	cd.watch, err = conn.NewFileWatch(ct.Files, func() error {
+		cfg, err := ct.Reload()
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		d.SetConfig(cfg)
+		a.log.Info("upstream TLS files changed: new connections use them", "cluster", name, "path", ct.Path)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	if len(plain) > 0 {
 		cd.dialer = &hostsDialer{tls: d, tcp: tcp, plain: plain}
 	}
