@@ -109,7 +109,11 @@
 // from the code by TestErrorsDoc. Direct responses, redirects and
 // filters' replies are not failures but share the one writer, writeReply.
 // A reused upstream connection that closes before answering a body-less
-// idempotent request is retried once on a fresh connection.
+// idempotent request is retried once on a fresh connection; the route's
+// retry_policy retries what its retry_on covers (retry.go: conditions,
+// replayable bodies, back-off on the loop's timer, max_requests and
+// max_retries breakers). A gRPC request's local reply is a gRPC error
+// (grpc_reply.go: 200, trailers-only, grpc-status by Kind).
 //
 // # Stream state
 //

@@ -43,6 +43,39 @@
 // nothing (BenchmarkPoolCheckout measures it, TestPoolCheckoutAllocs pins
 // it).
 //
+// # Circuit breakers and defaults that never shed (breaker.go)
+//
+// Without circuit_breakers nothing refuses a request a healthy upstream
+// could take: no per-host connection cap (MaxConnsPerHost 0), no pending
+// cap, and a dial the process cannot start now (conn.ErrDialerBusy: every
+// worker busy; conn.ErrBudget: the socket budget spent) leaves the request
+// waiting: for one of its loop's connections to come back, or for the
+// pool's redial timer (20 ms), which dials again for every waiter no dial
+// in flight serves. Each waiter is a stream a listener admitted, so the
+// queues are bounded by max_connections and the HTTP/2 stream limits, not
+// by a limit of their own; each request's route timeout still bounds its
+// wait. Before, 1,024 connections per host and 1,024 waiters per (host,
+// loop) shed 71-82% of 10,000 concurrent streams with 503s; now none
+// (h2load -c 100 -m 100 -D 4, then -c 1000 -m 10 -D 4, against an h2c
+// listener in front of bench/upstream on 127.0.0.1; docs/performance.md,
+// "Defaults that never shed").
+//
+// Thresholds (MOSN's circuit_breakers[0]) are per cluster and counted
+// across every loop by the cluster's Breaker: one atomic counter per limit,
+// each on its own cache line, taken with a CAS loop so that two loops
+// never both take the last slot. A reload keeps the Breaker of a cluster
+// that keeps its name, so what is in flight stays counted. The pool counts
+// max_connections (open and connecting sockets of every host; past it
+// requests wait for a connection of their loop, as in Envoy, and fail with
+// a *LimitError only on a loop holding none to the host) and
+// max_pending_requests (requests waiting for a connection; past it a
+// request fails at once). The proxy counts max_requests (each attempt
+// from its pool request to its detach) and max_retries (a policy retry
+// from its decision to the end of the retried attempt). A limit not set
+// costs a field read on the request path; a set one, an atomic add and
+// subtract per request on a line the loops share (BenchmarkBreakerRequest,
+// figures in docs/performance.md).
+//
 // # Multiplexed pools (mux.go)
 //
 // HTTP/2 upstreams share connections between requests: a MuxPool holds
