@@ -293,8 +293,9 @@ func setProcessors(cfg *config.Config) {
 }
 
 // writePid writes the process id to path (MOSN's top-level "pid"), and
-// returns the function that removes it at exit. An empty path writes
-// nothing.
+// returns the function that removes it at exit unless another process
+// (the ferry an upgrade handed over to) wrote its own since. An empty
+// path writes nothing.
 func writePid(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil
@@ -302,7 +303,12 @@ func writePid(path string) (func(), error) {
 	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil { // a pid file is world-readable, as MOSN's
 		return nil, fmt.Errorf("pid: %w", err)
 	}
-	return func() { _ = os.Remove(path) }, nil
+	return func() {
+		// After a smooth upgrade the file is the new process's: leave it.
+		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+			_ = os.Remove(path)
+		}
+	}, nil
 }
 
 // logOptions are the --log-level and --log-format flags.

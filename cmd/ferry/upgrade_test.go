@@ -281,7 +281,9 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 	adminPort := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	pidFile := filepath.Join(filepath.Dir(cfg), "ferry.pid")
 	yaml := fmt.Sprintf(`admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
+pid: %s
 servers:
 - routers:
   - router_config_name: r
@@ -298,7 +300,7 @@ cluster_manager:
   - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
 ferry:
   timeouts: {drain: 20s}
-`, adminPort, up.Listener.Addr())
+`, adminPort, pidFile, up.Listener.Addr())
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -366,6 +368,10 @@ ferry:
 		t.Fatal(err)
 	}
 	old.waitExit(t)
+	// The old ferry left the pid file alone: it is the new one's.
+	if b, err := os.ReadFile(pidFile); err != nil || strings.TrimSpace(string(b)) != fmt.Sprint(next.cmd.Process.Pid) {
+		t.Fatalf("pid file after the old ferry exited: %q, %v; want %d", b, err, next.cmd.Process.Pid)
+	}
 	progress("load after the old ferry exited")
 	if _, body := testutil.Fetch(t, http.MethodGet, "http://"+addr+"/reloaded"); body != "new route" {
 		t.Fatalf("the second ferry answers /reloaded with %q", body)
@@ -382,7 +388,9 @@ ferry:
 		t.Fatal(err)
 	}
 	next.waitExit(t)
-	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "reconfig.sock")); !os.IsNotExist(err) {
-		t.Fatalf("reconfig.sock left behind: %v", err)
+	for _, f := range []string{"reconfig.sock", "ferry.pid"} {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), f)); !os.IsNotExist(err) {
+			t.Fatalf("%s left behind: %v", f, err)
+		}
 	}
 }
