@@ -80,6 +80,7 @@ var ErrNotPlain = errors.New("conn: direct writes need a plain TCP connection")
 // StartDirect makes the connection's writes direct from now on: the
 // caller writes with WriteDirect only, and hears through l when a write
 // that came short may be tried again. It fails for a TLS connection, one
+// with network write filters (a direct write would pass them by), one
 // not open, or one whose outbound queue holds bytes. Loop only.
 func (c *Conn) StartDirect(l WritableListener) error {
 	switch {
@@ -87,6 +88,8 @@ func (c *Conn) StartDirect(l WritableListener) error {
 		return errors.New("conn: direct writes started twice")
 	case c.TLS() != nil:
 		return ErrNotPlain
+	case c.mgr.HasWriteFilters():
+		return errors.New("conn: direct writes would bypass the connection's write filters")
 	case c.state != stateOpen:
 		return ErrClosed
 	case c.gc.OutboundBuffered() > 0:

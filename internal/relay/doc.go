@@ -29,8 +29,9 @@
 // (2 ms apart while a writer waits) asks the kernel about every waiting
 // socket of the loop with one ppoll and calls back the writable ones. A
 // side whose outbound queue still holds bytes when attached (an upgrade's
-// request head gnet had not written yet) keeps gnet's writes, as TLS
-// does. The relay never writes to a descriptor gnet closed: conn reads
+// request head gnet had not written yet), or that has network write
+// filters (a direct write would pass them by), keeps gnet's writes, as
+// TLS does (TestWriteFiltersAreNotBypassed). The relay never writes to a descriptor gnet closed: conn reads
 // the descriptor in the same loop callback as the write (gnet's only
 // while the connection is open, else the kept copy). A FIN from one
 // side keeps its socket open for writing (conn.Conn.KeepWriting, from the

@@ -111,13 +111,14 @@ func (r *Relay) Attach(i int, c *conn.Conn) error {
 		c.Close(filterchain.CloseNow)
 		return r.err
 	}
-	if c.TLS() == nil && c.OutboundBuffered() == 0 {
+	if c.TLS() == nil && c.OutboundBuffered() == 0 && !c.Filters().HasWriteFilters() {
 		if err := c.StartDirect(s); err != nil {
 			return err
 		}
 	} else {
-		// TLS, or gnet still holds bytes written before the relay (an
-		// upgrade's request head): gnet's writes, no half-close.
+		// TLS, network write filters to run, or gnet still holds bytes
+		// written before the relay (an upgrade's request head): gnet's
+		// writes through conn.Conn.Write, no half-close.
 		c.SetWatermarkListener(s)
 	}
 	s.c = c

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ type harness struct {
 	tracker *conn.Tracker
 	addr    string
 	opts    relay.Options
+
+	// wf, when set, is a network write filter on every connection.
+	wf *countingWriter
 
 	mu      sync.Mutex
 	pending *peer         // a Down side waiting for its Up (loop only)
@@ -87,14 +91,31 @@ func (h *harness) OnRelayEnd(r *relay.Relay) {
 	h.ended = append(h.ended, &endRecord{err: r.Err(), down: r.Bytes(relay.Down), up: r.Bytes(relay.Up), highMark: r.HighMark()})
 }
 
-func (h *harness) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(&peer{h: h}) }
+func (h *harness) CreateFilters(m *filterchain.Manager) {
+	m.AddReadFilter(&peer{h: h})
+	if h.wf != nil {
+		m.AddWriteFilter(h.wf)
+	}
+}
 
-func start(t *testing.T, opts relay.Options) *harness {
+// countingWriter is a network write filter that counts what passes.
+type countingWriter struct{ n atomic.Int64 }
+
+func (w *countingWriter) OnWrite(bs [][]byte) filterchain.Status {
+	for _, b := range bs {
+		w.n.Add(int64(len(b)))
+	}
+	return filterchain.Continue
+}
+
+func start(t *testing.T, opts relay.Options) *harness { return startWith(t, opts, nil) }
+
+func startWith(t *testing.T, opts relay.Options, wf *countingWriter) *harness {
 	t.Helper()
 	if opts.Spill.MemLimit == 0 {
 		opts.Spill = spill.Options{MemLimit: 64 << 10, Dir: t.TempDir()}
 	}
-	h := &harness{t: t, opts: opts, tracker: conn.NewTracker(0), opened: make(chan struct{}, 16)}
+	h := &harness{t: t, opts: opts, tracker: conn.NewTracker(0), opened: make(chan struct{}, 16), wf: wf}
 	lst := &eventloop.Listener{Name: "relay", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{h}}
 	eng, err := eventloop.New([]*eventloop.Listener{lst}, eventloop.Options{Loops: 1, Tracker: h.tracker})
 	if err != nil {
@@ -420,5 +441,28 @@ func TestGnetClosesTheSocketOnAPeersFIN(t *testing.T) {
 	})
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read %d, %v: want EOF, the socket closed for a half-close", n, err)
+	}
+}
+
+// TestWriteFiltersAreNotBypassed: a connection with network write filters
+// is not written directly (that would pass the filters by): the relay
+// writes through conn.Conn.Write, every byte goes through the filters, and
+// the bytes arrive intact.
+func TestWriteFiltersAreNotBypassed(t *testing.T) {
+	wf := &countingWriter{}
+	h := startWith(t, relay.Options{}, wf)
+	down, up := h.pair()
+	payload := bytes.Repeat([]byte("w"), 1<<20)
+	go func() { _, _ = down.Write(payload) }() // no CloseWrite: without direct writes a FIN ends the relay
+	got, err := io.ReadAll(io.LimitReader(up, int64(len(payload))))
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("up read %d bytes (%v), want %d", len(got), err, len(payload))
+	}
+	_, _ = io.WriteString(up, "back")
+	if got := readN(t, down, 4); got != "back" {
+		t.Fatalf("down read %q", got)
+	}
+	if n := wf.n.Load(); n != int64(len(payload))+4 {
+		t.Fatalf("the write filters saw %d bytes, want %d", n, len(payload)+4)
 	}
 }
