@@ -28,6 +28,9 @@ const (
 	ReadyTimeout = 2 * time.Minute
 )
 
+// answerTimeout is AnswerTimeout; tests shorten it.
+var answerTimeout = AnswerTimeout //nolint:gochecknoglobals // a constant that tests shorten
+
 // ErrNoPeer is returned by Dial when no ferry serves the socket.
 var ErrNoPeer = errors.New("upgrade: no running ferry")
 
@@ -231,7 +234,7 @@ type Handover struct {
 // no ferry serves it (no file, or nobody listening); any other error
 // means one may but did not answer.
 func Dial(path string) (*Handover, error) {
-	c, err := net.DialTimeout("unixpacket", path, AnswerTimeout)
+	c, err := net.DialTimeout("unixpacket", path, answerTimeout)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, ErrNoPeer
@@ -243,7 +246,7 @@ func Dial(path string) (*Handover, error) {
 		_ = uc.Close()
 		return nil, fmt.Errorf("upgrade: %s: the running ferry did not hand its listeners over: %w", path, err)
 	}
-	_ = uc.SetDeadline(time.Now().Add(AnswerTimeout))
+	_ = uc.SetDeadline(time.Now().Add(answerTimeout))
 	if err := writeMsg(uc, message{Op: "listeners", Pid: os.Getpid()}, nil); err != nil {
 		return fail(err)
 	}
@@ -283,7 +286,7 @@ func Dial(path string) (*Handover, error) {
 // waits until it stopped accepting and released reconfig.sock.
 func (h *Handover) Ready() error {
 	defer h.c.Close() //nolint:errcheck // the exchange is over
-	_ = h.c.SetDeadline(time.Now().Add(AnswerTimeout))
+	_ = h.c.SetDeadline(time.Now().Add(answerTimeout))
 	if err := writeMsg(h.c, message{Op: "ready", Pid: os.Getpid()}, nil); err != nil {
 		return fmt.Errorf("upgrade: telling the old ferry (pid %d): %w", h.Pid, err)
 	}

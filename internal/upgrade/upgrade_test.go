@@ -173,3 +173,20 @@ func TestCloseCutsAnExchangeShort(t *testing.T) {
 		t.Fatal("handed over after Close")
 	}
 }
+
+// A process on the socket that never answers (a hung ferry) is an error,
+// not "no ferry": the new process must not bind beside it unasked.
+func TestSilentPeerIsAnError(t *testing.T) {
+	defer func(d time.Duration) { answerTimeout = d }(answerTimeout)
+	answerTimeout = 200 * time.Millisecond
+	path := filepath.Join(t.TempDir(), SocketName)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() //nolint:errcheck // test listener
+	_, err = Dial(path)
+	if err == nil || errors.Is(err, ErrNoPeer) || !strings.Contains(err.Error(), "did not hand its listeners over") {
+		t.Fatalf("Dial to a silent peer: %v", err)
+	}
+}
