@@ -108,6 +108,19 @@ func (p *ferryProc) waitExit(t *testing.T) {
 	}
 }
 
+// waitFail waits for the process to exit non-zero, having printed want.
+func (p *ferryProc) waitFail(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("ferry pid %d did not exit:\n%s", p.cmd.Process.Pid, p.logs())
+	}
+	if p.err == nil || !strings.Contains(p.logs(), want) {
+		t.Fatalf("ferry pid %d exited with %v, want a failure saying %q:\n%s", p.cmd.Process.Pid, p.err, want, p.logs())
+	}
+}
+
 // tally counts the load's outcomes.
 type tally struct {
 	ok, lost, retried atomic.Int64
@@ -251,9 +264,10 @@ func h2Client(addr string, id int, stop <-chan struct{}, tl *tally) {
 
 // TestZeroLossReloadUpgradeStop is issue 12's done-means: under a steady
 // keep-alive load (three HTTP/1.1 and two h2c clients, each one request
-// at a time), (a) a SIGHUP that changes a route, (b) a smooth upgrade to
-// a second ferry process and (c) SIGTERM of the old process while it
-// drains lose no request. What counts as a loss is in h1Client and
+// at a time), (a) a SIGHUP that changes a route, a new ferry that fails
+// after receiving the sockets, (b) a smooth upgrade to a second ferry
+// process and (c) SIGTERM of the old process while it drains lose no
+// request. What counts as a loss is in h1Client and
 // h2Client; the only retry allowed is an idempotent request that got no
 // response byte on a reused connection that closed.
 func TestZeroLossReloadUpgradeStop(t *testing.T) {
@@ -347,6 +361,17 @@ ferry:
 		return body == "new route"
 	})
 	progress("load after the reload")
+
+	// A new ferry that fails after receiving the sockets (its listener
+	// has another name) exits 1; the old one serves on, losing nothing.
+	bad := filepath.Join(filepath.Dir(cfg), "renamed.yaml")
+	if err := os.WriteFile(bad, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	failed := startFerry(t, bin, bad)
+	failed.waitFail(t, "hands over the listeners [http]")
+	old.waitLog(t, "the old ferry's notice", regexp.MustCompile(`the new ferry did not start; serving on`))
+	progress("load after a failed upgrade")
 
 	// (b) A second ferry with the same config takes the listener over.
 	next := startFerry(t, bin, cfg)
