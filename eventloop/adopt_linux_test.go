@@ -2,8 +2,10 @@ package eventloop
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,5 +194,51 @@ func TestAdoptionRefusals(t *testing.T) {
 	if _, err := New([]*Listener{l}, Options{Inherit: [][]int{{fd}}}); err == nil ||
 		!strings.Contains(err.Error(), "configured for 127.0.0.1:1") {
 		t.Fatalf("another port: %v", err)
+	}
+}
+
+// With reuse_port each loop has a socket of its own: all of them are
+// handed over, and a new engine with fewer loops than sockets is refused
+// (a socket nobody polled would hold its queue).
+func TestAdoptReusePortSockets(t *testing.T) {
+	hold, port, err := reservePort(net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(hold) //nolint:errcheck // the reservation
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	l1 := &Listener{Name: "t", Address: addr, Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	old := runEngine(t, l1, Options{Loops: 2, ReusePort: true, Tracker: conn.NewTracker(0)})
+	fds, err := old.ListenerFiles()
+	if err != nil || len(fds[0]) != 2 {
+		t.Fatalf("ListenerFiles = %v, %v; want 2 sockets", fds, err)
+	}
+	defer closeAll(fds)
+
+	few := &Listener{Name: "t", Address: addr}
+	e, err := New([]*Listener{few}, Options{Loops: 1, Tracker: conn.NewTracker(0), Inherit: fds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err == nil || !strings.Contains(err.Error(), "hands over 2 sockets") {
+		_ = e.Stop(context.Background())
+		t.Fatalf("1 loop over 2 sockets: %v", err)
+	}
+
+	f2 := make(tagFactory, 16)
+	l2 := &Listener{Name: "t", Address: addr, Filters: []filterchain.NetworkFilterFactory{f2, cmdFactory{marks: &marks{}}}}
+	next := runEngine(t, l2, Options{Loops: 2, ReusePort: true, Tracker: conn.NewTracker(0), Inherit: fds})
+	if n, err := old.StopAccepting(); err != nil || n != 2 {
+		t.Fatalf("StopAccepting = %d, %v; want 2", n, err)
+	}
+	for range 8 { // spread over both sockets by the kernel's hash
+		c := dial(t, addr)
+		echoOK(t, c, bufio.NewReader(c), "x")
+		<-f2
+	}
+	if got, err := next.ListenerFiles(); err != nil || len(got[0]) != 2 {
+		t.Fatalf("the adopter hands over %v, %v; want 2 sockets", got, err)
+	} else {
+		closeAll(got)
 	}
 }
