@@ -31,8 +31,12 @@ type upConn struct {
 	// access log (accesslog.go).
 	local string
 	// tun is set once the connection was upgraded: its bytes and close
-	// are the relay's (upgrade.go).
-	tun *tunnel
+	// are the relay's (upgrade.go). releaseAtClose: the stream let the
+	// connection go while the relay still flushes it; the pool gets it
+	// back at its close event, not with a CloseNow that would cut the
+	// flush.
+	tun            *tunnel
+	releaseAtClose bool
 }
 
 // onUpstreamConnect sets a new upstream connection up and returns its
@@ -54,6 +58,10 @@ func (u *upConn) attach(s *stream) { u.s = s }
 // at once or, inside OnData, once OnData knows what is left unread.
 func (u *upConn) release(pc *upstream.PooledConn[*upConn], reusable bool) {
 	u.s = nil
+	if u.tun != nil && !pc.C.Gone() {
+		u.releaseAtClose = true
+		return
+	}
 	if u.inData {
 		u.releaseWant, u.releaseReuse = true, reusable
 		return
@@ -94,6 +102,10 @@ func (u *upConn) OnEvent(ev filterchain.ConnectionEvent) {
 	u.mUpConnClose()
 	if u.tun != nil {
 		u.tun.r.Closed(relay.Up, ev)
+		if u.releaseAtClose {
+			u.releaseAtClose = false
+			u.pc.Release(false)
+		}
 		return
 	}
 	if s := u.s; s != nil {

@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -216,5 +218,57 @@ func TestListenerUpgrades(t *testing.T) {
 		if got := listenerUpgrades(tc.in); !slices.Equal(got, tc.want) || (got == nil) != (tc.want == nil) {
 			t.Errorf("listenerUpgrades(%+v) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestWebSocketToATLSCluster: an upgrade to a cluster with TLS to its
+// hosts: the upstream side of the relay is written through its record
+// layer (no direct writes), and messages and the close handshake pass.
+func TestWebSocketToATLSCluster(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.SetReadLimit(1 << 20)
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
+	files := writeFiles(t, map[string][]byte{"ca.pem": ca})
+	cfg := mustConfig(t, fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],
+		"listeners":[{"name":"l","address":"127.0.0.1:0","filter_chains":[{"filters":[
+		{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}],"tls_context":{"status":true,"ca_cert":%q}}]}}`,
+		up.Listener.Addr().String(), files["ca.pem"]))
+	cfg.ApplyDefaults()
+	a := startApp(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+a.Addrs()[0].String()+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(1 << 20)
+	for i := range 200 {
+		msg := bytes.Repeat([]byte{byte(i)}, 1+i*1000)
+		if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, got, err := c.Read(ctx); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("message %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
 	}
 }
