@@ -128,7 +128,9 @@ func (s *stream) overloaded(l upstream.Limit) Error {
 
 // releaseAttempt runs when an attempt lets go of its upstream
 // (detachUpstream): its max_requests slot, a max_retries slot (unless the
-// Retry phase is starting the retried attempt), the per-try timer.
+// Retry phase is starting the retried attempt), the per-try timer, and a
+// back-off the stream no longer waits for (it failed or went away; the
+// Retry phase arms its back-off after its own detach).
 func (s *stream) releaseAttempt() {
 	if b := s.rt.reqSlot; b != nil {
 		s.rt.reqSlot = nil
@@ -140,9 +142,7 @@ func (s *stream) releaseAttempt() {
 		s.rt.retrySlot = nil
 		b.Release(upstream.LimitRetries)
 	}
-	if s.rt.timer == timerPerTry {
-		s.stopRetryTimer()
-	}
+	s.stopRetryTimer()
 }
 
 // wantRetry decides whether failure e is retried (fail's step 1).

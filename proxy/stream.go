@@ -399,7 +399,9 @@ func (s *stream) downRecvHeader() Phase {
 		return s.chooseHost()
 	}
 	// On the loop from here: the body path reads the policy (retry.go).
-	s.rt.policy = s.route.Cluster().Retry
+	if ca := s.route.Cluster(); ca != nil {
+		s.rt.policy = ca.Retry
+	}
 	if s.cluster.Spec.Breakers.MaxRequests > 0 && !s.admitRequest() {
 		return s.fail(s.overloaded(upstream.LimitRequests), inPhase)
 	}

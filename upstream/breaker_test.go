@@ -120,3 +120,34 @@ func TestPoolMaxConnectionsAcrossHostsAndLoops(t *testing.T) {
 		t.Fatalf("after a close: %v, %d dials; want a dial", late.err, len(e.d.pending))
 	}
 }
+
+// TestBreakerKeptAcrossReload: a reload that keeps a cluster's name keeps
+// its Breaker, so what is in flight stays counted against the new limits;
+// a cluster that is new gets its own.
+func TestBreakerKeptAcrossReload(t *testing.T) {
+	m := NewManager()
+	if err := m.Update([]ClusterSpec{{Name: "c", Hosts: hosts("10.0.0.1:80"), Breakers: Thresholds{MaxRequests: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	old := m.Get("c")
+	if !old.Breaker().TryAcquire(LimitRequests, old.Limit(LimitRequests)) {
+		t.Fatal("first request refused")
+	}
+	if err := m.Update([]ClusterSpec{{Name: "c", Hosts: hosts("10.0.0.2:80"), Breakers: Thresholds{MaxRequests: 2}},
+		{Name: "d", Hosts: hosts("10.0.0.3:80")}}); err != nil {
+		t.Fatal(err)
+	}
+	c := m.Get("c")
+	if c.Breaker() != old.Breaker() || c.Limit(LimitRequests) != 2 || m.Get("d").Breaker() == c.Breaker() {
+		t.Fatal("the reload did not keep the cluster's breaker with the new limit, or shared it")
+	}
+	if !c.Breaker().TryAcquire(LimitRequests, c.Limit(LimitRequests)) || c.Breaker().TryAcquire(LimitRequests, c.Limit(LimitRequests)) {
+		t.Fatal("the request in flight before the reload is not counted against the new limit of 2")
+	}
+	for range 2 {
+		c.Breaker().Release(LimitRequests)
+	}
+	if c.Breaker().Open(LimitRequests) != 0 {
+		t.Fatalf("%d open after every release", c.Breaker().Open(LimitRequests))
+	}
+}
