@@ -106,7 +106,7 @@ var kinds = [kindCount]kindInfo{
 	KindNoHealthyHost: {name: "no_healthy_upstream", status: 503, counter: "local_reply_no_healthy_upstream",
 		grpc: 14, when: "the cluster has no healthy host (other than the one a retry avoids)"},
 	KindOverflow: {name: "overflow", status: 503, counter: "local_reply_overflow", extra: "x-ferry-overloaded: true\r\n",
-		grpc: 8, when: "a circuit breaker of the cluster refused the request (max_pending_requests, max_requests; max_connections only on a loop holding no connection to the host, else requests wait), or the worker pool did, or a request body could not be buffered; the reply carries x-ferry-overloaded: true and its body names the limit, counted in overload_<limit>. Without circuit_breakers nothing is refused: requests wait for a connection (a dial the process cannot start now is tried again), bounded by the listeners' admission"},
+		grpc: 8, when: "a circuit breaker of the cluster refused the request (max_pending_requests, max_requests; max_connections only on a loop holding no connection to the host, else requests wait), or the worker pool was closed (the engine stopping; a busy pool is waited for), or a request body could not be buffered; the reply carries x-ferry-overloaded: true and its body names the limit, counted in overload_<limit>. Without circuit_breakers nothing is refused: requests wait for a connection (a dial the process cannot start now is tried again), bounded by the listeners' admission"},
 	KindConnectFailed: {name: "upstream_connect_failed", status: 503, counter: "local_reply_upstream_connect_failed", retry: true,
 		grpc: 14, when: "the upstream connection could not be opened; retried under a retry_policy with connect-failure, 5xx or gateway-error"},
 	KindUpstreamTimeout: {name: "upstream_timeout", status: 504, counter: "local_reply_upstream_timeout", retry: true,
@@ -203,7 +203,7 @@ var (
 	errBadTarget         = errors.New("the request target is not a path or http(s) URI ferry can route, or it climbs above the root")
 	errBodyTooLarge      = errors.New("the request body is larger than the limit")
 	errRequestSlow       = errors.New("the request was not received in time")
-	errWorkersBusy       = errors.New("worker pool saturated")
+	errWorkersClosed     = errors.New("worker pool closed")
 	errUpstreamSlow      = errors.New("upstream did not answer in time")
 	errUpstreamMalformed = errors.New("malformed response from upstream")
 	errUpstreamChunked   = errors.New("malformed chunked body from upstream")

@@ -16,7 +16,7 @@ func (s *stream) countOverload(e *Error) {
 	switch {
 	case errors.As(e.Err, &le):
 		s.srv.stats.countOverload(le.What)
-	case e.Err == errWorkersBusy:
+	case e.Err == errWorkersClosed:
 		s.srv.stats.countOverload("worker_pool")
 	}
 }

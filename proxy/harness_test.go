@@ -30,6 +30,8 @@ type harness struct {
 	addr    string
 	// clusters is the live cluster set, for reloads.
 	clusters *upstream.Manager
+	// tracker counts the engine's sockets.
+	tracker *conn.Tracker
 }
 
 // setup tweaks the harness before start.
@@ -40,6 +42,8 @@ type setup struct {
 	factory  proxy.FactoryConfig
 	conn     conn.Options
 	loops    int
+	// workers sizes the worker pool; zero is 64 workers and a queue of 64.
+	workers worker.Options
 }
 
 // startProxy runs ferry in front of the upstream addresses, with one catch-all
@@ -62,7 +66,10 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 	if mod != nil {
 		mod(st)
 	}
-	workers, err := worker.New(worker.Options{Size: 64, Queue: 64})
+	if st.workers.Size == 0 && st.workers.Queue == 0 {
+		st.workers = worker.Options{Size: 64, Queue: 64}
+	}
+	workers, err := worker.New(st.workers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +101,7 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, eng: eng, srv: srv, workers: workers, addr: eng.Addrs()[0].String(), clusters: clusters}
+	h := &harness{t: t, eng: eng, srv: srv, workers: workers, addr: eng.Addrs()[0].String(), clusters: clusters, tracker: tracker}
 	t.Cleanup(h.stop)
 	return h
 }

@@ -171,7 +171,9 @@ type loopState struct {
 	free []*stream
 	// conns lists the loop's open client connections (drain.go).
 	conns *downstream
-	_     [32]byte // keep loops' states on separate cache lines
+	// wait holds the loop's streams waiting for a worker (schedule.go).
+	wait workerWait
+	_    [32]byte // keep loops' states on separate cache lines
 }
 
 // maxFreeStreams bounds each loop's free list.

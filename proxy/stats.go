@@ -12,6 +12,8 @@ type Stats struct {
 	upstreamConns, h2Conns, h2ConnErrors, h2Abuse          *stats.Counter
 	filterReplyDropped                                     *stats.Counter
 	active                                                 *stats.Gauge
+	// workerWaiting counts the streams waiting for a worker (schedule.go).
+	workerWaiting *stats.Gauge
 	// failures are the counters of the failure kinds (errors.go), by Kind.
 	failures [kindCount]*stats.Counter
 	// retryStats count retries and overload replies (retry.go).
@@ -40,6 +42,7 @@ func newStats() *Stats {
 		h2ConnErrors:     s.Counter("downstream_cx_http2_protocol_error"),
 		h2Abuse:          s.Counter("downstream_cx_http2_backlog_overflow"),
 		active:           s.Gauge("downstream_rq_active"),
+		workerWaiting:    s.Gauge("scheduler_worker_waiting"),
 
 		filterReplyDropped: s.Counter("filter_reply_dropped"),
 	}
