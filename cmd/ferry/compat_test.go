@@ -175,16 +175,16 @@ func writeConfig(t *testing.T, addr, listenerExtra, clusterExtra string) string 
 // ferry does not implement makes validate and start exit 1 naming its path
 // and what would go wrong; --allow-unimplemented runs without it, warning.
 func TestUnimplementedIsRefusedUnlessAllowed(t *testing.T) {
-	const path = "cluster_manager.clusters[0].health_check: not implemented: unhealthy hosts would stay in rotation"
-	f := writeConfig(t, "127.0.0.1:0", "", `,"health_check":{"protocol":"Http1","interval":"5s"}`)
+	const path = "cluster_manager.clusters[0].slow_start: not implemented: new hosts would take their full share at once instead of ramping up"
+	f := writeConfig(t, "127.0.0.1:0", "", `,"slow_start":{"mode":"duration","slow_start_duration":"30s"}`)
 	for _, cmd := range []string{"validate", "start"} {
 		o := runFerry(cmd, "-c", f)
 		if o.code != 1 || !strings.Contains(o.err, path) {
 			t.Errorf("%s: exit %d, error %q; want exit 1 naming %q", cmd, o.code, o.err, path)
 		}
 		o = runFerry(cmd, "-c", f, "--allow-unimplemented")
-		if o.code != 0 || len(o.warnings) != 1 || !strings.Contains(o.warnings[0], "cluster_manager.clusters[0].health_check: not implemented") {
-			t.Errorf("%s --allow-unimplemented: exit %d, warnings %q; want exit 0 and the health_check warning", cmd, o.code, o.warnings)
+		if o.code != 0 || len(o.warnings) != 1 || !strings.Contains(o.warnings[0], "cluster_manager.clusters[0].slow_start: not implemented") {
+			t.Errorf("%s --allow-unimplemented: exit %d, warnings %q; want exit 0 and the slow_start warning", cmd, o.code, o.warnings)
 		}
 	}
 }
