@@ -243,13 +243,16 @@ func (s *stream) replayable(p *router.RetryPolicy) bool {
 // keepBody copies request body bytes for a replay while the route has a
 // retry policy, up to its buffer limit; past it the request is not
 // replayable and the copy is dropped. Called for every body piece
-// forwarded (forwardBody).
+// forwarded (forwardBody). What it keeps is bounded by the limit times the
+// streams the listeners admit; a stream on the free list keeps at most
+// 16 KiB of it (reset).
 func (s *stream) keepBody(b []byte) {
 	p := s.rt.policy
 	if p == nil || s.rt.tooLong {
 		return
 	}
-	if len(s.replay)+len(b) > p.BufferLimit {
+	if len(s.replay)+len(b) > p.BufferLimit || !p.NonIdempotent && !s.idempotent() {
+		// Past the bound, or a method never replayed: nothing is kept.
 		s.rt.tooLong = true
 		s.replay = s.replay[:0]
 		return

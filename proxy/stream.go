@@ -58,7 +58,7 @@ type stream struct {
 	// re-made), the request and response pipes, the encoded heads.
 	timeout  conn.Timer // the route timeout (lifecycle.go)
 	retryT   conn.Timer // a retry's back-off or per-try timeout (retry.go)
-	replay   []byte     // the request body kept for a retry (retry.go); trimmed past 64 KiB
+	replay   []byte     // the request body kept for a retry (retry.go); trimmed past 16 KiB
 	reqTimer conn.Timer // the whole-request timeout (RequestTimeout)
 	reqPipe  pipe
 	respPipe pipe
@@ -213,7 +213,7 @@ func (s *stream) reset() {
 	s.pathBuf = trim(s.pathBuf, 4<<10)
 	s.normBuf = trim(s.normBuf, 4<<10)
 	s.h2pend = trim(s.h2pend, 64<<10)
-	s.replay = trim(s.replay, 64<<10)
+	s.replay = trim(s.replay, 16<<10)
 	s.respTrailers = s.respTrailers[:0]
 	s.hupPend = trim(s.hupPend, 64<<10)
 	s.hupCarry = trim(s.hupCarry, 64<<10)
