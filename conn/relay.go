@@ -178,7 +178,7 @@ func (l *Loop) sweepWriters() {
 		if c.direct.wait {
 			fd = c.fd()
 		}
-		fds = append(fds, pollFd{fd: int32(fd), events: pollOut}) //nolint:gosec // descriptors fit in int32
+		fds = append(fds, pollFd{fd: int32(fd), events: pollOut})
 	}
 	l.pollFds = fds
 	errno := ppoll(fds)

@@ -57,7 +57,7 @@ func BenchmarkBlockedWritersSweep(b *testing.B) {
 	b.Run("ppoll-all", func(b *testing.B) {
 		pfds := make([]pollFd, n)
 		for i, fd := range fds {
-			pfds[i] = pollFd{fd: int32(fd), events: pollOut} //nolint:gosec // small descriptors
+			pfds[i] = pollFd{fd: int32(fd), events: pollOut}
 		}
 		for b.Loop() {
 			if errno := ppoll(pfds); errno != 0 || pfds[0].revents != 0 {
