@@ -329,3 +329,30 @@ func TestConnectIsRefused(t *testing.T) {
 		t.Fatalf("%d upstream connections for a CONNECT", n)
 	}
 }
+
+// TestUpgradedConnectionHalfCloses: after the 101, the client's FIN
+// reaches the upstream as a FIN, and the upstream's answer after it still
+// reaches the client, then its own FIN (the relay's half-close).
+func TestUpgradedConnectionHalfCloses(t *testing.T) {
+	up := testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, _ string) bool {
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
+		got, _ := io.ReadAll(r) // until the client's FIN
+		_, _ = io.WriteString(c, "after-fin:"+string(got))
+		return false
+	})
+	h := startProxy(t, []string{up.Addr()}, nil)
+	c := h.dial()
+	r := bufio.NewReader(c)
+	resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", "GET")
+	if resp.StatusCode != 101 {
+		t.Fatalf("got %d", resp.StatusCode)
+	}
+	_, _ = io.WriteString(c, "last words")
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || string(got) != "after-fin:last words" {
+		t.Fatalf("read %q, %v; want the upstream's answer after the FIN, then EOF", got, err)
+	}
+}
