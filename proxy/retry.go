@@ -27,6 +27,11 @@ import (
 //     (Cluster.PickExcluding), after a jittered exponential back-off on
 //     the loop's timer wheel (never a sleeping goroutine), when the
 //     request can be replayed (replayable) and max_retries has room.
+//     Over an HTTP/2 upstream (upstream_h2.go) it retries connect failures
+//     and resets of body-less requests only: the status retry
+//     (retryResponse), the per-try timer and the body replay
+//     (attemptStarted) hook into the HTTP/1.1 path's readResponseHead and
+//     sendHead, and h2upSend has no such hook yet.
 //
 // Circuit breakers (upstream/breaker.go) are counted here on the proxy's
 // side for max_requests (from the pool request to the detach of each
@@ -234,6 +239,9 @@ func (s *stream) replayable(p *router.RetryPolicy) bool {
 	}
 	if !s.hasBody() {
 		return true
+	}
+	if s.d.f.upH2 {
+		return false // the HTTP/2 upstream path (upstream_h2.go) does not replay a kept body yet
 	}
 	// An HTTP/2 body of unstated length is re-stated as chunked (Chunked).
 	return s.reqState == stateDone && !s.req.Chunked && !s.rt.tooLong &&
