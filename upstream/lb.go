@@ -206,9 +206,9 @@ func (b *balancer) draw(exclude *Host) int {
 		}
 		return int(b.schedule[(b.next.Add(1)-1)%uint64(len(b.schedule))])
 	case LeastRequest:
-		return b.twoChoices(exclude)
+		return b.twoChoices(exclude, activeRequests)
 	case LeastConnection:
-		return b.twoChoicesConns(exclude)
+		return b.twoChoices(exclude, openConns)
 	default:
 		return int((b.next.Add(1) - 1) % uint64(n))
 	}
@@ -229,8 +229,11 @@ func (b *balancer) search(r uint64) int {
 }
 
 // twoChoices draws two distinct hosts and returns the less loaded usable
-// one, or an unusable one when neither is usable. n >= 2.
-func (b *balancer) twoChoices(exclude *Host) int {
+// one by m (requests in flight for LeastRequest, open connections for
+// LeastConnection), or an unusable one when neither is usable. n >= 2.
+// The measure is a constant switch rather than a func value so that load
+// inlines and the pick stays a direct call.
+func (b *balancer) twoChoices(exclude *Host, m loadMeasure) int {
 	n := len(b.hosts)
 	i := fastrand.Intn(n)
 	j := fastrand.Intn(n - 1)
@@ -241,7 +244,7 @@ func (b *balancer) twoChoices(exclude *Host) int {
 	switch {
 	case ui && uj:
 		// (ai+1)/wi <= (aj+1)/wj, without division.
-		ai, aj := load(b.hosts[i]), load(b.hosts[j])
+		ai, aj := m.load(b.hosts[i]), m.load(b.hosts[j])
 		if ai*b.weights[j] <= aj*b.weights[i] {
 			return i
 		}
@@ -253,9 +256,22 @@ func (b *balancer) twoChoices(exclude *Host) int {
 	}
 }
 
-// load is Active()+1, never below 1.
-func load(h *Host) uint64 {
-	a := h.Active()
+// loadMeasure is what twoChoices compares per unit of weight.
+type loadMeasure uint8
+
+const (
+	activeRequests loadMeasure = iota // Host.Active: LeastRequest
+	openConns                         // Host.Conns, summed over all loops: LeastConnection
+)
+
+// load is the host's measure plus one, never below 1.
+func (m loadMeasure) load(h *Host) uint64 {
+	var a int64
+	if m == openConns {
+		a = h.Conns()
+	} else {
+		a = h.Active()
+	}
 	if a < 0 {
 		a = 0
 	}
