@@ -207,7 +207,7 @@ type ProxyConfig struct {
 	// UpstreamProtocol is the protocol spoken to upstream hosts: "Http1".
 	// "Auto" and empty mean Http1 too (ferry's upstream side is HTTP/1.1);
 	// "Http2" is cleartext HTTP/2 with prior knowledge (h2c).
-	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty" note:"Http1 and Http2 (h2c, prior knowledge); Auto and empty mean Http1"`
+	UpstreamProtocol string `json:"upstream_protocol,omitempty" yaml:"upstream_protocol,omitempty" note:"Http1 and Http2 (h2c with prior knowledge to a plain cluster, h2 by ALPN to a cluster with TLS); Auto and empty mean Http1"`
 	// RouterConfigName names the route table (servers[].routers[]) this
 	// proxy uses. Required.
 	RouterConfigName string `json:"router_config_name,omitempty" yaml:"router_config_name,omitempty"`

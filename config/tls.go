@@ -37,7 +37,7 @@ type UpstreamTLSConfig struct {
 	// MaxVersion is the highest TLS version.
 	MaxVersion string `json:"max_version,omitempty" yaml:"max_version,omitempty" note:"TLS_AUTO, TLSv1_2 or TLSv1_3; default TLS 1.3"`
 	// ALPN lists ALPN protocols, separated by ",".
-	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty" note:"http/1.1 (the default offer); h2 is refused while ferry speaks HTTP/1.1 to TLS upstreams"`
+	ALPN string `json:"alpn,omitempty" yaml:"alpn,omitempty" note:"h2 and http/1.1; each connection offers its own protocol alone: h2 for an Http2 proxy (h2 over TLS), http/1.1 otherwise; absent: both"`
 	// Ticket is the session ticket key.
 	Ticket string `json:"ticket,omitempty" yaml:"ticket,omitempty" ferry:"ignored" why:"session ticket keys are a TLS server's; ferry resumes sessions with hosts from a session cache per cluster"`
 	// Fallback is MOSN's fallback when the certificate fails to load.

@@ -288,19 +288,13 @@ func (v *validator) upstreamProtocol(name, path string, proxy bool) {
 			v.p.add(path, `"Http2" per route is not supported; set upstream_protocol on the listener's proxy filter`)
 			return
 		}
-		// HTTP/2 upstreams are h2c: a cluster meant to be TLS must not be
-		// reached in plain text (h2 over TLS by ALPN is not implemented).
-		cm := &v.c.ClusterManager
-		for i := range cm.Clusters {
-			cl := &cm.Clusters[i]
-			if cl.TLSContext != nil && cl.TLSContext.Status || cl.ClusterManagerTLS && cm.TLSContext != nil && cm.TLSContext.Status {
-				v.p.add(path, `"Http2" upstreams are cleartext (h2c) only, and cluster `+strconv.Quote(cl.Name)+
-					" has TLS: h2 over TLS is not implemented yet")
-			}
-		}
+		// h2c to a plain cluster; h2 by ALPN to a cluster with TLS
+		// (ClusterTLS offers it unless the cluster's alpn leaves it out;
+		// a host that does not choose it fails the dial).
 		return
 	}
-	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry speaks Http1 or Http2 (h2c) to upstream hosts (Auto and empty mean Http1)")
+	v.p.add(path, "unsupported protocol "+strconv.Quote(name)+"; ferry speaks Http1 or Http2 (h2c, or h2 by ALPN to a "+
+		"cluster with TLS) to upstream hosts (Auto and empty mean Http1)")
 }
 
 // durations reports every negative Duration in v, found at path.

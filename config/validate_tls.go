@@ -429,6 +429,13 @@ type ClientTLS struct {
 	// Reload reads the files again and builds Config anew with the same
 	// settings, or fails with the problems found, each with its path.
 	Reload func() (*tls.Config, error)
+	// H2 is whether the cluster's HTTP/2 connections (an Http2 proxy's)
+	// may offer ALPN "h2": alpn absent, or naming it. Config.NextProtos
+	// is what its HTTP/1.1 connections offer: "http/1.1" when alpn is
+	// absent or names it, none otherwise (a host then speaks HTTP/1.1).
+	// Each kind of connection offers its own protocol alone, so that a
+	// host never picks one the connection's pool does not speak.
+	H2 bool
 }
 
 // ClusterTLS checks the TLS of cluster ci of cm and builds it; nil when the
@@ -455,10 +462,9 @@ func ClusterTLS(cm *ClusterManager, ci int, add func(path, msg string)) *ClientT
 	if c == nil || !c.Status {
 		return nil
 	}
-	// What ferry speaks to TLS upstreams, as ALPN IDs: HTTP/1.1 only,
-	// until h2 is chosen by ALPN (the HTTP/2 upstream's to add, from what
-	// the cluster's users speak).
-	return clientContext(c, p, []string{"http/1.1"}, add)
+	// What ferry speaks to TLS upstreams, as ALPN IDs: h2 on an Http2
+	// proxy's connections, http/1.1 on the others (ClientTLS.H2).
+	return clientContext(c, p, []string{"h2", "http/1.1"}, add)
 }
 
 // clientContext checks and builds one cluster context; speak is what the
@@ -514,29 +520,30 @@ func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path
 	tlsParams(cfg, tlsParamFields{c.MinVersion, c.MaxVersion, c.CipherSuites, c.EcdhCurves},
 		"a TLS 1.2 host could not be reached", fail)
 
-	// ALPN: what the cluster's users speak, http/1.1 today.
-	cfg.NextProtos = speak
+	// ALPN: what the cluster's users speak, each kind of connection its
+	// own (ClientTLS.H2).
+	offer := speak
 	if c.ALPN != "" {
-		var protos []string
+		offer = nil
 		for _, name := range strings.Split(c.ALPN, ",") {
 			name = strings.ToLower(strings.TrimSpace(name))
-			switch {
-			case slices.Contains(speak, name):
-				protos = append(protos, name)
-			case name == "h2":
-				fail("alpn", `"h2" is not offered to TLS upstreams yet: ferry speaks HTTP/1.1 to a cluster's hosts `+
-					`over TLS, and a host choosing h2 would be sent HTTP/1.1; offer http/1.1`)
-			default:
+			if !slices.Contains(speak, name) {
 				fail("alpn", "unknown or unspoken protocol "+strconv.Quote(name)+"; ferry speaks "+
 					strings.Join(speak, ", ")+" to upstreams")
+				continue
 			}
+			offer = append(offer, name)
 		}
-		cfg.NextProtos = protos
+	}
+	cfg.NextProtos = nil
+	if slices.Contains(offer, "http/1.1") {
+		cfg.NextProtos = []string{"http/1.1"}
 	}
 	if bad {
 		return nil
 	}
-	ct := &ClientTLS{Path: p, Config: cfg, InsecureSkip: c.InsecureSkip, Key: hex.EncodeToString(key.Sum(nil))}
+	ct := &ClientTLS{Path: p, Config: cfg, InsecureSkip: c.InsecureSkip, Key: hex.EncodeToString(key.Sum(nil)),
+		H2: slices.Contains(offer, "h2")}
 	for _, v := range []string{c.CACert, c.CertChain, c.PrivateKey} {
 		if v != "" && !isInlinePEM(v) {
 			ct.Files = append(ct.Files, v)

@@ -52,7 +52,8 @@ func TestClusterTLSValidation(t *testing.T) {
 		{"unknown cipher", ctx(`,"cipher_suites":"RC4-MD5"`), p + `.cipher_suites: unknown cipher suite "RC4-MD5"`},
 		{"only TLS 1.3 ciphers", ctx(`,"cipher_suites":"AES128-GCM-SHA256"`), p + ".cipher_suites: names no TLS 1.2 cipher suite, so a TLS 1.2 host could not be reached"},
 		{"unknown curve", ctx(`,"ecdh_curves":"p224"`), p + `.ecdh_curves: unknown curve "p224"`},
-		{"h2", ctx(`,"alpn":"h2,http/1.1"`), p + `.alpn: "h2" is not offered to TLS upstreams yet: ferry speaks HTTP/1.1`},
+		{"h2", ctx(`,"alpn":"h2,http/1.1"`), ""},
+		{"h2 alone", ctx(`,"alpn":"h2"`), ""},
 		{"unknown ALPN", ctx(`,"alpn":"spdy/3"`), p + `.alpn: unknown or unspoken protocol "spdy/3"`},
 		{"provider type", ctx(`,"type":"babassl"`), p + ".type: not implemented"},
 		{"fallback is strict", ctx(`,"fall_back":true`), p + ".fall_back: not implemented: a cluster whose certificate failed to load would be dialled in plain text"},
@@ -133,5 +134,35 @@ func TestClusterTLSBuilds(t *testing.T) {
 	changed := ClusterTLS(cm, 0, add)
 	if rotated.Key == a.Key || changed.Key == rotated.Key {
 		t.Fatal("the key missed a new CA file or a changed setting")
+	}
+
+	// The watched files, and Reload reading them again.
+	if len(a.Files) != 1 || a.Files[0] != caFile || a.Reload == nil {
+		t.Fatalf("files %q", a.Files)
+	}
+	if cfg, err := a.Reload(); err != nil || cfg.RootCAs == nil || cfg.RootCAs.Equal(a.Config.RootCAs) {
+		t.Fatalf("reload: %v, roots unchanged %v", err, cfg != nil && cfg.RootCAs.Equal(a.Config.RootCAs))
+	}
+	if err := os.WriteFile(caFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reload(); err == nil || err.Error() != "cluster_manager.clusters[0].tls_context.ca_cert: no PEM certificate found" {
+		t.Fatalf("reload of a bad CA file: %v", err)
+	}
+}
+
+// TestClusterTLSALPN: each kind of connection offers its own protocol:
+// http/1.1 on Config (HTTP/1.1 pools), h2 through H2 (HTTP/2 pools), both
+// by default and as alpn restricts them.
+func TestClusterTLSALPN(t *testing.T) {
+	for alpn, want := range map[string]struct {
+		http1 string
+		h2    bool
+	}{"": {"http/1.1", true}, "h2,http/1.1": {"http/1.1", true}, "h2": {"", true}, "http/1.1": {"http/1.1", false}} {
+		cm := &ClusterManager{Clusters: []Cluster{{Name: "a", TLSContext: &UpstreamTLSConfig{Status: true, ALPN: alpn}}}}
+		ct := ClusterTLS(cm, 0, func(p, m string) { t.Fatalf("%s: %s", p, m) })
+		if got := strings.Join(ct.Config.NextProtos, ","); got != want.http1 || ct.H2 != want.h2 {
+			t.Errorf("alpn %q: HTTP/1.1 offers %q, h2 %v; want %q, %v", alpn, got, ct.H2, want.http1, want.h2)
+		}
 	}
 }

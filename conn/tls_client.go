@@ -44,6 +44,9 @@ type TLSDialerOptions struct {
 	// MaxPlaintext bounds the decrypted input held for the connection's
 	// filters, as TLSServer.MaxPlaintext. Zero means 64 KiB.
 	MaxPlaintext int
+	// H2 lets H2Dialer offer ALPN "h2" (the cluster's configuration
+	// allows it); without it H2Dialer's dials fail with ErrH2NotOffered.
+	H2 bool
 	// OnHandshakeError, when set, hears every dial whose handshake failed,
 	// with the host's address and the reason, on the loop. It must not
 	// block.
@@ -53,6 +56,14 @@ type TLSDialerOptions struct {
 // DefaultSessionCacheSize is the per-dialer (per-cluster) session cache's
 // capacity when the Config brings none.
 const DefaultSessionCacheSize = 256
+
+// ErrH2NotNegotiated is the reason of an H2Dialer dial whose host did not
+// choose h2 by ALPN: HTTP/2 over TLS needs it (RFC 9113, 3.2).
+var ErrH2NotNegotiated = errors.New("conn: the upstream did not agree to h2 by ALPN")
+
+// ErrH2NotOffered is the reason of an H2Dialer dial of a dialer whose
+// configuration does not offer h2 (a cluster's alpn without it).
+var ErrH2NotOffered = errors.New("conn: h2 is not among the ALPN protocols this cluster may offer")
 
 // ErrTLSHandshakeTimeout is the reason of a dial whose handshake did not
 // finish before the dial's timeout (connect plus handshake).
@@ -68,24 +79,33 @@ type TLSDialer struct {
 	// cfgs is the handshake configuration new dials take; SetConfig
 	// replaces it.
 	cfgs atomic.Pointer[clientConfigs]
+	h2   bool // H2Dialer may offer h2
 }
 
 // clientConfigs is one generation of a TLSDialer's configuration: the
-// base one and its copies naming each host.
+// base one, the HTTP/2 one, and their copies naming each host.
 type clientConfigs struct {
-	base   *tls.Config
+	base *tls.Config
+	// h2 is base offering ALPN "h2" alone (H2Dialer), sharing its session
+	// cache; nil when h2 is not offered.
+	h2     *tls.Config
 	mu     sync.Mutex
-	byAddr map[string]*tls.Config // base with the host's ServerName
+	byAddr [2]map[string]*tls.Config // base, h2: with the host's ServerName
 }
 
 // newClientConfigs clones cfg and gives it a session cache of its own
-// when it brings none.
-func newClientConfigs(cfg *tls.Config) *clientConfigs {
+// when it brings none, and the HTTP/2 copy when h2.
+func newClientConfigs(cfg *tls.Config, h2 bool) *clientConfigs {
 	cfg = cfg.Clone()
 	if cfg.ClientSessionCache == nil {
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(DefaultSessionCacheSize)
 	}
-	return &clientConfigs{base: cfg, byAddr: map[string]*tls.Config{}}
+	cs := &clientConfigs{base: cfg, byAddr: [2]map[string]*tls.Config{{}, {}}}
+	if h2 {
+		cs.h2 = cfg.Clone()
+		cs.h2.NextProtos = []string{"h2"}
+	}
+	return cs
 }
 
 // NewTLSDialer returns a TLSDialer, or an error naming the missing option.
@@ -98,8 +118,8 @@ func NewTLSDialer(o TLSDialerOptions) (*TLSDialer, error) {
 	case o.Submit == nil:
 		return nil, errors.New("conn: TLSDialerOptions.Submit is required")
 	}
-	d := &TLSDialer{tcp: o.TCP, onError: o.OnHandshakeError}
-	d.cfgs.Store(newClientConfigs(o.Config))
+	d := &TLSDialer{tcp: o.TCP, onError: o.OnHandshakeError, h2: o.H2}
+	d.cfgs.Store(newClientConfigs(o.Config, o.H2))
 	d.srv.Submit = o.Submit
 	d.srv.MaxPlaintext = o.MaxPlaintext
 	return d, nil
@@ -113,12 +133,44 @@ func (d *TLSDialer) Stats() *TLSStats { return &d.srv.Stats }
 // Dial implements Dialer. timeout bounds the connect and the handshake
 // together.
 func (d *TLSDialer) Dial(l *Loop, addr string, timeout time.Duration, h DialHandler) error {
-	cfg, err := d.configFor(addr)
+	return d.dial(l, addr, timeout, h, false)
+}
+
+func (d *TLSDialer) dial(l *Loop, addr string, timeout time.Duration, h DialHandler, h2 bool) error {
+	cfg, err := d.configFor(addr, h2)
 	if err != nil {
 		return err
 	}
-	return d.tcp.start(l, addr, timeout, h, &tlsDial{d: d, cfg: cfg, deadline: Now() + int64(timeout)})
+	return d.tcp.start(l, addr, timeout, h, &tlsDial{d: d, cfg: cfg, h2: h2, deadline: Now() + int64(timeout)})
 }
+
+// H2Capable is a Dialer that also dials for HTTP/2 over TLS: TLSDialer,
+// or a dialer built on one (upstream's multiplexed pool asks for it).
+type H2Capable interface {
+	// H2Dialer returns the Dialer of the HTTP/2 connections.
+	H2Dialer() Dialer
+}
+
+// H2Dialer returns the Dialer of the cluster's HTTP/2 connections (RFC
+// 9113, 3.2): d's, with ALPN offering "h2" alone. A host that does not
+// choose h2 fails the dial with ErrH2NotNegotiated, after a close_notify;
+// a dialer without TLSDialerOptions.H2 fails every dial with
+// ErrH2NotOffered. Same session cache, counters and Quiesce as d.
+func (d *TLSDialer) H2Dialer() Dialer { return (*tlsH2Dialer)(d) }
+
+// tlsH2Dialer is TLSDialer.H2Dialer's.
+type tlsH2Dialer TLSDialer
+
+// Dial implements Dialer.
+func (d *tlsH2Dialer) Dial(l *Loop, addr string, timeout time.Duration, h DialHandler) error {
+	if !d.h2 {
+		return fmt.Errorf("%w (dial %s)", ErrH2NotOffered, addr)
+	}
+	return (*TLSDialer)(d).dial(l, addr, timeout, h, true)
+}
+
+// Quiesce implements Dialer.
+func (d *tlsH2Dialer) Quiesce(ctx context.Context) error { return d.tcp.Quiesce(ctx) }
 
 // Quiesce implements Dialer: the TCP dialer's dials in flight, this
 // dialer's among them.
@@ -132,30 +184,35 @@ func (d *TLSDialer) Quiesce(ctx context.Context) error { return d.tcp.Quiesce(ct
 // resumed (a resumed session is not verified again). Dials under way and
 // open connections keep the configuration they started with. Any
 // goroutine.
-func (d *TLSDialer) SetConfig(cfg *tls.Config) { d.cfgs.Store(newClientConfigs(cfg)) }
+func (d *TLSDialer) SetConfig(cfg *tls.Config) { d.cfgs.Store(newClientConfigs(cfg, d.h2)) }
 
 // Config is the configuration new dials take (tests). Any goroutine.
 func (d *TLSDialer) Config() *tls.Config { return d.cfgs.Load().base }
 
-// configFor returns the handshake configuration for addr: the base one
-// when it names the server, else a copy naming the host, made once.
-func (d *TLSDialer) configFor(addr string) (*tls.Config, error) {
+// configFor returns the handshake configuration for addr, the HTTP/2 one
+// when h2: as it is when it names the server, else a copy naming the
+// host, made once.
+func (d *TLSDialer) configFor(addr string, h2 bool) (*tls.Config, error) {
 	cs := d.cfgs.Load()
-	if cs.base.ServerName != "" {
-		return cs.base, nil
+	base, i := cs.base, 0
+	if h2 {
+		base, i = cs.h2, 1
+	}
+	if base.ServerName != "" {
+		return base, nil
 	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cfg := cs.byAddr[addr]; cfg != nil {
+	if cfg := cs.byAddr[i][addr]; cfg != nil {
 		return cfg, nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("conn: dial %s: %w", addr, err)
 	}
-	cfg := cs.base.Clone() // shares the session cache
+	cfg := base.Clone() // shares the session cache
 	cfg.ServerName = host
-	cs.byAddr[addr] = cfg
+	cs.byAddr[i][addr] = cfg
 	return cfg, nil
 }
 
@@ -163,6 +220,7 @@ func (d *TLSDialer) configFor(addr string) (*tls.Config, error) {
 type tlsDial struct {
 	d        *TLSDialer
 	cfg      *tls.Config
+	h2       bool  // an H2Dialer's: the host must choose h2
 	deadline int64 // Now() at Dial plus the timeout
 	addr     string
 	h        DialHandler
@@ -209,6 +267,12 @@ func (td *tlsDial) open(gc gnet.Conn, l *Loop, addr string, h DialHandler) gnet.
 // handshaking on the loop.
 func (t *TLSConn) dialDone() gnet.Action {
 	td := t.dial
+	if td.h2 && t.alpn != "h2" {
+		// HTTP/2 over TLS only where ALPN chose it: the dial fails once
+		// the socket is gone (dialClosed), after a close_notify.
+		td.err = fmt.Errorf("%w (it chose %q)", ErrH2NotNegotiated, t.alpn)
+		return t.c.RunInCallback(func() { t.c.Close(filterchain.CloseFlush) })
+	}
 	td.delivered = true
 	return t.c.RunInCallback(func() { td.h.OnDialed(t.c) })
 }

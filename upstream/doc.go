@@ -92,14 +92,15 @@
 // (Drain: no new stream, closed when the last one ends) and PING answers;
 // the pool times idle connections (the cluster's idle timeout) and probes
 // them with PING, closing one that does not answer in time. The pool is
-// protocol-agnostic and dials through the same conn.Dialer. HTTP/2 over
-// TLS is prepared, not enabled: the proxy's OnConnect refuses a TLS
-// connection whose ALPN did not choose h2 (MuxConn.Refuse fails the
-// waiters, no redial) and sends :scheme https on one that did; what is
-// left is dialling a TLS cluster through its ClusterSpec.Dialer with "h2"
-// offered (MuxPool.dial refuses TLS clusters with ErrH2OverTLS until then,
-// and config refuses Http2 with a TLS cluster). Failing streams is the
-// handler's: the pool only forgets a closed connection.
+// protocol-agnostic and dials through a conn.Dialer: the manager's for a
+// plain cluster (h2c), and for a cluster with TLS (ClusterSpec.Dialer) its
+// HTTP/2 dialer (conn.H2Capable: ALPN offering "h2" alone; a host that
+// does not choose it fails the dial, conn.ErrH2NotNegotiated). A TLS
+// dialer that cannot offer h2 fails the waiters with ErrH2OverTLS rather
+// than send h2c in plain text. The proxy's OnConnect refuses a TLS
+// connection whose ALPN is not h2 all the same (MuxConn.Refuse fails the
+// waiters, no redial) and sends :scheme https on one that is. Failing
+// streams is the handler's: the pool only forgets a closed connection.
 //
 // # Load balancing
 //

@@ -310,14 +310,20 @@ func (p *MuxPool[H]) dialMore() {
 // was failed, or the host limit holds every socket and a connection of
 // ours will serve the waiters when a stream ends).
 func (p *MuxPool[H]) dial() bool {
-	if p.cluster.Spec.Dialer != nil {
-		// The cluster dials its hosts in TLS (ClusterSpec.Dialer) and h2
-		// over TLS, chosen by ALPN, is not done: h2c would reach them in
-		// plain text. Fail closed (docs/tls.md, Upstream TLS).
-		for len(p.waiters) > 0 {
-			p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), ErrH2OverTLS))
+	d := p.m.dialer
+	if cd := p.cluster.Spec.Dialer; cd != nil {
+		// The cluster dials its hosts in TLS (ClusterSpec.Dialer): h2 by
+		// ALPN through its HTTP/2 dialer (RFC 9113, 3.2; docs/tls.md,
+		// Upstream TLS), never h2c in plain text. A dialer that cannot
+		// offer h2 fails closed.
+		h2, ok := cd.(conn.H2Capable)
+		if !ok {
+			for len(p.waiters) > 0 {
+				p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), ErrH2OverTLS))
+			}
+			return false
 		}
-		return false
+		d = h2.H2Dialer()
 	}
 	if lim := p.cluster.Spec.MaxConnsPerHost; lim <= 0 {
 		p.host.AddConn(1) // no limit
@@ -328,7 +334,7 @@ func (p *MuxPool[H]) dial() bool {
 		return false
 	}
 	p.connecting++
-	err := p.m.dialer.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*muxDial[H])(p))
+	err := d.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*muxDial[H])(p))
 	if err == nil {
 		return true
 	}
@@ -343,9 +349,9 @@ func (p *MuxPool[H]) dial() bool {
 }
 
 // ErrH2OverTLS fails the requests of a multiplexed pool whose cluster
-// dials in TLS: HTTP/2 to TLS upstreams is not implemented yet, and h2c
-// to them would be plain text.
-var ErrH2OverTLS = errors.New("upstream: HTTP/2 to a cluster with TLS is not implemented; refused rather than sent in plain text")
+// dials in TLS with a dialer that cannot offer h2 by ALPN (not a
+// conn.H2Capable): h2c to its hosts would be plain text.
+var ErrH2OverTLS = errors.New("upstream: the cluster's TLS dialer cannot offer h2 by ALPN; refused rather than sent in plain text")
 
 func (p *MuxPool[H]) failOne(err error) {
 	if len(p.waiters) == 0 {

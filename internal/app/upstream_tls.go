@@ -134,7 +134,7 @@ func (a *App) upstreamTLS(cm *config.ClusterManager, specs []upstream.ClusterSpe
 // newClusterDialer builds the dialer of cluster name.
 func (a *App) newClusterDialer(name, key string, ct *config.ClientTLS, tcp *conn.TCPDialer, plain map[string]bool) (*clusterDialer, error) {
 	cd := &clusterDialer{key: key}
-	d, err := conn.NewTLSDialer(conn.TLSDialerOptions{Config: ct.Config, TCP: tcp, Submit: a.workers.Submit,
+	d, err := conn.NewTLSDialer(conn.TLSDialerOptions{Config: ct.Config, TCP: tcp, Submit: a.workers.Submit, H2: ct.H2,
 		OnHandshakeError: func(addr string, err error) { cd.logFailure(a, name, addr, err) }})
 	if err != nil {
 		return nil, err
@@ -180,14 +180,24 @@ type hostsDialer struct {
 	tls   *conn.TLSDialer
 	tcp   *conn.TCPDialer
 	plain map[string]bool // read only
+	h2    bool            // H2Dialer's: h2 by ALPN to the TLS hosts
 }
 
 // Dial implements conn.Dialer.
 func (d *hostsDialer) Dial(l *conn.Loop, addr string, timeout time.Duration, h conn.DialHandler) error {
-	if d.plain[addr] {
-		return d.tcp.Dial(l, addr, timeout, h)
+	switch {
+	case d.plain[addr]:
+		return d.tcp.Dial(l, addr, timeout, h) // h2c for an Http2 proxy, as the host is configured
+	case d.h2:
+		return d.tls.H2Dialer().Dial(l, addr, timeout, h)
 	}
 	return d.tls.Dial(l, addr, timeout, h)
+}
+
+// H2Dialer implements conn.H2Capable: the TLS hosts by ALPN h2, the
+// plain ones as before.
+func (d *hostsDialer) H2Dialer() conn.Dialer {
+	return &hostsDialer{tls: d.tls, tcp: d.tcp, plain: d.plain, h2: true}
 }
 
 // Quiesce implements conn.Dialer: both dial through tcp.
