@@ -192,7 +192,7 @@ func TestTLSDialerVerifies(t *testing.T) {
 		t.Fatalf("upstream states %+v, want one handshake with SNI upstream.test", st)
 	}
 
-	d = newTLSDialer(t, &tls.Config{InsecureSkipVerify: true}, nil) //nolint:gosec // the point of the test
+	d = newTLSDialer(t, &tls.Config{InsecureSkipVerify: true}, nil) // insecure: the point of the test
 	p = dialTLS(t, d, l, srv.Addr(), 5*time.Second)
 	expectPong(t, p)
 	closeOnLoop(t, l, p.c)
@@ -229,7 +229,7 @@ func TestTLSDialerClientCertificate(t *testing.T) {
 func TestTLSDialerHandshakeTimeout(t *testing.T) {
 	e, l := engineLoop(t)
 	silent := testutil.NewRawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
-	d := newTLSDialer(t, &tls.Config{InsecureSkipVerify: true}, nil) //nolint:gosec // never reached
+	d := newTLSDialer(t, &tls.Config{InsecureSkipVerify: true}, nil) // insecure: never reached
 	err := dialFails(t, e, d, l, silent.Addr(), 300*time.Millisecond, "TLS handshake timed out").err
 	if !errors.Is(err, conn.ErrTLSHandshakeTimeout) || d.Stats().HandshakeTimeouts.Load() != 1 {
 		t.Fatalf("err %v, %d timeouts counted", err, d.Stats().HandshakeTimeouts.Load())

@@ -32,7 +32,7 @@ func run(args []string) error {
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 			return fmt.Errorf("getrlimit: %w", err)
 		}
-		*maxConns = max(int64(lim.Cur)-64, 1) //nolint:gosec // a descriptor limit fits an int64
+		*maxConns = max(int64(lim.Cur)-64, 1) // a descriptor limit fits an int64
 	}
 	srv := NewServer(Options{Addr: *addr, Loops: *loops, ReusePort: *reusePort, MaxConns: *maxConns})
 	done := make(chan error, 1)

@@ -241,7 +241,7 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 // answered 200 with exposition text, else what went wrong.
 func scrape(url string) string {
 	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url) //nolint:noctx // bounded by the client's timeout
+	resp, err := c.Get(url) // no context: bounded by the client's timeout
 	if err != nil {
 		return err.Error()
 	}
