@@ -523,7 +523,7 @@ func (p *probe) OnDialed(c *conn.Conn) {
 		return
 	}
 	if p.spec.Protocol == HealthTCP {
-		c.Close(filterchain.CloseNow)
+		c.Close(filterchain.CloseFlush) // connected: a TLS host hears close_notify
 		p.state = probeIdle
 		p.verdict(true)
 		p.next()
@@ -557,7 +557,11 @@ func (p *probe) finish(ok bool) {
 	if pc := p.cur; pc != nil {
 		p.cur = nil
 		pc.done = true
-		pc.c.Close(filterchain.CloseNow)
+		mode := filterchain.CloseNow
+		if ok {
+			mode = filterchain.CloseFlush // a whole answer: close_notify on TLS
+		}
+		pc.c.Close(mode)
 	}
 	p.state = probeIdle
 	p.verdict(ok)

@@ -170,7 +170,11 @@ func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 	p.active--
 	limit := p.cluster.Spec.MaxRequestsPerConn
 	if !reusable || pc.C.Closed() || (limit > 0 && pc.Requests >= limit) {
-		pc.C.Close(filterchain.CloseNow)
+		mode := filterchain.CloseNow // the exchange left it in an unknown state
+		if reusable {
+			mode = filterchain.CloseFlush // its quota is used up: close_notify on TLS
+		}
+		pc.C.Close(mode)
 		p.serveWaitersByDial()
 		return
 	}
