@@ -19,7 +19,7 @@ import (
 // bytes through to the next filter.
 type tagFactory chan struct{}
 
-func (f tagFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(tagFilter(f)) }
+func (f tagFactory) CreateFilters(c *conn.Conn) { c.Filters().AddReadFilter(tagFilter(f)) }
 
 type tagFilter chan struct{}
 
@@ -46,7 +46,7 @@ func echoOK(t *testing.T, c net.Conn, r *bufio.Reader, x string) {
 // StopAccepting takes the socket off gnet's poller instead
 // (docs/gnet.md, "Stop accepting, keep serving").
 func TestGnetStopsOnAnAcceptError(t *testing.T) {
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 	e, err := New([]*Listener{l}, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestGnetStopsOnAnAcceptError(t *testing.T) {
 }
 
 func TestStopAcceptingKeepsServing(t *testing.T) {
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 	e := runEngine(t, l, Options{Loops: 2, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].String()
 	c := dial(t, addr)
@@ -106,7 +106,7 @@ func TestAdoptInheritedListener(t *testing.T) {
 	tr := conn.NewTracker(0)
 	f1 := make(tagFactory, 8)
 	l1 := &Listener{Name: "t", Address: "127.0.0.1:0",
-		Filters: []filterchain.NetworkFilterFactory{f1, cmdFactory{marks: &marks{}}}}
+		Filters: []conn.FilterFactory{f1, cmdFactory{marks: &marks{}}}}
 	old := runEngine(t, l1, Options{Loops: 1, Tracker: tr})
 	addr := old.Addrs()[0].String()
 	a := dial(t, addr)
@@ -130,7 +130,7 @@ func TestAdoptInheritedListener(t *testing.T) {
 
 	f2 := make(tagFactory, 8)
 	l2 := &Listener{Name: "t", Address: "127.0.0.1:0",
-		Filters: []filterchain.NetworkFilterFactory{f2, cmdFactory{marks: &marks{}}}}
+		Filters: []conn.FilterFactory{f2, cmdFactory{marks: &marks{}}}}
 	next := runEngine(t, l2, Options{Loops: 2, ReusePort: true, Tracker: tr, Inherit: fds})
 	if got := next.Addrs()[0].String(); got != addr {
 		t.Fatalf("adopted address %s, want %s", got, addr)
@@ -207,7 +207,7 @@ func TestAdoptReusePortSockets(t *testing.T) {
 	}
 	defer syscall.Close(hold) //nolint:errcheck // the reservation
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	l1 := &Listener{Name: "t", Address: addr, Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	l1 := &Listener{Name: "t", Address: addr, Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 	old := runEngine(t, l1, Options{Loops: 2, ReusePort: true, Tracker: conn.NewTracker(0)})
 	fds, err := old.ListenerFiles()
 	if err != nil || len(fds[0]) != 2 {
@@ -226,7 +226,7 @@ func TestAdoptReusePortSockets(t *testing.T) {
 	}
 
 	f2 := make(tagFactory, 16)
-	l2 := &Listener{Name: "t", Address: addr, Filters: []filterchain.NetworkFilterFactory{f2, cmdFactory{marks: &marks{}}}}
+	l2 := &Listener{Name: "t", Address: addr, Filters: []conn.FilterFactory{f2, cmdFactory{marks: &marks{}}}}
 	next := runEngine(t, l2, Options{Loops: 2, ReusePort: true, Tracker: conn.NewTracker(0), Inherit: fds})
 	if n, err := old.StopAccepting(); err != nil || n != 2 {
 		t.Fatalf("StopAccepting = %d, %v; want 2", n, err)

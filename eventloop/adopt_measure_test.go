@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
-	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
@@ -37,7 +36,7 @@ func TestMeasureAcceptQueueAtStop(t *testing.T) {
 			name = "handover"
 		}
 		t.Run(name, func(t *testing.T) {
-			l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+			l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 			e := runEngine(t, l, Options{Loops: 2, Tracker: conn.NewTracker(0)})
 			addr := e.Addrs()[0].String()
 			var ok, refused, reset atomic.Int64
@@ -78,7 +77,7 @@ func TestMeasureAcceptQueueAtStop(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				l2 := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+				l2 := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 				runEngine(t, l2, Options{Loops: 2, Tracker: conn.NewTracker(0), Inherit: fds})
 				closeAll(fds)
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ferry-proxy/ferry/conn"
-	"github.com/ferry-proxy/ferry/filterchain"
 )
 
 // Listener is one address ferry accepts connections on.
@@ -26,7 +25,7 @@ type Listener struct {
 	// Address is "host:port"; port 0 picks a free port (see Engine.Addrs).
 	Address string
 	// Filters build each new connection's network filter chain, in order.
-	Filters []filterchain.NetworkFilterFactory
+	Filters []conn.FilterFactory
 	// TLS, when set, terminates TLS on the listener's connections: the
 	// filters see plain text, and their OnNewConnection waits for the
 	// handshake (docs/tls.md).

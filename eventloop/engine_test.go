@@ -47,7 +47,6 @@ func (f *cmdFilter) OnBelowLowWatermark()  { f.marks.below.Add(1) }
 
 func (f *cmdFilter) InitReadCallbacks(cb filterchain.ReadCallbacks) {
 	f.cb = cb
-	f.c = cb.Connection().(*conn.Conn)
 	f.c.SetWatermarkListener(f)
 	f.t.Init(conn.TimerFunc(func() { f.c.Close(filterchain.CloseNow) }))
 }
@@ -87,14 +86,14 @@ func (f *cmdFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 
 type cmdFactory struct{ marks *marks }
 
-func (f cmdFactory) CreateFilters(m *filterchain.Manager) {
-	m.AddReadFilter(&cmdFilter{marks: f.marks})
+func (f cmdFactory) CreateFilters(c *conn.Conn) {
+	c.Filters().AddReadFilter(&cmdFilter{marks: f.marks, c: c})
 }
 
 func startEngine(t *testing.T, tracker *conn.Tracker, copts conn.Options) (*Engine, string, *marks) {
 	t.Helper()
 	mk := &marks{}
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: mk}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: mk}}}
 	e := runEngine(t, l, Options{Loops: 2, Tracker: tracker, Conn: copts})
 	return e, e.Addrs()[0].String(), mk
 }
@@ -207,7 +206,7 @@ func TestBudgetRefusesBeyondTheLimit(t *testing.T) {
 }
 
 func TestUnexpectedStopIsReported(t *testing.T) {
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 	e, err := New([]*Listener{l}, Options{Loops: 1})
 	if err != nil {
 		t.Fatal(err)

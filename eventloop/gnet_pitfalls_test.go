@@ -28,8 +28,8 @@ type recordFactory struct {
 	closed chan *conn.Conn
 }
 
-func (f recordFactory) CreateFilters(m *filterchain.Manager) {
-	m.AddReadFilter(&recordFilter{f: f})
+func (f recordFactory) CreateFilters(c *conn.Conn) {
+	c.Filters().AddReadFilter(&recordFilter{f: f, c: c})
 }
 
 type recordFilter struct {
@@ -37,8 +37,7 @@ type recordFilter struct {
 	c *conn.Conn
 }
 
-func (r *recordFilter) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	r.c = cb.Connection().(*conn.Conn)
+func (r *recordFilter) InitReadCallbacks(filterchain.ReadCallbacks) {
 	r.f.conns <- r.c
 }
 func (r *recordFilter) OnNewConnection() filterchain.Status { return filterchain.Continue }
@@ -71,7 +70,7 @@ func onLoop(t *testing.T, c *conn.Conn, fn func()) {
 // own bytes.
 func TestWriteAfterCloseNeverReachesTheNextConnection(t *testing.T) {
 	f := recordFactory{conns: make(chan *conn.Conn, 2), closed: make(chan *conn.Conn, 2)}
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{f}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{f}}
 	e := runEngine(t, l, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].(*net.TCPAddr)
 
@@ -146,7 +145,7 @@ func TestMoreLoopsThanGnetRunsIsRefused(t *testing.T) {
 // take the loop (and the process) down. Its connection is closed, the
 // panic counted, and the other connections on the same loop go on.
 func TestNetworkFilterPanicClosesOnlyItsConnection(t *testing.T) {
-	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{cmdFactory{marks: &marks{}}}}
+	l := &Listener{Name: "t", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: &marks{}}}}
 	e := runEngine(t, l, Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	addr := e.Addrs()[0].String()
 	other := dial(t, addr)

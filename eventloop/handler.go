@@ -34,7 +34,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := conn.New(sock, l, false)
 	if lst != nil {
 		for _, f := range lst.Filters {
-			f.CreateFilters(c.Filters())
+			f.CreateFilters(c)
 		}
 	}
 	if !c.Filters().InitializeReadFilters() {

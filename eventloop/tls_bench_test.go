@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/conn"
 )
 
 // What TLS costs on top of plain text, one keep-alive connection, one
@@ -45,7 +45,7 @@ func benchEcho(b *testing.B, c net.Conn) {
 
 func BenchmarkPlainEcho1KiB(b *testing.B) {
 	var peak atomic.Int64
-	_, addr := startListener(b, nil, []filterchain.NetworkFilterFactory{peakFactory{&peak}, cmdFactory{marks: &marks{}}})
+	_, addr := startListener(b, nil, []conn.FilterFactory{peakFactory{&peak}, cmdFactory{marks: &marks{}}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)

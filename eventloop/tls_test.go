@@ -34,7 +34,7 @@ type tlsEnv struct {
 	// peak is the most plain text a read filter was shown at once.
 	peak atomic.Int64
 	// filters, when set, replace peakFilter and the command filter.
-	filters []filterchain.NetworkFilterFactory
+	filters []conn.FilterFactory
 }
 
 func startTLS(t testing.TB, workers int, tune func(*conn.TLSServer)) *tlsEnv {
@@ -43,7 +43,7 @@ func startTLS(t testing.TB, workers int, tune func(*conn.TLSServer)) *tlsEnv {
 }
 
 // startTLSWith is startTLS with filters in place of the command filter.
-func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters []filterchain.NetworkFilterFactory) *tlsEnv {
+func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters []conn.FilterFactory) *tlsEnv {
 	t.Helper()
 	env := &tlsEnv{cert: testutil.NewCert(t, "127.0.0.1", "ferry.test"), filters: filters}
 	pool, err := worker.New(worker.Options{Size: workers, Queue: -1})
@@ -68,7 +68,7 @@ func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters
 	}
 	fs := env.filters
 	if fs == nil {
-		fs = []filterchain.NetworkFilterFactory{peakFactory{&env.peak}, cmdFactory{marks: &marks{}}}
+		fs = []conn.FilterFactory{peakFactory{&env.peak}, cmdFactory{marks: &marks{}}}
 	}
 	env.e, env.addr = startListener(t, env.srv, fs)
 	return env
@@ -76,7 +76,7 @@ func startTLSWith(t testing.TB, workers int, tune func(*conn.TLSServer), filters
 
 // startListener starts an engine with one listener running filters; srv
 // nil means plain text.
-func startListener(t testing.TB, srv *conn.TLSServer, filters []filterchain.NetworkFilterFactory) (*Engine, string) {
+func startListener(t testing.TB, srv *conn.TLSServer, filters []conn.FilterFactory) (*Engine, string) {
 	t.Helper()
 	l := &Listener{Name: "tls", Address: "127.0.0.1:0", TLS: srv, Filters: filters}
 	e := runEngine(t, l, Options{Loops: 2})
@@ -97,7 +97,7 @@ func (f peakFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 
 type peakFactory struct{ peak *atomic.Int64 }
 
-func (f peakFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(peakFilter(f)) }
+func (f peakFactory) CreateFilters(c *conn.Conn) { c.Filters().AddReadFilter(peakFilter(f)) }
 
 func (env *tlsEnv) clientConfig() *tls.Config {
 	return &tls.Config{RootCAs: env.cert.Pool, ServerName: "127.0.0.1", NextProtos: []string{"h2", "http/1.1"}}
@@ -471,10 +471,8 @@ type gateFilter struct {
 	conn *atomic.Pointer[conn.Conn]
 }
 
-func (f gateFilter) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	f.conn.Store(cb.Connection().(*conn.Conn))
-}
-func (f gateFilter) OnNewConnection() filterchain.Status { return filterchain.Continue }
+func (f gateFilter) InitReadCallbacks(filterchain.ReadCallbacks) {}
+func (f gateFilter) OnNewConnection() filterchain.Status         { return filterchain.Continue }
 func (f gateFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 	if !f.open.Load() {
 		if n := int64(buf.Len()); n > f.held.Load() {
@@ -489,7 +487,10 @@ func (f gateFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 
 type gateFactory struct{ f gateFilter }
 
-func (g gateFactory) CreateFilters(m *filterchain.Manager) { m.AddReadFilter(g.f) }
+func (g gateFactory) CreateFilters(c *conn.Conn) {
+	g.f.conn.Store(c)
+	c.Filters().AddReadFilter(g.f)
+}
 
 // TestTLSResumedReadingGetsEverything: the filters pause with the plain
 // text at its bound while crypto/tls has read whole records ahead; once
@@ -499,7 +500,7 @@ func TestTLSResumedReadingGetsEverything(t *testing.T) {
 	const limit, total = 4 << 10, 256 << 10
 	g := gateFilter{open: &atomic.Bool{}, got: &atomic.Int64{}, held: &atomic.Int64{}, conn: &atomic.Pointer[conn.Conn]{}}
 	env := startTLSWith(t, 2, func(s *conn.TLSServer) { s.MaxPlaintext = limit },
-		[]filterchain.NetworkFilterFactory{gateFactory{g}})
+		[]conn.FilterFactory{gateFactory{g}})
 	c := env.dialTLS(t, env.clientConfig())
 	if _, err := c.Write(make([]byte, total)); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,9 @@ var ErrUnknownType = errors.New("unknown filter type")
 type StreamFactoryCreator func(config json.RawMessage) (StreamFilterFactory, error)
 
 // NetworkFilterFactory adds a configured network filter's instances to a new
-// connection's Manager. It must be safe from any goroutine.
+// connection's Manager. It must be safe from any goroutine. The engine takes
+// conn.FilterFactory, which hands a factory the connection itself; this
+// one, for filters that need only the chain, is adapted by conn.Chain.
 type NetworkFilterFactory interface {
 	// CreateFilters adds the filters to m. It runs on the new connection's
 	// event loop, once per connection, and must not block.

@@ -41,9 +41,9 @@ type downstream struct {
 	tun *tunnel
 }
 
-// InitReadCallbacks implements filterchain.ReadFilter.
-func (d *downstream) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	d.c = cb.Connection().(*conn.Conn)
+// InitReadCallbacks implements filterchain.ReadFilter. The connection
+// came with the filter (Factory.CreateFilters).
+func (d *downstream) InitReadCallbacks(filterchain.ReadCallbacks) {
 	d.t.Init(d)
 	d.c.SetWatermarkListener(d)
 }

@@ -93,7 +93,7 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 		t.Fatal(err)
 	}
 	lst := &eventloop.Listener{Name: "test", Address: "127.0.0.1:0",
-		Filters: []filterchain.NetworkFilterFactory{srv.NewFactory(st.factory)}}
+		Filters: []conn.FilterFactory{srv.NewFactory(st.factory)}}
 	eng, err := eventloop.New([]*eventloop.Listener{lst}, eventloop.Options{Loops: st.loops, Tracker: tracker, Conn: st.conn})
 	if err != nil {
 		t.Fatal(err)

@@ -342,9 +342,9 @@ func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 // routes returns the listener's current route table.
 func (f *Factory) routes() *router.Table { return f.srv.opts.Routers.Get(f.routerName) }
 
-// CreateFilters implements filterchain.NetworkFilterFactory.
-func (f *Factory) CreateFilters(m *filterchain.Manager) {
-	m.AddReadFilter(&downstream{f: f})
+// CreateFilters implements conn.FilterFactory.
+func (f *Factory) CreateFilters(c *conn.Conn) {
+	c.Filters().AddReadFilter(&downstream{f: f, c: c})
 }
 
-var _ filterchain.NetworkFilterFactory = (*Factory)(nil)
+var _ conn.FilterFactory = (*Factory)(nil)

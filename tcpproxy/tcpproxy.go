@@ -79,8 +79,8 @@ type Stats struct {
 	Idle atomic.Int64
 }
 
-// Factory builds the filter of each new connection
-// (filterchain.NetworkFilterFactory). Any goroutine.
+// Factory builds the filter of each new connection (conn.FilterFactory).
+// Any goroutine.
 type Factory struct {
 	cfg   Config
 	deps  Deps
@@ -114,10 +114,10 @@ func NewFactory(cfg Config, deps Deps) (*Factory, error) {
 	return &Factory{cfg: cfg, deps: deps, ropts: relay.Options{IdleTimeout: cfg.IdleTimeout, Spill: deps.Spill}}, nil
 }
 
-// CreateFilters implements filterchain.NetworkFilterFactory.
-func (f *Factory) CreateFilters(m *filterchain.Manager) {
-	s := &session{f: f}
-	m.AddReadFilter(s) // and its OnEvent: the Manager registers read filters' callbacks
+// CreateFilters implements conn.FilterFactory.
+func (f *Factory) CreateFilters(c *conn.Conn) {
+	s := &session{f: f, down: c}
+	c.Filters().AddReadFilter(s) // and its OnEvent: the Manager registers read filters' callbacks
 }
 
 // route names the cluster of a connection from remote to local, "" for
@@ -187,10 +187,9 @@ type session struct {
 // upSide is the session as its upstream connection's filter.
 type upSide session
 
-// InitReadCallbacks implements filterchain.ReadFilter.
-func (s *session) InitReadCallbacks(cb filterchain.ReadCallbacks) {
-	s.down, _ = cb.Connection().(*conn.Conn)
-}
+// InitReadCallbacks implements filterchain.ReadFilter. The connection
+// came with the filter (Factory.CreateFilters).
+func (s *session) InitReadCallbacks(filterchain.ReadCallbacks) {}
 
 // OnNewConnection implements filterchain.ReadFilter: route, then dial
 // while the client's bytes wait in the relay.
@@ -374,10 +373,10 @@ func (s *session) clusterCells() *metrics.Cluster {
 }
 
 var (
-	_ filterchain.NetworkFilterFactory = (*Factory)(nil)
-	_ filterchain.ReadFilter           = (*session)(nil)
-	_ filterchain.ConnectionCallbacks  = (*session)(nil)
-	_ filterchain.ReadFilter           = (*upSide)(nil)
-	_ conn.DialHandler                 = (*upDial)(nil)
-	_ relay.Handler                    = (*session)(nil)
+	_ conn.FilterFactory              = (*Factory)(nil)
+	_ filterchain.ReadFilter          = (*session)(nil)
+	_ filterchain.ConnectionCallbacks = (*session)(nil)
+	_ filterchain.ReadFilter          = (*upSide)(nil)
+	_ conn.DialHandler                = (*upDial)(nil)
+	_ relay.Handler                   = (*session)(nil)
 )

@@ -61,7 +61,7 @@ func start(t testing.TB, mod func(*setup)) *harness {
 		t.Fatal(err)
 	}
 	lst := &eventloop.Listener{Name: "tcp", Address: "127.0.0.1:0", TLS: st.tls,
-		Filters: []filterchain.NetworkFilterFactory{f}}
+		Filters: []conn.FilterFactory{f}}
 	eng, err := eventloop.New([]*eventloop.Listener{lst}, eventloop.Options{Loops: 2, Tracker: conn.NewTracker(0), Conn: st.conn})
 	if err != nil {
 		t.Fatal(err)

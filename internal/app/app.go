@@ -309,7 +309,7 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 				case err != nil:
 					p.add(fpath+".config", err.Error())
 				default:
-					el.Filters = append(el.Filters, nff)
+					el.Filters = append(el.Filters, conn.Chain(nff))
 				}
 			}
 		}

@@ -53,7 +53,7 @@ type peer struct {
 	i int
 }
 
-func (p *peer) InitReadCallbacks(cb filterchain.ReadCallbacks) { p.c, _ = cb.Connection().(*conn.Conn) }
+func (p *peer) InitReadCallbacks(filterchain.ReadCallbacks) {}
 
 func (p *peer) OnNewConnection() filterchain.Status {
 	h := p.h
@@ -91,8 +91,9 @@ func (h *harness) OnRelayEnd(r *relay.Relay) {
 	h.ended = append(h.ended, &endRecord{err: r.Err(), down: r.Bytes(relay.Down), up: r.Bytes(relay.Up), highMark: r.HighMark()})
 }
 
-func (h *harness) CreateFilters(m *filterchain.Manager) {
-	m.AddReadFilter(&peer{h: h})
+func (h *harness) CreateFilters(c *conn.Conn) {
+	m := c.Filters()
+	m.AddReadFilter(&peer{h: h, c: c})
 	if h.wf != nil {
 		m.AddWriteFilter(h.wf)
 	}
@@ -116,7 +117,7 @@ func startWith(t *testing.T, opts relay.Options, wf *countingWriter) *harness {
 		opts.Spill = spill.Options{MemLimit: 64 << 10, Dir: t.TempDir()}
 	}
 	h := &harness{t: t, opts: opts, tracker: conn.NewTracker(0), opened: make(chan struct{}, 16), wf: wf}
-	lst := &eventloop.Listener{Name: "relay", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{h}}
+	lst := &eventloop.Listener{Name: "relay", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{h}}
 	eng, err := eventloop.New([]*eventloop.Listener{lst}, eventloop.Options{Loops: 1, Tracker: h.tracker})
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +386,7 @@ type finRecorder struct {
 	events []filterchain.ConnectionEvent
 }
 
-func (f *finRecorder) CreateFilters(m *filterchain.Manager)        { m.AddReadFilter(f) }
+func (f *finRecorder) CreateFilters(c *conn.Conn)                  { c.Filters().AddReadFilter(f) }
 func (f *finRecorder) InitReadCallbacks(filterchain.ReadCallbacks) {}
 func (f *finRecorder) OnNewConnection() filterchain.Status         { return filterchain.Continue }
 func (f *finRecorder) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
@@ -414,7 +415,7 @@ func (f *finRecorder) seen() []filterchain.ConnectionEvent {
 // (the dup in the close event) can go.
 func TestGnetClosesTheSocketOnAPeersFIN(t *testing.T) {
 	f := &finRecorder{}
-	lst := &eventloop.Listener{Name: "fin", Address: "127.0.0.1:0", Filters: []filterchain.NetworkFilterFactory{f}}
+	lst := &eventloop.Listener{Name: "fin", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{f}}
 	eng, err := eventloop.New([]*eventloop.Listener{lst}, eventloop.Options{Loops: 1, Tracker: conn.NewTracker(0)})
 	if err != nil {
 		t.Fatal(err)
