@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
@@ -151,5 +154,46 @@ func TestUpstreamTLSIdleCloseSendsCloseNotify(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the idle connection was not closed")
+	}
+}
+
+// TestTLSH2IdleGoAwaySendsCloseNotify: an h2 connection closed by the
+// idle timeout gets GOAWAY, then close_notify before the socket ends.
+func TestTLSH2IdleGoAwaySendsCloseNotify(t *testing.T) {
+	ta := startTLSApp(t, "", `,"connection_idle_timeout":"200ms"`)
+	raw, err := net.DialTimeout("tcp", ta.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	c := tls.Client(testutil.StrictEOF(raw), &tls.Config{RootCAs: ta.cert.Pool, ServerName: "localhost", NextProtos: []string{"h2"}})
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := c.Handshake(); err != nil || c.ConnectionState().NegotiatedProtocol != "h2" {
+		t.Fatalf("handshake: %v, ALPN %q", err, c.ConnectionState().NegotiatedProtocol)
+	}
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	goAway := false
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			if !goAway || !errors.Is(err, io.EOF) {
+				t.Fatalf("GOAWAY seen %v, then %v; want GOAWAY and a clean end (close_notify)", goAway, err)
+			}
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				_ = fr.WriteSettingsAck()
+			}
+		case *http2.GoAwayFrame:
+			goAway = true
+		}
 	}
 }
