@@ -60,9 +60,10 @@ func semanticsCases() []tcase {
 		strip("Keep-Alive", rfcHopStd, []string{"Keep-Alive: timeout=5", "X-Kept: 1"}, "Keep-Alive"),
 		strip("Proxy-Connection", rfcHopStd+"; RFC 9112 9.3 history", []string{"Proxy-Connection: keep-alive", "X-Kept: 1"}, "Proxy-Connection"),
 		strip("TE", rfcHopStd+"; RFC 9110 10.1.4: TE is hop-by-hop", []string{"Connection: TE", "TE: trailers", "X-Kept: 1"}, "TE"),
-		strip("Upgrade websocket", "RFC 9110 7.8: ferry does no upgrade; Upgrade is hop-by-hop",
-			[]string{"Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "X-Kept: 1"},
-			"Upgrade", "Connection"),
+		pass("Upgrade websocket", "RFC 9110 7.8; RFC 6455 4.1: a websocket upgrade (upgrade_configs: on by default) goes upstream "+
+			"with Upgrade and Connection: upgrade; a non-101 answer is an ordinary response, and the connection goes on",
+			get("/a", "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "X-Kept: 1"),
+			up{line: "GET /a HTTP/1.1", has: []string{"Upgrade: websocket", "Connection: upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "X-Kept: 1"}}),
 		strip("Upgrade h2c", "RFC 9110 7.8; RFC 7540 3.2 (h2c is gone in RFC 9113)",
 			[]string{"Connection: Upgrade, HTTP2-Settings", "Upgrade: h2c", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA", "X-Kept: 1"},
 			"Upgrade", "HTTP2-Settings"),
