@@ -43,7 +43,8 @@
 //     client side, for upstreams: the same TLSConn over a dialled socket,
 //     whose handshake ends in the DialHandler (OnDialed, or OnDialFailed
 //     with the reason once the socket is closed); the negotiated ALPN is
-//     Conn.TLS().ALPN().
+//     Conn.TLS().ALPN(). Its H2Dialer offers h2 alone and hands over only
+//     a connection whose host chose it (HTTP/2 upstreams over TLS).
 //   - Dialling: a Dialer opens an upstream connection on a given loop and
 //     delivers it, or the failure, on that loop (dial.go), so the layers
 //     above never touch gnet. TCPDialer connects on a worker with a timeout
