@@ -19,9 +19,9 @@ import (
 // config.ClusterTLS, the checks Validate makes. Every dialer shares one
 // TCPDialer, the proxy's, so that the proxy's Quiesce covers their dials.
 // A cluster without TLS keeps the proxy's dialer (ClusterSpec.Dialer nil).
-// Its HTTP/1.1 connections offer ALPN http/1.1 and an Http2 proxy's h2
-// (TLSDialer.H2Dialer, which upstream's multiplexed pool asks for), each
-// within the cluster's alpn (config.ClientTLS.H2).
+// A TLS cluster's HTTP/1.1 connections offer ALPN http/1.1 and an Http2
+// proxy's h2 (TLSDialer.H2Dialer, which upstream's multiplexed pool asks
+// for), each within the cluster's alpn (config.ClientTLS.H2).
 //
 // Between reloads, the App's certificate watcher (tls.go) checks each
 // cluster's CA, certificate and key files every 2 seconds; a change is
