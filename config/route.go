@@ -85,6 +85,9 @@ type RouteMatch struct {
 	Regex string `json:"regex,omitempty" yaml:"regex,omitempty"`
 	// Headers must all match.
 	Headers []HeaderMatcher `json:"headers,omitempty" yaml:"headers,omitempty"`
+	// QueryParameters must all match (ferry's, in MOSN's header-matcher
+	// shape; Envoy's query_parameters).
+	QueryParameters []QueryParameterMatcher `json:"query_parameters,omitempty" yaml:"query_parameters,omitempty" note:"ferry's: name, value (exact, or RE2 with regex: true; empty: present), on the raw query string; the first occurrence decides"`
 	// Variables match MOSN variables (request context values).
 	Variables []VariableMatcher `json:"variables,omitempty" yaml:"variables,omitempty" ferry:"refused" why:"the route would match without its variable conditions, more broadly than configured" until:"variable matchers"`
 	// DslExpressions are MOSN's CEL match expressions, verbatim.
@@ -96,6 +99,17 @@ type HeaderMatcher struct {
 	// Name is the header name (case-insensitive). Required.
 	Name string `json:"name,omitempty" yaml:"name,omitempty"`
 	// Value is the exact value, or an RE2 expression when Regex is set.
+	Value string `json:"value,omitempty" yaml:"value,omitempty"`
+	// Regex makes Value a regular expression.
+	Regex bool `json:"regex,omitempty" yaml:"regex,omitempty"`
+}
+
+// QueryParameterMatcher matches one query parameter.
+type QueryParameterMatcher struct {
+	// Name is the parameter name. Required.
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Value is the exact value, or an RE2 expression when Regex is set;
+	// empty means present.
 	Value string `json:"value,omitempty" yaml:"value,omitempty"`
 	// Regex makes Value a regular expression.
 	Regex bool `json:"regex,omitempty" yaml:"regex,omitempty"`

@@ -16,6 +16,9 @@ func allocTable(tb testing.TB) *Table {
 				{Name: "X-Env", Value: "prod"}, {Name: "X-Ver", Value: "v[0-9]+", Regex: true}, {Name: "X-No", Invert: true},
 			}}, Cluster: to("hdr")},
 			{Name: "re", Match: MatchSpec{Regex: "/items/[0-9]+", CaseInsensitive: true}, Cluster: to("re")},
+			{Name: "q", Match: MatchSpec{Prefix: "/q", QueryParameters: []QueryParamMatchSpec{
+				{Name: "v", Value: "2"}, {Name: "id", Value: "[0-9]+", Regex: true}, {Name: "debug"},
+			}}, Cluster: to("q")},
 		}},
 		{Name: "wild", Domains: []string{"*.example.org", "www.*"}, Routes: []RouteSpec{
 			{Name: "wild", Match: MatchSpec{Prefix: "/", CaseInsensitive: true}, Redirect: &Redirect{Scheme: "https", PrefixRewrite: "/new/"}},
@@ -44,6 +47,7 @@ func TestMatchAllocs(t *testing.T) {
 		{name: "long host", host: long, path: []byte("/a"), want: "wild"},
 		{name: "header match", host: []byte("api.example.com"), path: []byte("/h"), h: h, want: "hdr"},
 		{name: "regex route", host: []byte("api.example.com"), path: []byte("/Items/9"), want: "re"},
+		{name: "query match", host: []byte("api.example.com"), path: []byte("/q?debug&id=42&v=2"), want: "q"},
 		{name: "no match", host: []byte("api.example.com"), path: []byte("/none"), h: h, want: "<nil>"},
 	}
 	for _, tc := range tests {

@@ -12,6 +12,7 @@ func (b *builder) buildRoute(vi, ri int) (Route, bool) {
 	rt := Route{name: rs.Name, vhost: vs.Name, metricsID: vs.MetricsID, fold: rs.Match.CaseInsensitive}
 	b.buildPath(vi, ri, &rt)
 	b.buildHeaders(vi, ri, &rt)
+	b.buildQuery(vi, ri, &rt)
 	b.buildAction(vi, ri, &rt)
 	return rt, len(b.errs) == n
 }
@@ -78,6 +79,30 @@ func (b *builder) buildHeaders(vi, ri int, rt *Route) {
 			hm.re = re
 		}
 		rt.headers = append(rt.headers, hm)
+	}
+}
+
+func (b *builder) buildQuery(vi, ri int, rt *Route) {
+	qs := b.spec.VirtualHosts[vi].Routes[ri].Match.QueryParameters
+	if len(qs) == 0 {
+		return
+	}
+	rt.query = make([]queryMatcher, 0, len(qs))
+	for qi, q := range qs {
+		if q.Name == "" || strings.ContainsAny(q.Name, "&=#") {
+			b.fail(vi, ri, nil, "query_parameter[%d]: invalid name %q", qi, q.Name)
+			continue
+		}
+		qm := queryMatcher{name: q.Name, value: q.Value}
+		if q.Regex {
+			re, err := compileFull(q.Value, false)
+			if err != nil {
+				b.fail(vi, ri, err, "query_parameter[%d] %q: bad regex %q", qi, q.Name, q.Value)
+				continue
+			}
+			qm.re = re
+		}
+		rt.query = append(rt.query, qm)
 	}
 }
 

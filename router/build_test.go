@@ -36,6 +36,8 @@ func TestNewTableErrors(t *testing.T) {
 		{name: "bad header regex", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Name: "x", Value: "[", Regex: true}}}, Cluster: to("c")}), want: atRoute + `header[0] "x": bad regex "["`},
 		{name: "bad header name", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Name: "x y"}}}, Cluster: to("c")}), want: atRoute + `header[0]: invalid name "x y"`},
 		{name: "empty header name", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Value: "v"}}}, Cluster: to("c")}), want: atRoute + `header[0]: invalid name ""`},
+		{name: "empty query name", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", QueryParameters: []QueryParamMatchSpec{{Value: "v"}}}, Cluster: to("c")}), want: atRoute + `query_parameter[0]: invalid name ""`},
+		{name: "bad query regex", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/", QueryParameters: []QueryParamMatchSpec{{Name: "q", Value: "(", Regex: true}}}, Cluster: to("c")}), want: atRoute + `query_parameter[0] "q": bad regex "("`},
 		{name: "no action", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}}), want: atRoute + "needs exactly one action of cluster, direct, redirect (0 set)"},
 		{name: "two actions", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: to("c"), Direct: &DirectResponse{Status: 200}}), want: atRoute + "needs exactly one action of cluster, direct, redirect (2 set)"},
 		{name: "no cluster name", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{}}), want: atRoute + "cluster action without a cluster name"},

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ type Route struct {
 	re        *regexp.Regexp // pathRegex only
 	fold      bool           // case-insensitive prefix/path
 	headers   []headerMatcher
+	query     []queryMatcher
 
 	cluster  *ClusterAction
 	direct   *DirectResponse
@@ -97,8 +99,9 @@ func (rt *Route) Timeout() time.Duration {
 	return rt.cluster.Timeout
 }
 
-// matches reports whether the route holds for path (query stripped) and h.
-func (rt *Route) matches(path []byte, h HeaderGetter) bool {
+// matches reports whether the route holds for path (query stripped), the
+// raw query string and h.
+func (rt *Route) matches(path, query []byte, h HeaderGetter) bool {
 	if !rt.matchPath(path) {
 		return false
 	}
@@ -107,7 +110,47 @@ func (rt *Route) matches(path []byte, h HeaderGetter) bool {
 			return false
 		}
 	}
+	for i := range rt.query {
+		if !rt.query[i].matches(query) {
+			return false
+		}
+	}
 	return true
+}
+
+// queryMatcher is a compiled QueryParamMatchSpec.
+type queryMatcher struct {
+	name  string
+	value string
+	re    *regexp.Regexp // nil unless the spec is a regex
+}
+
+// matches reports whether the condition holds for the raw query string q
+// ("a=1&b=2"; a parameter without "=" has the empty value). No allocation.
+func (qm *queryMatcher) matches(q []byte) bool {
+	for len(q) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			pair, q = q, nil
+		}
+		name, value := pair, []byte(nil)
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			name, value = pair[:i], pair[i+1:]
+		}
+		if string(name) != qm.name {
+			continue
+		}
+		switch {
+		case qm.re != nil:
+			return qm.re.Match(value)
+		case qm.value != "":
+			return string(value) == qm.value
+		}
+		return true
+	}
+	return false
 }
 
 // matchPath applies the path condition to path (query already stripped).

@@ -132,3 +132,36 @@ func TestEmptyMatchMatchesEveryPath(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryParameterMatch: query_parameters conditions on the raw query
+// string: exact value (the first occurrence decides), full regex, presence
+// (with or without "="), all required; the fragment is not query.
+func TestQueryParameterMatch(t *testing.T) {
+	tbl := mustTable(t, TableSpec{VirtualHosts: []VirtualHostSpec{{Name: "vh", Domains: []string{"*"}, Routes: []RouteSpec{
+		{Name: "exact", Match: MatchSpec{Prefix: "/", QueryParameters: []QueryParamMatchSpec{{Name: "v", Value: "2"}}}, Cluster: to("a")},
+		{Name: "regex", Match: MatchSpec{Prefix: "/", QueryParameters: []QueryParamMatchSpec{{Name: "id", Value: "[0-9]+", Regex: true}}}, Cluster: to("b")},
+		{Name: "both", Match: MatchSpec{Prefix: "/", QueryParameters: []QueryParamMatchSpec{{Name: "debug"}, {Name: "u", Value: "x%20y"}}}, Cluster: to("c")},
+		{Name: "all", Cluster: to("d")},
+	}}}})
+	for _, tc := range []struct{ path, want string }{
+		{"/p?v=2", "exact"},
+		{"/p?a=1&v=2&b", "exact"},
+		{"/p?v=2&v=3", "exact"},
+		{"/p?v=3&v=2", "all"}, // the first occurrence decides
+		{"/p?v=22", "all"},
+		{"/p?vv=2", "all"},
+		{"/p?id=123", "regex"},
+		{"/p?id=12a", "all"},
+		{"/p?debug&u=x%20y", "both"},
+		{"/p?debug=&u=x%20y", "both"},
+		{"/p?debug&u=x y", "all"}, // raw, not decoded
+		{"/p?u=x%20y", "all"},
+		{"/p#v=2", "all"},
+		{"/p?x=1#v=2", "all"},
+		{"/p", "all"},
+	} {
+		if rt := tbl.Match([]byte("h"), []byte(tc.path), nil); rt == nil || rt.Name() != tc.want {
+			t.Errorf("Match(%q) = %v, want route %q", tc.path, rt, tc.want)
+		}
+	}
+}

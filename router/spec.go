@@ -35,6 +35,22 @@ type MatchSpec struct {
 	CaseInsensitive bool
 	// Headers must all hold for the route to match.
 	Headers []HeaderMatchSpec
+	// QueryParameters must all hold for the route to match (Envoy's
+	// query_parameters).
+	QueryParameters []QueryParamMatchSpec
+}
+
+// QueryParamMatchSpec is one condition on the request's query string, on
+// the raw (not percent-decoded) value, as Envoy matches.
+type QueryParamMatchSpec struct {
+	// Name is the parameter name, compared exactly. Required.
+	Name string
+	// Value is compared exactly with the first value of the parameter, or,
+	// when Regex is set, is an RE2 expression that must match it whole. An
+	// empty Value with Regex unset means "the parameter is present".
+	Value string
+	// Regex makes Value an RE2 expression (full match).
+	Regex bool
 }
 
 // ClusterAction forwards the request to an upstream cluster.

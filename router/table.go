@@ -1,5 +1,7 @@
 package router
 
+import "bytes"
+
 // virtualHost is a compiled VirtualHostSpec.
 type virtualHost struct {
 	name   string
@@ -37,9 +39,16 @@ func (t *Table) Match(host, path []byte, h HeaderGetter) *Route {
 	if vh == nil {
 		return nil
 	}
-	p := path[:splitPath(path)]
+	n := splitPath(path)
+	p, q := path[:n], []byte(nil)
+	if n < len(path) && path[n] == '?' {
+		q = path[n+1:]
+		if i := bytes.IndexByte(q, '#'); i >= 0 {
+			q = q[:i]
+		}
+	}
 	for i := range vh.routes {
-		if vh.routes[i].matches(p, h) {
+		if vh.routes[i].matches(p, q, h) {
 			return &vh.routes[i]
 		}
 	}

@@ -149,6 +149,9 @@ func routeSpec(r config.Route) router.RouteSpec {
 	for _, h := range m.Headers {
 		rs.Match.Headers = append(rs.Match.Headers, router.HeaderMatchSpec{Name: h.Name, Value: h.Value, Regex: h.Regex})
 	}
+	for _, q := range m.QueryParameters {
+		rs.Match.QueryParameters = append(rs.Match.QueryParameters, router.QueryParamMatchSpec{Name: q.Name, Value: q.Value, Regex: q.Regex})
+	}
 	switch {
 	case r.Route != nil:
 		rs.Cluster = clusterAction(r.Route)
