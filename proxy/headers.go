@@ -57,6 +57,19 @@ func (h *headerMap) Get(name string) ([]byte, bool) {
 	return nil, false
 }
 
+// routeHeaders is what route matching reads of a request: its header
+// fields, and the pseudo-header ":method" (Envoy's way to match a method).
+type routeHeaders stream
+
+// Get implements router.HeaderGetter. Owner only.
+func (r *routeHeaders) Get(name string) ([]byte, bool) {
+	s := (*stream)(r)
+	if name == ":method" {
+		return s.req.Bytes(s.req.Method), true
+	}
+	return s.reqHdrs.Get(name)
+}
+
 // Set implements filterchain.HeaderMap. Owner only.
 func (h *headerMap) Set(name, value string) {
 	h.Del(name)

@@ -373,7 +373,7 @@ func (s *stream) matchRoute() Phase {
 	if tbl == nil {
 		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: (*errNoRouteTable)(s.d.f)}, inPhase)
 	}
-	s.route = tbl.Match(s.routeHost(), s.path, &s.reqHdrs)
+	s.route = tbl.Match(s.routeHost(), s.path, (*routeHeaders)(s))
 	if s.route == nil {
 		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: errNoRouteMatched}, inPhase)
 	}

@@ -65,7 +65,7 @@ func (b *builder) buildHeaders(vi, ri int, rt *Route) {
 	}
 	rt.headers = make([]headerMatcher, 0, len(hs))
 	for hi, h := range hs {
-		if h.Name == "" || !isToken(h.Name) {
+		if h.Name != ":method" && (h.Name == "" || !isToken(h.Name)) {
 			b.fail(vi, ri, nil, "header[%d]: invalid name %q", hi, h.Name)
 			continue
 		}

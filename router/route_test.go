@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,5 +164,28 @@ func TestQueryParameterMatch(t *testing.T) {
 		if rt := tbl.Match([]byte("h"), []byte(tc.path), nil); rt == nil || rt.Name() != tc.want {
 			t.Errorf("Match(%q) = %v, want route %q", tc.path, rt, tc.want)
 		}
+	}
+}
+
+// TestMethodMatch: a header matcher on ":method" matches the request
+// method (Envoy's way), exactly or by regex; other pseudo-headers are
+// refused when the table is built.
+func TestMethodMatch(t *testing.T) {
+	tbl := mustTable(t, TableSpec{VirtualHosts: []VirtualHostSpec{{Name: "vh", Domains: []string{"*"}, Routes: []RouteSpec{
+		{Name: "post", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Name: ":method", Value: "POST"}}}, Cluster: to("a")},
+		{Name: "read", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Name: ":method", Value: "GET|HEAD", Regex: true}}}, Cluster: to("b")},
+		{Name: "other", Cluster: to("c")},
+	}}}})
+	for _, tc := range []struct{ method, want string }{{"POST", "post"}, {"GET", "read"}, {"HEAD", "read"}, {"PUT", "other"}} {
+		h := headers{{":method", tc.method}}
+		if rt := tbl.Match([]byte("h"), []byte("/"), h); rt == nil || rt.Name() != tc.want {
+			t.Errorf("%s: route %v, want %q", tc.method, rt, tc.want)
+		}
+	}
+	_, err := NewTable(TableSpec{VirtualHosts: []VirtualHostSpec{{Name: "vh", Domains: []string{"*"}, Routes: []RouteSpec{
+		{Name: "p", Match: MatchSpec{Prefix: "/", Headers: []HeaderMatchSpec{{Name: ":path", Value: "/"}}}, Cluster: to("a")},
+	}}}})
+	if err == nil || !strings.Contains(err.Error(), `invalid name ":path"`) {
+		t.Fatalf("a :path matcher: %v, want refused", err)
 	}
 }

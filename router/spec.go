@@ -4,7 +4,8 @@ import "time"
 
 // HeaderMatchSpec is one request-header condition of a route.
 type HeaderMatchSpec struct {
-	// Name is the header name, matched case-insensitively.
+	// Name is the header name, matched case-insensitively, or the
+	// pseudo-header ":method" (the request method, as Envoy matches it).
 	Name string
 	// Value is compared exactly (case-sensitive) with the header value, or,
 	// when Regex is set, is an RE2 expression that must match the whole
