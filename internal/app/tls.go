@@ -26,7 +26,14 @@ type tlsState struct {
 	stop context.CancelFunc
 	done chan struct{}
 	shut bool // Shutdown stopped the watcher: nothing starts it again
+	// logged is when each load failure was last logged, by its message:
+	// a file that stays bad is logged once a minute, not at every check.
+	logMu  sync.Mutex
+	logged map[string]time.Time
 }
+
+// certErrorEvery is how often a load failure that persists is logged again.
+const certErrorEvery = time.Minute
 
 // listenerTLS builds the TLS of listener l, found at path, with the same
 // checks Validate makes (config.ListenerTLS); nil without TLS.
@@ -89,8 +96,27 @@ func (a *App) startCertWatch() {
 	}()
 }
 
-// certLoadFailed logs a certificate file that failed to load.
+// certLoadFailed logs a certificate file that failed to load: at once,
+// then once every certErrorEvery while the same failure persists. Entries
+// of failures that stopped go at the next log. Any goroutine.
 func (a *App) certLoadFailed(err error) {
+	msg, now := err.Error(), time.Now()
+	a.tls.logMu.Lock()
+	if a.tls.logged == nil {
+		a.tls.logged = map[string]time.Time{}
+	}
+	last, seen := a.tls.logged[msg]
+	if seen && now.Sub(last) < certErrorEvery {
+		a.tls.logMu.Unlock()
+		return
+	}
+	for m, t := range a.tls.logged {
+		if now.Sub(t) >= certErrorEvery {
+			delete(a.tls.logged, m)
+		}
+	}
+	a.tls.logged[msg] = now
+	a.tls.logMu.Unlock()
 	a.log.Error("certificate files failed to load; what was loaded before stays in use", "err", err)
 }
 

@@ -2,6 +2,8 @@ package app
 
 import (
 	"crypto/tls"
+	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -111,5 +113,20 @@ func TestUpstreamTLSWatchesTheClientCertificate(t *testing.T) {
 	testutil.WaitFor(t, 20*time.Second, "the watcher to load the new pair", func() bool { return watchLoads(a, "c") >= 1 })
 	if cn := client(); cn != "two" {
 		t.Fatalf("after the files changed the host saw client certificate %q, want two", cn)
+	}
+}
+
+// TestCertLoadFailureLoggedOncePerMinute: a file that stays bad is logged
+// when first seen, not again at every 2s check; another failure is.
+func TestCertLoadFailureLoggedOncePerMinute(t *testing.T) {
+	var buf syncBuffer
+	a := &App{log: slog.New(slog.NewTextHandler(&buf, nil))}
+	bad := errors.New("cluster c: cluster_manager.clusters[0].tls_context.ca_cert: no PEM certificate found")
+	for range 3 {
+		a.certLoadFailed(bad)
+	}
+	a.certLoadFailed(errors.New("cluster c: another"))
+	if n := strings.Count(buf.String(), "certificate files failed to load"); n != 2 {
+		t.Fatalf("%d lines logged, want 2 (one per failure):\n%s", n, buf.String())
 	}
 }
