@@ -18,8 +18,9 @@ import (
 // grpc-go client with insecure credentials on ferry's h2c listener, ferry
 // speaking h2c to a grpc-go server. They check that statuses and messages
 // (grpc-status, grpc-message in the trailers), custom metadata (headers
-// and trailers, binary ones included) and every streaming shape pass
-// intact. An interop case that fails ends the test binary with its
+// and trailers, binary ones included), every streaming shape, deadlines
+// (grpc-timeout against a sleeping server) and cancellations (RST_STREAM
+// from the client, before and after the first response) pass intact. An interop case that fails ends the test binary with its
 // reason (grpclog.Fatal).
 func TestGRPCThroughH2Upstream(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -52,6 +53,9 @@ func TestGRPCThroughH2Upstream(t *testing.T) {
 		{"server_streaming", interop.DoServerStreaming},
 		{"ping_pong", interop.DoPingPong},
 		{"empty_stream", interop.DoEmptyStream},
+		{"timeout_on_sleeping_server", interop.DoTimeoutOnSleepingServer},
+		{"cancel_after_begin", interop.DoCancelAfterBegin},
+		{"cancel_after_first_response", interop.DoCancelAfterFirstResponse},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
