@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -14,14 +16,9 @@ func TestMain(m *testing.M) {
 		fmt.Printf("conformance: %d passed, %d failed\n", tally.passed.Load(), tally.failed.Load())
 	}
 	if code == 0 {
-		// gnet's process-wide ants pool (started in gnet's init) keeps its
-		// housekeeping goroutines and idle workers for the life of the
-		// process; everything ferry and the suite start must be gone.
-		if err := goleak.Find(
-			goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-			goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-			goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
-		); err != nil {
+		// Everything ferry and the suite start must be gone but gnet's
+		// process-wide pool.
+		if err := goleak.Find(testutil.GnetPoolIgnores()...); err != nil {
 			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
 			code = 1
 		}

@@ -3,17 +3,7 @@ package relay_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// gnet's process-wide ants pool (started in gnet's init, used by
-		// Enroll) keeps its housekeeping goroutines and idle workers for the
-		// life of the process. Our own pool's Close is checked by the
-		// worker package's tests, where gnet is not linked in.
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
-	)
-}
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
