@@ -426,9 +426,10 @@ type ClientTLS struct {
 	// Files are the files read (ca_cert, cert_chain, private_key that
 	// are paths rather than inline PEM), watched between reloads.
 	Files []string
-	// Reload reads the files again and builds Config anew with the same
-	// settings, or fails with the problems found, each with its path.
-	Reload func() (*tls.Config, error)
+	// Reload reads the files again and builds the context anew with the
+	// same settings (its Key says whether the files' bytes changed), or
+	// fails with the problems found, each with its path.
+	Reload func() (*ClientTLS, error)
 	// H2 is whether the cluster's HTTP/2 connections (an Http2 proxy's)
 	// may offer ALPN "h2": alpn absent, or naming it. Config.NextProtos
 	// is what its HTTP/1.1 connections offer: "http/1.1" when alpn is
@@ -550,13 +551,13 @@ func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path
 		}
 	}
 	cc := *c // the settings as they are now
-	ct.Reload = func() (*tls.Config, error) {
+	ct.Reload = func() (*ClientTLS, error) {
 		var msgs []string
 		next := clientContext(&cc, p, speak, func(path, msg string) { msgs = append(msgs, path+": "+msg) })
 		if next == nil {
 			return nil, errors.New(strings.Join(msgs, "; "))
 		}
-		return next.Config, nil
+		return next, nil
 	}
 	return ct
 }

@@ -140,8 +140,9 @@ func TestClusterTLSBuilds(t *testing.T) {
 	if len(a.Files) != 1 || a.Files[0] != caFile || a.Reload == nil {
 		t.Fatalf("files %q", a.Files)
 	}
-	if cfg, err := a.Reload(); err != nil || cfg.RootCAs == nil || cfg.RootCAs.Equal(a.Config.RootCAs) {
-		t.Fatalf("reload: %v, roots unchanged %v", err, cfg != nil && cfg.RootCAs.Equal(a.Config.RootCAs))
+	if next, err := a.Reload(); err != nil || next.Config.RootCAs == nil || next.Config.RootCAs.Equal(a.Config.RootCAs) ||
+		next.Key != rotated.Key {
+		t.Fatalf("reload: %v; want the new CA and the key of the files as they are", err)
 	}
 	if err := os.WriteFile(caFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)

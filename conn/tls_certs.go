@@ -107,30 +107,28 @@ type FileChecker interface {
 
 // FileWatch calls a load function again when its files change: a
 // cluster's CA, client certificate and key (docs/tls.md, "Upstream TLS").
-// Check compares the files' size and modification time with the last
-// successful load, as CertReloader's does. Any goroutine.
+// Check compares the files' size and modification time with those of the
+// last successful load, as CertReloader's does. Any goroutine.
 type FileWatch struct {
 	files []string
-	load  func() error
+	load  func() (bool, error)
 	mu    sync.Mutex // one Check at a time: the watcher and a config reload
-	seen  string     // the files' stamp at the last load
-	// Loads counts successful loads after the first.
+	seen  string     // the files' stamp at the last load; "" before the first
+	// Loads counts the loads that put something new in use.
 	Loads atomic.Uint64
 }
 
-// NewFileWatch watches files, whose contents were just loaded; load
-// reads them again and puts what it read in use, or fails and leaves the
-// last load in use. Nil when there are no files (inline PEM only): nothing
-// to watch.
-func NewFileWatch(files []string, load func() error) (*FileWatch, error) {
+// NewFileWatch watches files; load reads them again and puts what it read
+// in use, reporting whether it differed from what was in use, or fails and
+// leaves the last load in use. The first Check loads whatever the stamp
+// says: the caller read the files before the watch could stamp them, and
+// a change in between would otherwise go unseen until the next one. Nil
+// when there are no files (inline PEM only): nothing to watch.
+func NewFileWatch(files []string, load func() (bool, error)) *FileWatch {
 	if len(files) == 0 {
-		return nil, nil
+		return nil
 	}
-	st, err := stampFiles(files)
-	if err != nil {
-		return nil, err
-	}
-	return &FileWatch{files: files, load: load, seen: st}, nil
+	return &FileWatch{files: files, load: load}
 }
 
 // Check implements FileChecker. A load that fails is tried again at the
@@ -142,12 +140,15 @@ func (w *FileWatch) Check() (bool, error) {
 	if err != nil || st == w.seen {
 		return false, err
 	}
-	if err := w.load(); err != nil {
+	changed, err := w.load()
+	if err != nil {
 		return false, err
 	}
 	w.seen = st
-	w.Loads.Add(1)
-	return true, nil
+	if changed {
+		w.Loads.Add(1)
+	}
+	return changed, nil
 }
 
 // WatchFiles checks what list returns every interval until ctx ends,

@@ -143,18 +143,20 @@ func (a *App) newClusterDialer(name, key string, ct *config.ClientTLS, tcp *conn
 		return nil, err
 	}
 	cd.tls, cd.dialer = d, d
-	cd.watch, err = conn.NewFileWatch(ct.Files, func() error {
-		cfg, err := ct.Reload()
+	inUse := ct.Key // the bytes of the files the dialer's configuration has; the watcher's alone
+	cd.watch = conn.NewFileWatch(ct.Files, func() (bool, error) {
+		next, err := ct.Reload()
 		if err != nil {
-			return fmt.Errorf("cluster %s: %w", name, err)
+			return false, fmt.Errorf("cluster %s: %w", name, err)
 		}
-		d.SetConfig(cfg)
+		if next.Key == inUse {
+			return false, nil // touched, not changed: the sessions stay
+		}
+		inUse = next.Key
+		d.SetConfig(next.Config)
 		a.log.Info("upstream TLS files changed: new connections use them", "cluster", name, "path", ct.Path)
-		return nil
+		return true, nil
 	})
-	if err != nil {
-		return nil, err
-	}
 	if len(plain) > 0 {
 		cd.dialer = &hostsDialer{tls: d, tcp: tcp, plain: plain}
 	}
