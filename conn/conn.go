@@ -2,6 +2,7 @@ package conn
 
 import (
 	"errors"
+	"math"
 	"net"
 	"syscall"
 	"time"
@@ -100,13 +101,15 @@ type Conn struct {
 
 	watched  bool
 	stalled  bool
+	upstream bool
 	wm       WatermarkListener
 	deadline int64  // flush deadline while flushing
 	linger   *Timer // allocated when a lingering close starts: rare
-	upstream bool
 	// high and low are the connection's watermarks: the loop's options
-	// unless SetWatermarks changed them.
-	high, low int
+	// unless SetWatermarks changed them. int32 (clamped) keeps the struct
+	// in a smaller size class: idle memory per connection,
+	// docs/performance.md.
+	high, low int32
 	// held is the outbound queue as last seen, counted against the
 	// budget; gnet only shrinks the queue between two looks, so it is
 	// never below what gnet holds. Non-zero keeps the connection on the
@@ -123,7 +126,7 @@ type Conn struct {
 // only.
 func New(gc gnet.Conn, l *Loop, upstream bool) *Conn {
 	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID(),
-		high: l.Opts.HighWatermark, low: l.Opts.LowWatermark}
+		high: clamp32(l.Opts.HighWatermark), low: clamp32(l.Opts.LowWatermark)}
 	c.mgr.Init(c)
 	gc.SetContext(c)
 	c.countOpen()
@@ -254,7 +257,7 @@ func (c *Conn) afterWrite() {
 // connection's share: the high watermark, or the low one once the
 // process-wide budget is used up.
 func (c *Conn) full(ob int) bool {
-	return ob > c.high || ob > c.low && c.loop.Opts.Budget.Over()
+	return ob > int(c.high) || ob > int(c.low) && c.loop.Opts.Budget.Over()
 }
 
 // SetWatermarks gives this connection its own watermarks in place of the
@@ -269,11 +272,15 @@ func (c *Conn) SetWatermarks(high, low int) {
 	if low <= 0 || low >= high {
 		low = high / 4
 	}
-	c.high, c.low = high, low
+	c.high, c.low = clamp32(high), clamp32(low)
 }
 
+// clamp32 bounds a watermark to an int32 (2 GiB: past any outbound queue
+// a connection may hold).
+func clamp32(n int) int32 { return int32(min(n, math.MaxInt32)) }
+
 // Watermarks returns the connection's high and low watermarks. Loop only.
-func (c *Conn) Watermarks() (high, low int) { return c.high, c.low }
+func (c *Conn) Watermarks() (high, low int) { return int(c.high), int(c.low) }
 
 // hold counts an outbound queue of ob bytes against the budget in place
 // of the last count.
@@ -331,7 +338,7 @@ func (c *Conn) recheck() bool {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()
 		c.hold(ob)
-		if c.stalled && ob <= c.low {
+		if c.stalled && ob <= int(c.low) {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()

@@ -125,13 +125,13 @@ func (s *stream) logAccess() {
 // formatted on the first call (the access log's, once per connection).
 // Loop only.
 func (d *downstream) addrs() (local, remote string) {
-	if d.localAddr == "" {
-		d.localAddr = d.c.SocketLocalAddr() // gnet's LocalAddr is the listener's configured address
+	if d.addr == nil {
+		d.addr = &connAddrs{local: d.c.SocketLocalAddr()} // gnet's LocalAddr is the listener's configured address
 		if a := d.c.RemoteAddr(); a != nil {
-			d.remoteAddr = a.String()
+			d.addr.remote = a.String()
 		}
 	}
-	return d.localAddr, d.remoteAddr
+	return d.addr.local, d.addr.remote
 }
 
 // localAddr returns ferry's end of the upstream connection as a string,

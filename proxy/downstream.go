@@ -26,20 +26,25 @@ type downstream struct {
 	// timerRead tells what t times: the request head or body read timeout
 	// (true) or the keep-alive idle timeout (false). They never overlap.
 	timerRead bool
-	t         conn.Timer
 	// mCounted is set while the connection counts on its listener's
 	// metrics (metrics.go).
 	mCounted bool
-	// localAddr and remoteAddr are the connection's addresses, formatted
-	// once for the access log (accesslog.go).
-	localAddr, remoteAddr string
+	// listed is set while the connection is on its loop's list (drain.go).
+	listed bool
+	t      conn.Timer
+	// addr holds the connection's addresses, formatted once for the access
+	// log (accesslog.go); nil until then, so that an idle connection of a
+	// listener without access log pays one pointer, not two strings.
+	addr *connAddrs
 	// prev and next link the loop's open connections (drain.go).
 	prev, next *downstream
-	listed     bool
 	// tun is set once the connection was upgraded: its bytes and close
 	// are the relay's (upgrade.go).
 	tun *tunnel
 }
+
+// connAddrs are a client connection's local and remote addresses.
+type connAddrs struct{ local, remote string }
 
 // InitReadCallbacks implements filterchain.ReadFilter. The connection
 // came with the filter (Factory.CreateFilters).
