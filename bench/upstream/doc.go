@@ -24,5 +24,11 @@
 // touched only on the connection's event loop. Server.Stop may be called from
 // any goroutine.
 //
+// With -h2c it serves the same bodies with net/http over HTTP/2 cleartext
+// with prior knowledge (and HTTP/1.1, which readiness probes use), with
+// SETTINGS_MAX_CONCURRENT_STREAMS 1000: the upstream of the h2up-* bench
+// cases, where the proxy speaks HTTP/2 to its upstream. On SIGINT/SIGTERM it
+// prints how many requests came over each protocol.
+//
 // It imports only gnet and the standard library and is imported by nothing.
 package main

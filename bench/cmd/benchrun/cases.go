@@ -40,6 +40,11 @@ type benchCase struct {
 	// cases: ferry with metrics or an access log beside ferry without).
 	// nil means every base target.
 	Targets []string
+	// H2Upstream sends the proxies' upstream traffic to the h2c upstream
+	// (bench/upstream -h2c): the proxy speaks HTTP/2 cleartext to its
+	// upstream whatever the client speaks. Only the targets proxying
+	// there (target.H2Up) can run it.
+	H2Upstream bool
 	// NoFile is the RLIMIT_NOFILE the case needs; it fails clearly when
 	// the (raised) soft limit is lower.
 	NoFile uint64
@@ -85,6 +90,11 @@ func allCases() []benchCase {
 			Targets: []string{targetFerryAuto, targetFerryAccessLog, targetNginx, targetNginxAccessLog}},
 		{ID: "h2load-c100-m100", Proto: protoH2, Title: "HTTP/2 h2c, 1 KiB body, 100 conns × 100 streams", Path: "/1k", Conns: 100, Threads: 1, Streams: 100},
 		{ID: "h2load-c1000-m10", Proto: protoH2, Title: "HTTP/2 h2c, 1 KiB body, 1,000 conns × 10 streams", Path: "/1k", Conns: 1000, Threads: 1, Streams: 10},
+		// HTTP/1.1 clients, HTTP/2 to the upstream (issue 11's performance
+		// section): ferry and HAProxy proxying to the h2c upstream; nginx
+		// is listed to show why it cannot.
+		{ID: "h2up-1k-c50", Proto: protoH1, H2Upstream: true, Title: "1 KiB body, 50 conns (HTTP/1.1 keep-alive), the proxy speaking h2c to an HTTP/2 upstream",
+			Path: "/1k", Conns: 50, Threads: 1, Targets: []string{targetFerryH2Up, targetNginx, targetHAProxyH2Up}},
 	}
 }
 
@@ -137,12 +147,18 @@ const (
 	// targetNginxAccessLog is nginx with access_log to a file.
 	targetNginxAccessLog = "nginx-accesslog"
 	targetHAProxy        = "haproxy"
+	// targetFerryH2Up is ferry-auto proxying with upstream_protocol
+	// Http2 to the h2c upstream; only in h2up-1k-c50.
+	targetFerryH2Up = "ferry-h2up"
+	// targetHAProxyH2Up is the reference HAProxy with "proto h2" on its
+	// backend server, the h2c upstream; only in h2up-1k-c50.
+	targetHAProxyH2Up = "haproxy-h2up"
 )
 
 // allTargetNames lists the targets in interleaving and report order.
 func allTargetNames() []string {
 	return []string{targetDirect, targetForwarder, targetFerryAuto, targetFerryPool, targetFerryMetrics,
-		targetFerryAccessLog, targetNginx, targetNginxAccessLog, targetHAProxy}
+		targetFerryAccessLog, targetFerryH2Up, targetNginx, targetNginxAccessLog, targetHAProxy, targetHAProxyH2Up}
 }
 
 // isCeiling reports whether target t is a measuring stick rather than a
@@ -156,8 +172,9 @@ func isCeiling(t string) bool { return t == targetDirect || t == targetForwarder
 // target t. It skips the forwarder: its memory is no figure anyone compares,
 // and each idle client would make it dial, and the upstream hold, one more
 // connection. It skips the variants (metrics or an access log on): idle
-// connections write no log lines and scrape nothing.
-func idleTested(t string) bool { return t != targetForwarder && variantOf(t) == "" }
+// connections write no log lines and scrape nothing; and the h2c-upstream
+// targets, whose idle clients cost what ferry-auto's and HAProxy's do.
+func idleTested(t string) bool { return t != targetForwarder && !caseOnly(t) }
 
 // variantOf returns the target a variant target is compared with (its
 // "off" side), or "" for a base target. Variants run only in the cases
@@ -172,13 +189,20 @@ func variantOf(t string) string {
 	return ""
 }
 
-// caseRunsOn reports whether case c is meant for target t: a variant case
-// on the targets it names, any other case on every base target.
+// caseOnly reports whether target t runs only in the cases that name it
+// (benchCase.Targets): the variants, and the targets proxying to the h2c
+// upstream. Every other target is a base target.
+func caseOnly(t string) bool {
+	return variantOf(t) != "" || t == targetFerryH2Up || t == targetHAProxyH2Up
+}
+
+// caseRunsOn reports whether case c is meant for target t: a case naming
+// its targets on those, any other case on every base target.
 func caseRunsOn(c benchCase, t string) bool {
 	if c.Targets != nil {
 		return slices.Contains(c.Targets, t)
 	}
-	return variantOf(t) == ""
+	return !caseOnly(t)
 }
 
 // naReason says why target t cannot run case c although c is meant for it
@@ -188,6 +212,10 @@ func naReason(t *target, c benchCase) string {
 		return ""
 	}
 	switch {
+	case c.H2Upstream && t.Name == targetNginx:
+		return "nginx cannot proxy to an h2c upstream: proxy_pass speaks HTTP/1.x only (grpc_pass is gRPC-only)"
+	case c.H2Upstream:
+		return "does not proxy to the h2c upstream"
 	case c.TLS && t.Name == targetDirect:
 		return "the upstream speaks plain text only"
 	case c.TLS && t.Name == targetForwarder:
@@ -209,6 +237,9 @@ type target struct {
 	H2Addr string // h2c (prior knowledge) listener; "" if none
 	// TLSAddr is the TLS listener (HTTP/1.1 and h2 by ALPN); "" if none.
 	TLSAddr string
+	// H2Up says the target proxies to the h2c upstream: it runs the
+	// H2Upstream cases (on H1Addr) and only those.
+	H2Up bool
 	// ScrapeURL, when set, is fetched once during every measured run
 	// (ferry-metrics: the prometheus sink).
 	ScrapeURL string
@@ -220,6 +251,10 @@ type target struct {
 // it.
 func (t *target) addrFor(c benchCase) string {
 	switch {
+	case c.H2Upstream != t.H2Up:
+		return ""
+	case c.H2Upstream:
+		return t.H1Addr
 	case c.TLS:
 		return t.TLSAddr
 	case c.Proto == protoH2:

@@ -91,6 +91,8 @@ func TestBuildBinariesOptional(t *testing.T) {
 			notes: []string{"forwarder target skipped: ./bench/forwarder does not exist yet"}},
 		{name: "ferry only", want: []string{targetFerryPool},
 			notes: []string{"ferry targets skipped: ./cmd/ferry does not exist yet"}},
+		{name: "ferry-h2up only", want: []string{targetFerryH2Up},
+			notes: []string{"ferry targets skipped: ./cmd/ferry does not exist yet"}},
 		{name: "neither", want: []string{targetDirect, targetNginx}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +136,14 @@ func TestCaseTargets(t *testing.T) {
 		{"accesslog-on", targetNginxAccessLog, true},
 		{"accesslog-on", targetHAProxy, false},
 		{"https-1k-c50", targetHAProxy, true},
+		{"h2up-1k-c50", targetFerryH2Up, true},
+		{"h2up-1k-c50", targetHAProxyH2Up, true},
+		{"h2up-1k-c50", targetNginx, true}, // to say why it cannot
+		{"h2up-1k-c50", targetFerryAuto, false},
+		{"h2up-1k-c50", targetHAProxy, false},
+		{"h2up-1k-c50", targetDirect, false},
+		{"1k-c50", targetFerryH2Up, false},
+		{"1k-c50", targetHAProxyH2Up, false},
 	}
 	for _, tc := range tests {
 		if got := caseRunsOn(byID[tc.caseID], tc.target); got != tc.runs {
@@ -155,10 +165,30 @@ func TestCaseTargets(t *testing.T) {
 		{ferry, "h2-tls-1k-c50-m10", ""},
 		{ferry, "https-resume-c1", ""},
 		{&target{Name: targetFerryAuto, H1Addr: "a"}, "h2load-c1000-m10", "no h2c listener (-ferry-h2c=false)"},
+		{&target{Name: targetFerryH2Up, H1Addr: "a", H2Up: true}, "h2up-1k-c50", ""},
+		{&target{Name: targetHAProxyH2Up, H1Addr: "a", H2Up: true}, "h2up-1k-c50", ""},
+		{&target{Name: targetNginx, H1Addr: "a", H2Addr: "b"}, "h2up-1k-c50",
+			"nginx cannot proxy to an h2c upstream: proxy_pass speaks HTTP/1.x only (grpc_pass is gRPC-only)"},
+		{ferry, "h2up-1k-c50", "does not proxy to the h2c upstream"},
 	} {
 		if got := naReason(tc.t, byID[tc.caseID]); got != tc.want {
 			t.Errorf("naReason(%s, %s) = %q, want %q", tc.t.Name, tc.caseID, got, tc.want)
 		}
+	}
+	// The h2c-upstream targets answer on their HTTP/1.1 listener there, and
+	// nowhere else.
+	h2up := &target{Name: targetFerryH2Up, H1Addr: "a", H2Up: true}
+	if h2up.addrFor(byID["h2up-1k-c50"]) != "a" || h2up.addrFor(byID["1k-c50"]) != "" || ferry.addrFor(byID["h2up-1k-c50"]) != "" {
+		t.Error("addrFor: the h2c-upstream targets must run the h2up case only")
+	}
+	if c := byID["h2up-1k-c50"]; !c.H2Upstream || c.Proto != protoH1 || c.Conns != 50 || c.Path != "/1k" || c.tool() != "wrk" {
+		t.Errorf("h2up-1k-c50: %+v", c)
+	}
+	if idleTested(targetFerryH2Up) || idleTested(targetHAProxyH2Up) || !caseOnly(targetHAProxyH2Up) {
+		t.Error("the h2c-upstream targets must be case-only and skip the idle test")
+	}
+	if cs, err := selectCases([]string{"h2up-1k-c50"}); err != nil || len(cs) != 1 || cs[0].ID != "h2up-1k-c50" {
+		t.Errorf("selectCases(h2up-1k-c50) = %v, %v", cs, err)
 	}
 	if byID["1k-c5000"].NoFile <= 10000 || byID["pipeline-1k-c50"].Pipeline != 16 || byID["https-resume-c1"].tool() != "s_time" {
 		t.Error("new cases lost their parameters")

@@ -54,6 +54,9 @@ type peerExtras struct {
 	// AccessLog turns nginx's access_log on, to this file, in its default
 	// (combined) format.
 	AccessLog string
+	// H2Backend makes HAProxy's backend server speak HTTP/2 cleartext
+	// with prior knowledge ("proto h2") to an h2c upstream.
+	H2Backend bool
 }
 
 // nginxConfig returns the nginx config for the given addresses: the
@@ -97,11 +100,18 @@ func nginxConfig(upstream, h1, h2 string, x peerExtras) (string, error) {
 
 // haproxyConfig returns the HAProxy config for the given addresses: the
 // reference file, plus an h2c frontend and an HTTPS frontend (ALPN h2 and
-// http/1.1) to the same backend when asked.
+// http/1.1) to the same backend when asked, and "proto h2" on the backend
+// server for an h2c upstream.
 func haproxyConfig(upstream, h1 string, x peerExtras) (string, error) {
 	conf, err := substitute(haproxyReference, refUpstream, upstream, refHAProxy, h1)
 	if err != nil {
 		return "", err
+	}
+	if x.H2Backend {
+		server := "server origin " + upstream
+		if conf, err = substitute(conf, server, server+" proto h2"); err != nil {
+			return "", err
+		}
 	}
 	if x.H2CAddr != "" {
 		conf += fmt.Sprintf(`
@@ -136,6 +146,9 @@ type ferryOpts struct {
 	// accessLog, when set, gives the HTTP/1.1 listener an access log to
 	// that file in MOSN's default format.
 	accessLog string
+	// upstreamProto is every listener's upstream_protocol: "" means
+	// Http1; "Http2" is h2c with prior knowledge to a plain cluster.
+	upstreamProto string
 }
 
 // ferryMaxConnections is the downstream connection cap in every ferry
@@ -145,16 +158,21 @@ const ferryMaxConnections = 19000
 
 // ferryConfig returns ferry's MOSN-v2-style JSON config with one HTTP/1.1
 // listener on o.h1 (and an h2c listener on o.h2, a TLS one on o.tlsAddr,
-// when set) proxying to o.upstream, with the given scheduler policy.
+// when set) proxying to o.upstream in o.upstreamProto, with the given
+// scheduler policy.
 func ferryConfig(o ferryOpts) ([]byte, error) {
 	type obj = map[string]any
+	upstreamProto := o.upstreamProto
+	if upstreamProto == "" {
+		upstreamProto = "Http1"
+	}
 	listener := func(name, addr, downstream string) obj {
 		return obj{
 			"name": name, "address": addr, "bind_port": true,
 			"filter_chains": []obj{{"filters": []obj{{
 				"type": "proxy",
 				"config": obj{
-					"downstream_protocol": downstream, "upstream_protocol": "Http1",
+					"downstream_protocol": downstream, "upstream_protocol": upstreamProto,
 					"router_config_name": "r",
 				},
 			}}}},

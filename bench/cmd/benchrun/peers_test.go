@@ -191,3 +191,57 @@ func TestFerryConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestH2UpstreamConfigs: for h2up-1k-c50, ferry's listener proxies with
+// upstream_protocol Http2 (the default stays Http1) and HAProxy's backend
+// server gets "proto h2", nothing else added.
+func TestH2UpstreamConfigs(t *testing.T) {
+	b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto", upstreamProto: "Http2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Servers []struct {
+			Listeners []struct {
+				FilterChains []struct {
+					Filters []struct {
+						Config map[string]string `json:"config"`
+					} `json:"filters"`
+				} `json:"filter_chains"`
+			} `json:"listeners"`
+		} `json:"servers"`
+		ClusterManager struct {
+			Clusters []struct {
+				Hosts []struct{ Address string } `json:"hosts"`
+			} `json:"clusters"`
+		} `json:"cluster_manager"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	ls := cfg.Servers[0].Listeners
+	if len(ls) != 1 {
+		t.Fatalf("listeners: %s", b)
+	}
+	f := ls[0].FilterChains[0].Filters[0].Config
+	if f["downstream_protocol"] != "Http1" || f["upstream_protocol"] != "Http2" ||
+		cfg.ClusterManager.Clusters[0].Hosts[0].Address != "127.0.0.1:6000" {
+		t.Fatalf("config: %s", b)
+	}
+	plain, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(plain), `"upstream_protocol": "Http1"`) || strings.Contains(string(plain), "Http2") {
+		t.Errorf("default config: %s", plain)
+	}
+
+	ha, err := haproxyConfig("127.0.0.1:5000", "127.0.0.1:5002", peerExtras{H2Backend: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ha, "server origin 127.0.0.1:5000 proto h2\n") || strings.Count(ha, "proto h2") != 1 ||
+		strings.Contains(ha, "frontend fe_h2c") || strings.Contains(ha, "frontend fe_tls") {
+		t.Errorf("haproxy config:\n%s", ha)
+	}
+}

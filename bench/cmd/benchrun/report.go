@@ -333,7 +333,7 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 func (r *report) contenders() []string {
 	var out []string
 	for _, t := range r.Targets {
-		if !isCeiling(t) && t != targetNginx && variantOf(t) == "" {
+		if !isCeiling(t) && t != targetNginx && !caseOnly(t) {
 			out = append(out, t)
 		}
 	}

@@ -139,7 +139,7 @@ func TestContendersAndIdleTest(t *testing.T) {
 		t.Errorf("contenders %v, want %v", got, want)
 	}
 	for _, name := range allTargetNames() {
-		if want := name != targetForwarder && variantOf(name) == ""; idleTested(name) != want {
+		if want := name != targetForwarder && !caseOnly(name); idleTested(name) != want {
 			t.Errorf("idleTested(%s) = %v, want %v", name, !want, want)
 		}
 	}

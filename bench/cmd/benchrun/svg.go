@@ -40,6 +40,10 @@ func targetColour(t string) string {
 		return "#8c564b"
 	case targetNginxAccessLog:
 		return "#98df8a"
+	case targetFerryH2Up:
+		return "#393b79"
+	case targetHAProxyH2Up:
+		return "#ff9896"
 	default:
 		return "#ff7f0e"
 	}

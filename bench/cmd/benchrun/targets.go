@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type bench struct {
 	tmp     string
 	tls     *tlsFiles // nil when no TLS case was selected or generation failed
 	targets []*target // every started target, the upstream (direct) first
+	// h2Upstream is the h2c upstream (bench/upstream -h2c), started only
+	// for the H2Upstream cases; nil otherwise. It is in targets too.
+	h2Upstream *target
 	// starters start each proxy target again (restartTargets); gen counts
 	// the restarts, so that every generation keeps its own log file.
 	starters map[string]func() (*target, error)
@@ -52,12 +56,18 @@ func addr() (string, error) {
 }
 
 // startUpstream starts the origin server and learns its address from its
-// "listening on ADDR" line.
-func (b *bench) startUpstream(ctx context.Context) (*target, error) {
+// "listening on ADDR" line. h2c starts the -h2c mode (HTTP/2 cleartext,
+// net/http) under the name "upstream-h2c" instead of the gnet HTTP/1.1
+// server.
+func (b *bench) startUpstream(ctx context.Context, h2c bool) (*target, error) {
 	addrc := make(chan string, 1)
+	name, argv := "upstream", []string{b.bins.upstream, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(b.cfg.upstreamLoops)}
+	if h2c {
+		name, argv = upstreamH2C, []string{b.bins.upstream, "-h2c", "-addr", "127.0.0.1:0"}
+	}
 	p, err := b.sup.start(startSpec{
-		name: "upstream",
-		argv: []string{b.bins.upstream, "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(b.cfg.upstreamLoops)},
+		name: name,
+		argv: argv,
 		onLine: func(line string) {
 			if a, ok := strings.CutPrefix(line, "listening on "); ok {
 				select {
@@ -74,17 +84,25 @@ func (b *bench) startUpstream(ctx context.Context) (*target, error) {
 	select {
 	case a = <-addrc:
 	case <-p.done:
-		return nil, fmt.Errorf("upstream exited before listening: %v; log tail:\n%s", p.waitErr, p.logTail())
+		return nil, fmt.Errorf("%s exited before listening: %v; log tail:\n%s", name, p.waitErr, p.logTail())
 	case <-time.After(b.cfg.readyTimeout):
-		return nil, fmt.Errorf("upstream did not report its address within %v; log tail:\n%s", b.cfg.readyTimeout, p.logTail())
+		return nil, fmt.Errorf("%s did not report its address within %v; log tail:\n%s", name, b.cfg.readyTimeout, p.logTail())
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	if err := waitHTTPReady(ctx, p, a, b.cfg.readyTimeout); err != nil {
 		return nil, err
 	}
+	if h2c {
+		return &target{Name: upstreamH2C, H1Addr: a, proc: p}, nil
+	}
 	return &target{Name: targetDirect, H1Addr: a, proc: p}, nil
 }
+
+// upstreamH2C names the h2c upstream's process (and log). It is no target
+// (no case loads it directly: wrk speaks HTTP/1.1) but it is measured as
+// the benchmark's own CPU (measuredRoots), like the HTTP/1.1 upstream.
+const upstreamH2C = "upstream-h2c"
 
 // startNginx writes the nginx config under work/NAME and starts nginx in
 // the foreground with that prefix. accessLog, when set, turns its access
@@ -138,16 +156,22 @@ func (b *bench) startNginx(ctx context.Context, name, upstream, accessLog string
 }
 
 // startHAProxy writes the HAProxy config and starts it in the foreground.
-// Beside the reference frontend it gets an h2c one and, when TLS is on, an
-// HTTPS one, so that it does the HTTP/2 and TLS cases too.
-func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, error) {
+// Beside the reference frontend the base target (haproxy) gets an h2c one
+// and, when TLS is on, an HTTPS one, so that it does the HTTP/2 and TLS
+// cases too; haproxy-h2up gets neither, and "proto h2" on its backend
+// server (upstream is then the h2c upstream).
+func (b *bench) startHAProxy(ctx context.Context, name, upstream string) (*target, error) {
 	h1, err1 := addr()
 	h2, err2 := addr()
 	if err := firstErr(err1, err2); err != nil {
 		return nil, err
 	}
-	x := peerExtras{H2CAddr: h2}
-	if b.tls != nil {
+	h2up := name == targetHAProxyH2Up
+	x := peerExtras{H2CAddr: h2, H2Backend: h2up}
+	if h2up {
+		x.H2CAddr, h2 = "", ""
+	}
+	if b.tls != nil && !h2up {
 		var err error
 		if x.TLSAddr, err = addr(); err != nil {
 			return nil, err
@@ -158,12 +182,12 @@ func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, err
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(b.work, "haproxy")
+	dir := filepath.Join(b.work, name)
 	path, err := writeFile(dir, "haproxy.cfg", []byte(conf))
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: b.logName(targetHAProxy), argv: []string{
+	p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{
 		"haproxy", "-f", path, "-db", "-p", filepath.Join(dir, "haproxy.pid"),
 	}})
 	if err != nil {
@@ -172,23 +196,29 @@ func (b *bench) startHAProxy(ctx context.Context, upstream string) (*target, err
 	if err := waitHTTPReady(ctx, p, h1, b.cfg.readyTimeout); err != nil {
 		return nil, err
 	}
-	if err := probeHTTP(h2); err == nil {
-		return nil, fmt.Errorf("haproxy h2c listener %s answered HTTP/1.1: not h2c", h2)
+	if h2 != "" {
+		if err := probeHTTP(h2); err == nil {
+			return nil, fmt.Errorf("haproxy h2c listener %s answered HTTP/1.1: not h2c", h2)
+		}
 	}
-	return &target{Name: targetHAProxy, H1Addr: h1, H2Addr: h2, TLSAddr: x.TLSAddr, proc: p}, nil
+	return &target{Name: name, H1Addr: h1, H2Addr: h2, TLSAddr: x.TLSAddr, H2Up: h2up, proc: p}, nil
 }
 
 // startFerry writes ferry's JSON config for the scheduler policy and
 // starts "ferry start -c FILE". The base targets (variant "") get the h2c
 // and TLS listeners; ferry-metrics gets the prometheus sink, scraped once
-// per measured run; ferry-accesslog an access log to a file.
+// per measured run; ferry-accesslog an access log to a file; ferry-h2up
+// upstream_protocol Http2 (upstream is then the h2c upstream).
 func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (*target, error) {
 	o := ferryOpts{upstream: upstream, policy: policy}
 	var err error
 	if o.h1, err = addr(); err != nil {
 		return nil, err
 	}
-	base := variantOf(name) == ""
+	base := !caseOnly(name)
+	if name == targetFerryH2Up {
+		o.upstreamProto = "Http2"
+	}
 	if b.cfg.ferryH2C && base { // the ferry h2c target: one flag, same code path as nginx's
 		if o.h2, err = addr(); err != nil {
 			return nil, err
@@ -225,7 +255,8 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 	if err := waitHTTPReady(ctx, p, o.h1, b.cfg.readyTimeout); err != nil {
 		return nil, err
 	}
-	t := &target{Name: name, H1Addr: o.h1, H2Addr: o.h2, TLSAddr: o.tlsAddr, ScrapeURL: scrapeURL, proc: p}
+	t := &target{Name: name, H1Addr: o.h1, H2Addr: o.h2, TLSAddr: o.tlsAddr, H2Up: o.upstreamProto == "Http2",
+		ScrapeURL: scrapeURL, proc: p}
 	if o.accessLog != "" {
 		t.logFiles = []string{o.accessLog}
 	}
@@ -295,12 +326,27 @@ func (b *bench) startForwarder(ctx context.Context, upstream string) (*target, e
 // startTargets starts every selected target after the upstream. A proxy
 // that fails to start is noted and skipped; the upstream must start.
 func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *target, ts []*target, err error) {
-	up, err = b.startUpstream(ctx)
+	up, err = b.startUpstream(ctx, false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("upstream: %w", err)
 	}
 	b.logf("upstream listening on %s (pid %d)", up.H1Addr, up.proc.Pid())
 	b.targets = []*target{up}
+	// The h2c upstream runs only for the cases that proxy to it; a
+	// failure to start it leaves its targets out, with a note.
+	h2upSkip := "skip"
+	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.H2Upstream }) {
+		if b.h2Upstream, err = b.startUpstream(ctx, true); err != nil {
+			if ctx.Err() != nil {
+				return up, nil, ctx.Err()
+			}
+			b.note("the h2c upstream did not start, so the h2c-upstream targets are skipped: %s", oneLine(err.Error()))
+		} else {
+			b.logf("h2c upstream listening on %s (pid %d)", b.h2Upstream.H1Addr, b.h2Upstream.proc.Pid())
+			b.targets = append(b.targets, b.h2Upstream) // measured CPU; restartTargets leaves it running
+			h2upSkip = ""
+		}
+	}
 	defer func() {
 		for _, t := range ts {
 			if t != up {
@@ -329,13 +375,21 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		{name: targetFerryAccessLog, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryAccessLog, "auto", up.H1Addr)
 		}},
+		{name: targetFerryH2Up, skip: binSkip(b.bins.ferry) + h2upSkip, start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryH2Up, "auto", b.h2Upstream.H1Addr)
+		}},
 		{name: targetNginx, skip: missingSkip(missing, "nginx"), start: func() (*target, error) {
 			return b.startNginx(ctx, targetNginx, up.H1Addr, "")
 		}},
 		{name: targetNginxAccessLog, skip: missingSkip(missing, "nginx"), start: func() (*target, error) {
 			return b.startNginx(ctx, targetNginxAccessLog, up.H1Addr, filepath.Join(b.tmp, targetNginxAccessLog+"-access.log"))
 		}},
-		{name: targetHAProxy, skip: missingSkip(missing, "haproxy"), start: func() (*target, error) { return b.startHAProxy(ctx, up.H1Addr) }},
+		{name: targetHAProxy, skip: missingSkip(missing, "haproxy"), start: func() (*target, error) {
+			return b.startHAProxy(ctx, targetHAProxy, up.H1Addr)
+		}},
+		{name: targetHAProxyH2Up, skip: missingSkip(missing, "haproxy") + h2upSkip, start: func() (*target, error) {
+			return b.startHAProxy(ctx, targetHAProxyH2Up, b.h2Upstream.H1Addr)
+		}},
 	}
 	for _, s := range starters {
 		if !b.cfg.wantTarget(s.name) || s.skip != "" || !b.anyCaseRunsOn(s.name) {
@@ -421,10 +475,10 @@ func binSkip(bin string) string {
 }
 
 // anyCaseRunsOn reports whether a selected case is meant for target t: a
-// base target always (the idle test uses it too), a variant only when a
-// selected case names it.
+// base target always (the idle test uses it too), a case-only target
+// (caseOnly) only when a selected case names it.
 func (b *bench) anyCaseRunsOn(t string) bool {
-	if variantOf(t) == "" {
+	if !caseOnly(t) {
 		return true
 	}
 	for _, c := range b.rep.Cases {
