@@ -147,14 +147,7 @@ func serverContext(c *TLSConfig, p string, offer []string, add func(path, msg st
 
 	// Client certificates.
 	if c.CACert != "" {
-		data, err := readPEM(c.CACert)
-		pool := x509.NewCertPool()
-		switch {
-		case err != nil:
-			fail("ca_cert", err.Error())
-		case !pool.AppendCertsFromPEM(data):
-			fail("ca_cert", "no PEM certificate found")
-		default:
+		if pool, _ := caPool(c.CACert, fail); pool != nil {
 			cfg.ClientCAs = pool
 		}
 	}
@@ -468,6 +461,23 @@ func ClusterTLS(cm *ClusterManager, ci int, add func(path, msg string)) *ClientT
 	return clientContext(c, p, []string{"h2", "http/1.1"}, add)
 }
 
+// caPool reads the ca_cert (a file or inline PEM) of a listener or a
+// cluster into a pool, with the PEM it read; nil after a problem, reported
+// through fail.
+func caPool(caCert string, fail func(field, msg string)) (*x509.CertPool, []byte) {
+	data, err := readPEM(caCert)
+	pool := x509.NewCertPool()
+	switch {
+	case err != nil:
+		fail("ca_cert", err.Error())
+	case !pool.AppendCertsFromPEM(data):
+		fail("ca_cert", "no PEM certificate found")
+	default:
+		return pool, data
+	}
+	return nil, nil
+}
+
 // clientContext checks and builds one cluster context; speak is what the
 // cluster's users speak to it, as ALPN IDs. Nil when a problem was found.
 func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path, msg string)) *ClientTLS {
@@ -484,14 +494,7 @@ func clientContext(c *UpstreamTLSConfig, p string, speak []string, add func(path
 
 	// The roots the hosts are verified against.
 	if c.CACert != "" {
-		data, err := readPEM(c.CACert)
-		pool := x509.NewCertPool()
-		switch {
-		case err != nil:
-			fail("ca_cert", err.Error())
-		case !pool.AppendCertsFromPEM(data):
-			fail("ca_cert", "no PEM certificate found")
-		default:
+		if pool, data := caPool(c.CACert, fail); pool != nil {
 			cfg.RootCAs = pool
 			key.Write(data)
 		}
