@@ -81,43 +81,18 @@ func (fs procFS) stat(pid int) (statFields, error) {
 	return parseStat(b)
 }
 
-// tree returns root and all its descendants (e.g. nginx master + workers).
+// tree returns root and all its descendants (e.g. nginx master + workers),
+// or an error if root does not run.
 func (fs procFS) tree(root int) ([]int, error) {
 	if _, err := fs.stat(root); err != nil {
 		return nil, err
 	}
-	ents, err := os.ReadDir(fs.root)
-	if err != nil {
-		return nil, err
-	}
-	children := make(map[int][]int)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := fs.stat(pid)
-		if err != nil {
-			continue // exited meanwhile, or not a process directory
-		}
-		children[st.ppid] = append(children[st.ppid], pid)
-	}
-	pids := []int{root}
-	for i := 0; i < len(pids); i++ {
-		pids = append(pids, children[pids[i]]...)
-	}
-	return pids, nil
+	return fs.trees([]int{root})
 }
 
 // cpuSeconds sums utime+stime over pids; processes that exited are skipped.
 func (fs procFS) cpuSeconds(pids []int) float64 {
-	var ticks uint64
-	for _, pid := range pids {
-		if st, err := fs.stat(pid); err == nil {
-			ticks += st.ticks
-		}
-	}
-	return float64(ticks) / fs.ticksPerSec
+	return float64(fs.ticks(pids)) / fs.ticksPerSec
 }
 
 // rssKiB sums VmRSS over pids; processes that exited are skipped.
