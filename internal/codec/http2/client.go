@@ -64,18 +64,10 @@ type Response struct {
 // clientStream is one stream we opened. It stays in ClientConn.streams
 // until both sides ended it, or a reset either way.
 type clientStream struct {
-	id           uint32
-	sendWin      int64
-	recvAvail    int64
-	unacked      int64
-	held         int64 // delivered by OnData, not yet Consumed
-	cl           int64 // response content-length to check, -1 if none
-	recvd        int64
-	head         bool // the request is HEAD: content-length is not checked
-	final        bool // the final response head arrived
-	localClosed  bool // our END_STREAM was sent
-	remoteClosed bool // the server's END_STREAM arrived
-	blocked      bool
+	flow             // cl: the response's content-length to check
+	head        bool // the request is HEAD: content-length is not checked
+	final       bool // the final response head arrived
+	localClosed bool // our END_STREAM was sent
 }
 
 // ClientConn is the client side of one HTTP/2 connection (to an
@@ -90,48 +82,15 @@ type clientStream struct {
 // delivered downstream holds at most InitialWindowSize bytes per stream
 // and ConnWindowSize per connection.
 type ClientConn struct {
-	h   ClientHandler
-	opt Options
-
-	out        outBuf
-	ctrlQueued int // control bytes queued in reply to the server since ResetOut
-
-	err         *ConnError
-	feeding     bool
-	gotSettings bool
-
-	peerMaxFrame   uint32
-	peerInitWin    int64
-	peerMaxStreams uint32
-	connSendWin    int64
-	connBlocked    bool
-
-	connRecvAvail int64
-	connUnacked   int64
-	connThresh    int64
-	streamThresh  int64
+	connCore
+	h ClientHandler
 
 	streams    map[uint32]*clientStream
 	free       []*clientStream
 	nextID     uint32
-	goAwayRecv bool
-	goAwaySent bool
 	goAwayLast uint32
 
-	blk    block
-	dec    *hpack.Decoder
-	hbuf   []byte
-	spans  []span
-	resp   Response
-	fields []Field
-
-	enc   *hpack.Encoder
-	encw  appendWriter
-	strs  map[string]string
-	lower []byte
-
-	winEmpty, winFrames int
-	ids                 []uint32
+	resp Response
 }
 
 // maxClientStreamID is the largest stream id a client may use.
@@ -143,18 +102,13 @@ const maxClientStreamID = 1<<31 - 1
 // MaxConcurrentStreams in o is advertised only (the server opens no
 // streams); the server's value limits ours.
 func NewClientConn(h ClientHandler, o Options) *ClientConn {
-	c := &ClientConn{h: h, opt: o.withDefaults(), nextID: 1}
-	c.peerMaxFrame = minMaxFrameSize
-	c.peerInitWin = defaultWindow
+	c := &ClientConn{h: h, nextID: 1}
+	c.opt = o.withDefaults()
+	c.client = true
+	c.init()
 	c.peerMaxStreams = 1 // until the server's SETTINGS say otherwise (see MaxStreams)
-	c.connSendWin = defaultWindow
-	c.connRecvAvail = int64(c.opt.ConnWindowSize)
-	c.connThresh = max(1, int64(c.opt.ConnWindowSize/2))
-	c.streamThresh = max(1, int64(c.opt.InitialWindowSize/2))
 	c.streams = make(map[uint32]*clientStream)
-	c.dec = hpack.NewDecoder(defaultTableSize, c.onField)
 	c.dec.SetMaxStringLength(int(c.opt.MaxHeaderListSize))
-	c.enc = hpack.NewEncoder(&c.encw)
 
 	c.out.writeString(ClientPreface)
 	var s [6 * 4]byte
@@ -168,11 +122,7 @@ func NewClientConn(h ClientHandler, o Options) *ClientConn {
 	put(settingInitialWindowSize, c.opt.InitialWindowSize)
 	put(settingMaxFrameSize, c.opt.MaxFrameSize)
 	put(settingMaxHeaderListSize, c.opt.MaxHeaderListSize)
-	c.out.frameHeader(n, frameSettings, 0, 0)
-	c.out.write(s[:n])
-	if inc := c.opt.ConnWindowSize - defaultWindow; inc > 0 {
-		c.writeWindowUpdate(0, inc)
-	}
+	c.writeSettings(s[:n])
 	return c
 }
 
@@ -207,24 +157,11 @@ func (c *ClientConn) Feed(b []byte) (int, error) {
 	return n, nil
 }
 
-func (c *ClientConn) fail(code ErrCode, reason string) error {
-	if c.err == nil {
-		c.err = &ConnError{Code: code, Reason: reason}
-		c.writeGoAway(0, code, reason)
-	}
-	return c.err
-}
-
 func (c *ClientConn) processFrame(fh frameHeader, p []byte) error {
-	if !c.gotSettings && (fh.typ != frameSettings || fh.flags&flagAck != 0) {
-		return c.fail(ErrCodeProtocol, "first frame is not SETTINGS")
-	}
-	if c.blk.open && fh.typ != frameContinuation {
-		return c.fail(ErrCodeProtocol, "frame other than CONTINUATION inside a header block")
-	}
-	c.winFrames++
-	if c.winFrames > c.opt.EmptyFrameWindow {
-		c.winFrames, c.winEmpty = 1, 0
+	if !c.frameFast(fh) {
+		if err := c.frameCheck(fh); err != nil {
+			return err
+		}
 	}
 	switch fh.typ {
 	case frameData:
@@ -243,14 +180,18 @@ func (c *ClientConn) processFrame(fh frameHeader, p []byte) error {
 	case framePushPromise:
 		return c.fail(ErrCodeProtocol, "PUSH_PROMISE with push disabled")
 	case framePing:
-		return c.processPing(fh, p)
+		ack, err := c.pingFrame(fh, p)
+		if ack {
+			c.h.OnPingAck(binary.BigEndian.Uint64(p))
+		}
+		return err
 	case frameGoAway:
 		return c.processGoAway(fh, p)
 	case frameWindowUpdate:
 		return c.processWindowUpdate(fh, p)
 	case frameContinuation:
-		if !c.blk.open || fh.id != c.blk.id {
-			return c.fail(ErrCodeProtocol, "CONTINUATION without a preceding HEADERS on its stream")
+		if err := c.continuation(fh); err != nil {
+			return err
 		}
 		return c.blockFragment(p, len(p), fh.flags&flagEndHeaders != 0)
 	}
@@ -261,33 +202,15 @@ func (c *ClientConn) processFrame(fh frameHeader, p []byte) error {
 // the server never opens a stream, push being disabled).
 func (c *ClientConn) idle(id uint32) bool { return id >= c.nextID || id%2 == 0 }
 
-func (c *ClientConn) noteEmpty() error {
-	c.winEmpty++
-	if c.winEmpty > c.opt.MaxEmptyFramesPerWindow {
-		return c.fail(ErrCodeEnhanceYourCalm, "too many empty frames")
-	}
-	return nil
-}
-
 func (c *ClientConn) processData(fh frameHeader, p []byte) error {
-	if fh.id == 0 {
-		return c.fail(ErrCodeProtocol, "DATA on stream 0")
+	data := p
+	if !c.dataFast(fh) {
+		var err error
+		if data, err = c.dataFrameSlow(fh, p); err != nil {
+			return err
+		}
 	}
 	length := int64(fh.length)
-	if length > c.connRecvAvail {
-		return c.fail(ErrCodeFlowControl, "DATA beyond the connection window")
-	}
-	c.connRecvAvail -= length
-	data := p
-	if fh.flags&flagPadded != 0 {
-		if len(p) == 0 {
-			return c.fail(ErrCodeFrameSize, "padded DATA without pad length")
-		}
-		if int(p[0]) >= len(p) {
-			return c.fail(ErrCodeProtocol, "DATA padding longer than the payload")
-		}
-		data = p[1 : len(p)-int(p[0])]
-	}
 	endStream := fh.flags&flagEndStream != 0
 	st := c.streams[fh.id]
 	if st == nil {
@@ -342,29 +265,10 @@ func (c *ClientConn) remoteEnd(st *clientStream) {
 
 func (c *ClientConn) processHeaders(fh frameHeader, p []byte) error {
 	id := fh.id
-	if id == 0 {
-		return c.fail(ErrCodeProtocol, "HEADERS on stream 0")
+	frag, _, err := c.headersFrame(fh, p)
+	if err != nil {
+		return err
 	}
-	frag := p
-	padLen := 0
-	if fh.flags&flagPadded != 0 {
-		if len(frag) == 0 {
-			return c.fail(ErrCodeFrameSize, "padded HEADERS without pad length")
-		}
-		padLen = int(frag[0])
-		frag = frag[1:]
-	}
-	if fh.flags&flagPriority != 0 {
-		if len(frag) < 5 {
-			return c.fail(ErrCodeFrameSize, "HEADERS too short for its priority")
-		}
-		frag = frag[5:]
-	}
-	if padLen > len(frag) {
-		return c.fail(ErrCodeProtocol, "HEADERS padding longer than the payload")
-	}
-	frag = frag[:len(frag)-padLen]
-	c.blk = block{open: true, id: id, endStream: fh.flags&flagEndStream != 0}
 	b := &c.blk
 	st := c.streams[id]
 	switch {
@@ -386,46 +290,17 @@ func (c *ClientConn) processHeaders(fh frameHeader, p []byte) error {
 }
 
 func (c *ClientConn) blockFragment(frag []byte, frameLen int, endHeaders bool) error {
-	c.blk.bytes += frameLen
-	if c.blk.bytes > c.opt.MaxHeaderBlockBytes {
-		return c.fail(ErrCodeEnhanceYourCalm, "header block larger than the limit")
-	}
-	if len(frag) == 0 && !endHeaders {
-		if err := c.noteEmpty(); err != nil {
-			return err
-		}
-	}
-	if _, err := c.dec.Write(frag); err != nil {
-		return c.fail(ErrCodeCompression, "HPACK decoding failed")
-	}
-	if !endHeaders {
-		return nil
+	if err := c.decodeFragment(frag, frameLen, endHeaders); err != nil || !endHeaders {
+		return err
 	}
 	return c.finishBlock()
 }
 
-func (c *ClientConn) onField(f hpack.HeaderField) {
-	b := &c.blk
-	b.listSize += len(f.Name) + len(f.Value) + 32
-	if b.listSize > int(c.opt.MaxHeaderListSize) {
-		b.tooLarge = true
-		c.dec.SetEmitEnabled(false)
-		return
-	}
-	ns := len(c.hbuf)
-	c.hbuf = append(c.hbuf, f.Name...)
-	vs := len(c.hbuf)
-	c.hbuf = append(c.hbuf, f.Value...)
-	c.spans = append(c.spans, span{ns, vs, len(c.hbuf)})
-}
-
 func (c *ClientConn) finishBlock() error {
 	b := c.blk
-	c.blk.open = false
-	if err := c.dec.Close(); err != nil {
-		return c.fail(ErrCodeCompression, "truncated header block")
+	if err := c.endBlock(); err != nil {
+		return err
 	}
-	c.dec.SetEmitEnabled(true)
 	var err error
 	st := c.streams[b.id]
 	switch b.kind {
@@ -436,7 +311,7 @@ func (c *ClientConn) finishBlock() error {
 	case blockRequest:
 		err = c.finishResponse(st, &b)
 	case blockTrailers:
-		if b.tooLarge || !b.endStream || !c.buildClientTrailers() || st.cl >= 0 && st.recvd != st.cl {
+		if b.tooLarge || !b.endStream || !c.buildTrailers() || st.cl >= 0 && st.recvd != st.cl {
 			err = c.streamError(st, ErrCodeProtocol)
 			break
 		}
@@ -521,25 +396,9 @@ func (c *ClientConn) buildResponse() bool {
 	return haveStatus
 }
 
-func (c *ClientConn) buildClientTrailers() bool {
-	fs := c.fields[:0]
-	for _, s := range c.spans {
-		name, value := c.hbuf[s.ns:s.vs], c.hbuf[s.vs:s.ve]
-		if !validName(name) || connectionSpecific(name) || !validValue(value) {
-			return false
-		}
-		fs = append(fs, Field{Name: name, Value: value})
-	}
-	c.fields = fs
-	return true
-}
-
 func (c *ClientConn) processRSTStream(fh frameHeader, p []byte) error {
-	if fh.id == 0 {
-		return c.fail(ErrCodeProtocol, "RST_STREAM on stream 0")
-	}
-	if len(p) != 4 {
-		return c.fail(ErrCodeFrameSize, "RST_STREAM length is not 4")
+	if err := c.rstStreamFrame(fh, p); err != nil {
+		return err
 	}
 	st := c.streams[fh.id]
 	if st == nil {
@@ -554,118 +413,24 @@ func (c *ClientConn) processRSTStream(fh frameHeader, p []byte) error {
 }
 
 func (c *ClientConn) processSettings(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "SETTINGS on a stream")
-	}
-	if fh.flags&flagAck != 0 {
-		if len(p) != 0 {
-			return c.fail(ErrCodeFrameSize, "SETTINGS ACK with a payload")
-		}
-		return nil
-	}
-	if len(p)%6 != 0 {
-		return c.fail(ErrCodeFrameSize, "SETTINGS length not a multiple of 6")
-	}
-	if !c.gotSettings {
-		c.peerMaxStreams = 1<<31 - 1 // RFC 9113 6.5.2: unlimited unless stated
-	}
-	c.gotSettings = true
-	newWin, winSet := int64(0), false
-	for i := 0; i < len(p); i += 6 {
-		v := binary.BigEndian.Uint32(p[i+2:])
-		switch binary.BigEndian.Uint16(p[i:]) {
-		case settingHeaderTableSize:
-			c.enc.SetMaxDynamicTableSizeLimit(v)
-		case settingEnablePush:
-			if v > 1 {
-				return c.fail(ErrCodeProtocol, "SETTINGS_ENABLE_PUSH not 0 or 1")
-			}
-		case settingMaxConcurrentStreams:
-			c.peerMaxStreams = v
-		case settingInitialWindowSize:
-			if v > maxWindow {
-				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
-			}
-			newWin, winSet = int64(v), true
-		case settingMaxFrameSize:
-			if v < minMaxFrameSize || v > maxMaxFrameSize {
-				return c.fail(ErrCodeProtocol, "SETTINGS_MAX_FRAME_SIZE out of range")
-			}
-			c.peerMaxFrame = v
-		}
-	}
-	delta := int64(0)
-	if winSet {
-		delta = newWin - c.peerInitWin
-		c.peerInitWin = newWin
-		for _, st := range c.streams {
-			st.sendWin += delta
-			if st.sendWin > maxWindow {
-				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window")
-			}
-		}
-	}
-	if err := c.reserveControl(frameHeaderLen); err != nil {
+	ack, err := applySettings(&c.connCore, c.streams, fh, p)
+	if err != nil || ack {
 		return err
 	}
-	c.out.frameHeader(0, frameSettings, flagAck, 0)
-	if delta > 0 {
-		c.ids = c.ids[:0]
-		for id, st := range c.streams {
-			if st.blocked && st.sendWin > 0 {
-				st.blocked = false
-				c.ids = append(c.ids, id)
-			}
-		}
-		for _, id := range c.ids {
-			if _, ok := c.streams[id]; ok && c.err == nil {
-				c.h.OnWindow(id)
-			}
+	for _, id := range c.ids {
+		if _, ok := c.streams[id]; ok && c.err == nil {
+			c.h.OnWindow(id)
 		}
 	}
 	c.h.OnSettings()
 	return nil
 }
 
-func (c *ClientConn) processPing(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "PING on a stream")
-	}
-	if len(p) != 8 {
-		return c.fail(ErrCodeFrameSize, "PING length is not 8")
-	}
-	if fh.flags&flagAck != 0 {
-		c.h.OnPingAck(binary.BigEndian.Uint64(p))
-		return nil
-	}
-	if err := c.reserveControl(frameHeaderLen + 8); err != nil {
+func (c *ClientConn) processGoAway(fh frameHeader, p []byte) error {
+	last, code, err := c.goAwayFrame(fh, p)
+	if err != nil {
 		return err
 	}
-	c.out.frameHeader(8, framePing, flagAck, 0)
-	c.out.write(p)
-	return nil
-}
-
-// reserveControl accounts for a control frame queued in reply to the
-// server (Options.MaxControlBytes, as Conn's): a server that floods PINGs
-// or SETTINGS while not reading gets a connection error.
-func (c *ClientConn) reserveControl(n int) error {
-	if c.ctrlQueued+n > c.opt.MaxControlBytes {
-		return c.fail(ErrCodeEnhanceYourCalm, "peer does not read control responses")
-	}
-	c.ctrlQueued += n
-	return nil
-}
-
-func (c *ClientConn) processGoAway(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "GOAWAY on a stream")
-	}
-	if len(p) < 8 {
-		return c.fail(ErrCodeFrameSize, "GOAWAY shorter than 8")
-	}
-	last := binary.BigEndian.Uint32(p) & streamIDMask
-	code := ErrCode(binary.BigEndian.Uint32(p[4:]))
 	if c.goAwayRecv && last > c.goAwayLast {
 		last = c.goAwayLast // a later GOAWAY may only lower it (RFC 9113 6.8)
 	}
@@ -680,23 +445,12 @@ func (c *ClientConn) processGoAway(fh frameHeader, p []byte) error {
 }
 
 func (c *ClientConn) processWindowUpdate(fh frameHeader, p []byte) error {
-	if len(p) != 4 {
-		return c.fail(ErrCodeFrameSize, "WINDOW_UPDATE length is not 4")
-	}
-	inc := int64(binary.BigEndian.Uint32(p) & streamIDMask)
-	if fh.id == 0 {
-		if inc == 0 {
-			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE with increment 0")
-		}
-		c.connSendWin += inc
-		if c.connSendWin > maxWindow {
-			return c.fail(ErrCodeFlowControl, "connection window above 2^31-1")
-		}
-		if c.connBlocked && c.connSendWin > 0 {
-			c.connBlocked = false
+	inc, opened, err := c.windowUpdateFrame(fh, p)
+	if err != nil || fh.id == 0 {
+		if opened {
 			c.h.OnWindow(0)
 		}
-		return nil
+		return err
 	}
 	st := c.streams[fh.id]
 	if st == nil {
@@ -705,15 +459,11 @@ func (c *ClientConn) processWindowUpdate(fh frameHeader, p []byte) error {
 		}
 		return nil
 	}
-	if inc == 0 {
-		return c.streamError(st, ErrCodeProtocol)
+	code, opened := st.growSendWin(inc, true)
+	if code != ErrCodeNo {
+		return c.streamError(st, code)
 	}
-	st.sendWin += inc
-	if st.sendWin > maxWindow {
-		return c.streamError(st, ErrCodeFlowControl)
-	}
-	if st.blocked && st.sendWin > 0 {
-		st.blocked = false
+	if opened {
 		c.h.OnWindow(fh.id)
 	}
 	return nil
@@ -737,26 +487,7 @@ func (c *ClientConn) removeStream(st *clientStream) {
 	c.free = append(c.free, st)
 }
 
-func (c *ClientConn) creditConn(n int64) {
-	c.connUnacked += n
-	if c.connUnacked >= c.connThresh && c.err == nil {
-		c.writeWindowUpdate(0, uint32(c.connUnacked))
-		c.connRecvAvail += c.connUnacked
-		c.connUnacked = 0
-	}
-}
-
-func (c *ClientConn) creditStream(st *clientStream, n int64) {
-	if st.remoteClosed || c.err != nil {
-		return
-	}
-	st.unacked += n
-	if st.unacked >= c.streamThresh {
-		c.writeWindowUpdate(st.id, uint32(st.unacked))
-		st.recvAvail += st.unacked
-		st.unacked = 0
-	}
-}
+func (c *ClientConn) creditStream(st *clientStream, n int64) { c.creditFlow(&st.flow, n) }
 
 // CanOpen reports whether WriteRequest may open a stream now: no
 // connection error, no GOAWAY either way, fewer streams than the server
@@ -800,7 +531,7 @@ func (c *ClientConn) WriteRequest(h *RequestHead, fields []Field, endStream bool
 	} else {
 		st = new(clientStream)
 	}
-	*st = clientStream{id: id, sendWin: c.peerInitWin, recvAvail: int64(c.opt.InitialWindowSize), cl: -1,
+	*st = clientStream{flow: flow{id: id, sendWin: c.peerInitWin, recvAvail: int64(c.opt.InitialWindowSize), cl: -1},
 		head: string(h.Method) == "HEAD"}
 	c.streams[id] = st
 	c.encw.buf = c.encw.buf[:0]
@@ -814,36 +545,13 @@ func (c *ClientConn) WriteRequest(h *RequestHead, fields []Field, endStream bool
 	if len(h.Path) > 0 {
 		_ = c.enc.WriteField(hpack.HeaderField{Name: ":path", Value: c.intern(h.Path)})
 	}
-	c.encodeRequestFields(fields)
+	c.encodeFields(fields, true)
 	c.writeBlock(id, c.encw.buf, endStream)
-	if cap(c.encw.buf) > maxKeptHeaderBuf {
-		c.encw.buf = nil
-	}
+	c.trimEncBuf()
 	if endStream {
 		st.localClosed = true
 	}
 	return id
-}
-
-func (c *ClientConn) encodeRequestFields(fields []Field) {
-	for i := range fields {
-		f := &fields[i]
-		if len(f.Name) == 0 || f.Name[0] == ':' || !safeValue(f.Value) {
-			continue
-		}
-		name := c.fieldName(f.Name)
-		switch name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host":
-			continue
-		case "te":
-			if !equalFold(f.Value, "trailers") {
-				continue
-			}
-			_ = c.enc.WriteField(hpack.HeaderField{Name: name, Value: "trailers"})
-			continue
-		}
-		_ = c.enc.WriteField(hpack.HeaderField{Name: name, Value: c.intern(f.Value)})
-	}
 }
 
 func (c *ClientConn) writable(id uint32) *clientStream {
@@ -865,40 +573,11 @@ func (c *ClientConn) WriteData(id uint32, b []byte, endStream bool) int {
 	if st == nil {
 		return 0
 	}
-	if len(b) == 0 {
-		if endStream {
-			c.out.frameHeader(0, frameData, flagEndStream, id)
-			c.localEnd(st)
-		}
-		return 0
-	}
-	taken := 0
-	for taken < len(b) {
-		n := min(int64(len(b)-taken), int64(c.peerMaxFrame), st.sendWin, c.connSendWin)
-		if n <= 0 {
-			break
-		}
-		var flags uint8
-		if endStream && taken+int(n) == len(b) {
-			flags = flagEndStream
-		}
-		c.out.frameHeader(int(n), frameData, flags, id)
-		c.out.ref(b[taken : taken+int(n)])
-		st.sendWin -= n
-		c.connSendWin -= n
-		taken += int(n)
-	}
-	if taken < len(b) {
-		if st.sendWin <= 0 {
-			st.blocked = true
-		}
-		if c.connSendWin <= 0 {
-			c.connBlocked = true
-		}
-	} else if endStream {
+	n, ended := c.writeData(&st.flow, b, endStream)
+	if ended {
 		c.localEnd(st)
 	}
-	return taken
+	return n
 }
 
 // WriteTrailers ends the request with a trailing header block (fields
@@ -909,13 +588,7 @@ func (c *ClientConn) WriteTrailers(id uint32, fields []Field) {
 	if st == nil {
 		return
 	}
-	c.encw.buf = c.encw.buf[:0]
-	c.encodeRequestFields(fields)
-	if len(c.encw.buf) == 0 {
-		c.out.frameHeader(0, frameData, flagEndStream, id)
-	} else {
-		c.writeBlock(id, c.encw.buf, true)
-	}
+	c.writeTrailers(id, fields, true)
 	c.localEnd(st)
 }
 
@@ -932,7 +605,7 @@ func (c *ClientConn) SendWindow(id uint32) int {
 	if st == nil {
 		return 0
 	}
-	return int(max(0, min(st.sendWin, c.connSendWin)))
+	return c.sendWindow(&st.flow)
 }
 
 // Reset queues RST_STREAM(code) for stream id and forgets it; no
@@ -959,10 +632,7 @@ func (c *ClientConn) Consumed(id uint32, n int) {
 	if st == nil {
 		return
 	}
-	m := min(int64(n), st.held)
-	st.held -= m
-	c.creditConn(m)
-	c.creditStream(st, m)
+	c.creditStream(st, c.consume(&st.flow, n))
 }
 
 // Ping queues a PING carrying data; OnPingAck reports its answer.
@@ -986,109 +656,9 @@ func (c *ClientConn) GoAway(code ErrCode, debug string) {
 	c.writeGoAway(0, code, debug)
 }
 
-// Out returns the bytes to write (see Conn.Out).
-func (c *ClientConn) Out() [][]byte { return c.out.vec }
-
-// OutLen returns the number of bytes in Out.
-func (c *ClientConn) OutLen() int { return c.out.n }
-
-// ResetOut tells the ClientConn everything in Out was written.
-func (c *ClientConn) ResetOut() {
-	c.out.reset()
-	c.ctrlQueued = 0
-}
-
 // ActiveStreams returns the number of streams not yet closed.
 func (c *ClientConn) ActiveStreams() int { return len(c.streams) }
-
-// Err returns the connection error, if one occurred.
-func (c *ClientConn) Err() error {
-	if c.err == nil {
-		return nil
-	}
-	return c.err
-}
 
 // GoAwayReceived reports whether the server sent GOAWAY, and the last
 // stream id it processes.
 func (c *ClientConn) GoAwayReceived() (uint32, bool) { return c.goAwayLast, c.goAwayRecv }
-
-func (c *ClientConn) writeBlock(id uint32, block []byte, endStream bool) {
-	typ := uint8(frameHeaders)
-	var flags uint8
-	if endStream {
-		flags = flagEndStream
-	}
-	for {
-		n := min(len(block), int(c.peerMaxFrame))
-		if n == len(block) {
-			flags |= flagEndHeaders
-		}
-		c.out.frameHeader(n, typ, flags, id)
-		c.out.write(block[:n])
-		block = block[n:]
-		if len(block) == 0 {
-			return
-		}
-		typ, flags = frameContinuation, 0
-	}
-}
-
-func (c *ClientConn) fieldName(b []byte) string {
-	for i, x := range b {
-		if 'A' <= x && x <= 'Z' {
-			c.lower = append(c.lower[:0], b...)
-			for j := i; j < len(c.lower); j++ {
-				if y := c.lower[j]; 'A' <= y && y <= 'Z' {
-					c.lower[j] = y + 'a' - 'A'
-				}
-			}
-			return c.intern(c.lower)
-		}
-	}
-	return c.intern(b)
-}
-
-// intern is Conn.intern for the client's encoder.
-func (c *ClientConn) intern(b []byte) string {
-	if s, ok := c.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(b) <= maxInternLen {
-		if c.strs == nil {
-			c.strs = make(map[string]string)
-		}
-		if len(c.strs) >= maxInterned {
-			clear(c.strs)
-		}
-		c.strs[s] = s
-	}
-	return s
-}
-
-func (c *ClientConn) writeRSTStream(id uint32, code ErrCode) {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], uint32(code))
-	c.out.frameHeader(4, frameRSTStream, 0, id)
-	c.out.write(p[:])
-}
-
-func (c *ClientConn) writeWindowUpdate(id uint32, inc uint32) {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], inc)
-	c.out.frameHeader(4, frameWindowUpdate, 0, id)
-	c.out.write(p[:])
-}
-
-func (c *ClientConn) writeGoAway(last uint32, code ErrCode, debug string) {
-	if len(debug) > maxDebugData {
-		debug = debug[:maxDebugData]
-	}
-	var p [8]byte
-	binary.BigEndian.PutUint32(p[:], last)
-	binary.BigEndian.PutUint32(p[4:], uint32(code))
-	c.out.frameHeader(8+len(debug), frameGoAway, 0, 0)
-	c.out.write(p[:])
-	c.out.writeString(debug)
-}

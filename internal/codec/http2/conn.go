@@ -1,10 +1,6 @@
 package http2
 
-import (
-	"encoding/binary"
-
-	"golang.org/x/net/http2/hpack"
-)
+import "encoding/binary"
 
 // Handler receives what the peer sends. Its methods are called from inside
 // Conn.Feed, on the caller's goroutine; they may call the Conn's write
@@ -97,17 +93,9 @@ func (r *Request) Header(name string) ([]byte, bool) {
 // Conn.streams while it is open or half-closed (remote); it is removed as
 // soon as it is closed (both END_STREAMs, or a reset either way).
 type stream struct {
-	id           uint32
-	sendWin      int64 // our send window (may go negative, RFC 9113 6.9.2)
-	recvAvail    int64 // bytes the peer may still send before a WINDOW_UPDATE
-	unacked      int64 // consumed, not yet returned by a WINDOW_UPDATE
-	held         int64 // delivered by OnData and not yet Consumed
-	cl           int64 // content-length, -1 if absent
-	recvd        int64 // DATA payload received
-	remoteClosed bool  // END_STREAM received: half-closed (remote)
-	known        bool  // the handler was told (OnRequest or OnRequestError)
-	rejected     bool  // answered through OnRequestError: body discarded
-	blocked      bool  // a WriteData was cut short by sendWin
+	flow          // cl: the request's content-length; remoteClosed: half-closed (remote)
+	known    bool // the handler was told (OnRequest or OnRequestError)
+	rejected bool // answered through OnRequestError: body discarded
 }
 
 type blockKind uint8
@@ -149,82 +137,40 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // for the bytes to write (Out). It is not safe for concurrent use; it
 // starts no goroutines and holds no locks.
 type Conn struct {
-	h   Handler
-	opt Options
+	connCore
+	h Handler
 
-	out        outBuf
-	ctrlQueued int // control bytes queued in reply to the peer since ResetOut
-
-	err           *ConnError
-	feeding       bool
-	prefaceDone   bool
-	gotSettings   bool
 	settingsAcked bool
-
-	// Peer settings and our send windows.
-	peerMaxFrame uint32
-	peerInitWin  int64
-	connSendWin  int64
-	connBlocked  bool
-
-	// Our receive window of the connection.
-	connRecvAvail int64
-	connUnacked   int64
-	connThresh    int64
-	streamThresh  int64
+	prefaceDone   bool
 
 	streams      map[uint32]*stream
 	free         []*stream
-	lastStreamID uint32
-	goAwaySent   bool
 	goAwayLastID uint32
-	goAwayRecv   bool
 	goAwayCode   ErrCode
 
 	recent  [recentlyResetCount]uint32 // ring of ids we reset
 	recentN int
 
-	// Header decoding.
-	blk    block
-	dec    *hpack.Decoder
-	hbuf   []byte
-	spans  []span
-	req    Request
-	fields []Field
-
-	// Header encoding.
-	enc   *hpack.Encoder
-	encw  appendWriter
-	strs  map[string]string
-	lower []byte
+	req Request
 
 	// Abuse accounting (count windows).
 	winStreams, winResets int
-	winFrames, winEmpty   int
-
-	ids []uint32 // scratch for OnWindow notifications
 }
 
 // NewConn returns a Conn for a freshly accepted connection and queues the
 // server preface (SETTINGS, and a WINDOW_UPDATE raising the connection
 // window to Options.ConnWindowSize) in its output.
 func NewConn(h Handler, o Options) *Conn {
-	c := &Conn{h: h, opt: o.withDefaults()}
-	c.peerMaxFrame = minMaxFrameSize
-	c.peerInitWin = defaultWindow
-	c.connSendWin = defaultWindow
-	c.connRecvAvail = int64(c.opt.ConnWindowSize)
-	c.connThresh = max(1, int64(c.opt.ConnWindowSize/2))
-	c.streamThresh = max(1, int64(c.opt.InitialWindowSize/2))
+	c := &Conn{h: h}
+	c.opt = o.withDefaults()
+	c.init()
 	c.streams = make(map[uint32]*stream)
 	// Until the peer acknowledges our SETTINGS it may use the RFC's
 	// default table size; a larger advertised size may be used at once.
-	c.dec = hpack.NewDecoder(defaultTableSize, c.onField)
 	if c.opt.HeaderTableSize > defaultTableSize {
 		c.dec.SetAllowedMaxDynamicTableSize(c.opt.HeaderTableSize)
 	}
 	c.dec.SetMaxStringLength(int(c.opt.MaxHeaderListSize))
-	c.enc = hpack.NewEncoder(&c.encw)
 	c.req.ContentLength = -1
 
 	var s [6 * 5]byte
@@ -241,11 +187,7 @@ func NewConn(h Handler, o Options) *Conn {
 	if c.opt.HeaderTableSize != defaultTableSize {
 		put(settingHeaderTableSize, c.opt.HeaderTableSize)
 	}
-	c.out.frameHeader(n, frameSettings, 0, 0)
-	c.out.write(s[:n])
-	if inc := c.opt.ConnWindowSize - defaultWindow; inc > 0 {
-		c.writeWindowUpdate(0, inc)
-	}
+	c.writeSettings(s[:n])
 	return c
 }
 
@@ -300,25 +242,11 @@ func (c *Conn) feed(b []byte) (int, error) {
 	return n, nil
 }
 
-// fail records a connection error and queues its GOAWAY.
-func (c *Conn) fail(code ErrCode, reason string) error {
-	if c.err == nil {
-		c.err = &ConnError{Code: code, Reason: reason}
-		c.writeGoAway(c.lastStreamID, code, reason)
-	}
-	return c.err
-}
-
 func (c *Conn) processFrame(fh frameHeader, p []byte) error {
-	if !c.gotSettings && (fh.typ != frameSettings || fh.flags&flagAck != 0) {
-		return c.fail(ErrCodeProtocol, "first frame is not SETTINGS")
-	}
-	if c.blk.open && fh.typ != frameContinuation {
-		return c.fail(ErrCodeProtocol, "frame other than CONTINUATION inside a header block")
-	}
-	c.winFrames++
-	if c.winFrames > c.opt.EmptyFrameWindow {
-		c.winFrames, c.winEmpty = 1, 0
+	if !c.frameFast(fh) {
+		if err := c.frameCheck(fh); err != nil {
+			return err
+		}
 	}
 	switch fh.typ {
 	case frameData:
@@ -334,14 +262,19 @@ func (c *Conn) processFrame(fh frameHeader, p []byte) error {
 	case framePushPromise:
 		return c.fail(ErrCodeProtocol, "PUSH_PROMISE from a client")
 	case framePing:
-		return c.processPing(fh, p)
+		_, err := c.pingFrame(fh, p)
+		return err
 	case frameGoAway:
-		return c.processGoAway(fh, p)
+		_, code, err := c.goAwayFrame(fh, p)
+		if err == nil {
+			c.goAwayRecv, c.goAwayCode = true, code
+		}
+		return err
 	case frameWindowUpdate:
 		return c.processWindowUpdate(fh, p)
 	case frameContinuation:
-		if !c.blk.open || fh.id != c.blk.id {
-			return c.fail(ErrCodeProtocol, "CONTINUATION without a preceding HEADERS on its stream")
+		if err := c.continuation(fh); err != nil {
+			return err
 		}
 		return c.blockFragment(p, len(p), fh.flags&flagEndHeaders != 0)
 	}
@@ -356,24 +289,14 @@ func (c *Conn) idle(id uint32) bool {
 }
 
 func (c *Conn) processData(fh frameHeader, p []byte) error {
-	if fh.id == 0 {
-		return c.fail(ErrCodeProtocol, "DATA on stream 0")
+	data := p
+	if !c.dataFast(fh) {
+		var err error
+		if data, err = c.dataFrameSlow(fh, p); err != nil {
+			return err
+		}
 	}
 	length := int64(fh.length)
-	if length > c.connRecvAvail {
-		return c.fail(ErrCodeFlowControl, "DATA beyond the connection window")
-	}
-	c.connRecvAvail -= length
-	data := p
-	if fh.flags&flagPadded != 0 {
-		if len(p) == 0 {
-			return c.fail(ErrCodeFrameSize, "padded DATA without pad length")
-		}
-		if int(p[0]) >= len(p) {
-			return c.fail(ErrCodeProtocol, "DATA padding longer than the payload")
-		}
-		data = p[1 : len(p)-int(p[0])]
-	}
 	endStream := fh.flags&flagEndStream != 0
 	st := c.streams[fh.id]
 	if st == nil {
@@ -428,35 +351,10 @@ func (c *Conn) processData(fh frameHeader, p []byte) error {
 
 func (c *Conn) processHeaders(fh frameHeader, p []byte) error {
 	id := fh.id
-	if id == 0 {
-		return c.fail(ErrCodeProtocol, "HEADERS on stream 0")
+	frag, selfDep, err := c.headersFrame(fh, p)
+	if err != nil {
+		return err
 	}
-	if id%2 == 0 {
-		return c.fail(ErrCodeProtocol, "HEADERS on a server stream id")
-	}
-	frag := p
-	padLen := 0
-	if fh.flags&flagPadded != 0 {
-		if len(frag) == 0 {
-			return c.fail(ErrCodeFrameSize, "padded HEADERS without pad length")
-		}
-		padLen = int(frag[0])
-		frag = frag[1:]
-	}
-	selfDep := false
-	if fh.flags&flagPriority != 0 {
-		if len(frag) < 5 {
-			return c.fail(ErrCodeFrameSize, "HEADERS too short for its priority")
-		}
-		selfDep = binary.BigEndian.Uint32(frag)&streamIDMask == id
-		frag = frag[5:]
-	}
-	if padLen > len(frag) {
-		return c.fail(ErrCodeProtocol, "HEADERS padding longer than the payload")
-	}
-	frag = frag[:len(frag)-padLen]
-
-	c.blk = block{open: true, id: id, endStream: fh.flags&flagEndStream != 0}
 	b := &c.blk
 	if st := c.streams[id]; st != nil {
 		switch {
@@ -503,52 +401,22 @@ func (c *Conn) processHeaders(fh frameHeader, p []byte) error {
 	return c.blockFragment(frag, len(p), fh.flags&flagEndHeaders != 0)
 }
 
-// blockFragment feeds one fragment of the header block to the decoder;
-// frameLen (padding included) counts toward MaxHeaderBlockBytes.
+// blockFragment feeds one fragment of the header block to the decoder
+// and finishes the block at endHeaders.
 func (c *Conn) blockFragment(frag []byte, frameLen int, endHeaders bool) error {
-	c.blk.bytes += frameLen
-	if c.blk.bytes > c.opt.MaxHeaderBlockBytes {
-		return c.fail(ErrCodeEnhanceYourCalm, "header block larger than the limit")
-	}
-	if len(frag) == 0 && !endHeaders {
-		if err := c.noteEmpty(); err != nil {
-			return err
-		}
-	}
-	if _, err := c.dec.Write(frag); err != nil {
-		return c.fail(ErrCodeCompression, "HPACK decoding failed")
-	}
-	if !endHeaders {
-		return nil
+	if err := c.decodeFragment(frag, frameLen, endHeaders); err != nil || !endHeaders {
+		return err
 	}
 	return c.finishBlock()
-}
-
-// onField is the HPACK decoder's emit function.
-func (c *Conn) onField(f hpack.HeaderField) {
-	b := &c.blk
-	b.listSize += len(f.Name) + len(f.Value) + 32
-	if b.listSize > int(c.opt.MaxHeaderListSize) {
-		b.tooLarge = true
-		c.dec.SetEmitEnabled(false)
-		return
-	}
-	ns := len(c.hbuf)
-	c.hbuf = append(c.hbuf, f.Name...)
-	vs := len(c.hbuf)
-	c.hbuf = append(c.hbuf, f.Value...)
-	c.spans = append(c.spans, span{ns, vs, len(c.hbuf)})
 }
 
 const maxKeptHeaderBuf = 16 << 10
 
 func (c *Conn) finishBlock() error {
 	b := c.blk
-	c.blk.open = false
-	if err := c.dec.Close(); err != nil {
-		return c.fail(ErrCodeCompression, "truncated header block")
+	if err := c.endBlock(); err != nil {
+		return err
 	}
-	c.dec.SetEmitEnabled(true)
 	var err error
 	switch b.kind {
 	case blockDiscard:
@@ -615,11 +483,8 @@ func (c *Conn) processPriority(fh frameHeader, p []byte) error {
 }
 
 func (c *Conn) processRSTStream(fh frameHeader, p []byte) error {
-	if fh.id == 0 {
-		return c.fail(ErrCodeProtocol, "RST_STREAM on stream 0")
-	}
-	if len(p) != 4 {
-		return c.fail(ErrCodeFrameSize, "RST_STREAM length is not 4")
+	if err := c.rstStreamFrame(fh, p); err != nil {
+		return err
 	}
 	st := c.streams[fh.id]
 	if st == nil {
@@ -641,75 +506,17 @@ func (c *Conn) processRSTStream(fh frameHeader, p []byte) error {
 }
 
 func (c *Conn) processSettings(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "SETTINGS on a stream")
+	ack, err := applySettings(&c.connCore, c.streams, fh, p)
+	if err != nil {
+		return err
 	}
-	if fh.flags&flagAck != 0 {
-		if len(p) != 0 {
-			return c.fail(ErrCodeFrameSize, "SETTINGS ACK with a payload")
-		}
+	if ack {
 		c.onSettingsAck()
 		return nil
 	}
-	if len(p)%6 != 0 {
-		return c.fail(ErrCodeFrameSize, "SETTINGS length not a multiple of 6")
-	}
-	c.gotSettings = true
-	newWin, winSet := int64(0), false
-	for i := 0; i < len(p); i += 6 {
-		v := binary.BigEndian.Uint32(p[i+2:])
-		switch binary.BigEndian.Uint16(p[i:]) {
-		case settingHeaderTableSize:
-			c.enc.SetMaxDynamicTableSizeLimit(v)
-		case settingEnablePush:
-			if v > 1 {
-				return c.fail(ErrCodeProtocol, "SETTINGS_ENABLE_PUSH not 0 or 1")
-			}
-		case settingInitialWindowSize:
-			if v > maxWindow {
-				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1")
-			}
-			newWin, winSet = int64(v), true
-		case settingMaxFrameSize:
-			if v < minMaxFrameSize || v > maxMaxFrameSize {
-				return c.fail(ErrCodeProtocol, "SETTINGS_MAX_FRAME_SIZE out of range")
-			}
-			c.peerMaxFrame = v
-		case settingEnableConnectProtocol:
-			if v > 1 {
-				return c.fail(ErrCodeProtocol, "SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1")
-			}
-		}
-		// MAX_CONCURRENT_STREAMS limits pushes we never make;
-		// MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored.
-	}
-	delta := int64(0)
-	if winSet {
-		delta = newWin - c.peerInitWin
-		c.peerInitWin = newWin
-		for _, st := range c.streams {
-			st.sendWin += delta
-			if st.sendWin > maxWindow {
-				return c.fail(ErrCodeFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window")
-			}
-		}
-	}
-	if err := c.reserveControl(frameHeaderLen); err != nil {
-		return err
-	}
-	c.out.frameHeader(0, frameSettings, flagAck, 0)
-	if delta > 0 {
-		c.ids = c.ids[:0]
-		for id, st := range c.streams {
-			if st.blocked && st.sendWin > 0 {
-				st.blocked = false
-				c.ids = append(c.ids, id)
-			}
-		}
-		for _, id := range c.ids {
-			if _, ok := c.streams[id]; ok && c.err == nil {
-				c.h.OnWindow(id)
-			}
+	for _, id := range c.ids {
+		if _, ok := c.streams[id]; ok && c.err == nil {
+			c.h.OnWindow(id)
 		}
 	}
 	return nil
@@ -742,54 +549,13 @@ func (c *Conn) recvInit() int64 {
 	return max(int64(c.opt.InitialWindowSize), defaultWindow)
 }
 
-func (c *Conn) processPing(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "PING on a stream")
-	}
-	if len(p) != 8 {
-		return c.fail(ErrCodeFrameSize, "PING length is not 8")
-	}
-	if fh.flags&flagAck != 0 {
-		return nil
-	}
-	if err := c.reserveControl(frameHeaderLen + 8); err != nil {
-		return err
-	}
-	c.out.frameHeader(8, framePing, flagAck, 0)
-	c.out.write(p)
-	return nil
-}
-
-func (c *Conn) processGoAway(fh frameHeader, p []byte) error {
-	if fh.id != 0 {
-		return c.fail(ErrCodeProtocol, "GOAWAY on a stream")
-	}
-	if len(p) < 8 {
-		return c.fail(ErrCodeFrameSize, "GOAWAY shorter than 8")
-	}
-	c.goAwayRecv = true
-	c.goAwayCode = ErrCode(binary.BigEndian.Uint32(p[4:]))
-	return nil
-}
-
 func (c *Conn) processWindowUpdate(fh frameHeader, p []byte) error {
-	if len(p) != 4 {
-		return c.fail(ErrCodeFrameSize, "WINDOW_UPDATE length is not 4")
-	}
-	inc := int64(binary.BigEndian.Uint32(p) & streamIDMask)
-	if fh.id == 0 {
-		if inc == 0 {
-			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE with increment 0")
-		}
-		c.connSendWin += inc
-		if c.connSendWin > maxWindow {
-			return c.fail(ErrCodeFlowControl, "connection window above 2^31-1")
-		}
-		if c.connBlocked && c.connSendWin > 0 {
-			c.connBlocked = false
+	inc, opened, err := c.windowUpdateFrame(fh, p)
+	if err != nil || fh.id == 0 {
+		if opened {
 			c.h.OnWindow(0)
 		}
-		return nil
+		return err
 	}
 	st := c.streams[fh.id]
 	if st == nil {
@@ -798,25 +564,12 @@ func (c *Conn) processWindowUpdate(fh frameHeader, p []byte) error {
 		}
 		return nil // closed: ignored
 	}
-	if inc == 0 {
-		return c.streamError(fh.id, ErrCodeProtocol, true)
+	code, opened := st.growSendWin(inc, st.known)
+	if code != ErrCodeNo {
+		return c.streamError(fh.id, code, true)
 	}
-	st.sendWin += inc
-	if st.sendWin > maxWindow {
-		return c.streamError(fh.id, ErrCodeFlowControl, true)
-	}
-	if st.blocked && st.sendWin > 0 && st.known {
-		st.blocked = false
+	if opened {
 		c.h.OnWindow(fh.id)
-	}
-	return nil
-}
-
-// noteEmpty counts a frame that carries nothing.
-func (c *Conn) noteEmpty() error {
-	c.winEmpty++
-	if c.winEmpty > c.opt.MaxEmptyFramesPerWindow {
-		return c.fail(ErrCodeEnhanceYourCalm, "too many empty frames")
 	}
 	return nil
 }
@@ -830,16 +583,6 @@ func (c *Conn) noteReset() error {
 	return nil
 }
 
-// reserveControl accounts for n bytes of a control frame queued in reply
-// to the peer.
-func (c *Conn) reserveControl(n int) error {
-	if c.ctrlQueued+n > c.opt.MaxControlBytes {
-		return c.fail(ErrCodeEnhanceYourCalm, "peer does not read control responses")
-	}
-	c.ctrlQueued += n
-	return nil
-}
-
 func (c *Conn) newStream(id uint32) *stream {
 	var st *stream
 	if k := len(c.free); k > 0 {
@@ -849,7 +592,7 @@ func (c *Conn) newStream(id uint32) *stream {
 	} else {
 		st = new(stream)
 	}
-	*st = stream{id: id, sendWin: c.peerInitWin, recvAvail: c.recvInit(), cl: -1}
+	*st = stream{flow: flow{id: id, sendWin: c.peerInitWin, recvAvail: c.recvInit(), cl: -1}}
 	c.streams[id] = st
 	return st
 }
@@ -915,27 +658,11 @@ func (c *Conn) recentlyReset(id uint32) bool {
 	return false
 }
 
-// creditConn returns n bytes of the connection's receive window, with a
-// WINDOW_UPDATE once at least half of the window is owed.
-func (c *Conn) creditConn(n int64) {
-	c.connUnacked += n
-	if c.connUnacked >= c.connThresh && c.err == nil {
-		c.writeWindowUpdate(0, uint32(c.connUnacked))
-		c.connRecvAvail += c.connUnacked
-		c.connUnacked = 0
-	}
-}
-
 // creditStream is creditConn for a stream's window; a stream whose
-// request body is complete gets no more window.
+// request body is complete (or discarded) gets no more window.
 func (c *Conn) creditStream(st *stream, n int64) {
-	if st.remoteClosed || st.rejected || c.err != nil {
+	if st.rejected {
 		return
 	}
-	st.unacked += n
-	if st.unacked >= c.streamThresh {
-		c.writeWindowUpdate(st.id, uint32(st.unacked))
-		st.recvAvail += st.unacked
-		st.unacked = 0
-	}
+	c.creditFlow(&st.flow, n)
 }

@@ -205,6 +205,21 @@
 // returned only through Consumed, as on the server side: the caller
 // decides how far the server may run ahead of the downstream.
 //
+// What the two sides share is written once (core.go): both embed a
+// connCore by value (output, settings, windows, HPACK state, abuse
+// counters) and stream types embed a flow (windows and body accounting).
+// Its helpers check and apply the frames whose handling is the same
+// (SETTINGS, PING, GOAWAY, WINDOW_UPDATE, DATA's connection window,
+// HEADERS framing, header block decoding) and return what the side must
+// act on (an ACK, an opened window, a stream's increment), so the
+// handlers stay concrete, direct calls. The differences are parameters:
+// connCore.client for which settings apply and whether the peer may open
+// streams, the request flag of encodeFields. On the per-frame path the
+// checks are split into an inlined fast case (frameFast, dataFast) and an
+// out-of-line rest, so the server reads a frame with no more calls than
+// before the split; SETTINGS walks the streams through a generic
+// (applySettings), which is off the hot path.
+//
 // # API notes
 //
 // Field names and values are []byte (not the strings hpack uses) so that

@@ -230,19 +230,3 @@ func (c *Conn) buildRequest(endStream bool) bool {
 }
 
 func isAlpha(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }
-
-// buildTrailers puts the decoded trailer fields into c.fields; false means
-// malformed: a pseudo-header, a bad name or value, or a
-// connection-specific field.
-func (c *Conn) buildTrailers() bool {
-	fs := c.fields[:0]
-	for _, s := range c.spans {
-		name, value := c.hbuf[s.ns:s.vs], c.hbuf[s.vs:s.ve]
-		if !validName(name) || connectionSpecific(name) || !validValue(value) {
-			return false
-		}
-		fs = append(fs, Field{Name: name, Value: value})
-	}
-	c.fields = fs
-	return true
-}

@@ -1,7 +1,6 @@
 package http2
 
 import (
-	"encoding/binary"
 	"strconv"
 
 	"golang.org/x/net/http2/hpack"
@@ -46,7 +45,7 @@ func (c *Conn) WriteHeaders(id uint32, status int, fields []Field, endStream boo
 	}
 	c.encw.buf = c.encw.buf[:0]
 	_ = c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusString(status)})
-	c.encodeFields(fields)
+	c.encodeFields(fields, false)
 	c.writeBlock(id, c.encw.buf, endStream)
 	c.trimEncBuf()
 	if endStream {
@@ -62,14 +61,7 @@ func (c *Conn) WriteTrailers(id uint32, fields []Field) {
 	if st == nil {
 		return
 	}
-	c.encw.buf = c.encw.buf[:0]
-	c.encodeFields(fields)
-	if len(c.encw.buf) == 0 {
-		c.out.frameHeader(0, frameData, flagEndStream, id)
-	} else {
-		c.writeBlock(id, c.encw.buf, true)
-		c.trimEncBuf()
-	}
+	c.writeTrailers(id, fields, false)
 	c.endLocal(st)
 }
 
@@ -93,41 +85,11 @@ func (c *Conn) WriteData(id uint32, b []byte, endStream bool) int {
 	if st == nil {
 		return 0
 	}
-	if len(b) == 0 {
-		if endStream {
-			c.out.frameHeader(0, frameData, flagEndStream, id)
-			c.endLocal(st)
-		}
-		return 0
-	}
-	taken := 0
-	for taken < len(b) {
-		n := int64(len(b) - taken)
-		n = min(n, int64(c.peerMaxFrame), st.sendWin, c.connSendWin)
-		if n <= 0 {
-			break
-		}
-		var flags uint8
-		if endStream && taken+int(n) == len(b) {
-			flags = flagEndStream
-		}
-		c.out.frameHeader(int(n), frameData, flags, id)
-		c.out.ref(b[taken : taken+int(n)])
-		st.sendWin -= n
-		c.connSendWin -= n
-		taken += int(n)
-	}
-	if taken < len(b) {
-		if st.sendWin <= 0 {
-			st.blocked = true
-		}
-		if c.connSendWin <= 0 {
-			c.connBlocked = true
-		}
-	} else if endStream {
+	n, ended := c.writeData(&st.flow, b, endStream)
+	if ended {
 		c.endLocal(st)
 	}
-	return taken
+	return n
 }
 
 // SendWindow returns how many DATA bytes stream id could send now: the
@@ -138,7 +100,7 @@ func (c *Conn) SendWindow(id uint32) int {
 	if st == nil {
 		return 0
 	}
-	return int(max(0, min(st.sendWin, c.connSendWin)))
+	return c.sendWindow(&st.flow)
 }
 
 // Reset queues RST_STREAM(code) for stream id and forgets it: no
@@ -185,29 +147,7 @@ func (c *Conn) Consumed(id uint32, n int) {
 	if st == nil {
 		return
 	}
-	m := min(int64(n), st.held)
-	st.held -= m
-	c.creditConn(m)
-	c.creditStream(st, m)
-}
-
-// Out returns the bytes to write, in order, as a gather list for writev.
-// Slices of it reference the Conn's buffers and the payloads passed to
-// WriteData; they stay valid until ResetOut. The list itself may be
-// reallocated by later calls, so call Out again after writing more.
-func (c *Conn) Out() [][]byte { return c.out.vec }
-
-// OutLen returns the number of bytes in Out.
-func (c *Conn) OutLen() int { return c.out.n }
-
-// ResetOut tells the Conn that everything in Out was written: the list is
-// emptied, its buffers are reused and references to WriteData payloads are
-// dropped. It also ends the control-output accounting period of
-// Options.MaxControlBytes, so a caller whose transport buffers what the
-// socket does not take should call it only once that backlog is small.
-func (c *Conn) ResetOut() {
-	c.out.reset()
-	c.ctrlQueued = 0
+	c.creditStream(st, c.consume(&st.flow, n))
 }
 
 // ActiveStreams returns the number of streams open or half-closed: those
@@ -222,14 +162,6 @@ func (c *Conn) Closed() bool {
 		return true
 	}
 	return (c.goAwaySent || c.goAwayRecv) && len(c.streams) == 0 && !c.blk.open
-}
-
-// Err returns the connection error, if one occurred.
-func (c *Conn) Err() error {
-	if c.err == nil {
-		return nil
-	}
-	return c.err
 }
 
 // SettingsAcked reports whether the peer acknowledged our SETTINGS. The
@@ -248,100 +180,6 @@ func (c *Conn) endLocal(st *stream) {
 		c.writeRSTStream(st.id, ErrCodeNo)
 	}
 	c.removeStream(st)
-}
-
-// trimEncBuf drops an encoding buffer that an unusually large header
-// block grew, so an idle connection keeps little memory.
-func (c *Conn) trimEncBuf() {
-	if cap(c.encw.buf) > maxKeptHeaderBuf {
-		c.encw.buf = nil
-	}
-}
-
-// writeBlock splits an encoded header block into HEADERS and CONTINUATION.
-func (c *Conn) writeBlock(id uint32, block []byte, endStream bool) {
-	typ := uint8(frameHeaders)
-	var flags uint8
-	if endStream {
-		flags = flagEndStream
-	}
-	for {
-		n := min(len(block), int(c.peerMaxFrame))
-		if n == len(block) {
-			flags |= flagEndHeaders
-		}
-		c.out.frameHeader(n, typ, flags, id)
-		c.out.write(block[:n])
-		block = block[n:]
-		if len(block) == 0 {
-			return
-		}
-		typ, flags = frameContinuation, 0
-	}
-}
-
-// encodeFields HPACK-encodes the fields a response may carry.
-func (c *Conn) encodeFields(fields []Field) {
-	for i := range fields {
-		f := &fields[i]
-		if len(f.Name) == 0 || f.Name[0] == ':' || !safeValue(f.Value) {
-			continue
-		}
-		name := c.fieldName(f.Name)
-		switch name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			continue
-		}
-		_ = c.enc.WriteField(hpack.HeaderField{Name: name, Value: c.intern(f.Value)})
-	}
-}
-
-// safeValue rejects the bytes that would break the framing of the peer's
-// HTTP/1 conversions.
-func safeValue(b []byte) bool {
-	for _, x := range b {
-		if x == 0 || x == '\r' || x == '\n' {
-			return false
-		}
-	}
-	return true
-}
-
-// fieldName returns the lowercase name as a string.
-func (c *Conn) fieldName(b []byte) string {
-	for i, x := range b {
-		if 'A' <= x && x <= 'Z' {
-			c.lower = append(c.lower[:0], b...)
-			for j := i; j < len(c.lower); j++ {
-				if y := c.lower[j]; 'A' <= y && y <= 'Z' {
-					c.lower[j] = y + 'a' - 'A'
-				}
-			}
-			return c.intern(c.lower)
-		}
-	}
-	return c.intern(b)
-}
-
-// intern returns b as a string, from a small per-connection table when it
-// was seen recently, so repeated names and values do not allocate. The
-// HPACK encoder may keep the string in its dynamic table, which is why it
-// must be a copy and not an alias of the caller's bytes.
-func (c *Conn) intern(b []byte) string {
-	if s, ok := c.strs[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(b) <= maxInternLen {
-		if c.strs == nil {
-			c.strs = make(map[string]string) // grows with use: a size hint would cost every idle connection
-		}
-		if len(c.strs) >= maxInterned {
-			clear(c.strs)
-		}
-		c.strs[s] = s
-	}
-	return s
 }
 
 func statusString(status int) string {
@@ -372,30 +210,4 @@ func statusString(status int) string {
 		return "503"
 	}
 	return strconv.Itoa(status)
-}
-
-func (c *Conn) writeRSTStream(id uint32, code ErrCode) {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], uint32(code))
-	c.out.frameHeader(4, frameRSTStream, 0, id)
-	c.out.write(p[:])
-}
-
-func (c *Conn) writeWindowUpdate(id uint32, inc uint32) {
-	var p [4]byte
-	binary.BigEndian.PutUint32(p[:], inc)
-	c.out.frameHeader(4, frameWindowUpdate, 0, id)
-	c.out.write(p[:])
-}
-
-func (c *Conn) writeGoAway(last uint32, code ErrCode, debug string) {
-	if len(debug) > maxDebugData {
-		debug = debug[:maxDebugData]
-	}
-	var p [8]byte
-	binary.BigEndian.PutUint32(p[:], last)
-	binary.BigEndian.PutUint32(p[4:], uint32(code))
-	c.out.frameHeader(8+len(debug), frameGoAway, 0, 0)
-	c.out.write(p[:])
-	c.out.writeString(debug)
 }
