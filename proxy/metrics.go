@@ -87,19 +87,35 @@ func (s *stream) mEnd() {
 // (OnPoolReady), on the cluster and the host, and makes the connection
 // count its bytes on the cluster. Loop only.
 func (s *stream) mUpStart(pc *upstream.PooledConn[*upConn]) {
+	if c := s.mUpCount(pc.Host()); c != nil {
+		pc.C.SetByteCounters(&c.BytesReceived, &c.BytesSent)
+	}
+}
+
+// mUpStartH2 is mUpStart for a stream on an HTTP/2 upstream connection.
+func (s *stream) mUpStartH2(mc *upstream.MuxConn[*h2up]) {
+	if c := s.mUpCount(mc.Host()); c != nil {
+		mc.C.SetByteCounters(&c.BytesReceived, &c.BytesSent)
+	}
+}
+
+// mUpCount is what mUpStart and mUpStartH2 share: it counts the attempt
+// on the cluster and on host, starts its clock, and returns the cluster's
+// cells for the connection's byte counters (nil without metrics).
+func (s *stream) mUpCount(host *upstream.Host) *metrics.Cluster {
 	sh := s.shard()
 	if sh == nil {
-		return
+		return nil
 	}
 	s.mUnpend()
 	c := sh.Cluster(metrics.ID(s.cluster.Spec.MetricsID))
-	h := sh.Host(metrics.ID(pc.Host().MetricsID()))
+	h := sh.Host(metrics.ID(host.MetricsID()))
 	c.Requests.Inc()
 	c.ActiveRequests.Inc()
 	h.Requests.Inc()
 	h.ActiveRequests.Inc()
 	s.m.cluster, s.m.host, s.m.upStart = c, h, s.loop.Now()
-	pc.C.SetByteCounters(&c.BytesReceived, &c.BytesSent)
+	return c
 }
 
 // mUpEnd ends the upstream attempt in flight (detachUpstream): its

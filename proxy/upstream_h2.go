@@ -769,23 +769,6 @@ func (s *stream) h2upDetach() {
 	mc.Done()
 }
 
-// mUpStartH2 is mUpStart for a stream on an HTTP/2 upstream connection.
-func (s *stream) mUpStartH2(mc *upstream.MuxConn[*h2up]) {
-	sh := s.shard()
-	if sh == nil {
-		return
-	}
-	s.mUnpend()
-	c := sh.Cluster(metrics.ID(s.cluster.Spec.MetricsID))
-	h := sh.Host(metrics.ID(mc.Host().MetricsID()))
-	c.Requests.Inc()
-	c.ActiveRequests.Inc()
-	h.Requests.Inc()
-	h.ActiveRequests.Inc()
-	s.m.cluster, s.m.host, s.m.upStart = c, h, s.loop.Now()
-	mc.C.SetByteCounters(&c.BytesReceived, &c.BytesSent)
-}
-
 var (
 	_ http2.ClientHandler             = (*h2up)(nil)
 	_ upstream.MuxHandler             = (*h2up)(nil)
