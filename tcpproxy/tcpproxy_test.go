@@ -93,13 +93,7 @@ func (h *harness) stop() {
 
 func (h *harness) dial() *net.TCPConn {
 	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
-	return c.(*net.TCPConn)
+	return testutil.DialTCP(h.t, h.addr, 60*time.Second)
 }
 
 func cluster(name string, addrs ...string) upstream.ClusterSpec {

@@ -141,18 +141,13 @@ func (h *harness) stop() {
 // dial connects a peer and waits until ferry attached it.
 func (h *harness) dial() *net.TCPConn {
 	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := testutil.DialTCP(h.t, h.addr, 20*time.Second)
 	select {
 	case <-h.opened:
 	case <-time.After(10 * time.Second):
 		h.t.Fatal("the connection was not attached")
 	}
-	return c.(*net.TCPConn)
+	return c
 }
 
 // pair dials a relay's two sides.

@@ -179,3 +179,17 @@ func ClosedAddr(t testing.TB) string {
 	_ = ln.Close()
 	return a
 }
+
+// DialTCP connects to addr, closes the connection when the test ends and
+// sets a deadline of d on it, so a test that waits for bytes that never
+// come fails instead of hanging.
+func DialTCP(t testing.TB, addr string, d time.Duration) *net.TCPConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(d))
+	return c.(*net.TCPConn)
+}
