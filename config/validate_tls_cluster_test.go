@@ -2,7 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +12,8 @@ import (
 // an error naming its path; a good context validates.
 func TestClusterTLSValidation(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := testPair(t, "a.example.com")
-	_, otherKey := testPair(t, "b.example.com")
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	certFile, keyFile := write("cert.pem", cert), write("key.pem", key)
-	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	cert, key, otherKey, certFile, keyFile := tlsFiles(t, dir)
+	q := jsonString
 	ctx := func(extra string) string { return `,"tls_context":{"status":true` + extra + `}` }
 	const p = "cluster_manager.clusters[0].tls_context"
 	const strictWhy = "and refuses this even with allow_unimplemented"

@@ -41,6 +41,26 @@ func testPair(t *testing.T, names ...string) (certPEM, keyPEM string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}))
 }
 
+// tlsFiles writes a key pair for a.example.com into dir and returns its
+// PEMs, the two file paths and a key that does not match it: what the TLS
+// validation tests of listeners and clusters start from.
+func tlsFiles(t *testing.T, dir string) (cert, key, otherKey, certFile, keyFile string) {
+	t.Helper()
+	cert, key = testPair(t, "a.example.com")
+	_, otherKey = testPair(t, "b.example.com")
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return cert, key, otherKey, write("cert.pem", cert), write("key.pem", key)
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
 // tlsListenerConfig is a valid config whose listener has chain as its
 // filter chain's TLS part (a JSON fragment) and whose proxy speaks down.
 func tlsListenerConfig(chain, down, cluster string) string {
@@ -55,17 +75,8 @@ func tlsListenerConfig(chain, down, cluster string) string {
 // an error naming its path; a good context builds.
 func TestTLSContextValidation(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := testPair(t, "a.example.com")
-	_, otherKey := testPair(t, "b.example.com")
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	certFile, keyFile := write("cert.pem", cert), write("key.pem", key)
-	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	cert, key, otherKey, certFile, keyFile := tlsFiles(t, dir)
+	q := jsonString
 	ctx := func(extra string) string {
 		return `"tls_context":{"status":true,"cert_chain":` + q(certFile) + `,"private_key":` + q(keyFile) + extra + `},`
 	}
