@@ -52,25 +52,11 @@ func TestClusterTLSValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, allow := range []bool{false, true} {
-				c, err := Parse([]byte(tlsListenerConfig("", "Auto", tc.cluster)), FormatJSON)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.Ferry.Compat.AllowUnimplemented = allow
-				err = c.Validate()
-				switch {
-				case tc.want == "" && err != nil:
-					t.Fatalf("allow %v: %v", allow, err)
-				case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-					if allow && strings.Contains(tc.want, ".type: not implemented") {
-						continue // an ordinary refusal: allow_unimplemented runs without it
-					}
-					t.Fatalf("allow %v: got %v\nwant %s", allow, err, tc.want)
-				case strings.Contains(tc.want, "fall_back") && !strings.Contains(err.Error(), strictWhy):
+			checkTLSValidation(t, tlsListenerConfig("", "Auto", tc.cluster), tc.want, func(allow bool, err error) {
+				if strings.Contains(tc.want, "fall_back") && !strings.Contains(err.Error(), strictWhy) {
 					t.Fatalf("allow %v: %v does not say it is strict", allow, err)
 				}
-			}
+			})
 		})
 	}
 }

@@ -114,24 +114,35 @@ func TestTLSContextValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, allow := range []bool{false, true} {
-				c, err := Parse([]byte(tlsListenerConfig(tc.chain, tc.down, tc.cluster)), FormatJSON)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c.Ferry.Compat.AllowUnimplemented = allow
-				err = c.Validate()
-				switch {
-				case tc.want == "" && err != nil:
-					t.Fatalf("allow %v: %v", allow, err)
-				case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-					if allow && strings.Contains(tc.want, ".type: not implemented") {
-						continue // an ordinary refusal: allow_unimplemented runs without it
-					}
-					t.Fatalf("allow %v: got %v\nwant %s", allow, err, tc.want)
-				}
-			}
+			checkTLSValidation(t, tlsListenerConfig(tc.chain, tc.down, tc.cluster), tc.want, nil)
 		})
+	}
+}
+
+// checkTLSValidation validates cfg with allow_unimplemented off and on:
+// want "" must be valid, otherwise the error must contain want (an
+// ordinary ".type" refusal may pass when allowed). more, if not nil,
+// checks an error that matched.
+func checkTLSValidation(t *testing.T, cfg, want string, more func(allow bool, err error)) {
+	t.Helper()
+	for _, allow := range []bool{false, true} {
+		c, err := Parse([]byte(cfg), FormatJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Ferry.Compat.AllowUnimplemented = allow
+		err = c.Validate()
+		switch {
+		case want == "" && err != nil:
+			t.Fatalf("allow %v: %v", allow, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			if allow && strings.Contains(want, ".type: not implemented") {
+				continue // an ordinary refusal: allow_unimplemented runs without it
+			}
+			t.Fatalf("allow %v: got %v\nwant %s", allow, err, want)
+		case more != nil && want != "":
+			more(allow, err)
+		}
 	}
 }
 
