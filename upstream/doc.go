@@ -26,6 +26,11 @@
 // its own that keeps nothing. Removed itself is read only there, when a
 // pool is created; Pick never sees a removed host, because no current
 // cluster holds it.
+// PoolManager and MuxManager (HTTP/2) keep their pools in the same
+// per-loop registry, loopPools (looppools.go), generic in the pool type:
+// registering a new pool (publish the loop, then read Removed) and
+// RemoveHosts are written once. The lookup of an existing pool stays in
+// each manager's Pool, a plain map read on the request path.
 //
 // # Connection pools
 //

@@ -455,8 +455,7 @@ func (d *muxDial[H]) OnDialFailed(err error) { (*MuxPool[H])(d).dialFailed(err) 
 
 // MuxManager finds the multiplexed pool of a (host, loop) pair.
 type MuxManager[H MuxHandler] struct {
-	pools        []map[*Host]*MuxPool[H]
-	loops        []atomic.Pointer[conn.Loop]
+	loopPools[*MuxPool[H]]
 	dialer       conn.Dialer
 	onConnect    func(mc *MuxConn[H]) H
 	pingInterval time.Duration
@@ -511,15 +510,11 @@ func NewMuxManager[H MuxHandler](o MuxManagerOptions[H]) (*MuxManager[H], error)
 		o.PingTimeout = DefaultMuxPingTimeout
 	}
 	m := &MuxManager[H]{
-		pools:        make([]map[*Host]*MuxPool[H], o.Loops),
-		loops:        make([]atomic.Pointer[conn.Loop], o.Loops),
+		loopPools:    newLoopPools[*MuxPool[H]](o.Loops),
 		dialer:       o.Dialer,
 		onConnect:    o.OnConnect,
 		pingInterval: o.PingInterval,
 		pingTimeout:  o.PingTimeout,
-	}
-	for i := range m.pools {
-		m.pools[i] = map[*Host]*MuxPool[H]{}
 	}
 	if o.Clusters != nil {
 		o.Clusters.onRemove(m.RemoveHosts)
@@ -537,37 +532,11 @@ func (m *MuxManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *MuxPool[H] {
 	if p, ok := pools[h]; ok {
 		return p
 	}
-	if m.loops[l.Index].Load() == nil {
-		m.loops[l.Index].Store(l)
-	}
 	p := &MuxPool[H]{host: h, cluster: c, loop: l, m: m}
-	if h.Removed() {
-		p.removed = true
-		return p
-	}
-	pools[h] = p
+	p.removed = !m.register(l, h, p)
 	return p
 }
 
 // RemoveHosts drops the pools of hosts that left their cluster, on every
 // loop (PoolManager.RemoveHosts). Any goroutine.
-func (m *MuxManager[H]) RemoveHosts(hosts []*Host) {
-	if len(hosts) == 0 {
-		return
-	}
-	for i := range m.loops {
-		l := m.loops[i].Load()
-		if l == nil {
-			continue
-		}
-		_ = l.Execute(func() {
-			pools := m.pools[l.Index]
-			for _, h := range hosts {
-				if p, ok := pools[h]; ok {
-					delete(pools, h)
-					p.drop()
-				}
-			}
-		})
-	}
-}
+func (m *MuxManager[H]) RemoveHosts(hosts []*Host) { m.removeHosts(hosts) }

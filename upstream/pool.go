@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
@@ -403,11 +402,7 @@ func (d *poolDial[H]) OnDialFailed(err error) { (*ConnPool[H])(d).dialFailed(err
 // PoolManager finds the pool of a (host, loop) pair. Its connections carry
 // a protocol handler of type H.
 type PoolManager[H any] struct {
-	// pools is indexed by loop index; each map is touched only by its loop.
-	pools []map[*Host]*ConnPool[H]
-	// loops holds, by index, each loop that has created a pool, so that a
-	// host removal reaches every loop that may hold its connections.
-	loops     []atomic.Pointer[conn.Loop]
+	loopPools[*ConnPool[H]]
 	dialer    conn.Dialer
 	onConnect func(pc *PooledConn[H]) H
 }
@@ -440,13 +435,9 @@ func NewPoolManager[H any](o PoolManagerOptions[H]) (*PoolManager[H], error) {
 		return nil, errors.New("upstream: pool manager: OnConnect is required")
 	}
 	m := &PoolManager[H]{
-		pools:     make([]map[*Host]*ConnPool[H], o.Loops),
-		loops:     make([]atomic.Pointer[conn.Loop], o.Loops),
+		loopPools: newLoopPools[*ConnPool[H]](o.Loops),
 		dialer:    o.Dialer,
 		onConnect: o.OnConnect,
-	}
-	for i := range m.pools {
-		m.pools[i] = map[*Host]*ConnPool[H]{}
 	}
 	if o.Clusters != nil {
 		o.Clusters.onRemove(m.RemoveHosts)
@@ -469,18 +460,8 @@ func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 		p.cluster = c // the current limits after a reload (the Breaker is the same)
 		return p
 	}
-	// Publish the loop before reading Removed: a removal that does not see
-	// the loop marked the host before this read, and then this read sees
-	// it (atomics are sequentially consistent).
-	if m.loops[l.Index].Load() == nil {
-		m.loops[l.Index].Store(l)
-	}
 	p := &ConnPool[H]{host: h, cluster: c, loop: l, m: m, brk: c.brk}
-	if h.Removed() {
-		p.removed = true
-		return p
-	}
-	pools[h] = p
+	p.removed = !m.register(l, h, p)
 	return p
 }
 
@@ -489,28 +470,4 @@ func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 // forgotten (ConnPool.drop says what happens to the rest). It returns at
 // once; the work runs on the loops. Manager.Update calls it for the
 // managers created with PoolManagerOptions.Clusters. Any goroutine.
-func (m *PoolManager[H]) RemoveHosts(hosts []*Host) {
-	if len(hosts) == 0 {
-		return
-	}
-	for i := range m.loops {
-		l := m.loops[i].Load()
-		if l == nil {
-			continue
-		}
-		// An error means the engine is stopping: it closes every
-		// connection itself.
-		_ = l.Execute(func() { m.dropHosts(l.Index, hosts) })
-	}
-}
-
-// dropHosts runs RemoveHosts on loop i.
-func (m *PoolManager[H]) dropHosts(i int, hosts []*Host) {
-	pools := m.pools[i]
-	for _, h := range hosts {
-		if p, ok := pools[h]; ok {
-			delete(pools, h)
-			p.drop()
-		}
-	}
-}
+func (m *PoolManager[H]) RemoveHosts(hosts []*Host) { m.removeHosts(hosts) }
