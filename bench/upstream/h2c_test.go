@@ -78,7 +78,7 @@ func TestH2CServesOverHTTP2(t *testing.T) {
 	}
 
 	// The readiness probe's HTTP/1.1 GET is answered too, and counted as such.
-	resp, err := http.Get(base + "/") //nolint:noctx // bounded by the server's answer on loopback
+	resp, err := http.Get(base + "/") // no context: bounded by the server's answer on loopback
 	if err != nil {
 		t.Fatal(err)
 	}
