@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/app"
@@ -20,8 +21,18 @@ import (
 
 // takeover is a handover in progress, or nil when there is none.
 type takeover struct {
-	path string
-	h    *upgrade.Handover
+	path   string
+	config string // the config file, as given
+	h      *upgrade.Handover
+}
+
+// absPath is path made absolute (as given if that fails), so that two
+// spellings of one config file are the same config to a smooth upgrade.
+func absPath(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return path
 }
 
 // takeOver dials reconfig.sock. No ferry there: a nil takeover (bind as
@@ -35,10 +46,10 @@ func takeOver(cfg *config.Config, path string, noUpgrade bool, log *slog.Logger,
 		return nil, 0
 	}
 	sock := upgrade.Path(cfg.UDSDir, path)
-	h, err := upgrade.Dial(sock)
+	h, err := upgrade.DialConfig(sock, absPath(path))
 	switch {
 	case errors.Is(err, upgrade.ErrNoPeer):
-		return &takeover{path: sock}, 0
+		return &takeover{path: sock, config: path}, 0
 	case err != nil:
 		_, _ = fmt.Fprintf(stderr, "ferry: %v\nferry: a ferry may be running with uds_dir %q; it keeps serving. Start with "+
 			"--disable-upgrade (or disable_upgrade: true) to bind without its sockets.\n", err, sock)
@@ -49,7 +60,7 @@ func takeOver(cfg *config.Config, path string, noUpgrade bool, log *slog.Logger,
 		n += len(l.FDs)
 	}
 	log.Info("smooth upgrade: took the listening sockets of the running ferry", "pid", h.Pid, "sockets", n)
-	return &takeover{path: sock, h: h}, 0
+	return &takeover{path: sock, config: path, h: h}, 0
 }
 
 // listeners are the sockets received, if any.
@@ -94,7 +105,8 @@ func serveUpgrade(a *app.App, t *takeover, log *slog.Logger) (<-chan struct{}, f
 	if t == nil {
 		return nil, func() {}, nil
 	}
-	s, err := upgrade.Serve(t.path, upgrade.ServeOptions{Listeners: a.ListenerSockets, Handover: a.HandOver, Logger: log})
+	s, err := upgrade.Serve(t.path, upgrade.ServeOptions{Listeners: a.ListenerSockets, Handover: a.HandOver, Logger: log,
+		Config: absPath(t.config)})
 	if err != nil {
 		return nil, nil, fmt.Errorf("uds_dir: %w (disable_upgrade: true runs without smooth upgrade)", err)
 	}

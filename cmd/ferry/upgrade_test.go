@@ -362,15 +362,26 @@ ferry:
 	})
 	progress("load after the reload")
 
-	// A new ferry that fails after receiving the sockets (its listener
-	// has another name) exits 1; the old one serves on, losing nothing.
-	bad := filepath.Join(filepath.Dir(cfg), "renamed.yaml")
-	if err := os.WriteFile(bad, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
+	// A ferry of another config file in the same directory (so on the
+	// same reconfig.sock) is refused before any socket moves.
+	other := filepath.Join(filepath.Dir(cfg), "other.yaml")
+	if err := os.WriteFile(other, []byte(reloaded), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	failed := startFerry(t, bin, bad)
+	startFerry(t, bin, other).waitFail(t, "a smooth upgrade takes over a ferry of the same config file")
+	progress("load after a ferry of another config was refused")
+
+	// A new ferry that fails after receiving the sockets (its listener
+	// has another name) exits 1; the old one serves on, losing nothing.
+	if err := os.WriteFile(cfg, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	failed := startFerry(t, bin, cfg)
 	failed.waitFail(t, "hands over the listeners [http]")
 	old.waitLog(t, "the old ferry's notice", regexp.MustCompile(`the new ferry did not start; serving on`))
+	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	progress("load after a failed upgrade")
 
 	// (b) A second ferry with the same config takes the listener over.

@@ -51,6 +51,9 @@ type message struct {
 	Pid       int        `json:"pid"`
 	Listeners []Listener `json:"listeners,omitempty"`
 	Err       string     `json:"error,omitempty"`
+	// Config is the asking process's config file (absolute path), so
+	// that a ferry never takes over one that runs another config.
+	Config string `json:"config,omitempty"`
 }
 
 // Path is the socket path for uds_dir dir (empty: the directory of
@@ -78,6 +81,11 @@ type ServeOptions struct {
 	Handover func() error
 	// Logger receives the exchange's events; nil means slog.Default().
 	Logger *slog.Logger
+	// Config is this process's config file (absolute path). A peer that
+	// names another one is refused: two ferries whose config files share
+	// a directory (uds_dir's default) share reconfig.sock, and a smooth
+	// upgrade is for the same config. Empty accepts any peer.
+	Config string
 }
 
 // Server answers upgrade requests on reconfig.sock.
@@ -178,6 +186,13 @@ func (s *Server) answer(c *net.UnixConn) bool {
 		return false
 	}
 	log.Info("upgrade: a new ferry asks for the listeners", "pid", req.Pid)
+	if s.o.Config != "" && req.Config != "" && req.Config != s.o.Config {
+		msg := fmt.Sprintf("the ferry on this reconfig.sock (pid %d) runs %s, not %s: a smooth upgrade takes over a ferry "+
+			"of the same config file; give each its own uds_dir, or disable_upgrade", os.Getpid(), s.o.Config, req.Config)
+		_ = writeMsg(c, message{Op: "error", Pid: os.Getpid(), Err: msg}, nil)
+		log.Warn("upgrade: refused a ferry of another config", "pid", req.Pid, "config", req.Config)
+		return false
+	}
 	ls, err := s.o.Listeners()
 	if err != nil {
 		_ = writeMsg(c, message{Op: "error", Pid: os.Getpid(), Err: err.Error()}, nil)
@@ -233,7 +248,11 @@ type Handover struct {
 // Dial asks the ferry serving path for its listeners. ErrNoPeer means
 // no ferry serves it (no file, or nobody listening); any other error
 // means one may but did not answer.
-func Dial(path string) (*Handover, error) {
+func Dial(path string) (*Handover, error) { return DialConfig(path, "") }
+
+// DialConfig is Dial from a process running config (absolute path): the
+// running ferry refuses it unless it runs the same file.
+func DialConfig(path, config string) (*Handover, error) {
 	c, err := net.DialTimeout("unixpacket", path, answerTimeout)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
@@ -247,7 +266,7 @@ func Dial(path string) (*Handover, error) {
 		return nil, fmt.Errorf("upgrade: %s: the running ferry did not hand its listeners over: %w", path, err)
 	}
 	_ = uc.SetDeadline(time.Now().Add(answerTimeout))
-	if err := writeMsg(uc, message{Op: "listeners", Pid: os.Getpid()}, nil); err != nil {
+	if err := writeMsg(uc, message{Op: "listeners", Pid: os.Getpid(), Config: config}, nil); err != nil {
 		return fail(err)
 	}
 	m, fds, err := readMsg(uc)

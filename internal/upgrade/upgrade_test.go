@@ -190,3 +190,33 @@ func TestSilentPeerIsAnError(t *testing.T) {
 		t.Fatalf("Dial to a silent peer: %v", err)
 	}
 }
+
+// TestAnotherConfigIsRefused: a ferry of another config file that shares
+// the directory (and so reconfig.sock) is refused with the reason, and the
+// running ferry keeps its sockets; the same file is served.
+func TestAnotherConfigIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), SocketName)
+	var handed atomic.Int32
+	var listed atomic.Int32
+	s, err := Serve(path, ServeOptions{Logger: quiet(), Config: "/etc/ferry/a.json",
+		Listeners: func() ([]Listener, error) { listed.Add(1); return nil, nil },
+		Handover:  func() error { handed.Add(1); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	_, err = DialConfig(path, "/etc/ferry/b.json")
+	if err == nil || !strings.Contains(err.Error(), "runs /etc/ferry/a.json, not /etc/ferry/b.json") ||
+		!strings.Contains(err.Error(), "uds_dir") {
+		t.Fatalf("DialConfig with another config: %v, want a refusal naming both files", err)
+	}
+	if listed.Load() != 0 || handed.Load() != 0 {
+		t.Fatalf("the refused peer got the listeners (%d) or a handover (%d)", listed.Load(), handed.Load())
+	}
+	h, err := DialConfig(path, "/etc/ferry/a.json")
+	if err != nil {
+		t.Fatalf("DialConfig with the same config: %v", err)
+	}
+	h.Abort()
+}

@@ -210,6 +210,10 @@ func ferryConfig(o ferryOpts) ([]byte, error) {
 			"hosts": []obj{{"address": o.upstream}},
 		}}},
 		"ferry": obj{"scheduler": obj{"policy": o.policy}, "max_connections": ferryMaxConnections},
+		// Every ferry target's config sits in one directory: without this
+		// they would share reconfig.sock (uds_dir's default), and the
+		// second to start would be refused as a ferry of another config.
+		"disable_upgrade": true,
 	}
 	if o.metricsPort > 0 {
 		cfg["metrics"] = obj{"sinks": []obj{{"type": "prometheus", "config": obj{"port": o.metricsPort}}}}
