@@ -164,6 +164,22 @@ func TestRouteHeaderMutations(t *testing.T) {
 // TestRouteHashPolicyMaglev: a header key sticks to one host across
 // requests, and removing a host moves only the keys that were on it.
 func TestRouteHashPolicyMaglev(t *testing.T) {
+	// A ring keeps every key of a host that stays where it was; Maglev
+	// moves a few (its table is refilled: ~1-5 % of keys with a handful of
+	// hosts, at most 1 % of 10 hosts in upstream's TestHashConsistency), so it is
+	// allowed 10 % of the users whose host stayed.
+	for _, tc := range []struct {
+		lb       upstream.LBPolicy
+		maxMoved float64
+	}{{upstream.RingHash, 0}, {upstream.Maglev, 0.10}} {
+		t.Run(tc.lb.String(), func(t *testing.T) { testHashPolicyKeepsKeys(t, tc.lb, tc.maxMoved) })
+	}
+}
+
+// testHashPolicyKeepsKeys: a header-keyed balancer sends each user to one
+// host every time; when one of four hosts leaves, its users move and the
+// others' stay, but for a fraction maxMoved of them.
+func testHashPolicyKeepsKeys(t *testing.T, lb upstream.LBPolicy, maxMoved float64) {
 	ups := map[string]*httptest.Server{}
 	addrs := map[string]string{} // address → name
 	var hosts []upstream.HostSpec
@@ -172,7 +188,7 @@ func TestRouteHashPolicyMaglev(t *testing.T) {
 		addrs[ups[n].Listener.Addr().String()] = n
 		hosts = append(hosts, upstream.HostSpec{Address: ups[n].Listener.Addr().String()})
 	}
-	spec := upstream.ClusterSpec{Name: "hashed", LB: upstream.Maglev, ConnectTimeout: 2 * time.Second, Hosts: hosts}
+	spec := upstream.ClusterSpec{Name: "hashed", LB: lb, ConnectTimeout: 2 * time.Second, Hosts: hosts}
 	h := startProxy(t, []string{hosts[0].Address}, func(st *setup) {
 		st.clusters = []upstream.ClusterSpec{spec}
 		st.routes.VirtualHosts[0].Routes[0].Cluster = &router.ClusterAction{Cluster: "hashed",
@@ -209,13 +225,22 @@ func TestRouteHashPolicyMaglev(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := where()
+	stayed, moved := 0, 0
 	for user, n := range before {
 		switch {
 		case after[user] == "u1":
 			t.Fatalf("%s still on the removed host", user)
-		case n != "u1" && after[user] != n:
-			t.Errorf("%s moved from %s to %s though its host stayed", user, n, after[user])
+		case n == "u1":
+		default:
+			stayed++
+			if after[user] != n {
+				moved++
+				t.Logf("%s moved from %s to %s though its host stayed", user, n, after[user])
+			}
 		}
+	}
+	if float64(moved) > maxMoved*float64(stayed) {
+		t.Fatalf("%d of the %d users whose host stayed moved, more than %.0f %%", moved, stayed, maxMoved*100)
 	}
 }
 
