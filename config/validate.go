@@ -29,6 +29,7 @@ func (c *Config) Validate() error {
 	v.collectNames()
 	v.servers()
 	v.clusters()
+	v.h2UpstreamGaps() // validate_h2up.go
 	v.ferry(c.Ferry.WithDefaults())
 	v.durations(reflect.ValueOf(c).Elem(), "")
 	v.admin()
