@@ -9,20 +9,25 @@ import "slices"
 //     max_retries are counted before the pool and work);
 //   - a route's retry_policy conditions read from a response (5xx,
 //     gateway-error, retriable-status-codes) and its per-try retry_timeout
-//     (only connect failures and resets are retried over HTTP/2).
+//     (only connect failures and resets are retried over HTTP/2);
+//   - an enabled upgrade_configs entry, on the proxy filter or a route.
 //
 // Which clusters an Http2 listener reaches is not knowable when a route
 // takes its cluster from a header, so every cluster is checked once any
 // listener speaks Http2 upstream. Each finding names its path.
 func (v *validator) h2UpstreamGaps() {
+	const why = "not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): "
 	routers := map[string]bool{}
-	for _, s := range v.c.Servers {
-		for _, l := range s.Listeners {
-			for _, fc := range l.FilterChains {
-				for _, f := range fc.Filters {
-					if f.Proxy != nil && f.Proxy.UpstreamProtocol == protocolHTTP2 {
-						routers[f.Proxy.RouterConfigName] = true
+	for si, s := range v.c.Servers {
+		for li, l := range s.Listeners {
+			for ci, fc := range l.FilterChains {
+				for fi, f := range fc.Filters {
+					if f.Proxy == nil || f.Proxy.UpstreamProtocol != protocolHTTP2 {
+						continue
 					}
+					routers[f.Proxy.RouterConfigName] = true
+					p := index(index(index(index("servers", si)+".listeners", li)+".filter_chains", ci)+".filters", fi) + ".config.upgrade_configs"
+					v.upgradesOverH2(f.Proxy.UpgradeConfigs, p, why)
 				}
 			}
 		}
@@ -30,7 +35,6 @@ func (v *validator) h2UpstreamGaps() {
 	if len(routers) == 0 {
 		return
 	}
-	const why = "not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): "
 	for ci, cl := range v.c.ClusterManager.Clusters {
 		if len(cl.CircuitBreakers) == 0 {
 			continue
@@ -50,11 +54,16 @@ func (v *validator) h2UpstreamGaps() {
 			}
 			for vi, vh := range rc.VirtualHosts {
 				for ti, r := range vh.Routers {
-					if r.Route == nil || r.Route.RetryPolicy == nil {
+					if r.Route == nil {
 						continue
 					}
+					rtp := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti) + ".route"
+					v.upgradesOverH2(r.Route.UpgradeConfigs, rtp+".upgrade_configs", why)
 					rp := r.Route.RetryPolicy
-					p := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti) + ".route.retry_policy"
+					if rp == nil {
+						continue
+					}
+					p := rtp + ".retry_policy"
 					for _, c := range rp.RetryOn.Conditions() {
 						if slices.Contains([]string{"5xx", "gateway-error", "retriable-status-codes"}, c) {
 							v.p.add(p+".retry_on", why+"the condition "+c+" would never retry (connect-failure and reset do)")
@@ -65,6 +74,19 @@ func (v *validator) h2UpstreamGaps() {
 					}
 				}
 			}
+		}
+	}
+}
+
+// upgradesOverH2 refuses an enabled upgrade token where the upstream speaks
+// HTTP/2: the request would go upstream as plain HTTP (RFC 8441's extended
+// CONNECT to upstreams is not built), and the client would never get its
+// 101. Websocket without an entry is forwarded the same way (documented in
+// docs/operations.md); an explicit entry is an error.
+func (v *validator) upgradesOverH2(ucs []UpgradeConfig, path, why string) {
+	for i := range ucs {
+		if ucs[i].On() {
+			v.p.add(index(path, i), why+"the "+ucs[i].UpgradeType+" upgrade would go upstream as plain HTTP, without its 101")
 		}
 	}
 }

@@ -48,7 +48,8 @@ func TestUpstreamHTTP2(t *testing.T) {
 // max_requests and connect-failure/reset retries are accepted.
 func TestUpstreamHTTP2RefusesWhatItDoesNotHonour(t *testing.T) {
 	js := strings.Replace(upstreamH2Config, `"route": {"cluster_name": "c"}`,
-		`"route": {"cluster_name": "c", "retry_policy": {"retry_on": "5xx,reset", "retry_timeout": "1s", "num_retries": 2}}`, 1)
+		`"route": {"cluster_name": "c", "retry_policy": {"retry_on": "5xx,reset", "retry_timeout": "1s", "num_retries": 2},
+		  "upgrade_configs": [{"upgrade_type": "websocket"}]}`, 1)
 	js = strings.Replace(js, `{"name": "c", "hosts"`,
 		`{"name": "c", "circuit_breakers": [{"max_connections": 10, "max_pending_requests": 5, "max_requests": 100}], "hosts"`, 1)
 	c, err := Parse([]byte(js), FormatJSON)
@@ -61,6 +62,7 @@ func TestUpstreamHTTP2RefusesWhatItDoesNotHonour(t *testing.T) {
 		"cluster_manager.clusters[0].circuit_breakers[0].max_pending_requests: not honoured over HTTP/2 upstreams",
 		"servers[0].routers[0].virtual_hosts[0].routers[0].route.retry_policy.retry_on: not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): the condition 5xx",
 		"servers[0].routers[0].virtual_hosts[0].routers[0].route.retry_policy.retry_timeout: not honoured",
+		"servers[0].routers[0].virtual_hosts[0].routers[0].route.upgrade_configs[0]: not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): the websocket upgrade",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v\nwant %q", err, want)
