@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,70 +81,14 @@ func TestStartServeAndDrainOnSIGTERM(t *testing.T) {
 	defer up.Close()
 	defer close(release)
 
-	bin := filepath.Join(t.TempDir(), "ferry")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildFerry(t)
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
 	accessLog := filepath.Join(t.TempDir(), "access.log")
-	yaml := fmt.Sprintf(`servers:
-- routers:
-  - router_config_name: r
-    virtual_hosts:
-    - {name: all, domains: ["*"], routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]}
-  listeners:
-  - name: http
-    address: 127.0.0.1:0
-    access_logs: [{log_path: "%s"}]
-    filter_chains:
-    - filters:
-      - {type: proxy, config: {downstream_protocol: Http1, upstream_protocol: Http1, router_config_name: r}}
-cluster_manager:
-  clusters:
-  - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
-ferry:
-  timeouts: {drain: 10s}
-`, accessLog, up.Listener.Addr())
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "start", "-c", cfg)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stderr)
-	addr := ""
-	re := regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`)
-	for addr == "" && lines.Scan() {
-		if m := re.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatal("no start-up line naming the listener")
-	}
-	var (
-		logMu sync.Mutex
-		logs  strings.Builder
-	)
-	go func() {
-		for lines.Scan() {
-			logMu.Lock()
-			logs.WriteString(lines.Text() + "\n")
-			logMu.Unlock()
-		}
-	}()
-	logged := func(s string) bool {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return strings.Contains(logs.String(), s)
-	}
+	yaml := proxyYAML("", fmt.Sprintf("    access_logs: [{log_path: %q}]\n", accessLog), "Http1", up.Listener.Addr().String(), "10s")
+	writeYAML(t, cfg, yaml)
+	ferry := startFerry(t, bin, cfg)
+	addr := ferry.waitLog(t, "the start-up line naming the listener", regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`))
+	logged := func(s string) bool { return strings.Contains(ferry.logs(), s) }
 
 	resp, err := http.Get("http://" + addr + "/")
 	if err != nil {
@@ -170,9 +110,7 @@ ferry:
 	if err := os.Rename(accessLog, accessLog+".1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
-	}
+	ferry.signal(t, syscall.SIGUSR1)
 	testutil.WaitFor(t, 20*time.Second, "the reopened access log", func() bool {
 		_, err := os.Stat(accessLog)
 		return err == nil && logged("access logs reopened")
@@ -183,17 +121,9 @@ ferry:
 
 	// SIGHUP re-reads the file: a changed route answers; a change to a
 	// listener is refused and the running config keeps serving.
-	reloaded := strings.Replace(yaml, `routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]`,
-		`routers: [{match: {path: "/reloaded"}, direct_response: {status: 200, body: "new route"}}, {match: {prefix: "/"}, route: {cluster_name: c}}]`, 1)
-	if reloaded == yaml {
-		t.Fatal("test config template changed: no route to replace")
-	}
-	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	reloaded := withReloadedRoute(t, yaml)
+	writeYAML(t, cfg, reloaded)
+	ferry.signal(t, syscall.SIGHUP)
 	fetch := func(path string) string {
 		r, err := http.Get("http://" + addr + path)
 		if err != nil {
@@ -204,12 +134,8 @@ ferry:
 		return string(b)
 	}
 	testutil.WaitFor(t, 20*time.Second, "the reloaded route", func() bool { return fetch("/reloaded") == "new route" })
-	if err := os.WriteFile(cfg, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	writeYAML(t, cfg, strings.Replace(reloaded, "name: http", "name: renamed", 1))
+	ferry.signal(t, syscall.SIGHUP)
 	testutil.WaitFor(t, 20*time.Second, "the refused reload's log line", func() bool {
 		return logged("reload refused") && logged("servers[0].listeners: changed")
 	})
@@ -237,9 +163,7 @@ ferry:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the slow request never reached the upstream")
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	ferry.signal(t, syscall.SIGTERM)
 	// The listening socket closes first: a new connection is refused by
 	// the kernel, not accepted and dropped, while /slow is still in flight.
 	testutil.WaitFor(t, 20*time.Second, "the listening socket closed", func() bool { return logged("listening sockets closed") })
@@ -253,9 +177,7 @@ ferry:
 	if got := <-done; got != "hello" {
 		t.Fatalf("in-flight request during drain got %q", got)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("ferry exited with %v after SIGTERM, want 0", err)
-	}
+	ferry.waitExit(t) // exit 0 after SIGTERM
 	// Every later request is in the new file, the drained one included:
 	// the lines are written before ferry exits.
 	b, err := os.ReadFile(accessLog)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,106 +19,6 @@ import (
 
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
-
-// ferryProc is a ferry process the test started: its stderr is collected
-// and its exit awaited.
-type ferryProc struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    strings.Builder
-	exited chan struct{}
-	err    error
-}
-
-func startFerry(t *testing.T, bin, cfg string) *ferryProc {
-	t.Helper()
-	p := &ferryProc{cmd: exec.Command(bin, "start", "-c", cfg), exited: make(chan struct{})}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGKILL) // by PID: only the process this test started
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("ferry pid %d did not exit after SIGKILL", p.cmd.Process.Pid)
-		}
-	})
-	return p
-}
-
-// logs is what the process printed so far.
-func (p *ferryProc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-// waitLog waits until the log matches re and returns the first submatch
-// (or the match).
-func (p *ferryProc) waitLog(t *testing.T, what string, re *regexp.Regexp) string {
-	t.Helper()
-	var got string
-	testutil.WaitFor(t, 30*time.Second, what, func() bool {
-		m := re.FindStringSubmatch(p.logs())
-		if m == nil {
-			select {
-			case <-p.exited:
-				t.Fatalf("ferry exited (%v) before %s:\n%s", p.err, what, p.logs())
-			default:
-			}
-			return false
-		}
-		got = m[len(m)-1]
-		return true
-	})
-	return got
-}
-
-// waitExit waits for the process to exit and fails unless it exited 0.
-func (p *ferryProc) waitExit(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("ferry pid %d did not exit:\n%s", p.cmd.Process.Pid, p.logs())
-	}
-	if p.err != nil {
-		t.Fatalf("ferry pid %d: %v\n%s", p.cmd.Process.Pid, p.err, p.logs())
-	}
-}
-
-// waitFail waits for the process to exit non-zero, having printed want.
-func (p *ferryProc) waitFail(t *testing.T, want string) {
-	t.Helper()
-	select {
-	case <-p.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("ferry pid %d did not exit:\n%s", p.cmd.Process.Pid, p.logs())
-	}
-	if p.err == nil || !strings.Contains(p.logs(), want) {
-		t.Fatalf("ferry pid %d exited with %v, want a failure saying %q:\n%s", p.cmd.Process.Pid, p.err, want, p.logs())
-	}
-}
 
 // tally counts the load's outcomes.
 type tally struct {
@@ -171,13 +70,7 @@ func h1Client(addr string, id int, stop <-chan struct{}, tl *tally) {
 			_ = c.Close()
 		}
 	}()
-	for n := 0; ; n++ {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		path := fmt.Sprintf("/h1/%d/%d", id, n)
+	untilStopped(stop, "h1", id, func(path string) {
 		for attempt := 0; ; attempt++ {
 			if c == nil {
 				var err error
@@ -225,7 +118,7 @@ func h1Client(addr string, id int, stop <-chan struct{}, tl *tally) {
 			tl.loss("%s: attempt %d, reused %v, %d response bytes: %v", path, attempt, reused, cr.n, err)
 			break
 		}
-	}
+	})
 }
 
 // h2Client sends GET requests one after another over HTTP/2 without TLS
@@ -240,25 +133,33 @@ func h2Client(addr string, id int, stop <-chan struct{}, tl *tally) {
 	tr := &http.Transport{Protocols: &protos}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	untilStopped(stop, "h2", id, func(path string) {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			tl.loss("%s: %v", path, err)
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(body) != path {
+			tl.loss("%s: %s %d %q %v", path, resp.Proto, resp.StatusCode, body, err)
+			return
+		}
+		tl.ok.Add(1)
+	})
+}
+
+// untilStopped calls send with the paths /<proto>/<id>/0, /<proto>/<id>/1,
+// ... one after another until stop is closed: one client's load, each
+// path unique so that a wrong answer shows.
+func untilStopped(stop <-chan struct{}, proto string, id int, send func(path string)) {
 	for n := 0; ; n++ {
 		select {
 		case <-stop:
 			return
 		default:
 		}
-		path := fmt.Sprintf("/h2/%d/%d", id, n)
-		resp, err := client.Get("http://" + addr + path)
-		if err != nil {
-			tl.loss("%s: %v", path, err)
-			continue
-		}
-		body, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(body) != path {
-			tl.loss("%s: %s %d %q %v", path, resp.Proto, resp.StatusCode, body, err)
-			continue
-		}
-		tl.ok.Add(1)
+		send(fmt.Sprintf("/%s/%d/%d", proto, id, n))
 	}
 }
 
@@ -281,10 +182,7 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 
 	// Built as make build does (gnet's poll_opt poller keeps a pointer in
 	// the epoll data word that an adopted socket's registration copies).
-	bin := filepath.Join(t.TempDir(), "ferry")
-	if out, err := exec.Command("go", "build", "-tags=poll_opt", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildFerry(t, "-tags=poll_opt")
 	// The admin API needs a port in the config (port_value 0 turns it
 	// off): one reserved here, with the tiny race that implies. The
 	// listener binds port 0 and the start-up line says where.
@@ -296,28 +194,9 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 	_ = ln.Close()
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
 	pidFile := filepath.Join(filepath.Dir(cfg), "ferry.pid")
-	yaml := fmt.Sprintf(`admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}
-pid: %s
-servers:
-- routers:
-  - router_config_name: r
-    virtual_hosts:
-    - {name: all, domains: ["*"], routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]}
-  listeners:
-  - name: http
-    address: 127.0.0.1:0
-    filter_chains:
-    - filters:
-      - {type: proxy, config: {downstream_protocol: Auto, upstream_protocol: Http1, router_config_name: r}}
-cluster_manager:
-  clusters:
-  - {name: c, type: SIMPLE, lb_type: LB_ROUNDROBIN, hosts: [{address: "%s"}]}
-ferry:
-  timeouts: {drain: 20s}
-`, adminPort, pidFile, up.Listener.Addr())
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	yaml := proxyYAML(fmt.Sprintf("admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}\npid: %s\n", adminPort, pidFile),
+		"", "Auto", up.Listener.Addr().String(), "20s")
+	writeYAML(t, cfg, yaml)
 	listening := regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`)
 	old := startFerry(t, bin, cfg)
 	addr := old.waitLog(t, "the first ferry's listener", listening)
@@ -348,14 +227,9 @@ ferry:
 	progress("load through the first ferry")
 
 	// (a) SIGHUP with a new route: it answers, and the load goes on.
-	reloaded := strings.Replace(yaml, `routers: [{match: {prefix: "/"}, route: {cluster_name: c}}]`,
-		`routers: [{match: {path: "/reloaded"}, direct_response: {status: 200, body: "new route"}}, {match: {prefix: "/"}, route: {cluster_name: c}}]`, 1)
-	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	reloaded := withReloadedRoute(t, yaml)
+	writeYAML(t, cfg, reloaded)
+	old.signal(t, syscall.SIGHUP)
 	testutil.WaitFor(t, 30*time.Second, "the reloaded route", func() bool {
 		_, body := testutil.Fetch(t, http.MethodGet, "http://"+addr+"/reloaded")
 		return body == "new route"
@@ -365,23 +239,17 @@ ferry:
 	// A ferry of another config file in the same directory (so on the
 	// same reconfig.sock) is refused before any socket moves.
 	other := filepath.Join(filepath.Dir(cfg), "other.yaml")
-	if err := os.WriteFile(other, []byte(reloaded), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeYAML(t, other, reloaded)
 	startFerry(t, bin, other).waitFail(t, "a smooth upgrade takes over a ferry of the same config file")
 	progress("load after a ferry of another config was refused")
 
 	// A new ferry that fails after receiving the sockets (its listener
 	// has another name) exits 1; the old one serves on, losing nothing.
-	if err := os.WriteFile(cfg, []byte(strings.Replace(reloaded, "name: http", "name: renamed", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeYAML(t, cfg, strings.Replace(reloaded, "name: http", "name: renamed", 1))
 	failed := startFerry(t, bin, cfg)
 	failed.waitFail(t, "hands over the listeners [http]")
 	old.waitLog(t, "the old ferry's notice", regexp.MustCompile(`the new ferry did not start; serving on`))
-	if err := os.WriteFile(cfg, []byte(reloaded), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeYAML(t, cfg, reloaded)
 	progress("load after a failed upgrade")
 
 	// (b) A second ferry with the same config takes the listener over.
@@ -420,9 +288,7 @@ ferry:
 		t.Fatalf("%d requests lost: %s\nold ferry:\n%s\nnew ferry:\n%s", n, strings.Join(tl.why, "\n"), old.logs(), next.logs())
 	}
 
-	if err := next.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	next.signal(t, syscall.SIGTERM)
 	next.waitExit(t)
 	for _, f := range []string{"reconfig.sock", "ferry.pid"} {
 		if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), f)); !os.IsNotExist(err) {
