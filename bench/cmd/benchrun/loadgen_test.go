@@ -77,11 +77,7 @@ func TestParseWrkRejectsGarbage(t *testing.T) {
 }
 
 func TestParseWrkDuration(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
+	checkParse(t, parseWrkDuration, equal, true, []parseCase[time.Duration]{
 		{in: "591.25us", want: 591250 * time.Nanosecond, ok: true},
 		{in: "0.99ms", want: 990 * time.Microsecond, ok: true},
 		{in: "2.00s", want: 2 * time.Second, ok: true},
@@ -90,34 +86,18 @@ func TestParseWrkDuration(t *testing.T) {
 		{in: "12ns"},
 		{in: "ms"},
 		{in: "1.2.3ms"},
-	}
-	for _, tc := range tests {
-		got, err := parseWrkDuration(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseWrkDuration(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
+	})
 }
 
 func TestParseMetric(t *testing.T) {
-	tests := []struct {
-		in   string
-		want float64
-		ok   bool
-	}{
+	checkParse(t, parseMetric, closeTo, true, []parseCase[float64]{
 		{in: "912.00", want: 912, ok: true},
 		{in: "85.03k", want: 85030, ok: true},
 		{in: "1.20M", want: 1.2e6, ok: true},
 		{in: "3.1G", want: 3.1e9, ok: true},
 		{in: "k"},
 		{in: "12x"},
-	}
-	for _, tc := range tests {
-		got, err := parseMetric(tc.in)
-		if (err == nil) != tc.ok || !closeTo(got, tc.want) {
-			t.Errorf("parseMetric(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-	}
+	})
 }
 
 func TestParseH2load(t *testing.T) {

@@ -8,35 +8,6 @@ import (
 	"time"
 )
 
-func TestParseProcStat(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want machineCPU
-		ok   bool
-	}{
-		{name: "two cpus with steal and guest", ok: true,
-			// busy = user 100 + nice 5 + system 50 + irq 2 + softirq 3; not steal 40; guest 7 is inside user
-			in:   "cpu  100 5 50 1000 20 2 3 40 7 0\ncpu0 50 2 25 500 10 1 1 20 3 0\ncpu1 50 3 25 500 10 1 2 20 4 0\nintr 1 2 3\nctxt 99\n",
-			want: machineCPU{busy: 160, cpus: 2}},
-		{name: "old kernel without guest fields", ok: true,
-			in:   "cpu  10 0 10 100 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0\n",
-			want: machineCPU{busy: 20, cpus: 1}},
-		{name: "too few fields", in: "cpu  1 2 3\ncpu0 1 2 3\n"},
-		{name: "not a number", in: "cpu  1 2 x 4 5 6 7 8\ncpu0 1\n"},
-		{name: "no per-cpu lines", in: "cpu  1 2 3 4 5 6 7 8\n"},
-		{name: "empty", in: ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseProcStat([]byte(tc.in))
-			if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-				t.Fatalf("got %+v, %v; want %+v ok=%v", got, err, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
 // TestForeignFromFakeProc: the machine's busy time minus the measured
 // processes' and the load generator's CPU is the foreign CPU, as a share
 // of wall time × CPUs.

@@ -75,43 +75,65 @@ func TestPeerConfigExtras(t *testing.T) {
 	}
 }
 
-// TestFerryConfigVariants: the TLS listener, the prometheus sink and the
-// access log land where ferry's config reads them.
-func TestFerryConfigVariants(t *testing.T) {
-	b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto",
-		tlsAddr: "127.0.0.1:6004", certFile: "/t/c.pem", keyFile: "/t/k.pem", metricsPort: 9999, accessLog: "/t/a.log"})
+// benchFerryConfig is the part of ferryConfig's output the tests read.
+type benchFerryConfig struct {
+	Servers []struct {
+		Listeners []struct {
+			Address    string `json:"address"`
+			BindPort   bool   `json:"bind_port"`
+			AccessLogs []struct {
+				LogPath string `json:"log_path"`
+			} `json:"access_logs"`
+			FilterChains []struct {
+				TLS *struct {
+					Status     bool   `json:"status"`
+					CertChain  string `json:"cert_chain"`
+					PrivateKey string `json:"private_key"`
+				} `json:"tls_context"`
+				Filters []struct {
+					Type   string            `json:"type"`
+					Config map[string]string `json:"config"`
+				} `json:"filters"`
+			} `json:"filter_chains"`
+		} `json:"listeners"`
+	} `json:"servers"`
+	ClusterManager struct {
+		Clusters []struct {
+			Hosts []struct{ Address string } `json:"hosts"`
+		} `json:"clusters"`
+	} `json:"cluster_manager"`
+	Ferry struct {
+		Scheduler      struct{ Policy string } `json:"scheduler"`
+		MaxConnections int                     `json:"max_connections"`
+	} `json:"ferry"`
+	Metrics struct {
+		Sinks []struct {
+			Type   string             `json:"type"`
+			Config struct{ Port int } `json:"config"`
+		} `json:"sinks"`
+	} `json:"metrics"`
+}
+
+// parseFerryConfig writes ferry's config for o and parses it back,
+// returning the text too for failure messages.
+func parseFerryConfig(t *testing.T, o ferryOpts) (benchFerryConfig, []byte) {
+	t.Helper()
+	b, err := ferryConfig(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg struct {
-		Servers []struct {
-			Listeners []struct {
-				Address    string `json:"address"`
-				AccessLogs []struct {
-					LogPath string `json:"log_path"`
-				} `json:"access_logs"`
-				FilterChains []struct {
-					TLS *struct {
-						Status     bool   `json:"status"`
-						CertChain  string `json:"cert_chain"`
-						PrivateKey string `json:"private_key"`
-					} `json:"tls_context"`
-					Filters []struct {
-						Config map[string]string `json:"config"`
-					} `json:"filters"`
-				} `json:"filter_chains"`
-			} `json:"listeners"`
-		} `json:"servers"`
-		Metrics struct {
-			Sinks []struct {
-				Type   string             `json:"type"`
-				Config struct{ Port int } `json:"config"`
-			} `json:"sinks"`
-		} `json:"metrics"`
-	}
+	var cfg benchFerryConfig
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, b
+}
+
+// TestFerryConfigVariants: the TLS listener, the prometheus sink and the
+// access log land where ferry's config reads them.
+func TestFerryConfigVariants(t *testing.T) {
+	cfg, b := parseFerryConfig(t, ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto",
+		tlsAddr: "127.0.0.1:6004", certFile: "/t/c.pem", keyFile: "/t/k.pem", metricsPort: 9999, accessLog: "/t/a.log"})
 	ls := cfg.Servers[0].Listeners
 	if len(ls) != 2 || len(ls[0].AccessLogs) != 1 || ls[0].AccessLogs[0].LogPath != "/t/a.log" || ls[0].FilterChains[0].TLS != nil {
 		t.Fatalf("listeners: %s", b)
@@ -145,36 +167,7 @@ func TestFerryConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", h2: tc.h2, policy: "pool"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cfg struct {
-				Servers []struct {
-					Listeners []struct {
-						Address      string `json:"address"`
-						BindPort     bool   `json:"bind_port"`
-						FilterChains []struct {
-							Filters []struct {
-								Type   string            `json:"type"`
-								Config map[string]string `json:"config"`
-							} `json:"filters"`
-						} `json:"filter_chains"`
-					} `json:"listeners"`
-				} `json:"servers"`
-				ClusterManager struct {
-					Clusters []struct {
-						Hosts []struct{ Address string } `json:"hosts"`
-					} `json:"clusters"`
-				} `json:"cluster_manager"`
-				Ferry struct {
-					Scheduler      struct{ Policy string } `json:"scheduler"`
-					MaxConnections int                     `json:"max_connections"`
-				} `json:"ferry"`
-			}
-			if err := json.Unmarshal(b, &cfg); err != nil {
-				t.Fatal(err)
-			}
+			cfg, b := parseFerryConfig(t, ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", h2: tc.h2, policy: "pool"})
 			ls := cfg.Servers[0].Listeners
 			if len(ls) != tc.listeners || ls[0].Address != "127.0.0.1:6001" || !ls[0].BindPort {
 				t.Fatalf("listeners %+v", ls)
@@ -196,29 +189,7 @@ func TestFerryConfig(t *testing.T) {
 // upstream_protocol Http2 (the default stays Http1) and HAProxy's backend
 // server gets "proto h2", nothing else added.
 func TestH2UpstreamConfigs(t *testing.T) {
-	b, err := ferryConfig(ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto", upstreamProto: "Http2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Servers []struct {
-			Listeners []struct {
-				FilterChains []struct {
-					Filters []struct {
-						Config map[string]string `json:"config"`
-					} `json:"filters"`
-				} `json:"filter_chains"`
-			} `json:"listeners"`
-		} `json:"servers"`
-		ClusterManager struct {
-			Clusters []struct {
-				Hosts []struct{ Address string } `json:"hosts"`
-			} `json:"clusters"`
-		} `json:"cluster_manager"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg, b := parseFerryConfig(t, ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto", upstreamProto: "Http2"})
 	ls := cfg.Servers[0].Listeners
 	if len(ls) != 1 {
 		t.Fatalf("listeners: %s", b)

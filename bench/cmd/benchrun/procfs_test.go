@@ -9,27 +9,33 @@ import (
 )
 
 func TestParseStat(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want statFields
-		ok   bool
-	}{
+	parse := func(s string) (statFields, error) { return parseStat([]byte(s)) }
+	checkParse(t, parse, equal, true, []parseCase[statFields]{
 		{name: "nginx worker", ok: true, want: statFields{ppid: 2929, ticks: 87 + 13},
 			in: "2931 (nginx) S 2929 2929 2929 0 -1 4194624 1200 0 0 0 87 13 0 0 20 0 1 0 1234 50000000 3000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"},
 		{name: "name with spaces and parens", ok: true, want: statFields{ppid: 1, ticks: 5},
 			in: "77 (a) b (c)) R 1 77 77 0 -1 0 0 0 0 0 2 3 0 0 20 0 1 0 9 1 1 1\n"},
 		{name: "truncated", in: "77 (x) R 1 2 3\n"},
 		{name: "no name", in: "77 x R 1\n"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseStat([]byte(tc.in))
-			if (err == nil) != tc.ok || got != tc.want {
-				t.Fatalf("got %+v, %v; want %+v ok=%v", got, err, tc.want, tc.ok)
-			}
-		})
-	}
+	})
+}
+
+func TestParseProcStat(t *testing.T) {
+	parse := func(s string) (machineCPU, error) { return parseProcStat([]byte(s)) }
+	// a failing parse may return what it summed so far
+	checkParse(t, parse, equal, false, []parseCase[machineCPU]{
+		{name: "two cpus with steal and guest", ok: true,
+			// busy = user 100 + nice 5 + system 50 + irq 2 + softirq 3; not steal 40; guest 7 is inside user
+			in:   "cpu  100 5 50 1000 20 2 3 40 7 0\ncpu0 50 2 25 500 10 1 1 20 3 0\ncpu1 50 3 25 500 10 1 2 20 4 0\nintr 1 2 3\nctxt 99\n",
+			want: machineCPU{busy: 160, cpus: 2}},
+		{name: "old kernel without guest fields", ok: true,
+			in:   "cpu  10 0 10 100 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0\n",
+			want: machineCPU{busy: 20, cpus: 1}},
+		{name: "too few fields", in: "cpu  1 2 3\ncpu0 1 2 3\n"},
+		{name: "not a number", in: "cpu  1 2 x 4 5 6 7 8\ncpu0 1\n"},
+		{name: "no per-cpu lines", in: "cpu  1 2 3 4 5 6 7 8\n"},
+		{name: "empty", in: ""},
+	})
 }
 
 func TestParseVmRSS(t *testing.T) {
