@@ -1,16 +1,14 @@
 package config
 
-import "slices"
-
 // h2UpstreamGaps refuses what the HTTP/2 upstream path (upstream_protocol
 // Http2) does not honour yet, where a listener uses it:
 //   - a cluster's circuit_breakers max_connections and max_pending_requests
 //     (the multiplexed pool does not count them; max_requests and
 //     max_retries are counted before the pool and work);
-//   - a route's retry_policy conditions read from a response (5xx,
-//     gateway-error, retriable-status-codes) and its per-try retry_timeout
-//     (only connect failures and resets are retried over HTTP/2);
 //   - an enabled upgrade_configs entry, on the proxy filter or a route.
+//
+// A route's retry_policy applies whole over HTTP/2 as over HTTP/1.1
+// (proxy/retry.go, hooked into proxy/upstream_h2.go).
 //
 // Which clusters an Http2 listener reaches is not knowable when a route
 // takes its cluster from a header, so every cluster is checked once any
@@ -59,19 +57,6 @@ func (v *validator) h2UpstreamGaps() {
 					}
 					rtp := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti) + ".route"
 					v.upgradesOverH2(r.Route.UpgradeConfigs, rtp+".upgrade_configs", why)
-					rp := r.Route.RetryPolicy
-					if rp == nil {
-						continue
-					}
-					p := rtp + ".retry_policy"
-					for _, c := range rp.RetryOn.Conditions() {
-						if slices.Contains([]string{"5xx", "gateway-error", "retriable-status-codes"}, c) {
-							v.p.add(p+".retry_on", why+"the condition "+c+" would never retry (connect-failure and reset do)")
-						}
-					}
-					if rp.RetryTimeout > 0 {
-						v.p.add(p+".retry_timeout", why+"the per-try timeout would not apply (the route timeout does)")
-					}
 				}
 			}
 		}

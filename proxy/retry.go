@@ -27,11 +27,10 @@ import (
 //     (Cluster.PickExcluding), after a jittered exponential back-off on
 //     the loop's timer wheel (never a sleeping goroutine), when the
 //     request can be replayed (replayable) and max_retries has room.
-//     Over an HTTP/2 upstream (upstream_h2.go) it retries connect failures
-//     and resets of body-less requests only: the status retry
-//     (retryResponse), the per-try timer and the body replay
-//     (attemptStarted) hook into the HTTP/1.1 path's readResponseHead and
-//     sendHead, and h2upSend has no such hook yet.
+//     Both upstream protocols hook in the same way: the status retry
+//     (retryResponse) where the response head arrives (readResponseHead,
+//     h2up.OnResponse), the body replay and the per-try timer
+//     (attemptStarted) once the request head went (sendHead, h2upSend).
 //
 // Circuit breakers (upstream/breaker.go) are counted here on the proxy's
 // side for max_requests (from the pool request to the detach of each
@@ -169,7 +168,15 @@ func (s *stream) wantRetry(e *Error, k *kindInfo) bool {
 // replayable request, room under max_retries. It counts a refusal by the
 // breaker in upstream_rq_retry_overflow.
 func (s *stream) policyRetry(p *router.RetryPolicy) bool {
-	if s.rt.attempts >= p.NumRetries || !s.replayable(p) {
+	if s.rt.attempts >= p.NumRetries {
+		return false
+	}
+	if !s.replayable(p) {
+		if s.rt.tooLong && (p.NonIdempotent || s.idempotent()) {
+			// Retriable but for its body: say why nothing was retried.
+			s.srv.stats.retryBodyTooLarge.Inc()
+			s.srv.log.Debug("not retried: the request body passed retry_buffer_limit_bytes", "limit", p.BufferLimit)
+		}
 		return false
 	}
 	if s.rt.retrySlot == nil {
@@ -239,9 +246,6 @@ func (s *stream) replayable(p *router.RetryPolicy) bool {
 	}
 	if !s.hasBody() {
 		return true
-	}
-	if s.d.f.upH2 {
-		return false // the HTTP/2 upstream path (upstream_h2.go) does not replay a kept body yet
 	}
 	// An HTTP/2 body of unstated length is re-stated as chunked (Chunked).
 	return s.reqState == stateDone && !s.req.Chunked && !s.rt.tooLong &&
@@ -327,6 +331,9 @@ type retryStats struct {
 	retryOverflow  *stats.Counter // a policy retry refused by max_retries
 	retryBackoff   *stats.Counter // back-offs waited
 	perTryTimeouts *stats.Counter // attempts past the policy's retry_timeout
+	// retryBodyTooLarge counts retries the policy wanted but the request
+	// body, past retry_buffer_limit_bytes, could not be replayed.
+	retryBodyTooLarge *stats.Counter
 	// overload counts the overflow replies by the limit that refused
 	// (overloadLimits).
 	overload [len(overloadLimits)]*stats.Counter
@@ -346,6 +353,8 @@ func newRetryStats(set *stats.Set) retryStats {
 		retryOverflow:  set.Counter("upstream_rq_retry_overflow"),
 		retryBackoff:   set.Counter("upstream_rq_retry_backoff"),
 		perTryTimeouts: set.Counter("upstream_rq_per_try_timeout"),
+
+		retryBodyTooLarge: set.Counter("upstream_rq_retry_body_too_large"),
 	}
 	for i, name := range overloadLimits {
 		r.overload[i] = set.Counter("overload_" + name)

@@ -227,8 +227,9 @@ func (u *h2up) OnAboveHighWatermark() {}
 func (u *h2up) OnBelowLowWatermark() { u.OnWindow(0) }
 
 // OnResponse implements http2.ClientHandler: the response head, re-stated
-// as HTTP/1.1 and parsed by the HTTP/1 codec. 1xx heads are dropped (an
-// HTTP/2 upstream cannot switch protocols; 103 is not forwarded yet).
+// as HTTP/1.1 and parsed by the HTTP/1 codec, unless the route's retry
+// policy retries its status. 1xx heads are dropped (an HTTP/2 upstream
+// cannot switch protocols; 103 is not forwarded yet).
 func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	s := u.streams[id]
 	if s == nil || r.Status < 200 || s.respState != stateHead {
@@ -236,6 +237,9 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	}
 	s.enter()
 	defer s.exit()
+	if s.rt.policy != nil && s.retryResponse(r.Status) {
+		return // retried (retry.go): the Retry phase's detach reset this stream
+	}
 	s.host.Outcome(s.loop, r.Status) // outlier detection: a load and a nil check when off
 	h := append(s.respHead[:0], "HTTP/1.1 "...)
 	h = strconv.AppendInt(h, int64(r.Status), 10)
@@ -406,7 +410,9 @@ func (u *h2up) OnPingAck(uint64) { u.mc.PingAcked() }
 // h2upLost fails a stream whose upstream stream is gone before the
 // response ended. It is retried when no response byte came and the
 // request can be sent again: no body, read whole, and either not
-// processed by the server (GOAWAY, REFUSED_STREAM) or idempotent.
+// processed by the server (GOAWAY, REFUSED_STREAM) or idempotent; or
+// when the route's retry_policy covers a reset (retry.go: wantRetry,
+// which replays a kept body).
 func (s *stream) h2upLost(unprocessed bool, err error) {
 	if s.ended() {
 		return
@@ -491,8 +497,9 @@ func (s *stream) h2upSend() Phase {
 	if id == 0 {
 		// The connection stopped taking streams after the pool lent the
 		// slot (a GOAWAY in the same read): nothing was sent.
-		// A retry re-sends the head only: a body already queued would be
-		// lost, so only a body-less request goes again.
+		// This retry re-sends the head only: a body already queued would
+		// be lost, so only a body-less request goes again (a retry_policy
+		// covering reset replays a kept body: retry.go).
 		return s.fail(Error{Source: Upstream, Kind: KindUpstreamReset, Retryable: s.retries < s.srv.opts.MaxRetries && !s.hasBody(),
 			Err: errUpstreamClosed}, inPhase)
 	}
@@ -507,6 +514,13 @@ func (s *stream) h2upSend() Phase {
 		u.flush()
 	} else if err := s.reqPipe.start((*h2upSink)(s), nil); err != nil {
 		return parked
+	}
+	if s.rt.policy != nil {
+		s.attemptStarted() // a retry's kept body follows the head (retry.go)
+		_ = s.reqPipe.flush()
+		if s.ended() {
+			return parked
+		}
 	}
 	u.flush()
 	s.h2credit()
