@@ -119,7 +119,7 @@ func selectCases(ids []string) ([]benchCase, error) {
 	}
 	for _, id := range ids {
 		if !slices.ContainsFunc(all, func(c benchCase) bool { return c.ID == id }) &&
-			!slices.ContainsFunc(allSlowCases(), func(c slowCase) bool { return c.ID == id }) {
+			!slices.ContainsFunc(allSlowCases(), func(c slowCase) bool { return c.ID == id }) && id != idleTLSCaseID {
 			var known []string
 			for _, c := range all {
 				known = append(known, c.ID)
@@ -127,6 +127,7 @@ func selectCases(ids []string) ([]benchCase, error) {
 			for _, c := range allSlowCases() {
 				known = append(known, c.ID)
 			}
+			known = append(known, idleTLSCaseID)
 			return nil, fmt.Errorf("unknown case %q (known: %s)", id, strings.Join(known, ", "))
 		}
 	}

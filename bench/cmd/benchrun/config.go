@@ -20,6 +20,7 @@ type config struct {
 	caseIDs       []string      // cases to run (empty = all, or the quick subset)
 	targetNames   []string      // targets to run (empty = all)
 	idleConns     int           // idle connections per target (0 = skip the test)
+	idleTLSConns  int           // idle TLS connections per target in the idle-tls case (0 = skip it)
 	install       bool          // apt-get install missing tools
 	bins          binaries      // prebuilt binaries; empty fields are built
 	ferryH2C      bool          // give ferry an h2c listener and run h2 cases on it
@@ -45,6 +46,7 @@ func parseConfig(args []string) (config, error) {
 	cases := fs.String("cases", "", "comma-separated case IDs (default all; see -list)")
 	targets := fs.String("targets", "", "comma-separated targets (default "+strings.Join(allTargetNames(), ",")+")")
 	fs.IntVar(&cfg.idleConns, "idle", 10000, "idle keep-alive connections per target for the memory test (0 = skip)")
+	fs.IntVar(&cfg.idleTLSConns, "idle-tls", 4000, "idle TLS connections per target in the "+idleTLSCaseID+" case (0 = skip it)")
 	fs.BoolVar(&cfg.install, "install", true, "install missing wrk/nginx/haproxy/h2load with apt-get")
 	fs.StringVar(&cfg.bins.ferry, "ferry", "", "prebuilt ferry binary (default: go build ./cmd/ferry)")
 	fs.StringVar(&cfg.bins.upstream, "upstream", "", "prebuilt upstream binary (default: go build ./bench/upstream)")
@@ -67,6 +69,7 @@ func parseConfig(args []string) (config, error) {
 		for _, c := range allSlowCases() {
 			fmt.Printf("%-18s %s (slowhttptest -X, %v)\n", c.ID, c.Title, c.Length)
 		}
+		fmt.Printf("%-18s %s\n", idleTLSCaseID, idleTLSTitle)
 		return cfg, errListed
 	}
 	set := map[string]bool{}
@@ -122,8 +125,13 @@ func (c config) validate() error {
 	if c.noiseRepeats < 0 || c.noiseRepeats > 10 {
 		return fmt.Errorf("-noise-repeats %d: want 0..10", c.noiseRepeats)
 	}
-	if c.idleConns < 0 || c.idleConns > 18000 {
-		return fmt.Errorf("-idle %d: want 0..18000 (the hard RLIMIT_NOFILE here is 20000)", c.idleConns)
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"idle", c.idleConns}, {"idle-tls", c.idleTLSConns}} {
+		if n.v < 0 || n.v > 18000 {
+			return fmt.Errorf("-%s %d: want 0..18000 (the hard RLIMIT_NOFILE here is 20000)", n.flag, n.v)
+		}
 	}
 	if _, err := selectCases(c.caseIDs); err != nil {
 		return err

@@ -125,7 +125,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.rep.Cases = b.runnableCases(cases, missing)
-	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.TLS }) {
+	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.TLS }) || b.idleTLSWanted() {
 		f, err := writeTLSFiles(b.tmp, time.Now())
 		if err != nil {
 			b.note("TLS cases cannot run: %v", err)
@@ -148,14 +148,16 @@ func (b *bench) run(ctx context.Context) error {
 			if !idleTested(t.Name) {
 				continue // see idleTested
 			}
-			r := b.idleTest(ctx, t)
-			b.logf("idle %-10s %d conns: %s -> %s, %.2f KiB/conn %s", t.Name, r.Conns,
-				fmtMiB(r.BeforeKiB), fmtMiB(r.AfterKiB), r.perConnKiB(), r.Err)
+			r := b.idleTest(ctx, t, t.H1Addr, b.cfg.idleConns)
+			b.logIdle("idle", r)
 			b.rep.Idle = append(b.rep.Idle, r)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
+	}
+	if err := b.runIdleTLS(ctx, targets); err != nil {
+		return err
 	}
 	if err := b.runMatrix(ctx, b.rep.Cases, targets); err != nil {
 		return err

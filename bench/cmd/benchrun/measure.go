@@ -303,10 +303,11 @@ func (b *bench) caseUnrunnable(c benchCase) string {
 	return ""
 }
 
-// idleTest holds cfg.idleConns idle keep-alive connections to t and
-// records the RSS of t's process tree before and after.
-func (b *bench) idleTest(ctx context.Context, t *target) idleResult {
-	res := idleResult{Target: t.Name, Conns: b.cfg.idleConns}
+// idleTest holds n idle keep-alive connections to t at addr (idleconns
+// with the extra arguments: -tls for the idle-tls case) and records the
+// RSS of t's process tree before and after.
+func (b *bench) idleTest(ctx context.Context, t *target, addr string, n int, extra ...string) idleResult {
+	res := idleResult{Target: t.Name, Conns: n}
 	pids, err := b.fs.tree(t.proc.Pid())
 	if err != nil {
 		res.Err = err.Error()
@@ -316,7 +317,7 @@ func (b *bench) idleTest(ctx context.Context, t *target) idleResult {
 	ready := make(chan int, 1)
 	p, err := b.sup.start(startSpec{
 		name:  "idleconns-" + t.Name,
-		argv:  []string{b.bins.idleconns, "-addr", t.H1Addr, "-n", strconv.Itoa(b.cfg.idleConns)},
+		argv:  append([]string{b.bins.idleconns, "-addr", addr, "-n", strconv.Itoa(n)}, extra...),
 		stdin: true,
 		onLine: func(line string) {
 			if n, ok := strings.CutPrefix(line, "ready "); ok {
@@ -331,9 +332,9 @@ func (b *bench) idleTest(ctx context.Context, t *target) idleResult {
 	}
 	defer b.sup.stop(p) //nolint:errcheck // stop escalates to SIGKILL and cannot fail
 	select {
-	case n := <-ready:
-		if n != b.cfg.idleConns {
-			res.Err = fmt.Sprintf("only %d of %d connections ready", n, b.cfg.idleConns)
+	case got := <-ready:
+		if got != n {
+			res.Err = fmt.Sprintf("only %d of %d connections ready", got, n)
 			return res
 		}
 	case <-p.done:

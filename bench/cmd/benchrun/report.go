@@ -135,6 +135,7 @@ type report struct {
 	Targets  []string                    // targets that ran, in order
 	Cells    map[string]map[string]*cell // case ID → target → cell
 	Idle     []idleResult
+	IdleTLS  []idleResult // the idle-tls case
 	Slow     []slowResult
 	// NoiseMax is -noise-max (% of the machine), NoiseRepeats
 	// -noise-repeats; Repeats lists the runs measured more than once or
@@ -357,6 +358,7 @@ func writeGoals(b *strings.Builder, r *report) {
 		}
 		b.WriteString("\n")
 	}
+	writeIdleTLSGoal(b, r, others)
 	b.WriteString("\n")
 }
 
@@ -402,8 +404,11 @@ func mark(ok bool) string {
 	return "❌"
 }
 
-func (r *report) idleOf(t string) idleResult {
-	for _, x := range r.Idle {
+func (r *report) idleOf(t string) idleResult { return idleOf(r.Idle, t) }
+
+// idleOf returns target t's result in rs, or an unmeasured one.
+func idleOf(rs []idleResult, t string) idleResult {
+	for _, x := range rs {
 		if x.Target == t {
 			return x
 		}
@@ -754,14 +759,22 @@ func writeObservability(b *strings.Builder, r *report) {
 }
 
 func writeIdle(b *strings.Builder, r *report) {
-	if len(r.Idle) == 0 {
+	writeIdleTable(b, r.Idle, "## Idle keep-alive connections\n\nEach connection sends one `GET /0` and reads the response, "+
+		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n")
+	writeIdleTable(b, r.IdleTLS, "## Idle TLS connections ("+idleTLSCaseID+")\n\nEach connection does a full TLS handshake "+
+		"(ECDSA P-256, ALPN http/1.1; `bench/idleconns -tls`), sends one `GET /0` and reads the response, "+
+		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n")
+}
+
+// writeIdleTable writes one idle-memory table under head, nothing when rs
+// is empty.
+func writeIdleTable(b *strings.Builder, rs []idleResult, head string) {
+	if len(rs) == 0 {
 		return
 	}
-	b.WriteString("## Idle keep-alive connections\n\nEach connection sends one `GET /0` and reads the response, " +
-		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n" +
-		"| target | conns | RSS before | RSS after | KiB / conn | ×nginx |\n|---|---|---|---|---|---|\n")
-	n := r.idleOf(targetNginx).perConnKiB()
-	for _, x := range r.Idle {
+	b.WriteString(head + "| target | conns | RSS before | RSS after | KiB / conn | ×nginx |\n|---|---|---|---|---|---|\n")
+	n := idleOf(rs, targetNginx).perConnKiB()
+	for _, x := range rs {
 		if x.Err != "" {
 			fmt.Fprintf(b, "| %s | %d | failed: %s |||| \n", x.Target, x.Conns, oneLine(x.Err))
 			continue
