@@ -1,10 +1,11 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // TestPackagingBuildsWhatCITests: the Dockerfile builds the binary with
@@ -12,13 +13,7 @@ import (
 // ships), and the systemd unit validates before start, reloads with
 // SIGHUP and stops with SIGTERM.
 func TestPackagingBuildsWhatCITests(t *testing.T) {
-	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join("..", "..", p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	read := func(p string) string { return testutil.ReadFile(t, filepath.Join("..", "..", p)) }
 	docker := read("Dockerfile")
 	if !strings.Contains(docker, "RUN make build") || strings.Contains(docker, "go build") {
 		t.Error("the Dockerfile must build with `make build`, not a go build line of its own")
@@ -28,14 +23,10 @@ func TestPackagingBuildsWhatCITests(t *testing.T) {
 		t.Error("make test must build the binary the Dockerfile ships")
 	}
 	unit := read("packaging/ferry.service")
-	for _, want := range []string{
+	testutil.Contains(t, "ferry.service", unit,
 		"ExecStartPre=/usr/local/bin/ferry validate -c /etc/ferry/ferry.json",
 		"ExecStart=/usr/local/bin/ferry start -c /etc/ferry/ferry.json",
 		"ExecReload=/bin/kill -HUP $MAINPID",
 		"KillSignal=SIGTERM",
-	} {
-		if !strings.Contains(unit, want) {
-			t.Errorf("ferry.service lacks %q", want)
-		}
-	}
+	)
 }

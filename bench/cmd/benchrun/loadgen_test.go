@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func readTestdata(t *testing.T, name string) string {
@@ -201,11 +202,7 @@ func TestParseSTime(t *testing.T) {
 
 func TestPipelineScriptAndArgs(t *testing.T) {
 	script := wrkPipelineScript("/1k", 16)
-	for _, want := range []string{"for i = 1, 16 do", `wrk.format(nil, "/1k")`, "req = table.concat(r)", "return req"} {
-		if !strings.Contains(script, want) {
-			t.Errorf("script lacks %q:\n%s", want, script)
-		}
-	}
+	testutil.Contains(t, "script", script, "for i = 1, 16 do", `wrk.format(nil, "/1k")`, "req = table.concat(r)", "return req")
 	got := joinArgs(wrkArgs(benchCase{Conns: 50, Threads: 1, Pipeline: 16}, "http://127.0.0.1:1/1k", 2*time.Second, "/tmp/p.lua"))
 	if want := "-t1 -c50 -d2s --timeout 5s --latency -s /tmp/p.lua http://127.0.0.1:1/1k"; got != want {
 		t.Fatalf("wrk args %q, want %q", got, want)

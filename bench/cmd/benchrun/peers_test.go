@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 func TestPeerConfigs(t *testing.T) {
@@ -11,21 +13,13 @@ func TestPeerConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"server 127.0.0.1:5000;", "listen 127.0.0.1:5001 backlog=4096;",
-		"listen 127.0.0.1:5003 http2 backlog=4096;", "worker_processes 2;", "keepalive 1024;"} {
-		if !strings.Contains(ng, want) {
-			t.Errorf("nginx config lacks %q", want)
-		}
-	}
+	testutil.Contains(t, "nginx config", ng, "server 127.0.0.1:5000;", "listen 127.0.0.1:5001 backlog=4096;",
+		"listen 127.0.0.1:5003 http2 backlog=4096;", "worker_processes 2;", "keepalive 1024;")
 	ha, err := haproxyConfig("127.0.0.1:5000", "127.0.0.1:5002", peerExtras{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"server origin 127.0.0.1:5000", "bind 127.0.0.1:5002 backlog 4096", "nbthread 2", "http-reuse always"} {
-		if !strings.Contains(ha, want) {
-			t.Errorf("haproxy config lacks %q", want)
-		}
-	}
+	testutil.Contains(t, "haproxy config", ha, "server origin 127.0.0.1:5000", "bind 127.0.0.1:5002 backlog 4096", "nbthread 2", "http-reuse always")
 	if strings.Contains(ng+ha, ":2700") {
 		t.Error("a reference port survived the rewrite")
 	}
@@ -47,12 +41,8 @@ func TestPeerConfigExtras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"listen 127.0.0.1:5004 ssl http2 backlog=4096;", "ssl_certificate     /t/cert.pem;",
-		"ssl_certificate_key /t/key.pem;", "access_log /t/access.log;"} {
-		if !strings.Contains(ng, want) {
-			t.Errorf("nginx config lacks %q:\n%s", want, ng)
-		}
-	}
+	testutil.Contains(t, "nginx config", ng, "listen 127.0.0.1:5004 ssl http2 backlog=4096;", "ssl_certificate     /t/cert.pem;",
+		"ssl_certificate_key /t/key.pem;", "access_log /t/access.log;")
 	if strings.Contains(ng, "access_log off;") || strings.Count(ng, "proxy_pass http://origin;") != 3 {
 		t.Errorf("nginx config:\n%s", ng)
 	}
@@ -64,12 +54,8 @@ func TestPeerConfigExtras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bind 127.0.0.1:5005 proto h2 backlog 4096",
-		"bind 127.0.0.1:5004 ssl crt /t/combined.pem alpn h2,http/1.1 backlog 4096"} {
-		if !strings.Contains(ha, want) {
-			t.Errorf("haproxy config lacks %q:\n%s", want, ha)
-		}
-	}
+	testutil.Contains(t, "haproxy config", ha, "bind 127.0.0.1:5005 proto h2 backlog 4096",
+		"bind 127.0.0.1:5004 ssl crt /t/combined.pem alpn h2,http/1.1 backlog 4096")
 	if strings.Count(ha, "default_backend be") != 3 {
 		t.Errorf("every frontend must use the reference backend:\n%s", ha)
 	}
