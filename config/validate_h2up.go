@@ -1,18 +1,16 @@
 package config
 
 // h2UpstreamGaps refuses what the HTTP/2 upstream path (upstream_protocol
-// Http2) does not honour yet, where a listener uses it:
-//   - a cluster's circuit_breakers max_connections and max_pending_requests
-//     (the multiplexed pool does not count them; max_requests and
-//     max_retries are counted before the pool and work);
-//   - an enabled upgrade_configs entry, on the proxy filter or a route.
+// Http2) does not honour yet, where a listener uses it: an enabled
+// upgrade_configs entry, on the proxy filter or a route.
 //
-// A route's retry_policy applies whole over HTTP/2 as over HTTP/1.1
-// (proxy/retry.go, hooked into proxy/upstream_h2.go).
+// A cluster's circuit_breakers (upstream/mux.go counts max_connections
+// and max_pending_requests as upstream/pool.go does) and a route's
+// retry_policy (proxy/retry.go, hooked into proxy/upstream_h2.go) apply
+// whole over HTTP/2 as over HTTP/1.1.
 //
-// Which clusters an Http2 listener reaches is not knowable when a route
-// takes its cluster from a header, so every cluster is checked once any
-// listener speaks Http2 upstream. Each finding names its path.
+// Which routes an Http2 listener reaches is its router's. Each finding
+// names its path.
 func (v *validator) h2UpstreamGaps() {
 	const why = "not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): "
 	routers := map[string]bool{}
@@ -33,18 +31,6 @@ func (v *validator) h2UpstreamGaps() {
 	if len(routers) == 0 {
 		return
 	}
-	for ci, cl := range v.c.ClusterManager.Clusters {
-		if len(cl.CircuitBreakers) == 0 {
-			continue
-		}
-		tp := index(index("cluster_manager.clusters", ci)+".circuit_breakers", 0)
-		if t := cl.CircuitBreakers[0]; t.MaxConnections > 0 {
-			v.p.add(tp+".max_connections", why+"the multiplexed pool would open connections past it; max_requests bounds what is in flight")
-		}
-		if t := cl.CircuitBreakers[0]; t.MaxPendingRequests > 0 {
-			v.p.add(tp+".max_pending_requests", why+"requests would queue past it; max_requests bounds what is in flight")
-		}
-	}
 	for si, s := range v.c.Servers {
 		for ri, rc := range s.Routers {
 			if !routers[rc.RouterConfigName] {
@@ -55,7 +41,11 @@ func (v *validator) h2UpstreamGaps() {
 					if r.Route == nil {
 						continue
 					}
-					rtp := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti) + ".route"
+					rp := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti)
+					if r.RequestMirrorPolicies != nil { // proxy/mirror.go speaks HTTP/1.1 only
+						v.p.add(rp+".request_mirror_policies", why+"the copies would go to the shadow cluster over HTTP/1.1")
+					}
+					rtp := rp + ".route"
 					v.upgradesOverH2(r.Route.UpgradeConfigs, rtp+".upgrade_configs", why)
 				}
 			}

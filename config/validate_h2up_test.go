@@ -43,9 +43,9 @@ func TestUpstreamHTTP2(t *testing.T) {
 }
 
 // TestUpstreamHTTP2RefusesWhatItDoesNotHonour: with a listener speaking
-// Http2 upstream, the breaker limits the HTTP/2 upstream path does not
-// count are errors naming their paths; max_requests and the whole retry
-// policy (status conditions, retry_timeout) are accepted.
+// Http2 upstream, an enabled upgrade is an error naming its path; the
+// circuit breakers and the whole retry policy (status conditions,
+// retry_timeout) are accepted.
 func TestUpstreamHTTP2RefusesWhatItDoesNotHonour(t *testing.T) {
 	js := strings.Replace(upstreamH2Config, `"route": {"cluster_name": "c"}`,
 		`"route": {"cluster_name": "c", "retry_policy": {"retry_on": "5xx,gateway-error,retriable-status-codes,reset", "retriable_status_codes": [429], "retry_timeout": "1s", "num_retries": 2},
@@ -58,16 +58,14 @@ func TestUpstreamHTTP2RefusesWhatItDoesNotHonour(t *testing.T) {
 	}
 	err = c.Validate()
 	for _, want := range []string{
-		"cluster_manager.clusters[0].circuit_breakers[0].max_connections: not honoured over HTTP/2 upstreams",
-		"cluster_manager.clusters[0].circuit_breakers[0].max_pending_requests: not honoured over HTTP/2 upstreams",
 		"servers[0].routers[0].virtual_hosts[0].routers[0].route.upgrade_configs[0]: not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): the websocket upgrade",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v\nwant %q", err, want)
 		}
 	}
-	if err != nil && (strings.Contains(err.Error(), ".max_requests:") || strings.Contains(err.Error(), "retry_policy")) {
-		t.Errorf("max_requests or the retry policy refused: %v", err)
+	if err != nil && (strings.Contains(err.Error(), "circuit_breakers") || strings.Contains(err.Error(), "retry_policy")) {
+		t.Errorf("a circuit breaker or the retry policy refused: %v", err)
 	}
 	// The same config with an Http1 listener is accepted.
 	h1, err := Parse([]byte(strings.Replace(js, `"upstream_protocol": "Http2"`, `"upstream_protocol": "Http1"`, 1)), FormatJSON)

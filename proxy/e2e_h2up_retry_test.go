@@ -7,10 +7,10 @@ package proxy_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -116,7 +116,7 @@ func TestH2UpstreamRetryGoesToAnotherHost(t *testing.T) {
 // flow control; a body past retry_buffer_limit_bytes is not replayed: the
 // 503 is kept, and the refusal counted.
 func TestH2UpstreamRetryReplaysTheBody(t *testing.T) {
-	var sb strings.Builder
+	var sb bytes.Buffer
 	for i := 0; sb.Len() < 200<<10; i++ {
 		fmt.Fprintf(&sb, "%08d,", i)
 	}

@@ -155,3 +155,77 @@ func (c *Cluster) Breaker() *Breaker { return c.brk }
 // Limit is the cluster's circuit breaker limit l, 0 for none. Any
 // goroutine.
 func (c *Cluster) Limit(l Limit) int { return c.Spec.Breakers.max(l) }
+
+// waiter is a request waiting for a connection (C is the pool's client
+// type: PoolClient or MuxClient), and the breaker that counts it as
+// pending (the cluster's when it queued: a reload may publish a new
+// *Cluster meanwhile, with the same Breaker).
+type waiter[C comparable] struct {
+	cl  C
+	brk *Breaker
+}
+
+// queueWaiter appends cl to ws under c's max_pending_requests, or returns
+// the LimitError naming it.
+func queueWaiter[C comparable](ws []waiter[C], c *Cluster, cl C) ([]waiter[C], *LimitError) {
+	if limit := c.Limit(LimitPending); !c.brk.TryAcquire(LimitPending, limit) {
+		return ws, &LimitError{Cluster: c.Spec.Name, What: LimitPending.String(), Max: limit}
+	}
+	return append(ws, waiter[C]{cl: cl, brk: c.brk}), nil
+}
+
+// popWaiter takes the oldest waiter off ws, giving back its pending slot;
+// the zero C when ws is empty.
+func popWaiter[C comparable](ws []waiter[C]) ([]waiter[C], C) {
+	var w waiter[C]
+	if len(ws) == 0 {
+		return ws, w.cl
+	}
+	w = ws[0]
+	copy(ws, ws[1:])
+	ws[len(ws)-1] = waiter[C]{}
+	w.brk.Release(LimitPending)
+	return ws[:len(ws)-1], w.cl
+}
+
+// cancelWaiter removes cl from ws (its request went away), giving back
+// its pending slot.
+func cancelWaiter[C comparable](ws []waiter[C], cl C) []waiter[C] {
+	for i, w := range ws {
+		if w.cl == cl {
+			copy(ws[i:], ws[i+1:])
+			ws[len(ws)-1] = waiter[C]{}
+			w.brk.Release(LimitPending)
+			return ws[:len(ws)-1]
+		}
+	}
+	return ws
+}
+
+// admitConn takes one connection slot to h under the host's
+// MaxConnsPerHost and the cluster's max_connections (counted in brk), or
+// returns the LimitError naming the limit that refused (each refusal is
+// counted in brk's max_connections overflows). Pair a success with
+// releaseConn.
+func admitConn(c *Cluster, h *Host, brk *Breaker) *LimitError {
+	if lim := c.Spec.MaxConnsPerHost; lim > 0 {
+		if !h.TryAddConn(int64(lim)) {
+			brk.overflow(LimitConnections)
+			return &LimitError{Cluster: c.Spec.Name, What: "max_conns_per_host", Max: lim}
+		}
+	} else {
+		h.AddConn(1)
+	}
+	if limit := c.Limit(LimitConnections); !brk.TryAcquire(LimitConnections, limit) {
+		h.AddConn(-1)
+		return &LimitError{Cluster: c.Spec.Name, What: LimitConnections.String(), Max: limit}
+	}
+	return nil
+}
+
+// releaseConn gives back an admitConn: the connection closed or its dial
+// failed.
+func releaseConn(h *Host, brk *Breaker) {
+	h.AddConn(-1)
+	brk.Release(LimitConnections)
+}

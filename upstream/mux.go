@@ -185,15 +185,26 @@ func (t *muxPing[H]) OnTimer(*conn.Timer) {
 // takes a stream slot on the first connection with room (so the traffic
 // packs onto as few connections as the peer's stream limit allows, and
 // the others time out idle); when every connection is full, it waits and
-// a new connection is dialled. Loop only.
+// a new connection is dialled.
+//
+// The cluster's circuit breakers count here as in ConnPool (breaker.go:
+// admitConn, queueWaiter): max_connections bounds the connections of
+// every host and loop (past it streams wait for a slot on this pool's
+// connections, each full up to the peer's stream limit, and fail with a
+// *LimitError only when the pool has none), and max_pending_requests the
+// requests waiting for a slot (past it one fails at once). Loop only.
 type MuxPool[H MuxHandler] struct {
 	host    *Host
 	cluster *Cluster
 	loop    *conn.Loop
 	m       *MuxManager[H]
 
+	// brk counts the pool's connections under max_connections and its
+	// waiters under max_pending_requests: the cluster's Breaker when the
+	// pool was made (a reload keeps it).
+	brk        *Breaker
 	conns      []*MuxConn[H]
-	waiters    []MuxClient[H]
+	waiters    []waiter[MuxClient[H]]
 	connecting int
 	// known is the stream limit the host's connections last stated,
 	// used to judge how many waiters a connection in flight will serve.
@@ -206,7 +217,10 @@ type MuxPool[H MuxHandler] struct {
 const defaultMuxGuess = 100
 
 // Acquire hands cl a stream slot at once (OnMuxReady before it returns),
-// or queues cl and dials as needed. Loop only.
+// or queues cl and dials as needed. A request that must wait counts
+// under the cluster's max_pending_requests (all hosts and loops, as in
+// ConnPool) and fails at once past it with a LimitError naming it.
+// Loop only.
 func (p *MuxPool[H]) Acquire(cl MuxClient[H]) {
 	if mc := p.room(); mc != nil {
 		p.take(mc, cl)
@@ -216,21 +230,16 @@ func (p *MuxPool[H]) Acquire(cl MuxClient[H]) {
 		cl.OnMuxFailure(ErrPoolOverflow)
 		return
 	}
-	p.waiters = append(p.waiters, cl)
+	var err *LimitError
+	if p.waiters, err = queueWaiter(p.waiters, p.cluster, cl); err != nil {
+		cl.OnMuxFailure(err)
+		return
+	}
 	p.dialMore()
 }
 
 // Cancel removes cl from the queue. Loop only.
-func (p *MuxPool[H]) Cancel(cl MuxClient[H]) {
-	for i, w := range p.waiters {
-		if w == cl {
-			copy(p.waiters[i:], p.waiters[i+1:])
-			p.waiters[len(p.waiters)-1] = nil
-			p.waiters = p.waiters[:len(p.waiters)-1]
-			return
-		}
-	}
-}
+func (p *MuxPool[H]) Cancel(cl MuxClient[H]) { p.waiters = cancelWaiter(p.waiters, cl) }
 
 // Conns is the number of open connections. Loop only.
 func (p *MuxPool[H]) Conns() int { return len(p.conns) }
@@ -270,10 +279,8 @@ func (p *MuxPool[H]) serve() {
 		if mc == nil {
 			break
 		}
-		w := p.waiters[0]
-		copy(p.waiters, p.waiters[1:])
-		p.waiters[len(p.waiters)-1] = nil
-		p.waiters = p.waiters[:len(p.waiters)-1]
+		var w MuxClient[H]
+		p.waiters, w = popWaiter(p.waiters)
 		p.take(mc, w)
 	}
 	p.dialMore()
@@ -307,7 +314,7 @@ func (p *MuxPool[H]) dialMore() {
 }
 
 // dial starts one connection; false when none could be started (a waiter
-// was failed, or the host limit holds every socket and a connection of
+// was failed, or a connection limit holds every slot and a connection of
 // ours will serve the waiters when a stream ends).
 func (p *MuxPool[H]) dial() bool {
 	d := p.m.dialer
@@ -325,11 +332,16 @@ func (p *MuxPool[H]) dial() bool {
 		}
 		d = h2.H2Dialer()
 	}
-	if lim := p.cluster.Spec.MaxConnsPerHost; lim <= 0 {
-		p.host.AddConn(1) // no limit
-	} else if !p.host.TryAddConn(int64(lim)) {
+	if le := admitConn(p.cluster, p.host, p.brk); le != nil {
+		// The host's MaxConnsPerHost or the cluster's max_connections
+		// (all loops) holds every slot: the waiters wait for a stream of
+		// this loop's connections to end, unless the loop has none to the
+		// host (open or dialling) that ever could: they fail now, naming
+		// the limit, as ConnPool's atLimit does.
 		if len(p.conns) == 0 && p.connecting == 0 {
-			p.failOne(ErrPoolOverflow)
+			for len(p.waiters) > 0 {
+				p.failOne(le)
+			}
 		}
 		return false
 	}
@@ -339,7 +351,7 @@ func (p *MuxPool[H]) dial() bool {
 		return true
 	}
 	p.connecting--
-	p.host.AddConn(-1)
+	releaseConn(p.host, p.brk)
 	if errors.Is(err, conn.ErrDialerBusy) {
 		p.failOne(fmt.Errorf("%w: %w", ErrDialBusy, err))
 	} else {
@@ -354,20 +366,16 @@ func (p *MuxPool[H]) dial() bool {
 var ErrH2OverTLS = errors.New("upstream: the cluster's TLS dialer cannot offer h2 by ALPN; refused rather than sent in plain text")
 
 func (p *MuxPool[H]) failOne(err error) {
-	if len(p.waiters) == 0 {
-		return
+	var w MuxClient[H]
+	if p.waiters, w = popWaiter(p.waiters); w != nil {
+		w.OnMuxFailure(err)
 	}
-	w := p.waiters[0]
-	copy(p.waiters, p.waiters[1:])
-	p.waiters[len(p.waiters)-1] = nil
-	p.waiters = p.waiters[:len(p.waiters)-1]
-	w.OnMuxFailure(err)
 }
 
 // dialFailed fails the waiters that the failed dial was expected to serve.
 func (p *MuxPool[H]) dialFailed(err error) {
 	p.connecting--
-	p.host.AddConn(-1)
+	releaseConn(p.host, p.brk)
 	p.host.connectFailed()
 	err = fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err)
 	p.failOne(err)
@@ -419,7 +427,7 @@ func (p *MuxPool[H]) closed(mc *MuxConn[H]) {
 		return
 	}
 	mc.closed = true
-	p.host.AddConn(-1)
+	releaseConn(p.host, p.brk)
 	p.loop.Stop(&mc.idleT)
 	p.loop.Stop(&mc.pingT)
 	for i, x := range p.conns {
@@ -530,9 +538,10 @@ func (m *MuxManager[H]) PingTimeouts() int64 { return m.pingTimeouts.Load() }
 func (m *MuxManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *MuxPool[H] {
 	pools := m.pools[l.Index]
 	if p, ok := pools[h]; ok {
+		p.cluster = c // the current limits after a reload (the Breaker is the same)
 		return p
 	}
-	p := &MuxPool[H]{host: h, cluster: c, loop: l, m: m}
+	p := &MuxPool[H]{host: h, cluster: c, loop: l, m: m, brk: c.brk}
 	p.removed = !m.register(l, h, p)
 	return p
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ferry-proxy/ferry/conn"
+	"github.com/ferry-proxy/ferry/filterchain"
 )
 
 // The mux pool's tests use pool_test.go's fakeDialer and detached loops.
@@ -282,5 +283,100 @@ func TestMuxPoolRefusedConnection(t *testing.T) {
 	}
 	if !c.Closed() || len(e.d.pending) != 0 || p.Conns() != 0 {
 		t.Fatalf("closed %v, %d dials, %d conns; want the refused connection closed and no new dial", c.Closed(), len(e.d.pending), p.Conns())
+	}
+}
+
+// twoHostMux is a mux env of a two-host cluster with breakers b, and the
+// pools of its two hosts.
+func twoHostMux(t *testing.T, b Thresholds) (e *muxEnv, p, other *MuxPool[*muxHandler]) {
+	spec := muxSpec()
+	spec.Hosts = hosts("10.0.0.1:80", "10.0.0.2:80")
+	spec.Breakers = b
+	e = newMuxEnv(t, spec)
+	return e, e.mpool(), e.mm.Pool(e.loops[0], e.cluster(), e.host("10.0.0.2:80"))
+}
+
+// TestMuxPoolMaxConnections: max_connections counts the multiplexed
+// connections of every host (and loop) of the cluster. Past it, streams
+// wait for a slot on a full connection of their pool; a pool with no
+// connection that could ever serve them fails them at once, naming the
+// limit. A close frees the slot for another pool.
+func TestMuxPoolMaxConnections(t *testing.T) {
+	e, p, other := twoHostMux(t, Thresholds{MaxConnections: 1})
+	cs := acquireN(p, 1)
+	e.d.succeed()
+	mc := e.conns[0]
+	mc.SetLimit(2, true)
+	more := acquireN(p, 2) // one fits, one waits: no second connection
+	if served(more) != 1 || p.Pending() != 1 || len(e.d.pending) != 0 {
+		t.Fatalf("%d served, %d pending, %d dials; want 1, 1, 0 at max_connections 1", served(more), p.Pending(), len(e.d.pending))
+	}
+	refused := acquireN(other, 2)
+	for i, c := range refused {
+		var le *LimitError
+		if !errors.As(c.err, &le) || le.What != "max_connections" || le.Max != 1 || le.Cluster != "c" {
+			t.Fatalf("request %d on a pool with no connection at the limit: %v, want max_connections (1) of c", i, c.err)
+		}
+	}
+	brk := e.cluster().Breaker()
+	if brk.Open(LimitConnections) != 1 || brk.Overflows(LimitConnections) == 0 || brk.Open(LimitPending) != 1 {
+		t.Fatalf("connections %d, overflows %d, pending %d; want 1, >0, 1", brk.Open(LimitConnections),
+			brk.Overflows(LimitConnections), brk.Open(LimitPending))
+	}
+	cs[0].mc.Done() // a stream ends: the waiter takes its slot
+	if served(more) != 2 || p.Pending() != 0 || brk.Open(LimitPending) != 0 {
+		t.Fatalf("%d served, %d pending (breaker %d) after a stream ended; want 2, 0, 0", served(more), p.Pending(), brk.Open(LimitPending))
+	}
+	for _, c := range more {
+		c.mc.Done()
+	}
+	mc.C.Close(filterchain.CloseNow)
+	conn.RunDetached(e.loops[0])
+	if brk.Open(LimitConnections) != 0 {
+		t.Fatalf("after the close: %d connections counted, want 0", brk.Open(LimitConnections))
+	}
+	late := acquireN(other, 1)
+	if late[0].err != nil || len(e.d.pending) != 1 {
+		t.Fatalf("after the close: %v, %d dials; want a dial for the other host", late[0].err, len(e.d.pending))
+	}
+	e.d.fail(errors.New("refused"))
+	if brk.Open(LimitConnections) != 0 {
+		t.Fatalf("after a failed dial: %d connections counted, want 0", brk.Open(LimitConnections))
+	}
+}
+
+// TestMuxPoolMaxPendingRequests: max_pending_requests counts the streams
+// waiting for a slot in every multiplexed pool of the cluster; past it a
+// request fails at once naming the limit, and a waiter that is served,
+// cancelled or failed gives its count back.
+func TestMuxPoolMaxPendingRequests(t *testing.T) {
+	e, p, other := twoHostMux(t, Thresholds{MaxPendingRequests: 3})
+	cs := acquireN(p, 2)
+	os := acquireN(other, 2)
+	var le *LimitError
+	if os[0].err != nil || !errors.As(os[1].err, &le) || le.What != "max_pending_requests" || le.Max != 3 {
+		t.Fatalf("waiters: %v, %v; want the fourth refused by max_pending_requests (3)", os[0].err, os[1].err)
+	}
+	brk := e.cluster().Breaker()
+	if brk.Open(LimitPending) != 3 || brk.Overflows(LimitPending) != 1 {
+		t.Fatalf("pending %d, overflows %d; want 3, 1", brk.Open(LimitPending), brk.Overflows(LimitPending))
+	}
+	p.Cancel(cs[1])
+	if brk.Open(LimitPending) != 2 {
+		t.Fatalf("after a cancel: %d pending, want 2", brk.Open(LimitPending))
+	}
+	e.d.succeed() // p's dial: one stream before the peer's settings
+	if cs[0].mc == nil || brk.Open(LimitPending) != 1 {
+		t.Fatalf("served %v, %d pending; want the waiter served and 1 pending", cs[0].mc != nil, brk.Open(LimitPending))
+	}
+	e.d.fail(errors.New("refused")) // other's dial fails its waiter
+	if !errors.Is(os[0].err, ErrConnectFailed) || brk.Open(LimitPending) != 0 {
+		t.Fatalf("%v, %d pending; want a connect failure and 0 pending", os[0].err, brk.Open(LimitPending))
+	}
+	again := acquireN(other, 3)
+	for i, c := range again {
+		if c.err != nil {
+			t.Fatalf("after recovery, waiter %d: %v", i, c.err)
+		}
 	}
 }

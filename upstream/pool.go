@@ -82,7 +82,7 @@ type ConnPool[H any] struct {
 	idle       connQueue[H]
 	active     int
 	connecting int
-	waiters    []waiter[H]
+	waiters    []waiter[PoolClient[H]]
 	// removed is set once the host left its cluster (Host.Removed): the
 	// pool keeps no idle connection any more.
 	removed bool
@@ -109,29 +109,18 @@ func (p *ConnPool[H]) Acquire(cl PoolClient[H]) {
 		cl.OnPoolReady(pc)
 		return
 	}
-	c := p.cluster
-	if limit := c.Limit(LimitPending); !c.brk.TryAcquire(LimitPending, limit) {
-		cl.OnPoolFailure(&LimitError{Cluster: c.Spec.Name, What: LimitPending.String(), Max: limit})
+	var err *LimitError
+	if p.waiters, err = queueWaiter(p.waiters, p.cluster, cl); err != nil {
+		cl.OnPoolFailure(err)
 		return
 	}
-	p.waiters = append(p.waiters, waiter[H]{cl: cl, brk: c.brk})
 	if p.connecting < len(p.waiters) {
 		p.dial()
 	}
 }
 
 // Cancel removes cl from the queue (its request went away). Loop only.
-func (p *ConnPool[H]) Cancel(cl PoolClient[H]) {
-	for i, w := range p.waiters {
-		if w.cl == cl {
-			copy(p.waiters[i:], p.waiters[i+1:])
-			p.waiters[len(p.waiters)-1] = waiter[H]{}
-			p.waiters = p.waiters[:len(p.waiters)-1]
-			w.brk.Release(LimitPending)
-			return
-		}
-	}
-}
+func (p *ConnPool[H]) Cancel(cl PoolClient[H]) { p.waiters = cancelWaiter(p.waiters, cl) }
 
 // Idle is the number of idle connections. Loop only.
 func (p *ConnPool[H]) Idle() int { return p.idle.len() }
@@ -146,23 +135,9 @@ func (p *ConnPool[H]) Connecting() int { return p.connecting }
 func (p *ConnPool[H]) Pending() int { return len(p.waiters) }
 
 func (p *ConnPool[H]) popWaiter() PoolClient[H] {
-	if len(p.waiters) == 0 {
-		return nil
-	}
-	w := p.waiters[0]
-	copy(p.waiters, p.waiters[1:])
-	p.waiters[len(p.waiters)-1] = waiter[H]{}
-	p.waiters = p.waiters[:len(p.waiters)-1]
-	w.brk.Release(LimitPending)
-	return w.cl
-}
-
-// waiter is a request waiting for a connection, and the breaker that
-// counts it as pending (the cluster's when it queued: a reload may
-// publish a new *Cluster meanwhile, with the same Breaker).
-type waiter[H any] struct {
-	cl  PoolClient[H]
-	brk *Breaker
+	var cl PoolClient[H]
+	p.waiters, cl = popWaiter(p.waiters)
+	return cl
 }
 
 func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
@@ -194,8 +169,7 @@ func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 
 // closed removes a connection that closed, idle or lent out.
 func (p *ConnPool[H]) closed(pc *PooledConn[H]) {
-	p.host.AddConn(-1)
-	p.brk.Release(LimitConnections)
+	releaseConn(p.host, p.brk)
 	p.loop.Stop(&pc.idleT)
 	defer p.serveWaitersByDial() // a slot under the host limit just freed
 	if !pc.idle {
@@ -282,18 +256,8 @@ func (p *ConnPool[H]) serveWaitersByDial() {
 // refused the dial (redialLater: no dialer worker free, no socket left).
 func (p *ConnPool[H]) dial() bool {
 	c := p.cluster
-	if lim := c.Spec.MaxConnsPerHost; lim > 0 {
-		if !p.host.TryAddConn(int64(lim)) {
-			p.brk.overflow(LimitConnections)
-			p.atLimit(&LimitError{Cluster: c.Spec.Name, What: "max_conns_per_host", Max: lim})
-			return false
-		}
-	} else {
-		p.host.AddConn(1)
-	}
-	if limit := c.Limit(LimitConnections); !p.brk.TryAcquire(LimitConnections, limit) {
-		p.host.AddConn(-1)
-		p.atLimit(&LimitError{Cluster: c.Spec.Name, What: LimitConnections.String(), Max: limit})
+	if err := admitConn(c, p.host, p.brk); err != nil {
+		p.atLimit(err)
 		return false
 	}
 	p.connecting++
@@ -306,8 +270,7 @@ func (p *ConnPool[H]) dial() bool {
 		return true
 	}
 	p.connecting--
-	p.host.AddConn(-1)
-	p.brk.Release(LimitConnections)
+	releaseConn(p.host, p.brk)
 	switch {
 	case errors.Is(err, conn.ErrDialerBusy), errors.Is(err, conn.ErrBudget):
 		p.redialLater()
@@ -368,8 +331,7 @@ func (p *ConnPool[H]) failOne(err error) {
 // dialFailed runs on the loop when a dial failed.
 func (p *ConnPool[H]) dialFailed(err error) {
 	p.connecting--
-	p.host.AddConn(-1)
-	p.brk.Release(LimitConnections)
+	releaseConn(p.host, p.brk)
 	p.host.connectFailed()
 	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
 }
