@@ -100,13 +100,7 @@ func TestH2DrainKeepsAReplyWaitingForWindow(t *testing.T) {
 	if err := p.fr.WriteWindowUpdate(1, 1000); err != nil {
 		t.Fatal(err)
 	}
-	for !p.seen(1).done() {
-		if _, err := p.next(); err != nil {
-			t.Fatalf("connection closed (%v, GOAWAY %v) with %d of stream 1's %d bytes sent: the drain dropped a reply that waited for window",
-				err, p.goaway != nil, p.seen(1).data.Len(), len(body))
-		}
-	}
-	p.expectWhole(1, "403", body)
+	p.finishWhole(1, "403", body, "the drain dropped a reply that waited for window")
 }
 
 // TestH2IdleTimeoutKeepsAReplyWaitingForWindow: the same for the idle
@@ -129,13 +123,7 @@ func TestH2IdleTimeoutKeepsAReplyWaitingForWindow(t *testing.T) {
 	}
 	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_ = p.fr.WriteWindowUpdate(1, 1000)
-	for !p.seen(1).done() {
-		if _, err := p.next(); err != nil {
-			t.Fatalf("connection closed (%v, GOAWAY %v) with %d of stream 1's %d bytes sent: the idle timeout counted a connection with a reply in progress as idle",
-				err, p.goaway != nil, p.seen(1).data.Len(), len(body))
-		}
-	}
-	p.expectWhole(1, "403", body)
+	p.finishWhole(1, "403", body, "the idle timeout counted a connection with a reply in progress as idle")
 }
 
 // TestH2LocalReplyWaitsForTheClientsWindow: a client that advertised

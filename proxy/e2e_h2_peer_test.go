@@ -287,6 +287,19 @@ func (p *h2Peer) expectWhole(id uint32, status, body string) {
 	}
 }
 
+// finishWhole reads until stream id ended, failing with why if the
+// connection closes first, then checks the stream as expectWhole does.
+func (p *h2Peer) finishWhole(id uint32, status, body, why string) {
+	p.t.Helper()
+	for !p.seen(id).done() {
+		if _, err := p.next(); err != nil {
+			p.t.Fatalf("connection closed (%v, GOAWAY %v) with %d of stream %d's %d bytes sent: %s",
+				err, p.goaway != nil, p.seen(id).data.Len(), id, len(body), why)
+		}
+	}
+	p.expectWhole(id, status, body)
+}
+
 func trunc(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "..."

@@ -40,6 +40,30 @@ func (h *harness) h2Client() *http.Client {
 	return &http.Client{Transport: tr, Timeout: 60 * time.Second}
 }
 
+// concurrentOnOneConn runs do(0) … do(n-1) at once (each sending its
+// request on the test's one HTTP/2 client), fails the test with every
+// error they return, and checks the proxy saw one HTTP/2 connection.
+func (h *harness) concurrentOnOneConn(t *testing.T, n int, do func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if err := do(i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := h.stat("downstream_cx_http2_total"); n != 1 {
+		t.Fatalf("HTTP/2 connections = %d, want 1", n)
+	}
+}
+
 func h2Do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Do(req)
@@ -166,47 +190,33 @@ func TestH2ConcurrentLargeBodies(t *testing.T) {
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
 	c := h.h2Client()
 	want := patternSum(size)
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for i := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var req *http.Request
-			if i%2 == 0 {
-				req, _ = http.NewRequest("POST", "http://ferry.test/hash", newPattern(size))
-				req.ContentLength = size
-			} else {
-				req, _ = http.NewRequest("GET", fmt.Sprintf("http://ferry.test/big/%d", size), nil)
+	h.concurrentOnOneConn(t, 12, func(i int) error {
+		var req *http.Request
+		if i%2 == 0 {
+			req, _ = http.NewRequest("POST", "http://ferry.test/hash", newPattern(size))
+			req.ContentLength = size
+		} else {
+			req, _ = http.NewRequest("GET", fmt.Sprintf("http://ferry.test/big/%d", size), nil)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = resp.Body.Close() }() // read whole below; errors come from the reads
+		if i%2 == 0 {
+			b, _ := io.ReadAll(resp.Body)
+			if got := fmt.Sprintf("%d %s", size, want); string(b) != got {
+				return fmt.Errorf("upload %d: upstream saw %q, want %q", i, b, got)
 			}
-			resp, err := c.Do(req)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer func() { _ = resp.Body.Close() }() // read whole below; errors come from the reads
-			if i%2 == 0 {
-				b, _ := io.ReadAll(resp.Body)
-				if got := fmt.Sprintf("%d %s", size, want); string(b) != got {
-					errs <- fmt.Errorf("upload %d: upstream saw %q, want %q", i, b, got)
-				}
-				return
-			}
-			hs := sha256.New()
-			n, err := io.Copy(hs, resp.Body)
-			if err != nil || n != size || hex.EncodeToString(hs.Sum(nil)) != want {
-				errs <- fmt.Errorf("download %d: %d bytes, err %v, sum match %v", i, n, err, hex.EncodeToString(hs.Sum(nil)) == want)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n := h.stat("downstream_cx_http2_total"); n != 1 {
-		t.Fatalf("HTTP/2 connections = %d, want 1", n)
-	}
+			return nil
+		}
+		hs := sha256.New()
+		n, err := io.Copy(hs, resp.Body)
+		if err != nil || n != size || hex.EncodeToString(hs.Sum(nil)) != want {
+			return fmt.Errorf("download %d: %d bytes, err %v, sum match %v", i, n, err, hex.EncodeToString(hs.Sum(nil)) == want)
+		}
+		return nil
+	})
 	testutil.WaitFor(t, 2*time.Second, "no request in flight", func() bool { return h.srv.Stats().Active() == 0 })
 }
 

@@ -54,8 +54,7 @@ func TestManyConcurrentH2StreamsAreNotShed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var statuses sync.Map // status -> *atomic.Int64
-	var failed atomic.Int64
-	var firstErr atomic.Value
+	var failed failures
 	var wg sync.WaitGroup
 	for range conns {
 		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, _, _ string, _ *tls.Config) (net.Conn, error) {
@@ -71,12 +70,10 @@ func TestManyConcurrentH2StreamsAreNotShed(t *testing.T) {
 				req, _ := http.NewRequestWithContext(ctx, "GET", "http://ferry.test/", nil)
 				resp, err := c.Do(req)
 				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
+					failed.add(err)
 					return
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
+				discard(resp)
 				v, _ := statuses.LoadOrStore(resp.StatusCode, &atomic.Int64{})
 				v.(*atomic.Int64).Add(1)
 			}()
@@ -85,8 +82,8 @@ func TestManyConcurrentH2StreamsAreNotShed(t *testing.T) {
 	wg.Wait()
 	got := map[int]int64{}
 	statuses.Range(func(k, v any) bool { got[k.(int)] = v.(*atomic.Int64).Load(); return true })
-	if failed.Load() > 0 || got[200] != total {
-		t.Fatalf("statuses %v, %d transport errors (first %v); want all %d 200 (peak %d at the upstream, %d upstream connections)", got, failed.Load(), firstErr.Load(), total, peak.Load(), h.stat("upstream_cx_total"))
+	if failed.n.Load() > 0 || got[200] != total {
+		t.Fatalf("statuses %v, %d transport errors (first %v); want all %d 200 (peak %d at the upstream, %d upstream connections)", got, failed.n.Load(), failed.first.Load(), total, peak.Load(), h.stat("upstream_cx_total"))
 	}
 	if p := peak.Load(); p != total {
 		t.Fatalf("at most %d requests at the upstream at once, want %d", p, total)
@@ -152,8 +149,8 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 			On: router.RetryConnectFailure | router.RetryReset, NumRetries: 2}
 	})
 	stop := make(chan struct{})
-	var ok, bad atomic.Int64
-	var firstBad atomic.Value
+	var ok atomic.Int64
+	var bad failures
 	var wg sync.WaitGroup
 	for range 4 {
 		c := h.client()
@@ -168,15 +165,12 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 				}
 				resp, err := c.Get("http://ferry.test/")
 				if err != nil {
-					bad.Add(1)
-					firstBad.CompareAndSwap(nil, err)
+					bad.add(err)
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
+				discard(resp)
 				if resp.StatusCode != 200 {
-					bad.Add(1)
-					firstBad.CompareAndSwap(nil, errors.New(resp.Status))
+					bad.add(errors.New(resp.Status))
 					continue
 				}
 				ok.Add(1)
@@ -187,7 +181,7 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 	// itself (the requests served), not by sleeping.
 	stage := func(n int64) {
 		target := ok.Load() + n
-		testutil.WaitFor(t, 15*time.Second, "the next stage's responses", func() bool { return ok.Load() >= target || bad.Load() > 0 })
+		testutil.WaitFor(t, 15*time.Second, "the next stage's responses", func() bool { return ok.Load() >= target || bad.n.Load() > 0 })
 	}
 	stage(300)
 	ups[1].kill()
@@ -196,11 +190,29 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 	stage(1000)
 	close(stop)
 	wg.Wait()
-	if bad.Load() != 0 {
-		t.Fatalf("%d requests failed (first: %v) out of %d", bad.Load(), firstBad.Load(), ok.Load()+bad.Load())
+	if bad.n.Load() != 0 {
+		t.Fatalf("%d requests failed (first: %v) out of %d", bad.n.Load(), bad.first.Load(), ok.Load()+bad.n.Load())
 	}
 	if h.stat("upstream_rq_retry") == 0 {
 		t.Fatal("no retry happened: the kill was not exercised")
 	}
 	t.Logf("%d requests, %d retries", ok.Load(), h.stat("upstream_rq_retry"))
+}
+
+// failures counts the failed requests of concurrent clients and keeps the
+// first error, for the failure message.
+type failures struct {
+	n     atomic.Int64
+	first atomic.Value // error
+}
+
+func (f *failures) add(err error) {
+	f.n.Add(1)
+	f.first.CompareAndSwap(nil, err)
+}
+
+// discard reads the rest of a response's body and closes it.
+func discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 }

@@ -100,18 +100,25 @@ func (l *logRecorder) all() []accesslog.Entry {
 	return append([]accesslog.Entry(nil), l.entries...)
 }
 
+// wsProxy starts a WebSocket echo upstream and a proxy to it (mod as
+// startProxy's), with a context the test's WebSocket calls end by, d from
+// now.
+func wsProxy(t *testing.T, d time.Duration, mod func(*setup)) (*wsEcho, *harness, context.Context) {
+	t.Helper()
+	up := newWSEcho(t)
+	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, mod)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return up, h, ctx
+}
+
 // TestWebSocketThroughFerry: 10,000 messages of 1 byte to 4 KiB go both
 // ways intact, then the client's close handshake reaches the upstream
 // and its answer comes back; the access log line says 101 with the
 // tunnel's bytes.
 func TestWebSocketThroughFerry(t *testing.T) {
-	up := newWSEcho(t)
 	logs := &logRecorder{}
-	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, func(s *setup) {
-		s.factory.AccessLog = logs
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	up, h, ctx := wsProxy(t, 60*time.Second, func(s *setup) { s.factory.AccessLog = logs })
 	c, resp, err := websocket.Dial(ctx, "ws://"+h.addr+"/ws", nil)
 	if err != nil {
 		t.Fatalf("dial through ferry: %v", err)
@@ -156,10 +163,7 @@ func TestWebSocketThroughFerry(t *testing.T) {
 // TestWebSocketCloseFromUpstream: the upstream's close handshake reaches
 // the client with its status.
 func TestWebSocketCloseFromUpstream(t *testing.T) {
-	up := newWSEcho(t)
-	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	_, h, ctx := wsProxy(t, 20*time.Second, nil)
 	c, _, err := websocket.Dial(ctx, "ws://"+h.addr+"/ws", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -179,10 +183,7 @@ func TestWebSocketCloseFromUpstream(t *testing.T) {
 // with 403 is an ordinary response, and the connection serves the next
 // request.
 func TestWebSocketRefusedByUpstream(t *testing.T) {
-	up := newWSEcho(t)
-	h := startProxy(t, []string{strings.TrimPrefix(up.url, "http://")}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	_, h, ctx := wsProxy(t, 20*time.Second, nil)
 	_, resp, err := websocket.Dial(ctx, "ws://"+h.addr+"/forbidden", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("dial: %v, %v; want the upstream's 403", err, resp)

@@ -118,35 +118,21 @@ func TestH2PoolPolicyUploads(t *testing.T) {
 	})
 	c := h.h2Client()
 	want := fmt.Sprintf("%d %s", size, patternSum(size))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, _ := http.NewRequest("POST", "http://ferry.test/hash", newPattern(size))
-			if i%2 == 0 {
-				req.ContentLength = size
-			}
-			resp, err := c.Do(req)
-			if err != nil {
-				errs <- err
-				return
-			}
-			_ = resp.Body.Close()
-			if got := resp.Header.Get("X-Sum"); resp.StatusCode != 204 || got != want {
-				errs <- fmt.Errorf("upload %d: %d, upstream saw %q", i, resp.StatusCode, got)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if n := h.stat("downstream_cx_http2_total"); n != 1 {
-		t.Fatalf("HTTP/2 connections = %d, want 1", n)
-	}
+	h.concurrentOnOneConn(t, 4, func(i int) error {
+		req, _ := http.NewRequest("POST", "http://ferry.test/hash", newPattern(size))
+		if i%2 == 0 {
+			req.ContentLength = size
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if got := resp.Header.Get("X-Sum"); resp.StatusCode != 204 || got != want {
+			return fmt.Errorf("upload %d: %d, upstream saw %q", i, resp.StatusCode, got)
+		}
+		return nil
+	})
 	waitIdle(t, h)
 }
 
