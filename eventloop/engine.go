@@ -33,7 +33,28 @@ type Listener struct {
 
 	ip   net.IP
 	port int
+	// chain is what each accepted connection gets: Filters and TLS as New
+	// found them, until SetChain replaces them (a reload).
+	chain atomic.Pointer[Chain]
 }
+
+// Chain is what a listener gives each connection it accepts: its network
+// filter factories and its TLS. Immutable once set: a hot reload swaps a
+// whole Chain (Listener.SetChain), so a connection is built from one
+// snapshot, read once at accept, and keeps the filters it was built with
+// until it closes (docs/operations.md, "Hot reload").
+type Chain struct {
+	// Filters and TLS are as in Listener.
+	Filters []conn.FilterFactory
+	TLS     *conn.TLSServer
+}
+
+// Chain is the snapshot new connections get. Any goroutine, after New.
+func (l *Listener) Chain() *Chain { return l.chain.Load() }
+
+// SetChain makes c what connections accepted from now on get; those open
+// keep theirs. Any goroutine, after New.
+func (l *Listener) SetChain(c *Chain) { l.chain.Store(c) }
 
 // MaxLoops is the most event loops gnet runs: asked for more, it runs
 // this many without a word, so New refuses more.
@@ -87,6 +108,8 @@ type Engine struct {
 	err      error
 	stopping atomic.Bool
 	draining atomic.Bool
+	// maxDown is Options.MaxDownstream, which SetMaxDownstream changes.
+	maxDown atomic.Int64
 
 	// ticked is closed by the first OnTick: gnet starts its ticker once
 	// every loop polls its listeners.
@@ -117,6 +140,9 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 		}
 		l.port = p
 		l.ip = net.ParseIP(host)
+		if l.chain.Load() == nil {
+			l.chain.Store(&Chain{Filters: l.Filters, TLS: l.TLS})
+		}
 	}
 	if opts.Loops <= 0 {
 		opts.Loops = runtime.GOMAXPROCS(0)
@@ -141,6 +167,7 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	e.maxDown.Store(opts.MaxDownstream)
 	e.glog = &gnetLogger{log: opts.Logger}
 	empty := []*conn.Loop{}
 	e.loopList.Store(&empty)
@@ -247,6 +274,12 @@ func (e *Engine) NumLoops() int { return e.opts.Loops }
 
 // Tracker is the connection budget.
 func (e *Engine) Tracker() *conn.Tracker { return e.opts.Tracker }
+
+// SetMaxDownstream changes the most client connections open at once (a
+// hot reload of ferry.max_connections): connections above a lowered limit
+// stay open, and new ones are refused until the count falls below it. Any
+// goroutine.
+func (e *Engine) SetMaxDownstream(n int64) { e.maxDown.Store(n) }
 
 // SetDraining makes the engine refuse new connections. Any goroutine.
 func (e *Engine) SetDraining() { e.draining.Store(true) }

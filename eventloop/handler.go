@@ -24,16 +24,19 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		e.opts.Tracker.Refused.Add(1)
 		return nil, gnet.Close
 	}
-	lst := e.listenerFor(gc.LocalAddr())
+	var ch *Chain // one atomic load per accepted connection: the snapshot it keeps
+	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
+		ch = lst.chain.Load()
+	}
 	var sock gnet.Conn = gc
 	var tc *conn.TLSConn
-	if lst != nil && lst.TLS != nil {
-		tc = conn.NewTLS(gc, lst.TLS)
+	if ch != nil && ch.TLS != nil {
+		tc = conn.NewTLS(gc, ch.TLS)
 		sock = tc
 	}
 	c := conn.New(sock, l, false)
-	if lst != nil {
-		for _, f := range lst.Filters {
+	if ch != nil {
+		for _, f := range ch.Filters {
 			f.CreateFilters(c)
 		}
 	}
@@ -52,7 +55,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 // accept never meets EMFILE).
 func (e *Engine) admit() bool {
 	t := e.opts.Tracker
-	if n := t.Downstream.Add(1); e.opts.MaxDownstream > 0 && n > e.opts.MaxDownstream {
+	if n, most := t.Downstream.Add(1), e.maxDown.Load(); most > 0 && n > most {
 		t.Downstream.Add(-1)
 		return false
 	}

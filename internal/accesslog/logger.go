@@ -67,11 +67,17 @@ func (fs *Files) Add(path string) *Writer {
 	return w
 }
 
-// Start opens every file added; it stops at the first that fails and
-// returns its error (Close still closes the ones opened). Control
-// goroutine.
+// Start opens every file added and not yet started (a hot reload adds
+// files to a running set); it stops at the first that fails and returns
+// its error (Close still closes the ones opened). Control goroutine.
 func (fs *Files) Start() error {
 	for _, w := range fs.writers() {
+		w.mu.Lock()
+		started := w.started
+		w.mu.Unlock()
+		if started {
+			continue
+		}
 		if err := w.Start(); err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ import (
 // closed after the engine stops so every request's line is written.
 type accessLogs struct {
 	files *accesslog.Files
+	// collected is set once the files' counters are registered.
+	collected bool
 }
 
 // init prepares the set of files; errors are logged by the writer
@@ -123,9 +125,10 @@ func (c *accessLogCollector) Collect(ch chan<- prometheus.Metric) {
 // when a listener has access logs: ferry_access_log_lines_total{path,
 // result="written"|"dropped"} and ferry_access_log_errors_total{path}.
 func (a *App) registerAccessLogMetrics() error {
-	if len(a.alogs.files.Stats()) == 0 {
+	if a.alogs.collected || len(a.alogs.files.Stats()) == 0 {
 		return nil
 	}
+	a.alogs.collected = true // a reload may bring the first file
 	return a.metrics.gatherer.Register(&accessLogCollector{a: a,
 		lines: prometheus.NewDesc("ferry_access_log_lines_total",
 			"Access log lines per file: written (handed to the file's buffer) or dropped (the file was slower than "+

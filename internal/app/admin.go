@@ -83,9 +83,7 @@ func (b *adminBackend) Listeners() []admin.Listener {
 	out := make([]admin.Listener, 0, len(b.a.listeners))
 	for i, l := range b.a.listeners {
 		al := admin.Listener{Name: l.Name, Address: l.Address}
-		if i < len(b.a.protocols) {
-			al.Protocol = b.a.protocols[i]
-		}
+		al.Protocol = b.a.protocol(i)
 		if i < len(addrs) && addrs[i] != nil {
 			al.Address = addrs[i].String()
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -68,8 +67,20 @@ type App struct {
 	listeners []*eventloop.Listener
 	policy    proxy.Policy
 	reusePort bool
-	maxDown   int64
-	drain     time.Duration
+	// fdTotal is the socket budget (RLIMIT_NOFILE less fdReserve).
+	fdTotal int64
+	// maxDown and drain are the max_connections budget and the drain
+	// timeout at start, for the start-up summary (build.go); live holds
+	// them as a reload changes them.
+	maxDown int64
+	drain   time.Duration
+	live    struct {
+		// maxDown and drain (nanoseconds) are in force (reload.go).
+		maxDown, drain atomic.Int64
+	}
+	// protocols are the listeners' downstream protocols at start, by
+	// index, for the start-up summary; protocol(i) is the one in force.
+	protocols []string
 	// warnings are what the build runs without; see Warnings.
 	warnings []string
 	// tracker is the socket budget.
@@ -83,8 +94,10 @@ type App struct {
 	// relaySpill are the spill options of the proxy's bodies and of the
 	// tcp_proxy relays (tcpproxy.go).
 	relaySpill spill.Options
-	// protocols are the listeners' downstream protocols, by index.
-	protocols []string
+	// lstate is each listener's build state, by index (listeners.go).
+	lstate atomic.Pointer[[]listenerState]
+	// filters are the filter types listeners may name (Options.Filters).
+	filters *filterchain.Registry
 	// level and version are Options.LogLevel and Options.Version.
 	level   *slog.LevelVar
 	version string
@@ -128,15 +141,14 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, errors.New("app: servers[0].listeners: no listener configured")
 	}
 	f := cfg.Ferry.WithDefaults()
-	a := &App{log: o.Logger, cfg: cfg, drain: f.Timeouts.Drain.Std(), level: o.LogLevel, version: o.Version,
+	a := &App{log: o.Logger, cfg: cfg, level: o.LogLevel, version: o.Version,
 		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load}
+	a.drain = drainTimeout(cfg)
+	a.live.drain.Store(int64(a.drain))
 	a.reload.cur.Store(cfg)
 	a.alogs.init(a)
 	if o.AdminAddress != "" {
 		a.adminAddr = o.AdminAddress
-	}
-	if gt := cfg.Servers[0].GracefulTimeout; gt > 0 {
-		a.drain = gt.Std()
 	}
 	policy, err := proxy.ParsePolicy(string(f.Scheduler.Policy))
 	if err != nil {
@@ -148,10 +160,9 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	total := raiseNoFile() - fdReserve
-	a.maxDown = total - max(total/10, fdReserve)
-	if f.MaxConnections > 0 {
-		a.maxDown = min(int64(f.MaxConnections), total)
-	}
+	a.fdTotal = total
+	a.maxDown = a.downBudget(f.MaxConnections)
+	a.live.maxDown.Store(a.maxDown)
 	tracker := conn.NewTracker(total)
 	// One budget for every backlog held in memory: outbound queues and
 	// spill queues alike (config/ferry.go, Buffers).
@@ -242,95 +253,6 @@ func (a *App) buildRouting(cfg *config.Config) error {
 	return nil
 }
 
-// buildListeners turns servers[0].listeners into engine listeners. A
-// filter type that is not registered is refused like any setting ferry
-// does not implement: an error at its path, or, with allow_unimplemented,
-// a warning and the listener runs without it. A listener with bind_port
-// false (let through only by allow_unimplemented) is not opened.
-func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, policy proxy.Policy) error {
-	allow := cfg.Ferry.Compat.AllowUnimplemented
-	var p problems
-	for li, l := range cfg.Servers[0].Listeners {
-		path := fmt.Sprintf("servers[0].listeners[%d]", li)
-		if !l.Binds() {
-			continue
-		}
-		var streamFilters []filterchain.StreamFilterFactory
-		for fi, sf := range l.StreamFilters {
-			fpath := fmt.Sprintf("%s.stream_filters[%d]", path, fi)
-			ff, err := reg.NewStream(sf.Type, sf.Config)
-			switch {
-			case errors.Is(err, filterchain.ErrUnknownType):
-				a.refuse(&p, allow, fpath+".type", "requests would pass without the "+strconv.Quote(sf.Type)+" filter",
-					"stream filter "+strconv.Quote(sf.Type))
-			case err != nil:
-				p.add(fpath+".config", err.Error())
-			default:
-				streamFilters = append(streamFilters, ff)
-			}
-		}
-		var idle time.Duration
-		if l.ConnectionIdleTimeout != nil {
-			idle = l.ConnectionIdleTimeout.Std()
-		}
-		el := &eventloop.Listener{Name: l.Name, Address: l.Address}
-		alog := a.alogs.listener(&l, path, &p)
-		el.TLS = a.listenerTLS(&l, path, cfg.Ferry.WithDefaults().Timeouts.TLSHandshake.Std(), &p)
-		for ci, fc := range l.FilterChains {
-			for fi, nf := range fc.Filters {
-				fpath := fmt.Sprintf("%s.filter_chains[%d].filters[%d]", path, ci, fi)
-				if nf.Type == config.ProxyFilterType && nf.Proxy != nil {
-					down, up := nf.Proxy.Protocols()
-					proto, err := proxy.ParseProtocol(down)
-					if err != nil {
-						p.add(fpath+".config.downstream_protocol", err.Error())
-						continue
-					}
-					if len(a.protocols) == len(a.listeners) {
-						a.protocols = append(a.protocols, down)
-					}
-					el.Filters = append(el.Filters, a.srv.NewFactory(proxy.FactoryConfig{
-						RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: policy, Protocol: proto,
-						UpstreamHTTP2: up == "Http2", Upgrades: listenerUpgrades(nf.Proxy.UpgradeConfigs),
-						IdleTimeout: idle, AccessLog: alog, MetricsID: a.metrics.lookup.Load().listeners[len(a.listeners)]}))
-					continue
-				}
-				if nf.Type == config.TCPProxyFilterType && nf.TCPProxy != nil {
-					if tf := a.tcpProxyFactory(nf.TCPProxy, a.metrics.lookup.Load().listeners[len(a.listeners)], fpath, &p); tf != nil {
-						el.Filters = append(el.Filters, tf)
-					}
-					continue
-				}
-				nff, err := reg.NewNetwork(nf.Type, nf.Config)
-				switch {
-				case errors.Is(err, filterchain.ErrUnknownType):
-					a.refuse(&p, allow, fpath+".type", "connections would not pass through the "+strconv.Quote(nf.Type)+" filter",
-						"network filter "+strconv.Quote(nf.Type))
-				case err != nil:
-					p.add(fpath+".config", err.Error())
-				default:
-					el.Filters = append(el.Filters, conn.Chain(nff))
-				}
-			}
-		}
-		a.listeners = append(a.listeners, el)
-	}
-	if len(a.listeners) == 0 && len(p.list) == 0 {
-		p.add("servers[0].listeners", "no listener to open: every listener has bind_port false")
-	}
-	return p.err()
-}
-
-// refuse records a setting ferry does not implement: a problem, or with
-// allow_unimplemented a warning.
-func (a *App) refuse(p *problems, allow bool, path, why, what string) {
-	if allow {
-		a.warnings = append(a.warnings, path+": not implemented: "+why+"; running without it (allow_unimplemented)")
-		return
-	}
-	p.add(path, config.RefusalMsg(why, what))
-}
-
 // Warnings lists what the build runs without (with allow_unimplemented),
 // each with its config path; config.Config.Warnings lists the rest.
 func (a *App) Warnings() []string { return a.warnings }
@@ -411,7 +333,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.stopCertWatch()
 	a.stopDNS()
 	a.stopAccepting() // upgrade.go
-	dctx, cancel := context.WithTimeout(ctx, a.drain)
+	dctx, cancel := context.WithTimeout(ctx, time.Duration(a.live.drain.Load()))
 	drainErr := a.drainConns(dctx) // upgrade.go
 	cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -429,6 +351,25 @@ func (a *App) Shutdown(ctx context.Context) error {
 	sinkErr := a.closeSinks(sctx)
 	logErr := a.alogs.close(sctx) // after the engine: every request's line is queued
 	return errors.Join(drainErr, healthErr, relayErr, stopErr, workErr, adminErr, sinkErr, logErr)
+}
+
+// drainTimeout is how long a stop waits for in-flight requests:
+// servers[0].graceful_timeout, else ferry.timeouts.drain.
+func drainTimeout(cfg *config.Config) time.Duration {
+	if gt := cfg.Servers[0].GracefulTimeout; gt > 0 {
+		return gt.Std()
+	}
+	return cfg.Ferry.WithDefaults().Timeouts.Drain.Std()
+}
+
+// downBudget is the max_connections budget: mc within the socket budget,
+// or with mc 0 the socket budget less a tenth (at least fdReserve) kept
+// for upstream sockets.
+func (a *App) downBudget(mc int) int64 {
+	if mc > 0 {
+		return min(int64(mc), a.fdTotal)
+	}
+	return a.fdTotal - max(a.fdTotal/10, fdReserve)
 }
 
 // reusePort is the reuse_port setting: on unless configured off, and off

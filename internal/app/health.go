@@ -126,7 +126,7 @@ func (a *App) warmAddr() string {
 	addrs := a.eng.Addrs()
 	pick := -1
 	for i, l := range a.listeners {
-		if i < len(addrs) && addrs[i] != nil && (pick < 0 || l.TLS == nil && a.listeners[pick].TLS != nil) {
+		if i < len(addrs) && addrs[i] != nil && (pick < 0 || l.Chain().TLS == nil && a.listeners[pick].Chain().TLS != nil) {
 			pick = i
 		}
 	}

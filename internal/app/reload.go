@@ -5,27 +5,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/proxy"
 	"github.com/ferry-proxy/ferry/upstream"
 )
 
 // Hot reload (SIGHUP, POST /api/v1/reload) swaps what ferry can change
-// while it serves: the route tables and the clusters. Clusters are diffed
-// by upstream.Manager.Update (a host whose cluster and address stay keeps
-// its *Host, counters and pooled connections; a removed host's idle
+// while it serves (docs/operations.md, "Hot reload"): the route tables,
+// the clusters, and the settings of the running listeners. Clusters are
+// diffed by upstream.Manager.Update (a host whose cluster and address stay
+// keeps its *Host, counters and pooled connections; a removed host's idle
 // connections close), and route tables swap atomically in the
-// router.Registry. A request in flight keeps the route and cluster it
-// matched, so it finishes on the snapshot it started with.
+// router.Registry. A listener whose settings changed gets a new
+// eventloop.Chain (listeners.go): connections accepted from then on are
+// built from it, and those open keep theirs. A request in flight keeps the
+// route and cluster it matched, so it finishes on the snapshot it started
+// with.
 //
-// What a running engine cannot change yet (listeners, the ferry block, the
-// admin address, process settings) must be unchanged: otherwise the reload
-// is refused, naming the first part that differs, and the old config keeps
-// serving. A refused or invalid reload is logged, counted and shown at
-// /api/v1/states. The same swap is what an xDS client will drive.
+// Any other change (unchangedParts: the ferry block's settings that are
+// fixed at start, admin, metrics, process settings, which listeners run)
+// is refused, naming each setting by its path and why, and the old config
+// keeps serving. A refused or invalid reload is logged, counted and shown
+// at /api/v1/states. The same swap is what an xDS client will drive.
 
 // reloadState is the outcome of the reloads so far.
 type reloadState struct {
@@ -121,6 +130,16 @@ func (a *App) apply(next *config.Config) error {
 		_ = a.updateMetrics(cur) // as above
 		return err
 	}
+	policy, err := proxy.ParsePolicy(string(next.Ferry.WithDefaults().Scheduler.Policy))
+	if err != nil {
+		_ = a.updateMetrics(cur) // as above
+		return fmt.Errorf("ferry.scheduler.policy: %w", err)
+	}
+	swapListeners, err := a.reloadListeners(next, policy) // listeners.go: nothing is swapped yet
+	if err != nil {
+		_ = a.updateMetrics(cur) // as above
+		return err
+	}
 	// Routes of the old table may name clusters the new set drops, and new
 	// routes may name new clusters: install the union first, then the new
 	// routes, then the new clusters alone, so that no request finds its
@@ -143,43 +162,189 @@ func (a *App) apply(next *config.Config) error {
 	if err := a.clusters.Update(specs); err != nil {
 		return fmt.Errorf("cluster_manager.clusters: %w", err) // not reached: the union passed
 	}
+	if swapListeners != nil {
+		swapListeners() // after the routes: a new chain may name a new route table
+	}
+	a.policy = policy
+	nf := next.Ferry.WithDefaults()
+	a.workers.Tune(nf.Scheduler.WorkerCount(runtime.GOMAXPROCS(0)))
+	a.live.maxDown.Store(a.downBudget(nf.MaxConnections))
+	a.eng.SetMaxDownstream(a.live.maxDown.Load())
+	a.live.drain.Store(int64(drainTimeout(next)))
 	a.reload.cur.Store(next)
-	a.reloadCerts() // listeners are unchanged, but their certificate files may not be
+	a.reloadCerts() // a listener whose TLS is kept may have new certificate files
 	return nil
 }
 
-// unchangedParts refuses a reload that changes what a running engine
-// cannot: everything but the route tables and the clusters.
+// unchangedParts refuses a reload that changes what a running ferry
+// cannot, naming every such setting by its path (changedPaths) and why it
+// cannot change (refusedWhy). What it lets through is swapped by apply.
 func unchangedParts(cur, next *config.Config) error {
-	type part struct {
+	var paths []string
+	cf, nf := cur.Ferry.WithDefaults(), next.Ferry.WithDefaults() // an unset value and its default are no change
+	for _, pt := range []struct {
 		path     string
 		old, new any
-	}
-	parts := []part{
-		{"ferry", cur.Ferry, next.Ferry},
+	}{
+		{"ferry", cf, nf},
 		{"admin", cur.Admin, next.Admin},
 		{"metrics", cur.Metrics, next.Metrics},
 		{"pid", cur.Pid, next.Pid},
+	} {
+		ps, err := changedPaths(pt.path, pt.old, pt.new)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, ps...)
 	}
 	if len(cur.Servers) != len(next.Servers) {
-		return errors.New("servers: the number of servers changed; a reload swaps routes and clusters only")
+		return errors.New("servers: the number of servers changed; ferry serves servers[0] and this needs a restart " +
+			"(the running config keeps serving)")
 	}
 	for i := range cur.Servers {
 		c, n := cur.Servers[i], next.Servers[i]
-		p := fmt.Sprintf("servers[%d]", i)
 		c.Routers, n.Routers = nil, nil
-		parts = append(parts, part{p + ".listeners", c.Listeners, n.Listeners}, part{p, c, n})
+		if i == 0 {
+			// The listeners' settings are swapped; which listeners there are is
+			// checked by sameListeners.
+			c.Listeners, n.Listeners = nil, nil
+		}
+		ps, err := changedPaths(fmt.Sprintf("servers[%d]", i), c, n)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, ps...)
 	}
-	for _, pt := range parts {
-		ob, err1 := json.Marshal(pt.old)
-		nb, err2 := json.Marshal(pt.new)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("%s: %w", pt.path, err)
+	var refused []string
+	for _, p := range paths {
+		if why := refusedWhy(p); why != "" {
+			refused = append(refused, p+": changed, and it cannot change while ferry runs: "+why)
 		}
-		if !bytes.Equal(ob, nb) {
-			return fmt.Errorf("%s: changed; a reload swaps routes and clusters only, so this change needs a restart "+
-				"(the running config keeps serving)", pt.path)
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%s; this needs a restart (the running config keeps serving)", strings.Join(refused, "; "))
+	}
+	return sameListeners(cur, next)
+}
+
+// swappable are the settings outside routes and clusters that a reload
+// swaps, by path prefix; any other change is refused (refusedWhy).
+var swappable = []string{
+	"ferry.max_connections",            // eventloop.Engine.SetMaxDownstream: read at each accept
+	"ferry.scheduler.workers",          // worker.Pool.Tune (ants.Pool.Tune)
+	"ferry.timeouts.drain",             // read when a stop begins
+	"servers[0].graceful_timeout",      // as ferry.timeouts.drain
+	"ferry.scheduler.policy",           // the listeners' proxy filters are rebuilt (listeners.go)
+	"ferry.timeouts.tls_handshake",     // the TLS listeners' TLS is rebuilt (listeners.go)
+	"ferry.compat.allow_unimplemented", // a validation setting: next was validated with it
+}
+
+// refusedWhy says why a change at path cannot be swapped, "" when it can.
+func refusedWhy(path string) string {
+	for _, p := range swappable {
+		if path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[") {
+			return ""
 		}
+	}
+	for _, r := range []struct{ prefix, why string }{
+		{"ferry.event_loops", "gnet's event loops are started once"},
+		{"ferry.reuse_port", "the listening sockets are bound at start"},
+		{"ferry.buffers", "connection buffers and spill queues are sized at start"},
+		{"ferry.timeouts.lingering_close", "a per-loop connection option set at start"},
+		{"ferry.scheduler.queue", "the worker queue is allocated at start"},
+		{"admin", "the admin API's socket is bound at start"},
+		{"metrics", "the metrics sinks and their sockets are set up at start"},
+		{"pid", "the pid file is written at start"},
+		{"servers[0].processor", "GOMAXPROCS is set at start"},
+		{"servers[0].default_log", "the logger is set up at start"},
+	} {
+		if strings.HasPrefix(path, r.prefix) {
+			return r.why
+		}
+	}
+	return "a hot reload swaps routes, clusters, the listeners' filters and settings and the limits " +
+		"docs/operations.md lists (\"Hot reload\")"
+}
+
+// changedPaths lists the settings that differ between old and new, by
+// path under prefix: JSON objects are compared key by key, arrays of the
+// same length element by element; any other difference is reported at
+// the value that holds it.
+func changedPaths(prefix string, old, new any) ([]string, error) {
+	ob, err1 := json.Marshal(old)
+	nb, err2 := json.Marshal(new)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	if bytes.Equal(ob, nb) {
+		return nil, nil
+	}
+	var ov, nv any
+	if err := errors.Join(json.Unmarshal(ob, &ov), json.Unmarshal(nb, &nv)); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	var out []string
+	diffJSON(prefix, ov, nv, &out)
+	return out, nil
+}
+
+// diffJSON appends to out the paths under p where decoded JSON values o
+// and n differ.
+func diffJSON(p string, o, n any, out *[]string) {
+	switch ov := o.(type) {
+	case map[string]any:
+		nv, ok := n.(map[string]any)
+		if !ok {
+			break
+		}
+		keys := make([]string, 0, len(ov)+len(nv))
+		for k := range ov {
+			keys = append(keys, k)
+		}
+		for k := range nv {
+			if _, ok := ov[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			diffJSON(p+"."+k, ov[k], nv[k], out)
+		}
+		return
+	case []any:
+		nv, ok := n.([]any)
+		if !ok || len(nv) != len(ov) {
+			break
+		}
+		for i := range ov {
+			diffJSON(fmt.Sprintf("%s[%d]", p, i), ov[i], nv[i], out)
+		}
+		return
+	}
+	if !reflect.DeepEqual(o, n) {
+		*out = append(*out, p)
+	}
+}
+
+// sameListeners refuses a reload that adds, removes, renames, moves or
+// reorders a listener of servers[0] that binds: the running engine serves
+// the listeners it started with; their settings are swapped
+// (listeners.go).
+func sameListeners(cur, next *config.Config) error {
+	type id struct{ name, addr string }
+	ids := func(c *config.Config) []id {
+		var out []id
+		for _, l := range c.Servers[0].Listeners {
+			if l.Binds() {
+				out = append(out, id{l.Name, l.Address})
+			}
+		}
+		return out
+	}
+	if c, n := ids(cur), ids(next); !slices.Equal(c, n) {
+		return fmt.Errorf("servers[0].listeners: the listeners (by name and address) changed from %v to %v; a reload swaps "+
+			"the settings of the listeners running, and adding, removing or moving one needs a restart "+
+			"(the running config keeps serving)", c, n)
 	}
 	return nil
 }

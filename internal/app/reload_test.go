@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
@@ -46,65 +49,114 @@ func routeTo(t *testing.T, name, up string) *config.Config {
 	return cfg
 }
 
-// TestReloadUnderLoadLosesNothing: keep-alive clients over HTTP/1.1 and
-// HTTP/2 send requests without pause while a reload moves the route to a
-// new cluster (and drops the old one): every request is answered 200, by
-// the old cluster or the new, and every client then reaches the new one.
-// A reload that changes a listener is refused and changes nothing.
-func TestReloadUnderLoadLosesNothing(t *testing.T) {
-	a := startApp(t, routeTo(t, "a", fixedUpstream(t, "a")))
-	next := routeTo(t, "b", fixedUpstream(t, "b"))
-	addr := "http://" + a.Addrs()[0].String() + "/"
+// loadLoop is keep-alive clients, two over HTTP/1.1 and two over h2c,
+// sending GETs to one URL without pause and counting every response: a
+// response that is not 200 or whose body check refuses is counted bad.
+type loadLoop struct {
+	total, bad atomic.Int64
+	firstBad   atomic.Pointer[string]
+	// seen records, per client, the bodies it got.
+	seen [4]sync.Map
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// startLoad starts the clients on url; check (nil: any body) judges a
+// 200's body for client i. The loop stops at cleanup, or at finish.
+func startLoad(t *testing.T, url string, check func(i int, body string) bool) *loadLoop {
+	t.Helper()
 	h2 := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
 	}}
-	defer h2.CloseIdleConnections()
 	h1 := &http.Transport{MaxIdleConnsPerHost: 4}
-	defer h1.CloseIdleConnections()
 	clients := []*http.Client{{Transport: h1}, {Transport: h1}, {Transport: h2}, {Transport: h2}}
-
-	var (
-		total, bad atomic.Int64
-		reloaded   atomic.Bool
-		sawNew     [4]atomic.Bool
-		firstBad   atomic.Pointer[string]
-		stop       = make(chan struct{})
-		wg         sync.WaitGroup
-	)
+	l := &loadLoop{stop: make(chan struct{})}
 	deadline := time.Now().Add(60 * time.Second) // bounded whatever happens
 	for i, c := range clients {
-		wg.Go(func() {
+		l.wg.Go(func() {
 			for n := 0; n < 100000 && time.Now().Before(deadline); n++ {
 				select {
-				case <-stop:
+				case <-l.stop:
 					return
 				default:
 				}
-				after := reloaded.Load()
-				resp, err := c.Get(addr)
+				resp, err := c.Get(url)
 				var body []byte
 				if err == nil {
 					body, err = io.ReadAll(resp.Body)
 					resp.Body.Close()
 				}
-				total.Add(1)
+				l.total.Add(1)
+				msg := ""
 				switch {
 				case err != nil || resp.StatusCode != 200:
-					bad.Add(1)
-					msg := fmt.Sprint(err, resp)
-					firstBad.CompareAndSwap(nil, &msg)
-				case string(body) == "b":
-					sawNew[i].Store(true)
-				case string(body) != "a" || after && sawNew[i].Load():
-					bad.Add(1) // garbage, or the old route after the new one answered this client
-					msg := "body " + string(body)
-					firstBad.CompareAndSwap(nil, &msg)
+					msg = fmt.Sprint(err, resp)
+				case check != nil && !check(i, string(body)):
+					msg = "body " + string(body)
+				default:
+					l.seen[i].Store(string(body), true)
+					continue
 				}
+				l.bad.Add(1)
+				l.firstBad.CompareAndSwap(nil, &msg)
 			}
 		})
 	}
-	testutil.WaitFor(t, 20*time.Second, "requests before the reload", func() bool { return total.Load() >= 400 })
+	t.Cleanup(func() {
+		l.halt()
+		h1.CloseIdleConnections()
+		h2.CloseIdleConnections()
+	})
+	testutil.WaitFor(t, 20*time.Second, "requests before the reload", func() bool { return l.total.Load() >= 400 })
+	return l
+}
+
+// more waits for n more responses.
+func (l *loadLoop) more(t *testing.T, n int64) {
+	t.Helper()
+	mark := l.total.Load()
+	testutil.WaitFor(t, 20*time.Second, "requests after the reload", func() bool { return l.total.Load() >= mark+n })
+}
+
+// halt stops the clients and waits for them. Idempotent.
+func (l *loadLoop) halt() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+// finish stops the clients and fails the test if any response was lost.
+func (l *loadLoop) finish(t *testing.T) {
+	t.Helper()
+	l.halt()
+	if n := l.bad.Load(); n != 0 {
+		t.Fatalf("%d of %d requests failed or went astray; first: %s", n, l.total.Load(), *l.firstBad.Load())
+	}
+	t.Logf("%d requests, none lost", l.total.Load())
+}
+
+// TestReloadUnderLoadLosesNothing: keep-alive clients over HTTP/1.1 and
+// HTTP/2 send requests without pause while a reload moves the route to a
+// new cluster (and drops the old one): every request is answered 200, by
+// the old cluster or the new, and every client then reaches the new one.
+// A reload that renames a listener is refused and changes nothing.
+func TestReloadUnderLoadLosesNothing(t *testing.T) {
+	a := startApp(t, routeTo(t, "a", fixedUpstream(t, "a")))
+	next := routeTo(t, "b", fixedUpstream(t, "b"))
+	var reloaded atomic.Bool
+	var sawNew [4]atomic.Bool
+	load := startLoad(t, "http://"+a.Addrs()[0].String()+"/", func(i int, body string) bool {
+		after := reloaded.Load()
+		if body == "b" {
+			sawNew[i].Store(true)
+			return true
+		}
+		return body == "a" && !(after && sawNew[i].Load()) // not the old route after the new one answered this client
+	})
 	if err := a.Reload(next); err != nil {
 		t.Fatal(err)
 	}
@@ -117,25 +169,234 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 		}
 		return true
 	})
-	mark := total.Load()
-	testutil.WaitFor(t, 20*time.Second, "requests after the reload", func() bool { return total.Load() >= mark+400 })
+	load.more(t, 400)
 
-	// A reload that changes a listener is refused; the new route stays.
+	// A reload that renames a listener is refused; the new route stays.
 	moved := routeTo(t, "c", fixedUpstream(t, "c"))
 	moved.Servers[0].Listeners[0].Name = "renamed"
-	if err := a.Reload(moved); err == nil || !strings.HasPrefix(err.Error(), "servers[0].listeners: changed") {
-		t.Fatalf("reload changing a listener: %v", err)
+	if err := a.Reload(moved); err == nil || !strings.HasPrefix(err.Error(), "servers[0].listeners: the listeners") {
+		t.Fatalf("reload renaming a listener: %v", err)
 	}
-	close(stop)
-	wg.Wait()
-	if n := bad.Load(); n != 0 {
-		t.Fatalf("%d of %d requests failed or went astray; first: %s", n, total.Load(), *firstBad.Load())
-	}
+	load.finish(t)
 	if a.Config() != next || a.reload.ok.Load() != 1 || a.reload.failed.Load() != 1 {
 		t.Fatalf("config %p (want %p), %d reloads applied, %d refused", a.Config(), next, a.reload.ok.Load(), a.reload.failed.Load())
 	}
 	if a.clusters.Get("a") != nil || a.clusters.Get("b") == nil {
 		t.Fatal("the old cluster is still there, or the new one is missing")
 	}
-	t.Logf("%d requests, %d after the reload, none lost", total.Load(), total.Load()-mark)
+}
+
+// tagFilter is a stream filter that sets X-Tag on every response to its
+// config's "tag".
+type tagFilter struct{ tag string }
+
+func (f *tagFilter) CreateFilters(b filterchain.ChainBuilder) { b.AddSender(f) }
+func (f *tagFilter) Blocking() bool                           { return false }
+func (f *tagFilter) OnDestroy()                               {}
+func (f *tagFilter) Append(_ filterchain.StreamHandle, h filterchain.HeaderMap, _ []byte, _ filterchain.HeaderMap) filterchain.StreamStatus {
+	h.Set("X-Tag", f.tag)
+	return filterchain.StreamContinue
+}
+
+// tagRegistry registers tagFilter as "tag".
+func tagRegistry(t *testing.T) *filterchain.Registry {
+	t.Helper()
+	reg := filterchain.NewRegistry()
+	if err := reg.AddStream("tag", func(raw json.RawMessage) (filterchain.StreamFilterFactory, error) {
+		var c struct{ Tag string }
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		return &tagFilter{tag: c.Tag}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// twoRoutes is a config with route tables r1 (to upstream a) and r2 (to
+// b); listener l uses router, tags responses with tag, and adds the
+// listener settings extra (JSON members, "" for none).
+func twoRoutes(t *testing.T, a, b, router, tag, extra string) *config.Config {
+	t.Helper()
+	if extra != "" {
+		extra = "," + extra
+	}
+	js := fmt.Sprintf(`{"servers":[{"routers":[
+		{"router_config_name":"r1","virtual_hosts":[{"name":"v","domains":["*"],"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"a"}}]}]},
+		{"router_config_name":"r2","virtual_hosts":[{"name":"v","domains":["*"],"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"b"}}]}]}],
+		"listeners":[{"name":"l","address":"127.0.0.1:0","stream_filters":[{"type":"tag","config":{"tag":%q}}],
+		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":%q}}]}]%s}]}],
+		"cluster_manager":{"clusters":[{"name":"a","hosts":[{"address":%q}]},{"name":"b","hosts":[{"address":%q}]}]}}`,
+		tag, router, extra, a, b)
+	return mustConfig(t, js)
+}
+
+// keepAlive is one raw HTTP/1.1 keep-alive connection.
+type keepAlive struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+	t.Helper()
+	c := testutil.DialTCP(t, addr, 20*time.Second)
+	return &keepAlive{c: c, r: bufio.NewReader(c)}
+}
+
+// get sends GET / and returns the response's X-Tag and body.
+func (k *keepAlive) get(t *testing.T) (tag, body string) {
+	t.Helper()
+	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	return resp.Header.Get("X-Tag"), string(b)
+}
+
+// TestReloadSwapsListenerFilters: under load, a reload changes a
+// listener's stream filter, its proxy filter's route table and adds an
+// access log. A connection opened after the reload gets the new chain
+// (new tag, new route, a log line); one opened before keeps its old chain
+// for the requests it still sends; no request of the load is lost.
+func TestReloadSwapsListenerFilters(t *testing.T) {
+	upA, upB := fixedUpstream(t, "a"), fixedUpstream(t, "b")
+	a := startWith(t, twoRoutes(t, upA, upB, "r1", "old", ""), Options{Filters: tagRegistry(t)})
+	addr := a.Addrs()[0].String()
+	old := dialKeepAlive(t, addr)
+	if tag, body := old.get(t); tag != "old" || body != "a" {
+		t.Fatalf("before the reload: tag %q body %q", tag, body)
+	}
+	load := startLoad(t, "http://"+addr+"/", func(_ int, body string) bool { return body == "a" || body == "b" })
+	logPath := t.TempDir() + "/access.log"
+	next := twoRoutes(t, upA, upB, "r2", "new", fmt.Sprintf(`"access_logs":[{"log_path":%q,"log_format":"%%response_code%%"}]`, logPath))
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	fresh := dialKeepAlive(t, addr)
+	for range 2 {
+		if tag, body := fresh.get(t); tag != "new" || body != "b" {
+			t.Fatalf("a connection opened after the reload: tag %q body %q, want the new chain (new, b)", tag, body)
+		}
+		if tag, body := old.get(t); tag != "old" || body != "a" {
+			t.Fatalf("a connection opened before the reload: tag %q body %q, want its old chain (old, a)", tag, body)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "the new access log's lines", func() bool {
+		return strings.Contains(testutil.ReadFile(t, logPath), "200")
+	})
+	load.more(t, 400)
+	load.finish(t)
+	if st := a.reload.last.Load(); st.Err != "" || a.reload.ok.Load() != 1 {
+		t.Fatalf("reload state %+v", st)
+	}
+}
+
+// TestReloadRefusesNamingThePath: a change a running ferry cannot make is
+// refused with its exact config path; the old config keeps serving and
+// /api/v1/states shows the refusal.
+func TestReloadRefusesNamingThePath(t *testing.T) {
+	upA, upB := fixedUpstream(t, "a"), fixedUpstream(t, "b")
+	cur := twoRoutes(t, upA, upB, "r1", "old", "")
+	a := startWith(t, cur, Options{Filters: tagRegistry(t), AdminAddress: "127.0.0.1:0"})
+	url := "http://" + a.Addrs()[0].String() + "/"
+	for _, tc := range []struct {
+		name, want string
+		edit       func(c *config.Config)
+	}{
+		{"event loops", "ferry.event_loops: changed", func(c *config.Config) { c.Ferry.EventLoops = 7 }},
+		{"write watermark", "ferry.buffers.write_high_watermark: changed", func(c *config.Config) { c.Ferry.Buffers.WriteHighWatermark = 1 << 20 }},
+		{"lingering close", "ferry.timeouts.lingering_close: changed", func(c *config.Config) {
+			c.Ferry.Timeouts.LingeringClose = config.Duration(3 * time.Second)
+		}},
+		{"processor", "servers[0].processor: changed", func(c *config.Config) { c.Servers[0].Processor = config.Processor{N: 1} }},
+		{"unknown stream filter", "servers[0].listeners[0].stream_filters[0].type", func(c *config.Config) {
+			c.Servers[0].Listeners[0].StreamFilters[0].Type = "nope"
+			c.Servers[0].Listeners[0].StreamFilters[0].Config = json.RawMessage(`{}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := twoRoutes(t, upA, upB, "r2", "new", "")
+			tc.edit(next)
+			err := a.Reload(next)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("reload: %v, want an error naming %s", err, tc.want)
+			}
+			if a.Config() != cur {
+				t.Fatal("the config in force changed")
+			}
+			if code, body := testutil.Fetch(t, http.MethodGet, url); code != 200 || body != "a" {
+				t.Fatalf("after the refusal: %d %q, want the old route's a", code, body)
+			}
+			code, states := testutil.Fetch(t, http.MethodGet, "http://"+a.AdminAddr().String()+"/api/v1/states")
+			if code != 200 || !strings.Contains(states, tc.want) {
+				t.Fatalf("/api/v1/states %d does not show the refusal %q: %s", code, tc.want, states)
+			}
+		})
+	}
+}
+
+// answered reports whether a new connection to addr gets a response to
+// GET /: false when ferry closes it unanswered (refused at accept).
+func answered(t *testing.T, addr string) bool {
+	t.Helper()
+	k := dialKeepAlive(t, addr)
+	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// TestReloadSwapsLimits: under load, a reload changes max_connections,
+// the worker pool's size and the drain timeout; each takes effect (new
+// connections above the new budget are refused, and admitted again once
+// the budget is lifted by the next reload) and no request of the load is
+// lost.
+func TestReloadSwapsLimits(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	a := startApp(t, routeTo(t, "a", up))
+	addr := a.Addrs()[0].String()
+	load := startLoad(t, "http://"+addr+"/", func(_ int, body string) bool { return body == "a" })
+	next := routeTo(t, "a", up)
+	held := a.tracker.Downstream.Load()
+	next.Ferry.MaxConnections = int(held) + 2
+	next.Ferry.Scheduler.Workers = 3
+	next.Ferry.Timeouts.Drain = config.Duration(7 * time.Second)
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if c, d := a.workers.Cap(), time.Duration(a.live.drain.Load()); c != 3 || d != 7*time.Second {
+		t.Fatalf("after the reload: %d workers, drain %v; want 3, 7s", c, d)
+	}
+	n := 0
+	for range 4 {
+		if answered(t, addr) {
+			n++
+		}
+	}
+	if n == 0 || n == 4 {
+		t.Fatalf("%d of 4 new connections answered with max_connections %d and %d open: want some refused, not all",
+			n, held+2, held)
+	}
+	if err := a.Reload(routeTo(t, "a", up)); err != nil {
+		t.Fatal(err)
+	}
+	if !answered(t, addr) {
+		t.Fatal("a new connection is refused after the budget went back to its default")
+	}
+	load.more(t, 400)
+	load.finish(t)
 }

@@ -19,7 +19,9 @@ const certCheckInterval = 2 * time.Second
 // tlsState is the App's TLS: the listeners' certificates and the goroutine
 // that reloads them and the TLS clusters' files (upstream_tls.go).
 type tlsState struct {
-	certs []*conn.CertReloader
+	// collected is set once the TLS counters are registered (at the build,
+	// or by the reload that brings the first TLS listener).
+	collected bool
 	// mu guards stop, done and shut: Start, a reload (which may bring the
 	// first cluster with files) and Shutdown.
 	mu   sync.Mutex
@@ -36,20 +38,22 @@ type tlsState struct {
 const certErrorEvery = time.Minute
 
 // listenerTLS builds the TLS of listener l, found at path, with the same
-// checks Validate makes (config.ListenerTLS); nil without TLS.
-func (a *App) listenerTLS(l *config.Listener, path string, handshake time.Duration, p *problems) *conn.TLSServer {
+// checks Validate makes (config.ListenerTLS), and its certificates'
+// reloaders; nil without TLS.
+func (a *App) listenerTLS(l *config.Listener, path string, handshake time.Duration, p *problems) (*conn.TLSServer, []*conn.CertReloader) {
 	st := config.ListenerTLS(l, path, p.add)
 	if st == nil {
-		return nil
+		return nil, nil
 	}
 	ctxs := make([]conn.SNIContext, 0, len(st.Contexts))
+	certs := make([]*conn.CertReloader, 0, len(st.Contexts))
 	for _, sc := range st.Contexts {
 		r, err := conn.NewCertReloader(sc.Load, sc.Files)
 		if err != nil {
 			p.add(sc.Path, err.Error())
-			return nil
+			return nil, nil
 		}
-		a.tls.certs = append(a.tls.certs, r)
+		certs = append(certs, r)
 		cfg := sc.Config.Clone()
 		cfg.GetCertificate = r.GetCertificate
 		ctxs = append(ctxs, conn.SNIContext{Config: cfg, Names: sc.Names})
@@ -57,16 +61,29 @@ func (a *App) listenerTLS(l *config.Listener, path string, handshake time.Durati
 	cfg, err := conn.SNIConfig(ctxs)
 	if err != nil {
 		p.add(path, err.Error())
-		return nil
+		return nil, nil
 	}
-	return &conn.TLSServer{Config: cfg, Inspector: st.Inspector, HandshakeTimeout: handshake, Submit: a.workers.Submit}
+	return &conn.TLSServer{Config: cfg, Inspector: st.Inspector, HandshakeTimeout: handshake, Submit: a.workers.Submit}, certs
+}
+
+// listenerCerts are the running TLS listeners' certificate reloaders, in
+// listener and context order. Any goroutine.
+func (a *App) listenerCerts() []*conn.CertReloader {
+	var out []*conn.CertReloader
+	if ls := a.lstate.Load(); ls != nil {
+		for _, st := range *ls {
+			out = append(out, st.certs...)
+		}
+	}
+	return out
 }
 
 // watchedFiles is what the certificate watcher checks: the listeners'
 // certificates and the current TLS clusters' files. Any goroutine.
 func (a *App) watchedFiles() []conn.FileChecker {
-	list := make([]conn.FileChecker, 0, len(a.tls.certs))
-	for _, r := range a.tls.certs {
+	certs := a.listenerCerts()
+	list := make([]conn.FileChecker, 0, len(certs))
+	for _, r := range certs {
 		list = append(list, r)
 	}
 	if m := a.upTLS.clusters.Load(); m != nil {
@@ -137,7 +154,7 @@ func (a *App) stopCertWatch() {
 // reload does, and starts the watcher if the reload brought the first
 // files to watch; a failure keeps the old material and is logged.
 func (a *App) reloadCerts() {
-	for _, r := range a.tls.certs {
+	for _, r := range a.listenerCerts() {
 		if _, err := r.Check(); err != nil {
 			a.certLoadFailed(err)
 		}
@@ -148,8 +165,9 @@ func (a *App) reloadCerts() {
 // TLSCertificates are the certificates the TLS listeners serve now, in
 // listener and context order (tests and the admin API). Any goroutine.
 func (a *App) TLSCertificates() []*tls.Certificate {
-	out := make([]*tls.Certificate, len(a.tls.certs))
-	for i, r := range a.tls.certs {
+	certs := a.listenerCerts()
+	out := make([]*tls.Certificate, len(certs))
+	for i, r := range certs {
 		out[i] = r.Current()
 	}
 	return out
@@ -176,10 +194,11 @@ func (c *tlsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 // Collect implements prometheus.Collector. Any goroutine.
 func (c *tlsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, l := range c.a.listeners {
-		if l.TLS == nil {
+		ts := l.Chain().TLS
+		if ts == nil {
 			continue
 		}
-		s := &l.TLS.Stats
+		s := &ts.Stats
 		for _, e := range []struct {
 			name string
 			v    uint64
@@ -195,11 +214,18 @@ func (c *tlsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// registerTLSMetrics adds the TLS counters to the gatherer, if any
-// listener has TLS.
+// registerTLSMetrics adds the TLS counters to the gatherer once a
+// listener has TLS (at the build, or at the reload that brings the
+// first). A listener whose TLS a reload rebuilt counts from zero again
+// (a counter reset, which Prometheus's rate and increase handle).
+// Control goroutine.
 func (a *App) registerTLSMetrics() error {
+	if a.tls.collected {
+		return nil
+	}
 	for _, l := range a.listeners {
-		if l.TLS != nil {
+		if l.Chain().TLS != nil {
+			a.tls.collected = true
 			return a.metrics.gatherer.Register(newTLSCollector(a))
 		}
 	}

@@ -174,6 +174,11 @@ func (p *Pool) Stats() Stats {
 // Cap is the most tasks that run at once (Options.Size). Any goroutine.
 func (p *Pool) Cap() int { return p.ants.Cap() }
 
+// Tune changes the most tasks that run at once (a hot reload of
+// ferry.scheduler.workers; ants.Pool.Tune): lowered, running tasks finish
+// and no new one starts above the new size. Any goroutine.
+func (p *Pool) Tune(size int) { p.ants.Tune(size) }
+
 // Close stops accepting tasks and waits, up to ctx, for running ones.
 // Queued tasks that have not started are dropped. Any goroutine.
 func (p *Pool) Close(ctx context.Context) error {
