@@ -228,11 +228,14 @@ func (u *h2up) OnBelowLowWatermark() { u.OnWindow(0) }
 
 // OnResponse implements http2.ClientHandler: the response head, re-stated
 // as HTTP/1.1 and parsed by the HTTP/1 codec, unless the route's retry
-// policy retries its status. 1xx heads are dropped (an HTTP/2 upstream
-// cannot switch protocols; 103 is not forwarded yet).
+// policy retries its status. A 1xx head goes to informational.
 func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	s := u.streams[id]
-	if s == nil || r.Status < 200 || s.respState != stateHead {
+	if s == nil || s.respState != stateHead {
+		return
+	}
+	if r.Status < 200 {
+		s.h2upInformational(r)
 		return
 	}
 	s.enter()
@@ -241,14 +244,7 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 		return // retried (retry.go): the Retry phase's detach reset this stream
 	}
 	s.host.Outcome(s.loop, r.Status) // outlier detection: a load and a nil check when off
-	h := append(s.respHead[:0], "HTTP/1.1 "...)
-	h = strconv.AppendInt(h, int64(r.Status), 10)
-	h = append(h, ' ')
-	h = append(h, http1.StatusText(r.Status)...)
-	h = append(h, "\r\n"...)
-	for _, f := range r.Fields {
-		h = appendField(h, f.Name, f.Value)
-	}
+	h := appendH2Head(s.respHead[:0], r)
 	if endStream && r.ContentLength < 0 && r.Status != 204 && r.Status != 304 {
 		h = append(h, "content-length: 0\r\n"...) // no body: say so to an HTTP/1.1 client
 	}
@@ -274,6 +270,38 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	}
 	s.flushPipes()
 	s.h2upAfterResponse()
+}
+
+// appendH2Head appends r's status line and fields as HTTP/1.1 (an HTTP/2
+// response has no connection-specific field: the codec refuses them),
+// without the blank line that ends the head.
+func appendH2Head(h []byte, r *http2.Response) []byte {
+	h = append(h, "HTTP/1.1 "...)
+	h = strconv.AppendInt(h, int64(r.Status), 10)
+	h = append(h, ' ')
+	h = append(h, http1.StatusText(r.Status)...)
+	h = append(h, "\r\n"...)
+	for _, f := range r.Fields {
+		h = appendField(h, f.Name, f.Value)
+	}
+	return h
+}
+
+// h2upInformational forwards a 1xx head as the HTTP/1.1 path does
+// (upstream.go: informational): 100 is dropped, since ferry answered the
+// client's Expect itself when the upstream stream opened (h2upSend); any
+// other (103 Early Hints) goes to an HTTP/1.1 client at once, and to
+// neither an HTTP/1.0 client (RFC 9110 15.2) nor an HTTP/2 client (the
+// HTTP/2 front sends no 1xx yet, from either upstream protocol). 101
+// never arrives: the codec refuses it (RFC 9113 8.6).
+func (s *stream) h2upInformational(r *http2.Response) {
+	if r.Status == 100 || s.req.Minor != 1 || s.h2 != nil {
+		return
+	}
+	s.enter()
+	defer s.exit()
+	s.out = append(appendH2Head(s.out[:0], r), "\r\n"...)
+	_ = s.d.c.Write(s.out) // a failed write closed the client: its close event ends the stream
 }
 
 // flushHeads writes the response heads that no DATA of the same read

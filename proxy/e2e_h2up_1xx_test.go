@@ -1,0 +1,105 @@
+package proxy_test
+
+// 1xx responses from HTTP/2 upstreams (proxy/upstream_h2.go:
+// h2upInformational), as the HTTP/1.1 upstream path treats them.
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// readHead reads one response head, blank line included.
+func readHead(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	var b strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading a head: %v (so far %q)", err, b.String())
+		}
+		b.WriteString(line)
+		if line == "\r\n" {
+			return b.String()
+		}
+	}
+}
+
+// earlyHints answers with a 100, a 103 carrying a Link, then 200 "done".
+func earlyHints() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusContinue)
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		_, _ = io.WriteString(w, "done")
+	})
+}
+
+// TestH2Upstream1xx: an HTTP/1.1 client gets the upstream's 103 Early
+// Hints, with its Link, before the 200; the upstream's 100 is dropped
+// (ferry answered Expect itself: exactly one 100 reaches a client that
+// asked). An HTTP/1.0 client gets no 1xx (RFC 9110 15.2), nor does an
+// HTTP/2 client (the HTTP/2 front sends none, from either upstream
+// protocol).
+func TestH2Upstream1xx(t *testing.T) {
+	up := startH2C(t, 0, earlyHints())
+	h := startH2Proxy(t, up.addr, nil)
+
+	c := h.dial()
+	r := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	hints := readHead(t, r)
+	if !strings.HasPrefix(hints, "HTTP/1.1 103 Early Hints\r\n") || !strings.Contains(strings.ToLower(hints), "link: </style.css>; rel=preload; as=style\r\n") {
+		t.Fatalf("first head %q, want the 103 with its Link", hints)
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); resp.StatusCode != 200 || body != "done" || resp.Header.Get("Link") != "" {
+		t.Fatalf("final response %d %q Link %q, want 200 done without the hint's Link", resp.StatusCode, body, resp.Header.Get("Link"))
+	}
+
+	// Expect: 100-continue: ferry's own 100, then the 103 and the 200.
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if head := readHead(t, r); head != "HTTP/1.1 100 Continue\r\n\r\n" {
+		t.Fatalf("first head %q, want ferry's 100 Continue", head)
+	}
+	if _, err := io.WriteString(c, "body"); err != nil {
+		t.Fatal(err)
+	}
+	if head := readHead(t, r); !strings.HasPrefix(head, "HTTP/1.1 103 ") {
+		t.Fatalf("second head %q, want the 103 (the upstream's 100 dropped)", head)
+	}
+	resp, err = http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); resp.StatusCode != 200 || body != "done" {
+		t.Fatalf("final response %d %q", resp.StatusCode, body)
+	}
+
+	old := h.dial()
+	or := bufio.NewReader(old)
+	if _, err := io.WriteString(old, "GET / HTTP/1.0\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if head := readHead(t, or); !strings.HasPrefix(head, "HTTP/1.1 200 ") {
+		t.Fatalf("HTTP/1.0 client: first head %q, want the 200", head)
+	}
+
+	p := dialH2Peer(t, h)
+	p.request(1, "GET", "/", true)
+	p.until("the response", p.ended(1))
+	if s := p.seen(1); len(s.heads) != 1 || s.heads[0][":status"] != "200" || s.data.String() != "done" {
+		t.Fatalf("HTTP/2 client: heads %v, body %q; want one 200 head, done", s.heads, s.data.String())
+	}
+}
