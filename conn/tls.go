@@ -61,8 +61,9 @@ type TLSServer struct {
 	// Stats counts what happened on the listener.
 	Stats TLSStats
 
-	plainPool sync.Pool // *[]byte of tlsChunk capacity: decrypted input
-	writePool sync.Pool // *[]byte of tlsChunk capacity: ciphertext to send
+	plainPool  sync.Pool // *[]byte of tlsChunk capacity: decrypted input
+	writePool  sync.Pool // *[]byte of tlsChunk capacity: ciphertext to send
+	recordPool sync.Pool // *[]byte of recordChunk capacity: crypto/tls's rawInput, lent (tls_buffers.go)
 }
 
 // TLSStats are a TLS listener's counters. Any goroutine.
@@ -192,6 +193,9 @@ type TLSConn struct {
 	// dial is set on a connection a TLSDialer opened (tls_client.go): the
 	// client side, whose handshake ends in its DialHandler.
 	dial *tlsDial
+	// rec is the pooled buffer lent to crypto/tls's rawInput for the
+	// records being read, nil while none is (tls_buffers.go).
+	rec *[]byte
 }
 
 // NewTLS wraps gc, accepted on a listener with TLS srv. The Conn built over
@@ -281,6 +285,7 @@ func (t *TLSConn) OnClose() {
 	t.tr.fail(errConnClosed)
 	if !t.reading {
 		t.releasePlain()
+		t.returnRecordBuffer()
 	}
 	if t.dial != nil {
 		t.dialClosed()
@@ -467,6 +472,10 @@ func (t *TLSConn) handshaking() gnet.Action {
 	// The handshake is done: the record layer moves to the loop. What the
 	// client sent after its Finished is still in tr.in.
 	tr.hs = false
+	if len(tr.in) == 0 {
+		tr.in = nil // drained, but its array (the ClientHello's copy) would stay
+	}
+	t.releaseRecordBuffers() // the handshake's: they hold nothing now
 	st := t.tc.ConnectionState()
 	t.alpn, t.vers = st.NegotiatedProtocol, st.Version
 	t.srv.Stats.Handshakes.Add(1)
@@ -499,6 +508,7 @@ func (t *TLSConn) records() gnet.Action {
 		t.reading = false
 		if t.c.state == stateClosed {
 			t.releasePlain()
+			t.returnRecordBuffer()
 		}
 	}()
 	for {
@@ -555,6 +565,7 @@ func (t *TLSConn) decrypt() error {
 	var err error
 	t.full = false
 	limit := t.srv.maxPlaintext()
+	t.lendRecordBuffer()
 	for {
 		if t.plain == nil {
 			t.plain = getBuf(&t.srv.plainPool)
@@ -582,6 +593,7 @@ func (t *TLSConn) decrypt() error {
 		_, _ = t.Conn.Discard(tr.used)
 	}
 	tr.src, tr.used = nil, 0
+	t.releaseRecordBuffers()
 	return err
 }
 

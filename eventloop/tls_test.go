@@ -539,3 +539,49 @@ func TestTLSFullPoolShedsTheHandshake(t *testing.T) {
 	c := env.dialTLS(t, env.clientConfig())
 	echo(t, c, bufio.NewReader(c), "served")
 }
+
+// heldFilter drains what it is shown and records, at each read event, the
+// crypto/tls buffers the connection holds.
+type heldFilter struct {
+	c    *conn.Conn
+	got  *atomic.Int64
+	held *atomic.Int64
+}
+
+func (f heldFilter) InitReadCallbacks(filterchain.ReadCallbacks) {}
+func (f heldFilter) OnNewConnection() filterchain.Status         { return filterchain.Continue }
+func (f heldFilter) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
+	f.held.Store(int64(f.c.TLS().RecordBufferBytes()))
+	f.got.Add(int64(buf.Len()))
+	buf.Drain(buf.Len())
+	return filterchain.Stop
+}
+
+type heldFactory struct{ got, held *atomic.Int64 }
+
+func (h heldFactory) CreateFilters(c *conn.Conn) {
+	c.Filters().AddReadFilter(heldFilter{c: c, got: h.got, held: h.held})
+}
+
+// TestTLSIdleConnectionHoldsNoRecordBuffers: once a read event consumed
+// all its records, the connection holds none of crypto/tls's record-layer
+// buffers (docs/tls.md, "Memory of an idle connection"): not the
+// handshake's, not the one lent for a small request, nor after a body of
+// many records.
+func TestTLSIdleConnectionHoldsNoRecordBuffers(t *testing.T) {
+	got, held := &atomic.Int64{}, &atomic.Int64{}
+	env := startTLSWith(t, 2, nil, []conn.FilterFactory{heldFactory{got: got, held: held}})
+	c := env.dialTLS(t, env.clientConfig())
+	want := int64(0)
+	for _, n := range []int{100, 256 << 10} {
+		want += int64(n)
+		held.Store(-2)
+		if _, err := c.Write(make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WaitFor(t, 10*time.Second, "the filter to get every byte", func() bool { return got.Load() == want })
+		if h := held.Load(); h != 0 {
+			t.Fatalf("after %d bytes were read, the connection holds %d bytes of crypto/tls buffers", n, h)
+		}
+	}
+}
