@@ -174,6 +174,27 @@ func closeAll(fds [][]int) {
 // finished their handshake since the loop's last accept. It returns how
 // many sockets it took off. Idempotent; any goroutine.
 func (e *Engine) StopAccepting() (int, error) {
+	return e.stopSockets(-1)
+}
+
+// StopListener takes listener i's sockets off gnet's pollers and closes
+// them as StopAccepting does for all (a hot reload removed the listener),
+// and marks it removed: ListenerFiles leaves it out. Its connections go on
+// being served; the caller drains them. Any goroutine.
+func (e *Engine) StopListener(i int) (int, error) {
+	if i < 0 || i >= len(e.listeners) {
+		return 0, fmt.Errorf("eventloop: stop listener %d: no such listener", i)
+	}
+	n, err := e.stopSockets(i)
+	if err == nil {
+		e.listeners[i].removed.Store(true)
+	}
+	return n, err
+}
+
+// stopSockets takes listener only's sockets (all with only -1) off the
+// pollers.
+func (e *Engine) stopSockets(only int) (int, error) {
 	select {
 	case <-e.booted:
 	default:
@@ -187,6 +208,15 @@ func (e *Engine) StopAccepting() (int, error) {
 	entries, err := e.ownListeners()
 	if err != nil {
 		return 0, err
+	}
+	if only >= 0 {
+		mine := entries[:0]
+		for _, pe := range entries {
+			if pe.listener == only {
+				mine = append(mine, pe)
+			}
+		}
+		entries = mine
 	}
 	if len(entries) == 0 {
 		return 0, nil
@@ -215,9 +245,10 @@ func (e *Engine) StopAccepting() (int, error) {
 }
 
 // ListenerFiles returns a duplicate of each listening socket the engine
-// polls, by listener index (one per loop with reuse_port, else one), for
-// handing over to another process (internal/upgrade). The caller closes
-// them. Any goroutine, after Start.
+// polls, by listener index (one per loop with reuse_port, else one; none
+// for a listener StopListener removed), for handing over to another
+// process (internal/upgrade). The caller closes them. Any goroutine,
+// after Start.
 func (e *Engine) ListenerFiles() ([][]int, error) {
 	entries, err := e.ownListeners()
 	if err != nil {
@@ -243,7 +274,7 @@ func (e *Engine) ListenerFiles() ([][]int, error) {
 		out[pe.listener] = append(out[pe.listener], fd)
 	}
 	for i, fds := range out {
-		if len(fds) == 0 {
+		if len(fds) == 0 && !e.listeners[i].removed.Load() {
 			closeAll(out)
 			return nil, fmt.Errorf("eventloop: listener %d (%s): no listening socket found", i, e.listeners[i].Name)
 		}

@@ -36,7 +36,13 @@ type Listener struct {
 	// chain is what each accepted connection gets: Filters and TLS as New
 	// found them, until SetChain replaces them (a reload).
 	chain atomic.Pointer[Chain]
+	// removed is set once Engine.StopListener closed its sockets.
+	removed atomic.Bool
 }
+
+// Removed reports whether Engine.StopListener closed the listener's
+// sockets (a hot reload removed it). Any goroutine.
+func (l *Listener) Removed() bool { return l.removed.Load() }
 
 // Chain is what a listener gives each connection it accepts: its network
 // filter factories and its TLS. Immutable once set: a hot reload swaps a

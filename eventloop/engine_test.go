@@ -248,7 +248,13 @@ func TestListenerValidation(t *testing.T) {
 // and at cleanup the engine stops and must report no error of its own.
 func runEngine(t testing.TB, l *Listener, o Options) *Engine {
 	t.Helper()
-	e, err := New([]*Listener{l}, o)
+	return runListeners(t, []*Listener{l}, o)
+}
+
+// runListeners starts an engine serving ls; it stops at cleanup.
+func runListeners(t testing.TB, ls []*Listener, o Options) *Engine {
+	t.Helper()
+	e, err := New(ls, o)
 	if err != nil {
 		t.Fatal(err)
 	}
