@@ -65,6 +65,16 @@ func TestIdleTLSReport(t *testing.T) {
 		{idleTLSMarkdown(t, over, nginx), []string{"| RSS per idle TLS conn ≤ nginx's | 15.00 KiB | 16.00 KiB (1.07×) ❌ |"}},
 		{idleTLSMarkdown(t, over), []string{"| RSS per idle TLS conn ≤ nginx's | not measured | 16.00 KiB |"}},
 	}
+	r := fixtureReport()
+	r.Cases, r.Cells, r.IdleTLS = nil, nil, []idleResult{under, nginx}
+	var alone bytes.Buffer
+	if err := renderMarkdown(&alone, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	if md := alone.String(); strings.Contains(md, "## Is the upstream") || strings.Contains(md, "## Noise") ||
+		!strings.Contains(md, "## Idle TLS connections") {
+		t.Errorf("a run of the memory cases alone has load-case sections, or lacks the idle TLS one:\n%s", md)
+	}
 	for i, c := range cases {
 		for _, w := range c.want {
 			if !strings.Contains(c.md, w) {

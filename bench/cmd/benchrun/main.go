@@ -242,14 +242,20 @@ func (b *bench) writeResults() error {
 	if err := renderSVG(&svg, b.rep); err != nil {
 		return err
 	}
-	if err := renderMarkdown(&md, b.rep, stamp+".svg"); err != nil {
+	svgName := stamp + ".svg"
+	if len(b.rep.Cases) == 0 {
+		svgName = "" // memory cases only: no load figures to chart
+	}
+	if err := renderMarkdown(&md, b.rep, svgName); err != nil {
 		return err
 	}
 	files := map[string]string{
-		stamp + ".svg": svg.String(),
-		stamp + ".md":  md.String(),
+		stamp + ".md": md.String(),
 		"LATEST.md": fmt.Sprintf("<!-- Copy of %s.md, the newest benchrun result; regenerated on every run. -->\n\n",
 			stamp) + md.String(),
+	}
+	if svgName != "" {
+		files[svgName] = svg.String()
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(out, name), []byte(content), 0o644); err != nil {

@@ -315,16 +315,20 @@ func renderMarkdown(w io.Writer, r *report, svgName string) error {
 		b.WriteString("\n")
 	}
 	writeGoals(&b, r)
-	writeUpstreamCheck(&b, r)
-	writeCeiling(&b, r)
-	writeObservability(&b, r)
-	for _, c := range r.Cases {
-		writeCaseTable(&b, r, c)
+	if len(r.Cases) > 0 { // not for a run of the memory cases alone
+		writeUpstreamCheck(&b, r)
+		writeCeiling(&b, r)
+		writeObservability(&b, r)
+		for _, c := range r.Cases {
+			writeCaseTable(&b, r, c)
+		}
+		writeNoise(&b, r)
 	}
-	writeNoise(&b, r)
 	writeIdle(&b, r)
 	writeSlow(&b, r)
-	writeRounds(&b, r)
+	if len(r.Cases) > 0 {
+		writeRounds(&b, r)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
