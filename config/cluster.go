@@ -79,6 +79,9 @@ type Cluster struct {
 	// OutlierDetection ejects hosts whose requests fail in a row. ferry's
 	// own block (MOSN has none), with Envoy's field names.
 	OutlierDetection *OutlierDetection `json:"outlier_detection,omitempty" yaml:"outlier_detection,omitempty" note:"ferry's own key, Envoy's outlier_detection fields"`
+	// CommonLBConfig is Envoy's common_lb_config; ferry reads its
+	// healthy_panic_threshold (docs/operations.md, "Panic threshold").
+	CommonLBConfig *CommonLBConfig `json:"common_lb_config,omitempty" yaml:"common_lb_config,omitempty" note:"ferry's own key, Envoy's field: healthy_panic_threshold only; MOSN has none"`
 	// Spec subscribes the cluster to a service registry.
 	Spec *ClusterSpec `json:"spec,omitempty" yaml:"spec,omitempty" ferry:"refused" why:"hosts from the service registry would not be subscribed" until:"service registries"`
 	// LBSubsetConfig configures metadata subsets.
@@ -181,6 +184,22 @@ type StatusRange struct {
 	Start int `json:"start,omitempty" yaml:"start,omitempty"`
 	// End is the first status past the range.
 	End int `json:"end,omitempty" yaml:"end,omitempty"`
+}
+
+// CommonLBConfig is Envoy's common_lb_config block, of which ferry reads
+// healthy_panic_threshold.
+type CommonLBConfig struct {
+	// HealthyPanicThreshold: while fewer than this percentage of the
+	// cluster's hosts are healthy, requests are balanced across all of
+	// them, health ignored (panic mode); 0 turns panic mode off. Absent,
+	// panic mode starts only when no host is healthy (not Envoy's 50).
+	HealthyPanicThreshold *Percent `json:"healthy_panic_threshold,omitempty" yaml:"healthy_panic_threshold,omitempty" note:"Envoy's {\"value\": 0..100}: panic mode below that healthy share; 0 never panics (no healthy host: 503); absent: only when no host is healthy, not Envoy's default of 50"`
+}
+
+// Percent is Envoy's type.v3.Percent.
+type Percent struct {
+	// Value is a percentage in 0..100.
+	Value float64 `json:"value" yaml:"value"`
 }
 
 // OutlierDetection is ferry's outlier_detection block, with Envoy's field

@@ -15,6 +15,11 @@ func (v *validator) clusters() {
 		v.lbType(cl.LBType, cp+".lb_type")
 		v.healthCheck(cl.HealthCheck, cp+".health_check")
 		v.outlierDetection(cl.OutlierDetection, cp+".outlier_detection")
+		if lb := cl.CommonLBConfig; lb != nil && lb.HealthyPanicThreshold != nil {
+			if t := lb.HealthyPanicThreshold.Value; !(t >= 0 && t <= 100) { // NaN fails both
+				v.p.add(cp+".common_lb_config.healthy_panic_threshold.value", strconv.FormatFloat(t, 'g', -1, 64)+" is not a percentage in 0..100")
+			}
+		}
 		for hi := range cl.Hosts {
 			v.hostAddress(cl.Hosts[hi].Address, index(cp+".hosts", hi)+".address")
 		}

@@ -52,6 +52,13 @@ func TestHealthCheckValidation(t *testing.T) {
 		{"outlier zero interval", `,"outlier_detection":{"interval":"0s"}`, o + ".interval: not positive"},
 		{"outlier max below base", `,"outlier_detection":{"base_ejection_time":"10s","max_ejection_time":"1s"}`, o + ".max_ejection_time: 1s is below base_ejection_time 10s"},
 		{"outlier percent", `,"outlier_detection":{"max_ejection_percent":101}`, o + ".max_ejection_percent: 101 is above 100"},
+		{"panic threshold", `,"common_lb_config":{"healthy_panic_threshold":{"value":50}}`, ""},
+		{"panic threshold off", `,"common_lb_config":{"healthy_panic_threshold":{"value":0}}`, ""},
+		{"panic threshold fraction", `,"common_lb_config":{"healthy_panic_threshold":{"value":33.5}}`, ""},
+		{"panic threshold above 100", `,"common_lb_config":{"healthy_panic_threshold":{"value":100.5}}`,
+			"cluster_manager.clusters[0].common_lb_config.healthy_panic_threshold.value: 100.5 is not a percentage in 0..100"},
+		{"panic threshold negative", `,"common_lb_config":{"healthy_panic_threshold":{"value":-1}}`,
+			"cluster_manager.clusters[0].common_lb_config.healthy_panic_threshold.value: -1 is not a percentage in 0..100"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,6 +74,15 @@ func TestHealthCheckValidation(t *testing.T) {
 				t.Fatalf("got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCommonLBConfigUnknownMember: common_lb_config's members other than
+// healthy_panic_threshold are refused when the config is read.
+func TestCommonLBConfigUnknownMember(t *testing.T) {
+	_, err := Parse([]byte(healthConfig(`,"common_lb_config":{"locality_weighted_lb_config":{}}`)), FormatJSON)
+	if err == nil || !strings.Contains(err.Error(), "cluster_manager.clusters[0].common_lb_config.locality_weighted_lb_config: unknown field") {
+		t.Fatalf("got %v", err)
 	}
 }
 

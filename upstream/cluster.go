@@ -87,6 +87,12 @@ type ClusterSpec struct {
 	// Outlier, when set, ejects hosts whose requests fail in a row
 	// (outlier.go).
 	Outlier *OutlierSpec
+	// PanicThreshold is Envoy's healthy_panic_threshold, a percentage in
+	// 0..100: while fewer than that share of the hosts are healthy, picks
+	// ignore health (panic mode, lb_panic.go). nil, the default, enters
+	// panic mode only when no host is healthy; 0 never does (a cluster
+	// without a healthy host picks nil).
+	PanicThreshold *float64
 	// DNS, when set, makes Hosts names to resolve ("name:port" targets)
 	// and Resolved the hosts they resolved to (dns.go).
 	DNS *DNSSpec
@@ -123,6 +129,9 @@ func (s *ClusterSpec) validate() error {
 		if f.v < 0 {
 			return fmt.Errorf("%s is negative (%d)", f.name, f.v)
 		}
+	}
+	if err := validatePanicThreshold(s.PanicThreshold); err != nil {
+		return err
 	}
 	if s.HealthCheck != nil {
 		if err := s.HealthCheck.validate(); err != nil {
@@ -174,6 +183,10 @@ func (s ClusterSpec) withDefaults() ClusterSpec {
 		o := *s.Outlier
 		s.Outlier = &o
 	}
+	if s.PanicThreshold != nil {
+		t := *s.PanicThreshold
+		s.PanicThreshold = &t
+	}
 	for _, hs := range [][]HostSpec{s.Hosts, s.Resolved} {
 		for i := range hs {
 			if hs[i].Weight == 0 {
@@ -222,23 +235,24 @@ func (c *Cluster) Name() string { return c.Spec.Name }
 func (c *Cluster) Hosts() []*Host { return c.b.hosts }
 
 // Pick chooses a host for a request by the cluster's policy, skipping
-// unhealthy hosts. When no host is healthy it picks among all of them
-// (panic mode, counted in Stats().LBPanics); it returns nil only for a
-// cluster without hosts (the proxy answers with ErrNoHealthyHost).
-// Lock-free, no allocation. Any goroutine.
-func (c *Cluster) Pick() *Host {
-	if h := c.b.pick(nil); h != nil {
-		return h
-	}
-	return c.pickPanic(nil)
-}
+// unhealthy hosts. In panic mode it picks among all of them, health
+// ignored (counted in Stats().LBPanics): by default when no host is
+// healthy, with ClusterSpec.PanicThreshold when the healthy share is below
+// it, never with a threshold of 0. It returns nil for a cluster without
+// hosts, or without a healthy host and panic mode off (the proxy answers
+// with ErrNoHealthyHost). Lock-free, no allocation. Any goroutine.
+func (c *Cluster) Pick() *Host { return c.PickExcluding(nil) }
 
 // PickExcluding is Pick for a retry: it avoids prev, the host that just
 // failed. It returns prev only when prev is the cluster's one healthy host
 // (or, in panic mode, its one host). Lock-free, no allocation. Any
 // goroutine.
 func (c *Cluster) PickExcluding(prev *Host) *Host {
-	if h := c.b.pick(prev); h != nil {
+	b := c.b
+	if b.panic == panicBelow && b.panicking() {
+		return c.pickPanic(prev)
+	}
+	if h := b.pick(prev); h != nil || b.panic == panicNever {
 		return h
 	}
 	return c.pickPanic(prev)
@@ -411,6 +425,7 @@ func buildCluster(s ClusterSpec, prev *Cluster, kept map[*Host]bool) *Cluster {
 		weights[i] = uint64(hs.Weight)
 	}
 	c := &Cluster{Spec: s, b: newBalancer(s.LB, hosts, weights), stats: stats, brk: brk, targets: targets}
+	c.b.setPanic(s.PanicThreshold)
 	c.attachOutlier()
 	return c
 }

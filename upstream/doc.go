@@ -110,10 +110,16 @@
 // # Load balancing
 //
 // Cluster.Pick and Cluster.PickExcluding are lock-free and allocation-free.
-// Every policy skips unhealthy hosts. When no host is healthy, Pick routes
-// across all of them by the policy's draw (panic mode, Envoy's panic
-// threshold at its floor: ferry has no partial threshold) and counts it in
-// Cluster.Stats().LBPanics; it returns nil only for a cluster without hosts.
+// Every policy skips unhealthy hosts. In panic mode Pick routes across all
+// of them by the policy's draw, health ignored, and counts it in
+// Cluster.Stats().LBPanics: by default when no host is healthy, and with
+// ClusterSpec.PanicThreshold (Envoy's healthy_panic_threshold) when the
+// healthy share of the hosts is below it; a threshold of 0 turns panic mode
+// off, and a cluster without a healthy host then picks nil (lb_panic.go).
+// The threshold's test reads two words: a healthy count that the balancer
+// caches with the epoch of host health changes it was made at (one
+// process-wide counter, moved by every change between healthy and out of
+// rotation), recounted only when the epoch moved.
 // Unhealthy candidates are redrawn (up to 32 times, or n times for round
 // robin); past that, Pick scans the hosts in order for the next healthy one,
 // which favours the host after a long run of unhealthy ones. See LBPolicy

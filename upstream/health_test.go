@@ -297,3 +297,45 @@ func TestHealthCheckSpecValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthCheckPanicThreshold: four real hosts under HTTP checks with
+// Envoy's threshold of 50 %. Two failing (50 % healthy) leave the picks on
+// the other two; a third failing (25 %) puts the cluster in panic mode,
+// across all four; one passing again ends it.
+func TestHealthCheckPanicThreshold(t *testing.T) {
+	srv := make([]*statusServer, 4)
+	spec := ClusterSpec{Name: "c", LB: Random, HealthCheck: httpCheck(), PanicThreshold: pct(50)}
+	for i := range srv {
+		srv[i] = newStatusServer(t, 200)
+		spec.Hosts = append(spec.Hosts, HostSpec{Address: srv[i].Addr()})
+	}
+	e := newCheckEnv(t, 2, 4, []ClusterSpec{spec})
+	e.start()
+	c := e.m.Get("c")
+	hs := c.Hosts()
+	fail := func(i int) {
+		srv[i].status.Store(503)
+		testutil.WaitFor(t, 10*time.Second, "host "+hs[i].Address()+" to fail its checks", func() bool { return !hs[i].Healthy() })
+	}
+	fail(0)
+	fail(1)
+	for h := range pickSet(t, c, 1000, false) {
+		if h == hs[0] || h == hs[1] {
+			t.Fatalf("2 of 4 healthy, threshold 50: picked failed host %v", h)
+		}
+	}
+	if s := c.Stats(); s.LBPanics != 0 || s.Healthy != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+	fail(2)
+	if seen := pickSet(t, c, 1000, false); len(seen) != 4 || c.Stats().LBPanics != 1000 {
+		t.Fatalf("1 of 4 healthy, threshold 50: picks %v, stats %+v", seen, c.Stats())
+	}
+	srv[2].status.Store(200)
+	testutil.WaitFor(t, 10*time.Second, "host 2 to pass again", hs[2].Healthy)
+	for h := range pickSet(t, c, 1000, false) {
+		if h == hs[0] || h == hs[1] {
+			t.Fatalf("back to 2 of 4 healthy: picked failed host %v", h)
+		}
+	}
+}

@@ -142,10 +142,16 @@ func (h *Host) SetHealthy(ok bool) { h.setDown(downManual, !ok) }
 // setDown sets or clears one reason the host is out of rotation. Any
 // goroutine.
 func (h *Host) setDown(bit uint32, on bool) {
+	var old, now uint32
 	if on {
-		h.down.Or(bit)
+		old = h.down.Or(bit)
+		now = old | bit
 	} else {
-		h.down.And(^bit)
+		old = h.down.And(^bit)
+		now = old &^ bit
+	}
+	if (old == 0) != (now == 0) {
+		healthEpoch.Add(1) // after the change: a balancer's count at the old epoch is redone (lb_panic.go)
 	}
 }
 

@@ -119,6 +119,13 @@ type balancer struct {
 	// table is the RingHash or Maglev lookup state (lb_hash.go), nil for
 	// the other policies.
 	table hashTable
+	// panic says when picks ignore health, panicAt is panicBelow's
+	// threshold in hundredths of a percent, and healthy caches the healthy
+	// hosts (low 32 bits) counted at healthEpoch (high 32 bits) for it
+	// (lb_panic.go). Written only when a host changed health.
+	panic   panicMode
+	panicAt uint64
+	healthy atomic.Uint64
 
 	// next is the RoundRobin/WeightedRoundRobin position, shared by all
 	// loops. The padding keeps its cache line, written on every pick,

@@ -40,17 +40,21 @@ func (c *Cluster) Hashing() bool { return c.b.table != nil }
 
 // PickHash is PickExcluding for a request with hash key key: a consistent
 // hash policy maps equal keys to the same host for as long as that host is
-// healthy and in the cluster. Any uint64 will do (PickHash mixes it). For the
+// healthy and in the cluster; in panic mode (Pick) a key keeps its host
+// whatever the host's health. Any uint64 will do (PickHash mixes it). For the
 // other policies it is PickExcluding. Lock-free, no allocation. Any
 // goroutine.
 func (c *Cluster) PickHash(key uint64, exclude *Host) *Host {
 	b := c.b
 	if b.table == nil || len(b.hosts) < 2 {
-		return b.pick(exclude)
+		return c.PickExcluding(exclude)
 	}
 	t := b.table
 	n := t.size()
 	pos := t.start(mix64(key))
+	if b.panic == panicBelow && b.panicking() {
+		return c.hashPanic(t, pos, exclude)
+	}
 	i := 0
 	for k := range min(n, maxWalk) {
 		i = t.host((pos + k) % n)
@@ -58,7 +62,10 @@ func (c *Cluster) PickHash(key uint64, exclude *Host) *Host {
 			return h
 		}
 	}
-	return b.scan(i+1, exclude)
+	if h := b.scan(i+1, exclude); h != nil || b.panic == panicNever {
+		return h
+	}
+	return c.hashPanic(t, pos, exclude)
 }
 
 // mix64 is the splitmix64 finalizer: it spreads keys whose bits differ

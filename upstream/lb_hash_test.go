@@ -161,8 +161,9 @@ func TestHashExcludeAndNoHealthy(t *testing.T) {
 				t.Fatalf("only healthy host excluded: got %v, want it anyway", h)
 			}
 			hs[2].SetHealthy(false)
-			if h := c.PickHash(7, nil); h != nil {
-				t.Fatalf("no healthy host: got %v", h)
+			// No healthy host: panic mode (Pick's), the key keeps its host.
+			if h := c.PickHash(7, nil); h == nil || h != c.PickHash(7, nil) || c.Stats().LBPanics != 2 {
+				t.Fatalf("no healthy host: got %v, then %v, stats %+v", h, c.PickHash(7, nil), c.Stats())
 			}
 		})
 	}

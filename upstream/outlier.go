@@ -286,9 +286,9 @@ func (c *Cluster) Stats() ClusterStats {
 	return s
 }
 
-// pickPanic is the pick of a cluster with no healthy host (panic mode, as
-// Envoy's panic threshold at its floor): the policy's draw, health
-// ignored, avoiding exclude when another host exists. Counted in
+// pickPanic is the pick of a cluster in panic mode (no healthy host, or
+// fewer than ClusterSpec.PanicThreshold: lb_panic.go): the policy's draw,
+// health ignored, avoiding exclude when another host exists. Counted in
 // ClusterStats.LBPanics.
 func (c *Cluster) pickPanic(exclude *Host) *Host {
 	b := c.b

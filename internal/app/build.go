@@ -52,6 +52,10 @@ func clusterSpecs(cm *config.ClusterManager, ids *metricIDs) ([]upstream.Cluster
 			ConnBufferLimit: int(c.ConnBufferLimitBytes), MetricsID: ids.cluster(c.Name)}
 		s.HealthCheck, s.Outlier = healthSpecs(c) // health.go
 		s.DNS = dnsSpec(c)
+		if lb := c.CommonLBConfig; lb != nil && lb.HealthyPanicThreshold != nil {
+			t := lb.HealthyPanicThreshold.Value
+			s.PanicThreshold = &t
+		}
 		if c.ConnectTimeout != nil {
 			s.ConnectTimeout = c.ConnectTimeout.Std()
 		}
