@@ -111,8 +111,7 @@ func TestProxyRetriesStaleKeepAlive(t *testing.T) {
 		}
 	})
 	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.loops = 1 })
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	for i := range 3 {
 		resp := rawExchange(t, c, r, "GET /r HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
 		if body := readAll(t, resp); resp.StatusCode != 200 || body != "ok" {
@@ -140,8 +139,7 @@ func TestProxyRejectsBadRequests(t *testing.T) {
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := h.dial()
-			r := bufio.NewReader(c)
+			c, r := h.dialReader()
 			resp := rawExchange(t, c, r, tc.req, "GET")
 			readAll(t, resp)
 			if resp.StatusCode != tc.status {

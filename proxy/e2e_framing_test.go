@@ -34,8 +34,7 @@ func TestLeftoverBytesNeverReachAnotherRequest(t *testing.T) {
 		return true
 	})
 	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.loops = 1 })
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	readAll(t, rawExchange(t, c, r, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", "HEAD"))
 	for i := range 3 {
 		c2 := h.dial()
@@ -77,14 +76,11 @@ func TestCloseDelimitedResponseToSlowHTTP10Client(t *testing.T) {
 // client from seeing the head: HTTP/1 clients get it at once.
 func TestH2ResponseHeadIsNotHeldForTheBody(t *testing.T) {
 	release := make(chan struct{})
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		if _, err := testutil.ReadHead(r); err != nil {
-			return
-		}
+	up := testutil.NewHeadServer(t, func(c net.Conn, _ *bufio.Reader, _ string) bool {
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
 		<-release
 		_, _ = io.WriteString(c, "later")
+		return false
 	})
 	unblock := unblocker(t, release)
 	h := startProxy(t, []string{up.Addr()}, nil)

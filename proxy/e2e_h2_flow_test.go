@@ -182,17 +182,13 @@ func TestH2LocalReplyWaitsForTheClientsWindow(t *testing.T) {
 // connection window.
 func TestH2EarlyEndsGiveBackUploadCredit(t *testing.T) {
 	hash := hashUpstream(t, false)
-	early := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		head, err := testutil.ReadHead(r)
-		if err != nil {
-			return
-		}
+	early := testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, head string) bool {
 		if strings.Contains(head, "/early-close") {
-			return // closes without an answer, body unread
+			return false // closes without an answer, body unread
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nearly")
 		_, _ = io.Copy(io.Discard, r)
+		return false
 	})
 	h := startProxy(t, []string{hash.Listener.Addr().String()}, func(s *setup) {
 		s.opts.MaxRequestBodyBytes = 1 << 20

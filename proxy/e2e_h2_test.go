@@ -445,15 +445,12 @@ func TestH2RequestWindowFollowsUpstream(t *testing.T) {
 	const total = 64 << 20
 	release := make(chan struct{})
 	got := make(chan int64, 1)
-	up := testutil.NewRawServer(t, func(c net.Conn) {
-		r := bufio.NewReader(c)
-		if _, err := testutil.ReadHead(r); err != nil {
-			return
-		}
+	up := testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, _ string) bool {
 		<-release // a stalled upstream: reads nothing of the body yet
 		n, _ := io.Copy(io.Discard, io.LimitReader(r, total))
 		got <- n
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		return false
 	})
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }

@@ -70,8 +70,7 @@ func TestH2UpstreamUploads(t *testing.T) {
 func TestH2UpstreamHeadAndExpect(t *testing.T) {
 	up := startH2C(t, 0, echoH2())
 	h := startH2Proxy(t, up.addr, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp := rawExchange(t, c, r, "HEAD /len HTTP/1.1\r\nHost: a\r\n\r\n", "HEAD")
 	if body := readAll(t, resp); resp.StatusCode != 200 || body != "" || resp.ContentLength != 5 {
 		t.Fatalf("HEAD: %d %q length %d", resp.StatusCode, body, resp.ContentLength)

@@ -87,8 +87,7 @@ func echoH2() http.Handler {
 func TestH2UpstreamHTTP1Client(t *testing.T) {
 	up := startH2C(t, 0, echoH2())
 	h := startH2Proxy(t, up.addr, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 
 	resp := rawExchange(t, c, r, "GET /len HTTP/1.1\r\nHost: example.test\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n", "GET")
 	body := readAll(t, resp)

@@ -93,8 +93,7 @@ func (h *hostFilter) OnDestroy() {}
 // returns the response with its body read.
 func rawGet(t *testing.T, h *harness, path, mode string) (*http.Response, string, *bufio.Reader) {
 	t.Helper()
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp := rawExchange(t, c, r, "GET "+path+" HTTP/1.1\r\nHost: ferry.test\r\nX-Mode: "+mode+"\r\n\r\n", "GET")
 	return resp, readAll(t, resp), r
 }

@@ -81,8 +81,7 @@ func TestProxyPipelining(t *testing.T) {
 func TestProxyChunkedBothWaysWithTrailers(t *testing.T) {
 	up := newEchoUpstream(t)
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	req := "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Req-Sum\r\n\r\n" +
 		"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Req-Sum: 42\r\n\r\n"
 	resp := rawExchange(t, c, r, req, "POST")
@@ -106,8 +105,7 @@ func TestProxyChunkedBothWaysWithTrailers(t *testing.T) {
 func TestProxyNoBodyResponses(t *testing.T) {
 	up := newEchoUpstream(t)
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	tests := []struct {
 		name, req, method string
 		status            int
@@ -150,8 +148,7 @@ func TestProxyNoBodyResponses(t *testing.T) {
 func TestProxyExpect100Continue(t *testing.T) {
 	up := newEchoUpstream(t)
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	if _, err := io.WriteString(c, "POST /e HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +168,7 @@ func TestProxyExpect100Continue(t *testing.T) {
 func TestProxyHopByHopRemoved(t *testing.T) {
 	up := newEchoUpstream(t)
 	h := startProxy(t, []string{up.Listener.Addr().String()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp := rawExchange(t, c, r, "GET /h HTTP/1.1\r\nHost: a\r\nConnection: X-Hop\r\nX-Hop: secret\r\nKeep-Alive: 5\r\n\r\n", "GET")
 	readAll(t, resp)
 	if got := resp.Header.Get("X-Conn-Hdr"); got != "" {

@@ -46,8 +46,7 @@ func TestReloadClosesRemovedHostsIdleConns(t *testing.T) {
 	// robin sends each client's requests to both hosts.
 	seen := map[string]int{}
 	for range 2 {
-		c := h.dial()
-		r := bufio.NewReader(c)
+		c, r := h.dialReader()
 		for range 4 {
 			resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
 			seen[readAll(t, resp)]++
@@ -68,8 +67,7 @@ func TestReloadClosesRemovedHostsIdleConns(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "ferry to close its idle connections to the removed host", func() bool {
 		return a.ended.Load() == a.Accepted.Load()
 	})
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	for range 4 {
 		resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET")
 		if got := readAll(t, resp); got != "B" {

@@ -132,8 +132,7 @@ func TestRetryOn5xx(t *testing.T) {
 func TestRetryReplaysABodyWithinTheBound(t *testing.T) {
 	body := strings.Repeat("0123456789", 300) // 3000 bytes
 	post := func(h *harness) (int, string) {
-		c := h.dial()
-		r := bufio.NewReader(c)
+		c, r := h.dialReader()
 		resp := rawExchange(t, c, r, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3000\r\n\r\n"+body, "POST")
 		return resp.StatusCode, readAll(t, resp)
 	}

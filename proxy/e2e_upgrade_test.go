@@ -188,8 +188,7 @@ func TestWebSocketRefusedByUpstream(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("dial: %v, %v; want the upstream's 403", err, resp)
 	}
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp = rawExchange(t, c, r, "GET /forbidden HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "GET")
 	body := readAll(t, resp)
@@ -225,8 +224,7 @@ func TestUpgradeTokenNotAllowedIsPlainHTTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := startProxy(t, []string{strings.TrimPrefix(upURL, "http://")}, func(s *setup) { s.factory.Upgrades = tc.upgrades })
-			c := h.dial()
-			r := bufio.NewReader(c)
+			c, r := h.dialReader()
 			resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: "+tc.token+"\r\n\r\n", "GET")
 			if body := readAll(t, resp); resp.StatusCode != 200 || body != "plain" {
 				t.Fatalf("got %d %q", resp.StatusCode, body)
@@ -254,8 +252,7 @@ func TestUpgradeAllowedByConfig(t *testing.T) {
 		return false
 	})
 	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.Upgrades = []string{"websocket", "echo"} })
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	// "early" comes with the head, before the 101: it waits in gnet's
 	// input and is relayed once the connection switched.
 	resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo/1\r\n\r\nearly ", "GET")
@@ -308,8 +305,7 @@ func TestRouteUpgradeConfigOverridesTheListener(t *testing.T) {
 		{"/nows", "websocket", 200},
 		{"/other", "websocket", 101},
 	} {
-		c := h.dial()
-		r := bufio.NewReader(c)
+		c, r := h.dialReader()
 		resp := rawExchange(t, c, r, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: "+tc.token+"\r\n\r\n", "GET")
 		if resp.StatusCode != tc.want {
 			t.Fatalf("%s with %s: %d, want %d", tc.path, tc.token, resp.StatusCode, tc.want)
@@ -323,8 +319,7 @@ func TestRouteUpgradeConfigOverridesTheListener(t *testing.T) {
 func TestConnectIsRefused(t *testing.T) {
 	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
 	h := startProxy(t, []string{up.Addr()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp := rawExchange(t, c, r, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT")
 	body := readAll(t, resp)
 	if resp.StatusCode != 501 || !strings.Contains(body, "CONNECT") {
@@ -346,8 +341,7 @@ func TestUpgradedConnectionHalfCloses(t *testing.T) {
 		return false
 	})
 	h := startProxy(t, []string{up.Addr()}, nil)
-	c := h.dial()
-	r := bufio.NewReader(c)
+	c, r := h.dialReader()
 	resp := rawExchange(t, c, r, "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", "GET")
 	if resp.StatusCode != 101 {
 		t.Fatalf("got %d", resp.StatusCode)

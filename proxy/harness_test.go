@@ -15,6 +15,7 @@ import (
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/eventloop"
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 	"github.com/ferry-proxy/ferry/internal/worker"
 	"github.com/ferry-proxy/ferry/proxy"
 	"github.com/ferry-proxy/ferry/router"
@@ -136,13 +137,14 @@ func (h *harness) stat(name string) int64 {
 // dial opens a raw client connection.
 func (h *harness) dial() net.Conn {
 	h.t.Helper()
-	c, err := net.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c
+	return testutil.DialTCP(h.t, h.addr, 20*time.Second)
+}
+
+// dialReader opens a raw client connection and a reader of its responses.
+func (h *harness) dialReader() (net.Conn, *bufio.Reader) {
+	h.t.Helper()
+	c := h.dial()
+	return c, bufio.NewReader(c)
 }
 
 // client is an HTTP client through the proxy with keep-alive.

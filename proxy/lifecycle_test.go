@@ -69,6 +69,17 @@ func (h *lifeHarness) recycled() bool {
 	return len(free) == 1 && free[0] == h.s && h.s.life == lifeNew
 }
 
+// settled checks that the stream went back to the free list with no
+// request active, forget called forgot times and downstream_rq_aborted at
+// aborted.
+func (h *lifeHarness) settled(t *testing.T, forgot int, aborted int64) {
+	t.Helper()
+	if !h.recycled() || h.front.forgot != forgot || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_aborted") != aborted {
+		t.Fatalf("life %d, recycled %v, forget %d, active %d, aborted %d; want recycled, %d, 0, %d",
+			h.s.life, h.recycled(), h.front.forgot, h.srv.stats.Active(), h.stat(t, "downstream_rq_aborted"), forgot, aborted)
+	}
+}
+
 // TestLifeTransitions walks every transition of the lifecycle table
 // (lifecycle.go) and checks the counters each one settles.
 func TestLifeTransitions(t *testing.T) {
@@ -93,17 +104,13 @@ func TestLifeTransitions(t *testing.T) {
 			t.Fatalf("a second end ran again: streamDone %d, active %d", h.front.done, h.srv.stats.Active())
 		}
 		h.s.exit()
-		if !h.recycled() || h.stat(t, "downstream_rq_aborted") != 0 {
-			t.Fatalf("after exit: recycled %v, aborted %d; want true, 0", h.recycled(), h.stat(t, "downstream_rq_aborted"))
-		}
+		h.settled(t, 0, 0)
 	})
 	t.Run("abort at depth 0 finishes at once", func(t *testing.T) {
 		h := newLifeHarness(t)
 		h.s.begin()
 		h.s.abort()
-		if !h.recycled() || h.front.forgot != 1 || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_aborted") != 1 {
-			t.Fatalf("recycled %v, forget %d, active %d, aborted %d; want true, 1, 0, 1", h.recycled(), h.front.forgot, h.srv.stats.Active(), h.stat(t, "downstream_rq_aborted"))
-		}
+		h.settled(t, 1, 1)
 	})
 	t.Run("abort inside an event waits for the outermost exit", func(t *testing.T) {
 		h := newLifeHarness(t)
@@ -120,9 +127,7 @@ func TestLifeTransitions(t *testing.T) {
 			t.Fatalf("an inner exit finished the abort: life %d", h.s.life)
 		}
 		h.s.exit()
-		if !h.recycled() || h.front.forgot != 1 || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_aborted") != 1 {
-			t.Fatalf("recycled %v, forget %d, active %d, aborted %d; want true, 1, 0, 1", h.recycled(), h.front.forgot, h.srv.stats.Active(), h.stat(t, "downstream_rq_aborted"))
-		}
+		h.settled(t, 1, 1)
 	})
 	t.Run("abort before begin, then begin", func(t *testing.T) {
 		h := newLifeHarness(t)
@@ -136,15 +141,14 @@ func TestLifeTransitions(t *testing.T) {
 			t.Fatalf("life %d, active %d; want aborted and counted", h.s.life, h.srv.stats.Active())
 		}
 		h.s.exit()
-		if !h.recycled() || h.srv.stats.Active() != 0 {
-			t.Fatalf("recycled %v, active %d; want true, 0", h.recycled(), h.srv.stats.Active())
-		}
+		h.settled(t, 1, 1)
 	})
 	t.Run("abort before begin gives nothing back", func(t *testing.T) {
 		h := newLifeHarness(t)
 		h.s.abort()
-		if !h.recycled() || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_total") != 0 || h.stat(t, "downstream_rq_aborted") != 1 {
-			t.Fatalf("recycled %v, active %d, total %d, aborted %d; want true, 0, 0, 1", h.recycled(), h.srv.stats.Active(), h.stat(t, "downstream_rq_total"), h.stat(t, "downstream_rq_aborted"))
+		h.settled(t, 1, 1)
+		if n := h.stat(t, "downstream_rq_total"); n != 0 {
+			t.Fatalf("downstream_rq_total %d, want 0", n)
 		}
 	})
 	t.Run("abort inside End's own write: End finishes", func(t *testing.T) {
@@ -154,9 +158,9 @@ func TestLifeTransitions(t *testing.T) {
 		h.front.onFlush = h.s.abort // gnet closes inside a failed write (docs/gnet.md)
 		h.s.end()
 		h.s.exit()
-		if !h.recycled() || h.front.done != 1 || h.front.forgot != 0 || h.srv.stats.Active() != 0 || h.stat(t, "downstream_rq_aborted") != 0 {
-			t.Fatalf("recycled %v, streamDone %d, forget %d, active %d, aborted %d; want true, 1, 0, 0, 0",
-				h.recycled(), h.front.done, h.front.forgot, h.srv.stats.Active(), h.stat(t, "downstream_rq_aborted"))
+		h.settled(t, 0, 0)
+		if h.front.done != 1 {
+			t.Fatalf("streamDone %d, want 1", h.front.done)
 		}
 	})
 	t.Run("abort after the end changes nothing", func(t *testing.T) {
@@ -169,9 +173,7 @@ func TestLifeTransitions(t *testing.T) {
 			t.Fatalf("life %d, forget %d; want released, 0", h.s.life, h.front.forgot)
 		}
 		h.s.exit()
-		if !h.recycled() || h.stat(t, "downstream_rq_aborted") != 0 {
-			t.Fatalf("recycled %v, aborted %d", h.recycled(), h.stat(t, "downstream_rq_aborted"))
-		}
+		h.settled(t, 0, 0)
 	})
 	t.Run("a worker's stream is finished by the hand-back, not by abort", func(t *testing.T) {
 		h := newLifeHarness(t)
