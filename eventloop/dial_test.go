@@ -134,12 +134,7 @@ func TestTCPDialerEnrollsOnTheLoop(t *testing.T) {
 // gives the socket back.
 func TestTCPDialerConnectFailure(t *testing.T) {
 	e, l := engineLoop(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := testutil.ClosedAddr(t)
 	d, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: goSubmit})
 	if err != nil {
 		t.Fatal(err)

@@ -244,13 +244,7 @@ func TestLargeBothWaysThroughAThrottledPeerStaysBounded(t *testing.T) {
 }
 
 func TestConnectRetriesOnAnotherHost(t *testing.T) {
-	// A port nothing listens on: the connect is refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	_ = ln.Close()
+	dead := testutil.ClosedAddr(t) // the connect is refused
 	live := tag(t, "live")
 	h := start(t, func(s *setup) {
 		cl := cluster("c", dead, live.Addr())
@@ -274,12 +268,7 @@ func TestConnectRetriesOnAnotherHost(t *testing.T) {
 }
 
 func TestEveryAttemptFailsClosesTheClient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	_ = ln.Close()
+	dead := testutil.ClosedAddr(t)
 	h := start(t, func(s *setup) { s.clusters = []upstream.ClusterSpec{cluster("c", dead)} })
 	c := h.dial()
 	_, _ = c.Write([]byte("lost"))

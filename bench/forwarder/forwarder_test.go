@@ -91,15 +91,7 @@ func pattern(n int) []byte {
 // freeAddr returns 127.0.0.1:PORT for a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
+	return testutil.ClosedAddr(t)
 }
 
 // startForwarder runs serve in-process in front of upstream and stops it

@@ -186,15 +186,11 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 	// The admin API needs a port in the config (port_value 0 turns it
 	// off): one reserved here, with the tiny race that implies. The
 	// listener binds port 0 and the start-up line says where.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adminPort := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
+	adminAddr := testutil.ClosedAddr(t)
+	_, adminPort, _ := net.SplitHostPort(adminAddr)
 	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
 	pidFile := filepath.Join(filepath.Dir(cfg), "ferry.pid")
-	yaml := proxyYAML(fmt.Sprintf("admin: {address: {socket_address: {address: 127.0.0.1, port_value: %d}}}\npid: %s\n", adminPort, pidFile),
+	yaml := proxyYAML(fmt.Sprintf("admin: {address: {socket_address: {address: 127.0.0.1, port_value: %s}}}\npid: %s\n", adminPort, pidFile),
 		"", "Auto", up.Listener.Addr().String(), "20s")
 	writeYAML(t, cfg, yaml)
 	listening := regexp.MustCompile(`listening http=(127\.0\.0\.1:\d+)`)
@@ -260,7 +256,7 @@ func TestZeroLossReloadUpgradeStop(t *testing.T) {
 	next.waitLog(t, "the handover", regexp.MustCompile(`the old ferry stopped accepting and drains`))
 	old.waitLog(t, "the old ferry's drain", regexp.MustCompile(`msg=draining`))
 	// The admin API's socket moved too: the new ferry answers on it.
-	adminURL := fmt.Sprintf("http://127.0.0.1:%d/api/v1/version", adminPort)
+	adminURL := "http://" + adminAddr + "/api/v1/version"
 	next.waitLog(t, "the new ferry's admin API", regexp.MustCompile(`msg="smooth upgrade: serving"`))
 	if code, _ := testutil.Fetch(t, http.MethodGet, adminURL); code != http.StatusOK {
 		t.Fatalf("admin API after the upgrade: %d", code)

@@ -161,12 +161,7 @@ func TestHealthCheckRoutesAroundAFailingHost(t *testing.T) {
 func TestOutlierEjectsAFailingHost(t *testing.T) {
 	bad, good := newSwitchUpstream(t, "bad"), newSwitchUpstream(t, "good")
 	bad.status.Store(500)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	_ = ln.Close()
+	closed := testutil.ClosedAddr(t)
 	a := startWithAdmin(t, mustConfig(t, healthCfg(t, `,"outlier_detection":{"consecutive_5xx":3,"consecutive_connect_failure":2,
 		"base_ejection_time":"300ms","max_ejection_percent":100}`, bad.addr, good.addr, closed)))
 	c := a.clusters.Get("c")
