@@ -129,126 +129,58 @@ func NewClientConn(h ClientHandler, o Options) *ClientConn {
 // Feed processes bytes read from the connection, whole frames only, and
 // returns how many it consumed (see Conn.Feed). The server's first frame
 // must be SETTINGS.
-func (c *ClientConn) Feed(b []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if c.feeding {
-		panic("http2: ClientConn.Feed called from a ClientHandler callback")
-	}
-	c.feeding = true
-	defer func() { c.feeding = false }()
-	n := 0
-	for len(b)-n >= frameHeaderLen {
-		fh := parseFrameHeader(b[n:])
-		if fh.length > c.opt.MaxFrameSize {
-			return n, c.fail(ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")
-		}
-		end := n + frameHeaderLen + int(fh.length)
-		if end > len(b) {
-			break
-		}
-		err := c.processFrame(fh, b[n+frameHeaderLen:end])
-		n = end
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
+func (c *ClientConn) Feed(b []byte) (int, error) { return runFeed(c, b, "ClientConn") }
 
-func (c *ClientConn) processFrame(fh frameHeader, p []byte) error {
-	if !c.frameFast(fh) {
-		if err := c.frameCheck(fh); err != nil {
-			return err
-		}
-	}
-	switch fh.typ {
-	case frameData:
-		return c.processData(fh, p)
-	case frameHeaders:
-		return c.processHeaders(fh, p)
-	case framePriority:
-		if len(p) != 5 {
-			return c.fail(ErrCodeFrameSize, "PRIORITY length is not 5")
-		}
-		return nil
-	case frameRSTStream:
-		return c.processRSTStream(fh, p)
-	case frameSettings:
-		return c.processSettings(fh, p)
-	case framePushPromise:
-		return c.fail(ErrCodeProtocol, "PUSH_PROMISE with push disabled")
-	case framePing:
-		ack, err := c.pingFrame(fh, p)
-		if ack {
-			c.h.OnPingAck(binary.BigEndian.Uint64(p))
-		}
-		return err
-	case frameGoAway:
-		return c.processGoAway(fh, p)
-	case frameWindowUpdate:
-		return c.processWindowUpdate(fh, p)
-	case frameContinuation:
-		if err := c.continuation(fh); err != nil {
-			return err
-		}
-		return c.blockFragment(p, len(p), fh.flags&flagEndHeaders != 0)
+func (c *ClientConn) feedFrames(b []byte) (int, error) { return feedFrames(c, b, 0) }
+
+func (c *ClientConn) processPriority(_ frameHeader, p []byte) error {
+	if len(p) != 5 {
+		return c.fail(ErrCodeFrameSize, "PRIORITY length is not 5")
 	}
 	return nil
+}
+
+func (c *ClientConn) processPushPromise(frameHeader, []byte) error {
+	return c.fail(ErrCodeProtocol, "PUSH_PROMISE with push disabled")
+}
+
+func (c *ClientConn) processPing(fh frameHeader, p []byte) error {
+	ack, err := c.pingFrame(fh, p)
+	if ack {
+		c.h.OnPingAck(binary.BigEndian.Uint64(p))
+	}
+	return err
 }
 
 // idle reports whether id was never opened by us (server ids are even:
 // the server never opens a stream, push being disabled).
 func (c *ClientConn) idle(id uint32) bool { return id >= c.nextID || id%2 == 0 }
 
-func (c *ClientConn) processData(fh frameHeader, p []byte) error {
-	data := p
-	if !c.dataFast(fh) {
-		var err error
-		if data, err = c.dataFrameSlow(fh, p); err != nil {
-			return err
-		}
+// dataClosed implements frameProcessor: DATA before the response head,
+// or after its end, is a stream error.
+func (c *ClientConn) dataClosed(ss sideStream) ErrCode {
+	if st := ss.(*clientStream); st.remoteClosed || !st.final {
+		return ErrCodeProtocol
 	}
-	length := int64(fh.length)
-	endStream := fh.flags&flagEndStream != 0
-	st := c.streams[fh.id]
-	if st == nil {
-		c.creditConn(length)
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "DATA on an idle stream")
-		}
-		return nil // a stream we reset or closed: discarded
-	}
-	if st.remoteClosed || !st.final {
-		c.creditConn(length)
+	return ErrCodeNo
+}
+
+// dataUntracked implements frameProcessor: DATA of a stream we reset or
+// closed is discarded.
+func (c *ClientConn) dataUntracked(uint32) error { return nil }
+
+// deliverData implements frameProcessor.
+func (c *ClientConn) deliverData(ss sideStream, length int64, data []byte, endStream bool) error {
+	st := ss.(*clientStream)
+	id := st.id
+	if !c.recvBody(&st.flow, length, data, endStream) {
 		return c.streamError(st, ErrCodeProtocol)
 	}
-	if length > st.recvAvail {
-		c.creditConn(length)
-		return c.streamError(st, ErrCodeFlowControl)
-	}
-	st.recvAvail -= length
-	if len(data) == 0 && !endStream {
-		if err := c.noteEmpty(); err != nil {
-			return err
-		}
-	}
-	st.recvd += int64(len(data))
-	if st.cl >= 0 && (st.recvd > st.cl || endStream && st.recvd != st.cl) {
-		c.creditConn(length)
-		return c.streamError(st, ErrCodeProtocol)
-	}
-	if pad := length - int64(len(data)); pad > 0 {
-		c.creditConn(pad)
-		c.creditStream(st, pad)
-	}
-	st.held += int64(len(data))
 	if endStream {
 		c.remoteEnd(st)
 	}
 	if len(data) > 0 || endStream {
-		c.h.OnData(fh.id, data, endStream)
+		c.h.OnData(id, data, endStream)
 	}
 	return nil
 }
@@ -263,12 +195,8 @@ func (c *ClientConn) remoteEnd(st *clientStream) {
 	}
 }
 
-func (c *ClientConn) processHeaders(fh frameHeader, p []byte) error {
-	id := fh.id
-	frag, _, err := c.headersFrame(fh, p)
-	if err != nil {
-		return err
-	}
+// classifyBlock implements frameProcessor.
+func (c *ClientConn) classifyBlock(id uint32, _ bool) error {
 	b := &c.blk
 	st := c.streams[id]
 	switch {
@@ -283,45 +211,27 @@ func (c *ClientConn) processHeaders(fh frameHeader, p []byte) error {
 	default:
 		b.kind = blockDiscard // a stream we reset or closed: decoded for HPACK state only
 	}
-	c.hbuf = c.hbuf[:0]
-	c.spans = c.spans[:0]
-	c.dec.SetEmitEnabled(b.kind != blockDiscard)
-	return c.blockFragment(frag, len(p), fh.flags&flagEndHeaders != 0)
+	return nil
 }
 
-func (c *ClientConn) blockFragment(frag []byte, frameLen int, endHeaders bool) error {
-	if err := c.decodeFragment(frag, frameLen, endHeaders); err != nil || !endHeaders {
-		return err
-	}
-	return c.finishBlock()
-}
-
-func (c *ClientConn) finishBlock() error {
-	b := c.blk
-	if err := c.endBlock(); err != nil {
-		return err
-	}
-	var err error
+// finishBlock implements frameProcessor.
+func (c *ClientConn) finishBlock(b block) error {
 	st := c.streams[b.id]
 	switch b.kind {
 	case blockDiscard:
 		if b.reset && st != nil {
-			err = c.streamError(st, b.code)
+			return c.streamError(st, b.code)
 		}
 	case blockRequest:
-		err = c.finishResponse(st, &b)
+		return c.finishResponse(st, &b)
 	case blockTrailers:
 		if b.tooLarge || !b.endStream || !c.buildTrailers() || st.cl >= 0 && st.recvd != st.cl {
-			err = c.streamError(st, ErrCodeProtocol)
-			break
+			return c.streamError(st, ErrCodeProtocol)
 		}
 		c.remoteEnd(st)
 		c.h.OnTrailers(b.id, c.fields)
 	}
-	if cap(c.hbuf) > maxKeptHeaderBuf {
-		c.hbuf, c.spans, c.fields = nil, nil, nil
-	}
-	return err
+	return nil
 }
 
 func (c *ClientConn) finishResponse(st *clientStream, b *block) error {
@@ -396,21 +306,30 @@ func (c *ClientConn) buildResponse() bool {
 	return haveStatus
 }
 
-func (c *ClientConn) processRSTStream(fh frameHeader, p []byte) error {
-	if err := c.rstStreamFrame(fh, p); err != nil {
-		return err
-	}
-	st := c.streams[fh.id]
-	if st == nil {
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "RST_STREAM on an idle stream")
-		}
-		return nil
-	}
+// peerReset implements frameProcessor.
+func (c *ClientConn) peerReset(ss sideStream, code ErrCode) error {
+	st := ss.(*clientStream)
+	id := st.id
 	c.removeStream(st)
-	c.h.OnReset(fh.id, ErrCode(binary.BigEndian.Uint32(p)))
+	c.h.OnReset(id, code)
 	return nil
 }
+
+// lookup implements frameProcessor.
+func (c *ClientConn) lookup(id uint32) (sideStream, bool) {
+	if st := c.streams[id]; st != nil {
+		return st, true
+	}
+	return nil, false
+}
+
+// resetStream implements frameProcessor.
+func (c *ClientConn) resetStream(st sideStream, code ErrCode) error {
+	return c.streamError(st.(*clientStream), code)
+}
+
+// onWindow implements frameProcessor.
+func (c *ClientConn) onWindow(id uint32) { c.h.OnWindow(id) }
 
 func (c *ClientConn) processSettings(fh frameHeader, p []byte) error {
 	ack, err := applySettings(&c.connCore, c.streams, fh, p)
@@ -444,31 +363,6 @@ func (c *ClientConn) processGoAway(fh frameHeader, p []byte) error {
 	return nil
 }
 
-func (c *ClientConn) processWindowUpdate(fh frameHeader, p []byte) error {
-	inc, opened, err := c.windowUpdateFrame(fh, p)
-	if err != nil || fh.id == 0 {
-		if opened {
-			c.h.OnWindow(0)
-		}
-		return err
-	}
-	st := c.streams[fh.id]
-	if st == nil {
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE on an idle stream")
-		}
-		return nil
-	}
-	code, opened := st.growSendWin(inc, true)
-	if code != ErrCodeNo {
-		return c.streamError(st, code)
-	}
-	if opened {
-		c.h.OnWindow(fh.id)
-	}
-	return nil
-}
-
 // streamError resets st (RFC 9113 5.4.2) and tells the handler.
 func (c *ClientConn) streamError(st *clientStream, code ErrCode) error {
 	id := st.id
@@ -478,13 +372,9 @@ func (c *ClientConn) streamError(st *clientStream, code ErrCode) error {
 	return nil
 }
 
+// removeStream forgets a stream that is closed (closeStream).
 func (c *ClientConn) removeStream(st *clientStream) {
-	delete(c.streams, st.id)
-	if st.held > 0 {
-		c.creditConn(st.held)
-	}
-	*st = clientStream{}
-	c.free = append(c.free, st)
+	closeStream(&c.connCore, c.streams, &c.free, &st.flow, st)
 }
 
 func (c *ClientConn) creditStream(st *clientStream, n int64) { c.creditFlow(&st.flow, n) }
@@ -523,17 +413,9 @@ func (c *ClientConn) WriteRequest(h *RequestHead, fields []Field, endStream bool
 	}
 	id := c.nextID
 	c.nextID += 2
-	var st *clientStream
-	if k := len(c.free); k > 0 {
-		st = c.free[k-1]
-		c.free[k-1] = nil
-		c.free = c.free[:k-1]
-	} else {
-		st = new(clientStream)
-	}
+	st := openStream(c.streams, &c.free, id)
 	*st = clientStream{flow: flow{id: id, sendWin: c.peerInitWin, recvAvail: int64(c.opt.InitialWindowSize), cl: -1},
 		head: string(h.Method) == "HEAD"}
-	c.streams[id] = st
 	c.encw.buf = c.encw.buf[:0]
 	_ = c.enc.WriteField(hpack.HeaderField{Name: ":method", Value: c.intern(h.Method)})
 	if len(h.Scheme) > 0 {

@@ -198,20 +198,9 @@ func NewConn(h Handler, o Options) *Conn {
 // Feed. A connection error returns a *ConnError after a GOAWAY has been
 // queued; the caller writes Out and closes, and later Feeds return the
 // same error.
-func (c *Conn) Feed(b []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if c.feeding {
-		panic("http2: Conn.Feed called from a Handler callback")
-	}
-	c.feeding = true
-	n, err := c.feed(b)
-	c.feeding = false
-	return n, err
-}
+func (c *Conn) Feed(b []byte) (int, error) { return runFeed(c, b, "Conn") }
 
-func (c *Conn) feed(b []byte) (int, error) {
+func (c *Conn) feedFrames(b []byte) (int, error) {
 	n := 0
 	if !c.prefaceDone {
 		k := min(len(b), len(ClientPreface))
@@ -224,61 +213,24 @@ func (c *Conn) feed(b []byte) (int, error) {
 		n = k
 		c.prefaceDone = true
 	}
-	for len(b)-n >= frameHeaderLen {
-		fh := parseFrameHeader(b[n:])
-		if fh.length > c.opt.MaxFrameSize {
-			return n, c.fail(ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")
-		}
-		end := n + frameHeaderLen + int(fh.length)
-		if end > len(b) {
-			break
-		}
-		err := c.processFrame(fh, b[n+frameHeaderLen:end])
-		n = end
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return feedFrames(c, b, n)
 }
 
-func (c *Conn) processFrame(fh frameHeader, p []byte) error {
-	if !c.frameFast(fh) {
-		if err := c.frameCheck(fh); err != nil {
-			return err
-		}
+func (c *Conn) processPushPromise(frameHeader, []byte) error {
+	return c.fail(ErrCodeProtocol, "PUSH_PROMISE from a client")
+}
+
+func (c *Conn) processPing(fh frameHeader, p []byte) error {
+	_, err := c.pingFrame(fh, p)
+	return err
+}
+
+func (c *Conn) processGoAway(fh frameHeader, p []byte) error {
+	_, code, err := c.goAwayFrame(fh, p)
+	if err == nil {
+		c.goAwayRecv, c.goAwayCode = true, code
 	}
-	switch fh.typ {
-	case frameData:
-		return c.processData(fh, p)
-	case frameHeaders:
-		return c.processHeaders(fh, p)
-	case framePriority:
-		return c.processPriority(fh, p)
-	case frameRSTStream:
-		return c.processRSTStream(fh, p)
-	case frameSettings:
-		return c.processSettings(fh, p)
-	case framePushPromise:
-		return c.fail(ErrCodeProtocol, "PUSH_PROMISE from a client")
-	case framePing:
-		_, err := c.pingFrame(fh, p)
-		return err
-	case frameGoAway:
-		_, code, err := c.goAwayFrame(fh, p)
-		if err == nil {
-			c.goAwayRecv, c.goAwayCode = true, code
-		}
-		return err
-	case frameWindowUpdate:
-		return c.processWindowUpdate(fh, p)
-	case frameContinuation:
-		if err := c.continuation(fh); err != nil {
-			return err
-		}
-		return c.blockFragment(p, len(p), fh.flags&flagEndHeaders != 0)
-	}
-	return nil // unknown frame types are ignored (RFC 9113 4.1, 5.5)
+	return err
 }
 
 // idle reports whether id names a stream that was never opened: client
@@ -288,73 +240,44 @@ func (c *Conn) idle(id uint32) bool {
 	return id > c.lastStreamID || id%2 == 0
 }
 
-func (c *Conn) processData(fh frameHeader, p []byte) error {
-	data := p
-	if !c.dataFast(fh) {
-		var err error
-		if data, err = c.dataFrameSlow(fh, p); err != nil {
-			return err
-		}
+// dataClosed implements frameProcessor.
+func (c *Conn) dataClosed(st sideStream) ErrCode {
+	if st.flowOf().remoteClosed {
+		return ErrCodeStreamClosed
 	}
-	length := int64(fh.length)
-	endStream := fh.flags&flagEndStream != 0
-	st := c.streams[fh.id]
-	if st == nil {
-		c.creditConn(length) // no one will consume it
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "DATA on an idle stream")
-		}
-		if c.recentlyReset(fh.id) {
-			return nil // sent before the peer saw our RST_STREAM
-		}
-		return c.resetUntracked(fh.id, ErrCodeStreamClosed)
-	}
-	if st.remoteClosed {
-		c.creditConn(length)
-		return c.streamError(st.id, ErrCodeStreamClosed, true)
-	}
-	if length > st.recvAvail {
-		c.creditConn(length)
-		return c.streamError(st.id, ErrCodeFlowControl, true)
-	}
-	st.recvAvail -= length
-	if len(data) == 0 && !endStream {
-		if err := c.noteEmpty(); err != nil {
-			return err
-		}
-	}
-	if st.rejected {
-		c.creditConn(length)
-		if endStream {
-			st.remoteClosed = true
-		}
+	return ErrCodeNo
+}
+
+// dataUntracked implements frameProcessor: DATA sent before the peer saw
+// our RST_STREAM is discarded; on another closed stream it is a stream
+// error.
+func (c *Conn) dataUntracked(id uint32) error {
+	if c.recentlyReset(id) {
 		return nil
 	}
-	st.recvd += int64(len(data))
-	if st.cl >= 0 && (st.recvd > st.cl || endStream && st.recvd != st.cl) {
+	return c.resetUntracked(id, ErrCodeStreamClosed)
+}
+
+// deliverData implements frameProcessor: the body of a stream whose
+// request was rejected is dropped.
+func (c *Conn) deliverData(ss sideStream, length int64, data []byte, endStream bool) error {
+	st := ss.(*stream)
+	if st.rejected {
 		c.creditConn(length)
+		st.remoteClosed = st.remoteClosed || endStream
+		return nil
+	}
+	if !c.recvBody(&st.flow, length, data, endStream) {
 		return c.streamError(st.id, ErrCodeProtocol, true)
 	}
-	if endStream {
-		st.remoteClosed = true
-	}
-	if pad := length - int64(len(data)); pad > 0 {
-		c.creditConn(pad)
-		c.creditStream(st, pad)
-	}
-	st.held += int64(len(data))
 	if len(data) > 0 || endStream {
 		c.h.OnData(st.id, data, endStream)
 	}
 	return nil
 }
 
-func (c *Conn) processHeaders(fh frameHeader, p []byte) error {
-	id := fh.id
-	frag, selfDep, err := c.headersFrame(fh, p)
-	if err != nil {
-		return err
-	}
+// classifyBlock implements frameProcessor.
+func (c *Conn) classifyBlock(id uint32, selfDep bool) error {
 	b := &c.blk
 	if st := c.streams[id]; st != nil {
 		switch {
@@ -395,28 +318,11 @@ func (c *Conn) processHeaders(fh frameHeader, p []byte) error {
 			c.newStream(id)
 		}
 	}
-	c.hbuf = c.hbuf[:0]
-	c.spans = c.spans[:0]
-	c.dec.SetEmitEnabled(b.kind != blockDiscard)
-	return c.blockFragment(frag, len(p), fh.flags&flagEndHeaders != 0)
+	return nil
 }
 
-// blockFragment feeds one fragment of the header block to the decoder
-// and finishes the block at endHeaders.
-func (c *Conn) blockFragment(frag []byte, frameLen int, endHeaders bool) error {
-	if err := c.decodeFragment(frag, frameLen, endHeaders); err != nil || !endHeaders {
-		return err
-	}
-	return c.finishBlock()
-}
-
-const maxKeptHeaderBuf = 16 << 10
-
-func (c *Conn) finishBlock() error {
-	b := c.blk
-	if err := c.endBlock(); err != nil {
-		return err
-	}
+// finishBlock implements frameProcessor.
+func (c *Conn) finishBlock(b block) error {
 	var err error
 	switch b.kind {
 	case blockDiscard:
@@ -427,9 +333,6 @@ func (c *Conn) finishBlock() error {
 		err = c.finishRequest(&b)
 	case blockTrailers:
 		err = c.finishTrailers(&b)
-	}
-	if cap(c.hbuf) > maxKeptHeaderBuf {
-		c.hbuf, c.spans, c.fields = nil, nil, nil
 	}
 	c.req = Request{ContentLength: -1}
 	return err
@@ -482,28 +385,35 @@ func (c *Conn) processPriority(fh frameHeader, p []byte) error {
 	return c.fail(ErrCodeProtocol, "stream depends on itself")
 }
 
-func (c *Conn) processRSTStream(fh frameHeader, p []byte) error {
-	if err := c.rstStreamFrame(fh, p); err != nil {
-		return err
-	}
-	st := c.streams[fh.id]
-	if st == nil {
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "RST_STREAM on an idle stream")
-		}
-		return nil // closed: ignored
-	}
-	code := ErrCode(binary.BigEndian.Uint32(p))
-	known := st.known
+// peerReset implements frameProcessor.
+func (c *Conn) peerReset(ss sideStream, code ErrCode) error {
+	st := ss.(*stream)
+	id, known := st.id, st.known
 	c.removeStream(st)
 	if err := c.noteReset(); err != nil {
 		return err
 	}
 	if known {
-		c.h.OnReset(fh.id, code)
+		c.h.OnReset(id, code)
 	}
 	return nil
 }
+
+// lookup implements frameProcessor.
+func (c *Conn) lookup(id uint32) (sideStream, bool) {
+	if st := c.streams[id]; st != nil {
+		return st, st.known
+	}
+	return nil, false
+}
+
+// resetStream implements frameProcessor.
+func (c *Conn) resetStream(st sideStream, code ErrCode) error {
+	return c.streamError(st.flowOf().id, code, true)
+}
+
+// onWindow implements frameProcessor.
+func (c *Conn) onWindow(id uint32) { c.h.OnWindow(id) }
 
 func (c *Conn) processSettings(fh frameHeader, p []byte) error {
 	ack, err := applySettings(&c.connCore, c.streams, fh, p)
@@ -549,31 +459,6 @@ func (c *Conn) recvInit() int64 {
 	return max(int64(c.opt.InitialWindowSize), defaultWindow)
 }
 
-func (c *Conn) processWindowUpdate(fh frameHeader, p []byte) error {
-	inc, opened, err := c.windowUpdateFrame(fh, p)
-	if err != nil || fh.id == 0 {
-		if opened {
-			c.h.OnWindow(0)
-		}
-		return err
-	}
-	st := c.streams[fh.id]
-	if st == nil {
-		if c.idle(fh.id) {
-			return c.fail(ErrCodeProtocol, "WINDOW_UPDATE on an idle stream")
-		}
-		return nil // closed: ignored
-	}
-	code, opened := st.growSendWin(inc, st.known)
-	if code != ErrCodeNo {
-		return c.streamError(fh.id, code, true)
-	}
-	if opened {
-		c.h.OnWindow(fh.id)
-	}
-	return nil
-}
-
 // noteReset counts a stream that ended early by a reset.
 func (c *Conn) noteReset() error {
 	c.winResets++
@@ -584,29 +469,13 @@ func (c *Conn) noteReset() error {
 }
 
 func (c *Conn) newStream(id uint32) *stream {
-	var st *stream
-	if k := len(c.free); k > 0 {
-		st = c.free[k-1]
-		c.free[k-1] = nil
-		c.free = c.free[:k-1]
-	} else {
-		st = new(stream)
-	}
+	st := openStream(c.streams, &c.free, id)
 	*st = stream{flow: flow{id: id, sendWin: c.peerInitWin, recvAvail: c.recvInit(), cl: -1}}
-	c.streams[id] = st
 	return st
 }
 
-// removeStream forgets a stream that is closed; the connection-window
-// share of the bytes the handler did not consume yet is returned at once.
-func (c *Conn) removeStream(st *stream) {
-	delete(c.streams, st.id)
-	if st.held > 0 {
-		c.creditConn(st.held)
-	}
-	*st = stream{}
-	c.free = append(c.free, st)
-}
+// removeStream forgets a stream that is closed (closeStream).
+func (c *Conn) removeStream(st *stream) { closeStream(&c.connCore, c.streams, &c.free, &st.flow, st) }
 
 // streamError ends stream id with RST_STREAM(code) (RFC 9113 5.4.2).
 func (c *Conn) streamError(id uint32, code ErrCode, counted bool) error {

@@ -78,6 +78,40 @@ type flow struct {
 // flowOf gives generic code (applySettings) a stream's flow.
 func (f *flow) flowOf() *flow { return f }
 
+// sideStream is a stream of either side (*stream, *clientStream) to the
+// shared frame handling, which reads its flow; the side's own methods
+// take it back by type assertion (no allocation: a pointer).
+type sideStream interface{ flowOf() *flow }
+
+// openStream tracks a stream for id in streams, one of free (as it was
+// left) or a new one, which the caller sets up. S is either side's
+// stream type.
+func openStream[S any](streams map[uint32]*S, free *[]*S, id uint32) *S {
+	var st *S
+	if k := len(*free); k > 0 {
+		st = (*free)[k-1]
+		(*free)[k-1] = nil
+		*free = (*free)[:k-1]
+	} else {
+		st = new(S)
+	}
+	streams[id] = st
+	return st
+}
+
+// closeStream forgets st, whose flow is f, and keeps it zeroed in free;
+// the connection-window share of the bytes the handler did not consume
+// yet is returned at once.
+func closeStream[S any](c *connCore, streams map[uint32]*S, free *[]*S, f *flow, st *S) {
+	delete(streams, f.id)
+	if f.held > 0 {
+		c.creditConn(f.held)
+	}
+	var zero S
+	*st = zero
+	*free = append(*free, st)
+}
+
 // init sets the windows and the HPACK codec from c.opt (already
 // defaulted); onField is the decoder's emit function.
 func (c *connCore) init() {
@@ -108,6 +142,266 @@ func (c *connCore) fail(code ErrCode, reason string) error {
 		c.writeGoAway(c.lastStreamID, code, reason)
 	}
 	return c.err
+}
+
+// frameProcessor is a connection side as the frame loop sees it: what
+// Conn and ClientConn each do with the frames whose handling differs.
+type frameProcessor interface {
+	core() *connCore
+	// feedFrames is the side's Feed once guarded (runFeed): the server
+	// checks the client preface first.
+	feedFrames(b []byte) (int, error)
+	// dataClosed is the code to reset st with for DATA it takes no more
+	// of (ErrCodeNo when it takes DATA); dataUntracked answers DATA on a
+	// closed stream the side no longer tracks; deliverData takes DATA
+	// that passed the windows on st.
+	dataClosed(st sideStream) ErrCode
+	dataUntracked(id uint32) error
+	deliverData(st sideStream, length int64, data []byte, endStream bool) error
+	// classifyBlock sets the kind of the header block starting on stream
+	// id (c.blk), or returns a connection error; selfDep: its priority
+	// names the stream itself.
+	classifyBlock(id uint32, selfDep bool) error
+	processPriority(fh frameHeader, p []byte) error
+	processSettings(fh frameHeader, p []byte) error
+	processPushPromise(fh frameHeader, p []byte) error
+	processPing(fh frameHeader, p []byte) error
+	processGoAway(fh frameHeader, p []byte) error
+	// finishBlock acts on a complete header block b (processHeaders set
+	// its kind), decoded into c.hbuf and c.spans unless discarded.
+	finishBlock(b block) error
+	// idle reports whether stream id was never opened (RFC 9113 5.1).
+	idle(id uint32) bool
+	// lookup is stream id, nil when the side does not track it (closed,
+	// reset); notify says whether its handler knows the stream (OnWindow
+	// and OnReset are for streams it knows).
+	lookup(id uint32) (st sideStream, notify bool)
+	// resetStream ends tracked stream st with RST_STREAM(code), a stream
+	// error of the peer's (RFC 9113 5.4.2); peerReset forgets one the
+	// peer reset with code. Both tell the handler.
+	resetStream(st sideStream, code ErrCode) error
+	peerReset(st sideStream, code ErrCode) error
+	// onWindow is the handler's OnWindow.
+	onWindow(id uint32)
+}
+
+func (c *connCore) core() *connCore { return c }
+
+// frameHandlers dispatch a frame by type (RFC 9113 section 6) to its
+// side's handling; unknown types are ignored (RFC 9113 4.1, 5.5).
+//
+//nolint:gochecknoglobals // read-only dispatch table
+var frameHandlers = [...]func(frameProcessor, frameHeader, []byte) error{
+	frameData:         processData,
+	frameHeaders:      processHeaders,
+	framePriority:     frameProcessor.processPriority,
+	frameRSTStream:    processRSTStream,
+	frameSettings:     frameProcessor.processSettings,
+	framePushPromise:  frameProcessor.processPushPromise,
+	framePing:         frameProcessor.processPing,
+	frameGoAway:       frameProcessor.processGoAway,
+	frameWindowUpdate: processWindowUpdate,
+	frameContinuation: processContinuation,
+}
+
+// processRSTStream forgets the stream the peer reset (RFC 9113 6.4); one
+// already closed is ignored.
+func processRSTStream(pr frameProcessor, fh frameHeader, p []byte) error {
+	if err := pr.core().rstStreamFrame(fh, p); err != nil {
+		return err
+	}
+	st, _ := pr.lookup(fh.id)
+	if st == nil {
+		return untracked(pr, fh.id, "RST_STREAM")
+	}
+	return pr.peerReset(st, ErrCode(binary.BigEndian.Uint32(p)))
+}
+
+// processWindowUpdate grows the connection's or a stream's send window
+// (RFC 9113 6.9) and tells the handler of a window a write was cut short
+// by; one of a closed stream is ignored.
+func processWindowUpdate(pr frameProcessor, fh frameHeader, p []byte) error {
+	inc, opened, err := pr.core().windowUpdateFrame(fh, p)
+	if err != nil || fh.id == 0 {
+		if opened {
+			pr.onWindow(0)
+		}
+		return err
+	}
+	st, notify := pr.lookup(fh.id)
+	if st == nil {
+		return untracked(pr, fh.id, "WINDOW_UPDATE")
+	}
+	code, opened := st.flowOf().growSendWin(inc, notify)
+	if code != ErrCodeNo {
+		return pr.resetStream(st, code)
+	}
+	if opened {
+		pr.onWindow(fh.id)
+	}
+	return nil
+}
+
+// untracked answers a frame of type what on a stream the side does not
+// track: ignored when the stream was closed, a connection error when it
+// was never opened.
+func untracked(pr frameProcessor, id uint32, what string) error {
+	if pr.idle(id) {
+		return pr.core().fail(ErrCodeProtocol, what+" on an idle stream")
+	}
+	return nil
+}
+
+func processContinuation(pr frameProcessor, fh frameHeader, p []byte) error {
+	if err := pr.core().continuation(fh); err != nil {
+		return err
+	}
+	return blockFragment(pr, p, len(p), fh.flags&flagEndHeaders != 0)
+}
+
+// processHeaders starts a header block (RFC 9113 6.2): the side says
+// what it is, and its first fragment is decoded (a discarded block only
+// for the HPACK state).
+func processHeaders(pr frameProcessor, fh frameHeader, p []byte) error {
+	c := pr.core()
+	frag, selfDep, err := c.headersFrame(fh, p)
+	if err != nil {
+		return err
+	}
+	if err := pr.classifyBlock(fh.id, selfDep); err != nil {
+		return err
+	}
+	c.hbuf = c.hbuf[:0]
+	c.spans = c.spans[:0]
+	c.dec.SetEmitEnabled(c.blk.kind != blockDiscard)
+	return blockFragment(pr, frag, len(p), fh.flags&flagEndHeaders != 0)
+}
+
+// blockFragment feeds one fragment of the header block to the decoder
+// and, at endHeaders, hands the block to the side; a decoding buffer
+// grown past maxKeptHeaderBuf is dropped after.
+func blockFragment(pr frameProcessor, frag []byte, frameLen int, endHeaders bool) error {
+	c := pr.core()
+	if err := c.decodeFragment(frag, frameLen, endHeaders); err != nil || !endHeaders {
+		return err
+	}
+	b := c.blk
+	if err := c.endBlock(); err != nil {
+		return err
+	}
+	err := pr.finishBlock(b)
+	if cap(c.hbuf) > maxKeptHeaderBuf {
+		c.hbuf, c.spans, c.fields = nil, nil, nil
+	}
+	return err
+}
+
+const maxKeptHeaderBuf = 16 << 10
+
+// runFeed is Feed for either side: a connection that failed returns its
+// error; a Feed from inside one of its own handler callbacks is a bug of
+// the caller's (the codec is not re-entrant), and panics.
+func runFeed(pr frameProcessor, b []byte, who string) (int, error) {
+	c := pr.core()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.feeding {
+		panic("http2: " + who + ".Feed called from a handler callback")
+	}
+	c.feeding = true
+	defer func() { c.feeding = false }()
+	return pr.feedFrames(b)
+}
+
+// feedFrames processes the whole frames of b from offset n on and
+// returns the offset of the first byte not consumed (the rest of an
+// incomplete frame, left to the caller's next Feed). A frame larger than
+// our SETTINGS_MAX_FRAME_SIZE, or an error processing one, stops it.
+func feedFrames(pr frameProcessor, b []byte, n int) (int, error) {
+	c := pr.core()
+	for len(b)-n >= frameHeaderLen {
+		fh := parseFrameHeader(b[n:])
+		if fh.length > c.opt.MaxFrameSize {
+			return n, c.fail(ErrCodeFrameSize, "frame larger than SETTINGS_MAX_FRAME_SIZE")
+		}
+		end := n + frameHeaderLen + int(fh.length)
+		if end > len(b) {
+			break
+		}
+		var err error
+		if !c.frameFast(fh) {
+			err = c.frameCheck(fh)
+		}
+		if err == nil && int(fh.typ) < len(frameHandlers) {
+			err = frameHandlers[fh.typ](pr, fh, b[n+frameHeaderLen:end])
+		}
+		n = end
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// processData takes a DATA frame (RFC 9113 6.1): checked, padding
+// removed, counted against the windows (all of its length) on a stream
+// that takes DATA, then delivered by the side.
+func processData(pr frameProcessor, fh frameHeader, p []byte) error {
+	c := pr.core()
+	data := p
+	if !c.dataFast(fh) {
+		var err error
+		if data, err = c.dataFrameSlow(fh, p); err != nil {
+			return err
+		}
+	}
+	length := int64(fh.length)
+	endStream := fh.flags&flagEndStream != 0
+	st, _ := pr.lookup(fh.id)
+	if st == nil {
+		c.creditConn(length) // no one will consume it
+		if err := untracked(pr, fh.id, "DATA"); err != nil {
+			return err
+		}
+		return pr.dataUntracked(fh.id)
+	}
+	f := st.flowOf()
+	code := pr.dataClosed(st)
+	if code == ErrCodeNo && length > f.recvAvail {
+		code = ErrCodeFlowControl
+	}
+	if code != ErrCodeNo {
+		c.creditConn(length)
+		return pr.resetStream(st, code)
+	}
+	f.recvAvail -= length
+	if len(data) == 0 && !endStream {
+		if err := c.noteEmpty(); err != nil {
+			return err
+		}
+	}
+	return pr.deliverData(st, length, data, endStream)
+}
+
+// recvBody counts data (of a frame of length bytes) against f's
+// content-length; false, with the frame's bytes returned to the
+// connection window, when the body passed it or ended short of it
+// (RFC 9113 8.1.1). Otherwise it notes END_STREAM, returns the padding
+// to both windows and holds data until Consumed.
+func (c *connCore) recvBody(f *flow, length int64, data []byte, endStream bool) bool {
+	f.recvd += int64(len(data))
+	if f.cl >= 0 && (f.recvd > f.cl || endStream && f.recvd != f.cl) {
+		c.creditConn(length)
+		return false
+	}
+	f.remoteClosed = f.remoteClosed || endStream
+	if pad := length - int64(len(data)); pad > 0 {
+		c.creditConn(pad)
+		c.creditFlow(f, pad)
+	}
+	f.held += int64(len(data))
+	return true
 }
 
 // frameFast is the per-frame check every frame goes through, small
