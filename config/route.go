@@ -70,7 +70,7 @@ type Route struct {
 	// PerFilterConfig holds per-route stream filter settings, verbatim.
 	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"refused" why:"stream filters would run with their listener-level config on this route" until:"per-route filter config"`
 	// RequestMirrorPolicies copies a share of requests to another cluster.
-	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" ferry:"refused" why:"requests would not be mirrored to the shadow cluster" until:"request mirroring"`
+	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" note:"MOSN's one {cluster, percent}: that share of the route's requests is copied to the cluster over HTTP/1.1, Host suffixed -shadow, the response discarded; never waits for or fails the request; bounded and counted (docs/operations.md, Request mirroring); refused on a listener with upstream_protocol Http2"`
 }
 
 // RouteMatch selects requests. Path matchers are tried as MOSN does: path,
@@ -376,14 +376,16 @@ type HeaderValue struct {
 	Value string `json:"value,omitempty" yaml:"value,omitempty"`
 }
 
-// MirrorPolicy copies requests to another cluster.
+// MirrorPolicy copies requests to another cluster (MOSN's
+// request_mirror_policies).
 type MirrorPolicy struct {
-	// Cluster receives the copies.
+	// Cluster receives the copies. Required, a cluster of the config.
 	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty"`
-	// Percent is the share of requests copied.
-	Percent uint32 `json:"percent,omitempty" yaml:"percent,omitempty"`
+	// Percent is the share of requests copied, 0 to 100, drawn per
+	// request.
+	Percent uint32 `json:"percent,omitempty" yaml:"percent,omitempty" note:"0..100, drawn per request; 0 copies none"`
 	// TraceSampled copies only sampled requests.
-	TraceSampled bool `json:"trace_sampled,omitempty" yaml:"trace_sampled,omitempty"`
+	TraceSampled bool `json:"trace_sampled,omitempty" yaml:"trace_sampled,omitempty" ferry:"refused" why:"ferry samples no traces: requests would be copied whatever their trace's sampling" until:"tracing"`
 }
 
 // Metadata is MOSN's metadata block: {"filter_metadata": {"mosn.lb": {…}}}.

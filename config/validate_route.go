@@ -57,6 +57,9 @@ func (v *validator) route(r *Route, rp string) {
 		v.redirect(r.Redirect, rp+".redirect")
 		v.prefixRewrite(r.Redirect.PrefixRewrite, &r.Match, rp+".redirect.prefix_rewrite")
 	}
+	if m := r.RequestMirrorPolicies; m != nil {
+		v.mirrorPolicy(m, r.Route != nil, rp+".request_mirror_policies")
+	}
 	switch len(actions) {
 	case 0:
 		v.p.add(rp, "needs exactly one of route, direct_response and redirect (has none)")
@@ -278,4 +281,17 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// mirrorPolicy checks a route's request_mirror_policies: a known cluster,
+// a percentage, and a route action to mirror (a direct response or a
+// redirect sends nothing upstream).
+func (v *validator) mirrorPolicy(m *MirrorPolicy, forwards bool, mp string) {
+	if !forwards {
+		v.p.add(mp, "needs a route action: a direct_response or redirect sends nothing upstream to copy")
+	}
+	v.clusterRef(m.Cluster, mp+".cluster")
+	if m.Percent > 100 {
+		v.p.add(mp+".percent", strconv.FormatUint(uint64(m.Percent), 10)+" is above 100")
+	}
 }

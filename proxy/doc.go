@@ -115,6 +115,13 @@
 // max_retries breakers). A gRPC request's local reply is a gRPC error
 // (grpc_reply.go: 200, trailers-only, grpc-status by Kind).
 //
+// A route's mirror policy (mirror.go) copies a sampled share of its
+// requests to a shadow cluster on the request's loop, fire and forget:
+// the copy forks at the first DownRecvHeader, gathers the body the stream
+// forwards, goes out once the request is whole, and its response is read
+// and discarded; it never delays or fails the main request, and its count
+// and body are bounded per loop (MirrorOptions).
+//
 // # Stream state
 //
 // A stream's fields are grouped by lifetime and owner (stream.go): fixed

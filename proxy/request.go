@@ -103,6 +103,9 @@ func (s *stream) forwardBody(b []byte) {
 	if s.rt.policy != nil {
 		s.keepBody(b) // for a replay (retry.go)
 	}
+	if s.mir != nil {
+		s.mirrorBody(b) // mirror.go
+	}
 	if !s.reqDiscard {
 		s.requestLost(s.reqPipe.add(b))
 	}
@@ -121,6 +124,9 @@ func (s *stream) requestLost(err error) {
 // starts now (Envoy's route timeout semantics).
 func (s *stream) requestDone() {
 	s.reqState = stateDone
+	if s.mir != nil {
+		s.mirrorDone() // the copy is whole: it goes out (mirror.go)
+	}
 	s.front.requestDone(s)
 	s.loop.Stop(&s.reqTimer)
 	if s.headSent && !s.timeout.Armed() && s.respState != stateDone {

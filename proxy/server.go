@@ -106,6 +106,8 @@ type Options struct {
 	H2PingInterval, H2PingTimeout time.Duration
 	// Logger receives debug and error events; nil means slog.Default().
 	Logger *slog.Logger
+	// Mirror bounds request mirroring per loop (mirror.go).
+	Mirror MirrorOptions
 	// Metrics, when set, is where the proxy counts per listener, virtual
 	// host, cluster and host (metrics.go), under the IDs in FactoryConfig,
 	// the route tables and the cluster specs; it has a shard per loop.
@@ -160,6 +162,8 @@ type Server struct {
 	workers  *worker.Pool
 	stats    *Stats
 	loops    []loopState
+	// mirrors are the loops' request mirrors (mirror.go).
+	mirrors  []mirrorLoop
 	draining atomic.Bool
 	// viaH2 is the Via value of responses to HTTP/2 clients ("2 name"),
 	// built once rather than per response.
@@ -205,6 +209,7 @@ func NewServer(o Options) (*Server, error) {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	srv.pools = pools
+	srv.mirrors = newMirrorLoops(&srv.opts.Mirror, o.Loops)
 	if err := srv.newMuxManager(dialer); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}

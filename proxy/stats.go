@@ -18,6 +18,8 @@ type Stats struct {
 	failures [kindCount]*stats.Counter
 	// retryStats count retries and overload replies (retry.go).
 	retryStats
+	// mirrorStats count request mirroring (mirror.go).
+	mirrorStats
 }
 
 func newStats() *Stats {
@@ -47,6 +49,7 @@ func newStats() *Stats {
 		filterReplyDropped: s.Counter("filter_reply_dropped"),
 	}
 	st.retryStats = newRetryStats(s)
+	st.mirrorStats = newMirrorStats(s)
 	for k := Kind(1); k < kindCount; k++ {
 		st.failures[k] = s.Counter(kinds[k].counter)
 	}

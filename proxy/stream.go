@@ -184,6 +184,11 @@ type requestState struct {
 	// mutations were applied (route_actions.go), so a retry or a resumed
 	// phase does not apply them twice.
 	reqMutated, respMutated bool
+	// mirForked records that the route's mirror policy was applied, and
+	// mir is the copy gathering the request body until it is whole
+	// (mirror.go). Loop only.
+	mirForked bool
+	mir       *mirror
 }
 
 // newRequestState is the state a stream starts each request with.
@@ -195,6 +200,9 @@ var newRequestState = requestState{maxFwd: -1, resumeAt: parked}
 // assignment; the reused parts keep their memory (a buffer that grew past
 // its bound is dropped, so one large request does not pin it).
 func (s *stream) reset() {
+	if s.mir != nil {
+		s.dropMirror() // the request ended before it was whole: not copied
+	}
 	s.gen.Add(1)
 	s.clearHandle()
 	s.requestState = newRequestState
@@ -401,6 +409,10 @@ func (s *stream) downRecvHeader() Phase {
 	// On the loop from here: the body path reads the policy (retry.go).
 	if ca := s.route.Cluster(); ca != nil {
 		s.rt.policy = ca.Retry
+	}
+	if !s.mirForked { // once per request, before any body byte is forwarded (mirror.go)
+		s.mirForked = true
+		s.startMirror()
 	}
 	if s.cluster.Spec.Breakers.MaxRequests > 0 && !s.admitRequest() {
 		return s.fail(s.overloaded(upstream.LimitRequests), inPhase)

@@ -37,6 +37,9 @@ type upConn struct {
 	// flush.
 	tun            *tunnel
 	releaseAtClose bool
+	// mir is the mirror the connection is lent to (mirror.go), instead of
+	// a stream.
+	mir *mirror
 }
 
 // onUpstreamConnect sets a new upstream connection up and returns its
@@ -82,6 +85,10 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 		u.tun.r.Read(relay.Up, buf)
 		return filterchain.Stop
 	}
+	if u.mir != nil {
+		u.mir.onData(buf)
+		return filterchain.Stop
+	}
 	if u.s == nil {
 		buf.Drain(buf.Len())
 		u.pc.C.Close(filterchain.CloseNow)
@@ -106,6 +113,10 @@ func (u *upConn) OnEvent(ev filterchain.ConnectionEvent) {
 			u.releaseAtClose = false
 			u.pc.Release(false)
 		}
+		return
+	}
+	if u.mir != nil {
+		u.mir.onClose()
 		return
 	}
 	if s := u.s; s != nil {

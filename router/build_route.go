@@ -178,6 +178,16 @@ func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *R
 		r := *c.RegexRewrite
 		c.RegexRewrite = &r
 	}
+	if m := c.Mirror; m != nil {
+		if m.Cluster == "" {
+			b.fail(vi, ri, nil, "mirror without a cluster name")
+		}
+		if m.Percent > 100 {
+			b.fail(vi, ri, nil, "mirror percent %d above 100", m.Percent)
+		}
+		mc := *m
+		c.Mirror = &mc
+	}
 	b.buildExtra(vi, ri, &c, rt)
 	rt.cluster = &c
 }

@@ -53,6 +53,8 @@ func TestNewTableErrors(t *testing.T) {
 		{name: "redirect relative path", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Redirect: &Redirect{Path: "a"}}), want: atRoute + `redirect path "a" must start with '/'`},
 		{name: "redirect scheme", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Redirect: &Redirect{Scheme: "1http"}}), want: atRoute + `invalid redirect scheme "1http"`},
 		{name: "redirect host", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Redirect: &Redirect{Host: "a/b"}}), want: atRoute + `invalid redirect host "a/b"`},
+		{name: "mirror without cluster", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "c", Mirror: &Mirror{Percent: 5}}}), want: atRoute + "mirror without a cluster name"},
+		{name: "mirror percent", spec: one(RouteSpec{Name: "r", Match: MatchSpec{Prefix: "/"}, Cluster: &ClusterAction{Cluster: "c", Mirror: &Mirror{Cluster: "s", Percent: 101}}}), want: atRoute + "mirror percent 101 above 100"},
 		{name: "unnamed route", spec: one(RouteSpec{Match: MatchSpec{Prefix: "/"}}), want: at + "route[1]: needs exactly one action"},
 		{name: "no domains", spec: withDomains(), want: at + "no domains"},
 		{name: "empty domain", spec: withDomains(""), want: at + `invalid domain "": empty`},

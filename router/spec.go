@@ -86,6 +86,20 @@ type ClusterAction struct {
 	// Upgrades override the listener's allowed HTTP/1.1 upgrades for this
 	// route: a listed protocol is allowed or refused as it says.
 	Upgrades []Upgrade
+	// Mirror, when set, copies a share of the route's requests to another
+	// cluster, fire and forget (MOSN's request_mirror_policies; the proxy's
+	// mirror.go).
+	Mirror *Mirror
+}
+
+// Mirror is a route's request mirror policy: Percent of the requests
+// (sampled per request) also go to Cluster, their Host suffixed with
+// "-shadow", and the shadow's response is discarded.
+type Mirror struct {
+	// Cluster receives the copies. Required.
+	Cluster string
+	// Percent is the share of requests copied, 0 to 100.
+	Percent uint32
 }
 
 // Upgrade allows or refuses one Upgrade protocol token (case-insensitive).

@@ -159,6 +159,9 @@ func routeSpec(r config.Route) router.RouteSpec {
 	switch {
 	case r.Route != nil:
 		rs.Cluster = clusterAction(r.Route)
+		if m := r.RequestMirrorPolicies; m != nil {
+			rs.Cluster.Mirror = &router.Mirror{Cluster: m.Cluster, Percent: m.Percent}
+		}
 		a := r.Route
 		rs.Headers = mutations(a.RequestHeadersToAdd, a.RequestHeadersToRemove, a.ResponseHeadersToAdd, a.ResponseHeadersToRemove)
 	case r.DirectResponse != nil:
