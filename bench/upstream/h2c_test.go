@@ -12,10 +12,10 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// TestH2CServesOverHTTP2 serves requests over h2c with prior knowledge
-// (golang.org/x/net/http2's Transport dialing plain TCP): the canned sizes,
-// HEAD, a 404, the advertised stream limit, and the per-protocol counts.
-func TestH2CServesOverHTTP2(t *testing.T) {
+// startH2C serves an h2c server on a port of 127.0.0.1 until the test
+// ends, then stops it, failing the test if Stop or Serve return an error.
+func startH2C(t *testing.T) *h2cServer {
+	t.Helper()
 	srv, err := newH2CServer("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +32,14 @@ func TestH2CServesOverHTTP2(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	return srv
+}
+
+// TestH2CServesOverHTTP2 serves requests over h2c with prior knowledge
+// (golang.org/x/net/http2's Transport dialing plain TCP): the canned sizes,
+// HEAD, a 404, the advertised stream limit, and the per-protocol counts.
+func TestH2CServesOverHTTP2(t *testing.T) {
+	srv := startH2C(t)
 
 	tr := &http2.Transport{AllowHTTP: true,
 		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
@@ -94,22 +102,7 @@ func TestH2CServesOverHTTP2(t *testing.T) {
 // TestH2CAdvertisesMaxStreams reads the server's first SETTINGS frame after
 // the client preface: SETTINGS_MAX_CONCURRENT_STREAMS is h2cMaxStreams.
 func TestH2CAdvertisesMaxStreams(t *testing.T) {
-	srv, err := newH2CServer("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	srv := startH2C(t)
 	conn, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
 	if err != nil {
 		t.Fatal(err)

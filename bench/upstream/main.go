@@ -49,24 +49,11 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Printf("listening on %s\n", bound)
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	select {
-	case err := <-done:
-		return err
-	case <-sig:
-	}
-	if n := srv.Refused(); n > 0 {
-		fmt.Printf("refused %d connections over the budget of %d\n", n, *maxConns)
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Stop(ctx); err != nil {
-		return err
-	}
-	return <-done
+	return untilSignal(done, srv.Stop, func() {
+		if n := srv.Refused(); n > 0 {
+			fmt.Printf("refused %d connections over the budget of %d\n", n, *maxConns)
+		}
+	})
 }
 
 // runH2C is the -h2c mode: the same bodies over h2c, until SIGINT/SIGTERM;
@@ -79,7 +66,16 @@ func runH2C(addr string) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	fmt.Printf("listening on %s\n", srv.Addr())
+	return untilSignal(done, srv.Stop, func() {
+		h2, h1 := srv.Counts()
+		fmt.Printf("served %d HTTP/2 and %d HTTP/1.x requests\n", h2, h1)
+	})
+}
 
+// untilSignal waits for SIGINT or SIGTERM, then calls report and stops the
+// server (stop, given 5 s) and returns what its serving goroutine (done)
+// returns; a server that ends by itself ends the wait with its error.
+func untilSignal(done <-chan error, stop func(context.Context) error, report func()) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -88,11 +84,10 @@ func runH2C(addr string) error {
 		return err
 	case <-sig:
 	}
-	h2, h1 := srv.Counts()
-	fmt.Printf("served %d HTTP/2 and %d HTTP/1.x requests\n", h2, h1)
+	report()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Stop(ctx); err != nil {
+	if err := stop(ctx); err != nil {
 		return err
 	}
 	return <-done

@@ -118,7 +118,7 @@ func TestAccessLogFiles(t *testing.T) {
 // whose upstream refuses the connection.
 func TestAccessLogLineForKnownRequest(t *testing.T) {
 	up := peerEchoUpstream(t)
-	dead := closedPort(t)
+	dead := testutil.ClosedAddr(t)
 	dir := t.TempDir()
 	textPath, jsonPath := filepath.Join(dir, "access.log"), filepath.Join(dir, "access.json")
 	const format = `%start_time% %request_received_duration% %response_received_duration% %request_finished_duration%` +
@@ -308,20 +308,6 @@ func peerEchoUpstream(t *testing.T) string {
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return l.Addr().String()
-}
-
-// closedPort is an address nothing listens on: connecting is refused.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // responseHeader reads a header of a raw HTTP/1.1 response.
