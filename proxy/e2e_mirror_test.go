@@ -121,6 +121,37 @@ func TestMirrorCopiesRequest(t *testing.T) {
 	}
 }
 
+// TestMirrorHTTP2Client: requests of an HTTP/2 client are copied as
+// HTTP/1.1, :authority as the -shadow Host, a body of stated and of
+// unstated length (re-stated chunked) whole.
+func TestMirrorHTTP2Client(t *testing.T) {
+	sh := newShadowServer(t, false)
+	h := startMirrored(t, mainUpstream(t), sh.addr, 100, proxy.MirrorOptions{})
+	c := h.h2Client()
+	for _, tc := range []struct {
+		body   io.Reader
+		length int64
+	}{{strings.NewReader("stated"), 6}, {io.MultiReader(strings.NewReader("un"), strings.NewReader("stated")), -1}} {
+		req, err := http.NewRequest("POST", "http://app.test:8080/h2", tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = tc.length
+		if _, body := h2Do(t, c, req); !strings.HasPrefix(body, "main ") {
+			t.Fatalf("length %d: got %q", tc.length, body)
+		}
+		got := sh.next(t)
+		want := shadowed{method: "POST", path: "/h2", host: "app.test-shadow:8080", body: "stated"}
+		if tc.length < 0 {
+			want.body = "unstated"
+		}
+		if got != want {
+			t.Fatalf("length %d: the shadow got %+v, want %+v", tc.length, got, want)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "2 mirrors to end", func() bool { return h.stat("upstream_rq_mirror_success") == 2 })
+}
+
 // TestMirrorSlowShadowDoesNotDelayMain: the shadow holds its reply until
 // the test releases it; the main replies all arrive first, on the same
 // client connection, and the mirrors end after the release.
