@@ -39,8 +39,8 @@ type adoption struct {
 // listener, every one a listening TCP socket, all of a listener's bound
 // to the same address.
 func (e *Engine) prepareAdoption(inherit [][]int) error {
-	if len(inherit) != len(e.listeners) {
-		return fmt.Errorf("eventloop: %d listeners inherited for %d configured", len(inherit), len(e.listeners))
+	if len(inherit) != e.nConf {
+		return fmt.Errorf("eventloop: %d listeners inherited for %d configured", len(inherit), e.nConf)
 	}
 	a := &adoption{real: make([]net.Addr, len(inherit))}
 	for i, fds := range inherit {
@@ -115,7 +115,7 @@ func (a *adoption) placeholders(ls []*Listener) ([]string, error) {
 func (e *Engine) finishAdoption() error {
 	a := e.adopt
 	want := make([]net.Addr, len(a.ports))
-	for i, l := range e.listeners {
+	for i, l := range e.listeners[:len(a.ports)] {
 		want[i] = &net.TCPAddr{IP: l.ip, Port: a.ports[i]}
 	}
 	entries, err := scanListeners(want)
@@ -274,7 +274,7 @@ func (e *Engine) ListenerFiles() ([][]int, error) {
 		out[pe.listener] = append(out[pe.listener], fd)
 	}
 	for i, fds := range out {
-		if len(fds) == 0 && !e.listeners[i].removed.Load() {
+		if l := e.listeners[i]; len(fds) == 0 && !l.Removed() && !l.Spare() {
 			closeAll(out)
 			return nil, fmt.Errorf("eventloop: listener %d (%s): no listening socket found", i, e.listeners[i].Name)
 		}

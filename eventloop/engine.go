@@ -38,7 +38,15 @@ type Listener struct {
 	chain atomic.Pointer[Chain]
 	// removed is set once Engine.StopListener closed its sockets.
 	removed atomic.Bool
+	// spare is set while the listener is an unused spare slot
+	// (spare_linux.go).
+	spare atomic.Bool
 }
+
+// Spare reports whether the listener is a spare slot no reload has used
+// yet (Options.Spare): it has no name, address or chain and accepts
+// nothing. Any goroutine.
+func (l *Listener) Spare() bool { return l.spare.Load() }
 
 // Removed reports whether Engine.StopListener closed the listener's
 // sockets (a hot reload removed it). Any goroutine.
@@ -83,6 +91,11 @@ type Options struct {
 	MaxDownstream int64
 	// Logger receives engine events; nil means slog.Default().
 	Logger *slog.Logger
+	// Spare is how many listeners a hot reload may add while the engine
+	// runs (AddListener; spare_linux.go): each reserves a slot under
+	// gnet's pollers at start, and Listeners lists the slots after the
+	// configured listeners.
+	Spare int
 	// Inherit, when set, holds for each listener (by index) the listening
 	// sockets a running ferry handed over (internal/upgrade): the engine
 	// serves them instead of binding its own. New takes its own copies:
@@ -98,10 +111,12 @@ type Engine struct {
 	gnet.BuiltinEventEngine
 
 	listeners []*Listener
-	opts      Options
-	connOpts  *conn.Options
-	log       *slog.Logger
-	glog      *gnetLogger
+	// nConf is how many listeners New was given; the spare slots follow.
+	nConf    int
+	opts     Options
+	connOpts *conn.Options
+	log      *slog.Logger
+	glog     *gnetLogger
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*conn.Loop
@@ -125,6 +140,10 @@ type Engine struct {
 	adopt *adoption
 	// pollers are the epoll descriptors of the engine's loops (mu).
 	pollers map[int]bool
+	// spares are the spare slots' registrations (mu); spareFDs hold
+	// their placeholder ports until Start has the slots (spare_linux.go).
+	spares   []spareSlot
+	spareFDs []int
 }
 
 // New checks the listeners and returns an engine ready to Start.
@@ -164,7 +183,7 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 		opts.Logger = slog.Default()
 	}
 	e := &Engine{
-		listeners: listeners, opts: opts, connOpts: conn.DefaultOptions(opts.Conn),
+		listeners: spareListeners(listeners, max(opts.Spare, 0)), nConf: len(listeners), opts: opts, connOpts: conn.DefaultOptions(opts.Conn),
 		log: opts.Logger, loops: map[gnet.EventLoop]*conn.Loop{},
 		booted: make(chan struct{}), done: make(chan struct{}), ticked: make(chan struct{}),
 	}
@@ -183,16 +202,23 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 // Start runs the engine and returns once it listens, or with the reason it
 // could not. Any goroutine.
 func (e *Engine) Start() error {
-	addrs := make([]string, len(e.listeners))
-	for i, l := range e.listeners {
+	addrs := make([]string, e.nConf)
+	for i, l := range e.listeners[:e.nConf] {
 		addrs[i] = "tcp://" + l.Address
 	}
 	if e.adopt != nil {
 		var err error
-		if addrs, err = e.adopt.placeholders(e.listeners); err != nil {
+		if addrs, err = e.adopt.placeholders(e.listeners[:e.nConf]); err != nil {
 			e.adopt.release()
 			return err
 		}
+	}
+	addrs, err := e.reserveSpares(addrs)
+	if err != nil {
+		if e.adopt != nil {
+			e.adopt.release()
+		}
+		return err
 	}
 	go func() {
 		err := gnet.Rotate(e, addrs,
@@ -210,6 +236,7 @@ func (e *Engine) Start() error {
 		if e.adopt != nil {
 			e.adopt.release()
 		}
+		e.releaseSpares()
 		return e.err
 	}
 	// Every loop polls its listeners once the ticker runs.
@@ -219,6 +246,7 @@ func (e *Engine) Start() error {
 		if e.adopt != nil {
 			e.adopt.release()
 		}
+		e.releaseSpares()
 		return e.err
 	}
 	if e.adopt != nil {
@@ -233,6 +261,14 @@ func (e *Engine) Start() error {
 		// Only StopAccepting and ListenerFiles need them; they say so.
 		e.log.Warn("eventloop: listening sockets not found under gnet's pollers; stopping will close connections "+
 			"that arrive during a drain, and a smooth upgrade is off", "err", err)
+	}
+	if err := e.deadenSpares(); err != nil {
+		// AddListener then says no slot is left; a slot's loopback
+		// placeholder accepts and closes.
+		e.mu.Lock()
+		e.spares = nil
+		e.mu.Unlock()
+		e.log.Warn("eventloop: spare listener slots unusable; a reload cannot add listeners", "err", err)
 	}
 	return nil
 }
@@ -271,6 +307,10 @@ func (e *Engine) Addrs() []net.Addr {
 	defer e.mu.Unlock()
 	return append([]net.Addr(nil), e.addrs...)
 }
+
+// Listeners are the engine's listeners: those New was given, in order,
+// then the spare slots (Options.Spare). Any goroutine.
+func (e *Engine) Listeners() []*Listener { return e.listeners }
 
 // Loops returns the loops that have had a connection so far. Any goroutine.
 func (e *Engine) Loops() []*conn.Loop { return *e.loopList.Load() }
@@ -325,10 +365,9 @@ func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
 	}
 	e.mu.Lock()
 	e.eng = eng
-	if e.adopt == nil {
-		e.addrs = addrs
-	} else {
-		e.addrs = e.adopt.real // the inherited sockets' addresses, not the placeholders'
+	e.addrs = addrs
+	if e.adopt != nil {
+		copy(e.addrs, e.adopt.real) // the inherited sockets' addresses, not the placeholders'
 	}
 	e.mu.Unlock()
 	close(e.booted)

@@ -20,13 +20,15 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if e.draining.Load() {
 		return nil, gnet.Close
 	}
+	var ch *Chain // one atomic load per accepted connection: the snapshot it keeps
+	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
+		if ch = lst.chain.Load(); ch == nil {
+			return nil, gnet.Close // an unused spare slot's placeholder (spare_linux.go)
+		}
+	}
 	if !e.admit() {
 		e.opts.Tracker.Refused.Add(1)
 		return nil, gnet.Close
-	}
-	var ch *Chain // one atomic load per accepted connection: the snapshot it keeps
-	if lst := e.listenerFor(gc.LocalAddr()); lst != nil {
-		ch = lst.chain.Load()
 	}
 	var sock gnet.Conn = gc
 	var tc *conn.TLSConn
@@ -67,28 +69,43 @@ func (e *Engine) admit() bool {
 }
 
 // listenerFor finds the listener a connection arrived on by its local port
-// (and address, when two listeners share a port). No allocation.
+// (and address, when two listeners share a port); a listener configured
+// with port 0 matches any port, after those whose port is the one.
+// No allocation.
 func (e *Engine) listenerFor(a net.Addr) *Listener {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return nil
 	}
-	var byPort *Listener
+	var byPort, byZeroIP, byZero *Listener
 	for _, l := range e.listeners {
-		if l.port != ta.Port && l.port != 0 {
+		exact := l.port == ta.Port
+		if !exact && l.port != 0 {
 			continue
 		}
-		if l.ip != nil && !l.ip.IsUnspecified() && l.ip.Equal(ta.IP) {
+		ipMatch := l.ip != nil && !l.ip.IsUnspecified() && l.ip.Equal(ta.IP)
+		switch {
+		case exact && ipMatch:
 			return l
-		}
-		if byPort == nil {
+		case exact && byPort == nil:
 			byPort = l
+		case !exact && ipMatch && byZeroIP == nil:
+			byZeroIP = l
+		case !exact && byZero == nil:
+			byZero = l
 		}
 	}
-	if byPort == nil && len(e.listeners) == 1 {
+	switch {
+	case byPort != nil:
+		return byPort
+	case byZeroIP != nil:
+		return byZeroIP
+	case byZero != nil:
+		return byZero
+	case e.nConf == 1:
 		return e.listeners[0] // port 0: the only listener
 	}
-	return byPort
+	return nil
 }
 
 // OnTraffic hands a read event to the connection.

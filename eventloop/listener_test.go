@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -47,4 +48,53 @@ func TestStopListenerStopsOnlyIt(t *testing.T) {
 	if _, err := e.StopListener(2); err == nil {
 		t.Fatal("StopListener(2) of two listeners: no error")
 	}
+}
+
+// TestAddListenerOnASpareSlot: an engine started with one spare slot
+// opens a listener while it runs: the listener accepts and serves, the
+// configured one goes on, ListenerFiles hands both over, StopListener
+// stops it like any other, and a second AddListener finds no slot.
+func TestAddListenerOnASpareSlot(t *testing.T) {
+	mk := &marks{}
+	l1 := &Listener{Name: "one", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: mk}}}
+	e := runListeners(t, []*Listener{l1}, Options{Loops: 2, Tracker: conn.NewTracker(0), Spare: 1})
+	if ls := e.Listeners(); len(ls) != 2 || !ls[1].Spare() {
+		t.Fatalf("listeners %v: want the configured one and a spare slot", ls)
+	}
+	added, i, err := e.AddListener(&Listener{Name: "two", Address: "127.0.0.2:0",
+		Filters: []conn.FilterFactory{cmdFactory{marks: mk}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i != 1 || added.Spare() || added.Name != "two" {
+		t.Fatalf("AddListener: slot %d, spare %v, name %q", i, added.Spare(), added.Name)
+	}
+	addr2 := e.Addrs()[1].String()
+	if !strings.HasPrefix(addr2, "127.0.0.2:") {
+		t.Fatalf("the added listener's address %s", addr2)
+	}
+	c := dial(t, addr2)
+	r := bufio.NewReader(c)
+	echoOK(t, c, r, "added")
+	c1 := dial(t, e.Addrs()[0].String())
+	echoOK(t, c1, bufio.NewReader(c1), "configured")
+	files, err := e.ListenerFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll(files)
+	if len(files) != 2 || len(files[0]) == 0 || len(files[1]) == 0 {
+		t.Fatalf("ListenerFiles = %v; want both listeners' sockets", files)
+	}
+	if _, _, err := e.AddListener(&Listener{Name: "three", Address: "127.0.0.3:0"}); err == nil ||
+		!strings.Contains(err.Error(), "no spare listener slot left") {
+		t.Fatalf("a second AddListener with one slot: %v", err)
+	}
+	if n, err := e.StopListener(i); err != nil || n != 1 {
+		t.Fatalf("StopListener(added) = %d, %v", n, err)
+	}
+	if _, err := net.Dial("tcp", addr2); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial the stopped added listener: %v, want connection refused", err)
+	}
+	echoOK(t, c, r, "still served")
 }

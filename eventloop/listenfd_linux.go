@@ -178,42 +178,56 @@ func replaceFD(src, fd int) error {
 // placeholder listeners can bind (they set the same options) and that
 // nobody else gets meanwhile. The caller closes it.
 func reservePort(ip net.IP) (fd, port int, err error) {
+	fd, err = bindTCP(ip, 0, true)
+	if err != nil {
+		return -1, 0, err
+	}
+	a := sockAddr(fd)
+	if a == nil {
+		_ = syscall.Close(fd)
+		return -1, 0, os.NewSyscallError("getsockname", syscall.EINVAL)
+	}
+	return fd, a.Port, nil
+}
+
+// bindTCP opens a non-blocking, close-on-exec TCP socket bound to ip:port
+// with SO_REUSEADDR (and SO_REUSEPORT with reusePort), as gnet opens its
+// own. The caller closes it.
+func bindTCP(ip net.IP, port int, reusePort bool) (int, error) {
 	family := syscall.AF_INET
 	if ip.To4() == nil {
 		family = syscall.AF_INET6
 	}
-	fd, err = syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return -1, 0, os.NewSyscallError("socket", err)
+		return -1, os.NewSyscallError("socket", err)
 	}
-	fail := func(what string, err error) (int, int, error) {
+	fail := func(what string, err error) (int, error) {
 		_ = syscall.Close(fd)
-		return -1, 0, os.NewSyscallError(what, err)
+		return -1, os.NewSyscallError(what, err)
 	}
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		return fail("setsockopt", err)
 	}
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1); err != nil {
-		return fail("setsockopt", err)
+	if reusePort {
+		if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, soReusePort, 1); err != nil {
+			return fail("setsockopt", err)
+		}
 	}
 	var sa syscall.Sockaddr
 	if family == syscall.AF_INET {
-		a := &syscall.SockaddrInet4{}
+		a := &syscall.SockaddrInet4{Port: port}
 		copy(a.Addr[:], ip.To4())
 		sa = a
 	} else {
-		a := &syscall.SockaddrInet6{}
+		a := &syscall.SockaddrInet6{Port: port}
 		copy(a.Addr[:], ip.To16())
 		sa = a
 	}
 	if err := syscall.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
-	a := sockAddr(fd)
-	if a == nil {
-		return fail("getsockname", syscall.EINVAL)
-	}
-	return fd, a.Port, nil
+	return fd, nil
 }
 
 // soReusePort is SO_REUSEPORT on Linux (the syscall package lacks it).
