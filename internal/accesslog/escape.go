@@ -83,34 +83,34 @@ func appendJSONString[T text](dst []byte, s T) []byte {
 // forms, no surrogates, nothing above U+10FFFF).
 func utf8Len[T text](s T, i int) int {
 	c := s[i]
-	cont := func(j int, lo, hi byte) bool { return j < len(s) && s[j] >= lo && s[j] <= hi }
+	n, lo, hi := 0, byte(0x80), byte(0xbf) // the length, and the range of the second byte
 	switch {
 	case c >= 0xc2 && c <= 0xdf:
-		if cont(i+1, 0x80, 0xbf) {
-			return 2
-		}
-	case c >= 0xe0 && c <= 0xef:
-		lo, hi := byte(0x80), byte(0xbf)
-		if c == 0xe0 {
-			lo = 0xa0
-		} else if c == 0xed {
-			hi = 0x9f
-		}
-		if cont(i+1, lo, hi) && cont(i+2, 0x80, 0xbf) {
-			return 3
-		}
-	case c >= 0xf0 && c <= 0xf4:
-		lo, hi := byte(0x80), byte(0xbf)
-		if c == 0xf0 {
-			lo = 0x90
-		} else if c == 0xf4 {
-			hi = 0x8f
-		}
-		if cont(i+1, lo, hi) && cont(i+2, 0x80, 0xbf) && cont(i+3, 0x80, 0xbf) {
-			return 4
+		n = 2
+	case c == 0xe0:
+		n, lo = 3, 0xa0 // no overlong form
+	case c == 0xed:
+		n, hi = 3, 0x9f // no surrogate
+	case c >= 0xe1 && c <= 0xef:
+		n = 3
+	case c == 0xf0:
+		n, lo = 4, 0x90 // no overlong form
+	case c == 0xf4:
+		n, hi = 4, 0x8f // nothing above U+10FFFF
+	case c >= 0xf1 && c <= 0xf3:
+		n = 4
+	default:
+		return 0
+	}
+	if i+n > len(s) || s[i+1] < lo || s[i+1] > hi {
+		return 0
+	}
+	for j := i + 2; j < i+n; j++ {
+		if s[j] < 0x80 || s[j] > 0xbf {
+			return 0
 		}
 	}
-	return 0
+	return n
 }
 
 // appendStartTime appends t in StartTimeLayout, as t.AppendFormat would,

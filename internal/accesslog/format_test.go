@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // headers is a Headers for tests: names are matched case-insensitively
@@ -349,6 +350,43 @@ func TestAppendStartTimeMatchesLayout(t *testing.T) {
 	for _, tm := range ts {
 		if got, want := string(appendStartTime(nil, tm)), tm.Format(StartTimeLayout); got != want {
 			t.Fatalf("appendStartTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// TestUTF8LenAgreesWithTheStandardLibrary: utf8Len accepts exactly the
+// sequences unicode/utf8 decodes, for every lead byte from 0x80 with every
+// second and third byte, and the four-byte forms with the edges of their
+// continuation range; a truncated sequence is not valid.
+func TestUTF8LenAgreesWithTheStandardLibrary(t *testing.T) {
+	want := func(b []byte) int {
+		if r, n := utf8.DecodeRune(b); r != utf8.RuneError || n > 1 {
+			return n
+		}
+		return 0
+	}
+	check := func(b []byte) {
+		if got, w := utf8Len(b, 0), want(b); got != w {
+			t.Fatalf("utf8Len(% x) = %d, want %d", b, got, w)
+		}
+		if got, w := utf8Len(string(b), 0), want(b); got != w {
+			t.Fatalf("utf8Len(%q) = %d, want %d", b, got, w)
+		}
+	}
+	for c0 := 0x80; c0 <= 0xff; c0++ {
+		check([]byte{byte(c0)})
+		for c1 := range 256 {
+			check([]byte{byte(c0), byte(c1)})
+			for c2 := range 256 {
+				check([]byte{byte(c0), byte(c1), byte(c2)})
+			}
+			if c0 >= 0xf0 {
+				for _, c2 := range []byte{0x7f, 0x80, 0xbf, 0xc0} {
+					for _, c3 := range []byte{0x7f, 0x80, 0xbf, 0xc0} {
+						check([]byte{byte(c0), byte(c1), c2, c3})
+					}
+				}
+			}
 		}
 	}
 }
