@@ -48,9 +48,10 @@
 // the connection is empty; RequestBodyTimeout is a gap timeout per stream
 // (the connection's timer is its idle timer); a connection error aborts
 // every stream before the lingering close.
-// Not yet: 1xx responses other than 100 to HTTP/2 clients (dropped), server
-// push, CONNECT (501), extended CONNECT (RFC 8441), the Upgrade: h2c dance;
-// HTTP/2 to upstreams over TLS (ALPN).
+// 1xx responses other than 100 reach HTTP/2 clients as a HEADERS frame
+// before the final one (h2Informational), from either upstream protocol.
+// Not yet: server push, CONNECT (501), extended CONNECT (RFC 8441), the
+// Upgrade: h2c dance.
 //
 // # Upgrades (upgrade.go)
 //

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // readHead reads one response head, blank line included.
@@ -42,9 +44,8 @@ func earlyHints() http.Handler {
 // TestH2Upstream1xx: an HTTP/1.1 client gets the upstream's 103 Early
 // Hints, with its Link, before the 200; the upstream's 100 is dropped
 // (ferry answered Expect itself: exactly one 100 reaches a client that
-// asked). An HTTP/1.0 client gets no 1xx (RFC 9110 15.2), nor does an
-// HTTP/2 client (the HTTP/2 front sends none, from either upstream
-// protocol).
+// asked). An HTTP/1.0 client gets no 1xx (RFC 9110 15.2); an HTTP/2
+// client gets the 103 as a HEADERS frame before the final one.
 func TestH2Upstream1xx(t *testing.T) {
 	up := startH2C(t, 0, earlyHints())
 	h := startH2Proxy(t, up.addr, nil)
@@ -96,10 +97,32 @@ func TestH2Upstream1xx(t *testing.T) {
 		t.Fatalf("HTTP/1.0 client: first head %q, want the 200", head)
 	}
 
+	expectH2Hints(t, h, "</style.css>; rel=preload; as=style", "done")
+}
+
+// expectH2Hints checks that an HTTP/2 client of h gets a 103 carrying
+// link, then the 200 with body, and no other 1xx; it returns the 103's
+// fields.
+func expectH2Hints(t *testing.T, h *harness, link, body string) map[string]string {
+	t.Helper()
 	p := dialH2Peer(t, h)
 	p.request(1, "GET", "/", true)
 	p.until("the response", p.ended(1))
-	if s := p.seen(1); len(s.heads) != 1 || s.heads[0][":status"] != "200" || s.data.String() != "done" {
-		t.Fatalf("HTTP/2 client: heads %v, body %q; want one 200 head, done", s.heads, s.data.String())
+	s := p.seen(1)
+	if len(s.heads) != 2 || s.heads[0][":status"] != "103" || s.heads[0]["link"] != link {
+		t.Fatalf("HTTP/2 client: heads %v; want a 103 with link %q, then the final head", s.heads, link)
+	}
+	p.expectWhole(1, "200", body)
+	return s.heads[0]
+}
+
+// TestHTTP1Upstream1xxToH2Client: a 103 from an HTTP/1.1 upstream
+// reaches an HTTP/2 client as well, its hop-by-hop fields left out.
+func TestHTTP1Upstream1xxToH2Client(t *testing.T) {
+	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n"+
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"))
+	h := startProxy(t, []string{up.Addr()}, nil)
+	if hints := expectH2Hints(t, h, "</s.css>; rel=preload", "final"); hints["x-hop"] != "" || hints["connection"] != "" {
+		t.Fatalf("103 fields %v: the hop-by-hop ones went on", hints)
 	}
 }

@@ -220,9 +220,12 @@ func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 		return false
 	}
 	// 100 is dropped: ferry answered Expect itself. Other 1xx go to HTTP/1.1
-	// clients only (RFC 9110 15.2: never to an HTTP/1.0 client).
-	// HTTP/2 clients get none yet.
-	if s.resp.Status != 100 && s.req.Minor == 1 && s.h2 == nil {
+	// and HTTP/2 clients (RFC 9110 15.2: never to an HTTP/1.0 client).
+	switch {
+	case s.resp.Status == 100:
+	case s.h2 != nil:
+		s.h2Informational(s.resp.Status, s.h1InformationalFields()) // upstream_h2.go
+	case s.req.Minor == 1:
 		s.out = s.encodeInformational(s.out[:0])
 		_ = s.d.c.Write(s.out)
 	}

@@ -290,18 +290,45 @@ func appendH2Head(h []byte, r *http2.Response) []byte {
 // h2upInformational forwards a 1xx head as the HTTP/1.1 path does
 // (upstream.go: informational): 100 is dropped, since ferry answered the
 // client's Expect itself when the upstream stream opened (h2upSend); any
-// other (103 Early Hints) goes to an HTTP/1.1 client at once, and to
-// neither an HTTP/1.0 client (RFC 9110 15.2) nor an HTTP/2 client (the
-// HTTP/2 front sends no 1xx yet, from either upstream protocol). 101
-// never arrives: the codec refuses it (RFC 9113 8.6).
+// other (103 Early Hints) goes at once to an HTTP/1.1 client or an
+// HTTP/2 one (h2Informational), never to an HTTP/1.0 client (RFC 9110
+// 15.2). 101 never arrives: the codec refuses it (RFC 9113 8.6).
 func (s *stream) h2upInformational(r *http2.Response) {
-	if r.Status == 100 || s.req.Minor != 1 || s.h2 != nil {
+	if r.Status == 100 || s.h2 == nil && s.req.Minor != 1 {
 		return
 	}
 	s.enter()
 	defer s.exit()
+	if s.h2 != nil {
+		s.h2Informational(r.Status, r.Fields)
+		return
+	}
 	s.out = append(appendH2Head(s.out[:0], r), "\r\n"...)
 	_ = s.d.c.Write(s.out) // a failed write closed the client: its close event ends the stream
+}
+
+// h2Informational sends a 1xx head to an HTTP/2 client, from either
+// upstream protocol: a HEADERS frame without END_STREAM before the final
+// one (RFC 9113 8.1), with the upstream's fields (the codec drops the
+// connection-specific ones).
+func (s *stream) h2Informational(status int, fields []http2.Field) {
+	h := s.h2
+	h.codec.WriteHeaders(s.h2id, status, fields, false)
+	h.flush()
+}
+
+// h1InformationalFields are the end-to-end fields of an HTTP/1.1
+// upstream's 1xx head (s.resp), as HTTP/2 fields referencing it, in the
+// HTTP/2 front's scratch list.
+func (s *stream) h1InformationalFields() []http2.Field {
+	fields := s.h2.fields[:0]
+	for _, f := range s.resp.Headers {
+		if f.Flags&http1.FlagHopByHop == 0 {
+			fields = append(fields, http2.Field{Name: s.resp.Bytes(f.Name), Value: s.resp.Bytes(f.Value)})
+		}
+	}
+	s.h2.fields = fields
+	return fields
 }
 
 // flushHeads writes the response heads that no DATA of the same read
