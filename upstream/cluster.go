@@ -67,9 +67,10 @@ type ClusterSpec struct {
 	// all event loops (breaker.go); zero limits, the default, shed
 	// nothing.
 	Breakers Thresholds
-	// MaxPending bounds the requests waiting for a connection to one host
-	// per event loop in the multiplexed pools (mux.go) until they count
-	// Breakers.MaxPendingRequests as ConnPool does. Zero means no limit:
+	// MaxPending bounds the requests waiting for a stream slot to one host
+	// per event loop in the multiplexed pools (mux.go), besides
+	// Breakers.MaxPendingRequests, which they count across the cluster as
+	// ConnPool does; no config key sets it. Zero means no limit:
 	// withDefaults sets it to math.MaxInt.
 	MaxPending int
 	// MaxRequestsPerConn closes a connection after it carried that many
