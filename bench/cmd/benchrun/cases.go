@@ -88,6 +88,8 @@ func allCases() []benchCase {
 			Targets: []string{targetFerryAuto, targetFerryMetrics}},
 		{ID: "accesslog-on", Proto: protoH1, Title: "1 KiB body, 50 conns: an access log to a file vs none (ferry and nginx)", Path: "/1k", Conns: 50, Threads: 1,
 			Targets: []string{targetFerryAuto, targetFerryAccessLog, targetNginx, targetNginxAccessLog}},
+		{ID: "healthcheck-on", Proto: protoH1, Title: "1 KiB body, 50 conns: ferry with an HTTP health check on its upstream (every 100 ms) vs none", Path: "/1k", Conns: 50, Threads: 1,
+			Targets: []string{targetFerryAuto, targetFerryHealth}},
 		{ID: "h2load-c100-m100", Proto: protoH2, Title: "HTTP/2 h2c, 1 KiB body, 100 conns × 100 streams", Path: "/1k", Conns: 100, Threads: 1, Streams: 100},
 		{ID: "h2load-c1000-m10", Proto: protoH2, Title: "HTTP/2 h2c, 1 KiB body, 1,000 conns × 10 streams", Path: "/1k", Conns: 1000, Threads: 1, Streams: 10},
 		// HTTP/1.1 clients, HTTP/2 to the upstream (issue 11's performance
@@ -144,7 +146,10 @@ const (
 	targetFerryMetrics = "ferry-metrics"
 	// targetFerryAccessLog is ferry-auto with an access log to a file.
 	targetFerryAccessLog = "ferry-accesslog"
-	targetNginx          = "nginx"
+	// targetFerryHealth is ferry-auto with an active HTTP health check
+	// on its upstream host.
+	targetFerryHealth = "ferry-hc"
+	targetNginx       = "nginx"
 	// targetNginxAccessLog is nginx with access_log to a file.
 	targetNginxAccessLog = "nginx-accesslog"
 	targetHAProxy        = "haproxy"
@@ -159,7 +164,7 @@ const (
 // allTargetNames lists the targets in interleaving and report order.
 func allTargetNames() []string {
 	return []string{targetDirect, targetForwarder, targetFerryAuto, targetFerryPool, targetFerryMetrics,
-		targetFerryAccessLog, targetFerryH2Up, targetNginx, targetNginxAccessLog, targetHAProxy, targetHAProxyH2Up}
+		targetFerryAccessLog, targetFerryHealth, targetFerryH2Up, targetNginx, targetNginxAccessLog, targetHAProxy, targetHAProxyH2Up}
 }
 
 // isCeiling reports whether target t is a measuring stick rather than a
@@ -182,7 +187,7 @@ func idleTested(t string) bool { return t != targetForwarder && !caseOnly(t) }
 // that name them.
 func variantOf(t string) string {
 	switch t {
-	case targetFerryMetrics, targetFerryAccessLog:
+	case targetFerryMetrics, targetFerryAccessLog, targetFerryHealth:
 		return targetFerryAuto
 	case targetNginxAccessLog:
 		return targetNginx

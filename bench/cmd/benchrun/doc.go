@@ -20,9 +20,10 @@
 // (bench/forwarder, a minimal gnet byte copier: the ceiling for a gnet
 // proxy; HTTP/1.1 cases only, no goal marks, no idle-memory test),
 // ferry-auto, ferry-pool, nginx, haproxy; and the variants ferry-metrics,
-// ferry-accesslog and nginx-accesslog, and ferry-h2up and haproxy-h2up
-// (proxying in HTTP/2 to a second, h2c upstream: bench/upstream -h2c),
-// started only for the cases that name them (metrics-on, accesslog-on,
+// ferry-accesslog, nginx-accesslog and ferry-hc (a health check of the
+// upstream host every 100 ms), and ferry-h2up and haproxy-h2up (proxying
+// in HTTP/2 to a second, h2c upstream: bench/upstream -h2c), started only
+// for the cases that name them (metrics-on, accesslog-on, healthcheck-on,
 // h2up-1k-c50; the h2c upstream too). A target that cannot be built or
 // started is skipped with a note in the report instead of failing the run;
 // one that cannot do a case (no TLS or h2c listener, nginx to an h2c

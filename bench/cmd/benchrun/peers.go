@@ -146,10 +146,17 @@ type ferryOpts struct {
 	// accessLog, when set, gives the HTTP/1.1 listener an access log to
 	// that file in MOSN's default format.
 	accessLog string
+	// healthCheck turns on an HTTP/1.1 health check of the upstream host
+	// every healthInterval (GET /0).
+	healthCheck bool
 	// upstreamProto is every listener's upstream_protocol: "" means
 	// Http1; "Http2" is h2c with prior knowledge to a plain cluster.
 	upstreamProto string
 }
+
+// healthInterval is ferry-hc's health-check interval: ten probes a
+// second, harsher than the usual seconds, so that a cost would show.
+const healthInterval = "100ms"
 
 // ferryMaxConnections is the downstream connection cap in every ferry
 // config the harness writes (ferry.max_connections): above the 5,000 of
@@ -214,6 +221,12 @@ func ferryConfig(o ferryOpts) ([]byte, error) {
 		// they would share reconfig.sock (uds_dir's default), and the
 		// second to start would be refused as a ferry of another config.
 		"disable_upgrade": true,
+	}
+	if o.healthCheck {
+		cfg["cluster_manager"].(obj)["clusters"].([]obj)[0]["health_check"] = obj{
+			"protocol": "Http1", "interval": healthInterval, "timeout": "50ms", "healthy_threshold": 1, "unhealthy_threshold": 3,
+			"check_config": obj{"http_check_config": obj{"path": "/0"}},
+		}
 	}
 	if o.metricsPort > 0 {
 		cfg["metrics"] = obj{"sinks": []obj{{"type": "prometheus", "config": obj{"port": o.metricsPort}}}}

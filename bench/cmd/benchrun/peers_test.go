@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	ferrycfg "github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
@@ -140,6 +143,48 @@ func TestFerryConfigVariants(t *testing.T) {
 		if strings.Contains(string(plain), no) {
 			t.Errorf("plain config has %q: %s", no, plain)
 		}
+	}
+}
+
+// TestFerryConfigsValidate: every config the harness writes for a ferry
+// target passes ferry's own validation (what "ferry start" runs), and
+// ferry-hc's health check lands on the cluster with the probe the
+// upstream answers (GET /0) and the interval the report states.
+func TestFerryConfigsValidate(t *testing.T) {
+	base := ferryOpts{upstream: "127.0.0.1:6000", h1: "127.0.0.1:6001", policy: "auto"}
+	all := base
+	all.h2, all.tlsAddr, all.certFile, all.keyFile = "127.0.0.1:6003", "127.0.0.1:6004", "c.pem", "k.pem"
+	health := base
+	health.healthCheck = true
+	h2up := base
+	h2up.upstreamProto = "Http2"
+	logged := base
+	logged.accessLog, logged.metricsPort = filepath.Join(t.TempDir(), "a.log"), 9999
+	for name, o := range map[string]ferryOpts{"base": base, "health": health, "h2up": h2up, "logged": logged, "tls": all} {
+		t.Run(name, func(t *testing.T) {
+			b, err := ferryConfig(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := ferrycfg.Parse(b, ferrycfg.FormatJSON)
+			if err != nil {
+				t.Fatalf("parse: %v\n%s", err, b)
+			}
+			if o.tlsAddr != "" {
+				return // the certificate files do not exist: Validate would (rightly) refuse them
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("validate: %v\n%s", err, b)
+			}
+			hc := cfg.ClusterManager.Clusters[0].HealthCheck
+			if o.healthCheck != (hc != nil) {
+				t.Fatalf("health_check present %v, want %v:\n%s", hc != nil, o.healthCheck, b)
+			}
+			if hc != nil && (hc.Protocol != "Http1" || hc.Interval.Std() != 100*time.Millisecond ||
+				!strings.Contains(string(b), `"path": "/0"`) || healthInterval != "100ms") {
+				t.Fatalf("health_check %+v:\n%s", hc, b)
+			}
+		})
 	}
 }
 

@@ -737,12 +737,13 @@ func writeObservability(b *strings.Builder, r *report) {
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("## Cost of metrics and access logs\n\n" +
+	b.WriteString("## Cost of metrics, access logs and health checks\n\n" +
 		"Each variant runs beside its \"off\" side in the same case and rounds. `ferry-metrics` is ferry-auto with the " +
 		"prometheus sink on, scraped once in the middle of every measured run (ferry counts its metrics whether or not a " +
 		"sink serves them: there is no switch that turns the counting off, so this measures serving and scraping them); " +
 		"the issue's target is at most 3 % fewer requests per CPU-second. `ferry-accesslog` and `nginx-accesslog` write an " +
-		"access log to a file (ferry: MOSN's default format; nginx: its combined format, unbuffered).\n\n" +
+		"access log to a file (ferry: MOSN's default format; nginx: its combined format, unbuffered). `ferry-hc` " +
+		"health-checks its upstream host with GET /0 every " + healthInterval + " (issue 14: unchanged within noise).\n\n" +
 		"| case | on | off | req/CPU-s on | off | on ÷ off | RPS on ÷ off | p99 on ÷ off |\n|---|---|---|---|---|---|---|---|\n")
 	for _, x := range rows {
 		on, ok1 := r.cell(x.c.ID, x.on).summary()

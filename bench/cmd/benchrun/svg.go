@@ -38,6 +38,8 @@ func targetColour(t string) string {
 		return "#aec7e8"
 	case targetFerryAccessLog:
 		return "#8c564b"
+	case targetFerryHealth:
+		return "#c49c94"
 	case targetNginxAccessLog:
 		return "#98df8a"
 	case targetFerryH2Up:

@@ -207,7 +207,8 @@ func (b *bench) startHAProxy(ctx context.Context, name, upstream string) (*targe
 // startFerry writes ferry's JSON config for the scheduler policy and
 // starts "ferry start -c FILE". The base targets (variant "") get the h2c
 // and TLS listeners; ferry-metrics gets the prometheus sink, scraped once
-// per measured run; ferry-accesslog an access log to a file; ferry-h2up
+// per measured run; ferry-accesslog an access log to a file; ferry-hc a
+// health check of its upstream host every healthInterval; ferry-h2up
 // upstream_protocol Http2 (upstream is then the h2c upstream).
 func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (*target, error) {
 	o := ferryOpts{upstream: upstream, policy: policy}
@@ -239,6 +240,8 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 		scrapeURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", o.metricsPort)
 	case targetFerryAccessLog:
 		o.accessLog = filepath.Join(b.tmp, name+"-access.log")
+	case targetFerryHealth:
+		o.healthCheck = true
 	}
 	conf, err := ferryConfig(o)
 	if err != nil {
@@ -354,6 +357,10 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 			}
 		}
 	}()
+	// autoVariant starts ferry-auto with one feature on (variantOf).
+	autoVariant := func(name string) func() (*target, error) {
+		return func() (*target, error) { return b.startFerry(ctx, name, "auto", up.H1Addr) }
+	}
 	starters := []struct {
 		name  string
 		skip  string
@@ -369,12 +376,9 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		{name: targetFerryPool, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryPool, "pool", up.H1Addr)
 		}},
-		{name: targetFerryMetrics, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
-			return b.startFerry(ctx, targetFerryMetrics, "auto", up.H1Addr)
-		}},
-		{name: targetFerryAccessLog, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
-			return b.startFerry(ctx, targetFerryAccessLog, "auto", up.H1Addr)
-		}},
+		{name: targetFerryMetrics, skip: binSkip(b.bins.ferry), start: autoVariant(targetFerryMetrics)},
+		{name: targetFerryAccessLog, skip: binSkip(b.bins.ferry), start: autoVariant(targetFerryAccessLog)},
+		{name: targetFerryHealth, skip: binSkip(b.bins.ferry), start: autoVariant(targetFerryHealth)},
 		{name: targetFerryH2Up, skip: binSkip(b.bins.ferry) + h2upSkip, start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryH2Up, "auto", b.h2Upstream.H1Addr)
 		}},

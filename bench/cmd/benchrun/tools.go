@@ -130,7 +130,7 @@ func buildBinaries(ctx context.Context, root, binDir string, given binaries, wan
 		what    string   // what the note says is skipped
 		targets []string // the targets that need it
 	}{
-		{bin: &b.ferry, pkg: "./cmd/ferry", what: "ferry targets", targets: []string{targetFerryAuto, targetFerryPool, targetFerryMetrics, targetFerryAccessLog, targetFerryH2Up}},
+		{bin: &b.ferry, pkg: "./cmd/ferry", what: "ferry targets", targets: []string{targetFerryAuto, targetFerryPool, targetFerryMetrics, targetFerryAccessLog, targetFerryHealth, targetFerryH2Up}},
 		{bin: &b.forwarder, pkg: "./bench/forwarder", what: "forwarder target", targets: []string{targetForwarder}},
 	}
 	for _, o := range optional {
