@@ -8,6 +8,9 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,6 +201,40 @@ func (t *throttled) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// peakRSSGrowth resets the process's peak RSS (/proc/self/clear_refs 5)
+// and returns a function giving how far the peak since then rose above the
+// RSS at the reset, in bytes. The client, ferry and the upstream all run in
+// this process, so it counts all three.
+func peakRSSGrowth(t *testing.T) func() int64 {
+	t.Helper()
+	status := func(field string) int64 {
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, field+":"); ok {
+				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return kb << 10
+			}
+		}
+		t.Fatalf("no %s in /proc/self/status", field)
+		return 0
+	}
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Fatalf("resetting the peak RSS: %v", err)
+	}
+	base := status("VmRSS")
+	return func() int64 { return status("VmHWM") - base }
+}
+
+// TestLargeBothWaysThroughAThrottledPeerStaysBounded is issue 11's TCP
+// proxy criterion: 64 MiB each way through a throttled peer keep their
+// sha256, with RSS growth at most 32 MiB (the peak, of the whole test
+// process).
 func TestLargeBothWaysThroughAThrottledPeerStaysBounded(t *testing.T) {
 	const size = 64 << 20
 	if testing.Short() {
@@ -213,6 +250,7 @@ func TestLargeBothWaysThroughAThrottledPeerStaysBounded(t *testing.T) {
 		s.conn = conn.Options{HighWatermark: 64 << 10}
 	})
 	c := h.dial()
+	growth := peakRSSGrowth(t)
 	want := sha256.New()
 	errc := make(chan error, 1)
 	go func() {
@@ -241,6 +279,11 @@ func TestLargeBothWaysThroughAThrottledPeerStaysBounded(t *testing.T) {
 		t.Fatalf("a relay held %d bytes in memory; want at most 512 KiB", hm)
 	}
 	t.Logf("relay memory high mark %d bytes", h.f.Stats.HighMark.Load())
+	g := growth()
+	t.Logf("peak RSS growth %d KiB", g>>10)
+	if g > 32<<20 {
+		t.Fatalf("peak RSS rose %d MiB during the transfer; want at most 32", g>>20)
+	}
 }
 
 func TestConnectRetriesOnAnotherHost(t *testing.T) {
