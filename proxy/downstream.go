@@ -137,7 +137,7 @@ func (d *downstream) step(buf filterchain.Buffer) bool {
 	default:
 		// A pipelined request: it waits in gnet's input until the current
 		// response is done. gnet keeps reading, so the wait is bounded.
-		if buf.Len() > d.f.srv.opts.MaxPipelinedBytes {
+		if buf.Len() > d.f.opts.MaxPipelinedBytes {
 			s.respClose = true
 			d.f.srv.stats.pipelineOverflow.Inc()
 			buf.Drain(buf.Len())
@@ -150,13 +150,13 @@ func (d *downstream) step(buf filterchain.Buffer) bool {
 func (d *downstream) readHead(buf filterchain.Buffer) bool {
 	if d.s == nil {
 		d.s = d.f.srv.newStream(d)
-		d.armRead(d.f.srv.opts.RequestHeaderTimeout)
+		d.armRead(d.f.opts.RequestHeaderTimeout)
 	}
 	s := d.s
 	s.enter()
 	defer s.exit()
 	data := buf.Bytes()
-	n, err := s.req.Parse(data, d.f.srv.opts.Limits)
+	n, err := s.req.Parse(data, d.f.opts.Limits)
 	if err != nil {
 		d.badRequest(err)
 		return false
@@ -219,7 +219,7 @@ func (d *downstream) idleTimeout() {
 func (d *downstream) streamDone(s *stream) {
 	srv := d.f.srv
 	keep := !s.respClose && s.req.KeepAlive && s.reqState == stateDone && !d.c.Closed() &&
-		!srv.draining.Load() && (srv.opts.MaxRequestsPerConn == 0 || int(d.requests) < srv.opts.MaxRequestsPerConn)
+		!srv.draining.Load() && !d.f.drain.on.Load() && (d.f.opts.MaxRequestsPerConn == 0 || int(d.requests) < d.f.opts.MaxRequestsPerConn)
 	mode := s.closeMode()
 	if d.s == s {
 		d.s = nil

@@ -85,3 +85,43 @@ func (srv *Server) Draining() bool { return srv.draining.Load() }
 // StartDrain makes every response close its connection from now on,
 // without waiting (Drain waits). Any goroutine.
 func (srv *Server) StartDrain() { srv.draining.Store(true) }
+
+// CloseListener drains, on loop l, the client connections of the
+// listener whose drain switch is ld (a hot reload removed it; the caller
+// closed its sockets first): it turns ld on, so that every HTTP/1
+// response closes its connection and HTTP/2 connections send GOAWAY with
+// their next stream and close once empty, then closes at once the
+// connections between requests, as CloseIdle does in a stop. An upgraded
+// connection relays on. With force (the drain timeout ended) every one of
+// them closes now. It returns how many stay open on l. Loop only.
+func (srv *Server) CloseListener(l *conn.Loop, ld *ListenerDrain, force bool) int {
+	ld.on.Store(true)
+	if l.Index >= len(srv.loops) {
+		return 0
+	}
+	open := 0
+	for d := srv.loops[l.Index].conns; d != nil; {
+		next := d.next // a close unlinks d
+		switch {
+		case d.f.drain != ld || d.c.Closed():
+		case force:
+			d.c.Close(filterchain.CloseNow)
+		case d.tun != nil:
+			open++
+		case d.h2 != nil:
+			if !d.h2.busy() {
+				d.h2.shutdown()
+			} else {
+				d.h2.goAway()
+			}
+			open++
+		case d.s == nil && d.c.InboundBuffered() == 0:
+			d.stopTimer()
+			d.c.Close(filterchain.CloseFlush)
+		default:
+			open++
+		}
+		d = next
+	}
+	return open
+}

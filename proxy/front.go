@@ -86,7 +86,7 @@ func (d *downstream) flush() {}
 
 // armBodyTimer implements front: the connection's read timer times the
 // body.
-func (d *downstream) armBodyTimer(*stream) { d.armRead(d.f.srv.opts.RequestBodyTimeout) }
+func (d *downstream) armBodyTimer(*stream) { d.armRead(d.f.opts.RequestBodyTimeout) }
 
 // requestDone implements front: the read timer stops.
 func (d *downstream) requestDone(*stream) { d.stopTimer() }

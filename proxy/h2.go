@@ -72,7 +72,7 @@ type h2conn struct {
 // newH2conn switches d to HTTP/2.
 func newH2conn(d *downstream) *h2conn {
 	h := &h2conn{d: d, streams: make(map[uint32]*stream)}
-	h.codec = http2.NewConn(h, d.f.srv.opts.HTTP2)
+	h.codec = http2.NewConn(h, d.f.opts.HTTP2)
 	return h
 }
 
@@ -140,13 +140,13 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 	h.streams[id] = s
 	d.stopTimer() // the idle timer: the connection is busy
 	h.requests++
-	if limit := srv.opts.MaxRequestsPerConn; srv.draining.Load() || limit > 0 && h.requests >= limit {
+	if limit := d.f.opts.MaxRequestsPerConn; srv.draining.Load() || d.f.drain.on.Load() || limit > 0 && h.requests >= limit {
 		h.goAway() // this stream is served; later ones are refused, and the connection closes once empty
 	}
 	s.enter()
 	defer s.exit()
 	s.head = h2Head(s.head[:0], r, endStream)
-	n, err := s.req.Parse(s.head, srv.opts.Limits)
+	n, err := s.req.Parse(s.head, d.f.opts.Limits)
 	if err == nil && n != len(s.head) {
 		err = &http1.Error{Status: 400, Reason: "the request head is incomplete"}
 	}
@@ -237,7 +237,7 @@ func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	defer s.exit()
 	h.armBodyTimer(s) // a gap timeout: each DATA frame restarts it
 	s.reqTotal += int64(len(data))
-	if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
+	if limit := s.d.f.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
 		h.codec.Consumed(id, len(data))
 		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return
@@ -415,7 +415,7 @@ func (h *h2conn) settle() {
 	if h.busy() || h.d.c.Closed() {
 		return
 	}
-	if h.goaway || h.d.f.srv.draining.Load() {
+	if h.goaway || h.d.f.srv.draining.Load() || h.d.f.drain.on.Load() {
 		h.shutdown()
 		return
 	}
@@ -622,7 +622,7 @@ func (s *stream) h2ResponseFields(dst []http2.Field) []http2.Field {
 		s.respOut = strconv.AppendInt(s.respOut, r.ContentLength, 10)
 		dst = append(dst, http2.Field{Name: h2ContentLength, Value: s.respOut})
 	}
-	if v := s.srv.viaH2; v != nil {
+	if v := s.d.f.viaH2; v != nil {
 		dst = append(dst, http2.Field{Name: h2Via, Value: v})
 	}
 	return dst

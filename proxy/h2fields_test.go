@@ -12,7 +12,8 @@ import (
 // readResponseHead leaves it.
 func h2TestStream(t *testing.T, head string) *stream {
 	t.Helper()
-	s := &stream{srv: &Server{viaH2: []byte("2 ferry")}}
+	s := &stream{srv: &Server{}}
+	s.d = &downstream{f: &Factory{viaH2: []byte("2 ferry")}}
 	s.respHead = []byte(head)
 	if n, err := s.resp.Parse(s.respHead, false, http1.Limits{}); err != nil || n != len(head) {
 		t.Fatalf("parse: n=%d err=%v", n, err)

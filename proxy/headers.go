@@ -249,7 +249,7 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 // appendXFF writes X-Forwarded-For: the client's values (all fields,
 // joined) followed by the peer address, or only the peer address.
 func (s *stream) appendXFF(dst []byte, saw bool) []byte {
-	mode := s.srv.opts.XFF
+	mode := s.d.f.opts.XFF
 	if mode == XFFOff {
 		return dst
 	}
@@ -292,9 +292,9 @@ func (s *stream) encodeResponseHead(dst []byte) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendConnection(dst)
-	if s.srv.opts.Via != "" {
+	if s.d.f.opts.Via != "" {
 		dst = append(dst, "Via: 1.1 "...)
-		dst = append(dst, s.srv.opts.Via...)
+		dst = append(dst, s.d.f.opts.Via...)
 		dst = append(dst, "\r\n"...)
 	}
 	return append(dst, "\r\n"...)

@@ -175,7 +175,7 @@ func (s *stream) writeReply(status int, body, extra string) Phase {
 // appendConnection adds the Connection field a response needs.
 func (s *stream) appendConnection(out []byte) []byte {
 	switch {
-	case s.respClose || s.srv.draining.Load():
+	case s.respClose || s.srv.draining.Load() || s.d.f.drain.on.Load():
 		s.respClose = true
 		return append(out, "Connection: close\r\n"...)
 	case s.req.Minor == 0:

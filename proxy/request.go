@@ -12,7 +12,7 @@ func (s *stream) startRequest() {
 	s.begin()
 	s.reqHdrs.bind(&s.req.Raw, &s.req.Headers)
 	s.expect = r.Expect100
-	if limit := s.srv.opts.MaxRequestsPerConn; !r.KeepAlive || limit > 0 && int(s.d.requests) >= limit {
+	if limit := s.d.f.opts.MaxRequestsPerConn; !r.KeepAlive || limit > 0 && int(s.d.requests) >= limit {
 		s.respClose = true // echoed as Connection: close (RFC 9112 9.6)
 	}
 	switch {
@@ -27,7 +27,7 @@ func (s *stream) startRequest() {
 	default:
 		s.requestDone()
 	}
-	if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && r.ContentLength > limit {
+	if limit := s.d.f.opts.MaxRequestBodyBytes; limit > 0 && r.ContentLength > limit {
 		s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 		return
 	}
@@ -53,7 +53,7 @@ func (s *stream) hasBody() bool { return s.req.Chunked || s.req.ContentLength > 
 func (s *stream) readRequestBody(buf filterchain.Buffer) bool {
 	s.enter()
 	defer s.exit()
-	s.d.armRead(s.srv.opts.RequestBodyTimeout)
+	s.d.armRead(s.d.f.opts.RequestBodyTimeout)
 	if s.reqLen < 0 {
 		return s.readChunkedRequest(buf)
 	}
@@ -78,7 +78,7 @@ func (s *stream) readChunkedRequest(buf filterchain.Buffer) bool {
 		switch ev {
 		case http1.ChunkData:
 			s.reqTotal += int64(len(data))
-			if limit := s.srv.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
+			if limit := s.d.f.opts.MaxRequestBodyBytes; limit > 0 && s.reqTotal > limit {
 				s.fail(Error{Source: Downstream, Kind: KindBodyTooLarge, Err: errBodyTooLarge}, onEvent)
 				return false
 			}

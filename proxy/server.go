@@ -165,9 +165,6 @@ type Server struct {
 	// mirrors are the loops' request mirrors (mirror.go).
 	mirrors  []mirrorLoop
 	draining atomic.Bool
-	// viaH2 is the Via value of responses to HTTP/2 clients ("2 name"),
-	// built once rather than per response.
-	viaH2 []byte
 }
 
 // loopState is per-loop: touched only by its loop.
@@ -191,9 +188,6 @@ func NewServer(o Options) (*Server, error) {
 	}
 	srv := &Server{opts: o, log: o.Logger, clusters: o.Clusters, workers: o.Workers,
 		stats: newStats(), loops: make([]loopState, o.Loops), failLog: newFailLog()}
-	if o.Via != "" {
-		srv.viaH2 = []byte("2 " + o.Via)
-	}
 	dialer := o.Dialer
 	if dialer == nil {
 		d, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: o.Workers.Submit, KeepAlive: 30 * time.Second})
@@ -253,7 +247,7 @@ func (srv *Server) newStream(d *downstream) *stream {
 	s.d, s.front = d, d
 	s.loop = d.c.Loop()
 	s.offload = d.f.offload
-	if t := srv.opts.RequestTimeout; t > 0 {
+	if t := d.f.opts.RequestTimeout; t > 0 {
 		s.loop.Schedule(&s.reqTimer, t)
 	}
 	for _, f := range d.f.filters {
@@ -276,9 +270,36 @@ func (srv *Server) recycle(s *stream) {
 	}
 }
 
+// Settings are the Options a listener's connections read per connection
+// and per request, which a hot reload may change for the connections a
+// listener accepts from then on (FactoryConfig.Settings); zero values take
+// the defaults noted in Options.
+type Settings struct {
+	Limits               http1.Limits
+	MaxRequestBodyBytes  int64
+	MaxRequestsPerConn   int
+	MaxPipelinedBytes    int
+	RequestHeaderTimeout time.Duration
+	RequestBodyTimeout   time.Duration
+	RequestTimeout       time.Duration
+	IdleTimeout          time.Duration
+	Via                  string
+	XFF                  XFFMode
+	Path                 PathOptions
+}
+
 // Factory is the `proxy` network filter of one listener.
 type Factory struct {
-	srv        *Server
+	srv *Server
+	// opts are the server's Options with the factory's Settings: what its
+	// connections and their streams read (never srv.opts for a Settings
+	// field). One copy per factory, nothing per request.
+	opts *Options
+	// viaH2 is the Via value of responses to HTTP/2 clients ("2 name"),
+	// built once rather than per response.
+	viaH2 []byte
+	// drain is shared by every Factory its listener had (drain.go).
+	drain      *ListenerDrain
 	routerName string
 	filters    []filterchain.StreamFilterFactory
 	offload    bool
@@ -322,14 +343,35 @@ type FactoryConfig struct {
 	// Upgrades are the Upgrade protocols forwarded (upgrade.go), lower
 	// case; nil means websocket only, empty none.
 	Upgrades []string
+	// Settings, when set, replace the server's Options fields of the same
+	// names for this listener (a hot reload's new limits); nil keeps the
+	// server's.
+	Settings *Settings
+	// Drain is the listener's drain switch, shared by the factories a hot
+	// reload builds for the same listener (drain.go); nil makes a new one.
+	Drain *ListenerDrain
 }
+
+// ListenerDrain drains one listener's connections, whichever of its
+// factories built them, when a hot reload removes the listener
+// (Server.CloseListener). Any goroutine.
+type ListenerDrain struct{ on atomic.Bool }
+
+// NewListenerDrain returns a listener's drain switch, off.
+func NewListenerDrain() *ListenerDrain { return &ListenerDrain{} }
 
 // NewFactory builds a listener's proxy filter factory.
 func (srv *Server) NewFactory(c FactoryConfig) *Factory {
-	f := &Factory{srv: srv, routerName: c.RouterName, filters: c.StreamFilters, proto: c.Protocol, idle: c.IdleTimeout,
-		alog: c.AccessLog, metricsID: c.MetricsID, upH2: c.UpstreamHTTP2}
+	f := &Factory{srv: srv, opts: srv.settings(c.Settings), routerName: c.RouterName, filters: c.StreamFilters,
+		proto: c.Protocol, idle: c.IdleTimeout, alog: c.AccessLog, metricsID: c.MetricsID, upH2: c.UpstreamHTTP2}
 	if f.idle <= 0 {
-		f.idle = srv.opts.IdleTimeout
+		f.idle = f.opts.IdleTimeout
+	}
+	if f.opts.Via != "" {
+		f.viaH2 = []byte("2 " + f.opts.Via)
+	}
+	if f.drain = c.Drain; f.drain == nil {
+		f.drain = NewListenerDrain()
 	}
 	f.upgrades = upgradeList(c.Upgrades)
 	f.tunnel = relay.Options{IdleTimeout: f.idle, Spill: srv.opts.Spill}
@@ -342,6 +384,25 @@ func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 		}
 	}
 	return f
+}
+
+// settings returns the server's Options with st's fields, defaulted as
+// NewServer defaults them; nil st is the server's own.
+func (srv *Server) settings(st *Settings) *Options {
+	if st == nil {
+		return &srv.opts
+	}
+	o := srv.opts
+	o.Limits, o.MaxRequestBodyBytes, o.MaxRequestsPerConn, o.MaxPipelinedBytes = st.Limits, st.MaxRequestBodyBytes,
+		st.MaxRequestsPerConn, st.MaxPipelinedBytes
+	o.RequestHeaderTimeout, o.RequestBodyTimeout, o.RequestTimeout, o.IdleTimeout = st.RequestHeaderTimeout,
+		st.RequestBodyTimeout, st.RequestTimeout, st.IdleTimeout
+	o.Via, o.XFF, o.Path = st.Via, st.XFF, st.Path
+	if o.Limits.MaxHeaderBytes != srv.opts.Limits.MaxHeaderBytes {
+		o.HTTP2.MaxHeaderListSize = 0 // advertised from the new head limit (defaults)
+	}
+	o.defaults()
+	return &o
 }
 
 // routes returns the listener's current route table.

@@ -32,7 +32,7 @@ func (s *stream) parseTarget() bool {
 	if k := bytes.IndexByte(t, '#'); k >= 0 {
 		t = t[:k]
 	}
-	if o := &s.srv.opts.Path; o.active() && len(t) > 0 && t[0] == '/' {
+	if o := &s.d.f.opts.Path; o.active() && len(t) > 0 && t[0] == '/' {
 		out, ok := normalizePath(s.normBuf[:0], t, o)
 		if !ok {
 			return false

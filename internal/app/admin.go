@@ -81,7 +81,10 @@ func (b *adminBackend) Stats() []admin.Sample {
 func (b *adminBackend) Listeners() []admin.Listener {
 	addrs := b.a.eng.Addrs()
 	out := make([]admin.Listener, 0, len(b.a.listeners))
-	for i, l := range b.a.listeners {
+	for i, l := range b.a.eng.Listeners() {
+		if l.Removed() || l.Spare() {
+			continue
+		}
 		al := admin.Listener{Name: l.Name, Address: l.Address}
 		al.Protocol = b.a.protocol(i)
 		if i < len(addrs) && addrs[i] != nil {

@@ -94,10 +94,16 @@ type App struct {
 	// relaySpill are the spill options of the proxy's bodies and of the
 	// tcp_proxy relays (tcpproxy.go).
 	relaySpill spill.Options
-	// lstate is each listener's build state, by index (listeners.go).
+	// lstate is each engine listener's build state, by index
+	// (listeners.go); a.listeners are the listeners built at start, and
+	// eng.Listeners() those and the spare slots reloads may use.
 	lstate atomic.Pointer[[]listenerState]
 	// filters are the filter types listeners may name (Options.Filters).
 	filters *filterchain.Registry
+	// settings are the proxy filters' ferry-wide settings in force.
+	settings proxy.Settings
+	// ldrain are the drains of listeners a reload removed (listeners.go).
+	ldrain listenerDrains
 	// level and version are Options.LogLevel and Options.Version.
 	level   *slog.LevelVar
 	version string
@@ -142,7 +148,8 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	}
 	f := cfg.Ferry.WithDefaults()
 	a := &App{log: o.Logger, cfg: cfg, level: o.LogLevel, version: o.Version,
-		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load}
+		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load,
+		ldrain: listenerDrains{stop: make(chan struct{})}}
 	a.drain = drainTimeout(cfg)
 	a.live.drain.Store(int64(a.drain))
 	a.reload.cur.Store(cfg)
@@ -155,8 +162,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a.policy = policy
-	xff, err := proxy.ParseXFF(string(f.Proxy.XFF))
-	if err != nil {
+	if a.settings, err = proxySettings(cfg.Ferry); err != nil {
 		return nil, err
 	}
 	total := raiseNoFile() - fdReserve
@@ -194,7 +200,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		RequestTimeout: f.Timeouts.Request.Std(),
 		IdleTimeout:    f.Timeouts.Idle.Std(),
 		Spill:          a.relaySpill,
-		Via:            f.Proxy.Via, XFF: xff, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
+		Via:            f.Proxy.Via, XFF: a.settings.XFF, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
 		Metrics: a.metrics.reg,
 	})
 	if err == nil {
@@ -215,7 +221,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		inherit, err = a.inherited(o.Inherit) // upgrade.go
 	}
 	if err == nil {
-		a.eng, err = eventloop.New(a.listeners, eventloop.Options{Inherit: inherit,
+		a.eng, err = eventloop.New(a.listeners, eventloop.Options{Inherit: inherit, Spare: spareListeners,
 			Loops: loops, ReusePort: a.reusePort, Tracker: tracker, MaxDownstream: a.maxDown, Logger: o.Logger,
 			Conn: conn.Options{HighWatermark: f.Buffers.WriteHighWatermark, LowWatermark: f.Buffers.WriteLowWatermark,
 				LingerTimeout: f.Timeouts.LingeringClose.Std(), Budget: budget, LoopMetrics: a.loopMetrics},
@@ -314,8 +320,19 @@ func (a *App) DrainRequested() <-chan struct{} { return a.drainReq }
 // Describe is the start-up line naming listeners and clusters.
 func (a *App) Describe() string { return describe(a) }
 
-// Addrs are the listeners' bound addresses, in configuration order.
-func (a *App) Addrs() []net.Addr { return a.eng.Addrs() }
+// Addrs are the bound addresses of the listeners that run, in the order
+// they were opened (configuration order, less those a reload removed,
+// then those reloads added).
+func (a *App) Addrs() []net.Addr {
+	all, ls := a.eng.Addrs(), a.eng.Listeners()
+	out := all[:0]
+	for i, addr := range all {
+		if !ls[i].Removed() && !ls[i].Spare() {
+			out = append(out, addr)
+		}
+	}
+	return out
+}
 
 // Done is closed when the engine stops, requested or not.
 func (a *App) Done() <-chan struct{} { return a.eng.Done() }
@@ -332,7 +349,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
 	a.stopCertWatch()
 	a.stopDNS()
-	a.stopAccepting() // upgrade.go
+	a.stopListenerDrains() // listeners.go: the drain below covers their connections
+	a.stopAccepting()      // upgrade.go
 	dctx, cancel := context.WithTimeout(ctx, time.Duration(a.live.drain.Load()))
 	drainErr := a.drainConns(dctx) // upgrade.go
 	cancel()

@@ -125,8 +125,10 @@ func (a *App) warmLoops() {
 func (a *App) warmAddr() string {
 	addrs := a.eng.Addrs()
 	pick := -1
-	for i, l := range a.listeners {
-		if i < len(addrs) && addrs[i] != nil && (pick < 0 || l.Chain().TLS == nil && a.listeners[pick].Chain().TLS != nil) {
+	ls := a.eng.Listeners()
+	for i, l := range ls {
+		if i < len(addrs) && addrs[i] != nil && !l.Removed() && !l.Spare() &&
+			(pick < 0 || l.Chain().TLS == nil && ls[pick].Chain().TLS != nil) {
 			pick = i
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferry-proxy/ferry/config"
@@ -39,6 +41,12 @@ type listenerState struct {
 	proto string
 	// certs are its TLS certificates' reloaders.
 	certs []*conn.CertReloader
+	// drain is its proxy filters' drain switch, kept across rebuilds.
+	drain *proxy.ListenerDrain
+	// tcp is set when it has a tcp_proxy filter.
+	tcp bool
+	// removed is set once a reload removed it.
+	removed bool
 }
 
 // chainBuild is what building one listener needs beyond its config.
@@ -49,6 +57,8 @@ type chainBuild struct {
 	allow     bool
 	// warnings collects what runs without an unimplemented setting.
 	warnings *[]string
+	// settings are the proxy filters' ferry-wide settings.
+	settings proxy.Settings
 }
 
 // buildListeners turns servers[0].listeners into engine listeners. A
@@ -59,7 +69,7 @@ type chainBuild struct {
 func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, policy proxy.Policy) error {
 	a.filters = reg
 	b := chainBuild{reg: reg, policy: policy, handshake: cfg.Ferry.WithDefaults().Timeouts.TLSHandshake.Std(),
-		allow: cfg.Ferry.Compat.AllowUnimplemented, warnings: &a.warnings}
+		allow: cfg.Ferry.Compat.AllowUnimplemented, warnings: &a.warnings, settings: a.settings}
 	var p problems
 	var states []listenerState
 	ids := a.metrics.lookup.Load()
@@ -89,7 +99,10 @@ func (a *App) buildListeners(cfg *config.Config, reg *filterchain.Registry, poli
 // its conn.TLSServer, oldTLS.
 func (a *App) buildChain(l *config.Listener, path string, id metrics.ID, b chainBuild, old *listenerOld,
 	p *problems) (*eventloop.Chain, listenerState) {
-	st := listenerState{tlsKey: listenerTLSKey(l, b.handshake)}
+	st := listenerState{tlsKey: listenerTLSKey(l, b.handshake), drain: proxy.NewListenerDrain()}
+	if old != nil {
+		st.drain = old.state.drain // every factory the listener had drains together
+	}
 	st.cfg, _ = json.Marshal(l) // a config that was decoded from JSON encodes again
 	var streamFilters []filterchain.StreamFilterFactory
 	for fi, sf := range l.StreamFilters {
@@ -127,10 +140,11 @@ func (a *App) buildChain(l *config.Listener, path string, id metrics.ID, b chain
 				ch.Filters = append(ch.Filters, a.srv.NewFactory(proxy.FactoryConfig{
 					RouterName: nf.Proxy.RouterConfigName, StreamFilters: streamFilters, Policy: b.policy, Protocol: proto,
 					UpstreamHTTP2: up == "Http2", Upgrades: listenerUpgrades(nf.Proxy.UpgradeConfigs),
-					IdleTimeout: idle, AccessLog: alog, MetricsID: id}))
+					IdleTimeout: idle, AccessLog: alog, MetricsID: id, Settings: &b.settings, Drain: st.drain}))
 				continue
 			}
 			if nf.Type == config.TCPProxyFilterType && nf.TCPProxy != nil {
+				st.tcp = true
 				if tf := a.tcpProxyFactory(nf.TCPProxy, id, fpath, p); tf != nil {
 					ch.Filters = append(ch.Filters, tf)
 				}
@@ -206,62 +220,236 @@ func (a *App) protocol(i int) string {
 	return ""
 }
 
-// reloadListeners builds, for each listener of next whose settings
-// differ from the running one's, a new Chain, and returns a function that
-// swaps them in (nil when nothing changed). Nothing is swapped when it
-// fails. The listeners themselves (names, addresses) are those running:
-// reloadDiff checked that. Control goroutine, under the reload lock.
-func (a *App) reloadListeners(next *config.Config, policy proxy.Policy) (func(), error) {
+// spareListeners is how many listeners reloads may add while ferry runs
+// (eventloop.Options.Spare): each holds a slot under gnet's pollers from
+// start, a dead socket until used, so that an added listener is polled
+// by the running loops (eventloop/spare_linux.go).
+const spareListeners = 4
+
+// engListeners are the engine's listeners, with the spare slots; before
+// the engine exists (New), those built. Any goroutine.
+func (a *App) engListeners() []*eventloop.Listener {
+	if a.eng == nil {
+		return a.listeners
+	}
+	return a.eng.Listeners()
+}
+
+// listenerID identifies a listener across reloads: its name and address.
+type listenerID struct{ name, addr string }
+
+// reloadListeners plans the listeners of next against the running ones,
+// by name and address: for each that runs on, a new Chain when its
+// settings (or the ferry-wide ones it is built from) changed; each running
+// listener next lacks is removed. It returns a function that swaps the
+// chains in and begins the removals (nil when nothing changes). Nothing
+// changes when it fails: a listener next adds, or the removal of one that
+// cannot drain, is refused naming its path. Control goroutine, under the
+// reload lock.
+func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings proxy.Settings) (func(), error) {
 	cur := *a.lstate.Load()
 	states := append([]listenerState(nil), cur...)
 	var warnings []string
 	b := chainBuild{reg: a.filters, policy: policy, handshake: next.Ferry.WithDefaults().Timeouts.TLSHandshake.Std(),
-		allow: next.Ferry.Compat.AllowUnimplemented, warnings: &warnings}
+		allow: next.Ferry.Compat.AllowUnimplemented, warnings: &warnings, settings: settings}
 	var p problems
 	ids := a.metrics.lookup.Load()
+	all := a.eng.Listeners()
+	running := map[listenerID]int{}
+	for i, el := range all {
+		if !el.Removed() && !el.Spare() {
+			running[listenerID{el.Name, el.Address}] = i
+		}
+	}
 	type swap struct {
 		el *eventloop.Listener
 		ch *eventloop.Chain
 	}
 	var swaps []swap
-	i := 0
+	type add struct {
+		l  *config.Listener
+		ch *eventloop.Chain
+		st listenerState
+	}
+	var adds []add
+	kept := map[int]bool{}
+	k := 0
 	for li := range next.Servers[0].Listeners {
 		l := &next.Servers[0].Listeners[li]
 		if !l.Binds() {
 			continue
 		}
-		el := a.listeners[i]
-		cfg, _ := json.Marshal(l) // as in buildChain
-		if bytes.Equal(cfg, cur[i].cfg) && bytes.Equal(listenerTLSKey(l, b.handshake), cur[i].tlsKey) &&
-			policy == a.policy {
-			i++
+		path := fmt.Sprintf("servers[0].listeners[%d]", li)
+		i, ok := running[listenerID{l.Name, l.Address}]
+		if !ok { // added: opened on a spare slot below
+			ch, st := a.buildChain(l, path, ids.listeners[k], b, nil, &p)
+			adds = append(adds, add{l, ch, st})
+			k++
 			continue
 		}
-		ch, st := a.buildChain(l, fmt.Sprintf("servers[0].listeners[%d]", li), ids.listeners[i], b,
-			&listenerOld{state: &cur[i], tls: el.Chain().TLS}, &p)
+		kept[i] = true
+		el := all[i]
+		cfg, _ := json.Marshal(l) // as in buildChain
+		if bytes.Equal(cfg, cur[i].cfg) && bytes.Equal(listenerTLSKey(l, b.handshake), cur[i].tlsKey) &&
+			policy == a.policy && settings == a.settings {
+			k++
+			continue
+		}
+		ch, st := a.buildChain(l, path, ids.listeners[k], b, &listenerOld{state: &cur[i], tls: el.Chain().TLS}, &p)
 		states[i] = st
 		swaps = append(swaps, swap{el, ch})
-		i++
+		k++
 	}
+	var removed []int
+	for id, i := range running {
+		if kept[i] {
+			continue
+		}
+		if cur[i].tcp {
+			p.add(fmt.Sprintf("servers[0].listeners (%q at %s)", id.name, id.addr),
+				"removing a tcp_proxy listener needs a restart: its relayed connections would not be drained")
+			continue
+		}
+		removed = append(removed, i)
+	}
+	slices.Sort(removed)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	if len(swaps) == 0 {
+	if len(swaps) == 0 && len(removed) == 0 && len(adds) == 0 {
 		return nil, nil
 	}
 	if err := a.alogs.start(); err != nil { // the files the new chains add; those open stay open
 		return nil, err
 	}
+	// The added listeners' sockets are bound now, so that an address in use
+	// refuses the reload; they are polled once the routes are in.
+	var pending []*eventloop.PendingListener
+	for _, ad := range adds {
+		el := &eventloop.Listener{Name: ad.l.Name, Address: ad.l.Address}
+		el.SetChain(ad.ch)
+		pl, err := a.eng.PrepareListener(el)
+		if err != nil {
+			for _, pl := range pending {
+				pl.Cancel()
+			}
+			return nil, fmt.Errorf("servers[0].listeners (%q at %s): adding it while ferry runs: %w "+
+				"(docs/operations.md, \"Hot reload\")", ad.l.Name, ad.l.Address, err)
+		}
+		pending = append(pending, pl)
+	}
 	return func() {
 		for _, s := range swaps {
 			s.el.SetChain(s.ch)
 		}
+		for n, pl := range pending {
+			if _, i, err := pl.Open(); err != nil {
+				a.log.Error("reload: an added listener could not be opened", "listener", adds[n].l.Name, "err", err)
+			} else {
+				for len(states) <= i {
+					states = append(states, listenerState{})
+				}
+				states[i] = adds[n].st
+				a.log.Info("reload: listener added", "listener", adds[n].l.Name, "address", pl.Addr())
+			}
+		}
+		for _, i := range removed {
+			states[i].removed = true
+		}
 		a.lstate.Store(&states)
+		a.settings = settings
 		for _, w := range warnings {
 			a.log.Warn("config", "warning", w)
 		}
 		if err := errors.Join(a.registerTLSMetrics(), a.registerAccessLogMetrics()); err != nil {
 			a.log.Warn("reload: the new listeners' metrics are not exported", "err", err)
 		}
+		for _, i := range removed {
+			a.removeListener(i, cur[i].drain)
+		}
 	}, nil
+}
+
+// listenerDrains are the drains of the listeners reloads removed.
+type listenerDrains struct {
+	wg   sync.WaitGroup
+	stop chan struct{}
+	once sync.Once
+}
+
+// drainPoll is how often a removed listener's drain counts its open
+// connections.
+const drainPoll = 10 * time.Millisecond
+
+// removeListener closes listener i's sockets (new connections are
+// refused from now on) and drains its connections in the background:
+// those between requests close now, each in-flight request finishes and
+// closes its connection, and whatever is left when the drain timeout ends
+// is closed. Control goroutine, under the reload lock.
+func (a *App) removeListener(i int, ld *proxy.ListenerDrain) {
+	el := a.eng.Listeners()[i]
+	if _, err := a.eng.StopListener(i); err != nil {
+		// Without /proc the socket cannot be taken from gnet: its
+		// connections still drain, and new ones get the drain's close.
+		a.log.Warn("reload: a removed listener's socket stays open until exit; its new connections are closed",
+			"listener", el.Name, "err", err)
+	}
+	a.log.Info("reload: listener removed; draining its connections", "listener", el.Name, "address", el.Address)
+	timeout := time.Duration(a.live.drain.Load())
+	a.ldrain.wg.Add(1)
+	go func() {
+		defer a.ldrain.wg.Done()
+		deadline := time.NewTimer(timeout)
+		defer deadline.Stop()
+		tick := time.NewTicker(drainPoll)
+		defer tick.Stop()
+		force := false
+		for {
+			open, ok := a.closeListener(ld, force)
+			if !ok {
+				return // Shutdown took over
+			}
+			if open == 0 || force {
+				a.log.Info("reload: removed listener drained", "listener", el.Name, "closed_at_timeout", open)
+				return
+			}
+			select {
+			case <-a.ldrain.stop:
+				return
+			case <-deadline.C:
+				force = true
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// closeListener runs proxy.Server.CloseListener on every loop and returns
+// how many of the listener's connections stay open; false once Shutdown
+// began. Any goroutine.
+func (a *App) closeListener(ld *proxy.ListenerDrain, force bool) (int, bool) {
+	loops := a.eng.Loops()
+	counts := make(chan int, len(loops))
+	for _, l := range loops {
+		if err := l.Execute(func() { counts <- a.srv.CloseListener(l, ld, force) }); err != nil {
+			counts <- 0 // the engine stops: its Stop closes every connection
+		}
+	}
+	open := 0
+	for range loops {
+		select {
+		case n := <-counts:
+			open += n
+		case <-a.ldrain.stop:
+			return 0, false
+		}
+	}
+	return open, true
+}
+
+// stopListenerDrains ends the removed listeners' drains (Shutdown's drain
+// covers their connections) and waits for them. Control goroutine.
+func (a *App) stopListenerDrains() {
+	a.ldrain.once.Do(func() { close(a.ldrain.stop) })
+	a.ldrain.wg.Wait()
 }

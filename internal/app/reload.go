@@ -135,7 +135,12 @@ func (a *App) apply(next *config.Config) error {
 		_ = a.updateMetrics(cur) // as above
 		return fmt.Errorf("ferry.scheduler.policy: %w", err)
 	}
-	swapListeners, err := a.reloadListeners(next, policy) // listeners.go: nothing is swapped yet
+	settings, err := proxySettings(next.Ferry)
+	if err != nil {
+		_ = a.updateMetrics(cur) // as above
+		return err
+	}
+	swapListeners, err := a.reloadListeners(next, policy, settings) // listeners.go: nothing is swapped yet
 	if err != nil {
 		_ = a.updateMetrics(cur) // as above
 		return err
@@ -224,12 +229,12 @@ func unchangedParts(cur, next *config.Config) error {
 	if len(refused) > 0 {
 		return fmt.Errorf("%s; this needs a restart (the running config keeps serving)", strings.Join(refused, "; "))
 	}
-	return sameListeners(cur, next)
+	return nil
 }
 
 // swappable are the settings outside routes and clusters that a reload
 // swaps, by path prefix; any other change is refused (refusedWhy).
-var swappable = []string{
+var swappable = []string{ //nolint:gochecknoglobals // read-only
 	"ferry.max_connections",            // eventloop.Engine.SetMaxDownstream: read at each accept
 	"ferry.scheduler.workers",          // worker.Pool.Tune (ants.Pool.Tune)
 	"ferry.timeouts.drain",             // read when a stop begins
@@ -237,6 +242,16 @@ var swappable = []string{
 	"ferry.scheduler.policy",           // the listeners' proxy filters are rebuilt (listeners.go)
 	"ferry.timeouts.tls_handshake",     // the TLS listeners' TLS is rebuilt (listeners.go)
 	"ferry.compat.allow_unimplemented", // a validation setting: next was validated with it
+	// The proxy filters' settings (proxy.Settings): every listener's proxy
+	// filter is rebuilt with them (listeners.go).
+	"ferry.http1.max_pipelined_bytes",
+	"ferry.http1.max_request_body_bytes",
+	"ferry.http1.max_requests_per_connection",
+	"ferry.timeouts.request_body",
+	"ferry.timeouts.request_header",
+	"ferry.timeouts.request",
+	"ferry.timeouts.idle",
+	"ferry.proxy",
 }
 
 // refusedWhy says why a change at path cannot be swapped, "" when it can.
@@ -248,6 +263,9 @@ func refusedWhy(path string) string {
 	}
 	for _, r := range []struct{ prefix, why string }{
 		{"ferry.event_loops", "gnet's event loops are started once"},
+		{"ferry.http1.max_request_line_bytes", "the upstream response parsers keep the head limits set at start"},
+		{"ferry.http1.max_header_bytes", "the upstream response parsers keep the head limits set at start"},
+		{"ferry.http1.max_headers", "the upstream response parsers keep the head limits set at start"},
 		{"ferry.reuse_port", "the listening sockets are bound at start"},
 		{"ferry.buffers", "connection buffers and spill queues are sized at start"},
 		{"ferry.timeouts.lingering_close", "a per-loop connection option set at start"},
@@ -266,13 +284,13 @@ func refusedWhy(path string) string {
 		"docs/operations.md lists (\"Hot reload\")"
 }
 
-// changedPaths lists the settings that differ between old and new, by
+// changedPaths lists the settings that differ between before and after, by
 // path under prefix: JSON objects are compared key by key, arrays of the
 // same length element by element; any other difference is reported at
 // the value that holds it.
-func changedPaths(prefix string, old, new any) ([]string, error) {
-	ob, err1 := json.Marshal(old)
-	nb, err2 := json.Marshal(new)
+func changedPaths(prefix string, before, after any) ([]string, error) {
+	ob, err1 := json.Marshal(before)
+	nb, err2 := json.Marshal(after)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
@@ -324,27 +342,4 @@ func diffJSON(p string, o, n any, out *[]string) {
 	if !reflect.DeepEqual(o, n) {
 		*out = append(*out, p)
 	}
-}
-
-// sameListeners refuses a reload that adds, removes, renames, moves or
-// reorders a listener of servers[0] that binds: the running engine serves
-// the listeners it started with; their settings are swapped
-// (listeners.go).
-func sameListeners(cur, next *config.Config) error {
-	type id struct{ name, addr string }
-	ids := func(c *config.Config) []id {
-		var out []id
-		for _, l := range c.Servers[0].Listeners {
-			if l.Binds() {
-				out = append(out, id{l.Name, l.Address})
-			}
-		}
-		return out
-	}
-	if c, n := ids(cur), ids(next); !slices.Equal(c, n) {
-		return fmt.Errorf("servers[0].listeners: the listeners (by name and address) changed from %v to %v; a reload swaps "+
-			"the settings of the listeners running, and adding, removing or moving one needs a restart "+
-			"(the running config keeps serving)", c, n)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,7 +144,8 @@ func (l *loadLoop) finish(t *testing.T) {
 // HTTP/2 send requests without pause while a reload moves the route to a
 // new cluster (and drops the old one): every request is answered 200, by
 // the old cluster or the new, and every client then reaches the new one.
-// A reload that renames a listener is refused and changes nothing.
+// A reload that changes the number of loops is refused and changes
+// nothing.
 func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	a := startApp(t, routeTo(t, "a", fixedUpstream(t, "a")))
 	next := routeTo(t, "b", fixedUpstream(t, "b"))
@@ -171,11 +173,12 @@ func TestReloadUnderLoadLosesNothing(t *testing.T) {
 	})
 	load.more(t, 400)
 
-	// A reload that renames a listener is refused; the new route stays.
-	moved := routeTo(t, "c", fixedUpstream(t, "c"))
-	moved.Servers[0].Listeners[0].Name = "renamed"
-	if err := a.Reload(moved); err == nil || !strings.HasPrefix(err.Error(), "servers[0].listeners: the listeners") {
-		t.Fatalf("reload renaming a listener: %v", err)
+	// A reload that changes the number of loops is refused; the new route
+	// stays.
+	refused := routeTo(t, "c", fixedUpstream(t, "c"))
+	refused.Ferry.EventLoops = 9
+	if err := a.Reload(refused); err == nil || !strings.HasPrefix(err.Error(), "ferry.event_loops: changed") {
+		t.Fatalf("reload changing event_loops: %v", err)
 	}
 	load.finish(t)
 	if a.Config() != next || a.reload.ok.Load() != 1 || a.reload.failed.Load() != 1 {
@@ -244,8 +247,8 @@ func dialKeepAlive(t *testing.T, addr string) *keepAlive {
 	return &keepAlive{c: c, r: bufio.NewReader(c)}
 }
 
-// get sends GET / and returns the response's X-Tag and body.
-func (k *keepAlive) get(t *testing.T) (tag, body string) {
+// get sends GET / and returns the response's header and body.
+func (k *keepAlive) get(t *testing.T) (http.Header, string) {
 	t.Helper()
 	if _, err := io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
@@ -259,7 +262,7 @@ func (k *keepAlive) get(t *testing.T) (tag, body string) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d, %v", resp.StatusCode, err)
 	}
-	return resp.Header.Get("X-Tag"), string(b)
+	return resp.Header, string(b)
 }
 
 // TestReloadSwapsListenerFilters: under load, a reload changes a
@@ -272,8 +275,8 @@ func TestReloadSwapsListenerFilters(t *testing.T) {
 	a := startWith(t, twoRoutes(t, upA, upB, "r1", "old", ""), Options{Filters: tagRegistry(t)})
 	addr := a.Addrs()[0].String()
 	old := dialKeepAlive(t, addr)
-	if tag, body := old.get(t); tag != "old" || body != "a" {
-		t.Fatalf("before the reload: tag %q body %q", tag, body)
+	if h, body := old.get(t); h.Get("X-Tag") != "old" || body != "a" {
+		t.Fatalf("before the reload: tag %q body %q", h.Get("X-Tag"), body)
 	}
 	load := startLoad(t, "http://"+addr+"/", func(_ int, body string) bool { return body == "a" || body == "b" })
 	logPath := t.TempDir() + "/access.log"
@@ -283,11 +286,11 @@ func TestReloadSwapsListenerFilters(t *testing.T) {
 	}
 	fresh := dialKeepAlive(t, addr)
 	for range 2 {
-		if tag, body := fresh.get(t); tag != "new" || body != "b" {
-			t.Fatalf("a connection opened after the reload: tag %q body %q, want the new chain (new, b)", tag, body)
+		if h, body := fresh.get(t); h.Get("X-Tag") != "new" || body != "b" {
+			t.Fatalf("a connection opened after the reload: tag %q body %q, want the new chain (new, b)", h.Get("X-Tag"), body)
 		}
-		if tag, body := old.get(t); tag != "old" || body != "a" {
-			t.Fatalf("a connection opened before the reload: tag %q body %q, want its old chain (old, a)", tag, body)
+		if h, body := old.get(t); h.Get("X-Tag") != "old" || body != "a" {
+			t.Fatalf("a connection opened before the reload: tag %q body %q, want its old chain (old, a)", h.Get("X-Tag"), body)
 		}
 	}
 	testutil.WaitFor(t, 10*time.Second, "the new access log's lines", func() bool {
@@ -342,6 +345,34 @@ func TestReloadRefusesNamingThePath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReloadSwapsProxySettings: under load, a reload changes ferry.proxy
+// (Via) and a timeout; a connection opened after it answers with the new
+// Via, one opened before keeps the settings it began with.
+func TestReloadSwapsProxySettings(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	a := startApp(t, routeTo(t, "a", up))
+	addr := a.Addrs()[0].String()
+	old := dialKeepAlive(t, addr)
+	if h, _ := old.get(t); h.Get("Via") != "" {
+		t.Fatalf("Via %q before the reload, want none", h.Get("Via"))
+	}
+	load := startLoad(t, "http://"+addr+"/", func(_ int, body string) bool { return body == "a" })
+	next := routeTo(t, "a", up)
+	next.Ferry.Proxy.Via = "edge"
+	next.Ferry.Timeouts.RequestHeader = config.Duration(3 * time.Second)
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := dialKeepAlive(t, addr).get(t); h.Get("Via") != "1.1 edge" {
+		t.Fatalf("a new connection: Via %q, want 1.1 edge", h.Get("Via"))
+	}
+	if h, _ := old.get(t); h.Get("Via") != "" {
+		t.Fatalf("the connection opened before the reload: Via %q, want none (its old settings)", h.Get("Via"))
+	}
+	load.more(t, 400)
+	load.finish(t)
 }
 
 // answered reports whether a new connection to addr gets a response to
@@ -399,4 +430,207 @@ func TestReloadSwapsLimits(t *testing.T) {
 	}
 	load.more(t, 400)
 	load.finish(t)
+}
+
+// gatedUpstream answers "slow" on /slow once release is closed (it
+// sends on arrived when such a request comes), and "a" at once on any
+// other path.
+func gatedUpstream(t *testing.T, arrived chan<- struct{}, release <-chan struct{}) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+			io.WriteString(w, "slow")
+			return
+		}
+		io.WriteString(w, "a")
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return l.Addr().String()
+}
+
+// twoListeners is a config with listeners l1 and (unless one) l2, both
+// routing everything to cluster a at up. l2 binds 127.0.0.2: gnet tells
+// its listeners apart by address, so two on 127.0.0.1:0 would be one.
+func twoListeners(t *testing.T, up string, one bool) *config.Config {
+	t.Helper()
+	l2 := `,{"name":"l2","address":"127.0.0.2:0","filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}`
+	if one {
+		l2 = ""
+	}
+	return mustConfig(t, fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
+		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"a"}}]}]}],
+		"listeners":[{"name":"l1","address":"127.0.0.1:0",
+		"filter_chains":[{"filters":[{"type":"proxy","config":{"downstream_protocol":"Auto","router_config_name":"r"}}]}]}%s]}],
+		"cluster_manager":{"clusters":[{"name":"a","hosts":[{"address":%q}]}]}}`, l2, up))
+}
+
+// TestReloadRemovedListenerDrains: under load on l1, a reload removes l2:
+// new connections to l2 are refused at once, its idle keep-alive
+// connection closes, its in-flight request finishes (with Connection:
+// close) and then its connection closes; l1 loses nothing, and a smooth
+// upgrade now hands over l1 alone.
+func TestReloadRemovedListenerDrains(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	up := gatedUpstream(t, arrived, release)
+	a := startApp(t, twoListeners(t, up, false))
+	addr1, addr2 := a.Addrs()[0].String(), a.Addrs()[1].String()
+	load := startLoad(t, "http://"+addr1+"/", func(_ int, body string) bool { return body == "a" })
+	idle := dialKeepAlive(t, addr2)
+	if _, body := idle.get(t); body != "a" {
+		t.Fatalf("l2 before the reload: %q", body)
+	}
+	busy := dialKeepAlive(t, addr2)
+	if _, err := io.WriteString(busy.c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request did not reach the upstream")
+	}
+
+	if err := a.Reload(twoListeners(t, up, true)); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr2, 5*time.Second); err == nil {
+		_ = c.Close()
+		t.Fatal("a new connection to the removed listener was accepted")
+	}
+	if got := a.Addrs(); len(got) != 1 || got[0].String() != addr1 {
+		t.Fatalf("addresses after the removal: %v, want [%s]", got, addr1)
+	}
+	if _, err := idle.r.ReadByte(); err != io.EOF {
+		t.Fatalf("the removed listener's idle connection: %v, want EOF (closed by the drain)", err)
+	}
+	close(release)
+	resp, err := http.ReadResponse(busy.r, nil)
+	if err != nil {
+		t.Fatalf("the in-flight request on the removed listener: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "slow" || !resp.Close {
+		t.Fatalf("the in-flight request: %d %q close=%v, want 200 slow with Connection: close", resp.StatusCode, b, resp.Close)
+	}
+	if _, err := busy.r.ReadByte(); err != io.EOF {
+		t.Fatalf("after its last response the removed listener's connection: %v, want EOF", err)
+	}
+	socks, err := a.ListenerSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range socks {
+		for _, fd := range l.FDs {
+			_ = syscall.Close(fd)
+		}
+	}
+	if len(socks) != 1 || socks[0].Name != "l1" {
+		t.Fatalf("a smooth upgrade would hand over %+v, want l1 alone", socks)
+	}
+	load.more(t, 400)
+	load.finish(t)
+}
+
+// TestReloadAddedListenerOpens: under load on l1, a reload adds l2, which
+// answers at once (on a spare slot of the running loops); a later smooth
+// upgrade would hand over both; once every spare slot is taken, another
+// added listener is refused naming it, and the old config keeps serving.
+func TestReloadAddedListenerOpens(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	one := twoListeners(t, up, true)
+	a := startApp(t, one)
+	addr1 := a.Addrs()[0].String()
+	load := startLoad(t, "http://"+addr1+"/", func(_ int, body string) bool { return body == "a" })
+	if err := a.Reload(twoListeners(t, up, false)); err != nil {
+		t.Fatal(err)
+	}
+	addrs := a.Addrs()
+	if len(addrs) != 2 || addrs[0].String() != addr1 || !strings.HasPrefix(addrs[1].String(), "127.0.0.2:") {
+		t.Fatalf("addresses after the reload: %v", addrs)
+	}
+	if code, body := testutil.Fetch(t, http.MethodGet, "http://"+addrs[1].String()+"/"); code != 200 || body != "a" {
+		t.Fatalf("the added listener: %d %q", code, body)
+	}
+	socks, err := a.ListenerSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range socks {
+		names = append(names, l.Name)
+		for _, fd := range l.FDs {
+			_ = syscall.Close(fd)
+		}
+	}
+	if strings.Join(names, ",") != "l1,l2" {
+		t.Fatalf("a smooth upgrade would hand over %v, want l1 and l2", names)
+	}
+	// Spare slots are used once: l2's stays taken after it goes, so three
+	// more listeners take the rest and a fourth is refused.
+	if err := a.Reload(one); err != nil {
+		t.Fatal(err)
+	}
+	more := func(n int) *config.Config {
+		c := twoListeners(t, up, true)
+		for i := range n {
+			l := c.Servers[0].Listeners[0]
+			l.Name = fmt.Sprintf("x%d", i)
+			l.Address = fmt.Sprintf("127.0.0.%d:0", 10+i)
+			c.Servers[0].Listeners = append(c.Servers[0].Listeners, l)
+		}
+		return c
+	}
+	full := more(3)
+	if err := a.Reload(full); err != nil {
+		t.Fatal(err)
+	}
+	err = a.Reload(more(4))
+	if err == nil || !strings.Contains(err.Error(), `servers[0].listeners ("x3" at 127.0.0.13:0)`) ||
+		!strings.Contains(err.Error(), "no spare listener slot left") {
+		t.Fatalf("a fifth added listener: %v, want refused naming it", err)
+	}
+	if a.Config() != full || len(a.Addrs()) != 4 {
+		t.Fatalf("after the refusal: config %p (want %p), %d listeners (want 4)", a.Config(), full, len(a.Addrs()))
+	}
+	load.more(t, 400)
+	load.finish(t)
+}
+
+// TestUpgradeHandsOverAnAddedListener: a listener a reload added is
+// handed over by a smooth upgrade like the configured ones, matched by
+// name wherever the new config lists it.
+func TestUpgradeHandsOverAnAddedListener(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	old := startApp(t, twoListeners(t, up, true))
+	if err := old.Reload(twoListeners(t, up, false)); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := old.ListenerSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeSockets(ls)
+	cfg := twoListeners(t, up, false)
+	l := cfg.Servers[0].Listeners
+	l[0], l[1] = l[1], l[0] // l2 first: the running ferry hands it over second
+	next := startWith(t, cfg, Options{Inherit: ls})
+	want := old.Addrs()
+	if got := next.Addrs(); len(got) != 2 || got[0].String() != want[1].String() || got[1].String() != want[0].String() {
+		t.Fatalf("the new ferry listens on %v, want the inherited %v in its config's order", got, want)
+	}
+	if err := old.HandOver(); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range next.Addrs() {
+		if code, body := testutil.Fetch(t, http.MethodGet, "http://"+addr.String()+"/"); code != 200 || body != "a" {
+			t.Fatalf("%s after the handover: %d %q", addr, code, body)
+		}
+	}
 }

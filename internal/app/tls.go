@@ -193,11 +193,11 @@ func (c *tlsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 // Collect implements prometheus.Collector. Any goroutine.
 func (c *tlsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, l := range c.a.listeners {
-		ts := l.Chain().TLS
-		if ts == nil {
+	for _, l := range c.a.engListeners() {
+		if l.Spare() || l.Chain().TLS == nil {
 			continue
 		}
+		ts := l.Chain().TLS
 		s := &ts.Stats
 		for _, e := range []struct {
 			name string
@@ -223,8 +223,8 @@ func (a *App) registerTLSMetrics() error {
 	if a.tls.collected {
 		return nil
 	}
-	for _, l := range a.listeners {
-		if l.Chain().TLS != nil {
+	for _, l := range a.engListeners() {
+		if !l.Spare() && l.Chain().TLS != nil {
 			a.tls.collected = true
 			return a.metrics.gatherer.Register(newTLSCollector(a))
 		}

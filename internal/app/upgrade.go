@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -123,15 +124,21 @@ func (a *App) inherited(all []upgrade.Listener) ([][]int, error) {
 		}
 		return "[" + strings.Join(out, " ") + "]"
 	}
+	// By name: a listener a reload added runs after the configured ones
+	// in the running ferry, wherever the config file has it.
+	byName := make(map[string][]int, len(ls))
+	for _, l := range ls {
+		byName[l.Name] = l.FDs
+	}
+	out := make([][]int, len(a.listeners))
+	for i, l := range a.listeners {
+		out[i] = byName[l.Name]
+	}
 	have := names(len(ls), func(i int) string { return ls[i].Name })
 	want := names(len(a.listeners), func(i int) string { return a.listeners[i].Name })
-	if have != want {
+	if len(ls) != len(a.listeners) || slices.ContainsFunc(out, func(fds []int) bool { return fds == nil }) {
 		return nil, fmt.Errorf("upgrade: the running ferry hands over the listeners %s and this configuration has %s: "+
 			"a smooth upgrade keeps the listeners (stop the running ferry first, or start with disable_upgrade)", have, want)
-	}
-	out := make([][]int, len(ls))
-	for i, l := range ls {
-		out[i] = l.FDs
 	}
 	return out, nil
 }
@@ -143,9 +150,12 @@ func (a *App) ListenerSockets() ([]upgrade.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]upgrade.Listener, len(fds))
-	for i, l := range a.listeners {
-		out[i] = upgrade.Listener{Name: l.Name, Address: l.Address, FDs: fds[i]}
+	out := make([]upgrade.Listener, 0, len(fds))
+	for i, l := range a.eng.Listeners() {
+		if l.Removed() || l.Spare() {
+			continue // a reload removed it (the new ferry's config has it no more), or an unused slot
+		}
+		out = append(out, upgrade.Listener{Name: l.Name, Address: l.Address, FDs: fds[i]})
 	}
 	if a.admin != nil {
 		if fd, err := dupListener(a.admin.Listener()); err == nil {
