@@ -1,41 +1,21 @@
 package proxy_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
-// lockedBuffer is a log destination safe for the loops and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestFailuresAreLoggedRateLimited: a storm of connect failures is logged
 // at Warn, at most a line per second, each line carrying how many it stood
 // for; a client's bad request is logged at Info. Every failure is still
 // counted (the counters are exact, the log is a sample).
 func TestFailuresAreLoggedRateLimited(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.Buffer // written by the loops, read by the test
 	h := startProxy(t, []string{testutil.ClosedAddr(t)}, func(s *setup) {
 		s.opts.Logger = slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})

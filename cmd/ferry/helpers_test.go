@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -84,8 +83,7 @@ func (p *ferryProc) signal(t *testing.T, sig syscall.Signal) {
 // and its exit awaited.
 type ferryProc struct {
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    strings.Builder
+	log    testutil.Buffer
 	exited chan struct{}
 	err    error
 }
@@ -103,9 +101,7 @@ func startFerry(t *testing.T, bin, cfg string) *ferryProc {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
+			_, _ = p.log.Write([]byte(sc.Text() + "\n"))
 		}
 		p.err = p.cmd.Wait()
 		close(p.exited)
@@ -127,11 +123,7 @@ func startFerry(t *testing.T, bin, cfg string) *ferryProc {
 }
 
 // logs is what the process printed so far.
-func (p *ferryProc) logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *ferryProc) logs() string { return p.log.String() }
 
 // waitLog waits until the log matches re and returns the first submatch
 // (or the match).

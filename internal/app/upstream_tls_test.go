@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -63,24 +62,6 @@ func (u *tlsUpstream) seen() []tls.ConnectionState {
 	return append([]tls.ConnectionState(nil), u.states...)
 }
 
-// syncBuffer is a log destination tests read while ferry writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // writeFiles writes each name's data in a new directory and returns the
 // paths by name.
 func writeFiles(t *testing.T, files map[string][]byte) map[string]string {
@@ -111,9 +92,9 @@ func tlsClusterConfig(t *testing.T, hosts, extra string) *config.Config {
 }
 
 // startLogged starts cfg with its log in the returned buffer.
-func startLogged(t *testing.T, cfg *config.Config) (*App, *syncBuffer) {
+func startLogged(t *testing.T, cfg *config.Config) (*App, *testutil.Buffer) {
 	t.Helper()
-	var log syncBuffer
+	var log testutil.Buffer
 	a := startWith(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	return a, &log
 }

@@ -119,7 +119,7 @@ func TestUpstreamTLSWatchesTheClientCertificate(t *testing.T) {
 // TestCertLoadFailureLoggedOncePerMinute: a file that stays bad is logged
 // when first seen, not again at every 2s check; another failure is.
 func TestCertLoadFailureLoggedOncePerMinute(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	a := &App{log: slog.New(slog.NewTextHandler(&buf, nil))}
 	bad := errors.New("cluster c: cluster_manager.clusters[0].tls_context.ca_cert: no PEM certificate found")
 	for range 3 {
