@@ -20,8 +20,15 @@ import (
 //
 //	go test -run=NONE -bench='Echo|Handshake' -benchmem ./eventloop/
 
-func benchEcho(b *testing.B, c net.Conn) {
+// benchEcho runs the echo round trips on the connection dial opens, and
+// closes it.
+func benchEcho(b *testing.B, dial func() (net.Conn, error)) {
 	b.Helper()
+	c, err := dial()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
 	line := "echo " + strings.Repeat("x", 1024) + "\n"
 	want := len(line) - len("echo ")
 	r := bufio.NewReaderSize(c, 4096)
@@ -46,22 +53,12 @@ func benchEcho(b *testing.B, c net.Conn) {
 func BenchmarkPlainEcho1KiB(b *testing.B) {
 	var peak atomic.Int64
 	_, addr := startListener(b, nil, []conn.FilterFactory{peakFactory{&peak}, cmdFactory{marks: &marks{}}})
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	benchEcho(b, c)
+	benchEcho(b, func() (net.Conn, error) { return net.Dial("tcp", addr) })
 }
 
 func BenchmarkTLSEcho1KiB(b *testing.B) {
 	env := startTLS(b, 4, nil)
-	c, err := tls.Dial("tcp", env.addr, env.clientConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	benchEcho(b, c)
+	benchEcho(b, func() (net.Conn, error) { return tls.Dial("tcp", env.addr, env.clientConfig()) })
 }
 
 func BenchmarkTLSHandshake(b *testing.B) {

@@ -95,7 +95,7 @@ func expectPong(t *testing.T, p *dialProbe) {
 			t.Fatalf("upstream answered %q", got)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("no answer through the TLS connection")
+		t.Fatal("no answer through the dialled connection")
 	}
 }
 
