@@ -304,7 +304,9 @@ func TestHealthCheckSpecValidation(t *testing.T) {
 // across all four; one passing again ends it.
 func TestHealthCheckPanicThreshold(t *testing.T) {
 	srv := make([]*statusServer, 4)
-	spec := ClusterSpec{Name: "c", LB: Random, HealthCheck: httpCheck(), PanicThreshold: pct(50)}
+	hc := httpCheck()
+	hc.Interval, hc.Timeout = 400*time.Millisecond, 350*time.Millisecond // a healthy host must not flap on a loaded machine
+	spec := ClusterSpec{Name: "c", LB: Random, HealthCheck: hc, PanicThreshold: pct(50)}
 	for i := range srv {
 		srv[i] = newStatusServer(t, 200)
 		spec.Hosts = append(spec.Hosts, HostSpec{Address: srv[i].Addr()})

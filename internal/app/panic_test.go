@@ -7,13 +7,18 @@ import (
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
+// slowHealth is httpHealth with a timeout a loaded machine meets, so that
+// a healthy host never flaps (which would change the healthy share).
+const slowHealth = `,"health_check":{"protocol":"Http1","interval":"500ms","timeout":"400ms","healthy_threshold":1,
+	"unhealthy_threshold":2,"check_config":{"http_check_config":{"path":"/healthz"}}}`
+
 // TestHealthyPanicThreshold: three health-checked hosts with
 // common_lb_config.healthy_panic_threshold 50. One failing (67 % healthy)
 // is routed around; two failing (33 %) put the cluster in panic mode,
 // where requests reach all three and are counted; one recovering ends it.
 func TestHealthyPanicThreshold(t *testing.T) {
 	us := []*switchUpstream{newSwitchUpstream(t, "a"), newSwitchUpstream(t, "b"), newSwitchUpstream(t, "c")}
-	a := startWithAdmin(t, mustConfig(t, healthCfg(t, httpHealth+`,"common_lb_config":{"healthy_panic_threshold":{"value":50}}`,
+	a := startWithAdmin(t, mustConfig(t, healthCfg(t, slowHealth+`,"common_lb_config":{"healthy_panic_threshold":{"value":50}}`,
 		us[0].addr, us[1].addr, us[2].addr)))
 	hosts := a.clusters.Get("c").Hosts()
 	fail := func(i int) {
