@@ -25,7 +25,10 @@ import (
 // settings and the access log, and its TLS) behind an atomic pointer read
 // once per accepted connection: a reload builds a new Chain for a listener
 // whose settings changed and swaps it in; connections already open keep
-// the filters they were built with until they close.
+// the filters they were built with until they close. A listener the
+// reload's config lacks is removed (removeListener: its sockets close and
+// its connections drain); one it adds opens on a spare slot of the engine
+// (eventloop/spare_linux.go).
 
 // listenerState is what the build of one engine listener made besides
 // its Chain, kept so that a reload can tell what changed and what to keep.

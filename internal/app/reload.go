@@ -20,20 +20,21 @@ import (
 
 // Hot reload (SIGHUP, POST /api/v1/reload) swaps what ferry can change
 // while it serves (docs/operations.md, "Hot reload"): the route tables,
-// the clusters, and the settings of the running listeners. Clusters are
-// diffed by upstream.Manager.Update (a host whose cluster and address stay
-// keeps its *Host, counters and pooled connections; a removed host's idle
-// connections close), and route tables swap atomically in the
-// router.Registry. A listener whose settings changed gets a new
+// the clusters, the listeners and their settings, and the limits listed in
+// swappable. Clusters are diffed by upstream.Manager.Update (a host whose
+// cluster and address stay keeps its *Host, counters and pooled
+// connections; a removed host's idle connections close), and route tables
+// swap atomically in the router.Registry. A listener whose settings (or
+// the ferry-wide settings its filters are built from) changed gets a new
 // eventloop.Chain (listeners.go): connections accepted from then on are
-// built from it, and those open keep theirs. A request in flight keeps the
-// route and cluster it matched, so it finishes on the snapshot it started
-// with.
+// built from it, and those open keep theirs. A removed listener stops
+// accepting and drains; an added one opens on a spare slot of the running
+// loops. A request in flight keeps the route and cluster it matched, so it
+// finishes on the snapshot it started with.
 //
 // Any other change (unchangedParts: the ferry block's settings that are
-// fixed at start, admin, metrics, process settings, which listeners run)
-// is refused, naming each setting by its path and why, and the old config
-// keeps serving. A refused or invalid reload is logged, counted and shown
+// fixed at start, admin, metrics, process settings) is refused, naming
+// each setting by its path and why, and the old config keeps serving. A refused or invalid reload is logged, counted and shown
 // at /api/v1/states. The same swap is what an xDS client will drive.
 
 // reloadState is the outcome of the reloads so far.
@@ -167,15 +168,15 @@ func (a *App) apply(next *config.Config) error {
 	if err := a.clusters.Update(specs); err != nil {
 		return fmt.Errorf("cluster_manager.clusters: %w", err) // not reached: the union passed
 	}
-	if swapListeners != nil {
-		swapListeners() // after the routes: a new chain may name a new route table
-	}
 	a.policy = policy
 	nf := next.Ferry.WithDefaults()
 	a.workers.Tune(nf.Scheduler.WorkerCount(runtime.GOMAXPROCS(0)))
 	a.live.maxDown.Store(a.downBudget(nf.MaxConnections))
 	a.eng.SetMaxDownstream(a.live.maxDown.Load())
-	a.live.drain.Store(int64(drainTimeout(next)))
+	a.live.drain.Store(int64(drainTimeout(next))) // before the swap: a removed listener drains for the new timeout
+	if swapListeners != nil {
+		swapListeners() // after the routes: a new chain may name a new route table
+	}
 	a.reload.cur.Store(next)
 	a.reloadCerts() // a listener whose TLS is kept may have new certificate files
 	return nil

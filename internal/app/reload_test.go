@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -633,4 +634,44 @@ func TestUpgradeHandsOverAnAddedListener(t *testing.T) {
 			t.Fatalf("%s after the handover: %d %q", addr, code, body)
 		}
 	}
+}
+
+// TestReloadRemovedListenerClosesAtDrainTimeout: a request on a removed
+// listener that outlives ferry.timeouts.drain has its connection closed
+// when the drain ends, and the drain's goroutine ends with it.
+func TestReloadRemovedListenerClosesAtDrainTimeout(t *testing.T) {
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	up := gatedUpstream(t, arrived, release)
+	t.Cleanup(func() { close(release) }) // before the upstream's Close: its handler returns
+	a := startApp(t, twoListeners(t, up, false))
+	stuck := dialKeepAlive(t, a.Addrs()[1].String())
+	if _, err := io.WriteString(stuck.c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	next := twoListeners(t, up, true)
+	next.Ferry.Timeouts.Drain = config.Duration(200 * time.Millisecond)
+	start := time.Now()
+	if err := a.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	_ = stuck.c.SetReadDeadline(time.Now().Add(5 * time.Second)) // far past the drain timeout, short of the route's 15 s
+	_, err := stuck.r.ReadByte()
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the stuck request's connection: %v, want it closed by the drain timeout", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before the drain timeout", d)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the drain goroutine to end", func() bool {
+		done := make(chan struct{})
+		go func() { a.ldrain.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+			return true
+		case <-time.After(10 * time.Millisecond):
+			return false
+		}
+	})
 }
