@@ -215,10 +215,11 @@ func (e *Engine) Start() error {
 	}
 	addrs, err := e.reserveSpares(addrs)
 	if err != nil {
-		if e.adopt != nil {
-			e.adopt.release()
-		}
-		return err
+		// A reload cannot add listeners then (AddListener says so); ferry
+		// serves on.
+		e.log.Warn("eventloop: no spare listener slots; a reload cannot add listeners", "err", err)
+		e.listeners = e.listeners[:e.nConf]
+		addrs = addrs[:e.nConf]
 	}
 	go func() {
 		err := gnet.Rotate(e, addrs,

@@ -42,14 +42,15 @@ func spareListeners(ls []*Listener, n int) []*Listener {
 }
 
 // reserveSpares reserves a loopback port for each spare slot and returns
-// the addresses gnet binds for them, setting the slots' matching fields
-// (listenerFor). Start only.
+// addrs with the addresses gnet binds for them, setting the slots'
+// matching fields (listenerFor); Start runs without slots when it fails.
+// Start only.
 func (e *Engine) reserveSpares(addrs []string) ([]string, error) {
 	for _, l := range e.listeners[e.nConf:] {
 		fd, port, err := reservePort(net.IPv4(127, 0, 0, 1))
 		if err != nil {
 			e.releaseSpares()
-			return nil, fmt.Errorf("eventloop: spare listener: %w", err)
+			return addrs, fmt.Errorf("eventloop: spare listener: %w", err)
 		}
 		e.spareFDs = append(e.spareFDs, fd)
 		l.ip, l.port = net.IPv4(127, 0, 0, 1), port
