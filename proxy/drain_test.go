@@ -42,12 +42,7 @@ func TestCloseIdleClosesOnlyIdleConnections(t *testing.T) {
 		return resp
 	}
 	dial := func() (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", h.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := testutil.DialTCP(t, h.addr, 10*time.Second)
 		return c, bufio.NewReader(c)
 	}
 	idle, ri := dial()

@@ -423,14 +423,9 @@ func TestGnetClosesTheSocketOnAPeersFIN(t *testing.T) {
 		defer cancel()
 		_ = eng.Stop(ctx)
 	}()
-	c, err := net.Dial("tcp", eng.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := testutil.DialTCP(t, eng.Addrs()[0].String(), 10*time.Second)
 	_, _ = io.WriteString(c, "hello")
-	_ = c.(*net.TCPConn).CloseWrite()
+	_ = c.CloseWrite()
 	testutil.WaitFor(t, 5*time.Second, "gnet closes the half-closed connection", func() bool {
 		ev := f.seen()
 		return len(ev) == 1 && ev[0] == filterchain.RemoteClose
