@@ -135,14 +135,11 @@ type mirror struct {
 var errMirrorTimeout = errors.New("mirror: timed out")
 
 // startMirror decides whether this request is copied and, when it is,
-// builds the copy's head. Called once per request, on the loop, at the
-// first DownRecvHeader with the host chosen (stream.go). A route without
-// a mirror returns at the nil check.
+// builds the copy's head. Called once per request of a route with a
+// mirror, on the loop, at the first DownRecvHeader with the host chosen
+// (stream.go, whose nil check is all a route without one pays).
 func (s *stream) startMirror() {
 	mp := s.route.Cluster().Mirror
-	if mp == nil {
-		return
-	}
 	st := &s.srv.stats.mirrorStats
 	if mp.Percent < 100 && fastrand.Uint32n(100) >= mp.Percent {
 		st.mirrorSkipSampling.Inc()

@@ -412,7 +412,9 @@ func (s *stream) downRecvHeader() Phase {
 	}
 	if !s.mirForked { // once per request, before any body byte is forwarded (mirror.go)
 		s.mirForked = true
-		s.startMirror()
+		if s.route.Cluster().Mirror != nil {
+			s.startMirror()
+		}
 	}
 	if s.cluster.Spec.Breakers.MaxRequests > 0 && !s.admitRequest() {
 		return s.fail(s.overloaded(upstream.LimitRequests), inPhase)
