@@ -241,27 +241,15 @@ func TestAccessLogLineForKnownRequest(t *testing.T) {
 		t.Errorf("stats %+v, want 3 lines per file and no drops", st)
 	}
 	// The counters reach /metrics.
-	want3 := map[string]float64{
-		"ferry_access_log_lines_total/" + textPath + "/written": 3, "ferry_access_log_lines_total/" + textPath + "/dropped": 0,
-		"ferry_access_log_lines_total/" + jsonPath + "/written": 3, "ferry_access_log_errors_total/" + jsonPath + "/": 0,
-	}
-	fams, err := a.metrics.gatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]float64{}
-	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			seen[f.GetName()+"/"+labels["path"]+"/"+labels["result"]] = m.GetCounter().GetValue()
-		}
-	}
-	for k, v := range want3 {
-		if got, ok := seen[k]; !ok || got != v {
-			t.Errorf("metric %s = %v (present %v), want %v", k, got, ok, v)
+	for _, w := range []struct {
+		name, path, result string
+		v                  float64
+	}{
+		{"ferry_access_log_lines_total", textPath, "written", 3}, {"ferry_access_log_lines_total", textPath, "dropped", 0},
+		{"ferry_access_log_lines_total", jsonPath, "written", 3}, {"ferry_access_log_errors_total", jsonPath, "", 0},
+	} {
+		if got, ok := gathered(t, a, w.name, map[string]string{"path": w.path, "result": w.result}); !ok || got != w.v {
+			t.Errorf("metric %s{path=%q,result=%q} = %v (present %v), want %v", w.name, w.path, w.result, got, ok, w.v)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/eventloop"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // buildCfg parses and validates a config with one route table "r", one
@@ -56,11 +56,7 @@ func TestConnectionIdleTimeoutPerListener(t *testing.T) {
 	cfg := buildCfg(t, `{"match":{"prefix":"/"},"direct_response":{"status":200,"body":"ok"}}`,
 		`,"connection_idle_timeout":"200ms"`, "127.0.0.1:9", false)
 	a := startApp(t, cfg)
-	c, err := net.Dial("tcp", a.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }() // the exchange below is what is checked
+	c := testutil.DialTCP(t, a.Addrs()[0].String(), 10*time.Second)
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}

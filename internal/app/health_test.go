@@ -84,18 +84,9 @@ func adminClusters(t *testing.T, a *App) []admin.Cluster {
 func metric(t *testing.T, a *App, name string) float64 {
 	t.Helper()
 	fams := parseExposition(t, adminGet(t, a, "/metrics"))
-	f, ok := fams[name]
-	if !ok {
-		return -1
-	}
-	for _, m := range f.GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "cluster" && l.GetValue() == "c" {
-				if m.GetCounter() != nil {
-					return m.GetCounter().GetValue()
-				}
-				return m.GetGauge().GetValue()
-			}
+	if f, ok := fams[name]; ok {
+		if v, ok := sample(f, map[string]string{"cluster": "c"}); ok {
+			return v
 		}
 	}
 	return -1

@@ -59,6 +59,45 @@ func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
 	return fams
 }
 
+// sample returns the value (counter or gauge) of f's first sample whose
+// labels include want (an absent label counts as ""), and whether there is
+// one.
+func sample(f *dto.MetricFamily, want map[string]string) (float64, bool) {
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
+		}
+		if !match {
+			continue
+		}
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue(), true
+		}
+		return m.GetGauge().GetValue(), true
+	}
+	return 0, false
+}
+
+// gathered is sample of the family name in a's registry.
+func gathered(t *testing.T, a *App, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	fams, err := a.metrics.gatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return sample(f, want)
+		}
+	}
+	return 0, false
+}
+
 func familyNames(fams map[string]*dto.MetricFamily) []string {
 	out := make([]string, 0, len(fams))
 	for n := range fams {

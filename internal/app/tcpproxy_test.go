@@ -71,11 +71,7 @@ func roundTrip(t *testing.T, c net.Conn, msg string) string {
 func TestTCPProxyRunsFromConfig(t *testing.T) {
 	up := relayEcho(t)
 	a := startApp(t, tcpProxyConfig(t, up.Addr(), "", ""))
-	c, err := net.Dial("tcp", a.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c := testutil.DialTCP(t, a.Addrs()[0].String(), 30*time.Second)
 	msg := strings.Repeat("ferry ", 50000)
 	if got := roundTrip(t, c, msg); got != msg+"bye" {
 		t.Fatalf("got %d bytes, want %d (the echo, then bye after the FIN)", len(got), len(msg)+3)
@@ -104,12 +100,7 @@ func TestTCPProxyBehindTLS(t *testing.T) {
 		t.Fatalf("echo through TLS: %v", err)
 	}
 	// A plain client on the same port is not relayed in plain text.
-	p, err := net.Dial("tcp", a.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = p.Close() }()
-	_ = p.SetDeadline(time.Now().Add(10 * time.Second))
+	p := testutil.DialTCP(t, a.Addrs()[0].String(), 10*time.Second)
 	_, _ = io.WriteString(p, "GET / HTTP/1.1\r\n\r\n")
 	if got, _ := io.ReadAll(p); strings.Contains(string(got), "GET") {
 		t.Fatalf("a plain client was relayed: %q", got)
@@ -131,12 +122,7 @@ func TestTCPProxyToATLSCluster(t *testing.T) {
 	})
 	files := writeFiles(t, map[string][]byte{"ca.pem": cert.CAPEM})
 	a := startApp(t, tcpProxyConfig(t, up.Addr(), "", `,"tls_context":{"status":true,"ca_cert":`+quote(files["ca.pem"])+`}`))
-	c, err := net.Dial("tcp", a.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := testutil.DialTCP(t, a.Addrs()[0].String(), 10*time.Second)
 	if _, err := io.WriteString(c, "hello"); err != nil {
 		t.Fatal(err)
 	}

@@ -26,14 +26,9 @@ import (
 // testutil.StrictEOF, whose Read returns io.EOF only after close_notify.
 func (ta *tlsApp) dialStrictTLS(t *testing.T) (*tls.Conn, *bufio.Reader) {
 	t.Helper()
-	raw, err := net.DialTimeout("tcp", ta.addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = raw.Close() })
+	raw := testutil.DialTCP(t, ta.addr, 20*time.Second)
 	c := tls.Client(testutil.StrictEOF(raw), &tls.Config{RootCAs: ta.cert.Pool, ServerName: "localhost",
 		NextProtos: []string{"http/1.1"}})
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,32 +50,33 @@ func readResponse(t *testing.T, r *bufio.Reader) *http.Response {
 	return resp
 }
 
-// TestTLSConnectionCloseSendsCloseNotify: a request with Connection: close
-// is answered, and the connection then ends with close_notify.
-func TestTLSConnectionCloseSendsCloseNotify(t *testing.T) {
-	ta := startTLSApp(t, "", "")
+// closeNotifyAfter sends req on a strict TLS connection to ta, reads the
+// response, and checks that the connection then ends with close_notify
+// (what says when, in a failure).
+func (ta *tlsApp) closeNotifyAfter(t *testing.T, req, what string) {
+	t.Helper()
 	c, r := ta.dialStrictTLS(t)
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
 	readResponse(t, r)
 	if n, err := io.Copy(io.Discard, r); n != 0 || err != nil {
-		t.Fatalf("after the response: %d bytes, then %v; want a clean end (close_notify)", n, err)
+		t.Fatalf("%s: %d bytes, then %v; want a clean end (close_notify)", what, n, err)
 	}
+}
+
+// TestTLSConnectionCloseSendsCloseNotify: a request with Connection: close
+// is answered, and the connection then ends with close_notify.
+func TestTLSConnectionCloseSendsCloseNotify(t *testing.T) {
+	ta := startTLSApp(t, "", "")
+	ta.closeNotifyAfter(t, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "after the response")
 }
 
 // TestTLSIdleTimeoutSendsCloseNotify: a keep-alive connection closed by
 // the listener's idle timeout ends with close_notify.
 func TestTLSIdleTimeoutSendsCloseNotify(t *testing.T) {
 	ta := startTLSApp(t, "", `,"connection_idle_timeout":"200ms"`)
-	c, r := ta.dialStrictTLS(t)
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	readResponse(t, r)
-	if n, err := io.Copy(io.Discard, r); n != 0 || err != nil {
-		t.Fatalf("idle: %d bytes, then %v; want a clean end (close_notify)", n, err)
-	}
+	ta.closeNotifyAfter(t, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "idle")
 }
 
 // TestTLSOpenSSLResumes: openssl s_time -reuse (for one second, each

@@ -230,12 +230,7 @@ func TestTLSCertificateFollowsTheFiles(t *testing.T) {
 // ferry_tls_events_total.
 func TestTLSPlainHTTPIsRefused(t *testing.T) {
 	ta := startTLSApp(t, "", "")
-	c, err := net.DialTimeout("tcp", ta.addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := testutil.DialTCP(t, ta.addr, 10*time.Second)
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -247,26 +242,7 @@ func TestTLSPlainHTTPIsRefused(t *testing.T) {
 		t.Fatalf("plain HTTP counted %d times", ta.srv.Stats.PlainHTTP.Load())
 	}
 	// The counter reaches /metrics.
-	fams, err := ta.a.metrics.gatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, f := range fams {
-		if f.GetName() != "ferry_tls_events_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["listener"] == "tls" && labels["event"] == "plain_http" {
-				found = m.GetCounter().GetValue() == 1
-			}
-		}
-	}
-	if !found {
+	if v, ok := gathered(t, ta.a, "ferry_tls_events_total", map[string]string{"listener": "tls", "event": "plain_http"}); !ok || v != 1 {
 		t.Fatal(`ferry_tls_events_total{listener="tls",event="plain_http"} is not 1`)
 	}
 }

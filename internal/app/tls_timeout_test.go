@@ -2,11 +2,11 @@ package app
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // TestTLSHandshakeTimeoutSetting: ferry.timeouts.tls_handshake, not
@@ -21,16 +21,11 @@ func TestTLSHandshakeTimeoutSetting(t *testing.T) {
 	if got := ta.srv.HandshakeTimeout; got != 200*time.Millisecond {
 		t.Fatalf("the listener's handshake timeout is %v, want tls_handshake's 200ms", got)
 	}
-	c, err := net.DialTimeout("tcp", ta.addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = c.Close() }()
+	c := testutil.DialTCP(t, ta.addr, 30*time.Second)
 	// A handshake record of 512 bytes opening a ClientHello, cut short.
 	if _, err := c.Write([]byte("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")); err != nil {
 		t.Fatal(err)
 	}
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.Copy(io.Discard, c); err != nil {
 		t.Fatalf("the stalled handshake was not closed: %v", err)
 	}

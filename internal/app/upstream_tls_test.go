@@ -285,22 +285,7 @@ func TestUpstreamTLSReloadReadsFiles(t *testing.T) {
 	if code, _ := testutil.Fetch(t, http.MethodGet, url); code != http.StatusOK {
 		t.Fatalf("got %d after the reload, want 200", code)
 	}
-	fams, err := a.metrics.gatherer.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, f := range fams {
-		if f.GetName() != "ferry_upstream_tls_events_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if m.GetLabel()[1].GetValue() == "handshake" && m.GetCounter().GetValue() == 1 {
-				found = true
-			}
-		}
-	}
-	if !found {
+	if v, ok := gathered(t, a, "ferry_upstream_tls_events_total", map[string]string{"event": "handshake"}); !ok || v != 1 {
 		t.Fatal("ferry_upstream_tls_events_total has no handshake of the reloaded cluster")
 	}
 }
