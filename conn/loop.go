@@ -2,6 +2,7 @@ package conn
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -31,6 +32,8 @@ type Loop struct {
 	// entry into the loop, so a request's several timer updates cost one
 	// clock read.
 	now int64
+	// yielded is when the loop last gave Go's scheduler a turn (Refresh).
+	yielded int64
 
 	wheel wheel
 	// watch holds connections above their high watermark or flushing
@@ -65,7 +68,34 @@ func Now() int64 { return time.Now().UnixNano() }
 // Refresh reads the clock for the callback that starts. The event handler
 // calls it on every entry into the loop (OnOpen, OnTraffic, OnClose, an
 // Execute, a sweep). Loop only.
-func (l *Loop) Refresh() { l.now = Now() }
+//
+// It also yields to Go's scheduler every YieldEvery. A busy loop goroutine
+// never parks (gnet polls again while there are events), so without this
+// the runtime's sysmon would preempt it every 10 ms, taking its P away in
+// the middle of a system call; each such retake wakes another thread and
+// keeps sysmon polling every 20 µs. docs/performance.md, "c500 and c5000:
+// system calls per request", has the counts.
+func (l *Loop) Refresh() {
+	l.now = Now()
+	if l.yieldDue(l.now) {
+		runtime.Gosched()
+	}
+}
+
+// YieldEvery is how often a busy loop yields to Go's scheduler (Refresh):
+// well under the 10 ms after which the runtime preempts a goroutine, and
+// rare enough that the yields cost nothing measurable.
+const YieldEvery = 2 * time.Millisecond
+
+// yieldDue reports whether the loop, at clock now, last yielded YieldEvery
+// or more ago, and if so counts this as its yield.
+func (l *Loop) yieldDue(now int64) bool {
+	if now-l.yielded < int64(YieldEvery) {
+		return false
+	}
+	l.yielded = now
+	return true
+}
 
 // Schedule arms t to fire after d (from the current callback's clock),
 // re-arming it if it was armed. Loop only.
