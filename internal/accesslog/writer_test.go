@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -25,9 +25,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type gatedOut struct {
 	entered chan struct{}
 	release chan struct{}
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	closed  bool
+	testutil.Buffer
+	closed atomic.Bool
 }
 
 func newGatedOut() *gatedOut {
@@ -40,22 +39,12 @@ func (g *gatedOut) Write(p []byte) (int, error) {
 	default:
 	}
 	<-g.release
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.buf.Write(p)
+	return g.Buffer.Write(p)
 }
 
 func (g *gatedOut) Close() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.closed = true
+	g.closed.Store(true)
 	return nil
-}
-
-func (g *gatedOut) String() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.buf.String()
 }
 
 // failingOut fails every write.
@@ -103,7 +92,7 @@ func TestDropsWhenWriterBlocked(t *testing.T) {
 	if s := w.Stats(); s.Lines != 5 || s.Dropped != 3 || s.Errors != 0 {
 		t.Fatalf("stats %+v, want 5 lines, 3 dropped, 0 errors", s)
 	}
-	if !out.closed {
+	if !out.closed.Load() {
 		t.Fatal("Close did not close the file")
 	}
 	w.Log(f, code(208))
