@@ -391,11 +391,14 @@ func (m *mirror) onClose() {
 	m.done()
 }
 
-// succeed ends a mirror whose response was read whole.
+// succeed ends a mirror whose response was read whole. The connection is
+// reused only when nothing follows the response and the whole request
+// left (a shadow may answer before it read the body: the rest of it must
+// not precede the next request).
 func (m *mirror) succeed(buf filterchain.Buffer) {
 	m.srv.stats.mirrorSuccess.Inc()
 	m.pc.Handler.mir = nil
-	m.release(m.resp.KeepAlive && buf.Len() == 0)
+	m.release(m.resp.KeepAlive && buf.Len() == 0 && m.pc.C.OutboundBuffered() == 0)
 	m.done()
 }
 
