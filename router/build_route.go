@@ -1,6 +1,7 @@
 package router
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -69,16 +70,11 @@ func (b *builder) buildHeaders(vi, ri int, rt *Route) {
 			b.fail(vi, ri, nil, "header[%d]: invalid name %q", hi, h.Name)
 			continue
 		}
-		hm := headerMatcher{name: h.Name, value: h.Value, invert: h.Invert}
-		if h.Regex {
-			re, err := compileFull(h.Value, false)
-			if err != nil {
-				b.fail(vi, ri, err, "header[%d] %q: bad regex %q", hi, h.Name, h.Value)
-				continue
-			}
-			hm.re = re
+		re, ok := b.valueRegex(vi, ri, h.Regex, h.Value, "header", hi, h.Name)
+		if !ok {
+			continue
 		}
-		rt.headers = append(rt.headers, hm)
+		rt.headers = append(rt.headers, headerMatcher{name: h.Name, value: h.Value, invert: h.Invert, re: re})
 	}
 }
 
@@ -93,17 +89,27 @@ func (b *builder) buildQuery(vi, ri int, rt *Route) {
 			b.fail(vi, ri, nil, "query_parameter[%d]: invalid name %q", qi, q.Name)
 			continue
 		}
-		qm := queryMatcher{name: q.Name, value: q.Value}
-		if q.Regex {
-			re, err := compileFull(q.Value, false)
-			if err != nil {
-				b.fail(vi, ri, err, "query_parameter[%d] %q: bad regex %q", qi, q.Name, q.Value)
-				continue
-			}
-			qm.re = re
+		re, ok := b.valueRegex(vi, ri, q.Regex, q.Value, "query_parameter", qi, q.Name)
+		if !ok {
+			continue
 		}
-		rt.query = append(rt.query, qm)
+		rt.query = append(rt.query, queryMatcher{name: q.Name, value: q.Value, re: re})
 	}
+}
+
+// valueRegex compiles the value of a header or query matcher that is a
+// regex (nil when it is not); a value that does not compile fails the
+// route, naming the matcher (kind[i] "name"), and ok is false.
+func (b *builder) valueRegex(vi, ri int, regex bool, value, kind string, i int, name string) (re *regexp.Regexp, ok bool) {
+	if !regex {
+		return nil, true
+	}
+	re, err := compileFull(value, false)
+	if err != nil {
+		b.fail(vi, ri, err, "%s[%d] %q: bad regex %q", kind, i, name, value)
+		return nil, false
+	}
+	return re, true
 }
 
 // isToken reports whether s is an RFC 9110 token (a valid field name).
