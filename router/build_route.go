@@ -12,8 +12,7 @@ func (b *builder) buildRoute(vi, ri int) (Route, bool) {
 	n := len(b.errs)
 	rt := Route{name: rs.Name, vhost: vs.Name, metricsID: vs.MetricsID, fold: rs.Match.CaseInsensitive}
 	b.buildPath(vi, ri, &rt)
-	b.buildHeaders(vi, ri, &rt)
-	b.buildQuery(vi, ri, &rt)
+	b.buildMatchers(vi, ri, &rt)
 	b.buildAction(vi, ri, &rt)
 	return rt, len(b.errs) == n
 }
@@ -59,48 +58,32 @@ func (b *builder) checkPathPattern(vi, ri int, what, p string) {
 	}
 }
 
-func (b *builder) buildHeaders(vi, ri int, rt *Route) {
-	hs := b.spec.VirtualHosts[vi].Routes[ri].Match.Headers
-	if len(hs) == 0 {
-		return
+// buildMatchers validates and compiles the route's header and query
+// parameter matchers.
+func (b *builder) buildMatchers(vi, ri int, rt *Route) {
+	m := &b.spec.VirtualHosts[vi].Routes[ri].Match
+	for hi, h := range m.Headers {
+		valid := h.Name == ":method" || h.Name != "" && isToken(h.Name)
+		if re, ok := b.matcher(vi, ri, "header", hi, h.Name, valid, h.Value, h.Regex); ok {
+			rt.headers = append(rt.headers, headerMatcher{name: h.Name, value: h.Value, invert: h.Invert, re: re})
+		}
 	}
-	rt.headers = make([]headerMatcher, 0, len(hs))
-	for hi, h := range hs {
-		if h.Name != ":method" && (h.Name == "" || !isToken(h.Name)) {
-			b.fail(vi, ri, nil, "header[%d]: invalid name %q", hi, h.Name)
-			continue
+	for qi, q := range m.QueryParameters {
+		valid := q.Name != "" && !strings.ContainsAny(q.Name, "&=#")
+		if re, ok := b.matcher(vi, ri, "query_parameter", qi, q.Name, valid, q.Value, q.Regex); ok {
+			rt.query = append(rt.query, queryMatcher{name: q.Name, value: q.Value, re: re})
 		}
-		re, ok := b.valueRegex(vi, ri, h.Regex, h.Value, "header", hi, h.Name)
-		if !ok {
-			continue
-		}
-		rt.headers = append(rt.headers, headerMatcher{name: h.Name, value: h.Value, invert: h.Invert, re: re})
-	}
-}
-
-func (b *builder) buildQuery(vi, ri int, rt *Route) {
-	qs := b.spec.VirtualHosts[vi].Routes[ri].Match.QueryParameters
-	if len(qs) == 0 {
-		return
-	}
-	rt.query = make([]queryMatcher, 0, len(qs))
-	for qi, q := range qs {
-		if q.Name == "" || strings.ContainsAny(q.Name, "&=#") {
-			b.fail(vi, ri, nil, "query_parameter[%d]: invalid name %q", qi, q.Name)
-			continue
-		}
-		re, ok := b.valueRegex(vi, ri, q.Regex, q.Value, "query_parameter", qi, q.Name)
-		if !ok {
-			continue
-		}
-		rt.query = append(rt.query, queryMatcher{name: q.Name, value: q.Value, re: re})
 	}
 }
 
-// valueRegex compiles the value of a header or query matcher that is a
-// regex (nil when it is not); a value that does not compile fails the
-// route, naming the matcher (kind[i] "name"), and ok is false.
-func (b *builder) valueRegex(vi, ri int, regex bool, value, kind string, i int, name string) (re *regexp.Regexp, ok bool) {
+// matcher checks a header or query matcher (kind[i], name): an invalid
+// name, or a regex value that does not compile, fails the route and ok is
+// false; re is the compiled regex (nil when the value is not one).
+func (b *builder) matcher(vi, ri int, kind string, i int, name string, validName bool, value string, regex bool) (re *regexp.Regexp, ok bool) {
+	if !validName {
+		b.fail(vi, ri, nil, "%s[%d]: invalid name %q", kind, i, name)
+		return nil, false
+	}
 	if !regex {
 		return nil, true
 	}
