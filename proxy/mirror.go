@@ -115,6 +115,8 @@ type mirror struct {
 	timer conn.Timer // the route's timeout, from the send
 	// timeout is the route's timeout, read at the fork.
 	timeout time.Duration
+	// limits are the head limits of the forked stream's listener.
+	limits *http1.Limits
 
 	host *upstream.Host
 	pool *upstream.ConnPool[*upConn]
@@ -173,6 +175,7 @@ func (s *stream) startMirror() {
 	m.pool = s.srv.pools.Pool(s.loop, c, h)
 	m.buf = shadowHost(s.encodeRequestHead(m.buf[:0]))
 	m.timeout = s.routeTimeout()
+	m.limits = &s.d.f.opts.Limits
 	if s.reqState == stateDone {
 		m.send()
 		return
@@ -325,7 +328,7 @@ func (m *mirror) OnTimer(*conn.Timer) {
 func (m *mirror) onData(buf filterchain.Buffer) {
 	for buf.Len() > 0 {
 		if !m.respBody {
-			n, err := m.resp.Parse(buf.Bytes(), m.head, m.srv.opts.Limits)
+			n, err := m.resp.Parse(buf.Bytes(), m.head, *m.limits)
 			if err != nil {
 				m.fail()
 				return

@@ -183,7 +183,7 @@ func (s *stream) afterResponseBytes() {
 // readResponseHead parses one response head; it reports whether bytes
 // were consumed.
 func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
-	n, err := s.resp.Parse(buf.Bytes(), s.req.IsHead(), s.srv.opts.Limits)
+	n, err := s.resp.Parse(buf.Bytes(), s.req.IsHead(), s.d.f.opts.Limits)
 	if err != nil {
 		s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", err)
 		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamMalformed}, onEvent)

@@ -250,7 +250,7 @@ func (u *h2up) OnResponse(id uint32, r *http2.Response, endStream bool) {
 	}
 	h = append(h, "\r\n"...)
 	s.respHead = h
-	n, err := s.resp.Parse(h, s.req.IsHead(), s.srv.opts.Limits)
+	n, err := s.resp.Parse(h, s.req.IsHead(), s.d.f.opts.Limits)
 	if err != nil || n != len(h) {
 		s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", err)
 		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamMalformed}, onEvent)

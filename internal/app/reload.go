@@ -245,9 +245,7 @@ var swappable = []string{ //nolint:gochecknoglobals // read-only
 	"ferry.compat.allow_unimplemented", // a validation setting: next was validated with it
 	// The proxy filters' settings (proxy.Settings): every listener's proxy
 	// filter is rebuilt with them (listeners.go).
-	"ferry.http1.max_pipelined_bytes",
-	"ferry.http1.max_request_body_bytes",
-	"ferry.http1.max_requests_per_connection",
+	"ferry.http1",
 	"ferry.timeouts.request_body",
 	"ferry.timeouts.request_header",
 	"ferry.timeouts.request",
@@ -264,9 +262,6 @@ func refusedWhy(path string) string {
 	}
 	for _, r := range []struct{ prefix, why string }{
 		{"ferry.event_loops", "gnet's event loops are started once"},
-		{"ferry.http1.max_request_line_bytes", "the upstream response parsers keep the head limits set at start"},
-		{"ferry.http1.max_header_bytes", "the upstream response parsers keep the head limits set at start"},
-		{"ferry.http1.max_headers", "the upstream response parsers keep the head limits set at start"},
 		{"ferry.reuse_port", "the listening sockets are bound at start"},
 		{"ferry.buffers", "connection buffers and spill queues are sized at start"},
 		{"ferry.timeouts.lingering_close", "a per-loop connection option set at start"},

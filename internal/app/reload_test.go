@@ -67,11 +67,23 @@ type loadLoop struct {
 // 200's body for client i. The loop stops at cleanup, or at finish.
 func startLoad(t *testing.T, url string, check func(i int, body string) bool) *loadLoop {
 	t.Helper()
-	h2 := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
-	h1 := &http.Transport{MaxIdleConnsPerHost: 4}
+	return startLoadTLS(t, url, nil, check)
+}
+
+// startLoadTLS is startLoad over TLS with tc (an https url; nil: h2c and
+// plain HTTP/1.1).
+func startLoadTLS(t *testing.T, url string, tc *tls.Config, check func(i int, body string) bool) *loadLoop {
+	t.Helper()
+	h2 := &http2.Transport{TLSClientConfig: tc}
+	h1 := &http.Transport{MaxIdleConnsPerHost: 4, TLSClientConfig: tc,
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}} // HTTP/1.1 only
+	if tc == nil {
+		h2.AllowHTTP = true
+		h2.DialTLSContext = func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+	}
 	clients := []*http.Client{{Transport: h1}, {Transport: h1}, {Transport: h2}, {Transport: h2}}
 	l := &loadLoop{stop: make(chan struct{})}
 	deadline := time.Now().Add(60 * time.Second) // bounded whatever happens
@@ -349,8 +361,9 @@ func TestReloadRefusesNamingThePath(t *testing.T) {
 }
 
 // TestReloadSwapsProxySettings: under load, a reload changes ferry.proxy
-// (Via) and a timeout; a connection opened after it answers with the new
-// Via, one opened before keeps the settings it began with.
+// (Via), a timeout and the head limit; a connection opened after it
+// answers with the new Via and refuses a head past the new limit, one
+// opened before keeps the settings it began with.
 func TestReloadSwapsProxySettings(t *testing.T) {
 	up := fixedUpstream(t, "a")
 	a := startApp(t, routeTo(t, "a", up))
@@ -363,14 +376,37 @@ func TestReloadSwapsProxySettings(t *testing.T) {
 	next := routeTo(t, "a", up)
 	next.Ferry.Proxy.Via = "edge"
 	next.Ferry.Timeouts.RequestHeader = config.Duration(3 * time.Second)
+	next.Ferry.HTTP1.MaxHeaderBytes = 1024
 	if err := a.Reload(next); err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := dialKeepAlive(t, addr).get(t); h.Get("Via") != "1.1 edge" {
+	fresh := dialKeepAlive(t, addr)
+	if h, _ := fresh.get(t); h.Get("Via") != "1.1 edge" {
 		t.Fatalf("a new connection: Via %q, want 1.1 edge", h.Get("Via"))
 	}
 	if h, _ := old.get(t); h.Get("Via") != "" {
 		t.Fatalf("the connection opened before the reload: Via %q, want none (its old settings)", h.Get("Via"))
+	}
+	// A 2 KiB head: within the old connection's limit, past the new one's.
+	big := "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 2048) + "\r\n\r\n"
+	for _, k := range []struct {
+		name string
+		conn *keepAlive
+		want int
+	}{{"old", old, 200}, {"new", fresh, 431}} {
+		if _, err := io.WriteString(k.conn.c, big); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(k.conn.r, nil)
+		if err != nil {
+			t.Fatalf("%s connection, 2 KiB head: %v", k.name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != k.want {
+			t.Fatalf("%s connection, 2 KiB head: %d, want %d (max_header_bytes 1024 applies to new connections)",
+				k.name, resp.StatusCode, k.want)
+		}
 	}
 	load.more(t, 400)
 	load.finish(t)
@@ -674,4 +710,56 @@ func TestReloadRemovedListenerClosesAtDrainTimeout(t *testing.T) {
 			return false
 		}
 	})
+}
+
+// TestReloadSwapsListenerTLS: under a TLS keep-alive load (HTTP/1.1 and
+// h2), a reload that gives a TLS listener another certificate (inline PEM
+// instead of files) serves it to connections made after the reload, while
+// a connection made before goes on being served over the TLS it began
+// with; no request of the load is lost.
+func TestReloadSwapsListenerTLS(t *testing.T) {
+	ta := startTLSApp(t, "", "")
+	c2 := testutil.NewCert(t, "127.0.0.1")
+	both := ta.cert.Pool.Clone()
+	both.AppendCertsFromPEM(c2.CAPEM)
+	load := startLoadTLS(t, "https://"+ta.addr+"/", &tls.Config{RootCAs: both},
+		func(_ int, body string) bool { return body == "hello over https" })
+	old, err := tls.Dial("tcp", ta.addr, &tls.Config{RootCAs: ta.cert.Pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	_ = old.SetDeadline(time.Now().Add(20 * time.Second))
+	k := &keepAlive{c: old, r: bufio.NewReader(old)}
+	if _, body := k.get(t); body != "hello over https" {
+		t.Fatalf("before the reload: %q", body)
+	}
+	cur := ta.a.Config()
+	next := *cur
+	next.Servers = append([]config.Server(nil), cur.Servers...)
+	ls := append([]config.Listener(nil), cur.Servers[0].Listeners...)
+	fcs := append([]config.FilterChain(nil), ls[0].FilterChains...)
+	tc := *fcs[0].TLSContext
+	tc.CertChain, tc.PrivateKey = string(c2.CertPEM), string(c2.KeyPEM)
+	fcs[0].TLSContext, ls[0].FilterChains, next.Servers[0].Listeners = &tc, fcs, ls
+	if err := ta.a.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tls.Dial("tcp", ta.addr, &tls.Config{RootCAs: ta.cert.Pool}); err == nil {
+		t.Fatal("a new connection verified against the old certificate's CA: the old TLS is still served")
+	}
+	fresh, err := tls.Dial("tcp", ta.addr, &tls.Config{RootCAs: c2.Pool, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatalf("a new connection with the new certificate's CA: %v", err)
+	}
+	defer fresh.Close()
+	_ = fresh.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, body := (&keepAlive{c: fresh, r: bufio.NewReader(fresh)}).get(t); body != "hello over https" {
+		t.Fatalf("a new connection after the reload: %q", body)
+	}
+	if _, body := k.get(t); body != "hello over https" {
+		t.Fatalf("the connection made before the reload: %q", body)
+	}
+	load.more(t, 400)
+	load.finish(t)
 }
