@@ -365,3 +365,52 @@ func BenchmarkProxyGETMirror(b *testing.B) {
 		})
 	}
 }
+
+// TestMirrorEarlyAnswerIsNotReused: a shadow that answers a copy before
+// reading its body (8 MiB here, more than the sockets hold) gets the next
+// copy on a new connection: on the old one the rest of the first body
+// would still precede it.
+func TestMirrorEarlyAnswerIsNotReused(t *testing.T) {
+	heads := make(chan string, 4)
+	stop := make(chan struct{})
+	sh := testutil.NewRawServer(t, func(c net.Conn) {
+		head, err := testutil.ReadHead(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		heads <- head
+		if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"); err != nil {
+			return
+		}
+		<-stop // the body stays unread
+	})
+	t.Cleanup(func() { close(stop) }) // before the server's Close, which waits for the handlers
+	h := startMirrored(t, mainUpstream(t), sh.Addr(), 100, proxy.MirrorOptions{MaxBodyBytes: 16 << 20})
+	cl := h.client()
+	body := strings.Repeat("b", 8<<20)
+	resp, err := cl.Post("http://ferry.test/first", "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); got != fmt.Sprintf("main %d", len(body)) {
+		t.Fatalf("first: got %q", got)
+	}
+	if head := <-heads; !strings.HasPrefix(head, "POST /first ") {
+		t.Fatalf("first copy: %q", head)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the first mirror to end", func() bool { return h.stat("upstream_rq_mirror_success") == 1 })
+	if code, _ := h.get(cl, "/second"); code != 200 {
+		t.Fatalf("second: %d", code)
+	}
+	select {
+	case head := <-heads:
+		if !strings.HasPrefix(head, "GET /second ") {
+			t.Fatalf("second copy: %q", head)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second copy never arrived as a request: it went behind the first one's unread body")
+	}
+	if n := sh.Accepted.Load(); n != 2 {
+		t.Fatalf("the shadow accepted %d connections, want 2", n)
+	}
+}
