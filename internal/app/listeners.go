@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -270,9 +271,10 @@ func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings
 	}
 	var swaps []swap
 	type add struct {
-		l  *config.Listener
-		ch *eventloop.Chain
-		st listenerState
+		l    *config.Listener
+		path string
+		ch   *eventloop.Chain
+		st   listenerState
 	}
 	var adds []add
 	kept := map[int]bool{}
@@ -286,7 +288,7 @@ func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings
 		i, ok := running[listenerID{l.Name, l.Address}]
 		if !ok { // added: opened on a spare slot below
 			ch, st := a.buildChain(l, path, ids.listeners[k], b, nil, &p)
-			adds = append(adds, add{l, ch, st})
+			adds = append(adds, add{l, path, ch, st})
 			k++
 			continue
 		}
@@ -314,6 +316,13 @@ func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings
 			continue
 		}
 		removed = append(removed, i)
+		for _, ad := range adds {
+			if ad.l.Address == id.addr && !strings.HasSuffix(id.addr, ":0") {
+				p.add(ad.path, fmt.Sprintf("listener %q takes the address %s of listener %q, which this reload removes: "+
+					"renaming a listener, or moving an address to another, needs a restart (the removed listener's "+
+					"socket holds the address while it drains)", ad.l.Name, id.addr, id.name))
+			}
+		}
 	}
 	slices.Sort(removed)
 	if err := p.err(); err != nil {

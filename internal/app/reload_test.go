@@ -763,3 +763,24 @@ func TestReloadSwapsListenerTLS(t *testing.T) {
 	load.more(t, 400)
 	load.finish(t)
 }
+
+// TestReloadRefusesRenamingOnTheSameAddress: a reload that renames a
+// listener at a fixed address (a removal and an addition on the same
+// address, which the removed listener's socket still holds) is refused
+// naming the added listener, and the old listener serves on.
+func TestReloadRefusesRenamingOnTheSameAddress(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	cfg := routeTo(t, "a", up)
+	cfg.Servers[0].Listeners[0].Address = testutil.ClosedAddr(t) // a port of its own, so that the address is the listener's
+	a := startApp(t, cfg)
+	next := routeTo(t, "a", up)
+	next.Servers[0].Listeners[0].Address = cfg.Servers[0].Listeners[0].Address
+	next.Servers[0].Listeners[0].Name = "renamed"
+	err := a.Reload(next)
+	if err == nil || !strings.Contains(err.Error(), `servers[0].listeners[0]: listener "renamed" takes the address`) {
+		t.Fatalf("reload renaming a listener on its address: %v", err)
+	}
+	if code, body := testutil.Fetch(t, http.MethodGet, "http://"+a.Addrs()[0].String()+"/"); code != 200 || body != "a" {
+		t.Fatalf("after the refusal: %d %q", code, body)
+	}
+}
