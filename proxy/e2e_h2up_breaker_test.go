@@ -160,8 +160,10 @@ func TestH2UpstreamMaxConnectionsAcrossLoops(t *testing.T) {
 	var refused []burstResult
 	testutil.WaitFor(t, 5*time.Second, "every request at the upstream, waiting or refused", func() bool {
 		refused = collect(refused, results)
-		return h.stat("downstream_rq_total") == n && seen.Load() == 2 &&
-			h.srv.Stats().Active() == int64(n-len(refused))
+		// The loop that holds the connection has 2 at the upstream (fewer
+		// if fewer of the requests landed on it) and up to 2 waiting.
+		active := h.srv.Stats().Active()
+		return h.stat("downstream_rq_total") == n && active == int64(n-len(refused)) && seen.Load() == min(active, 2)
 	})
 	if len(refused) < n-4 {
 		t.Fatalf("%d refused; at most 2 at the upstream and 2 waiting, so at least %d", len(refused), n-4)

@@ -159,7 +159,7 @@ func TestH2UpstreamPerTryTimeout(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "late but fine")
 	}))
-	h := startH2Retry(t, router.RetryPolicy{On: router.Retry5xx, NumRetries: 1, PerTryTimeout: 50 * time.Millisecond}, up.addr)
+	h := startH2Retry(t, router.RetryPolicy{On: router.Retry5xx, NumRetries: 1, PerTryTimeout: 250 * time.Millisecond}, up.addr)
 	if status, body := h.get(h.client(), "/"); status != 200 || body != "late but fine" {
 		t.Fatalf("%d %q, want 200 from the retry", status, body)
 	}
