@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/ferry-proxy/ferry/config"
@@ -17,6 +18,21 @@ import (
 // second Quiesce cover the relays' dials too. Its spill queues share the
 // proxy's options and the process-wide backlog budget.
 
+// prefixes reads the CIDR ranges at path, a range that does not parse
+// reported under its index; ok is false after a problem.
+func prefixes(cs []config.CidrRange, path string, p *problems) (out []netip.Prefix, ok bool) {
+	ok = true
+	for j, c := range cs {
+		pf, err := c.Prefix()
+		if err != nil {
+			p.add(fmt.Sprintf("%s[%d]", path, j), err.Error())
+			ok = false
+		}
+		out = append(out, pf)
+	}
+	return out, ok
+}
+
 // tcpProxyFactory builds the tcp_proxy filter at path from tc, counted
 // under listener metrics id.
 func (a *App) tcpProxyFactory(tc *config.TCPProxyConfig, id metrics.ID, path string, p *problems) *tcpproxy.Factory {
@@ -29,22 +45,10 @@ func (a *App) tcpProxyFactory(tc *config.TCPProxyConfig, id metrics.ID, path str
 		r := &tc.Routes[i]
 		rp := fmt.Sprintf("%s.config.routes[%d]", path, i)
 		route := tcpproxy.Route{Cluster: r.Cluster}
-		for j, c := range r.SourceAddrs {
-			pf, err := c.Prefix()
-			if err != nil {
-				p.add(fmt.Sprintf("%s.source_addrs[%d]", rp, j), err.Error())
-				bad = true
-			}
-			route.Sources = append(route.Sources, pf)
-		}
-		for j, c := range r.DestinationAddrs {
-			pf, err := c.Prefix()
-			if err != nil {
-				p.add(fmt.Sprintf("%s.destination_addrs[%d]", rp, j), err.Error())
-				bad = true
-			}
-			route.Destinations = append(route.Destinations, pf)
-		}
+		var srcOK, dstOK bool
+		route.Sources, srcOK = prefixes(r.SourceAddrs, rp+".source_addrs", p)
+		route.Destinations, dstOK = prefixes(r.DestinationAddrs, rp+".destination_addrs", p)
+		bad = bad || !srcOK || !dstOK
 		var err error
 		if route.SourcePorts, err = portRanges(r.SourcePort); err != nil {
 			p.add(rp+".source_port", err.Error())
