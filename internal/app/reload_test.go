@@ -728,7 +728,7 @@ func TestReloadSwapsListenerTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer old.Close()
+	t.Cleanup(func() { _ = old.Close() })
 	_ = old.SetDeadline(time.Now().Add(20 * time.Second))
 	k := &keepAlive{c: old, r: bufio.NewReader(old)}
 	if _, body := k.get(t); body != "hello over https" {
@@ -752,7 +752,7 @@ func TestReloadSwapsListenerTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a new connection with the new certificate's CA: %v", err)
 	}
-	defer fresh.Close()
+	t.Cleanup(func() { _ = fresh.Close() })
 	_ = fresh.SetDeadline(time.Now().Add(20 * time.Second))
 	if _, body := (&keepAlive{c: fresh, r: bufio.NewReader(fresh)}).get(t); body != "hello over https" {
 		t.Fatalf("a new connection after the reload: %q", body)
