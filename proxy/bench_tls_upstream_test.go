@@ -8,6 +8,23 @@ import (
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
+// benchTLSDialer is a cluster's TLS dialer trusting cert's CA, offering
+// http/1.1 (and, with h2, dialing h2 when the upstream's ALPN picks it).
+func benchTLSDialer(b *testing.B, cert *testutil.Cert, h2 bool) *conn.TLSDialer {
+	b.Helper()
+	goSubmit := func(fn func()) error { go fn(); return nil }
+	tcp, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: goSubmit})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := conn.NewTLSDialer(conn.TLSDialerOptions{Config: &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}},
+		TCP: tcp, Submit: goSubmit, H2: h2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
 // BenchmarkProxyGETTLSUpstream is BenchmarkProxyGET to a crypto/tls
 // upstream (TLS 1.3, ECDSA P-256, AES-128-GCM): the cluster's
 // conn.TLSDialer, whose record layer seals the request and opens the
@@ -18,16 +35,7 @@ func BenchmarkProxyGETTLSUpstream(b *testing.B) {
 	cert := testutil.NewCert(b, "127.0.0.1")
 	up := testutil.NewTLSServer(b, &tls.Config{Certificates: []tls.Certificate{cert.TLS}},
 		func(c *tls.Conn) { benchUpstream(c) })
-	goSubmit := func(fn func()) error { go fn(); return nil }
-	tcp, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: goSubmit})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := conn.NewTLSDialer(conn.TLSDialerOptions{Config: &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}},
-		TCP: tcp, Submit: goSubmit})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchTLSDialer(b, cert, false)
 	h := startProxy(b, []string{up.Addr()}, func(s *setup) {
 		s.clusters[0].Dialer, s.clusters[0].Transport = d, "tls"
 	})
@@ -47,16 +55,7 @@ func BenchmarkProxyGETH2TLSUpstream(b *testing.B) {
 	cert := testutil.NewCert(b, "127.0.0.1")
 	up := testutil.NewTLSServer(b, &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{"h2"}},
 		func(c *tls.Conn) { benchH2Upstream(c) })
-	goSubmit := func(fn func()) error { go fn(); return nil }
-	tcp, err := conn.NewTCPDialer(conn.TCPDialerOptions{Submit: goSubmit})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d, err := conn.NewTLSDialer(conn.TLSDialerOptions{Config: &tls.Config{RootCAs: cert.Pool, NextProtos: []string{"http/1.1"}},
-		TCP: tcp, Submit: goSubmit, H2: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := benchTLSDialer(b, cert, true)
 	h := startProxy(b, []string{up.Addr()}, func(s *setup) {
 		s.factory.UpstreamHTTP2 = true
 		s.clusters[0].Dialer, s.clusters[0].Transport = d, "tls"

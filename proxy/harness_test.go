@@ -108,15 +108,12 @@ func startProxy(t testing.TB, upstreams []string, mod func(*setup)) *harness {
 }
 
 func (h *harness) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = h.srv.Drain(ctx) // what a test left in flight may be aborted; dials must finish
-	if err := h.eng.Stop(ctx); err != nil {
-		h.t.Errorf("engine stop: %v", err)
+	drain := func(ctx context.Context) error {
+		_ = h.srv.Drain(ctx) // what a test left in flight may be aborted; dials must finish
+		return nil
 	}
-	if err := h.workers.Close(ctx); err != nil {
-		h.t.Errorf("workers close: %v", err)
-	}
+	testutil.Shutdown(h.t, 5*time.Second, testutil.Step{Name: "drain", Do: drain},
+		testutil.Step{Name: "engine stop", Do: h.eng.Stop}, testutil.Step{Name: "workers close", Do: h.workers.Close})
 	// The network filter Manager recovers a panic on a loop and only closes
 	// the connection, so a bug in the proxy (a read filter) would pass
 	// unseen: no proxy test makes a network filter panic on purpose.

@@ -2,7 +2,6 @@ package tcpproxy_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"io"
@@ -78,17 +77,8 @@ func start(t testing.TB, mod func(*setup)) *harness {
 }
 
 func (h *harness) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.dialer.Quiesce(ctx); err != nil {
-		h.t.Errorf("quiesce: %v", err)
-	}
-	if err := h.eng.Stop(ctx); err != nil {
-		h.t.Errorf("engine stop: %v", err)
-	}
-	if err := h.wp.Close(ctx); err != nil {
-		h.t.Errorf("workers: %v", err)
-	}
+	testutil.Shutdown(h.t, 5*time.Second, testutil.Step{Name: "quiesce", Do: h.dialer.Quiesce},
+		testutil.Step{Name: "engine stop", Do: h.eng.Stop}, testutil.Step{Name: "workers", Do: h.wp.Close})
 	if n := filterchain.NetworkFilterPanics(); n != 0 {
 		h.t.Errorf("%d network filter panics", n)
 	}

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -88,20 +87,11 @@ func (e *checkEnv) start() {
 }
 
 func (e *checkEnv) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if e.hc != nil {
 		e.hc.Stop()
 	}
-	if err := e.dialer.Quiesce(ctx); err != nil {
-		e.t.Errorf("quiesce: %v", err)
-	}
-	if err := e.eng.Stop(ctx); err != nil {
-		e.t.Errorf("engine stop: %v", err)
-	}
-	if err := e.workers.Close(ctx); err != nil {
-		e.t.Errorf("workers close: %v", err)
-	}
+	testutil.Shutdown(e.t, 10*time.Second, testutil.Step{Name: "quiesce", Do: e.dialer.Quiesce},
+		testutil.Step{Name: "engine stop", Do: e.eng.Stop}, testutil.Step{Name: "workers close", Do: e.workers.Close})
 }
 
 // statusServer answers every request with the status it holds, and
@@ -122,18 +112,6 @@ func newStatusServer(t *testing.T, status int) *statusServer {
 		return false
 	})
 	return s
-}
-
-// closedAddr is an address nobody listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 func httpCheck() *HealthCheckSpec {
@@ -176,7 +154,7 @@ func TestHealthCheckHTTPTakesHostOutAndBack(t *testing.T) {
 }
 
 func TestHealthCheckTCPClosedPortAndPanic(t *testing.T) {
-	addr := closedAddr(t)
+	addr := testutil.ClosedAddr(t)
 	e := newCheckEnv(t, 1, 2, []ClusterSpec{{Name: "c", HealthCheck: &HealthCheckSpec{Protocol: HealthTCP,
 		Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, HealthyThreshold: 1, UnhealthyThreshold: 1},
 		Hosts: []HostSpec{{Address: addr}}}})
@@ -214,7 +192,7 @@ func TestHealthCheckReloadKeepsStateAndStops(t *testing.T) {
 	hs := e.m.Get("c").Hosts()[0]
 	testutil.WaitFor(t, 10*time.Second, "the failing host to leave rotation", func() bool { return !hs.Healthy() })
 	// A reload that keeps the host keeps its state.
-	spec.Hosts = append(spec.Hosts, HostSpec{Address: closedAddr(t)})
+	spec.Hosts = append(spec.Hosts, HostSpec{Address: testutil.ClosedAddr(t)})
 	if err := e.m.Update([]ClusterSpec{spec}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +224,7 @@ func TestHealthCheckReloadKeepsStateAndStops(t *testing.T) {
 // TestHealthCheckManyHostsNoGoroutines: 10,000 checked hosts add no
 // goroutine: probes are loop timers and the dials share the worker pool.
 func TestHealthCheckManyHostsNoGoroutines(t *testing.T) {
-	_, port, _ := net.SplitHostPort(closedAddr(t))
+	_, port, _ := net.SplitHostPort(testutil.ClosedAddr(t))
 	const n = 10_000
 	s := ClusterSpec{Name: "many", HealthCheck: &HealthCheckSpec{Protocol: HealthTCP, Interval: 2 * time.Second,
 		Timeout: time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1}}

@@ -131,11 +131,7 @@ func startWith(t *testing.T, opts relay.Options, wf *countingWriter) *harness {
 }
 
 func (h *harness) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.eng.Stop(ctx); err != nil {
-		h.t.Errorf("engine stop: %v", err)
-	}
+	testutil.Shutdown(h.t, 5*time.Second, testutil.Step{Name: "engine stop", Do: h.eng.Stop})
 }
 
 // dial connects a peer and waits until ferry attached it.

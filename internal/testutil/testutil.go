@@ -6,6 +6,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -225,4 +226,24 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// Step is one part of a test harness's shutdown; Name says which, in a
+// failure.
+type Step struct {
+	Name string
+	Do   func(context.Context) error
+}
+
+// Shutdown runs steps in order within one timeout d, reporting (t.Errorf)
+// each step's error with its name: a harness's stop, run by t.Cleanup.
+func Shutdown(t testing.TB, d time.Duration, steps ...Step) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for _, s := range steps {
+		if err := s.Do(ctx); err != nil {
+			t.Errorf("%s: %v", s.Name, err)
+		}
+	}
 }
