@@ -15,10 +15,7 @@ func accessLogConfig(t *testing.T, logs string) *Config {
 		"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
 		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}]}],
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]}]}}`
-	c, err := Parse([]byte(in), FormatJSON)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	c := mustParseJSON(t, in)
 	return c
 }
 

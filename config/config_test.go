@@ -130,10 +130,7 @@ func TestYAMLJSONEquivalence(t *testing.T) {
 			if err != nil {
 				t.Fatalf("yaml: %v", err)
 			}
-			j, err := Parse([]byte(tc.json), FormatJSON)
-			if err != nil {
-				t.Fatalf("json: %v", err)
-			}
+			j := mustParseJSON(t, tc.json)
 			if yj, jj := mustMarshal(t, y), mustMarshal(t, j); yj != jj {
 				t.Errorf("configs differ\nyaml: %s\njson: %s", yj, jj)
 			}
@@ -340,10 +337,7 @@ func TestNetworkFilterConfig(t *testing.T) {
 	in := `{"servers":[{"listeners":[{"filter_chains":[{"filters":[
 		{"type":"tcp_proxy","config":{"cluster":"c","routes":[{"cluster":"c"}]}},
 		{"type":"proxy","config":{"router_config_name":"r","extend_config":{"sub_protocol":"bolt"}}}]}]}]}]}`
-	c, err := Parse([]byte(in), FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustParseJSON(t, in)
 	fs := c.Servers[0].Listeners[0].FilterChains[0].Filters
 	if fs[0].Proxy != nil || string(fs[0].Config) != `{"cluster":"c","routes":[{"cluster":"c"}]}` {
 		t.Errorf("tcp_proxy = %+v (config %s)", fs[0], fs[0].Config)
@@ -371,10 +365,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			first := mustMarshal(t, c)
-			again, err := Parse([]byte(first), FormatJSON)
-			if err != nil {
-				t.Fatalf("reparse: %v\n%s", err, first)
-			}
+			again := mustParseJSON(t, first)
 			if second := mustMarshal(t, again); second != first {
 				t.Errorf("not a fixed point\nfirst:  %s\nsecond: %s", first, second)
 			}
@@ -501,4 +492,14 @@ func TestAccessors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mustParseJSON parses a JSON config, failing the test if it does not.
+func mustParseJSON(t *testing.T, in string) *Config {
+	t.Helper()
+	c, err := Parse([]byte(in), FormatJSON)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return c
 }

@@ -20,10 +20,7 @@ func metricsConfig(t *testing.T, metrics string, allow bool) *Config {
 		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":"127.0.0.1:9"}]}]},
 		"admin":{"address":{"socket_address":{"address":"127.0.0.1","port_value":34901}}},
 		"metrics":` + metrics + compat + `}`
-	c, err := Parse([]byte(in), FormatJSON)
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	c := mustParseJSON(t, in)
 	return c
 }
 

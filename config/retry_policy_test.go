@@ -45,10 +45,7 @@ func TestRetryPolicy(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.rp, err, tc.want)
 		}
 	}
-	c, err := Parse([]byte(retryConfig(`{"retry_on":true}`)), FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustParseJSON(t, retryConfig(`{"retry_on":true}`))
 	rp := c.Servers[0].Routers[0].VirtualHosts[0].Routers[0].Route.RetryPolicy
 	if got := strings.Join(rp.RetryOn.Conditions(), ","); got != "connect-failure,reset,5xx" {
 		t.Fatalf("retry_on true means %q", got)

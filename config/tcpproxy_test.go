@@ -79,10 +79,7 @@ func TestTCPProxyConfigErrorsNameThePath(t *testing.T) {
 // its hosts (the app dials it with the cluster's TLS dialer); nothing about
 // the filter is refused.
 func TestTCPProxyToATLSCluster(t *testing.T) {
-	cfg, err := Parse([]byte(tcpProxyDoc(`{"cluster":"t"}`)), FormatJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParseJSON(t, tcpProxyDoc(`{"cluster":"t"}`))
 	if err := cfg.Validate(); err != nil && strings.Contains(err.Error(), "filters[0]") {
 		t.Fatalf("a tcp_proxy to a TLS cluster is refused: %v", err)
 	}

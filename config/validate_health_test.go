@@ -62,11 +62,8 @@ func TestHealthCheckValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Parse([]byte(healthConfig(tc.extra)), FormatJSON)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = c.Validate()
+			c := mustParseJSON(t, healthConfig(tc.extra))
+			err := c.Validate()
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatal(err)
