@@ -70,7 +70,7 @@ type Route struct {
 	// PerFilterConfig holds per-route stream filter settings, verbatim.
 	PerFilterConfig json.RawMessage `json:"per_filter_config,omitempty" yaml:"per_filter_config,omitempty" ferry:"refused" why:"stream filters would run with their listener-level config on this route" until:"per-route filter config"`
 	// RequestMirrorPolicies copies a share of requests to another cluster.
-	RequestMirrorPolicies *MirrorPolicy `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" note:"MOSN's one {cluster, percent}: that share of the route's requests is copied to the cluster over HTTP/1.1, Host suffixed -shadow, the response discarded; never waits for or fails the request; bounded and counted (docs/operations.md, Request mirroring); refused on a listener with upstream_protocol Http2"`
+	RequestMirrorPolicies MirrorPolicies `json:"request_mirror_policies,omitempty" yaml:"request_mirror_policies,omitempty" note:"MOSN's one {cluster, percent}, or a list of them (Envoy's): each copies its share of the route's requests to its cluster over HTTP/1.1, Host suffixed -shadow, the response discarded; never waits for or fails the request; bounded and counted (docs/operations.md, Request mirroring); refused on a listener with upstream_protocol Http2"`
 }
 
 // RouteMatch selects requests. Path matchers are tried as MOSN does: path,
@@ -376,7 +376,39 @@ type HeaderValue struct {
 	Value string `json:"value,omitempty" yaml:"value,omitempty"`
 }
 
-// MirrorPolicy copies requests to another cluster (MOSN's
+// MirrorPolicies is request_mirror_policies: MOSN's one policy (a JSON
+// object) or a list of them (Envoy's shape). Errors name an entry by its
+// index either way.
+type MirrorPolicies []MirrorPolicy
+
+// UnmarshalJSON reads an object or a list. The caller owns the receiver.
+func (m *MirrorPolicies) UnmarshalJSON(b []byte) error {
+	if s := strings.TrimSpace(string(b)); strings.HasPrefix(s, "{") {
+		var one MirrorPolicy
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*m = MirrorPolicies{one}
+		return nil
+	}
+	var list []MirrorPolicy
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*m = list
+	return nil
+}
+
+// MarshalJSON writes one policy as MOSN's object, several as a list. Any
+// goroutine.
+func (m MirrorPolicies) MarshalJSON() ([]byte, error) {
+	if len(m) == 1 {
+		return json.Marshal(m[0])
+	}
+	return json.Marshal([]MirrorPolicy(m))
+}
+
+// MirrorPolicy copies requests to another cluster (an entry of
 // request_mirror_policies).
 type MirrorPolicy struct {
 	// Cluster receives the copies. Required, a cluster of the config.

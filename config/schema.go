@@ -60,6 +60,13 @@ func (s *schemaChecker) check(n *node, t reflect.Type, path string) {
 		return
 	case reflect.TypeFor[json.RawMessage]():
 		return
+	case reflect.TypeFor[MirrorPolicies]():
+		if n.kind == kindObject { // MOSN's one policy; a list is Envoy's
+			s.checkStruct(n, reflect.TypeFor[MirrorPolicy](), path)
+		} else {
+			s.checkArray(n, t, path)
+		}
+		return
 	case reflect.TypeFor[RetryOn]():
 		if n.kind != kindBool {
 			s.want(n, kindString, path) // MOSN's boolean, or Envoy's conditions

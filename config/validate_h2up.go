@@ -42,7 +42,7 @@ func (v *validator) h2UpstreamGaps() {
 						continue
 					}
 					rp := index(index(index(index("servers", si)+".routers", ri)+".virtual_hosts", vi)+".routers", ti)
-					if r.RequestMirrorPolicies != nil { // proxy/mirror.go speaks HTTP/1.1 only
+					if len(r.RequestMirrorPolicies) > 0 { // proxy/mirror.go speaks HTTP/1.1 only
 						v.p.add(rp+".request_mirror_policies", why+"the copies would go to the shadow cluster over HTTP/1.1")
 					}
 					rtp := rp + ".route"

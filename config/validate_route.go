@@ -57,8 +57,8 @@ func (v *validator) route(r *Route, rp string) {
 		v.redirect(r.Redirect, rp+".redirect")
 		v.prefixRewrite(r.Redirect.PrefixRewrite, &r.Match, rp+".redirect.prefix_rewrite")
 	}
-	if m := r.RequestMirrorPolicies; m != nil {
-		v.mirrorPolicy(m, r.Route != nil, rp+".request_mirror_policies")
+	for i := range r.RequestMirrorPolicies {
+		v.mirrorPolicy(&r.RequestMirrorPolicies[i], r.Route != nil, index(rp+".request_mirror_policies", i))
 	}
 	switch len(actions) {
 	case 0:

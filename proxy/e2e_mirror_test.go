@@ -73,7 +73,7 @@ func startMirrored(t *testing.T, mainAddr, shadowAddr string, percent uint32, mo
 		s.opts.Mirror = mo
 		s.clusters = append(s.clusters, upstream.ClusterSpec{Name: "shadow",
 			Hosts: []upstream.HostSpec{{Address: shadowAddr}}, ConnectTimeout: 2 * time.Second})
-		s.routes.VirtualHosts[0].Routes[0].Cluster.Mirror = &router.Mirror{Cluster: "shadow", Percent: percent}
+		s.routes.VirtualHosts[0].Routes[0].Cluster.Mirrors = []router.Mirror{{Cluster: "shadow", Percent: percent}}
 	})
 }
 
@@ -119,6 +119,43 @@ func TestMirrorCopiesRequest(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "4 mirrors to end", func() bool { return h.stat("upstream_rq_mirror_success") == 4 })
 	if n, f := h.stat("upstream_rq_mirror"), h.stat("upstream_rq_mirror_failure"); n != 4 || f != 0 {
 		t.Fatalf("mirror %d, failures %d", n, f)
+	}
+}
+
+// TestMirrorTwoPolicies: a route with two mirror policies copies each
+// request, body included, to both shadow clusters; a body past the bound
+// of one policy's copy is past it for both.
+func TestMirrorTwoPolicies(t *testing.T) {
+	a, b := newShadowServer(t, false), newShadowServer(t, false)
+	h := startProxy(t, []string{mainUpstream(t)}, func(s *setup) {
+		s.opts.Mirror = proxy.MirrorOptions{MaxBodyBytes: 8}
+		for _, sh := range []struct{ name, addr string }{{"a", a.addr}, {"b", b.addr}} {
+			s.clusters = append(s.clusters, upstream.ClusterSpec{Name: sh.name, Hosts: []upstream.HostSpec{{Address: sh.addr}}})
+		}
+		s.routes.VirtualHosts[0].Routes[0].Cluster.Mirrors = []router.Mirror{{Cluster: "a", Percent: 100}, {Cluster: "b", Percent: 100}}
+	})
+	c := h.dial()
+	r := bufio.NewReader(c)
+	for _, body := range []string{"two", "ninebytes", "chunk"} {
+		req := "POST /two HTTP/1.1\r\nHost: app.test\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body
+		if body == "chunk" {
+			req = "POST /two HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nchunk\r\n0\r\n\r\n"
+		}
+		if got := readAll(t, rawExchange(t, c, r, req, "POST")); got != fmt.Sprintf("main %d", len(body)) {
+			t.Fatalf("%q: got %q", body, got)
+		}
+		if len(body) > 8 {
+			continue
+		}
+		for _, sh := range []*shadowServer{a, b} {
+			if got := sh.next(t); got.body != body || got.host != "app.test-shadow" {
+				t.Fatalf("%q: a shadow got %+v", body, got)
+			}
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, "4 mirrors to end", func() bool { return h.stat("upstream_rq_mirror_success") == 4 })
+	if n := h.stat("upstream_rq_mirror_skipped_body_too_large"); n != 2 {
+		t.Fatalf("skipped for body size %d, want 2 (one per policy)", n)
 	}
 }
 
@@ -354,7 +391,7 @@ func BenchmarkProxyGETMirror(b *testing.B) {
 				s.clusters = append(s.clusters, upstream.ClusterSpec{Name: "shadow",
 					Hosts: []upstream.HostSpec{{Address: shadow.Addr()}}})
 				if tc.mirror {
-					s.routes.VirtualHosts[0].Routes[0].Cluster.Mirror = &router.Mirror{Cluster: "shadow", Percent: tc.percent}
+					s.routes.VirtualHosts[0].Routes[0].Cluster.Mirrors = []router.Mirror{{Cluster: "shadow", Percent: tc.percent}}
 				}
 			})
 			req := "GET /bench HTTP/1.1\r\nHost: a\r\n\r\n"

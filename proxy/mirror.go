@@ -11,6 +11,7 @@ import (
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/codec/http1"
 	"github.com/ferry-proxy/ferry/internal/stats"
+	"github.com/ferry-proxy/ferry/router"
 	"github.com/ferry-proxy/ferry/upstream"
 )
 
@@ -132,16 +133,28 @@ type mirror struct {
 	respDec  http1.ChunkedDecoder
 	respLen  int64
 	respBody bool // the head is read, the body is being discarded
+
+	// next links the mirrors of one stream that are gathering its body
+	// (stream.mir), one per policy of the route.
+	next *mirror
 }
 
 var errMirrorTimeout = errors.New("mirror: timed out")
 
-// startMirror decides whether this request is copied and, when it is,
-// builds the copy's head. Called once per request of a route with a
-// mirror, on the loop, at the first DownRecvHeader with the host chosen
-// (stream.go, whose nil check is all a route without one pays).
-func (s *stream) startMirror() {
-	mp := s.route.Cluster().Mirror
+// startMirrors applies the route's mirror policies, each drawn and bounded
+// on its own. Called once per request of a route with mirrors, on the
+// loop, at the first DownRecvHeader with the host chosen (stream.go,
+// whose length check is all a route without one pays).
+func (s *stream) startMirrors() {
+	ms := s.route.Cluster().Mirrors
+	for i := range ms {
+		s.startMirror(&ms[i])
+	}
+}
+
+// startMirror decides whether this request is copied to mp's cluster and,
+// when it is, builds the copy's head.
+func (s *stream) startMirror(mp *router.Mirror) {
 	st := &s.srv.stats.mirrorStats
 	if mp.Percent < 100 && fastrand.Uint32n(100) >= mp.Percent {
 		st.mirrorSkipSampling.Inc()
@@ -180,7 +193,7 @@ func (s *stream) startMirror() {
 		m.send()
 		return
 	}
-	s.mir = m
+	m.next, s.mir = s.mir, m
 }
 
 // take returns a mirror from the loop's free list, counted in flight.
@@ -197,48 +210,63 @@ func (ml *mirrorLoop) take(srv *Server, l *conn.Loop) *mirror {
 	return m
 }
 
-// mirrorBody appends a forwarded body piece to the stream's mirror; past
-// MaxBodyBytes of body, or of chunk framing (a body of tiny chunks), the
-// mirror is dropped. Loop only.
+// mirrorBody appends a forwarded body piece to the stream's mirrors; one
+// past MaxBodyBytes of body, or of chunk framing (a body of tiny chunks),
+// is dropped. Loop only.
 func (s *stream) mirrorBody(b []byte) {
-	m := s.mir
 	if len(b) == 0 {
 		return
 	}
+	limit := s.srv.opts.Mirror.MaxBodyBytes
+	for p := &s.mir; *p != nil; {
+		m := *p
+		if m.add(b, limit) {
+			p = &m.next
+			continue
+		}
+		*p = m.next
+		s.srv.stats.mirrorSkipBodyTooLarge.Inc()
+		m.done()
+	}
+}
+
+// add appends b to the copy's body, re-chunked when the copy is chunked;
+// it reports false, appending nothing more, past limit.
+func (m *mirror) add(b []byte, limit int) bool {
 	l := len(m.buf)
 	if m.chunked {
 		m.buf = strconv.AppendUint(m.buf, uint64(len(b)), 16)
 		m.buf = append(m.buf, crlf...)
 		m.frame += len(m.buf) - l + len(crlf)
 	}
-	limit := s.srv.opts.Mirror.MaxBodyBytes
 	if m.body += len(b); m.body > limit || m.frame > limit {
-		s.mir = nil
-		s.srv.stats.mirrorSkipBodyTooLarge.Inc()
-		m.done()
-		return
+		return false
 	}
 	m.buf = append(m.buf, b...)
 	if m.chunked {
 		m.buf = append(m.buf, crlf...)
 	}
+	return true
 }
 
-// mirrorDone sends the stream's mirror once the request is whole.
+// mirrorDone sends the stream's mirrors once the request is whole.
 func (s *stream) mirrorDone() {
-	m := s.mir
-	s.mir = nil
-	if m.chunked {
-		m.buf = append(m.buf, "0\r\n\r\n"...) // the trailers are not copied
+	for m := s.mir; m != nil; m = s.mir {
+		s.mir, m.next = m.next, nil
+		if m.chunked {
+			m.buf = append(m.buf, "0\r\n\r\n"...) // the trailers are not copied
+		}
+		m.send()
 	}
-	m.send()
 }
 
-// dropMirror forgets a mirror the stream ends before sending (reset).
+// dropMirror forgets the mirrors the stream ends before sending (reset).
 func (s *stream) dropMirror() {
-	s.srv.stats.mirrorSkipIncomplete.Inc()
-	s.mir.done()
-	s.mir = nil
+	for m := s.mir; m != nil; m = s.mir {
+		s.mir, m.next = m.next, nil
+		s.srv.stats.mirrorSkipIncomplete.Inc()
+		m.done()
+	}
 }
 
 // shadowHost adds "-shadow" to the host name of the encoded head's Host
@@ -435,7 +463,7 @@ func (m *mirror) done() {
 	m.loop.Stop(&m.timer)
 	ml := m.ml
 	ml.inFlight--
-	m.host, m.pool, m.pc = nil, nil, nil
+	m.host, m.pool, m.pc, m.next = nil, nil, nil, nil
 	m.buf = trim(m.buf, 16<<10)
 	m.body, m.frame, m.chunked, m.head, m.respBody, m.respLen = 0, 0, false, false, false, 0
 	if len(ml.free) < maxFreeMirrors {

@@ -412,8 +412,8 @@ func (s *stream) downRecvHeader() Phase {
 	}
 	if !s.mirForked { // once per request, before any body byte is forwarded (mirror.go)
 		s.mirForked = true
-		if s.route.Cluster().Mirror != nil {
-			s.startMirror()
+		if len(s.route.Cluster().Mirrors) > 0 {
+			s.startMirrors()
 		}
 	}
 	if s.cluster.Spec.Breakers.MaxRequests > 0 && !s.admitRequest() {

@@ -167,16 +167,15 @@ func (b *builder) buildCluster(vi, ri int, c ClusterAction, noPrefix bool, rt *R
 		r := *c.RegexRewrite
 		c.RegexRewrite = &r
 	}
-	if m := c.Mirror; m != nil {
+	for i, m := range c.Mirrors {
 		if m.Cluster == "" {
-			b.fail(vi, ri, nil, "mirror without a cluster name")
+			b.fail(vi, ri, nil, "mirror[%d] without a cluster name", i)
 		}
 		if m.Percent > 100 {
-			b.fail(vi, ri, nil, "mirror percent %d above 100", m.Percent)
+			b.fail(vi, ri, nil, "mirror[%d] percent %d above 100", i, m.Percent)
 		}
-		mc := *m
-		c.Mirror = &mc
 	}
+	c.Mirrors = append([]Mirror(nil), c.Mirrors...)
 	b.buildExtra(vi, ri, &c, rt)
 	rt.cluster = &c
 }

@@ -86,10 +86,10 @@ type ClusterAction struct {
 	// Upgrades override the listener's allowed HTTP/1.1 upgrades for this
 	// route: a listed protocol is allowed or refused as it says.
 	Upgrades []Upgrade
-	// Mirror, when set, copies a share of the route's requests to another
+	// Mirrors each copy a share of the route's requests to another
 	// cluster, fire and forget (MOSN's request_mirror_policies; the proxy's
 	// mirror.go).
-	Mirror *Mirror
+	Mirrors []Mirror
 }
 
 // Mirror is a route's request mirror policy: Percent of the requests

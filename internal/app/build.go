@@ -159,8 +159,8 @@ func routeSpec(r config.Route) router.RouteSpec {
 	switch {
 	case r.Route != nil:
 		rs.Cluster = clusterAction(r.Route)
-		if m := r.RequestMirrorPolicies; m != nil {
-			rs.Cluster.Mirror = &router.Mirror{Cluster: m.Cluster, Percent: m.Percent}
+		for _, m := range r.RequestMirrorPolicies {
+			rs.Cluster.Mirrors = append(rs.Cluster.Mirrors, router.Mirror{Cluster: m.Cluster, Percent: m.Percent})
 		}
 		a := r.Route
 		rs.Headers = mutations(a.RequestHeadersToAdd, a.RequestHeadersToRemove, a.ResponseHeadersToAdd, a.ResponseHeadersToRemove)
