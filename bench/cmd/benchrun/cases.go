@@ -121,7 +121,7 @@ func selectCases(ids []string) ([]benchCase, error) {
 	}
 	for _, id := range ids {
 		if !slices.ContainsFunc(all, func(c benchCase) bool { return c.ID == id }) &&
-			!slices.ContainsFunc(allSlowCases(), func(c slowCase) bool { return c.ID == id }) && id != idleTLSCaseID {
+			!slices.ContainsFunc(allSlowCases(), func(c slowCase) bool { return c.ID == id }) && !isIdleTLSCase(id) {
 			var known []string
 			for _, c := range all {
 				known = append(known, c.ID)
@@ -129,7 +129,9 @@ func selectCases(ids []string) ([]benchCase, error) {
 			for _, c := range allSlowCases() {
 				known = append(known, c.ID)
 			}
-			known = append(known, idleTLSCaseID)
+			for _, c := range idleTLSCases() {
+				known = append(known, c.ID)
+			}
 			return nil, fmt.Errorf("unknown case %q (known: %s)", id, strings.Join(known, ", "))
 		}
 	}

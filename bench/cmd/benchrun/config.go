@@ -20,7 +20,7 @@ type config struct {
 	caseIDs       []string      // cases to run (empty = all, or the quick subset)
 	targetNames   []string      // targets to run (empty = all)
 	idleConns     int           // idle connections per target (0 = skip the test)
-	idleTLSConns  int           // idle TLS connections per target in the idle-tls case (0 = skip it)
+	idleTLSConns  int           // idle TLS connections per target in the idle-tls cases (0 = skip them)
 	install       bool          // apt-get install missing tools
 	bins          binaries      // prebuilt binaries; empty fields are built
 	ferryH2C      bool          // give ferry an h2c listener and run h2 cases on it
@@ -46,7 +46,7 @@ func parseConfig(args []string) (config, error) {
 	cases := fs.String("cases", "", "comma-separated case IDs (default all; see -list)")
 	targets := fs.String("targets", "", "comma-separated targets (default "+strings.Join(allTargetNames(), ",")+")")
 	fs.IntVar(&cfg.idleConns, "idle", 10000, "idle keep-alive connections per target for the memory test (0 = skip)")
-	fs.IntVar(&cfg.idleTLSConns, "idle-tls", 4000, "idle TLS connections per target in the "+idleTLSCaseID+" case (0 = skip it)")
+	fs.IntVar(&cfg.idleTLSConns, "idle-tls", 4000, "idle TLS connections per target in the idle-tls and idle-tls-h2 cases (0 = skip them)")
 	fs.BoolVar(&cfg.install, "install", true, "install missing wrk/nginx/haproxy/h2load with apt-get")
 	fs.StringVar(&cfg.bins.ferry, "ferry", "", "prebuilt ferry binary (default: go build ./cmd/ferry)")
 	fs.StringVar(&cfg.bins.upstream, "upstream", "", "prebuilt upstream binary (default: go build ./bench/upstream)")
@@ -69,7 +69,9 @@ func parseConfig(args []string) (config, error) {
 		for _, c := range allSlowCases() {
 			fmt.Printf("%-18s %s (slowhttptest -X, %v)\n", c.ID, c.Title, c.Length)
 		}
-		fmt.Printf("%-18s %s\n", idleTLSCaseID, idleTLSTitle)
+		for _, c := range idleTLSCases() {
+			fmt.Printf("%-18s %s\n", c.ID, c.Title)
+		}
 		return cfg, errListed
 	}
 	set := map[string]bool{}

@@ -4,7 +4,7 @@
 // one ECDSA P-256 certificate, writes nginx and HAProxy configurations from
 // the reference files (ports rewritten; TLS and h2c listeners added) and the
 // ferry configs, starts the upstream and every target on free 127.0.0.1 ports,
-// measures idle-connection memory (plain, and TLS in the idle-tls case),
+// measures idle-connection memory (plain, and TLS in the idle-tls cases),
 // then runs each load case with the targets interleaved round by round,
 // then the slow-reader cases
 // (slowhttptest -X, 30 s, peak RSS growth per target), and writes a

@@ -125,7 +125,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	b.rep.Cases = b.runnableCases(cases, missing)
-	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.TLS }) || b.idleTLSWanted() {
+	if slices.ContainsFunc(b.rep.Cases, func(c benchCase) bool { return c.TLS }) || len(b.idleTLSSelected()) > 0 {
 		f, err := writeTLSFiles(b.tmp, time.Now())
 		if err != nil {
 			b.note("TLS cases cannot run: %v", err)

@@ -107,6 +107,7 @@ func (c *cell) summary() (cellSummary, bool) {
 
 // idleResult is the idle keep-alive memory test of one target.
 type idleResult struct {
+	Case                string // the idle TLS case; "" for the plain idle test
 	Target              string
 	Conns               int
 	BeforeKiB, AfterKiB uint64
@@ -362,7 +363,7 @@ func writeGoals(b *strings.Builder, r *report) {
 		}
 		b.WriteString("\n")
 	}
-	writeIdleTLSGoal(b, r, others)
+	writeIdleTLSGoals(b, r, others)
 	b.WriteString("\n")
 }
 
@@ -766,9 +767,7 @@ func writeObservability(b *strings.Builder, r *report) {
 func writeIdle(b *strings.Builder, r *report) {
 	writeIdleTable(b, r.Idle, "## Idle keep-alive connections\n\nEach connection sends one `GET /0` and reads the response, "+
 		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n")
-	writeIdleTable(b, r.IdleTLS, "## Idle TLS connections ("+idleTLSCaseID+")\n\nEach connection does a full TLS handshake "+
-		"(ECDSA P-256, ALPN http/1.1; `bench/idleconns -tls`), sends one `GET /0` and reads the response, "+
-		"then stays open and idle; RSS is summed over the target's process tree before and after.\n\n")
+	writeIdleTLS(b, r)
 }
 
 // writeIdleTable writes one idle-memory table under head, nothing when rs
