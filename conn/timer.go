@@ -33,6 +33,9 @@ func (t *Timer) Init(h TimerHandler) { t.h = h }
 // Armed reports whether the timer is scheduled.
 func (t *Timer) Armed() bool { return t.armed }
 
+// When is the deadline of an armed timer, on the loops' clock (Now).
+func (t *Timer) When() int64 { return t.when }
+
 // wheel is a hashed timing wheel: slot i holds the timers whose deadline
 // falls in tick i mod len(slots). A timer further away than one revolution
 // stays in its slot and is skipped until its deadline comes round.

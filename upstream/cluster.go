@@ -19,6 +19,9 @@ const (
 	DefaultConnectTimeout = 3 * time.Second
 	DefaultIdleTimeout    = 60 * time.Second
 	DefaultMaxIdlePerHost = 1024
+	// BurstIdleTimeout is how long a connection released past
+	// MaxIdlePerHost stays idle before it closes.
+	BurstIdleTimeout = time.Second
 )
 
 // ClusterSpec describes one cluster. Zero fields take the defaults above.
@@ -55,13 +58,16 @@ type ClusterSpec struct {
 	// means no limit of its own (the process's socket budget binds).
 	MaxConnsPerHost int
 	// MaxIdlePerHost bounds the idle connections to one host kept by each
-	// event loop: every loop owns its idle list, so a global bound would
-	// need cross-loop coordination. The total idle is at most loops ×
-	// MaxIdlePerHost, and always at most MaxConnsPerHost. Default 1024,
-	// as nginx's keepalive in the reference config: a cap below what one
-	// loop has in flight makes every burst of releases close connections
-	// that the next burst dials again (measured by hand: docs/performance.md,
-	// "Up to 1024 idle connections per (host, loop)").
+	// event loop for IdleTimeout: every loop owns its idle list, so a
+	// global bound would need cross-loop coordination. A connection
+	// released past it stays idle for BurstIdleTimeout at most, so that
+	// the next burst reuses it instead of dialling again; past that the
+	// total idle is at most loops × MaxIdlePerHost, and always at most
+	// MaxConnsPerHost. Default 1024, as nginx's keepalive in the
+	// reference config: a cap below what one loop has in flight makes
+	// every burst of releases close connections that the next burst
+	// dials again (measured by hand: docs/performance.md, "Up to 1024
+	// idle connections per (host, loop)").
 	MaxIdlePerHost int
 	// Breakers are the cluster's circuit breaker limits, counted across
 	// all event loops (breaker.go); zero limits, the default, shed

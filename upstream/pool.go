@@ -158,13 +158,22 @@ func (p *ConnPool[H]) release(pc *PooledConn[H], reusable bool) {
 		w.OnPoolReady(pc)
 		return
 	}
-	if p.removed || p.idle.len() >= p.cluster.Spec.MaxIdlePerHost {
+	if p.removed {
 		pc.C.Close(filterchain.CloseFlush) // idle: close_notify on TLS
 		return
 	}
+	timeout := p.cluster.Spec.IdleTimeout
+	if p.idle.len() >= p.cluster.Spec.MaxIdlePerHost {
+		// Past the cap the connection is kept through a burst only: the
+		// next burst of requests reuses it (FIFO: after those below the
+		// cap), or it closes after BurstIdleTimeout. Closing it at once
+		// made every burst dial again what the one before closed
+		// (docs/performance.md, "Idle connections past the cap").
+		timeout = min(timeout, BurstIdleTimeout)
+	}
 	pc.idle = true
 	p.idle.push(pc)
-	p.loop.Schedule(&pc.idleT, p.cluster.Spec.IdleTimeout)
+	p.loop.Schedule(&pc.idleT, timeout)
 }
 
 // closed removes a connection that closed, idle or lent out.
