@@ -62,26 +62,10 @@ type Options struct {
 	// Clusters and Routers are the live configuration.
 	Clusters *upstream.Manager
 	Routers  *router.Registry
-	// Limits bound request and response heads.
-	Limits http1.Limits
-	// MaxRequestBodyBytes answers 413 above it; 0 means no limit.
-	MaxRequestBodyBytes int64
-	// MaxRequestsPerConn closes a client connection after that many
-	// requests; 0 means no limit.
-	MaxRequestsPerConn int
-	// MaxPipelinedBytes bounds the pipelined input waiting behind the
-	// request in flight (default 1 MiB); past it the connection closes
-	// after the current response.
-	MaxPipelinedBytes int
-	// RequestHeaderTimeout bounds the arrival of a request head (10s).
-	RequestHeaderTimeout time.Duration
-	// RequestBodyTimeout bounds the gap between request body reads (60s).
-	RequestBodyTimeout time.Duration
-	// RequestTimeout bounds a whole request, head and body, from its first
-	// byte; 0 means no bound.
-	RequestTimeout time.Duration
-	// IdleTimeout closes a keep-alive connection with no request (75s).
-	IdleTimeout time.Duration
+	// Settings are what every listener's connections read per connection
+	// and per request; a listener's proxy filter may have its own
+	// (FactoryConfig.Settings: a hot reload's).
+	Settings
 	// RouteTimeout is the upstream timeout of routes that set none (15s).
 	RouteTimeout time.Duration
 	// MaxRetries is how often a request is re-sent after a reused upstream
@@ -89,12 +73,6 @@ type Options struct {
 	MaxRetries int
 	// Spill configures the per-stream overflow queues.
 	Spill spill.Options
-	// Via, when set, adds a Via field naming this proxy.
-	Via string
-	// XFF is the X-Forwarded-For mode.
-	XFF XFFMode
-	// Path configures path normalisation before routing.
-	Path PathOptions
 	// HTTP2 are the limits and windows of HTTP/2 client connections.
 	HTTP2 http2.Options
 	// H2Upstream are the limits and windows of HTTP/2 upstream
@@ -273,19 +251,34 @@ func (srv *Server) recycle(s *stream) {
 // Settings are the Options a listener's connections read per connection
 // and per request, which a hot reload may change for the connections a
 // listener accepts from then on (FactoryConfig.Settings); zero values take
-// the defaults noted in Options.
+// the defaults noted.
 type Settings struct {
-	Limits               http1.Limits
-	MaxRequestBodyBytes  int64
-	MaxRequestsPerConn   int
-	MaxPipelinedBytes    int
+	// Limits bound request and response heads.
+	Limits http1.Limits
+	// MaxRequestBodyBytes answers 413 above it; 0 means no limit.
+	MaxRequestBodyBytes int64
+	// MaxRequestsPerConn closes a client connection after that many
+	// requests; 0 means no limit.
+	MaxRequestsPerConn int
+	// MaxPipelinedBytes bounds the pipelined input waiting behind the
+	// request in flight (default 1 MiB); past it the connection closes
+	// after the current response.
+	MaxPipelinedBytes int
+	// RequestHeaderTimeout bounds the arrival of a request head (10s).
 	RequestHeaderTimeout time.Duration
-	RequestBodyTimeout   time.Duration
-	RequestTimeout       time.Duration
-	IdleTimeout          time.Duration
-	Via                  string
-	XFF                  XFFMode
-	Path                 PathOptions
+	// RequestBodyTimeout bounds the gap between request body reads (60s).
+	RequestBodyTimeout time.Duration
+	// RequestTimeout bounds a whole request, head and body, from its first
+	// byte; 0 means no bound.
+	RequestTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection with no request (75s).
+	IdleTimeout time.Duration
+	// Via, when set, adds a Via field naming this proxy.
+	Via string
+	// XFF is the X-Forwarded-For mode.
+	XFF XFFMode
+	// Path configures path normalisation before routing.
+	Path PathOptions
 }
 
 // Factory is the `proxy` network filter of one listener.
@@ -393,11 +386,7 @@ func (srv *Server) settings(st *Settings) *Options {
 		return &srv.opts
 	}
 	o := srv.opts
-	o.Limits, o.MaxRequestBodyBytes, o.MaxRequestsPerConn, o.MaxPipelinedBytes = st.Limits, st.MaxRequestBodyBytes,
-		st.MaxRequestsPerConn, st.MaxPipelinedBytes
-	o.RequestHeaderTimeout, o.RequestBodyTimeout, o.RequestTimeout, o.IdleTimeout = st.RequestHeaderTimeout,
-		st.RequestBodyTimeout, st.RequestTimeout, st.IdleTimeout
-	o.Via, o.XFF, o.Path = st.Via, st.XFF, st.Path
+	o.Settings = *st
 	if o.Limits.MaxHeaderBytes != srv.opts.Limits.MaxHeaderBytes {
 		o.HTTP2.MaxHeaderListSize = 0 // advertised from the new head limit (defaults)
 	}

@@ -193,15 +193,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	a.relaySpill = spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget}
 	a.srv, err = proxy.NewServer(proxy.Options{
 		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers, Dialer: a.upTLS.tcp,
-		Limits:              limits(f.HTTP1),
-		MaxRequestBodyBytes: f.HTTP1.MaxRequestBodyBytes, MaxRequestsPerConn: f.HTTP1.MaxRequestsPerConnection,
-		MaxPipelinedBytes:    f.HTTP1.MaxPipelinedBytes,
-		RequestHeaderTimeout: f.Timeouts.RequestHeader.Std(), RequestBodyTimeout: f.Timeouts.RequestBody.Std(),
-		RequestTimeout: f.Timeouts.Request.Std(),
-		IdleTimeout:    f.Timeouts.Idle.Std(),
-		Spill:          a.relaySpill,
-		Via:            f.Proxy.Via, XFF: a.settings.XFF, Path: pathOptions(f.Proxy.Path), Logger: o.Logger,
-		Metrics: a.metrics.reg,
+		Settings: a.settings, Spill: a.relaySpill, Logger: o.Logger, Metrics: a.metrics.reg,
 	})
 	if err == nil {
 		err = a.buildListeners(cfg, o.Filters, policy)
