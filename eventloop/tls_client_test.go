@@ -123,9 +123,13 @@ func TestTLSDialerHandshakesAndResumes(t *testing.T) {
 				expectPong(t, p) // the ticket (TLS 1.3) came before the pong
 				var alpn string
 				var vers uint16
-				onLoop(t, p.c, func() { alpn, vers = p.c.TLS().ALPN(), p.c.TLS().Version() })
+				held := -2
+				onLoop(t, p.c, func() { alpn, vers, held = p.c.TLS().ALPN(), p.c.TLS().Version(), p.c.TLS().RecordBufferBytes() })
 				if alpn != "http/1.1" || vers != max {
 					t.Fatalf("the Conn says ALPN %q version %x", alpn, vers)
+				}
+				if held != 0 { // docs/tls.md, "Memory of an idle connection": the client side too
+					t.Fatalf("the idle upstream connection holds %d bytes of crypto/tls buffers", held)
 				}
 				closeOnLoop(t, l, p.c)
 				testutil.WaitFor(t, 10*time.Second, "the socket to be released", func() bool { return e.Tracker().Open() == base })

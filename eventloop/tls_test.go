@@ -567,21 +567,25 @@ func (h heldFactory) CreateFilters(c *conn.Conn) {
 // all its records, the connection holds none of crypto/tls's record-layer
 // buffers (docs/tls.md, "Memory of an idle connection"): not the
 // handshake's, not the one lent for a small request, nor after a body of
-// many records.
+// many records; TLS 1.3 and 1.2.
 func TestTLSIdleConnectionHoldsNoRecordBuffers(t *testing.T) {
 	got, held := &atomic.Int64{}, &atomic.Int64{}
 	env := startTLSWith(t, 2, nil, []conn.FilterFactory{heldFactory{got: got, held: held}})
-	c := env.dialTLS(t, env.clientConfig())
 	want := int64(0)
-	for _, n := range []int{100, 256 << 10} {
-		want += int64(n)
-		held.Store(-2)
-		if _, err := c.Write(make([]byte, n)); err != nil {
-			t.Fatal(err)
-		}
-		testutil.WaitFor(t, 10*time.Second, "the filter to get every byte", func() bool { return got.Load() == want })
-		if h := held.Load(); h != 0 {
-			t.Fatalf("after %d bytes were read, the connection holds %d bytes of crypto/tls buffers", n, h)
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		cfg := env.clientConfig()
+		cfg.MinVersion, cfg.MaxVersion = v, v
+		c := env.dialTLS(t, cfg)
+		for _, n := range []int{100, 256 << 10} {
+			want += int64(n)
+			held.Store(-2)
+			if _, err := c.Write(make([]byte, n)); err != nil {
+				t.Fatal(err)
+			}
+			testutil.WaitFor(t, 10*time.Second, "the filter to get every byte", func() bool { return got.Load() == want })
+			if h := held.Load(); h != 0 {
+				t.Fatalf("%s: after %d bytes were read, the connection holds %d bytes of crypto/tls buffers", tls.VersionName(v), n, h)
+			}
 		}
 	}
 }
