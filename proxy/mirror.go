@@ -21,9 +21,9 @@ import (
 // section 4, says where the copy forks; docs/operations.md, "Request
 // mirroring", what an operator sees.
 //
-//   - The fork (startMirror) is at the first DownRecvHeader on the loop,
-//     once the main request's host is chosen and before any body byte is
-//     forwarded: the copy's head is the main request's head as encoded for
+//   - The fork (startMirrors, a mirror per sampled policy of the route)
+//     is at the first DownRecvHeader on the loop, once the main request's
+//     host is chosen and before any body byte is forwarded: the copy's head is the main request's head as encoded for
 //     its upstream (encodeRequestHead: rewrites, mutations, X-Forwarded-*),
 //     with "-shadow" added to the Host name (Envoy's), in the mirror's own
 //     buffer. The body pieces the stream forwards are appended to it
@@ -41,10 +41,10 @@ import (
 //   - Bounded: at most MirrorOptions.MaxInFlight mirrors per loop, each
 //     with at most MaxBodyBytes of body, each ended by the route's timeout;
 //     past a bound the copy is skipped and counted. A route without a
-//     mirror pays one nil check per request (BenchmarkProxyGETMirror).
+//     mirror pays one length check per request (BenchmarkProxyGETMirror).
 //
-// Counters (Stats, /api/v1/stats): upstream_rq_mirror (copies sent),
-// upstream_rq_mirror_success (their response read whole),
+// Counters (Stats: /api/v1/stats, /metrics): upstream_rq_mirror (copies
+// sent), upstream_rq_mirror_success (their response read whole),
 // upstream_rq_mirror_failure, upstream_rq_mirror_skipped_sampling,
 // upstream_rq_mirror_skipped_overload (MaxInFlight),
 // upstream_rq_mirror_skipped_body_too_large (MaxBodyBytes) and
