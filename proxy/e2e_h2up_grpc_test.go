@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"google.golang.org/grpc/interop"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 
+	"github.com/ferry-proxy/ferry/internal/testutil"
 	"github.com/ferry-proxy/ferry/proxy"
 )
 
@@ -23,10 +23,7 @@ import (
 // from the client, before and after the first response) pass intact. An interop case that fails ends the test binary with its
 // reason (grpclog.Fatal).
 func TestGRPCThroughH2Upstream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	gs := grpc.NewServer()
 	testgrpc.RegisterTestServiceServer(gs, interop.NewTestServer())
 	done := make(chan struct{})

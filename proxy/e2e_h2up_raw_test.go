@@ -33,10 +33,7 @@ type rawH2 struct {
 
 func startRawH2(t *testing.T, answerPing bool, act func(fr *http2.Framer, id uint32, n int) bool) *rawH2 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	u := &rawH2{ln: ln, answerPing: answerPing, act: act}
 	u.wg.Add(1)
 	go func() {

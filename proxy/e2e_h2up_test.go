@@ -26,28 +26,15 @@ type h2cUpstream struct {
 
 func startH2C(t *testing.T, maxStreams uint32, h http.Handler) *h2cUpstream {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testutil.Listen(t)
 	u := &h2cUpstream{addr: ln.Addr().String()}
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	u.srv = &http.Server{Handler: h, Protocols: p, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: int(maxStreams)},
+	u.srv = &http.Server{Handler: h, HTTP2: &http.HTTP2Config{MaxConcurrentStreams: int(maxStreams)},
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			if s == http.StateNew {
 				u.conns.Add(1)
 			}
 		}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = u.srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = u.srv.Close()
-		<-done
-	})
+	testutil.ServeH2C(t, ln, u.srv)
 	return u
 }
 
@@ -252,13 +239,8 @@ func TestH2UpstreamFlowControlBoundsSlowClient(t *testing.T) {
 	}
 	const size = 64 << 20
 	var written atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	us := &http.Server{Protocols: p, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	ln := testutil.Listen(t)
+	us := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		buf := make([]byte, 32<<10)
 		for n := 0; n < size; n += len(buf) {
 			if _, err := w.Write(buf); err != nil {
@@ -267,9 +249,7 @@ func TestH2UpstreamFlowControlBoundsSlowClient(t *testing.T) {
 			written.Add(int64(len(buf)))
 		}
 	})}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = us.Serve(smallBufListener{ln}) }()
-	t.Cleanup(func() { _ = us.Close(); <-done })
+	testutil.ServeH2C(t, smallBufListener{ln}, us)
 
 	h := startH2Proxy(t, ln.Addr().String(), func(s *setup) { s.opts.RouteTimeout = time.Minute })
 	c := h.dial()

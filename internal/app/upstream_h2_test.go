@@ -3,26 +3,19 @@ package app
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"testing"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // TestUpstreamProtocolHttp2: a proxy filter with upstream_protocol Http2
 // speaks h2c to its cluster's hosts.
 func TestUpstreamProtocolHttp2(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := new(http.Protocols)
-	p.SetUnencryptedHTTP2(true)
-	us := &http.Server{Protocols: p, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ln := testutil.Listen(t)
+	testutil.ServeH2C(t, ln, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, r.Proto+" "+r.URL.Path)
-	})}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = us.Serve(ln) }()
-	t.Cleanup(func() { _ = us.Close(); <-done })
+	})})
 
 	a := startApp(t, mustConfig(t, fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[{"name":"v","domains":["*"],
 		"routers":[{"match":{"prefix":"/"},"route":{"cluster_name":"c"}}]}]}],

@@ -247,3 +247,33 @@ func Shutdown(t testing.TB, d time.Duration, steps ...Step) {
 		}
 	}
 }
+
+// Listen listens on a port of 127.0.0.1, failing the test if it cannot;
+// the listener closes when the test ends, if nothing closed it before.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// ServeH2C serves srv on ln as HTTP/2 without TLS (prior knowledge) until
+// the test ends; it sets srv's Protocols to that.
+func ServeH2C(t testing.TB, ln net.Listener, srv *http.Server) {
+	t.Helper()
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	srv.Protocols = p
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+	})
+}
