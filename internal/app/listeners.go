@@ -408,7 +408,12 @@ func (a *App) removeListener(i int, ld *proxy.ListenerDrain) {
 	}
 	a.log.Info("reload: listener removed; draining its connections", "listener", el.Name, "address", el.Address)
 	timeout := time.Duration(a.live.drain.Load())
-	a.ldrain.wg.Add(1)
+	select {
+	case <-a.ldrain.stop:
+		return // Shutdown began: its drain covers the connections
+	default:
+	}
+	a.ldrain.wg.Add(1) // under the reload lock, which stopListenerDrains takes to close stop
 	go func() {
 		defer a.ldrain.wg.Done()
 		deadline := time.NewTimer(timeout)
@@ -462,6 +467,8 @@ func (a *App) closeListener(ld *proxy.ListenerDrain, force bool) (int, bool) {
 // stopListenerDrains ends the removed listeners' drains (Shutdown's drain
 // covers their connections) and waits for them. Control goroutine.
 func (a *App) stopListenerDrains() {
+	a.reload.mu.Lock() // no reload starts a drain after this
 	a.ldrain.once.Do(func() { close(a.ldrain.stop) })
+	a.reload.mu.Unlock()
 	a.ldrain.wg.Wait()
 }
