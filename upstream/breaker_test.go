@@ -17,9 +17,7 @@ func TestBreakerNeverOvershoots(t *testing.T) {
 	var mu sync.Mutex
 	peak, refused := int64(0), 0
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range tries {
 				if !b.TryAcquire(LimitRequests, limit) {
 					mu.Lock()
@@ -34,7 +32,7 @@ func TestBreakerNeverOvershoots(t *testing.T) {
 				}
 				b.Release(LimitRequests)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if peak > 0 {

@@ -216,9 +216,7 @@ func TestConcurrentPickDuringUpdate(t *testing.T) {
 	var picks atomic.Int64
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for !stop.Load() {
 				h := m.Get("a").Pick()
 				if h == nil {
@@ -230,7 +228,7 @@ func TestConcurrentPickDuringUpdate(t *testing.T) {
 				h.DecActive()
 				picks.Add(1)
 			}
-		}()
+		})
 	}
 	for i := 0; i < 400 || picks.Load() < 10_000; i++ {
 		if err := m.Update(specs[i%len(specs)]); err != nil {

@@ -52,9 +52,7 @@ func TestTryAddConnNeverOvershoots(t *testing.T) {
 	var mu sync.Mutex
 	won := 0
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			n := 0
 			for range 50 {
 				if h.TryAddConn(limit) {
@@ -64,7 +62,7 @@ func TestTryAddConnNeverOvershoots(t *testing.T) {
 			mu.Lock()
 			won += n
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if won != limit || h.Conns() != limit {

@@ -61,14 +61,12 @@ func TestConcurrentScrapeUpdateAndReload(t *testing.T) {
 	}()
 	var wg sync.WaitGroup
 	for n := range loops {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s := r.Shard(n)
 			for i := range perLoop {
 				request(s, ids.Listeners[0], ids.VirtualHosts[i%2], ids.Clusters[0], ids.Hosts[i%2], 200+i%400, time.Duration(i)*time.Microsecond)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(stop)

@@ -14,13 +14,11 @@ func TestSetCountersAreSharedByName(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for range 1000 {
 				a.Inc()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	s.Gauge("g").Add(-3)

@@ -99,9 +99,7 @@ func (s *RawServer) accept() {
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		s.wg.Go(func() {
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
@@ -109,7 +107,7 @@ func (s *RawServer) accept() {
 				_ = c.Close()
 			}()
 			s.handle(c)
-		}()
+		})
 	}
 }
 
