@@ -35,9 +35,7 @@ func startRawH2(t *testing.T, answerPing bool, act func(fr *http2.Framer, id uin
 	t.Helper()
 	ln := testutil.Listen(t)
 	u := &rawH2{ln: ln, answerPing: answerPing, act: act}
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
+	u.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -50,7 +48,7 @@ func startRawH2(t *testing.T, answerPing bool, act func(fr *http2.Framer, id uin
 				u.serve(c)
 			}()
 		}
-	}()
+	})
 	t.Cleanup(func() {
 		_ = ln.Close()
 		u.wg.Wait()
@@ -143,9 +141,7 @@ func TestH2UpstreamGoAwayLosesNoRequest(t *testing.T) {
 	var wg sync.WaitGroup
 	var bad atomic.Int64
 	for range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			resp, err := c.Get("http://ferry.test/x")
 			if err != nil {
 				bad.Add(1)
@@ -156,7 +152,7 @@ func TestH2UpstreamGoAwayLosesNoRequest(t *testing.T) {
 			if resp.StatusCode != 200 || string(b) != "ok" {
 				bad.Add(1)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if n := bad.Load(); n > 0 {

@@ -162,9 +162,7 @@ func concurrentGets(t *testing.T, h *harness, n int) {
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			resp, err := c.Get(fmt.Sprintf("http://ferry.test/%d", i))
 			if err != nil {
 				errs <- err.Error()
@@ -175,7 +173,7 @@ func concurrentGets(t *testing.T, h *harness, n int) {
 			if resp.StatusCode != 200 || string(b) != "ok" {
 				errs <- fmt.Sprintf("%d %q", resp.StatusCode, b)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

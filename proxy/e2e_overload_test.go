@@ -64,9 +64,7 @@ func TestManyConcurrentH2StreamsAreNotShed(t *testing.T) {
 		t.Cleanup(tr.CloseIdleConnections)
 		c := &http.Client{Transport: tr}
 		for range perConn {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				req, _ := http.NewRequestWithContext(ctx, "GET", "http://ferry.test/", nil)
 				resp, err := c.Do(req)
 				if err != nil {
@@ -76,7 +74,7 @@ func TestManyConcurrentH2StreamsAreNotShed(t *testing.T) {
 				discard(resp)
 				v, _ := statuses.LoadOrStore(resp.StatusCode, &atomic.Int64{})
 				v.(*atomic.Int64).Add(1)
-			}()
+			})
 		}
 	}
 	wg.Wait()
@@ -154,9 +152,7 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		c := h.client()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
@@ -175,7 +171,7 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 				}
 				ok.Add(1)
 			}
-		}()
+		})
 	}
 	// A bounded load loop: about a second per stage, paced by the load
 	// itself (the requests served), not by sleeping.
