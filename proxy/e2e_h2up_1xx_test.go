@@ -126,3 +126,64 @@ func TestHTTP1Upstream1xxToH2Client(t *testing.T) {
 		t.Fatalf("103 fields %v: the hop-by-hop ones went on", hints)
 	}
 }
+
+// manyHints is how many 103 heads the upstreams below send before their
+// 200, each with a 300-byte Link: about 60 KiB of heads, past the default
+// max_header_bytes (32 KiB).
+const manyHints = 200
+
+var hintLink = "</" + strings.Repeat("s", 290) + ".css>" //nolint:gochecknoglobals // read-only
+
+// expectHintsBounded sends a GET on a new HTTP/1.1 connection to h and
+// checks that the 103 heads forwarded stay within the default
+// max_header_bytes and that the request then fails with 502: each 1xx head
+// goes to the client at once, read or not, so their sum is bounded
+// (proxy/upstream.go, informational).
+func expectHintsBounded(t *testing.T, h *harness) {
+	t.Helper()
+	c := h.dial()
+	r := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	hints, bytes := 0, 0
+	for {
+		head := readHead(t, r)
+		if !strings.HasPrefix(head, "HTTP/1.1 103 ") {
+			if !strings.HasPrefix(head, "HTTP/1.1 502 ") {
+				t.Fatalf("after %d 103 heads (%d bytes) the final head is %q, want 502: an upstream's 1xx heads are not bounded", hints, bytes, head)
+			}
+			break
+		}
+		hints++
+		bytes += len(head)
+	}
+	if bytes > 32<<10 {
+		t.Fatalf("%d 103 heads, %d bytes, forwarded: more than max_header_bytes (32 KiB)", hints, bytes)
+	}
+	if hints == 0 {
+		t.Fatal("no 103 forwarded: the heads below the bound should go on")
+	}
+}
+
+// TestHTTP1UpstreamInformationalBounded: an HTTP/1.1 upstream that sends
+// 1xx heads past max_header_bytes in all gets 502 for its response.
+func TestHTTP1UpstreamInformationalBounded(t *testing.T) {
+	hint := "HTTP/1.1 103 Early Hints\r\nLink: " + hintLink + "\r\n\r\n"
+	up := testutil.NewHeadServer(t, testutil.Reply(strings.Repeat(hint, manyHints)+"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal"))
+	expectHintsBounded(t, startProxy(t, []string{up.Addr()}, nil))
+}
+
+// TestH2UpstreamInformationalBounded: the same over an HTTP/2 upstream
+// (proxy/upstream_h2.go, h2upInformational).
+func TestH2UpstreamInformationalBounded(t *testing.T) {
+	up := startH2C(t, 0, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Link", hintLink)
+		for range manyHints {
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+		w.Header().Del("Link")
+		_, _ = io.WriteString(w, "final")
+	}))
+	expectHintsBounded(t, startH2Proxy(t, up.addr, nil))
+}

@@ -208,6 +208,7 @@ var (
 	errUpstreamMalformed = errors.New("malformed response from upstream")
 	errUpstreamChunked   = errors.New("malformed chunked body from upstream")
 	errUpstreamSwitched  = errors.New("upstream switched protocols without an upgrade request")
+	errUpstream1xx       = errors.New("upstream's 1xx heads passed max_header_bytes")
 	errUpstreamClosed    = errors.New("upstream closed the connection before the response")
 	errUpstreamMidBody   = errors.New("upstream closed the connection in the middle of the response body")
 	errFilterPanic       = errors.New("filter panic")

@@ -140,6 +140,9 @@ type requestState struct {
 	respSent   bool // response head written downstream
 	respClose  bool // close the downstream after this response
 	upReusable bool
+	// infoBytes is the size of the 1xx heads forwarded for the request,
+	// bounded by max_header_bytes (upstream.go: informationalBound).
+	infoBytes int
 	// upgrade: the request's Upgrade was forwarded; tun is the relay
 	// after the upstream's 101 (upgrade.go).
 	upgrade bool

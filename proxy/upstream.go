@@ -219,6 +219,9 @@ func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 		s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstreamSwitched}, onEvent)
 		return false
 	}
+	if s.informationalBound(n) {
+		return false
+	}
 	// 100 is dropped: ferry answered Expect itself. Other 1xx go to HTTP/1.1
 	// and HTTP/2 clients (RFC 9110 15.2: never to an HTTP/1.0 client).
 	switch {
@@ -231,6 +234,25 @@ func (s *stream) informational(buf filterchain.Buffer, n int) bool {
 	}
 	buf.Drain(n)
 	s.resp.Reset()
+	return true
+}
+
+// informationalBound counts a 1xx head of n bytes and fails the stream
+// (502) once the request's 1xx heads together pass the listener's
+// max_header_bytes, as Go's net/http Transport holds 1xx heads to its
+// header limit: each goes to the client at once, whether it reads or not,
+// so an upstream sending them without end would grow the client's write
+// queue without bound. It reports whether the stream failed.
+func (s *stream) informationalBound(n int) bool {
+	limit := s.d.f.opts.Limits.MaxHeaderBytes
+	if limit <= 0 {
+		limit = http1.DefaultLimits().MaxHeaderBytes
+	}
+	if s.infoBytes += n; s.infoBytes <= limit {
+		return false
+	}
+	s.srv.log.Debug("malformed upstream response", "host", s.host.Address(), "err", errUpstream1xx)
+	s.fail(Error{Source: Upstream, Kind: KindBadResponse, Err: errUpstream1xx}, onEvent)
 	return true
 }
 

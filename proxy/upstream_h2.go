@@ -287,18 +287,29 @@ func appendH2Head(h []byte, r *http2.Response) []byte {
 	return h
 }
 
+// h2HeadSize is the size of r's head re-stated as HTTP/1.1
+// (appendH2Head, and the blank line after it).
+func h2HeadSize(r *http2.Response) int {
+	n := len("HTTP/1.1 000 \r\n\r\n") + len(http1.StatusText(r.Status))
+	for _, f := range r.Fields {
+		n += len(f.Name) + len(": \r\n") + len(f.Value)
+	}
+	return n
+}
+
 // h2upInformational forwards a 1xx head as the HTTP/1.1 path does
 // (upstream.go: informational): 100 is dropped, since ferry answered the
 // client's Expect itself when the upstream stream opened (h2upSend); any
 // other (103 Early Hints) goes at once to an HTTP/1.1 client or an
 // HTTP/2 one (h2Informational), never to an HTTP/1.0 client (RFC 9110
 // 15.2). 101 never arrives: the codec refuses it (RFC 9113 8.6).
+// Their sum is bounded as over HTTP/1.1 (informationalBound).
 func (s *stream) h2upInformational(r *http2.Response) {
-	if r.Status == 100 || s.h2 == nil && s.req.Minor != 1 {
-		return
-	}
 	s.enter()
 	defer s.exit()
+	if s.informationalBound(h2HeadSize(r)) || r.Status == 100 || s.h2 == nil && s.req.Minor != 1 {
+		return
+	}
 	if s.h2 != nil {
 		s.h2Informational(r.Status, r.Fields)
 		return
