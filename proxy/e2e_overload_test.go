@@ -153,24 +153,19 @@ func TestRetryPolicyLosesNothingWhenAHostDies(t *testing.T) {
 	for range 4 {
 		c := h.client()
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			testutil.UntilClosed(stop, func() {
 				resp, err := c.Get("http://ferry.test/")
 				if err != nil {
 					bad.add(err)
-					continue
+					return
 				}
 				discard(resp)
 				if resp.StatusCode != 200 {
 					bad.add(errors.New(resp.Status))
-					continue
+					return
 				}
 				ok.Add(1)
-			}
+			})
 		})
 	}
 	// A bounded load loop: about a second per stage, paced by the load

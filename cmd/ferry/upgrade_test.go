@@ -153,14 +153,11 @@ func h2Client(addr string, id int, stop <-chan struct{}, tl *tally) {
 // ... one after another until stop is closed: one client's load, each
 // path unique so that a wrong answer shows.
 func untilStopped(stop <-chan struct{}, proto string, id int, send func(path string)) {
-	for n := 0; ; n++ {
-		select {
-		case <-stop:
-			return
-		default:
-		}
+	n := 0
+	testutil.UntilClosed(stop, func() {
 		send(fmt.Sprintf("/%s/%d/%d", proto, id, n))
-	}
+		n++
+	})
 }
 
 // TestZeroLossReloadUpgradeStop is issue 12's done-means: under a steady

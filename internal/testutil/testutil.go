@@ -275,3 +275,16 @@ func ServeH2C(t testing.TB, ln net.Listener, srv *http.Server) {
 		<-done
 	})
 }
+
+// UntilClosed calls fn again and again until stop is closed: a load
+// client's loop.
+func UntilClosed(stop <-chan struct{}, fn func()) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		fn()
+	}
+}
