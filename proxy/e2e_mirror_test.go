@@ -69,10 +69,17 @@ func (s *shadowServer) next(t *testing.T) shadowed {
 // its requests there.
 func startMirrored(t *testing.T, mainAddr, shadowAddr string, percent uint32, mo proxy.MirrorOptions) *harness {
 	t.Helper()
+	return startMirroredBreakers(t, mainAddr, shadowAddr, percent, mo, upstream.Thresholds{})
+}
+
+// startMirroredBreakers is startMirrored with the shadow cluster's circuit
+// breakers.
+func startMirroredBreakers(t *testing.T, mainAddr, shadowAddr string, percent uint32, mo proxy.MirrorOptions, brk upstream.Thresholds) *harness {
+	t.Helper()
 	return startProxy(t, []string{mainAddr}, func(s *setup) {
 		s.opts.Mirror = mo
 		s.clusters = append(s.clusters, upstream.ClusterSpec{Name: "shadow",
-			Hosts: []upstream.HostSpec{{Address: shadowAddr}}, ConnectTimeout: 2 * time.Second})
+			Hosts: []upstream.HostSpec{{Address: shadowAddr}}, ConnectTimeout: 2 * time.Second, Breakers: brk})
 		s.routes.VirtualHosts[0].Routes[0].Cluster.Mirrors = []router.Mirror{{Cluster: "shadow", Percent: percent}}
 	})
 }
@@ -319,6 +326,35 @@ func TestMirrorBounds(t *testing.T) {
 		t.Fatalf("chunked body at the bound: the shadow got %+v", got)
 	}
 	testutil.WaitFor(t, 10*time.Second, "the last mirrors to end", func() bool { return h.stat("upstream_rq_mirror_success") == 4 })
+}
+
+// TestMirrorShadowMaxRequests: the shadow cluster's max_requests bounds
+// the copies in flight to it, as it bounds requests routed to it: past it
+// a copy is skipped and counted (upstream_rq_mirror_skipped_overload).
+func TestMirrorShadowMaxRequests(t *testing.T) {
+	sh := newShadowServer(t, true)
+	h := startMirroredBreakers(t, mainUpstream(t), sh.addr, 100, proxy.MirrorOptions{}, upstream.Thresholds{MaxRequests: 1})
+	c := h.dial()
+	r := bufio.NewReader(c)
+	for _, path := range []string{"/1", "/2"} {
+		if resp := rawExchange(t, c, r, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n", "GET"); readAll(t, resp) != "main 0" {
+			t.Fatalf("%s: status %d", path, resp.StatusCode)
+		}
+		if path == "/1" {
+			sh.next(t) // held at the shadow: the one request max_requests allows
+		}
+	}
+	if n, o := h.stat("upstream_rq_mirror"), h.stat("upstream_rq_mirror_skipped_overload"); n != 1 || o != 1 {
+		t.Fatalf("max_requests 1, one copy held: mirrored %d, skipped for overload %d; want 1 and 1", n, o)
+	}
+	sh.release()
+	testutil.WaitFor(t, 10*time.Second, "the held mirror to end", func() bool { return h.stat("upstream_rq_mirror_success") == 1 })
+	if resp := rawExchange(t, c, r, "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n", "GET"); readAll(t, resp) != "main 0" {
+		t.Fatalf("/3: status %d", resp.StatusCode)
+	}
+	if got := sh.next(t); got.path != "/3" {
+		t.Fatalf("after the held copy ended the shadow got %+v, want /3 (the slot given back)", got)
+	}
 }
 
 // TestMirrorNotSentForUnfinishedRequest: a request whose client leaves

@@ -38,10 +38,13 @@ import (
 //     host, refused connect, reset, malformed response, timeout) is
 //     counted and forgotten. The stream drops a mirror it has not sent when
 //     it ends first (a failed or aborted request is not copied).
-//   - Bounded: at most MirrorOptions.MaxInFlight mirrors per loop, each
-//     with at most MaxBodyBytes of body, each ended by the route's timeout;
-//     past a bound the copy is skipped and counted. A route without a
-//     mirror pays one length check per request (BenchmarkProxyGETMirror).
+//   - Bounded: at most MirrorOptions.MaxInFlight mirrors per loop and the
+//     shadow cluster's max_requests (from the fork to the end), each with
+//     at most MaxBodyBytes of body, each ended by the route's timeout;
+//     past a bound the copy is skipped and counted (its pool's
+//     max_pending_requests and max_connections refuse it as a failure).
+//     A route without a mirror pays one length check per request
+//     (BenchmarkProxyGETMirror).
 //
 // Counters (Stats: /api/v1/stats, /metrics): upstream_rq_mirror (copies
 // sent), upstream_rq_mirror_success (their response read whole),
@@ -120,6 +123,9 @@ type mirror struct {
 	limits *http1.Limits
 
 	host *upstream.Host
+	// brk counts the copy under the shadow cluster's max_requests until
+	// done, nil when the cluster has no such limit.
+	brk  *upstream.Breaker
 	pool *upstream.ConnPool[*upConn]
 	pc   *upstream.PooledConn[*upConn]
 
@@ -183,7 +189,16 @@ func (s *stream) startMirror(mp *router.Mirror) {
 		st.mirrorFailure.Inc()
 		return
 	}
+	var brk *upstream.Breaker // the shadow cluster's max_requests, as a request routed to it counts
+	if limit := c.Limit(upstream.LimitRequests); limit > 0 {
+		if !c.Breaker().TryAcquire(upstream.LimitRequests, limit) {
+			st.mirrorSkipOverload.Inc()
+			return
+		}
+		brk = c.Breaker()
+	}
 	m := ml.take(s.srv, s.loop)
+	m.brk = brk
 	m.host, m.chunked, m.head = h, s.reqLen < 0, s.req.IsHead()
 	m.pool = s.srv.pools.Pool(s.loop, c, h)
 	m.buf = shadowHost(s.encodeRequestHead(m.buf[:0]))
@@ -461,6 +476,10 @@ func (m *mirror) release(reusable bool) {
 // done returns m to its loop's free list and out of the in-flight count.
 func (m *mirror) done() {
 	m.loop.Stop(&m.timer)
+	if m.brk != nil {
+		m.brk.Release(upstream.LimitRequests)
+		m.brk = nil
+	}
 	ml := m.ml
 	ml.inFlight--
 	m.host, m.pool, m.pc, m.next = nil, nil, nil, nil
