@@ -98,6 +98,9 @@ type App struct {
 	// (listeners.go); a.listeners are the listeners built at start, and
 	// eng.Listeners() those and the spare slots reloads may use.
 	lstate atomic.Pointer[[]listenerState]
+	// openAdded opens a listener a reload adds on its spare slot
+	// (PendingListener.Open; tests make it fail).
+	openAdded func(*eventloop.PendingListener) (*eventloop.Listener, int, error)
 	// filters are the filter types listeners may name (Options.Filters).
 	filters *filterchain.Registry
 	// settings are the proxy filters' ferry-wide settings in force.
@@ -149,7 +152,7 @@ func New(cfg *config.Config, o Options) (*App, error) {
 	f := cfg.Ferry.WithDefaults()
 	a := &App{log: o.Logger, cfg: cfg, level: o.LogLevel, version: o.Version,
 		drainReq: make(chan struct{}), adminAddr: cfg.AdminAddress(), loader: o.Load,
-		ldrain: listenerDrains{stop: make(chan struct{})}}
+		ldrain: listenerDrains{stop: make(chan struct{})}, openAdded: (*eventloop.PendingListener).Open}
 	a.drain = drainTimeout(cfg)
 	a.live.drain.Store(int64(a.drain))
 	a.reload.cur.Store(cfg)

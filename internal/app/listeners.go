@@ -246,11 +246,12 @@ type listenerID struct{ name, addr string }
 // by name and address: for each that runs on, a new Chain when its
 // settings (or the ferry-wide ones it is built from) changed; each running
 // listener next lacks is removed. It returns a function that swaps the
-// chains in and begins the removals (nil when nothing changes). Nothing
+// chains in, opens the added listeners and begins the removals, returning
+// the added listeners it could not open (nil when nothing changes). Nothing
 // changes when it fails: a listener next adds, or the removal of one that
 // cannot drain, is refused naming its path. Control goroutine, under the
 // reload lock.
-func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings proxy.Settings) (func(), error) {
+func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings proxy.Settings) (func() error, error) {
 	cur := *a.lstate.Load()
 	states := append([]listenerState(nil), cur...)
 	var warnings []string
@@ -350,13 +351,15 @@ func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings
 		}
 		pending = append(pending, pl)
 	}
-	return func() {
+	return func() error {
 		for _, s := range swaps {
 			s.el.SetChain(s.ch)
 		}
+		var unopened []error
 		for n, pl := range pending {
-			if _, i, err := pl.Open(); err != nil {
-				a.log.Error("reload: an added listener could not be opened", "listener", adds[n].l.Name, "err", err)
+			if _, i, err := a.openAdded(pl); err != nil {
+				unopened = append(unopened, fmt.Errorf("%s (%q at %s): bound, but not opened on the running loops: %w",
+					adds[n].path, adds[n].l.Name, adds[n].l.Address, err))
 			} else {
 				for len(states) <= i {
 					states = append(states, listenerState{})
@@ -379,6 +382,7 @@ func (a *App) reloadListeners(next *config.Config, policy proxy.Policy, settings
 		for _, i := range removed {
 			a.removeListener(i, cur[i].drain)
 		}
+		return errors.Join(unopened...)
 	}, nil
 }
 

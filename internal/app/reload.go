@@ -72,7 +72,11 @@ func (a *App) Reload(next *config.Config) error {
 	if err != nil {
 		st.Err = err.Error()
 		a.reload.failed.Add(1)
-		a.log.Error("reload refused; the running config keeps serving", "err", err)
+		if pr := (*partialReload)(nil); errors.As(err, &pr) {
+			a.log.Error("reload applied in part: a listener it adds does not serve", "err", err)
+		} else {
+			a.log.Error("reload refused; the running config keeps serving", "err", err)
+		}
 	} else {
 		a.reload.ok.Add(1)
 		for _, w := range next.Warnings() {
@@ -174,13 +178,30 @@ func (a *App) apply(next *config.Config) error {
 	a.live.maxDown.Store(a.downBudget(nf.MaxConnections))
 	a.eng.SetMaxDownstream(a.live.maxDown.Load())
 	a.live.drain.Store(int64(drainTimeout(next))) // before the swap: a removed listener drains for the new timeout
+	var unopened error
 	if swapListeners != nil {
-		swapListeners() // after the routes: a new chain may name a new route table
+		unopened = swapListeners() // after the routes: a new chain may name a new route table
 	}
 	a.reload.cur.Store(next)
 	a.reloadCerts() // a listener whose TLS is kept may have new certificate files
+	if unopened != nil {
+		return &partialReload{unopened}
+	}
 	return nil
 }
+
+// partialReload is a reload that applied but for added listeners whose
+// sockets were bound and could not be put under the running loops (an
+// epoll_ctl or dup3 failure): the config in force names them, they do not
+// serve, and a restart (or a reload that drops them and one that adds
+// them again) opens them. Reload reports it as failed.
+type partialReload struct{ err error }
+
+func (e *partialReload) Error() string {
+	return e.err.Error() + "; the rest of the reload applied"
+}
+
+func (e *partialReload) Unwrap() error { return e.err }
 
 // unchangedParts refuses a reload that changes what a running ferry
 // cannot, naming every such setting by its path (changedPaths) and why it

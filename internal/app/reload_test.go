@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/ferry-proxy/ferry/config"
+	"github.com/ferry-proxy/ferry/eventloop"
 	"github.com/ferry-proxy/ferry/filterchain"
 	"github.com/ferry-proxy/ferry/internal/testutil"
 )
@@ -579,6 +580,31 @@ func TestReloadRemovedListenerDrains(t *testing.T) {
 // answers at once (on a spare slot of the running loops); a later smooth
 // upgrade would hand over both; once every spare slot is taken, another
 // added listener is refused naming it, and the old config keeps serving.
+// An added listener that is bound but cannot be put under the running
+// loops fails the reload, naming it (the rest applied and says so): it is
+// never reported as applied while it does not serve.
+func TestReloadAddedListenerNotOpenedIsAnError(t *testing.T) {
+	up := fixedUpstream(t, "a")
+	a := startApp(t, twoListeners(t, up, true))
+	a.openAdded = func(*eventloop.PendingListener) (*eventloop.Listener, int, error) {
+		return nil, 0, errors.New("epoll_ctl: injected")
+	}
+	next := twoListeners(t, up, false)
+	err := a.Reload(next)
+	var pr *partialReload
+	if !errors.As(err, &pr) || !strings.Contains(err.Error(), `servers[0].listeners[1] ("l2" at 127.0.0.2:0): bound, but not opened`) ||
+		!strings.Contains(err.Error(), "injected") || !strings.Contains(err.Error(), "the rest of the reload applied") {
+		t.Fatalf("reload error %v, want the unopened listener named", err)
+	}
+	if a.Config() != next || a.reload.failed.Load() != 1 || a.reload.ok.Load() != 0 || len(a.Addrs()) != 1 {
+		t.Fatalf("config in force %p (want %p), %d failed, %d ok, addresses %v", a.Config(), next,
+			a.reload.failed.Load(), a.reload.ok.Load(), a.Addrs())
+	}
+	if st := a.reload.last.Load(); st == nil || !strings.Contains(st.Err, "not opened") {
+		t.Fatalf("/api/v1/states would show %+v", st)
+	}
+}
+
 func TestReloadAddedListenerOpens(t *testing.T) {
 	up := fixedUpstream(t, "a")
 	one := twoListeners(t, up, true)
