@@ -144,6 +144,9 @@ type Engine struct {
 	// their placeholder ports until Start has the slots (spare_linux.go).
 	spares   []spareSlot
 	spareFDs []int
+	// swapFD puts a socket in a registration's place under its poller
+	// (swapIn; tests make it fail, spare_linux.go).
+	swapFD func(fd int, pe pollEntry) error
 }
 
 // New checks the listeners and returns an engine ready to Start.
@@ -185,7 +188,7 @@ func New(listeners []*Listener, opts Options) (*Engine, error) {
 	e := &Engine{
 		listeners: spareListeners(listeners, max(opts.Spare, 0)), nConf: len(listeners), opts: opts, connOpts: conn.DefaultOptions(opts.Conn),
 		log: opts.Logger, loops: map[gnet.EventLoop]*conn.Loop{},
-		booted: make(chan struct{}), done: make(chan struct{}), ticked: make(chan struct{}),
+		booted: make(chan struct{}), done: make(chan struct{}), ticked: make(chan struct{}), swapFD: swapIn,
 	}
 	if opts.Inherit != nil {
 		if err := e.prepareAdoption(opts.Inherit); err != nil {

@@ -54,6 +54,44 @@ func TestStopListenerStopsOnlyIt(t *testing.T) {
 // opens a listener while it runs: the listener accepts and serves, the
 // configured one goes on, ListenerFiles hands both over, StopListener
 // stops it like any other, and a second AddListener finds no slot.
+// An Open that fails part-way puts the dead socket back in every place
+// it had begun to swap, and frees the slot: the failed listener's address
+// refuses connections, and the next AddListener opens on the same slot.
+func TestAddListenerFailedOpenFreesTheSlot(t *testing.T) {
+	mk := &marks{}
+	e := runListeners(t, []*Listener{{Name: "one", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: mk}}}},
+		Options{Loops: 2, Tracker: conn.NewTracker(0), Spare: 1})
+	n := len(e.spares[0].entries)
+	calls := 0
+	e.swapFD = func(fd int, pe pollEntry) error {
+		if calls++; calls == n { // the slot's last registration
+			return errors.New("dup3: injected")
+		}
+		return swapIn(fd, pe)
+	}
+	p, err := e.PrepareListener(&Listener{Name: "two", Address: "127.0.0.2:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := p.Addr().String()
+	if _, _, err := p.Open(); err == nil || !strings.Contains(err.Error(), "listener two: dup3: injected") {
+		t.Fatalf("Open = %v, want the injected failure", err)
+	}
+	if _, err := net.Dial("tcp", failed); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial the listener that did not open: %v, want connection refused", err)
+	}
+	if e.Addrs()[1].String() == failed || !e.Listeners()[1].Spare() {
+		t.Fatalf("after the failed Open: addresses %v, slot spare %v", e.Addrs(), e.Listeners()[1].Spare())
+	}
+	e.swapFD = swapIn
+	added, i, err := e.AddListener(&Listener{Name: "three", Address: "127.0.0.3:0", Filters: []conn.FilterFactory{cmdFactory{marks: mk}}})
+	if err != nil || i != 1 || added.Name != "three" {
+		t.Fatalf("AddListener on the freed slot: %v, %d, %v", added, i, err)
+	}
+	c := dial(t, e.Addrs()[1].String())
+	echoOK(t, c, bufio.NewReader(c), "after a failed open")
+}
+
 func TestAddListenerOnASpareSlot(t *testing.T) {
 	mk := &marks{}
 	l1 := &Listener{Name: "one", Address: "127.0.0.1:0", Filters: []conn.FilterFactory{cmdFactory{marks: mk}}}

@@ -92,7 +92,7 @@ func (e *Engine) deadenSpares() error {
 	defer syscall.Close(dead) //nolint:errcheck // our own socket
 	e.spares = make([]spareSlot, n)
 	for _, pe := range entries {
-		if err := errors.Join(epollDel(pe), replaceFD(dead, pe.fd), epollAdd(pe)); err != nil {
+		if err := swapIn(dead, pe); err != nil {
 			return fmt.Errorf("eventloop: spare listener: %w", err)
 		}
 		e.spares[pe.listener].entries = append(e.spares[pe.listener].entries, pe)
@@ -169,6 +169,34 @@ func (e *Engine) PrepareListener(l *Listener) (*PendingListener, error) {
 	return &PendingListener{e: e, l: l, j: j, fds: fds, addr: addr}, nil
 }
 
+// swapIn puts socket fd in pe's place under pe's poller, with pe's
+// registration: EPOLL_CTL_DEL, dup3 onto pe's descriptor number,
+// EPOLL_CTL_ADD.
+func swapIn(fd int, pe pollEntry) error {
+	return errors.Join(epollDel(pe), replaceFD(fd, pe.fd), epollAdd(pe))
+}
+
+// deaden puts a dead socket back in the place of entries whose swap to a
+// listener's socket began (Open failed part-way), so that none of them
+// accepts for a listener that did not open. An entry the failed swap
+// already took off its poller is added back: its EPOLL_CTL_DEL error is
+// not one.
+func (e *Engine) deaden(entries []pollEntry) error {
+	dead, err := placeholderSocket()
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(dead) //nolint:errcheck // our own socket
+	var errs []error
+	for _, pe := range entries {
+		if err := epollDel(pe); err != nil && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, err)
+		}
+		errs = append(errs, replaceFD(dead, pe.fd), epollAdd(pe))
+	}
+	return errors.Join(errs...)
+}
+
 // Addr is the address the pending listener is bound to.
 func (p *PendingListener) Addr() net.Addr { return p.addr }
 
@@ -193,9 +221,19 @@ func (p *PendingListener) closeFDs() {
 func (p *PendingListener) Open() (*Listener, int, error) {
 	e := p.e
 	defer p.closeFDs() // gnet's descriptor numbers hold the sockets now
-	for k, pe := range e.spares[p.j].entries {
-		if err := errors.Join(epollDel(pe), replaceFD(p.fds[k%len(p.fds)], pe.fd), epollAdd(pe)); err != nil {
-			return nil, 0, fmt.Errorf("eventloop: listener %s: %w", p.l.Name, err)
+	entries := e.spares[p.j].entries
+	for k, pe := range entries {
+		if err := e.swapFD(p.fds[k%len(p.fds)], pe); err != nil {
+			err = fmt.Errorf("eventloop: listener %s: %w", p.l.Name, err)
+			if rerr := e.deaden(entries[:k+1]); rerr != nil {
+				// The slot's registrations are in an unknown state: it is
+				// not lent again (its connections are closed at OnOpen).
+				return nil, 0, fmt.Errorf("%w; putting the spare slot back failed too, so it is not used again: %w", err, rerr)
+			}
+			e.mu.Lock()
+			e.spares[p.j].used = false
+			e.mu.Unlock()
+			return nil, 0, err
 		}
 	}
 	i := e.nConf + p.j
