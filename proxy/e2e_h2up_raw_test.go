@@ -120,6 +120,7 @@ func (w *sliceWriter) Write(p []byte) (int, error) { *w.b = append(*w.b, p...); 
 func TestH2UpstreamGoAwayLosesNoRequest(t *testing.T) {
 	const perConn = 5
 	var mu sync.Mutex
+	var goaways atomic.Int64
 	last := map[*http2.Framer]uint32{}
 	u := startRawH2(t, true, func(fr *http2.Framer, id uint32, n int) bool {
 		mu.Lock()
@@ -130,13 +131,14 @@ func TestH2UpstreamGoAwayLosesNoRequest(t *testing.T) {
 			last[fr] = id
 			if n == perConn {
 				_ = fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+				goaways.Add(1)
 			}
 		default:
 			// Above the GOAWAY's last stream id: not processed.
 		}
 		return true
 	})
-	h := startH2Proxy(t, u.addr(), func(s *setup) { s.opts.MaxRetries = 20 })
+	h := startH2Proxy(t, u.addr(), func(s *setup) { s.opts.MaxRetries, s.loops = 20, 2 })
 	c := h.client()
 	var wg sync.WaitGroup
 	var bad atomic.Int64
@@ -161,9 +163,15 @@ func TestH2UpstreamGoAwayLosesNoRequest(t *testing.T) {
 	if u.conns.Load() < 40/perConn {
 		t.Fatalf("%d upstream connections for 40 requests at %d per connection", u.conns.Load(), perConn)
 	}
-	// Drained connections close once their streams ended.
+	// Each loop has its own pool (2 loops here, clients spread over
+	// both): every connection but at most the last of each pool served
+	// perConn requests and got a GOAWAY, and those drained connections
+	// close once their streams ended.
+	if g, c := goaways.Load(), u.conns.Load(); g < c-2 {
+		t.Fatalf("%d GOAWAYs over %d upstream connections: more than one connection per loop served fewer than %d", g, c, perConn)
+	}
 	testutil.WaitFor(t, 10*time.Second, "drained upstream connections closed", func() bool {
-		return u.closed.Load() >= u.conns.Load()-1
+		return u.closed.Load() >= goaways.Load()
 	})
 }
 
