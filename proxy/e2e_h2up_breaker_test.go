@@ -162,8 +162,13 @@ func TestH2UpstreamMaxConnectionsAcrossLoops(t *testing.T) {
 		refused = collect(refused, results)
 		// The loop that holds the connection has 2 at the upstream (fewer
 		// if fewer of the requests landed on it) and up to 2 waiting.
+		// Every request still active is at the upstream or counted as
+		// waiting: a refusal on its way to its client (its stream not
+		// ended yet) would still count as active.
 		active := h.srv.Stats().Active()
-		return h.stat("downstream_rq_total") == n && active == int64(n-len(refused)) && seen.Load() == min(active, 2)
+		waiting := h.clusters.Get("origin").Breaker().Open(upstream.LimitPending)
+		return h.stat("downstream_rq_total") == n && active == int64(n-len(refused)) && seen.Load() == min(active, 2) &&
+			active == seen.Load()+waiting
 	})
 	if len(refused) < n-4 {
 		t.Fatalf("%d refused; at most 2 at the upstream and 2 waiting, so at least %d", len(refused), n-4)
