@@ -51,28 +51,23 @@ func NewSet() *Set {
 
 // Counter returns the counter with this name, creating it on first use.
 // Call it at build time, not per request. Any goroutine.
-func (s *Set) Counter(name string) *Counter {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.counters[name]
-	if !ok {
-		c = &Counter{}
-		s.counters[name] = c
-	}
-	return c
-}
+func (s *Set) Counter(name string) *Counter { return named(s, s.counters, name) }
 
 // Gauge returns the gauge with this name, creating it on first use.
 // Any goroutine.
-func (s *Set) Gauge(name string) *Gauge {
+func (s *Set) Gauge(name string) *Gauge { return named(s, s.gauges, name) }
+
+// named returns m's value for name, creating a zero one on first use, under
+// s.mu.
+func named[T any](s *Set, m map[string]*T, name string) *T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g, ok := s.gauges[name]
+	v, ok := m[name]
 	if !ok {
-		g = &Gauge{}
-		s.gauges[name] = g
+		v = new(T)
+		m[name] = v
 	}
-	return g
+	return v
 }
 
 // Sample is one named value of a Snapshot.
