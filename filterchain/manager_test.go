@@ -1,6 +1,8 @@
 package filterchain
 
 import (
+	"encoding/json"
+	"errors"
 	"net"
 	"testing"
 )
@@ -204,3 +206,39 @@ func TestStreamChainStopAndResume(t *testing.T) {
 		t.Fatal("Reset left filters")
 	}
 }
+
+// TestRegistry checks both kinds of filter type: a creator is found by its
+// name and kind only, a name registered twice is refused, and an unknown
+// name is an ErrUnknownType listing the known names of its kind, sorted.
+func TestRegistry(t *testing.T) {
+	r := NewRegistry()
+	stream := func(json.RawMessage) (StreamFilterFactory, error) { return nil, errors.New("stream creator ran") }
+	network := func(json.RawMessage) (NetworkFilterFactory, error) { return nil, errors.New("network creator ran") }
+	for _, err := range []error{r.AddStream("b", stream), r.AddStream("a", stream), r.AddNetwork("n", network)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"stream dup", r.AddStream("a", stream), `filterchain: stream filter "a" registered twice`},
+		{"network dup", r.AddNetwork("n", network), `filterchain: network filter "n" registered twice`},
+		{"stream found", second(r.NewStream("a", nil)), "stream creator ran"},
+		{"network found", second(r.NewNetwork("n", nil)), "network creator ran"},
+		{"stream unknown", second(r.NewStream("n", nil)), `unknown filter type: stream filter "n" (known: [a b])`},
+		{"network unknown", second(r.NewNetwork("a", nil)), `unknown filter type: network filter "a" (known: [n])`},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("%s: error %v, want %q", tc.name, tc.err, tc.want)
+		}
+	}
+	if _, err := r.NewStream("x", nil); !errors.Is(err, ErrUnknownType) {
+		t.Errorf("NewStream(x) = %v, want ErrUnknownType", err)
+	}
+}
+
+// second returns the error of a two-value call.
+func second[T any](_ T, err error) error { return err }

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -46,35 +47,21 @@ func NewRegistry() *Registry {
 // AddStream registers a stream filter type. A name registered twice is an
 // error. Any goroutine.
 func (r *Registry) AddStream(name string, c StreamFactoryCreator) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.stream[name]; dup {
-		return fmt.Errorf("filterchain: stream filter %q registered twice", name)
-	}
-	r.stream[name] = c
-	return nil
+	return add(r, r.stream, "stream", name, c)
 }
 
 // AddNetwork registers a network filter type. A name registered twice is
 // an error. Any goroutine.
 func (r *Registry) AddNetwork(name string, c NetworkFactoryCreator) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.network[name]; dup {
-		return fmt.Errorf("filterchain: network filter %q registered twice", name)
-	}
-	r.network[name] = c
-	return nil
+	return add(r, r.network, "network", name, c)
 }
 
 // NewStream builds a stream filter factory of type name. Any goroutine;
 // the creator runs on the caller's.
 func (r *Registry) NewStream(name string, config json.RawMessage) (StreamFilterFactory, error) {
-	r.mu.RLock()
-	c, ok := r.stream[name]
-	r.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: stream filter %q (known: %v)", ErrUnknownType, name, r.names(true))
+	c, err := lookup(r, r.stream, "stream", name)
+	if err != nil {
+		return nil, err
 	}
 	return c(config)
 }
@@ -82,28 +69,33 @@ func (r *Registry) NewStream(name string, config json.RawMessage) (StreamFilterF
 // NewNetwork builds a network filter factory of type name. Any goroutine;
 // the creator runs on the caller's.
 func (r *Registry) NewNetwork(name string, config json.RawMessage) (NetworkFilterFactory, error) {
-	r.mu.RLock()
-	c, ok := r.network[name]
-	r.mu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: network filter %q (known: %v)", ErrUnknownType, name, r.names(false))
+	c, err := lookup(r, r.network, "network", name)
+	if err != nil {
+		return nil, err
 	}
 	return c(config)
 }
 
-func (r *Registry) names(stream bool) []string {
+// add registers c under name in m, one of r's maps of the filter kind
+// ("stream" or "network").
+func add[C any](r *Registry, m map[string]C, kind, name string, c C) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := m[name]; dup {
+		return fmt.Errorf("filterchain: %s filter %q registered twice", kind, name)
+	}
+	m[name] = c
+	return nil
+}
+
+// lookup returns the creator registered under name in m, one of r's maps
+// of the filter kind, or an ErrUnknownType naming the known ones.
+func lookup[C any](r *Registry, m map[string]C, kind, name string) (C, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var out []string
-	if stream {
-		for n := range r.stream {
-			out = append(out, n)
-		}
-	} else {
-		for n := range r.network {
-			out = append(out, n)
-		}
+	c, ok := m[name]
+	if !ok {
+		return c, fmt.Errorf("%w: %s filter %q (known: %v)", ErrUnknownType, kind, name, slices.Sorted(maps.Keys(m)))
 	}
-	sort.Strings(out)
-	return out
+	return c, nil
 }
