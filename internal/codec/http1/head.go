@@ -467,9 +467,29 @@ func addField(buf []byte, start, end int, hs *[]Header, f *framing, sd side) err
 	return f.note(kind, bytesOf(buf, h.Value), h.Value, sd)
 }
 
+// bodyFields sets a head's Content-Length (left alone when absent) and
+// its chunked flag once the whole head is read, with the verdict of
+// checkTransferEncoding on its Transfer-Encoding.
+func (f *framing) bodyFields(minor uint8, sd side, contentLength *int64, chunked *bool) error {
+	if f.hasCL {
+		*contentLength = f.cl
+	}
+	if f.hasTE {
+		if err := f.checkTransferEncoding(minor, sd); err != nil {
+			return err
+		}
+		*chunked = true
+	}
+	return nil
+}
+
 // checkTransferEncoding is the Transfer-Encoding verdict shared by both
 // sides (RFC 9112 6.1, 6.3): a request gets 400 (501 for a coding ferry
-// does not implement), a response 502.
+// does not implement), a response 502. For a response it is stricter than
+// RFC 9112 6.3 rule 4: a final coding other than chunked, or
+// Transfer-Encoding in HTTP/1.0, is a 502 rather than a close-delimited
+// body, as nginx does. A proxy cannot forward a hop-by-hop coding it does
+// not decode, and both are signs of a confused or hostile upstream.
 func (f *framing) checkTransferEncoding(minor uint8, sd side) error {
 	status := func(req int) int {
 		if sd == sideResponse {

@@ -170,14 +170,8 @@ func (r *Request) finish() error {
 	} else if r.Minor == 1 {
 		return fail(sideRequest, 400, "missing Host in HTTP/1.1 request") // RFC 9112 3.2
 	}
-	if f.hasCL {
-		r.ContentLength = f.cl
-	}
-	if f.hasTE {
-		if err := r.checkTransferEncoding(f); err != nil {
-			return err
-		}
-		r.Chunked = true
+	if err := f.bodyFields(r.Minor, sideRequest, &r.ContentLength, &r.Chunked); err != nil {
+		return err
 	}
 	if f.expectOther {
 		return fail(sideRequest, 417, "unsupported expectation")
@@ -189,11 +183,6 @@ func (r *Request) finish() error {
 		markConnectionOptions(r.Raw, r.Headers)
 	}
 	return nil
-}
-
-// checkTransferEncoding applies RFC 9112 6.1 and 6.3 to a request.
-func (r *Request) checkTransferEncoding(f *framing) error {
-	return f.checkTransferEncoding(r.Minor, sideRequest)
 }
 
 // Bytes returns the bytes of s in r.Raw.

@@ -106,14 +106,8 @@ func badReasonByte(c byte) error {
 // finish decides the framing (RFC 9112 6.3) once the head is complete.
 func (r *Response) finish(headRequest bool) error {
 	f := &r.st.fr
-	if f.hasCL {
-		r.ContentLength = f.cl
-	}
-	if f.hasTE {
-		if err := r.checkTransferEncoding(f); err != nil {
-			return err
-		}
-		r.Chunked = true
+	if err := f.bodyFields(r.Minor, sideResponse, &r.ContentLength, &r.Chunked); err != nil {
+		return err
 	}
 	r.KeepAlive = f.keepAlive(r.Minor)
 	switch {
@@ -132,15 +126,6 @@ func (r *Response) finish(headRequest bool) error {
 		markConnectionOptions(r.Raw, r.Headers)
 	}
 	return nil
-}
-
-// checkTransferEncoding applies RFC 9112 6.1 and 6.3 to a response. It is
-// stricter than RFC 9112 6.3 rule 4: a final coding other than chunked, or
-// Transfer-Encoding in HTTP/1.0, is a 502 rather than a close-delimited
-// body, as nginx does. A proxy cannot forward a hop-by-hop coding it does
-// not decode, and both are signs of a confused or hostile upstream.
-func (r *Response) checkTransferEncoding(f *framing) error {
-	return f.checkTransferEncoding(r.Minor, sideResponse)
 }
 
 // Bytes returns the bytes of s in r.Raw.
