@@ -113,36 +113,55 @@ func compatFindings(c *Config) (errs, warns []FieldError) {
 	return w.errs, w.warns
 }
 
-// walk searches v, found at path.
+// walk searches v, found at path: a field ferry implements is searched
+// further, any other is reported when set.
 func (w *compat) walk(v reflect.Value, path string) {
+	walkTree(v, path, func(v reflect.Value, path string, f *reflect.StructField) bool {
+		if f == nil {
+			return true
+		}
+		fc := classOf(*f)
+		if fc.Class == Implemented {
+			return true
+		}
+		if isSet(v) {
+			w.report(path, fc)
+		}
+		return false
+	})
+}
+
+// walkTree calls visit on v, found at path, and, when visit returns true,
+// walks what v holds: the value of a non-nil pointer (at the same path),
+// each item of a slice (path[i]) and each struct field that has a name in
+// paths (pathName), for which visit gets the field too (f, else nil).
+// Scalars, maps and json.RawMessage hold no tagged fields: they are leaves.
+func walkTree(v reflect.Value, path string, visit func(v reflect.Value, path string, f *reflect.StructField) bool) {
+	walkValue(v, path, nil, visit)
+}
+
+func walkValue(v reflect.Value, path string, f *reflect.StructField, visit func(reflect.Value, string, *reflect.StructField) bool) {
+	if !visit(v, path, f) {
+		return
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
-			w.walk(v.Elem(), path)
+			walkValue(v.Elem(), path, nil, visit)
 		}
 	case reflect.Slice:
 		if v.Type() == reflect.TypeFor[json.RawMessage]() {
 			return
 		}
 		for i := range v.Len() {
-			w.walk(v.Index(i), index(path, i))
+			walkValue(v.Index(i), index(path, i), nil, visit)
 		}
 	case reflect.Struct:
 		t := v.Type()
 		for i := range t.NumField() {
-			f := t.Field(i)
-			name, ok := pathName(f)
-			if !ok {
-				continue
-			}
-			p := join(path, name)
-			fc := classOf(f)
-			if fc.Class == Implemented {
-				w.walk(v.Field(i), p)
-				continue
-			}
-			if isSet(v.Field(i)) {
-				w.report(p, fc)
+			sf := t.Field(i)
+			if name, ok := pathName(sf); ok {
+				walkValue(v.Field(i), join(path, name), &sf, visit)
 			}
 		}
 	default: // scalars and maps hold no tagged fields

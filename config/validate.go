@@ -300,28 +300,12 @@ func (v *validator) upstreamProtocol(name, path string, proxy bool) {
 
 // durations reports every negative Duration in v, found at path.
 func (v *validator) durations(val reflect.Value, path string) {
-	switch val.Kind() {
-	case reflect.Pointer:
-		if !val.IsNil() {
-			v.durations(val.Elem(), path)
-		}
-	case reflect.Slice:
-		for i := range val.Len() {
-			v.durations(val.Index(i), index(path, i))
-		}
-	case reflect.Struct:
-		t := val.Type()
-		for i := range t.NumField() {
-			if name, ok := pathName(t.Field(i)); ok {
-				v.durations(val.Field(i), join(path, name))
-			}
-		}
-	case reflect.Int64:
-		if val.Type() == reflect.TypeFor[Duration]() && val.Int() < 0 {
+	walkTree(val, path, func(val reflect.Value, path string, _ *reflect.StructField) bool {
+		if val.Kind() == reflect.Int64 && val.Type() == reflect.TypeFor[Duration]() && val.Int() < 0 {
 			v.p.add(path, "must not be negative, got "+Duration(val.Int()).String())
 		}
-	default: // other scalars and maps hold no durations
-	}
+		return true
+	})
 }
 
 // admin checks the admin API's address: an IP (or empty, for 127.0.0.1)
