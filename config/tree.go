@@ -377,26 +377,25 @@ func encodeJSON(buf *bytes.Buffer, n *node) {
 		buf.WriteString(n.text)
 	case kindString:
 		writeJSONString(buf, n.text)
-	case kindArray:
-		buf.WriteByte('[')
-		for i, item := range n.items {
+	case kindArray, kindObject:
+		// The same comma-separated list: an object's members are its
+		// values, each after its key.
+		open, end, vals := byte('['), byte(']'), n.items
+		if n.kind == kindObject {
+			open, end, vals = '{', '}', n.vals
+		}
+		buf.WriteByte(open)
+		for i, v := range vals {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			encodeJSON(buf, item)
-		}
-		buf.WriteByte(']')
-	case kindObject:
-		buf.WriteByte('{')
-		for i, k := range n.keys {
-			if i > 0 {
-				buf.WriteByte(',')
+			if n.kind == kindObject {
+				writeJSONString(buf, n.keys[i])
+				buf.WriteByte(':')
 			}
-			writeJSONString(buf, k)
-			buf.WriteByte(':')
-			encodeJSON(buf, n.vals[i])
+			encodeJSON(buf, v)
 		}
-		buf.WriteByte('}')
+		buf.WriteByte(end)
 	}
 }
 
