@@ -1,10 +1,81 @@
 package upstream
 
 import (
+	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/ferry-proxy/ferry/conn"
 )
+
+// poolBase is what ConnPool and MuxPool share: one host on one loop, the
+// cluster's limits and what the pool counts under them. Loop only.
+type poolBase struct {
+	host    *Host
+	cluster *Cluster
+	loop    *conn.Loop
+	// brk counts the pool's connections under max_connections (and a
+	// MuxPool's waiters under max_pending_requests): the cluster's Breaker
+	// when the pool was made (a reload keeps it).
+	brk        *Breaker
+	connecting int // dials in flight
+	// removed is set once the host left its cluster (Host.Removed).
+	removed bool
+}
+
+func newPoolBase(l *conn.Loop, c *Cluster, h *Host) poolBase {
+	return poolBase{host: h, cluster: c, loop: l, brk: c.brk}
+}
+
+// startDial dials the host through d for dh, counting the dial in flight
+// and the connection under the host's limits (admitConn admitted it). An
+// error gives the connection slot back.
+func (b *poolBase) startDial(d conn.Dialer, dh conn.DialHandler) error {
+	b.connecting++
+	err := d.Dial(b.loop, b.host.Address(), b.cluster.Spec.ConnectTimeout, dh)
+	if err != nil {
+		b.connecting--
+		releaseConn(b.host, b.brk)
+	}
+	return err
+}
+
+// dialed counts the end of a dial that opened c, and bounds c's buffers
+// by the cluster's per_connection_buffer_limit_bytes.
+func (b *poolBase) dialed(c *conn.Conn) {
+	b.connecting--
+	if lim := b.cluster.Spec.ConnBufferLimit; lim > 0 {
+		c.SetWatermarks(lim, lim/4)
+	}
+}
+
+// dialFailed counts the end of a dial that failed with err, against the
+// host too, and returns the error its waiters fail with.
+func (b *poolBase) dialFailed(err error) error {
+	b.connecting--
+	releaseConn(b.host, b.brk)
+	b.host.connectFailed()
+	return b.connectErr(err)
+}
+
+// connectErr is an ErrConnectFailed naming the host, for err.
+func (b *poolBase) connectErr(err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrConnectFailed, b.host.Address(), err)
+}
+
+// checkManager reports the first required option of a manager (kind
+// "pool" or "mux") that is missing.
+func checkManager(kind string, loops int, d conn.Dialer, onConnect bool) error {
+	switch {
+	case loops <= 0:
+		return fmt.Errorf("upstream: %s manager: Loops is %d, want at least 1", kind, loops)
+	case d == nil:
+		return errors.New("upstream: " + kind + " manager: Dialer is required")
+	case !onConnect:
+		return errors.New("upstream: " + kind + " manager: OnConnect is required")
+	}
+	return nil
+}
 
 // loopPools is the per-loop registry of host pools that PoolManager
 // (HTTP/1.1) and MuxManager (HTTP/2) share, generic in the pool type.

@@ -194,22 +194,13 @@ func (t *muxPing[H]) OnTimer(*conn.Timer) {
 // *LimitError only when the pool has none), and max_pending_requests the
 // requests waiting for a slot (past it one fails at once). Loop only.
 type MuxPool[H MuxHandler] struct {
-	host    *Host
-	cluster *Cluster
-	loop    *conn.Loop
+	poolBase
 	m       *MuxManager[H]
-
-	// brk counts the pool's connections under max_connections and its
-	// waiters under max_pending_requests: the cluster's Breaker when the
-	// pool was made (a reload keeps it).
-	brk        *Breaker
-	conns      []*MuxConn[H]
-	waiters    []waiter[MuxClient[H]]
-	connecting int
+	conns   []*MuxConn[H]
+	waiters []waiter[MuxClient[H]]
 	// known is the stream limit the host's connections last stated,
 	// used to judge how many waiters a connection in flight will serve.
-	known   int
-	removed bool
+	known int
 }
 
 // defaultMuxGuess is the stream limit assumed for a host before any of
@@ -326,7 +317,7 @@ func (p *MuxPool[H]) dial() bool {
 		h2, ok := cd.(conn.H2Capable)
 		if !ok {
 			for len(p.waiters) > 0 {
-				p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), ErrH2OverTLS))
+				p.failOne(p.connectErr(ErrH2OverTLS))
 			}
 			return false
 		}
@@ -345,17 +336,14 @@ func (p *MuxPool[H]) dial() bool {
 		}
 		return false
 	}
-	p.connecting++
-	err := d.Dial(p.loop, p.host.Address(), p.cluster.Spec.ConnectTimeout, (*muxDial[H])(p))
-	if err == nil {
+	err := p.startDial(d, (*muxDial[H])(p))
+	switch {
+	case err == nil:
 		return true
-	}
-	p.connecting--
-	releaseConn(p.host, p.brk)
-	if errors.Is(err, conn.ErrDialerBusy) {
+	case errors.Is(err, conn.ErrDialerBusy):
 		p.failOne(fmt.Errorf("%w: %w", ErrDialBusy, err))
-	} else {
-		p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
+	default:
+		p.failOne(p.connectErr(err))
 	}
 	return false
 }
@@ -374,10 +362,7 @@ func (p *MuxPool[H]) failOne(err error) {
 
 // dialFailed fails the waiters that the failed dial was expected to serve.
 func (p *MuxPool[H]) dialFailed(err error) {
-	p.connecting--
-	releaseConn(p.host, p.brk)
-	p.host.connectFailed()
-	err = fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err)
+	err = p.poolBase.dialFailed(err)
 	p.failOne(err)
 	for len(p.waiters) > p.expected() {
 		p.failOne(err)
@@ -385,10 +370,7 @@ func (p *MuxPool[H]) dialFailed(err error) {
 }
 
 func (p *MuxPool[H]) opened(c *conn.Conn) {
-	p.connecting--
-	if lim := p.cluster.Spec.ConnBufferLimit; lim > 0 {
-		c.SetWatermarks(lim, lim/4)
-	}
+	p.dialed(c)
 	mc := &MuxConn[H]{C: c, pool: p}
 	mc.idleT.Init((*muxIdle[H])(mc))
 	mc.pingT.Init((*muxPing[H])(mc))
@@ -400,7 +382,7 @@ func (p *MuxPool[H]) opened(c *conn.Conn) {
 	mc.Handler = p.m.onConnect(mc)
 	if mc.refused != nil {
 		p.host.connectFailed()
-		err := fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), mc.refused)
+		err := p.connectErr(mc.refused)
 		for len(p.waiters) > p.expected() {
 			p.failOne(err)
 		}
@@ -503,13 +485,8 @@ const (
 // NewMuxManager returns a MuxManager, or an error naming the option that
 // is missing.
 func NewMuxManager[H MuxHandler](o MuxManagerOptions[H]) (*MuxManager[H], error) {
-	switch {
-	case o.Loops <= 0:
-		return nil, fmt.Errorf("upstream: mux manager: Loops is %d, want at least 1", o.Loops)
-	case o.Dialer == nil:
-		return nil, errors.New("upstream: mux manager: Dialer is required")
-	case o.OnConnect == nil:
-		return nil, errors.New("upstream: mux manager: OnConnect is required")
+	if err := checkManager("mux", o.Loops, o.Dialer, o.OnConnect != nil); err != nil {
+		return nil, err
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultMuxPingInterval
@@ -541,7 +518,7 @@ func (m *MuxManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *MuxPool[H] {
 		p.cluster = c // the current limits after a reload (the Breaker is the same)
 		return p
 	}
-	p := &MuxPool[H]{host: h, cluster: c, loop: l, m: m, brk: c.brk}
+	p := &MuxPool[H]{poolBase: newPoolBase(l, c, h), m: m}
 	p.removed = !m.register(l, h, p)
 	return p
 }

@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/filterchain"
@@ -69,23 +68,15 @@ func (pc *PooledConn[H]) OnEvent(filterchain.ConnectionEvent) { pc.pool.closed(p
 
 // ConnPool holds one host's connections on one loop. Loop only.
 type ConnPool[H any] struct {
-	host    *Host
-	cluster *Cluster
-	loop    *conn.Loop
-	m       *PoolManager[H]
-	// brk counts the pool's connections under max_connections: the
-	// cluster's Breaker when the pool was made (a reload keeps it).
-	brk *Breaker
+	// poolBase: once removed, the pool keeps no idle connection any more.
+	poolBase
+	m *PoolManager[H]
 	// redialT dials again after the process refused a dial (redialLater).
 	redialT conn.Timer
 
-	idle       connQueue[H]
-	active     int
-	connecting int
-	waiters    []waiter[PoolClient[H]]
-	// removed is set once the host left its cluster (Host.Removed): the
-	// pool keeps no idle connection any more.
-	removed bool
+	idle    connQueue[H]
+	active  int
+	waiters []waiter[PoolClient[H]]
 }
 
 // Acquire hands cl an idle connection at once (OnPoolReady before it
@@ -269,22 +260,18 @@ func (p *ConnPool[H]) dial() bool {
 		p.atLimit(err)
 		return false
 	}
-	p.connecting++
 	d := p.m.dialer
 	if cd := c.Spec.Dialer; cd != nil {
 		d = cd // the cluster's own: TLS to its hosts
 	}
-	err := d.Dial(p.loop, p.host.Address(), c.Spec.ConnectTimeout, (*poolDial[H])(p))
-	if err == nil {
-		return true
-	}
-	p.connecting--
-	releaseConn(p.host, p.brk)
+	err := p.startDial(d, (*poolDial[H])(p))
 	switch {
+	case err == nil:
+		return true
 	case errors.Is(err, conn.ErrDialerBusy), errors.Is(err, conn.ErrBudget):
 		p.redialLater()
 	default:
-		p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
+		p.failOne(p.connectErr(err))
 	}
 	return false
 }
@@ -338,19 +325,11 @@ func (p *ConnPool[H]) failOne(err error) {
 }
 
 // dialFailed runs on the loop when a dial failed.
-func (p *ConnPool[H]) dialFailed(err error) {
-	p.connecting--
-	releaseConn(p.host, p.brk)
-	p.host.connectFailed()
-	p.failOne(fmt.Errorf("%w: %s: %w", ErrConnectFailed, p.host.Address(), err))
-}
+func (p *ConnPool[H]) dialFailed(err error) { p.failOne(p.poolBase.dialFailed(err)) }
 
 // opened runs on the loop when a dialled connection opened on it.
 func (p *ConnPool[H]) opened(c *conn.Conn) {
-	p.connecting--
-	if lim := p.cluster.Spec.ConnBufferLimit; lim > 0 {
-		c.SetWatermarks(lim, lim/4)
-	}
+	p.dialed(c)
 	pc := &PooledConn[H]{C: c, pool: p}
 	pc.idleT.Init(pc)
 	c.Filters().AddConnectionCallbacks(pc)
@@ -397,13 +376,8 @@ type PoolManagerOptions[H any] struct {
 // NewPoolManager returns a PoolManager, or an error naming the option
 // that is missing.
 func NewPoolManager[H any](o PoolManagerOptions[H]) (*PoolManager[H], error) {
-	switch {
-	case o.Loops <= 0:
-		return nil, fmt.Errorf("upstream: pool manager: Loops is %d, want at least 1", o.Loops)
-	case o.Dialer == nil:
-		return nil, errors.New("upstream: pool manager: Dialer is required")
-	case o.OnConnect == nil:
-		return nil, errors.New("upstream: pool manager: OnConnect is required")
+	if err := checkManager("pool", o.Loops, o.Dialer, o.OnConnect != nil); err != nil {
+		return nil, err
 	}
 	m := &PoolManager[H]{
 		loopPools: newLoopPools[*ConnPool[H]](o.Loops),
@@ -431,7 +405,7 @@ func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
 		p.cluster = c // the current limits after a reload (the Breaker is the same)
 		return p
 	}
-	p := &ConnPool[H]{host: h, cluster: c, loop: l, m: m, brk: c.brk}
+	p := &ConnPool[H]{poolBase: newPoolBase(l, c, h), m: m}
 	p.removed = !m.register(l, h, p)
 	return p
 }

@@ -465,26 +465,36 @@ func TestIdleTimeoutClosesPooledConn(t *testing.T) {
 	}
 }
 
-func TestNewPoolManagerNamesMissingOption(t *testing.T) {
-	ok := PoolManagerOptions[*handler]{Loops: 1, Dialer: &fakeDialer{t: t}, OnConnect: func(*testConn) *handler { return nil }}
+// TestNewManagersNameMissingOption: both managers refuse a missing
+// required option, each naming itself and the option (checkManager).
+func TestNewManagersNameMissingOption(t *testing.T) {
+	pool := PoolManagerOptions[*handler]{Loops: 1, Dialer: &fakeDialer{t: t}, OnConnect: func(*testConn) *handler { return nil }}
+	mux := MuxManagerOptions[*muxHandler]{Loops: 1, Dialer: pool.Dialer, OnConnect: func(*muxConn) *muxHandler { return nil }}
 	for _, tc := range []struct {
-		mod  func(o *PoolManagerOptions[*handler])
+		err  func() error
 		want string
 	}{
-		{func(o *PoolManagerOptions[*handler]) { o.Loops = 0 }, "Loops is 0"},
-		{func(o *PoolManagerOptions[*handler]) { o.Dialer = nil }, "Dialer is required"},
-		{func(o *PoolManagerOptions[*handler]) { o.OnConnect = nil }, "OnConnect is required"},
+		{func() error { o := pool; o.Loops = 0; return second(NewPoolManager(o)) }, "upstream: pool manager: Loops is 0, want at least 1"},
+		{func() error { o := pool; o.Dialer = nil; return second(NewPoolManager(o)) }, "upstream: pool manager: Dialer is required"},
+		{func() error { o := pool; o.OnConnect = nil; return second(NewPoolManager(o)) }, "upstream: pool manager: OnConnect is required"},
+		{func() error { o := mux; o.Loops = -1; return second(NewMuxManager(o)) }, "upstream: mux manager: Loops is -1, want at least 1"},
+		{func() error { o := mux; o.Dialer = nil; return second(NewMuxManager(o)) }, "upstream: mux manager: Dialer is required"},
+		{func() error { o := mux; o.OnConnect = nil; return second(NewMuxManager(o)) }, "upstream: mux manager: OnConnect is required"},
 	} {
-		o := ok
-		tc.mod(&o)
-		if _, err := NewPoolManager(o); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("got %v, want an error containing %q", err, tc.want)
+		if err := tc.err(); err == nil || err.Error() != tc.want {
+			t.Errorf("got %v, want %q", err, tc.want)
 		}
 	}
-	if _, err := NewPoolManager(ok); err != nil {
+	if _, err := NewPoolManager(pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMuxManager(mux); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// second returns the error of a two-value call.
+func second[T any](_ T, err error) error { return err }
 
 // TestConnBufferLimitSetsWatermarks: a cluster's ConnBufferLimit becomes
 // the watermarks of every connection its pools open; without it they keep
