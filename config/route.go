@@ -88,6 +88,9 @@ type RouteMatch struct {
 	// QueryParameters must all match (ferry's, in MOSN's header-matcher
 	// shape; Envoy's query_parameters).
 	QueryParameters []QueryParameterMatcher `json:"query_parameters,omitempty" yaml:"query_parameters,omitempty" note:"ferry's: name, value (exact, or RE2 with regex: true; empty: present), on the raw query string; the first occurrence decides"`
+	// ConnectMatcher makes the route match CONNECT requests, and only
+	// them (Envoy's key; upgrade_configs.go).
+	ConnectMatcher *ConnectMatcher `json:"connect_matcher,omitempty" yaml:"connect_matcher,omitempty" note:"Envoy's key, {}: the route matches CONNECT requests and only them (no path, prefix, regex or query_parameters with it); the tunnel needs an upgrade_configs entry CONNECT on the route or the proxy filter, else 501"`
 	// Variables match MOSN variables (request context values).
 	Variables []VariableMatcher `json:"variables,omitempty" yaml:"variables,omitempty" ferry:"refused" why:"the route would match without its variable conditions, more broadly than configured" until:"variable matchers"`
 	// DslExpressions are MOSN's CEL match expressions, verbatim.

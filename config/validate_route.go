@@ -39,6 +39,7 @@ func (v *validator) router(rc *RouterConfig, rp string) {
 // route checks one routing rule.
 func (v *validator) route(r *Route, rp string) {
 	v.match(&r.Match, rp+".match")
+	v.connectRoute(r, rp) // upgrade_configs.go
 	var actions []string
 	if r.Route != nil {
 		actions = append(actions, "route")

@@ -134,7 +134,13 @@ func (b *builder) addVirtualHost(vi int) {
 		b.fail(vi, -1, nil, "no routes")
 	}
 	for ri := range vs.Routes {
-		if rt, ok := b.buildRoute(vi, ri); ok {
+		rt, ok := b.buildRoute(vi, ri)
+		switch {
+		case !ok:
+		case rt.kind == pathConnect:
+			vh.connect = append(vh.connect, rt)
+			b.t.connect = true
+		default:
 			vh.routes = append(vh.routes, rt)
 		}
 	}

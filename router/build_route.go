@@ -30,6 +30,11 @@ func (b *builder) buildPath(vi, ri int, rt *Route) {
 		return
 	}
 	switch {
+	case m.Connect:
+		rt.kind = pathConnect
+		if set > 0 {
+			b.fail(vi, ri, nil, "a connect match takes no prefix, path or regex (CONNECT has no path)")
+		}
 	case set == 0:
 		rt.kind = pathAny
 	case m.Prefix != "":

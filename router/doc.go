@@ -37,6 +37,13 @@
 // conditions all hold wins; Match returns nil when nothing matches. Path
 // conditions ignore the query string and fragment.
 //
+// A CONNECT request has no path: MatchConnect selects the virtual host by
+// its authority (host:port) the same way, then the first of its routes
+// with a connect match (MatchSpec.Connect, Envoy's connect_matcher) whose
+// header conditions hold. Those routes are kept apart from the others:
+// Match never returns one and never looks at them, and a path route
+// never matches a CONNECT. HasConnect says whether a table has any.
+//
 // # Cluster actions (action.go, headers.go)
 //
 // Beyond a fixed cluster, a cluster action may split traffic by weight

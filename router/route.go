@@ -20,7 +20,8 @@ const (
 	pathPrefix pathKind = iota
 	pathExact
 	pathRegex
-	pathAny // no path condition: every path matches
+	pathAny     // no path condition: every path matches
+	pathConnect // CONNECT requests only: kept apart (virtualHost.connect)
 )
 
 // headerMatcher is a compiled HeaderMatchSpec.
@@ -163,7 +164,7 @@ func (rt *Route) matchPath(path []byte) bool {
 		return rt.equal(path[:len(rt.pattern)])
 	case pathExact:
 		return rt.equal(path)
-	case pathAny:
+	case pathAny, pathConnect: // a CONNECT has no path (Table.MatchConnect)
 		return true
 	default:
 		return rt.re.Match(path)

@@ -39,6 +39,11 @@ type MatchSpec struct {
 	// QueryParameters must all hold for the route to match (Envoy's
 	// query_parameters).
 	QueryParameters []QueryParamMatchSpec
+	// Connect makes the route match CONNECT requests, and only them
+	// (Envoy's connect_matcher): Table.MatchConnect tries such routes,
+	// Table.Match never returns one. Exclusive with Prefix, Path and
+	// Regex; Headers still apply.
+	Connect bool
 }
 
 // QueryParamMatchSpec is one condition on the request's query string, on

@@ -6,6 +6,9 @@ import "bytes"
 type virtualHost struct {
 	name   string
 	routes []Route
+	// connect are the routes of CONNECT requests (MatchSpec.Connect), in
+	// order: apart, so that Match never looks at them.
+	connect []Route
 }
 
 // wildcardGroup indexes wildcard domains whose fixed part has length n.
@@ -22,6 +25,7 @@ type Table struct {
 	suffixes []wildcardGroup         // "*.foo.com" keyed ".foo.com"; longest first
 	prefixes []wildcardGroup         // "www.*" keyed "www."; longest first
 	catchAll *virtualHost            // "*", or nil
+	connect  bool                    // some route matches CONNECT requests
 }
 
 // Name returns the table's name from its spec. Any goroutine.
@@ -54,6 +58,27 @@ func (t *Table) Match(host, path []byte, h HeaderGetter) *Route {
 	}
 	return nil
 }
+
+// MatchConnect is Match for a CONNECT request, whose request-target is
+// an authority (host:port), given as host: the first route of its
+// virtual host with a connect match (MatchSpec.Connect) whose header
+// conditions hold, or nil. It does not allocate. Any goroutine.
+func (t *Table) MatchConnect(host []byte, h HeaderGetter) *Route {
+	vh := t.selectVirtualHost(host)
+	if vh == nil {
+		return nil
+	}
+	for i := range vh.connect {
+		if vh.connect[i].matches(nil, nil, h) {
+			return &vh.connect[i]
+		}
+	}
+	return nil
+}
+
+// HasConnect reports whether some route of the table matches CONNECT
+// requests. Any goroutine.
+func (t *Table) HasConnect() bool { return t.connect }
 
 // selectVirtualHost applies Envoy's domain order: exact (with, then without
 // port), suffix wildcards (with, then without port), prefix wildcards, "*".

@@ -175,3 +175,47 @@ func TestSpecIsCopied(t *testing.T) {
 		t.Fatalf("table changed with its spec: %+v", rt)
 	}
 }
+
+// TestMatchConnect: a connect route is found by MatchConnect only, in
+// order, under its header conditions and by the authority's virtual
+// host; Match never returns it, and a path matcher never takes a
+// CONNECT. A connect match with a path condition is refused.
+func TestMatchConnect(t *testing.T) {
+	connect := func(name string, hs ...HeaderMatchSpec) RouteSpec {
+		return RouteSpec{Name: name, Match: MatchSpec{Connect: true, Headers: hs}, Cluster: to(name)}
+	}
+	tunnel := VirtualHostSpec{Name: "tunnel", Domains: []string{"tunnel.test:443"}, Routes: []RouteSpec{
+		connect("tagged", HeaderMatchSpec{Name: "x-tag", Value: "a"}),
+		connect("any"),
+		{Name: "plain", Match: MatchSpec{Prefix: "/"}, Cluster: to("plain")},
+	}}
+	tbl := mustTable(t, TableSpec{VirtualHosts: []VirtualHostSpec{tunnel, vhost("all", "*")}})
+	if !tbl.HasConnect() || mustTable(t, TableSpec{VirtualHosts: []VirtualHostSpec{vhost("all", "*")}}).HasConnect() {
+		t.Fatal("HasConnect: want true with a connect route only")
+	}
+	for _, tc := range []struct {
+		host string
+		h    HeaderGetter
+		want string
+	}{
+		{"tunnel.test:443", headers{{"x-tag", "a"}}, "tagged"},
+		{"tunnel.test:443", headers{{"x-tag", "b"}}, "any"},
+		{"TUNNEL.test:443", nil, "any"},
+		{"other.test:443", nil, "<nil>"}, // the catch-all has no connect route
+	} {
+		if got := routeName(tbl.MatchConnect([]byte(tc.host), tc.h)); got != tc.want {
+			t.Errorf("MatchConnect(%q, %v) = %s, want %s", tc.host, tc.h, got, tc.want)
+		}
+	}
+	if got := routeName(tbl.Match([]byte("tunnel.test:443"), []byte("/x"), nil)); got != "plain" {
+		t.Errorf("Match = %s, want plain: connect routes are not path routes", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { tbl.MatchConnect([]byte("tunnel.test:443"), nil) }); n != 0 {
+		t.Errorf("MatchConnect allocates %v times", n)
+	}
+	_, err := NewTable(TableSpec{VirtualHosts: []VirtualHostSpec{{Domains: []string{"*"}, Routes: []RouteSpec{
+		{Match: MatchSpec{Connect: true, Prefix: "/"}, Cluster: to("c")}}}}})
+	if err == nil || !strings.Contains(err.Error(), "connect match takes no prefix") {
+		t.Fatalf("connect with a prefix: %v", err)
+	}
+}

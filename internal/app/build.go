@@ -149,6 +149,7 @@ func routeSpec(r config.Route) router.RouteSpec {
 	default:
 		ms.Regex = m.Regex
 	}
+	ms.Connect = m.ConnectMatcher != nil // CONNECT requests only (config.Validate refuses a path with it)
 	rs := router.RouteSpec{Match: ms}
 	for _, h := range m.Headers {
 		rs.Match.Headers = append(rs.Match.Headers, router.HeaderMatchSpec{Name: h.Name, Value: h.Value, Regex: h.Regex})
