@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -24,7 +25,7 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 	ts[3].Init(TimerFunc(func() { fired = append(fired, 3); w.remove(&ts[4]) }))
 
 	w.advance(base + int64(35*time.Millisecond))
-	if want := []int{1, 3, 0}; !equal(fired, want) {
+	if want := []int{1, 3, 0}; !slices.Equal(fired, want) {
 		t.Fatalf("fired %v, want %v (4 was stopped)", fired, want)
 	}
 	if ts[4].Armed() || w.count != 1 {
@@ -35,7 +36,7 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 		t.Fatalf("a timer fired a revolution early: %v", fired)
 	}
 	w.advance(base + int64(21*time.Second))
-	if want := []int{1, 3, 0, 2}; !equal(fired, want) {
+	if want := []int{1, 3, 0, 2}; !slices.Equal(fired, want) {
 		t.Fatalf("fired %v, want %v", fired, want)
 	}
 	// Re-arming moves a timer; a timer re-armed from its own Fn fires again.
@@ -52,18 +53,6 @@ func TestWheelFiresInOrderAndHonoursStops(t *testing.T) {
 	if n != 3 || w.count != 0 {
 		t.Fatalf("re-armed timer fired %d times (count %d), want 3 (0)", n, w.count)
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestWheelNeverFiresARevolutionLate is the regression test for timers

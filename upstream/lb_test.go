@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,31 +91,13 @@ func TestLBPolicyStringRoundTrips(t *testing.T) {
 }
 
 func TestRoundRobin(t *testing.T) {
-	tests := []struct {
-		name      string
-		weights   []uint32
-		unhealthy []int
-		picks     int
-		want      []int
-	}{
+	testPickCounts(t, RoundRobin, []pickCounts{
 		{name: "even", weights: []uint32{1, 1, 1}, picks: 300, want: []int{100, 100, 100}},
 		{name: "weights ignored", weights: []uint32{1, 5, 9}, picks: 30, want: []int{10, 10, 10}},
 		{name: "unhealthy share spreads evenly", weights: []uint32{1, 1, 1}, unhealthy: []int{1}, picks: 300, want: []int{150, 0, 150}},
 		{name: "two of four down", weights: []uint32{1, 1, 1, 1}, unhealthy: []int{0, 1}, picks: 100, want: []int{0, 0, 50, 50}},
 		{name: "single host", weights: []uint32{1}, picks: 10, want: []int{10}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := newTestCluster(t, RoundRobin, tc.weights...)
-			for _, i := range tc.unhealthy {
-				c.Hosts()[i].SetHealthy(false)
-			}
-			got := countPicks(t, c, tc.picks)
-			if !equalInts(got, tc.want) {
-				t.Fatalf("counts = %v, want %v", got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestRoundRobinOrder(t *testing.T) {
@@ -128,31 +111,44 @@ func TestRoundRobinOrder(t *testing.T) {
 }
 
 func TestWeightedRoundRobin(t *testing.T) {
-	tests := []struct {
-		name      string
-		weights   []uint32
-		unhealthy []int
-		picks     int
-		want      []int
-	}{
+	testPickCounts(t, WeightedRoundRobin, []pickCounts{
 		{name: "5 1 1", weights: []uint32{5, 1, 1}, picks: 700, want: []int{500, 100, 100}},
 		{name: "3 2", weights: []uint32{3, 2}, picks: 50, want: []int{30, 20}},
 		{name: "gcd reduced", weights: []uint32{200, 100}, picks: 3, want: []int{2, 1}},
 		{name: "uniform is round robin", weights: []uint32{4, 4, 4}, picks: 3, want: []int{1, 1, 1}},
 		{name: "zero weight means one", weights: []uint32{0, 2}, picks: 3, want: []int{1, 2}},
 		{name: "unhealthy host skipped", weights: []uint32{5, 1, 1}, unhealthy: []int{0}, picks: 700, want: []int{0, 350, 350}},
-	}
+	})
+}
+
+// pickCounts is a case of testPickCounts: picks over hosts of these
+// weights, the unhealthy ones (by index) marked so, count want per host.
+type pickCounts struct {
+	name      string
+	weights   []uint32
+	unhealthy []int
+	picks     int
+	want      []int
+}
+
+// testPickCounts runs the cases of a balancer whose counts are exact.
+func testPickCounts(t *testing.T, policy LBPolicy, tests []pickCounts) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newTestCluster(t, WeightedRoundRobin, tc.weights...)
-			for _, i := range tc.unhealthy {
-				c.Hosts()[i].SetHealthy(false)
-			}
-			got := countPicks(t, c, tc.picks)
-			if !equalInts(got, tc.want) {
+			c := newTestCluster(t, policy, tc.weights...)
+			markUnhealthy(c, tc.unhealthy)
+			if got := countPicks(t, c, tc.picks); !slices.Equal(got, tc.want) {
 				t.Fatalf("counts = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// markUnhealthy marks the hosts of c at these indexes unhealthy.
+func markUnhealthy(c *Cluster, idx []int) {
+	for _, i := range idx {
+		c.Hosts()[i].SetHealthy(false)
 	}
 }
 
@@ -258,9 +254,7 @@ func TestRandomDistribution(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestCluster(t, Random, tc.weights...)
-			for _, i := range tc.unhealthy {
-				c.Hosts()[i].SetHealthy(false)
-			}
+			markUnhealthy(c, tc.unhealthy)
 			got := countPicks(t, c, picks)
 			for i, w := range tc.want {
 				if w == 0 && got[i] != 0 {
@@ -387,16 +381,4 @@ func TestPickFallsBackToScan(t *testing.T) {
 			t.Fatalf("Pick = %v", h)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
