@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/ferry-proxy/ferry/internal/stats"
+import (
+	"sync/atomic"
+
+	"github.com/ferry-proxy/ferry/internal/stats"
+)
 
 // Stats are the proxy's counters. Every field is safe from any goroutine.
 type Stats struct {
@@ -20,6 +24,11 @@ type Stats struct {
 	retryStats
 	// mirrorStats count request mirroring (mirror.go).
 	mirrorStats
+	// connectTunnels counts the CONNECT tunnels opened (connect.go).
+	connectTunnels *stats.Counter
+	// tunnelHigh is the most bytes one ended tunnel's relay held in
+	// memory (upgrade.go: OnRelayEnd).
+	tunnelHigh atomic.Int64
 }
 
 func newStats() *Stats {
@@ -47,6 +56,7 @@ func newStats() *Stats {
 		workerWaiting:    s.Gauge("scheduler_worker_waiting"),
 
 		filterReplyDropped: s.Counter("filter_reply_dropped"),
+		connectTunnels:     s.Counter("downstream_rq_connect_tunnel"),
 	}
 	st.retryStats = newRetryStats(s)
 	st.mirrorStats = newMirrorStats(s)
@@ -62,6 +72,21 @@ func (st *Stats) countFailure(k Kind) {
 		st.failures[k].Inc()
 	}
 }
+
+// noteTunnelHigh records an ended relay's memory high mark.
+func (st *Stats) noteTunnelHigh(n int) {
+	for hm := int64(n); ; {
+		cur := st.tunnelHigh.Load()
+		if hm <= cur || st.tunnelHigh.CompareAndSwap(cur, hm) {
+			return
+		}
+	}
+}
+
+// TunnelHighMark is the most bytes one tunnel (an upgrade after its 101,
+// a CONNECT after its 200) held in memory, over the tunnels that ended:
+// the relay's spill queues bound it (internal/relay). Any goroutine.
+func (st *Stats) TunnelHighMark() int64 { return st.tunnelHigh.Load() }
 
 // Set exposes the named counters (admin, tests). Any goroutine.
 func (st *Stats) Set() *stats.Set { return st.set }
