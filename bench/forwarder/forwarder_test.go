@@ -128,14 +128,7 @@ func startForwarder(t *testing.T, upstream string, dial func() (net.Conn, error)
 // dial opens a client connection with a deadline.
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() }) // the test is over; nothing to report
-	if err := c.SetDeadline(time.Now().Add(testDeadline)); err != nil {
-		t.Fatal(err)
-	}
+	c := testutil.DialTCP(t, addr, testDeadline)
 	return c, bufio.NewReader(c)
 }
 

@@ -104,14 +104,7 @@ func TestServerMaxConns(t *testing.T) {
 // the test instead of stalling it).
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { _ = c.Close() }) // the test is over; nothing to report
-	if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	c := testutil.DialTCP(t, addr, 20*time.Second)
 	return c, bufio.NewReader(c)
 }
 

@@ -121,16 +121,7 @@ func startWith(t *testing.T, cfg *config.Config, o Options) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	testutil.Start(t, a.Start, a.Shutdown)
 	return a
 }
 

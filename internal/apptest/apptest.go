@@ -4,14 +4,13 @@
 package apptest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/ferry-proxy/ferry/config"
 	"github.com/ferry-proxy/ferry/internal/app"
+	"github.com/ferry-proxy/ferry/internal/testutil"
 )
 
 // Start parses, validates and starts the configuration; the test fails on
@@ -29,15 +28,6 @@ func Start(t testing.TB, jsonConfig []byte) *app.App {
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}
-	if err := a.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	testutil.Start(t, a.Start, a.Shutdown)
 	return a
 }

@@ -246,6 +246,17 @@ func Shutdown(t testing.TB, d time.Duration, steps ...Step) {
 	}
 }
 
+// Start runs start, failing the test on its error, and when the test ends
+// stop, within 10 s, its error reported (Shutdown): a server or app under
+// test, started for the whole test.
+func Start(t testing.TB, start func() error, stop func(context.Context) error) {
+	t.Helper()
+	if err := start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { Shutdown(t, 10*time.Second, Step{Name: "shutdown", Do: stop}) })
+}
+
 // Listen listens on a port of 127.0.0.1, failing the test if it cannot;
 // the listener closes when the test ends, if nothing closed it before.
 func Listen(t testing.TB) net.Listener {
