@@ -285,6 +285,14 @@ func (c *Conn) Kept() bool { return c.direct != nil && c.direct.kept >= 0 }
 // written connection, open or kept; the connection still reads. Nothing
 // may be written after it. Loop only.
 func (c *Conn) ShutdownWrite() error {
+	if c.direct == nil {
+		// Written through gnet: only once its queue is empty (the FIN
+		// would pass the bytes still queued), and then nothing more.
+		if c.state != stateOpen || c.gc.OutboundBuffered() > 0 {
+			return ErrClosed
+		}
+		return syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR)
+	}
 	fd := c.fd()
 	if fd < 0 {
 		return ErrClosed

@@ -72,7 +72,9 @@ type h2conn struct {
 // newH2conn switches d to HTTP/2.
 func newH2conn(d *downstream) *h2conn {
 	h := &h2conn{d: d, streams: make(map[uint32]*stream)}
-	h.codec = http2.NewConn(h, d.f.opts.HTTP2)
+	o := d.f.opts.HTTP2
+	o.EnableConnectProtocol = d.f.extConnect // RFC 8441 (h2tunnel.go)
+	h.codec = http2.NewConn(h, o)
 	return h
 }
 
@@ -165,7 +167,11 @@ func (h *h2conn) OnRequest(id uint32, r *http2.Request, endStream bool) {
 // 8.3.1), the cookie fields joined (8.2.3), and chunked framing for a body
 // of unknown length. The codec already refused fields HTTP/1 cannot carry.
 func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
-	dst = append(dst, r.Method...)
+	if len(r.Protocol) > 0 {
+		dst = append(dst, "GET"...) // extended CONNECT: an HTTP/1.1 upgrade (h2tunnel.go)
+	} else {
+		dst = append(dst, r.Method...)
+	}
 	dst = append(dst, ' ')
 	dst = append(dst, r.Path...)
 	dst = append(dst, " HTTP/1.1\r\n"...)
@@ -184,6 +190,10 @@ func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
 			continue
 		case "expect":
 			continue // 100-continue means nothing to an HTTP/2 client: the body is sent
+		case "sec-websocket-key":
+			if len(r.Protocol) > 0 {
+				continue // ferry makes its own (appendExtConnect)
+			}
 		}
 		dst = appendField(dst, f.Name, f.Value)
 	}
@@ -201,7 +211,10 @@ func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
 		}
 		dst = append(dst, "\r\n"...)
 	}
-	if !endStream && r.ContentLength < 0 {
+	switch {
+	case len(r.Protocol) > 0:
+		dst = appendExtConnect(dst, r)
+	case !endStream && r.ContentLength < 0:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
 	return append(dst, "\r\n"...)
@@ -230,6 +243,10 @@ func (h *h2conn) OnRequestError(id uint32, status int) {
 func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	s := h.streams[id]
 	if s == nil || s.reqState != stateBody {
+		if s != nil && s.h2ext() && !s.ended() {
+			s.h2TunnelData(data, endStream) // h2tunnel.go
+			return
+		}
 		h.codec.Consumed(id, len(data)) // the stream answered already: the bytes are dropped
 		return
 	}

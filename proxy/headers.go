@@ -221,7 +221,10 @@ func (s *stream) encodeRequestHead(dst []byte) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = s.appendXFF(dst, sawXFF)
-	if s.req.Upgrade {
+	switch {
+	case s.req.Upgrade && s.h2 != nil:
+		dst = s.appendExtUpgrade(dst) // h2tunnel.go
+	case s.req.Upgrade:
 		dst = s.appendUpgrade(dst) // upgrade.go
 	}
 	if t := s.d.c.TLS(); t != nil && t.Encrypted() { // docs/tls.md

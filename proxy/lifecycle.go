@@ -199,6 +199,10 @@ func (s *stream) OnTimer(t *conn.Timer) {
 		s.loop.Schedule(&s.timeout, 10*time.Millisecond) // decide once the worker hands back
 		return
 	}
+	if t := s.h2tunnel(); t != nil {
+		t.idle() // the timer is the tunnel's idle timer (h2tunnel.go)
+		return
+	}
 	s.srv.stats.timeouts.Inc()
 	s.mTimeout()
 	s.fail(Error{Source: Upstream, Kind: KindUpstreamTimeout, Err: errUpstreamSlow}, onEvent)

@@ -309,6 +309,9 @@ type Factory struct {
 	// (upgrade.go).
 	upgrades []string
 	tunnel   relay.Options
+	// extConnect: HTTP/2 clients may use extended CONNECT (RFC 8441) for
+	// websocket, advertised in SETTINGS (h2tunnel.go).
+	extConnect bool
 }
 
 // FactoryConfig configures one listener's proxy filter.
@@ -368,6 +371,7 @@ func (srv *Server) NewFactory(c FactoryConfig) *Factory {
 	}
 	f.upgrades = upgradeList(c.Upgrades)
 	f.tunnel = relay.Options{IdleTimeout: f.idle, Spill: srv.opts.Spill}
+	f.extConnect = !f.upH2 && f.allowsUpgrade([]byte("websocket"))
 	switch c.Policy {
 	case PolicyPool:
 		f.offload = true

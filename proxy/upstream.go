@@ -37,6 +37,9 @@ type upConn struct {
 	// flush.
 	tun            *tunnel
 	releaseAtClose bool
+	// h2t is set once the connection carries an HTTP/2 stream's tunnel
+	// (h2tunnel.go); the stream stays attached (s).
+	h2t *h2tunnel
 	// mir is the mirror the connection is lent to (mirror.go), instead of
 	// a stream.
 	mir *mirror
@@ -85,6 +88,10 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 		u.tun.r.Read(relay.Up, buf)
 		return filterchain.Stop
 	}
+	if u.h2t != nil {
+		u.h2t.upRead(buf) // h2tunnel.go
+		return filterchain.Stop
+	}
 	if u.mir != nil {
 		u.mir.onData(buf)
 		return filterchain.Stop
@@ -107,6 +114,10 @@ func (u *upConn) OnData(buf filterchain.Buffer, _ bool) filterchain.Status {
 // OnEvent implements filterchain.ConnectionCallbacks.
 func (u *upConn) OnEvent(ev filterchain.ConnectionEvent) {
 	u.mUpConnClose()
+	if u.h2t != nil {
+		u.h2t.upClosed(ev) // h2tunnel.go
+		return
+	}
 	if u.tun != nil {
 		u.tun.r.Closed(relay.Up, ev)
 		if u.releaseAtClose {
@@ -135,6 +146,9 @@ func (u *upConn) OnBelowLowWatermark() {
 	if s := u.s; s != nil {
 		_ = s.reqPipe.drain() // a failed write closed the connection: OnEvent handles it
 		s.h2credit()
+		if u.h2t != nil {
+			u.h2t.shutUpstream() // a half-close waits for the pipe (h2tunnel.go)
+		}
 	}
 }
 
@@ -212,6 +226,9 @@ func (s *stream) readResponseHead(buf filterchain.Buffer) bool {
 // informational forwards a 1xx head (100 is dropped: ferry sent its own,
 // and 101 switches to a relay when ferry forwarded an upgrade, upgrade.go).
 func (s *stream) informational(buf filterchain.Buffer, n int) bool {
+	if s.resp.Status == 101 && s.upgrade && s.h2 != nil {
+		return s.h2SwitchProtocols(buf, n) // extended CONNECT (h2tunnel.go)
+	}
 	if s.resp.Status == 101 && s.upgrade {
 		return s.switchProtocols(buf, n)
 	}

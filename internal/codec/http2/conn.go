@@ -67,6 +67,11 @@ type Request struct {
 	// among Fields.
 	Method, Scheme, Authority, Path []byte
 
+	// Protocol is :protocol of an extended CONNECT (RFC 8441 4), which
+	// has Scheme, Path and Authority too; empty otherwise. Only a Conn
+	// with Options.EnableConnectProtocol accepts it.
+	Protocol []byte
+
 	// Fields are the regular fields in order, names lowercase. Cookie
 	// fields may be split in several (RFC 9113 8.2.3); the caller joins
 	// them with "; " when it forwards to HTTP/1.
@@ -173,7 +178,7 @@ func NewConn(h Handler, o Options) *Conn {
 	c.dec.SetMaxStringLength(int(c.opt.MaxHeaderListSize))
 	c.req.ContentLength = -1
 
-	var s [6 * 5]byte
+	var s [6 * 6]byte
 	n := 0
 	put := func(id uint16, v uint32) {
 		binary.BigEndian.PutUint16(s[n:], id)
@@ -186,6 +191,9 @@ func NewConn(h Handler, o Options) *Conn {
 	put(settingMaxHeaderListSize, c.opt.MaxHeaderListSize)
 	if c.opt.HeaderTableSize != defaultTableSize {
 		put(settingHeaderTableSize, c.opt.HeaderTableSize)
+	}
+	if c.opt.EnableConnectProtocol {
+		put(settingEnableConnectProtocol, 1)
 	}
 	c.writeSettings(s[:n])
 	return c

@@ -82,7 +82,7 @@
 //
 // A request is malformed (RFC 9113 8.1.1: stream error PROTOCOL_ERROR, no
 // callback) when: a pseudo-header is missing, repeated, unknown (also
-// :status and :protocol, since extended CONNECT is not enabled) or follows
+// :status, and :protocol unless Options.EnableConnectProtocol) or follows
 // a regular field; a name is not a lowercase token; a value holds NUL, CR,
 // LF, another control byte but HTAB, or DEL, or starts or ends with SP or
 // HTAB; a connection-specific field is present (connection, keep-alive,
@@ -96,6 +96,12 @@
 // different values; END_STREAM comes with a non-zero content-length.
 // CONNECT (RFC 9113 8.5) must carry only :method and :authority and is
 // delivered with empty Scheme and Path: the caller tunnels or refuses it.
+// With Options.EnableConnectProtocol the server preface advertises
+// SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (RFC 8441 3) and an extended CONNECT
+// is accepted: :protocol (a token) on a CONNECT that also carries :scheme,
+// :path and a non-empty :authority, all checked as for any request, and
+// delivered in Request.Protocol (RFC 8441 4). :protocol on any other
+// method, or without those, stays malformed.
 // The DATA received is checked against content-length (a mismatch is a
 // stream error PROTOCOL_ERROR). Trailers must end the stream and hold no
 // pseudo-header, invalid field or connection-specific field.

@@ -2,6 +2,7 @@ package http2
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -212,13 +213,17 @@ func TestClosedStreamFrames(t *testing.T) {
 	h.wantConnError(ErrCodeProtocol)
 }
 
+// validationCase is one request of a validation table: its fields and
+// whether the codec delivers it.
+type validationCase struct {
+	name string
+	kv   []string
+	ok   bool
+}
+
 func TestRequestValidation(t *testing.T) {
 	base := func(extra ...string) []string { return getReq("/", extra...) }
-	tests := []struct {
-		name string
-		kv   []string
-		ok   bool
-	}{
+	tests := []validationCase{
 		{"plain GET", base(), true},
 		{"OPTIONS *", []string{":method", "OPTIONS", ":scheme", "https", ":path", "*", ":authority", "a"}, true},
 		{"CONNECT", []string{":method", "CONNECT", ":authority", "example.com:443"}, true},
@@ -285,9 +290,66 @@ func TestRequestValidation(t *testing.T) {
 		{"scheme starting with a digit", []string{":method", "GET", ":scheme", "1http", ":path", "/"}, false},
 		{"empty scheme", []string{":method", "GET", ":scheme", "", ":path", "/"}, false},
 	}
+	runValidation(t, Options{}, tests)
+}
+
+// TestExtendedConnect: with EnableConnectProtocol, :protocol is accepted
+// on a CONNECT with :scheme, :path and :authority (RFC 8441 4), and every
+// other use of it stays malformed; without it, :protocol is refused.
+func TestExtendedConnect(t *testing.T) {
+	ws := func(extra ...string) []string {
+		return append([]string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/chat?x=1", ":authority", "a"}, extra...)
+	}
+	runValidation(t, Options{EnableConnectProtocol: true}, []validationCase{
+		{"websocket", ws("sec-websocket-version", "13"), true},
+		{"http scheme", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", "/", ":authority", "a"}, true},
+		{"plain CONNECT still", []string{":method", "CONNECT", ":authority", "a:443"}, true},
+		{"plain GET still", getReq("/"), true},
+		{"GET with :protocol", []string{":method", "GET", ":protocol", "websocket", ":scheme", "https", ":path", "/", ":authority", "a"}, false},
+		{"no :path", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":authority", "a"}, false},
+		{"no :scheme", []string{":method", "CONNECT", ":protocol", "websocket", ":path", "/", ":authority", "a"}, false},
+		{"no :authority", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/"}, false},
+		{"empty :authority", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/", ":authority", ""}, false},
+		{"empty :protocol", []string{":method", "CONNECT", ":protocol", "", ":scheme", "https", ":path", "/", ":authority", "a"}, false},
+		{":protocol not a token", []string{":method", "CONNECT", ":protocol", "web socket", ":scheme", "https", ":path", "/", ":authority", "a"}, false},
+		{"two :protocol", ws(":protocol", "websocket"), false},
+		{":protocol after a field", []string{":method", "CONNECT", ":scheme", "https", ":path", "/", ":authority", "a", "x", "y", ":protocol", "websocket"}, false},
+		{"relative path", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "chat", ":authority", "a"}, false},
+		{"userinfo", []string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", "/", ":authority", "u@a"}, false},
+	})
+	runValidation(t, Options{}, []validationCase{{"not advertised", ws(), false}})
+
+	// The setting is in the server preface only when enabled, and the
+	// request carries its :protocol.
+	for _, on := range []bool{false, true} {
+		h := newHarness(t, Options{EnableConnectProtocol: on})
+		var got []http2.Setting
+		if fs := h.frames(); len(fs) > 0 {
+			got = fs[0].set
+		}
+		if has := slices.Contains(got, http2.Setting{ID: http2.SettingEnableConnectProtocol, Val: 1}); has != on {
+			t.Fatalf("EnableConnectProtocol %v: settings %v", on, got)
+		}
+	}
+	h := newHarness(t, Options{EnableConnectProtocol: true})
+	var proto, path string
+	h.h.onRequest = func(_ uint32, r *Request, _ bool) { proto, path = string(r.Protocol), string(r.Path) }
+	h.start()
+	h.cl.headers(1, false, ws()...)
+	h.feed()
+	if proto != "websocket" || path != "/chat?x=1" {
+		t.Fatalf("protocol %q path %q", proto, path)
+	}
+}
+
+// runValidation feeds each case's request to a new Conn with opts and
+// checks that it is delivered, or else reset with PROTOCOL_ERROR and no
+// callback.
+func runValidation(t *testing.T, opts Options, tests []validationCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, Options{})
+			h := newHarness(t, opts)
 			h.start()
 			h.cl.headers(1, true, tc.kv...)
 			h.feed()

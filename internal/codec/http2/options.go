@@ -69,6 +69,12 @@ type Options struct {
 	// ENHANCE_YOUR_CALM instead of growing Out without bound. Default
 	// 64 KiB.
 	MaxControlBytes int
+
+	// EnableConnectProtocol advertises SETTINGS_ENABLE_CONNECT_PROTOCOL=1
+	// (RFC 8441 3): a request may then carry :protocol, on a CONNECT with
+	// :scheme, :path and :authority (extended CONNECT, Request.Protocol).
+	// Off, :protocol stays an unknown pseudo-header (a malformed request).
+	EnableConnectProtocol bool
 }
 
 // Defaults of Options.

@@ -115,6 +115,7 @@ const (
 	pseudoScheme
 	pseudoAuthority
 	pseudoPath
+	pseudoProtocol
 )
 
 // buildRequest turns the decoded fields into c.req and validates it; false
@@ -145,6 +146,11 @@ func (c *Conn) buildRequest(endStream bool) bool {
 				bit, dst = pseudoAuthority, &r.Authority
 			case ":path":
 				bit, dst = pseudoPath, &r.Path
+			case ":protocol":
+				if !c.opt.EnableConnectProtocol {
+					return false // RFC 8441 3: only once advertised
+				}
+				bit, dst = pseudoProtocol, &r.Protocol
 			default:
 				return false // unknown or response pseudo-header
 			}
@@ -180,7 +186,15 @@ func (c *Conn) buildRequest(endStream bool) bool {
 	if have&pseudoMethod == 0 || !allIn(r.Method, clsToken) || len(r.Method) == 0 {
 		return false
 	}
-	if string(r.Method) == "CONNECT" {
+	if have&pseudoProtocol != 0 {
+		// RFC 8441 4: extended CONNECT, with :scheme, :path and
+		// :authority; validated below as any request with them.
+		if string(r.Method) != "CONNECT" || len(r.Protocol) == 0 || !allIn(r.Protocol, clsToken) ||
+			have&pseudoAuthority == 0 || len(r.Authority) == 0 {
+			return false
+		}
+	}
+	if string(r.Method) == "CONNECT" && have&pseudoProtocol == 0 {
 		// RFC 9113 8.5: only :method and :authority.
 		if have != pseudoMethod|pseudoAuthority || len(r.Authority) == 0 || !allIn(r.Authority, clsAuthority) {
 			return false

@@ -1,0 +1,371 @@
+package proxy_test
+
+// WebSocket over HTTP/2 (RFC 8441 extended CONNECT) through ferry
+// (proxy/h2tunnel.go): a raw HTTP/2 client (h2Peer) with a tiny WebSocket
+// framer on one side, github.com/coder/websocket's echo upstream
+// (newWSEcho) or a scripted one on the other.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/ferry-proxy/ferry/internal/testutil"
+)
+
+// wsFrame is a masked client frame: FIN, opcode op, payload (RFC 6455
+// 5.2). The mask is fixed: the tests need no secrecy.
+func wsFrame(op byte, payload []byte) []byte {
+	b := []byte{0x80 | op}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n < 1<<16:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x80|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	mask := [4]byte{1, 2, 3, 4}
+	b = append(b, mask[:]...)
+	for i, c := range payload {
+		b = append(b, c^mask[i%4])
+	}
+	return b
+}
+
+// wsParse parses one unmasked server frame at the start of b: its
+// opcode, payload and size, or ok false when b holds no whole frame.
+func wsParse(b []byte) (op byte, payload []byte, size int, ok bool) {
+	if len(b) < 2 {
+		return 0, nil, 0, false
+	}
+	op, n, off := b[0]&0x0f, int(b[1]&0x7f), 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return 0, nil, 0, false
+		}
+		n, off = int(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return 0, nil, 0, false
+		}
+		n, off = int(binary.BigEndian.Uint64(b[2:])), 10
+	}
+	if len(b) < off+n {
+		return 0, nil, 0, false
+	}
+	return op, b[off : off+n], off + n, true
+}
+
+// wsStream is a WebSocket over stream id of a raw HTTP/2 client.
+type wsStream struct {
+	p   *h2Peer
+	id  uint32
+	off int // bytes of the stream's DATA already parsed
+}
+
+// extConnect opens stream id as an extended CONNECT for websocket to path
+// and waits for its response head.
+func extConnect(p *h2Peer, id uint32, path string, fields ...string) *wsStream {
+	p.t.Helper()
+	openExtConnect(p, id, path, fields...)
+	p.until("the response head", func() bool { return len(p.seen(id).heads) > 0 || p.seen(id).done() })
+	return &wsStream{p: p, id: id}
+}
+
+// openExtConnect sends the HEADERS of extConnect.
+func openExtConnect(p *h2Peer, id uint32, path string, fields ...string) {
+	p.t.Helper()
+	p.buf.Reset()
+	all := append([]string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", path,
+		":authority", "ferry.test", "sec-websocket-version", "13"}, fields...)
+	for i := 0; i+1 < len(all); i += 2 {
+		_ = p.enc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
+	}
+	if err := p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: p.buf.Bytes(), EndHeaders: true}); err != nil {
+		p.t.Fatal(err)
+	}
+	p.seen(id)
+	p.win[id] = p.peerInit
+}
+
+// send writes one client message as DATA, within the windows.
+func (w *wsStream) send(op byte, payload []byte) {
+	w.p.t.Helper()
+	w.p.upload(w.id, wsFrame(op, payload), false)
+}
+
+// recv reads frames until one whole server message is in.
+func (w *wsStream) recv() (byte, []byte) {
+	w.p.t.Helper()
+	var op byte
+	var payload []byte
+	w.p.until("a WebSocket message", func() bool {
+		o, pl, n, ok := wsParse(w.p.seen(w.id).data.Bytes()[w.off:])
+		if ok {
+			op, payload = o, pl
+			w.off += n
+		}
+		return ok
+	})
+	return op, payload
+}
+
+// settingSeen reports whether the server's SETTINGS, read by now, had
+// ENABLE_CONNECT_PROTOCOL=1.
+func settingSeen(t *testing.T, h *harness) bool {
+	t.Helper()
+	c := h.dial()
+	p := newH2Peer(t, c)
+	for {
+		f, err := p.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && !sf.IsAck() {
+			v, ok := sf.Value(http2.SettingEnableConnectProtocol)
+			_ = c.Close()
+			return ok && v == 1
+		}
+	}
+}
+
+// TestH2WebSocketThroughFerry: an HTTP/2 client's extended CONNECT reaches
+// a WebSocket upstream as an HTTP/1.1 upgrade and comes back as a 200
+// without END_STREAM; 10,000 messages of 1 byte to 4 KiB go both ways
+// intact, another stream of the connection is served meanwhile, and the
+// close handshake ends the stream with END_STREAM. The access log line
+// says 101 (the upstream's status, as Envoy logs it) with the bytes each
+// way.
+func TestH2WebSocketThroughFerry(t *testing.T) {
+	logs := &logRecorder{}
+	up, h, _ := wsProxy(t, 60*time.Second, func(s *setup) { s.factory.AccessLog = logs })
+	if !settingSeen(t, h) {
+		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL not advertised")
+	}
+	p := dialH2Peer(t, h)
+	_ = p.c.SetDeadline(time.Now().Add(60 * time.Second))
+	w := extConnect(p, 1, "/ws")
+	s := p.seen(1)
+	if s.status() != "200" || s.done() {
+		t.Fatalf("extended CONNECT: status %q, ended %v, reset %v", s.status(), s.ends, s.rst)
+	}
+	for name := range s.heads[0] {
+		if name == "sec-websocket-accept" || name == "upgrade" || name == "connection" {
+			t.Fatalf("response head carries %s: %v", name, s.heads[0])
+		}
+	}
+	var sent int
+	for i := range 10000 {
+		op, msg := byte(2), bytes.Repeat([]byte{byte(i)}, 1+i%4096)
+		if i%2 == 0 {
+			op, msg = 1, []byte(fmt.Sprintf("%d:%s", i, strings.Repeat("t", i%4096)))
+		}
+		w.send(op, msg)
+		gop, got := w.recv()
+		if gop != op || !bytes.Equal(got, msg) {
+			t.Fatalf("message %d: opcode %d, %d bytes; want %d, %d bytes", i, gop, len(got), op, len(msg))
+		}
+		sent += len(msg)
+		if i == 5000 { // the connection's other streams go on
+			p.request(3, "GET", "/plain", true)
+			p.until("the plain request's end", p.ended(3))
+			if p.seen(3).rst {
+				t.Fatal("a plain request beside the tunnel was reset")
+			}
+		}
+	}
+	close := binary.BigEndian.AppendUint16(nil, uint16(websocket.StatusNormalClosure))
+	w.send(8, close)
+	if op, got := w.recv(); op != 8 || !bytes.Equal(got[:2], close) {
+		t.Fatalf("close answer: opcode %d %q", op, got)
+	}
+	p.until("the stream's end", p.ended(1))
+	if s.rst || s.ends != 1 {
+		t.Fatalf("end: reset %v (%v), END_STREAM %d", s.rst, s.rstCode, s.ends)
+	}
+	if cl := up.closes(); len(cl) != 1 || cl[0] != websocket.StatusNormalClosure {
+		t.Fatalf("upstream saw %v", cl)
+	}
+	waitAccessLine(t, logs, 101, sent)
+	waitIdle(t, h)
+}
+
+// waitAccessLine waits for an access log line with code and at least
+// least bytes counted each way.
+func waitAccessLine(t *testing.T, logs *logRecorder, code, least int) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("an access log line %d with %d bytes each way", code, least), func() bool {
+		for _, e := range logs.all() {
+			if e.ResponseCode == code && int(e.BytesReceived) >= least && int(e.BytesSent) >= least {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// wsAccept is the Sec-WebSocket-Accept for key (RFC 6455 4.2.2).
+func wsAccept(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// switchUpstream answers each upgrade with a 101 whose
+// Sec-WebSocket-Accept fits the request's key (or is wrong, with bad),
+// then hands the connection to tunnel, which returns when done. heads
+// receives each request head.
+func switchUpstream(t *testing.T, bad bool, heads chan<- string, tunnel func(c net.Conn, r *bufio.Reader)) *testutil.RawServer {
+	return testutil.NewHeadServer(t, func(c net.Conn, r *bufio.Reader, head string) bool {
+		if heads != nil {
+			heads <- head
+		}
+		key := ""
+		for _, line := range strings.Split(head, "\r\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "sec-websocket-key") {
+				key = strings.TrimSpace(v)
+			}
+		}
+		accept := wsAccept(key)
+		if bad {
+			accept = wsAccept(key + "x")
+		}
+		_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + accept + "\r\nX-Up: yes\r\n\r\n"))
+		tunnel(c, r)
+		return false
+	})
+}
+
+// TestH2WebSocketRequestAndHalfClose: the upgrade the upstream gets
+// (GET, Upgrade, Connection, a fresh 16-byte key, the client's
+// sec-websocket-* fields, none of its own key); then the client's
+// END_STREAM reaches the upstream as a FIN after its last bytes, and the
+// upstream may still answer after it: its bytes and close come back as
+// DATA and END_STREAM.
+func TestH2WebSocketRequestAndHalfClose(t *testing.T) {
+	heads := make(chan string, 1)
+	up := switchUpstream(t, false, heads, func(c net.Conn, r *bufio.Reader) {
+		var got bytes.Buffer
+		_, _ = got.ReadFrom(r) // until ferry's FIN
+		_, _ = c.Write(append([]byte("after-fin:"), got.Bytes()...))
+	})
+	h := startProxy(t, []string{up.Addr()}, nil)
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/chat?room=1", "sec-websocket-protocol", "chat", "sec-websocket-key", "client-key", "x-app", "1")
+	head := <-heads
+	testutil.Contains(t, "the upstream's request", head, "GET /chat?room=1 HTTP/1.1\r\n", "Host: ferry.test\r\n",
+		"Upgrade: websocket\r\n", "Connection: upgrade\r\n", "sec-websocket-version: 13\r\n", "sec-websocket-protocol: chat\r\n", "x-app: 1\r\n")
+	var key string
+	for _, line := range strings.Split(head, "\r\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok && strings.EqualFold(k, "sec-websocket-key") {
+			if key != "" {
+				t.Fatalf("two keys in %q", head)
+			}
+			key = v
+		}
+	}
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+		t.Fatalf("key %q: %d bytes, %v; want 16 random bytes", key, len(raw), err)
+	}
+	if s := p.seen(1); s.status() != "200" || s.heads[0]["x-up"] != "yes" {
+		t.Fatalf("head %v", s.heads)
+	}
+	p.data(1, false, []byte("last "))
+	p.data(1, true, []byte("words"))
+	p.until("the stream's end", p.ended(1))
+	s := p.seen(1)
+	if s.rst || s.data.String() != "after-fin:last words" {
+		t.Fatalf("got %q, reset %v (%v); want the upstream's answer after the FIN", s.data.String(), s.rst, s.rstCode)
+	}
+	waitIdle(t, h)
+}
+
+// TestH2WebSocketResets: a client's RST_STREAM closes the upstream
+// connection; an upstream that closes ends the stream with END_STREAM
+// after its last bytes; the other stream of the connection goes on.
+func TestH2WebSocketResets(t *testing.T) {
+	closed := make(chan string, 2)
+	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
+		line, _ := r.ReadString('\n')
+		if line == "bye\n" {
+			_, _ = c.Write([]byte("so long"))
+			return // the upstream closes
+		}
+		_, err := new(bytes.Buffer).ReadFrom(r)
+		closed <- fmt.Sprintf("%q %v", line, err)
+	})
+	h := startProxy(t, []string{up.Addr()}, nil)
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/a")
+	extConnect(p, 3, "/b")
+	p.data(1, false, []byte("hello\n"))
+	p.sync()
+	p.reset(1)
+	select {
+	case got := <-closed:
+		if got != `"hello\n" <nil>` {
+			t.Fatalf("upstream read %s", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream connection stayed open after the client's reset")
+	}
+	p.data(3, false, []byte("bye\n"))
+	p.until("stream 3's end", p.ended(3))
+	if s := p.seen(3); s.rst || s.data.String() != "so long" || s.ends != 1 {
+		t.Fatalf("stream 3: %q, reset %v (%v), END_STREAM %d", s.data.String(), s.rst, s.rstCode, s.ends)
+	}
+	waitIdle(t, h)
+}
+
+// TestH2WebSocketRefusals: a wrong Sec-WebSocket-Accept is a 502; a
+// listener with websocket turned off does not advertise the setting, so
+// :protocol is a malformed request; DATA before the 200 is a 400.
+func TestH2WebSocketRefusals(t *testing.T) {
+	bad := switchUpstream(t, true, nil, func(net.Conn, *bufio.Reader) {})
+	h := startProxy(t, []string{bad.Addr()}, nil)
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/ws")
+	p.until("stream 1's end", p.ended(1))
+	if got := p.seen(1).status(); got != "502" {
+		t.Fatalf("wrong accept: %q", got)
+	}
+
+	// DATA before the tunnel: the upstream never answers.
+	release := make(chan struct{})
+	hang := scriptUpstream(t, release, func(string, *bufio.Reader) string { return "" })
+	unblock := unblocker(t, release)
+	h2 := startProxy(t, []string{hang.Addr()}, nil)
+	p = dialH2Peer(t, h2)
+	openExtConnect(p, 1, "/ws")
+	p.data(1, false, []byte("early"))
+	p.until("stream 1's end", p.ended(1))
+	if got := p.seen(1).status(); got != "400" {
+		t.Fatalf("early DATA: %q", got)
+	}
+	unblock()
+
+	off := startProxy(t, []string{bad.Addr()}, func(s *setup) { s.factory.Upgrades = []string{} })
+	if settingSeen(t, off) {
+		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL advertised with websocket off")
+	}
+	p = dialH2Peer(t, off)
+	extConnect(p, 1, "/ws")
+	p.until("stream 1's end", p.ended(1))
+	if s := p.seen(1); !s.rst || s.rstCode != http2.ErrCodeProtocol {
+		t.Fatalf("not advertised: reset %v (%v), heads %v", s.rst, s.rstCode, s.heads)
+	}
+}
