@@ -144,6 +144,10 @@ const (
 	targetForwarder = "forwarder"
 	targetFerryAuto = "ferry-auto"
 	targetFerryPool = "ferry-pool"
+	// targetFerryB is ferry-auto's config run by a second binary
+	// (-ferry-b): an A/B of two builds in one run, ratios to the same
+	// nginx rounds. Without -ferry-b it does not run.
+	targetFerryB = "ferry-b"
 	// targetFerryMetrics is ferry-auto with the prometheus sink on.
 	targetFerryMetrics = "ferry-metrics"
 	// targetFerryAccessLog is ferry-auto with an access log to a file.
@@ -165,7 +169,7 @@ const (
 
 // allTargetNames lists the targets in interleaving and report order.
 func allTargetNames() []string {
-	return []string{targetDirect, targetForwarder, targetFerryAuto, targetFerryPool, targetFerryMetrics,
+	return []string{targetDirect, targetForwarder, targetFerryAuto, targetFerryB, targetFerryPool, targetFerryMetrics,
 		targetFerryAccessLog, targetFerryHealth, targetFerryH2Up, targetNginx, targetNginxAccessLog, targetHAProxy, targetHAProxyH2Up}
 }
 

@@ -49,6 +49,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&cfg.idleTLSConns, "idle-tls", 4000, "idle TLS connections per target in the idle-tls and idle-tls-h2 cases (0 = skip them)")
 	fs.BoolVar(&cfg.install, "install", true, "install missing wrk/nginx/haproxy/h2load with apt-get")
 	fs.StringVar(&cfg.bins.ferry, "ferry", "", "prebuilt ferry binary (default: go build ./cmd/ferry)")
+	fs.StringVar(&cfg.bins.ferryB, "ferry-b", "", "a second prebuilt ferry binary, run as target ferry-b with ferry-auto's config: an A/B of two builds in one run")
 	fs.StringVar(&cfg.bins.upstream, "upstream", "", "prebuilt upstream binary (default: go build ./bench/upstream)")
 	fs.StringVar(&cfg.bins.idleconns, "idleconns", "", "prebuilt idleconns binary (default: go build ./bench/idleconns)")
 	fs.StringVar(&cfg.bins.forwarder, "forwarder", "", "prebuilt forwarder binary (default: go build ./bench/forwarder)")

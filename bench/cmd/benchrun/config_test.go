@@ -18,6 +18,7 @@ func TestParseConfig(t *testing.T) {
 		// checked only when set
 		targets   []string
 		forwarder string
+		ferryB    string
 	}{
 		{name: "defaults", ok: true, rounds: 5, dur: 10 * time.Second},
 		{name: "quick", args: []string{"-quick"}, ok: true, rounds: 1, dur: 3 * time.Second, cases: quickCaseIDs()},
@@ -27,6 +28,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "unknown case", args: []string{"-cases", "nope"}},
 		{name: "forwarder target", args: []string{"-targets", "direct,forwarder", "-forwarder", "/opt/fw"}, ok: true,
 			rounds: 5, dur: 10 * time.Second, targets: []string{targetDirect, targetForwarder}, forwarder: "/opt/fw"},
+		{name: "ferry-b", args: []string{"-ferry", "/opt/a", "-ferry-b", "/opt/b"}, ok: true, rounds: 5, dur: 10 * time.Second,
+			ferryB: "/opt/b"},
 		{name: "unknown target", args: []string{"-targets", "envoy"}},
 		{name: "too many idle", args: []string{"-idle", "30000"}},
 		{name: "noise limit", args: []string{"-noise-max", "100"}},
@@ -52,8 +55,8 @@ func TestParseConfig(t *testing.T) {
 			if cfg.quick != (cfg.noiseRepeats == 0) {
 				t.Fatalf("noise repeats %d in quick=%v mode", cfg.noiseRepeats, cfg.quick)
 			}
-			if cfg.bins.forwarder != tc.forwarder {
-				t.Fatalf("got forwarder binary %q, want %q", cfg.bins.forwarder, tc.forwarder)
+			if cfg.bins.forwarder != tc.forwarder || cfg.bins.ferryB != tc.ferryB {
+				t.Fatalf("got forwarder binary %q, ferry-b %q, want %q, %q", cfg.bins.forwarder, cfg.bins.ferryB, tc.forwarder, tc.ferryB)
 			}
 		})
 	}

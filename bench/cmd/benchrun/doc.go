@@ -19,7 +19,9 @@
 // Targets: direct (wrk straight at the upstream: the ceiling), forwarder
 // (bench/forwarder, a minimal gnet byte copier: the ceiling for a gnet
 // proxy; HTTP/1.1 cases only, no goal marks, no idle-memory test),
-// ferry-auto, ferry-pool, nginx, haproxy; and the variants ferry-metrics,
+// ferry-auto, ferry-pool, nginx, haproxy, ferry-b (ferry-auto's config run
+// by a second binary given with -ferry-b: an A/B of two builds in one run,
+// both beside the same nginx rounds); and the variants ferry-metrics,
 // ferry-accesslog, nginx-accesslog and ferry-hc (a health check of the
 // upstream host every 100 ms), and ferry-h2up and haproxy-h2up (proxying
 // in HTTP/2 to a second, h2c upstream: bench/upstream -h2c), started only

@@ -119,6 +119,9 @@ func (b *bench) run(ctx context.Context) error {
 	b.bins = bins
 	b.rep.Machine = collectMachineInfo(ctx)
 	b.rep.Machine.Versions = append(b.rep.Machine.Versions, "ferry: "+ferrySource(ctx, b.root, b.cfg.bins.ferry))
+	if b.bins.ferryB != "" {
+		b.rep.Machine.Versions = append(b.rep.Machine.Versions, "ferry-b: prebuilt binary "+b.bins.ferryB)
+	}
 	b.fs = procFS{root: "/proc", ticksPerSec: clockTicks(ctx)}
 	cases, err := selectCases(b.cfg.caseIDs)
 	if err != nil {

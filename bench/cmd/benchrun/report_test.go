@@ -133,7 +133,7 @@ func TestCeilingSectionOnlyWithForwarder(t *testing.T) {
 
 func TestContendersAndIdleTest(t *testing.T) {
 	r := &report{Targets: allTargetNames()}
-	if got, want := r.contenders(), []string{targetFerryAuto, targetFerryPool, targetHAProxy}; !slices.Equal(got, want) {
+	if got, want := r.contenders(), []string{targetFerryAuto, targetFerryB, targetFerryPool, targetHAProxy}; !slices.Equal(got, want) {
 		t.Errorf("contenders %v, want %v", got, want)
 	}
 	for _, name := range allTargetNames() {

@@ -30,6 +30,8 @@ func targetColour(t string) string {
 		return "#1f77b4"
 	case targetFerryPool:
 		return "#17becf"
+	case targetFerryB:
+		return "#bcbd22"
 	case targetNginx:
 		return "#2ca02c"
 	case targetHAProxy:

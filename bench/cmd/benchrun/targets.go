@@ -251,7 +251,11 @@ func (b *bench) startFerry(ctx context.Context, name, policy, upstream string) (
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{b.bins.ferry, "start", "-c", path}})
+	bin := b.bins.ferry
+	if name == targetFerryB {
+		bin = b.bins.ferryB
+	}
+	p, err := b.sup.start(startSpec{name: b.logName(name), argv: []string{bin, "start", "-c", path}})
 	if err != nil {
 		return nil, err
 	}
@@ -372,6 +376,9 @@ func (b *bench) startTargets(ctx context.Context, missing map[string]bool) (up *
 		}},
 		{name: targetFerryAuto, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryAuto, "auto", up.H1Addr)
+		}},
+		{name: targetFerryB, skip: binSkip(b.bins.ferryB), start: func() (*target, error) {
+			return b.startFerry(ctx, targetFerryB, "auto", up.H1Addr)
 		}},
 		{name: targetFerryPool, skip: binSkip(b.bins.ferry), start: func() (*target, error) {
 			return b.startFerry(ctx, targetFerryPool, "pool", up.H1Addr)

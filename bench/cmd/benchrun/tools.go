@@ -97,6 +97,7 @@ func lastLines(s string, n int) string {
 type binaries struct {
 	upstream, idleconns string
 	ferry, forwarder    string // "" when unavailable (or not needed)
+	ferryB              string // -ferry-b, never built: "" leaves ferry-b out
 }
 
 // buildBinaries builds what was not given on the command line into binDir:
