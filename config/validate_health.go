@@ -141,7 +141,7 @@ func (v *validator) healthCheck(h *HealthCheck, path string) {
 			v.p.add(hp+".timeout", hcc.Timeout.String()+" is not below interval "+h.Interval.String()+": probes would overlap")
 		}
 	}
-	if h.Method != "" && !httpToken(h.Method) {
+	if h.Method != "" && !validToken(h.Method) {
 		v.p.add(path+".method", strconv.Quote(h.Method)+" is not an HTTP method")
 	}
 	if h.Host != "" && !visibleASCII(h.Host) {
@@ -182,17 +182,6 @@ func (v *validator) outlierDetection(o *OutlierDetection, path string) {
 func visibleASCII(s string) bool {
 	for i := range len(s) {
 		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// httpToken reports whether s is an RFC 9110 token.
-func httpToken(s string) bool {
-	for i := range len(s) {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
 			return false
 		}
 	}

@@ -43,6 +43,8 @@ func TestHealthCheckValidation(t *testing.T) {
 			p + ".expected_statuses[1]: [500, 700) is not a non-empty range within [100, 600)"},
 		{"empty status range", hc(`,"protocol":"Http1","expected_statuses":[{"start":300,"end":300}]`), p + ".expected_statuses[0]"},
 		{"bad method", hc(`,"protocol":"Http1","method":"GE T"`), p + `.method: "GE T" is not an HTTP method`},
+		{"method with a delimiter", hc(`,"protocol":"Http1","method":"GET/1"`), p + `.method: "GET/1" is not an HTTP method`},
+		{"method of tchar", hc(`,"protocol":"Http1","method":"M-SEARCH_!#$%&'*+.^|~9"`), ""},
 		{"http keys on tcp", hc(`,"protocol":"Tcp","expected_statuses":[{"start":200,"end":300}]`), p + ".expected_statuses: set on a \"Tcp\" health check"},
 		{"callbacks refused", hc(`,"protocol":"Tcp","common_callbacks":["x"]`), p + ".common_callbacks: not implemented"},
 		{"outlier defaults", `,"outlier_detection":{}`, ""},
