@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -368,4 +369,93 @@ func TestH2WebSocketRefusals(t *testing.T) {
 	if s := p.seen(1); !s.rst || s.rstCode != http2.ErrCodeProtocol {
 		t.Fatalf("not advertised: reset %v (%v), heads %v", s.rst, s.rstCode, s.heads)
 	}
+}
+
+// TestH2WebSocketFlowControl: a client sending 32 MiB into a tunnel
+// whose upstream reads nothing is stopped by the flow-control windows
+// ferry returns only as the upstream takes the bytes: the upload stalls
+// and ferry's heap stays far below what was offered. Once the upstream
+// reads, the rest flows, every byte intact, and 4 MiB back (past every
+// window) reach the client whole before the upstream's close ends the
+// stream.
+func TestH2WebSocketFlowControl(t *testing.T) {
+	const size, back = 32 << 20, 4 << 20
+	release := make(chan struct{})
+	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
+		<-release
+		hs := sha256.New()
+		n, _ := r.WriteTo(hs)
+		_, _ = fmt.Fprintf(c, "%d:%x;", n, hs.Sum(nil))
+		_, _ = c.Write(bytes.Repeat([]byte("b"), back))
+	})
+	unblock := unblocker(t, release)
+	h := startProxy(t, []string{up.Addr()}, nil)
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	p := dialH2Peer(t, h)
+	_ = p.c.SetDeadline(time.Now().Add(60 * time.Second))
+	extConnect(p, 1, "/ws")
+	w := watchHeap()
+	sent := 0
+	for stalls := 0; stalls < 3 && sent < size; {
+		n := int(min(int64(size-sent), p.connWin, p.win[1], 16384))
+		if n <= 0 {
+			before := p.connWin + p.win[1]
+			p.sync()
+			if p.connWin+p.win[1] == before {
+				stalls++
+			} else {
+				stalls = 0
+			}
+			continue
+		}
+		p.data(1, false, body[sent:sent+n])
+		sent += n
+		p.connWin -= int64(n)
+		p.win[1] -= int64(n)
+	}
+	growth := w.growth()
+	if sent >= size || growth > 8<<20 {
+		t.Fatalf("sent %d of %d bytes to an upstream reading nothing, heap grew %d KiB", sent, size, growth>>10)
+	}
+	t.Logf("stalled after %d KiB (socket buffers, conn's queue and one stream window), heap grew %d KiB", sent>>10, growth>>10)
+	unblock()
+	p.upload(1, body[sent:], true)
+	p.until("the stream's end", p.ended(1))
+	s := p.seen(1)
+	want := fmt.Sprintf("%d:%x;", size, sha256.Sum256(body)) + strings.Repeat("b", back)
+	if s.rst || s.data.String() != want {
+		t.Fatalf("got %d bytes (%q...), reset %v (%v)", s.data.Len(), trunc(s.data.String()), s.rst, s.rstCode)
+	}
+	waitIdle(t, h)
+}
+
+// TestH2WebSocketIdleTimeout: a tunnel that moves nothing for the
+// listener's idle timeout is reset (CANCEL) and its upstream connection
+// closed; until then bytes flow.
+func TestH2WebSocketIdleTimeout(t *testing.T) {
+	closed := make(chan error, 1)
+	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
+		line, _ := r.ReadString('\n')
+		_, _ = c.Write([]byte(line))
+		_, err := new(bytes.Buffer).ReadFrom(r)
+		closed <- err
+	})
+	h := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.IdleTimeout = 300 * time.Millisecond })
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/ws")
+	p.data(1, false, []byte("ping\n"))
+	p.until("the echo", func() bool { return p.seen(1).data.String() == "ping\n" })
+	p.until("the idle reset", p.ended(1))
+	if s := p.seen(1); !s.rst || s.rstCode != http2.ErrCodeCancel || s.ends != 0 {
+		t.Fatalf("idle tunnel: reset %v (%v), END_STREAM %d", s.rst, s.rstCode, s.ends)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Logf("upstream read ended with %v", err) // a FIN or a reset: either closes it
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream connection stayed open")
+	}
+	waitIdle(t, h)
 }
