@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,7 +95,7 @@ func (s *HealthCheckSpec) validate() error {
 	if s.Path != "" && (s.Path[0] != '/' || !printable(s.Path)) {
 		return fmt.Errorf("health_check.check_config.http_check_config.path: %q is not an origin-form path (\"/...\", no spaces or control characters)", s.Path)
 	}
-	if s.Method != "" && !token(s.Method) {
+	if s.Method != "" && !http1.IsToken(s.Method) {
 		return fmt.Errorf("health_check.method: %q is not an HTTP method token", s.Method)
 	}
 	if s.Host != "" && !printable(s.Host) {
@@ -118,17 +117,6 @@ func printable(s string) bool {
 		}
 	}
 	return true
-}
-
-// token reports whether s is an RFC 9110 token.
-func token(s string) bool {
-	for i := range len(s) {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // clone returns a copy of s that shares nothing with it.

@@ -330,7 +330,7 @@ func (f *framing) noteTransferEncoding(v []byte, sd side) error {
 		if j := bytes.IndexByte(e, ';'); j >= 0 {
 			name, params = trimOWS(e[:j]), true
 		}
-		if !isToken(name) {
+		if !IsToken(name) {
 			return fail(sd, 400, "invalid transfer coding")
 		}
 		if f.chunked > 0 {
@@ -355,7 +355,7 @@ func (f *framing) noteConnection(v []byte, sd side) error {
 		e, i = nextElement(v, i)
 		switch {
 		case len(e) == 0:
-		case !isToken(e):
+		case !IsToken(e):
 			return fail(sd, 400, "invalid Connection option")
 		case equalFold(e, "close"):
 			f.connClose = true

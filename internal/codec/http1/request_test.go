@@ -451,3 +451,18 @@ func TestRequestResumesScan(t *testing.T) {
 		t.Fatalf("final: %d, %v", n, err)
 	}
 }
+
+// TestIsToken: a token is one or more tchar (RFC 9110 5.6.2: ALPHA, DIGIT
+// and !#$%&'*+-.^_`|~), as a string or as bytes.
+func TestIsToken(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		want := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
+		if IsToken(string(b)) != want || IsToken([]byte{'A', b}) != want {
+			t.Errorf("byte %#02x: IsToken %v, want %v", b, !want, want)
+		}
+	}
+	if IsToken("") || IsToken([]byte(nil)) || !IsToken("M-SEARCH") || IsToken("GE T") {
+		t.Error("IsToken is wrong on the empty token, M-SEARCH or GE T")
+	}
+}

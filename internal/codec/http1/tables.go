@@ -136,13 +136,14 @@ func nextElement(v []byte, i int) (elem []byte, next int) {
 	return trimOWS(v[i:j]), next
 }
 
-// isToken reports whether b is a non-empty token.
-func isToken(b []byte) bool {
-	if len(b) == 0 {
+// IsToken reports whether s is a non-empty RFC 9110 token (5.6.2): a
+// method, a field name, a transfer coding. Any goroutine.
+func IsToken[T string | []byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
-	for _, c := range b {
-		if !tokenTable[c] {
+	for i := range len(s) {
+		if !tokenTable[s[i]] {
 			return false
 		}
 	}
