@@ -164,8 +164,7 @@ func readBody(t *testing.T, br *bufio.Reader, method string) []byte {
 func waitClosed(t *testing.T, br *bufio.Reader) {
 	t.Helper()
 	n, err := io.Copy(io.Discard, br)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if testutil.IsTimeout(err) {
 		t.Fatalf("the connection stayed open (%d bytes read)", n)
 	}
 	// io.EOF (nil from Copy) or a reset: either way it was closed.

@@ -719,8 +719,7 @@ func TestReloadRemovedListenerClosesAtDrainTimeout(t *testing.T) {
 	}
 	_ = stuck.c.SetReadDeadline(time.Now().Add(5 * time.Second)) // far past the drain timeout, short of the route's 15 s
 	_, err := stuck.r.ReadByte()
-	var ne net.Error
-	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+	if err == nil || testutil.IsTimeout(err) {
 		t.Fatalf("the stuck request's connection: %v, want it closed by the drain timeout", err)
 	}
 	if d := time.Since(start); d < 200*time.Millisecond {

@@ -266,7 +266,7 @@ func checkDownstream(cc *clientConn, tc tcase, fail func(string, ...any)) {
 func checkCut(cc *clientConn, fail func(string, ...any)) {
 	r, err := cc.readResponse("GET", "")
 	switch {
-	case err != nil && isTimeout(err):
+	case err != nil && testutil.IsTimeout(err):
 		fail("no response and no close: %v", err)
 	case err != nil: // reset or closed before a whole head: nothing presented as complete
 	case r.status == 502:

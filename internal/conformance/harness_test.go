@@ -166,20 +166,9 @@ func (cc *clientConn) waitEOF() (bool, string) {
 	case err == nil:
 		rest, _ := cc.br.Peek(cc.br.Buffered())
 		return false, fmt.Sprintf("unexpected bytes %q", append([]byte{b}, rest...))
-	case errors.Is(err, io.EOF), isReset(err):
+	case errors.Is(err, io.EOF), testutil.IsReset(err):
 		return true, ""
 	default:
 		return false, err.Error()
 	}
-}
-
-// isTimeout reports whether err is a read deadline passing: ferry hung.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func isReset(err error) bool {
-	var ne *net.OpError
-	return errors.As(err, &ne) && !ne.Timeout()
 }

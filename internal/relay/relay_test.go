@@ -346,8 +346,7 @@ func TestKeptSocketIsClosedWhenTheEngineStops(t *testing.T) {
 	// never a read that waits for bytes that will not come.
 	_ = down.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := io.Copy(io.Discard, down)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if testutil.IsTimeout(err) {
 		t.Fatal("the kept socket outlived the engine")
 	}
 }

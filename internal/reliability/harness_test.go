@@ -244,21 +244,11 @@ func (cl *client) closed(within time.Duration) error {
 	case err == nil:
 		rest, _ := cl.br.Peek(cl.br.Buffered())
 		return fmt.Errorf("connection still open: unexpected bytes %q", append([]byte{b}, rest...))
-	case errors.Is(err, io.EOF), isReset(err):
+	case errors.Is(err, io.EOF), testutil.IsReset(err):
 		return nil
 	default:
 		return fmt.Errorf("connection not closed: %w", err)
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func isReset(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && !oe.Timeout()
 }
 
 // get is a minimal GET request head.

@@ -291,7 +291,7 @@ func (sc *soakClient) fault(path string) {
 	}
 	r, err := http.ReadResponse(sc.br, nil)
 	if err != nil {
-		if isTimeout(err) {
+		if testutil.IsTimeout(err) {
 			sc.ty.violate("GET %s: hung: %v", path, err)
 		}
 		sc.ty.cut.Add(1)
@@ -301,7 +301,7 @@ func (sc *soakClient) fault(path string) {
 	body, err := io.ReadAll(r.Body)
 	_ = r.Body.Close()
 	switch {
-	case err != nil && isTimeout(err):
+	case err != nil && testutil.IsTimeout(err):
 		sc.ty.violate("GET %s: body hung: %v", path, err)
 	case err != nil:
 		sc.ty.cut.Add(1) // visibly cut: right for /fault/midreset

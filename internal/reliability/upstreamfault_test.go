@@ -140,7 +140,7 @@ func TestUpstreamFaults(t *testing.T) {
 				}
 				took := time.Since(start)
 				switch {
-				case isTimeout(err):
+				case testutil.IsTimeout(err):
 					t.Fatalf("request %d: the client hung: %v", i+1, err)
 				case tc.want[i] == 0 && err == nil:
 					t.Fatalf("request %d: a cut response read as complete: %d %q", i+1, r.status, r.body)

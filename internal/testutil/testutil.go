@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -255,6 +256,20 @@ func Start(t testing.TB, start func() error, stop func(context.Context) error) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() { Shutdown(t, 10*time.Second, Step{Name: "shutdown", Do: stop}) })
+}
+
+// IsTimeout reports whether err is a deadline passing (a net.Error that
+// timed out): the peer neither sent nor closed.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// IsReset reports whether err is a socket error other than a timeout,
+// such as a connection reset: the peer closed, not gracefully.
+func IsReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && !oe.Timeout()
 }
 
 // Listen listens on a port of 127.0.0.1, failing the test if it cannot;
