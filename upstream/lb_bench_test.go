@@ -8,12 +8,17 @@ import (
 )
 
 func benchClusters(b testing.TB) []*Cluster {
+	return clustersPerPolicy(b, []HostSpec{
+		{Address: "10.0.0.1:80", Weight: 1}, {Address: "10.0.0.2:80", Weight: 3},
+		{Address: "10.0.0.3:80", Weight: 5}, {Address: "10.0.0.4:80", Weight: 2},
+	})
+}
+
+// clustersPerPolicy is one cluster per policy, each of these hosts.
+func clustersPerPolicy(b testing.TB, hosts []HostSpec) []*Cluster {
 	specs := make([]ClusterSpec, 0, lbPolicyCount)
 	for p := range lbPolicyCount {
-		specs = append(specs, ClusterSpec{Name: p.String(), LB: p, Hosts: []HostSpec{
-			{Address: "10.0.0.1:80", Weight: 1}, {Address: "10.0.0.2:80", Weight: 3},
-			{Address: "10.0.0.3:80", Weight: 5}, {Address: "10.0.0.4:80", Weight: 2},
-		}})
+		specs = append(specs, ClusterSpec{Name: p.String(), LB: p, Hosts: hosts})
 	}
 	m := NewManager()
 	if err := m.Update(specs); err != nil {
@@ -38,19 +43,11 @@ func BenchmarkPick(b *testing.B) {
 // benchClusters100 is one cluster per policy with 100 hosts of weights
 // 1..5.
 func benchClusters100(b testing.TB) []*Cluster {
-	specs := make([]ClusterSpec, 0, lbPolicyCount)
-	for p := range lbPolicyCount {
-		s := ClusterSpec{Name: p.String(), LB: p}
-		for i := range 100 {
-			s.Hosts = append(s.Hosts, HostSpec{Address: "10.0.1." + strconv.Itoa(i+1) + ":80", Weight: uint32(i%5 + 1)})
-		}
-		specs = append(specs, s)
+	hosts := make([]HostSpec, 100)
+	for i := range hosts {
+		hosts[i] = HostSpec{Address: "10.0.1." + strconv.Itoa(i+1) + ":80", Weight: uint32(i%5 + 1)}
 	}
-	m := NewManager()
-	if err := m.Update(specs); err != nil {
-		b.Fatal(err)
-	}
-	return m.Clusters()
+	return clustersPerPolicy(b, hosts)
 }
 
 // BenchmarkPick100 picks from 100 hosts: Pick for every policy, and
