@@ -287,8 +287,12 @@ func (c *Conn) Kept() bool { return c.direct != nil && c.direct.kept >= 0 }
 func (c *Conn) ShutdownWrite() error {
 	if c.direct == nil {
 		// Written through gnet: only once its queue is empty (the FIN
-		// would pass the bytes still queued), and then nothing more.
-		if c.state != stateOpen || c.gc.OutboundBuffered() > 0 {
+		// would pass the bytes still queued), and then nothing more; not
+		// under TLS, whose end is a close_notify (Close).
+		switch {
+		case c.TLS() != nil:
+			return ErrNotPlain
+		case c.state != stateOpen || c.gc.OutboundBuffered() > 0:
 			return ErrClosed
 		}
 		return syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR)

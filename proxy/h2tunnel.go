@@ -232,6 +232,8 @@ func (s *stream) startH2Tunnel(fields []http2.Field) *h2tunnel {
 	s.respKind, s.respState = http1.BodyUntilClose, stateBody
 	s.respPipe.enc = encRaw
 	s.loop.Stop(&s.reqTimer)
+	// The route timeout stops; the idle timeout runs from now (touch).
+	s.loop.Stop(&s.timeout)
 	_ = s.respPipe.start((*h2sink)(s), nil) // nothing queued yet: no write
 	t.touch()
 	h.flush()
