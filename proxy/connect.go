@@ -42,6 +42,8 @@ const connectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n"
 
 // connectToken is CONNECT's upgrade_configs entry (config: upgrade_type
 // CONNECT, lower-cased by the listener's list).
+//
+//nolint:gochecknoglobals // read-only
 var connectToken = []byte("connect")
 
 var (

@@ -50,7 +50,9 @@
 // every stream before the lingering close.
 // 1xx responses other than 100 reach HTTP/2 clients as a HEADERS frame
 // before the final one (h2Informational), from either upstream protocol.
-// Not yet: server push, CONNECT (501), extended CONNECT (RFC 8441), the
+// WebSocket over HTTP/2 (RFC 8441 extended CONNECT) is offered where
+// websocket is allowed: see Upgrades. Not yet: server push, CONNECT from
+// HTTP/2 clients (501), extended CONNECT to HTTP/2 upstreams, the
 // Upgrade: h2c dance.
 //
 // # Upgrades (upgrade.go)
@@ -62,7 +64,26 @@
 // stream stays active until the relay ends and its access log line then
 // says 101 with the tunnel's bytes. A token nobody allows is dropped with
 // the hop-by-hop fields (plain HTTP, Envoy's behaviour); any answer but
-// 101 is an ordinary response.
+// 101 is an ordinary response. An HTTP/2 client upgrades with an extended
+// CONNECT (RFC 8441; SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised where
+// the listener allows websocket and speaks HTTP/1.1 upstream): it goes
+// upstream as the HTTP/1.1 upgrade with a key ferry makes, a route that
+// does not allow it is answered 403, and after the checked 101 the
+// client gets :status 200 and the stream's DATA and the upstream's bytes
+// move through the stream's pipes, under the HTTP/2 windows
+// (h2tunnel.go).
+//
+// # CONNECT (connect.go)
+//
+// An HTTP/1.1 CONNECT (authority-form, no body) is terminated where
+// configured: routed by its authority to the routes with a connect match
+// (router.Table.MatchConnect), and where the route (else the listener)
+// allows CONNECT, ferry opens a pooled connection to a host of the
+// route's cluster, never to the authority the client named (no open
+// proxy), answers "200 Connection established" and relays the bytes as
+// after a 101, those the client sent before the 200 first. Until then it
+// is an ordinary request (404, 503, a direct response), and every answer
+// but the 200 closes the connection. Elsewhere CONNECT is answered 501.
 //
 // # Phases and scheduling
 //

@@ -138,6 +138,10 @@ func (d *downstream) step(buf filterchain.Buffer) bool {
 		// A pipelined request: it waits in gnet's input until the current
 		// response is done. gnet keeps reading, so the wait is bounded.
 		if buf.Len() > d.f.opts.MaxPipelinedBytes {
+			if s.connect {
+				s.connectOverflow() // tunnel bytes: not to be dropped (connect.go)
+				return false
+			}
 			s.respClose = true
 			d.f.srv.stats.pipelineOverflow.Inc()
 			buf.Drain(buf.Len())

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +23,7 @@ import (
 	"github.com/ferry-proxy/ferry/internal/testutil"
 	"github.com/ferry-proxy/ferry/proxy"
 	"github.com/ferry-proxy/ferry/router"
+	"github.com/ferry-proxy/ferry/upstream"
 )
 
 // WebSocket and HTTP/1.1 Upgrade through ferry (proxy/upgrade.go), with
@@ -314,7 +317,7 @@ func TestRouteUpgradeConfigOverridesTheListener(t *testing.T) {
 	}
 }
 
-// TestConnectIsRefused: ferry does not tunnel CONNECT; the client gets 501
+// TestConnectIsRefused: where nothing allows CONNECT, the client gets 501
 // naming it, and nothing reaches the upstream.
 func TestConnectIsRefused(t *testing.T) {
 	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
@@ -328,6 +331,181 @@ func TestConnectIsRefused(t *testing.T) {
 	if n := up.Accepted.Load(); n != 0 {
 		t.Fatalf("%d upstream connections for a CONNECT", n)
 	}
+}
+
+// connectProxy is a proxy whose listener allows CONNECT, in front of
+// upstream addr: virtual host tunnel.test:443 has a connect route to
+// cluster origin (then the catch-all's prefix route), closed.test:443
+// one whose entry disables CONNECT, down.test:443 one to a cluster whose
+// host refuses connections, direct.test:443 one answering 403 itself;
+// the catch-all has no connect route.
+func connectProxy(t *testing.T, addr string, mod func(*setup)) *harness {
+	t.Helper()
+	return startProxy(t, []string{addr}, func(s *setup) {
+		s.factory.Upgrades = []string{"websocket", "CONNECT"}
+		s.clusters = append(s.clusters, upstream.ClusterSpec{Name: "down", ConnectTimeout: 2 * time.Second,
+			Hosts: []upstream.HostSpec{{Address: testutil.ClosedAddr(t)}}})
+		connect := router.MatchSpec{Connect: true}
+		vh := func(domain string, rs router.RouteSpec) router.VirtualHostSpec {
+			return router.VirtualHostSpec{Name: domain, Domains: []string{domain}, Routes: []router.RouteSpec{rs}}
+		}
+		s.routes.VirtualHosts = append(s.routes.VirtualHosts,
+			vh("tunnel.test:443", router.RouteSpec{Match: connect, Cluster: &router.ClusterAction{Cluster: "origin"}}),
+			vh("closed.test:443", router.RouteSpec{Match: connect, Cluster: &router.ClusterAction{Cluster: "origin",
+				Upgrades: []router.Upgrade{{Type: "connect", Enabled: false}}}}),
+			vh("down.test:443", router.RouteSpec{Match: connect, Cluster: &router.ClusterAction{Cluster: "down"}}),
+			vh("direct.test:443", router.RouteSpec{Match: connect, Direct: &router.DirectResponse{Status: 403, Body: "no tunnel"}}))
+		if mod != nil {
+			mod(s)
+		}
+	})
+}
+
+// TestConnectTunnelsToTheRouteCluster: a CONNECT the route allows is
+// terminated: the route's cluster (a raw echo, not the named authority)
+// gets no head but the client's bytes, those the client sent with its
+// head before the 200 first, 1 MiB each way intact (sha256); the
+// client's FIN reaches the upstream and the upstream's answer after it
+// still reaches the client (half-close). The access log line says 200
+// with the tunnel's bytes, and downstream_rq_connect_tunnel counts it.
+func TestConnectTunnelsToTheRouteCluster(t *testing.T) {
+	const size = 1 << 20
+	up := testutil.NewRawServer(t, func(c net.Conn) {
+		_, _ = io.Copy(c, c) // until the client's FIN
+		_, _ = io.WriteString(c, "bye")
+		_ = c.(*net.TCPConn).CloseWrite()
+	})
+	logs := &logRecorder{}
+	h := connectProxy(t, up.Addr(), func(s *setup) { s.factory.AccessLog = logs })
+	c, r := h.dialReader()
+	sent, got := sha256.New(), sha256.New()
+	early := "early bytes, sent before the 200 "
+	sent.Write([]byte(early))
+	resp := rawExchange(t, c, r, "CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n"+early, "CONNECT")
+	if resp.StatusCode != 200 || resp.ContentLength > 0 || len(resp.Header) != 0 {
+		t.Fatalf("got %d, length %d, %v; want a bare 200", resp.StatusCode, resp.ContentLength, resp.Header)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(c, io.TeeReader(io.LimitReader(rand.Reader, size), sent))
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		errc <- err
+	}()
+	n, err := io.Copy(got, io.LimitReader(r, int64(len(early))+size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(early))+size || !bytes.Equal(got.Sum(nil), sent.Sum(nil)) {
+		t.Fatalf("echoed %d bytes, sha256 match %v; want %d intact", n, bytes.Equal(got.Sum(nil), sent.Sum(nil)), int64(len(early))+size)
+	}
+	if rest, err := io.ReadAll(r); err != nil || string(rest) != "bye" {
+		t.Fatalf("after the FIN: %q, %v; want the upstream's bye, then EOF", rest, err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the access log line", func() bool { return len(logs.all()) == 1 })
+	e := logs.all()[0]
+	if e.ResponseCode != 200 || e.BytesReceived < size || e.BytesSent < size || e.Duration <= 0 || e.UpstreamCluster != "origin" {
+		t.Fatalf("access log: code %d, received %d, sent %d, duration %v, cluster %q; want 200, over %d each way, origin",
+			e.ResponseCode, e.BytesReceived, e.BytesSent, e.Duration, e.UpstreamCluster, size)
+	}
+	testutil.WaitFor(t, 10*time.Second, "no request active", func() bool { return h.stat("downstream_rq_active") == 0 })
+	if n := h.stat("downstream_rq_connect_tunnel"); n != 1 {
+		t.Fatalf("downstream_rq_connect_tunnel %d, want 1", n)
+	}
+}
+
+// TestConnectAnswers: before the 200 a CONNECT is an ordinary request:
+// no connect route is a 404, CONNECT disabled on its route a 501, a host
+// that refuses the connection a 503, a direct_response route its own
+// reply, and a target that is not host:port or a body a 400; each answer
+// closes the connection (the client may have sent tunnel bytes), and
+// nothing but the tunnel reaches the upstream.
+func TestConnectAnswers(t *testing.T) {
+	up := testutil.NewHeadServer(t, testutil.Reply("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	h := connectProxy(t, up.Addr(), nil)
+	for _, tc := range []struct {
+		req  string
+		want int
+		body string
+	}{
+		{"CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n", 404, "no_route"},
+		{"CONNECT closed.test:443 HTTP/1.1\r\nHost: closed.test:443\r\n\r\n", 501, "CONNECT"},
+		{"CONNECT down.test:443 HTTP/1.1\r\nHost: down.test:443\r\n\r\n", 503, "upstream_connect_failed"},
+		{"CONNECT direct.test:443 HTTP/1.1\r\nHost: direct.test:443\r\n\r\n", 403, "no tunnel"},
+		{"CONNECT tunnel.test HTTP/1.1\r\nHost: tunnel.test\r\n\r\n", 400, "authority-form"},
+		{"CONNECT u@tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", 400, "authority-form"},
+		{"CONNECT tunnel.test:99999 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", 400, "authority-form"},
+		{"CONNECT /x HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", 400, "authority-form"},
+		{"CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\nContent-Length: 2\r\n\r\nhi", 400, "no body"},
+	} {
+		c, r := h.dialReader()
+		resp := rawExchange(t, c, r, tc.req, "CONNECT")
+		if body := readAll(t, resp); resp.StatusCode != tc.want || !strings.Contains(body, tc.body) {
+			t.Fatalf("%q: %d %q; want %d with %q", firstLine(tc.req), resp.StatusCode, body, tc.want, tc.body)
+		}
+		if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+			t.Fatalf("%q: after the answer %q, %v; want the connection closed", firstLine(tc.req), rest, err)
+		}
+		_ = c.Close()
+	}
+	if n := up.Accepted.Load(); n != 0 {
+		t.Fatalf("%d connections to origin; want none", n)
+	}
+}
+
+// TestConnectEarlyBytesPastTheBound: more bytes behind a CONNECT than
+// max_pipelined_bytes before its 200 (the dial is on a worker: the
+// stream waits) cannot be kept, and dropping them would corrupt the
+// tunnel: the CONNECT fails with 503 overflow instead.
+func TestConnectEarlyBytesPastTheBound(t *testing.T) {
+	up := testutil.NewRawServer(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	h := connectProxy(t, up.Addr(), func(s *setup) { s.opts.MaxPipelinedBytes = 1 << 10 })
+	c, r := h.dialReader()
+	resp := rawExchange(t, c, r, "CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n"+strings.Repeat("x", 2<<10), "CONNECT")
+	if body := readAll(t, resp); resp.StatusCode != 503 || !strings.Contains(body, "max_pipelined_bytes") {
+		t.Fatalf("got %d %q; want 503 naming max_pipelined_bytes", resp.StatusCode, body)
+	}
+	if n := h.stat("downstream_rq_connect_tunnel"); n != 0 {
+		t.Fatalf("downstream_rq_connect_tunnel %d, want 0", n)
+	}
+}
+
+// TestConnectTunnelSlowReaderStaysBounded: 8 MiB the upstream sends
+// into a tunnel whose client reads nothing until the upstream wrote them
+// all are held by the relay's spill queue (memory, then its file), and
+// reach the client intact: the relay's memory high mark stays far below.
+func TestConnectTunnelSlowReaderStaysBounded(t *testing.T) {
+	const size = 8 << 20
+	sent := sha256.New()
+	wrote := make(chan error, 1)
+	up := testutil.NewRawServer(t, func(c net.Conn) {
+		_, err := io.Copy(c, io.TeeReader(io.LimitReader(rand.Reader, size), sent))
+		wrote <- err
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, c)
+	})
+	h := connectProxy(t, up.Addr(), nil)
+	c, r := h.dialReader()
+	if resp := rawExchange(t, c, r, "CONNECT tunnel.test:443 HTTP/1.1\r\nHost: tunnel.test:443\r\n\r\n", "CONNECT"); resp.StatusCode != 200 {
+		t.Fatalf("got %d", resp.StatusCode)
+	}
+	if err := <-wrote; err != nil { // ferry took it all while the client read nothing
+		t.Fatal(err)
+	}
+	got := sha256.New()
+	if n, err := io.Copy(got, r); err != nil || n != size || !bytes.Equal(got.Sum(nil), sent.Sum(nil)) {
+		t.Fatalf("read %d bytes, %v, sha256 match %v; want %d intact", n, err, bytes.Equal(got.Sum(nil), sent.Sum(nil)), size)
+	}
+	_ = c.Close()
+	testutil.WaitFor(t, 10*time.Second, "the tunnel ends", func() bool { return h.stat("downstream_rq_active") == 0 })
+	if hm := h.srv.Stats().TunnelHighMark(); hm <= 0 || hm > 512<<10 {
+		t.Fatalf("the tunnel held %d bytes in memory at most; want some, and at most 512 KiB", hm)
+	}
+	t.Logf("tunnel memory high mark %d bytes for %d MiB", h.srv.Stats().TunnelHighMark(), size>>20)
 }
 
 // TestUpgradedConnectionHalfCloses: after the 101, the client's FIN

@@ -36,8 +36,10 @@ func (s *stream) startRequest() {
 		return
 	}
 	if r.IsConnect() {
-		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errConnectMethod}, onEvent) // upgrade.go
-		return
+		if !s.startConnect() { // connect.go
+			return
+		}
+		s.connect = true
 	}
 	if s.reqState == stateBody {
 		s.front.armBodyTimer(s)

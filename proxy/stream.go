@@ -147,6 +147,8 @@ type requestState struct {
 	// after the upstream's 101 (upgrade.go).
 	upgrade bool
 	tun     *tunnel
+	// connect: the request is a CONNECT to terminate (connect.go).
+	connect bool
 
 	// HTTP/2 (h2.go): set when the stream is one stream of an HTTP/2
 	// client connection.
@@ -384,7 +386,11 @@ func (s *stream) matchRoute() Phase {
 	if tbl == nil {
 		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: (*errNoRouteTable)(s.d.f)}, inPhase)
 	}
-	s.route = tbl.Match(s.routeHost(), s.path, (*routeHeaders)(s))
+	if !s.connect {
+		s.route = tbl.Match(s.routeHost(), s.path, (*routeHeaders)(s))
+	} else if p := s.matchConnect(tbl); p != parked { // connect.go
+		return p
+	}
 	if s.route == nil {
 		return s.fail(Error{Source: Internal, Kind: KindNoRoute, Err: errNoRouteMatched}, inPhase)
 	}
@@ -398,6 +404,11 @@ func (s *stream) matchRoute() Phase {
 	s.srv.stats.routed.Inc()
 	if s.cluster == nil {
 		return s.fail(Error{Source: Internal, Kind: KindNoCluster, Err: s.noClusterErr()}, inPhase)
+	}
+	if s.h2ext() {
+		if err := s.extConnectRefusal(); err != nil { // h2tunnel.go
+			return s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, inPhase)
+		}
 	}
 	return DownFilterAfterRoute
 }
@@ -459,6 +470,9 @@ func (s *stream) chooseHost() Phase {
 func (s *stream) sendHead() Phase {
 	s.up = s.pc.Handler
 	s.up.attach(s)
+	if s.connect {
+		return s.openTunnel() // connect.go: no head goes upstream
+	}
 	s.out = s.encodeRequestHead(s.out[:0])
 	if err := s.reqPipe.start(s.pc.C, s.out); err != nil {
 		return parked // the write closed the connection; its close event retried or answered

@@ -39,13 +39,18 @@ import (
 // Any other answer to an upgrade request is an ordinary response, and its
 // connection goes back to the pool when the response says it may.
 //
-// Not supported: CONNECT is answered 501 (errConnectMethod, startRequest), on
-// either protocol; HTTP/2 clients' extended CONNECT (RFC 8441) is a
-// malformed request to the HTTP/2 codec (ferry does not send
-// SETTINGS_ENABLE_CONNECT_PROTOCOL, and :protocol is an unknown
-// pseudo-header: the stream is reset with PROTOCOL_ERROR). An upgrade over
+// A CONNECT request is not an upgrade: it is terminated where its route
+// allows it, after which relayTo carries its bytes as here (connect.go),
+// and answered 501 (errConnectMethod) elsewhere. An Upgrade field naming
+// "connect" is dropped like a token nobody allows.
+//
+// An HTTP/2 client's extended CONNECT (RFC 8441, WebSocket over HTTP/2)
+// is re-stated as this upgrade (h2Head), refused with 403 after routing
+// where it is not allowed, and after the upstream's 101 its stream, not a
+// relay, carries the bytes (h2tunnel.go). Not supported: an upgrade over
 // an HTTP/2 upstream (upstream_protocol Http2) is forwarded as plain HTTP,
-// the Upgrade field dropped.
+// the Upgrade field dropped, and such a listener does not offer extended
+// CONNECT.
 
 // tunnel is an upgraded exchange: the relay and the stream it ends.
 // Loop only.
@@ -123,8 +128,9 @@ func (f *Factory) allowsUpgrade(tok []byte) bool {
 // gets none.
 func (s *stream) appendUpgrade(dst []byte) []byte {
 	s.upgrade = false
-	if s.h2 != nil || s.d.f.upH2 || !s.allowsUpgrade(s.upgradeToken()) {
-		return dst // dropped with the hop-by-hop fields: plain HTTP
+	tok := s.upgradeToken()
+	if s.h2 != nil || s.d.f.upH2 || !s.allowsUpgrade(tok) || equalFoldBytes(tok, "connect") {
+		return dst // dropped with the hop-by-hop fields: plain HTTP; CONNECT's entry is the method's (connect.go)
 	}
 	s.upgrade = true
 	for _, f := range s.req.Headers {
@@ -148,34 +154,8 @@ func (s *stream) switchProtocols(buf filterchain.Buffer, n int) bool {
 	s.respHdrs.bind(&s.resp.Raw, &s.resp.Headers)
 	s.al.mark(&s.al.respHead)
 	buf.Drain(n)
-	s.loop.Stop(&s.timeout)
-	s.loop.Stop(&s.reqTimer)
-	s.d.stopTimer()
-	s.respClose = true
 	s.respOut = s.encodeSwitch(s.respOut[:0])
-
-	d, u := s.d, s.up
-	t := &tunnel{s: s}
-	s.tun, d.tun, u.tun = t, t, t
-	u.s = nil // the upstream's bytes are the relay's now; s.pc stays lent out until End
-	t.r = relay.New(s.loop, &d.f.tunnel, t)
-	if err := t.r.Attach(relay.Down, d.c); err != nil {
-		t.r.Abort(err, true)
-		return false
-	}
-	if t.r.Write(relay.Down, s.respOut) != nil {
-		return false
-	}
-	if err := t.r.Attach(relay.Up, s.pc.C); err != nil {
-		t.r.Abort(err, true)
-		return false
-	}
-	if buf.Len() > 0 {
-		t.r.Read(relay.Up, buf) // the new protocol's first bytes came with the 101
-	}
-	if d.c.InboundBuffered() > 0 {
-		d.c.ResumeReading() // the client's first bytes wait in gnet's input
-	}
+	s.relayTo(buf) // the new protocol's first bytes may have come with the 101
 	return false
 }
 
@@ -198,11 +178,12 @@ func (s *stream) encodeSwitch(dst []byte) []byte {
 
 // OnRelayEnd implements relay.Handler: the tunnel is over, and so is the
 // stream (access log, counters; its upstream connection is closed).
-func (t *tunnel) OnRelayEnd(*relay.Relay) {
+func (t *tunnel) OnRelayEnd(r *relay.Relay) {
 	s := t.s
 	if s.ended() || s.tun != t {
 		return
 	}
+	s.srv.stats.noteTunnelHigh(r.HighMark())
 	s.respSent, s.respState = true, stateDone
 	s.enter()
 	s.end()
