@@ -243,7 +243,7 @@ func (h *h2conn) OnRequestError(id uint32, status int) {
 func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	s := h.streams[id]
 	if s == nil || s.reqState != stateBody {
-		if s != nil && s.h2ext() && !s.ended() {
+		if s != nil && (s.h2ext() || s.h2tunnel() != nil) && !s.ended() {
 			s.h2TunnelData(data, endStream) // h2tunnel.go
 			return
 		}

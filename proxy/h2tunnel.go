@@ -20,7 +20,11 @@ import (
 // SETTINGS_ENABLE_CONNECT_PROTOCOL (Factory.extConnect); its HTTP/2 codec
 // then accepts :protocol on a CONNECT with :scheme, :path and :authority
 // (internal/codec/http2, Options.EnableConnectProtocol). Elsewhere
-// :protocol is a malformed request (RST_STREAM PROTOCOL_ERROR).
+// :protocol is a malformed request (RST_STREAM PROTOCOL_ERROR). The
+// setting goes out before any request, so the listener's list decides: a
+// route that turns websocket on under a listener that turns it off is
+// reached by its HTTP/1.1 clients only (Envoy leaves the setting to
+// http2_protocol_options.allow_connect, apart from its routes).
 //
 // h2Head re-states such a request as the HTTP/1.1 upgrade it stands for:
 // "GET <:path>", Host from :authority, the client's fields
@@ -71,7 +75,8 @@ import (
 //
 // Half-close: the client's END_STREAM shuts the upstream's write side
 // (shutdown(SHUT_WR)) once every byte before it left ferry; if conn still
-// queues some, the upstream connection is closed after them (CloseFlush)
+// queues some, or the upstream connection is TLS (whose end is a
+// close_notify), the connection is closed after them (CloseFlush)
 // instead. The upstream's close becomes END_STREAM after its last bytes
 // (gnet reports a reset and a FIN alike: both are its end). A client's
 // RST_STREAM closes the upstream connection; a close ferry made of the
@@ -90,10 +95,14 @@ import (
 //
 // startH2Tunnel is the entry point for any HTTP/2 stream to be carried
 // as raw bytes to an upstream connection of the HTTP/1.1 pool: an HTTP/2
-// CONNECT (RFC 9113 8.5) once its upstream connection is open calls it
-// with the fields of its 200. The stream must hold the connection (s.pc,
-// s.up) with the request pipe started on it (sendHead), and reqState
-// stateDone so that DATA comes to h2TunnelData.
+// CONNECT (RFC 9113 8.5) once its upstream connection is lent calls it
+// with the fields of its 200, instead of sendHead's request head (the
+// request pipe is then started on the connection with no head). The
+// stream must hold the connection (s.pc, s.up) and have reqState
+// stateDone (a CONNECT has no body), so that its DATA, not taken by the
+// body path, comes to h2TunnelData once the tunnel is up. DATA before
+// it is the caller's to refuse: an extended CONNECT's is answered 400
+// (h2TunnelData), any other stream's is dropped as after an answer.
 
 // Extended CONNECT's refusals and failures.
 var (
@@ -224,6 +233,9 @@ func dropField(fs []http2.Field, name string) []http2.Field {
 // connection from now on (see the overview above). Loop only.
 func (s *stream) startH2Tunnel(fields []http2.Field) *h2tunnel {
 	h := s.h2
+	if !s.reqPipe.open {
+		_ = s.reqPipe.start(s.pc.C, nil) // no head went upstream (a CONNECT): nothing to write
+	}
 	h.codec.WriteHeaders(s.h2id, 200, fields, false)
 	s.respSent = true
 	t := &h2tunnel{s: s}
