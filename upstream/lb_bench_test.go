@@ -27,16 +27,21 @@ func clustersPerPolicy(b testing.TB, hosts []HostSpec) []*Cluster {
 	return m.Clusters()
 }
 
+// benchPick runs the sub-benchmark name: Pick on c, 0 allocs expected.
+func benchPick(b *testing.B, name string, c *Cluster) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if c.Pick() == nil {
+				b.Fatal("nil host")
+			}
+		}
+	})
+}
+
 func BenchmarkPick(b *testing.B) {
 	for _, c := range benchClusters(b) {
-		b.Run(c.Name(), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if c.Pick() == nil {
-					b.Fatal("nil host")
-				}
-			}
-		})
+		benchPick(b, c.Name(), c)
 	}
 }
 
@@ -57,14 +62,7 @@ func benchClusters100(b testing.TB) []*Cluster {
 //	go test -run x -bench BenchmarkPick100 -benchmem ./upstream/
 func BenchmarkPick100(b *testing.B) {
 	for _, c := range benchClusters100(b) {
-		b.Run(c.Name(), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if c.Pick() == nil {
-					b.Fatal("nil host")
-				}
-			}
-		})
+		benchPick(b, c.Name(), c)
 		if c.Hashing() {
 			b.Run(c.Name()+"/key", func(b *testing.B) {
 				b.ReportAllocs()
@@ -141,24 +139,10 @@ func BenchmarkPickPanicThreshold(b *testing.B) {
 			b.Fatal(err)
 		}
 		c = m.Get(s.Name)
-		b.Run(c.Name()+"/healthy", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if c.Pick() == nil {
-					b.Fatal("nil host")
-				}
-			}
-		})
+		benchPick(b, c.Name()+"/healthy", c)
 		for _, h := range c.Hosts()[:60] {
 			h.SetHealthy(false)
 		}
-		b.Run(c.Name()+"/panic", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if c.Pick() == nil {
-					b.Fatal("nil host")
-				}
-			}
-		})
+		benchPick(b, c.Name()+"/panic", c)
 	}
 }
