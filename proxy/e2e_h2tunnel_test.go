@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/ferry-proxy/ferry/internal/testutil"
+	"github.com/ferry-proxy/ferry/router"
 )
 
 // wsFrame is a masked client frame: FIN, opcode op, payload (RFC 6455
@@ -189,9 +190,9 @@ func TestH2WebSocketThroughFerry(t *testing.T) {
 			}
 		}
 	}
-	close := binary.BigEndian.AppendUint16(nil, uint16(websocket.StatusNormalClosure))
-	w.send(8, close)
-	if op, got := w.recv(); op != 8 || !bytes.Equal(got[:2], close) {
+	bye := binary.BigEndian.AppendUint16(nil, uint16(websocket.StatusNormalClosure))
+	w.send(8, bye)
+	if op, got := w.recv(); op != 8 || len(got) < 2 || !bytes.Equal(got[:2], bye) {
 		t.Fatalf("close answer: opcode %d %q", op, got)
 	}
 	p.until("the stream's end", p.ended(1))
@@ -458,4 +459,30 @@ func TestH2WebSocketIdleTimeout(t *testing.T) {
 		t.Fatal("the upstream connection stayed open")
 	}
 	waitIdle(t, h)
+}
+
+// TestH2WebSocketRouteRefusal: where the listener allows websocket but the
+// route turns it off, an extended CONNECT is answered 403 (Envoy's answer
+// to a WebSocket on a route without it), counted in
+// local_reply_bad_request, and nothing reaches the upstream; a listener
+// speaking HTTP/2 upstream does not offer extended CONNECT at all.
+func TestH2WebSocketRouteRefusal(t *testing.T) {
+	up := switchUpstream(t, false, nil, func(net.Conn, *bufio.Reader) {})
+	h := startProxy(t, []string{up.Addr()}, func(s *setup) {
+		vh := &s.routes.VirtualHosts[0]
+		vh.Routes = append([]router.RouteSpec{{Match: router.MatchSpec{Prefix: "/nows"},
+			Cluster: &router.ClusterAction{Cluster: "origin", Upgrades: []router.Upgrade{{Type: "websocket", Enabled: false}}}}},
+			vh.Routes...)
+	})
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/nows")
+	p.until("stream 1's end", p.ended(1))
+	if got := p.seen(1).status(); got != "403" || h.stat("local_reply_bad_request") != 1 || up.Accepted.Load() != 0 {
+		t.Fatalf("route without websocket: %q, %d counted, %d upstream connections",
+			got, h.stat("local_reply_bad_request"), up.Accepted.Load())
+	}
+	h2up := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.UpstreamHTTP2 = true })
+	if settingSeen(t, h2up) {
+		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL advertised over an HTTP/2 upstream")
+	}
 }
