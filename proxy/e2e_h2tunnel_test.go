@@ -151,7 +151,8 @@ func settingSeen(t *testing.T, h *harness) bool {
 // intact, another stream of the connection is served meanwhile, and the
 // close handshake ends the stream with END_STREAM. The access log line
 // says 101 (the upstream's status, as Envoy logs it) with the bytes each
-// way.
+// way. An upstream that answers without switching (403) is passed back
+// as an ordinary response.
 func TestH2WebSocketThroughFerry(t *testing.T) {
 	logs := &logRecorder{}
 	up, h, _ := wsProxy(t, 60*time.Second, func(s *setup) { s.factory.AccessLog = logs })
@@ -202,6 +203,10 @@ func TestH2WebSocketThroughFerry(t *testing.T) {
 	if cl := up.closes(); len(cl) != 1 || cl[0] != websocket.StatusNormalClosure {
 		t.Fatalf("upstream saw %v", cl)
 	}
+	// An upstream that does not switch answers an ordinary response.
+	extConnect(p, 5, "/forbidden")
+	p.until("the refusal's end", p.ended(5))
+	p.expectWhole(5, "403", "no\n")
 	waitAccessLine(t, logs, 101, sent)
 	waitIdle(t, h)
 }
