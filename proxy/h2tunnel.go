@@ -17,14 +17,13 @@ import (
 //
 // A listener whose clients may upgrade to websocket (FactoryConfig.Upgrades,
 // websocket by default) and whose upstreams speak HTTP/1.1 advertises
-// SETTINGS_ENABLE_CONNECT_PROTOCOL (Factory.extConnect); its HTTP/2 codec
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (offersExtConnect); its HTTP/2 codec
 // then accepts :protocol on a CONNECT with :scheme, :path and :authority
 // (internal/codec/http2, Options.EnableConnectProtocol). Elsewhere
-// :protocol is a malformed request (RST_STREAM PROTOCOL_ERROR). The
-// setting goes out before any request, so the listener's list decides: a
-// route that turns websocket on under a listener that turns it off is
-// reached by its HTTP/1.1 clients only (Envoy leaves the setting to
-// http2_protocol_options.allow_connect, apart from its routes).
+// :protocol is a malformed request (RST_STREAM PROTOCOL_ERROR). A listener
+// that turns websocket off advertises it too when a route of its table
+// turns it on (router.Table.RouteEnables, looked up per connection: the
+// setting goes out before any request); its other routes answer 403.
 //
 // h2Head re-states such a request as the HTTP/1.1 upgrade it stands for:
 // "GET <:path>", Host from :authority, the client's fields
@@ -101,8 +100,9 @@ import (
 // stream must hold the connection (s.pc, s.up) and have reqState
 // stateDone (a CONNECT has no body), so that its DATA, not taken by the
 // body path, comes to h2TunnelData once the tunnel is up. DATA before
-// it is the caller's to refuse: an extended CONNECT's is answered 400
-// (h2TunnelData), any other stream's is dropped as after an answer.
+// it is the caller's to refuse: an extended CONNECT's, and a CONNECT's
+// (stream.connect, h2.go's OnData), is answered 400 (h2TunnelData), any
+// other stream's is dropped as after an answer.
 
 // Extended CONNECT's refusals and failures.
 var (
@@ -137,6 +137,18 @@ func appendExtConnect(dst []byte, r *http2.Request) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	return dst
+}
+
+// offersExtConnect reports whether a new HTTP/2 connection of the
+// listener advertises SETTINGS_ENABLE_CONNECT_PROTOCOL: its upstreams
+// speak HTTP/1.1 and its list, or a route of its current table, enables
+// websocket.
+func (f *Factory) offersExtConnect() bool {
+	if f.extConnect {
+		return true
+	}
+	t := f.routes()
+	return !f.upH2 && t != nil && t.RouteEnables("websocket")
 }
 
 // h2ext reports whether s is an HTTP/2 client's extended CONNECT: the

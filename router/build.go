@@ -143,6 +143,13 @@ func (b *builder) addVirtualHost(vi int) {
 		default:
 			vh.routes = append(vh.routes, rt)
 		}
+		if ok && rt.cluster != nil {
+			for _, u := range rt.cluster.Upgrades {
+				if u.Enabled && !slices.Contains(b.t.upgrades, u.Type) {
+					b.t.upgrades = append(b.t.upgrades, u.Type)
+				}
+			}
+		}
 	}
 }
 

@@ -1,6 +1,9 @@
 package router
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // virtualHost is a compiled VirtualHostSpec.
 type virtualHost struct {
@@ -26,6 +29,7 @@ type Table struct {
 	prefixes []wildcardGroup         // "www.*" keyed "www."; longest first
 	catchAll *virtualHost            // "*", or nil
 	connect  bool                    // some route matches CONNECT requests
+	upgrades []string                // the upgrades some route's Upgrades entry enables
 }
 
 // Name returns the table's name from its spec. Any goroutine.
@@ -79,6 +83,18 @@ func (t *Table) MatchConnect(host []byte, h HeaderGetter) *Route {
 // HasConnect reports whether some route of the table matches CONNECT
 // requests. Any goroutine.
 func (t *Table) HasConnect() bool { return t.connect }
+
+// RouteEnables reports whether some route's Upgrades entry enables the
+// upgrade tok (case-insensitive): the proxy offers HTTP/2 extended
+// CONNECT where one may. Any goroutine.
+func (t *Table) RouteEnables(tok string) bool {
+	for _, u := range t.upgrades {
+		if strings.EqualFold(u, tok) {
+			return true
+		}
+	}
+	return false
+}
 
 // selectVirtualHost applies Envoy's domain order: exact (with, then without
 // port), suffix wildcards (with, then without port), prefix wildcards, "*".
