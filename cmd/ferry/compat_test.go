@@ -204,14 +204,7 @@ func TestTLSListenerServesTLSOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the TLS listener
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := testutil.ClosedAddr(t) // a free port for the TLS listener
 	tlsCtx := fmt.Sprintf(`,"filter_chains":[{"tls_context":{"status":true,"cert_chain":%q,"private_key":%q},`+
 		`"filters":[{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r"}}]}]`, certFile, keyFile)
 	// The listener's own filter_chains is replaced by the TLS one, and the

@@ -285,17 +285,10 @@ func checkLine(t *testing.T, i int, got, want map[string]string, before, after t
 // request come from in X-Peer.
 func peerEchoUpstream(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testutil.ServeHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Peer", r.RemoteAddr)
 		_, _ = io.WriteString(w, "hello")
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return l.Addr().String()
+	})
 }
 
 // responseHeader reads a header of a raw HTTP/1.1 response.

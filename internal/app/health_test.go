@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -29,11 +28,7 @@ func newSwitchUpstream(t *testing.T, name string) *switchUpstream {
 	u := &switchUpstream{name: name}
 	u.status.Store(200)
 	u.health.Store(200)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	u.addr = testutil.ServeHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.WriteHeader(int(u.health.Load()))
 			return
@@ -41,10 +36,7 @@ func newSwitchUpstream(t *testing.T, name string) *switchUpstream {
 		u.requests.Add(1)
 		w.WriteHeader(int(u.status.Load()))
 		_, _ = io.WriteString(w, u.name)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	u.addr = l.Addr().String()
+	})
 	return u
 }
 

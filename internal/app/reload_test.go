@@ -28,15 +28,7 @@ import (
 // fixedUpstream answers every request with body.
 func fixedUpstream(t *testing.T, body string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }),
-		ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return l.Addr().String()
+	return testutil.ServeHTTP(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })
 }
 
 // routeTo is a config whose only route sends / to cluster name (host up),
@@ -475,11 +467,7 @@ func TestReloadSwapsLimits(t *testing.T) {
 // other path.
 func gatedUpstream(t *testing.T, arrived chan<- struct{}, release <-chan struct{}) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testutil.ServeHTTP(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			arrived <- struct{}{}
 			<-release
@@ -487,10 +475,7 @@ func gatedUpstream(t *testing.T, arrived chan<- struct{}, release <-chan struct{
 			return
 		}
 		io.WriteString(w, "a")
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return l.Addr().String()
+	})
 }
 
 // twoListeners is a config with listeners l1 and (unless one) l2, both

@@ -291,6 +291,21 @@ func ServeH2C(t testing.TB, ln net.Listener, srv *http.Server) {
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
 	srv.Protocols = p
+	serve(t, ln, srv)
+}
+
+// ServeHTTP serves h (HTTP/1.1) on a port of 127.0.0.1 until the test
+// ends, and returns its address: a net/http upstream.
+func ServeHTTP(t testing.TB, h http.HandlerFunc) string {
+	t.Helper()
+	ln := Listen(t)
+	serve(t, ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+	return ln.Addr().String()
+}
+
+// serve runs srv on ln until the test ends, then closes it and waits for
+// Serve to return.
+func serve(t testing.TB, ln net.Listener, srv *http.Server) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
