@@ -18,25 +18,8 @@ func (h *muxHandler) Ping() { h.pings++ }
 
 type muxConn = MuxConn[*muxHandler]
 
-// muxClient is a request waiting on a mux pool.
-type muxClient struct {
-	mc  *muxConn
-	err error
-}
-
-func (c *muxClient) OnMuxReady(mc *muxConn) {
-	if c.mc != nil || c.err != nil {
-		panic("client served twice")
-	}
-	c.mc = mc
-}
-
-func (c *muxClient) OnMuxFailure(err error) {
-	if c.mc != nil || c.err != nil {
-		panic("client served twice")
-	}
-	c.err = err
-}
+// muxClient is a request waiting on a mux pool (pool_test.go's client).
+type muxClient = client
 
 type muxEnv struct {
 	*poolEnv

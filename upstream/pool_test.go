@@ -88,25 +88,25 @@ func (d *fakeDialer) fail(err error) {
 	conn.RunDetached(pd.l)
 }
 
-// client is a request waiting on a pool.
+// client is a request waiting on a pool or a mux pool: it gets a
+// connection (pc), a stream slot (mc) or an error, once.
 type client struct {
 	pc  *testConn
+	mc  *muxConn
 	err error
 }
 
-func (c *client) OnPoolReady(pc *testConn) {
-	if c.pc != nil || c.err != nil {
+// serve fails the test (a panic) if c was served before.
+func (c *client) serve() {
+	if c.pc != nil || c.mc != nil || c.err != nil {
 		panic("client served twice")
 	}
-	c.pc = pc
 }
 
-func (c *client) OnPoolFailure(err error) {
-	if c.pc != nil || c.err != nil {
-		panic("client served twice")
-	}
-	c.err = err
-}
+func (c *client) OnPoolReady(pc *testConn) { c.serve(); c.pc = pc }
+func (c *client) OnPoolFailure(err error)  { c.serve(); c.err = err }
+func (c *client) OnMuxReady(mc *muxConn)   { c.serve(); c.mc = mc }
+func (c *client) OnMuxFailure(err error)   { c.serve(); c.err = err }
 
 // poolEnv is a cluster of hosts, a pool manager over a fakeDialer and
 // detached loops.
