@@ -20,12 +20,12 @@ import (
 // connect_matcher, and where CONNECT is enabled (the route's entry, else
 // the proxy filter's) ferry dials the route's cluster — never the
 // authority the client names, which would make ferry an open proxy —
-// answers 200 and relays bytes both ways (proxy/connect.go). Elsewhere a
-// CONNECT is answered 501.
+// answers 200 and relays bytes both ways (proxy/connect.go), for HTTP/1.1
+// and HTTP/2 clients. Elsewhere a CONNECT is answered 501.
 type UpgradeConfig struct {
 	// UpgradeType is the protocol token of the Upgrade field, compared
 	// case-insensitively ("websocket"), or CONNECT.
-	UpgradeType string `json:"upgrade_type,omitempty" yaml:"upgrade_type,omitempty" note:"an Upgrade protocol token, case-insensitive; CONNECT enables CONNECT termination for the routes with match.connect_matcher: ferry dials the route's cluster (never the client's authority: no open proxy), answers 200 and relays the bytes (HTTP/1.1 clients; HTTP/2 clients' CONNECT is answered 501)"`
+	UpgradeType string `json:"upgrade_type,omitempty" yaml:"upgrade_type,omitempty" note:"an Upgrade protocol token, case-insensitive; CONNECT enables CONNECT termination for the routes with match.connect_matcher: ferry dials the route's cluster (never the client's authority: no open proxy), answers 200 and relays the bytes, for HTTP/1.1 and HTTP/2 clients"`
 	// Enabled allows the upgrade; absent means true (Envoy's default).
 	Enabled *bool `json:"enabled,omitempty" yaml:"enabled,omitempty" note:"absent means true"`
 	// ConnectConfig is Envoy's CONNECT termination settings; only with

@@ -12,8 +12,8 @@ import (
 // CONNECT termination (RFC 9110 9.3.6), where configured: Envoy's
 // upgrade_configs entry CONNECT and route match connect_matcher.
 //
-// An HTTP/1.1 CONNECT whose request-target is authority-form (host:port)
-// and that carries no body is routed by that authority to the routes of
+// A CONNECT whose request-target is authority-form (host:port) and that
+// carries no body is routed by that authority to the routes of
 // its virtual host that match CONNECT (router.Table.MatchConnect); path
 // routes never take one. The tunnel needs CONNECT allowed: the route's
 // Upgrades entry for it, else the listener's (allowsUpgrade, Envoy's
@@ -21,20 +21,27 @@ import (
 // the host, and the authority the client named is never dialled (a proxy
 // that dials what clients name is an open proxy). Once a pooled upstream
 // connection is lent (downRecvHeader, as for any request), no head goes
-// upstream: the client gets connectEstablished and relayTo hands both
-// connections to an internal/relay Relay, with the bytes the client sent
-// after its head (they waited in gnet's input, bounded by
+// upstream: an HTTP/1.1 client gets connectEstablished and relayTo hands
+// both connections to an internal/relay Relay, with the bytes the client
+// sent after its head (they waited in gnet's input, bounded by
 // max_pipelined_bytes) first. The access log line, written when the relay
 // ends, says 200 with the tunnel's bytes each way and its whole duration;
 // downstream_rq_connect_tunnel counts the tunnels opened.
+//
+// An HTTP/2 client's CONNECT (RFC 9113 8.5: :method and :authority only)
+// is re-stated with its authority as the target and no body framing
+// (h2Head), and runs the same way until the connection is lent; then
+// startH2Tunnel answers ":status 200" without END_STREAM and the stream
+// carries the bytes, under the HTTP/2 windows (h2tunnel.go). DATA before
+// the 200 is answered 400 (h2.go's OnData sends it to h2TunnelData).
 //
 // Before the 200 a CONNECT is an ordinary request: no route is a 404, no
 // healthy host or a failed connect a 503 (fail, the usual kinds and
 // counters), a direct_response route answers. Every answer but the 200
 // closes the connection: bytes the client sent for the tunnel must not
-// be read as a request. A CONNECT where nothing allows it is answered
-// 501 (errConnectMethod), as is an HTTP/2 client's CONNECT and one on a
-// listener with an HTTP/2 upstream.
+// be read as a request (HTTP/1.1; an HTTP/2 answer ends its stream
+// alone). A CONNECT where nothing allows it is answered 501
+// (errConnectMethod), as is one on a listener with an HTTP/2 upstream.
 
 // connectEstablished is the head of a CONNECT's 200: no framing fields,
 // the tunnel's bytes follow (RFC 9110 9.3.6).
@@ -60,14 +67,14 @@ var (
 func (s *stream) startConnect() bool {
 	var err *http1.Error
 	switch {
-	case s.h2 != nil:
-		err = errConnectMethod // RFC 9113 8.5 tunnels are not built
 	case s.hasBody():
 		err = errConnectBody
 	case !authorityForm(s.path):
 		err = errConnectTarget
 	}
-	s.respClose = true // whatever the answer, no request follows on the connection
+	if s.h2 == nil {
+		s.respClose = true // whatever the answer, no request follows on the connection
+	}
 	if err != nil {
 		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: err}, onEvent)
 		return false
@@ -97,8 +104,12 @@ func (s *stream) openTunnel() Phase {
 	s.al.sent(s)
 	s.al.mark(&s.al.respHead)
 	s.resp.Status = 200
-	s.respOut = append(s.respOut[:0], connectEstablished...)
 	s.srv.stats.connectTunnels.Inc()
+	if s.h2 != nil {
+		s.startH2Tunnel(nil) // the stream carries the bytes (h2tunnel.go)
+		return parked
+	}
+	s.respOut = append(s.respOut[:0], connectEstablished...)
 	s.relayTo(nil)
 	return parked
 }

@@ -51,9 +51,9 @@
 // 1xx responses other than 100 reach HTTP/2 clients as a HEADERS frame
 // before the final one (h2Informational), from either upstream protocol.
 // WebSocket over HTTP/2 (RFC 8441 extended CONNECT) is offered where
-// websocket is allowed: see Upgrades. Not yet: server push, CONNECT from
-// HTTP/2 clients (501), extended CONNECT to HTTP/2 upstreams, the
-// Upgrade: h2c dance.
+// websocket is allowed: see Upgrades, and CONNECT where configured (see
+// CONNECT). Not yet: server push, extended CONNECT to HTTP/2 upstreams,
+// the Upgrade: h2c dance.
 //
 // # Upgrades (upgrade.go)
 //
@@ -75,15 +75,17 @@
 //
 // # CONNECT (connect.go)
 //
-// An HTTP/1.1 CONNECT (authority-form, no body) is terminated where
-// configured: routed by its authority to the routes with a connect match
+// A CONNECT (authority-form, no body) is terminated where configured:
+// routed by its authority to the routes with a connect match
 // (router.Table.MatchConnect), and where the route (else the listener)
 // allows CONNECT, ferry opens a pooled connection to a host of the
 // route's cluster, never to the authority the client named (no open
 // proxy), answers "200 Connection established" and relays the bytes as
-// after a 101, those the client sent before the 200 first. Until then it
-// is an ordinary request (404, 503, a direct response), and every answer
-// but the 200 closes the connection. Elsewhere CONNECT is answered 501.
+// after a 101, those the client sent before the 200 first; an HTTP/2
+// client's gets ":status 200" and its stream carries the bytes as an
+// extended CONNECT's does (h2tunnel.go). Until then it is an ordinary
+// request (404, 503, a direct response), and every answer but the 200
+// closes an HTTP/1.1 connection. Elsewhere CONNECT is answered 501.
 //
 // # Phases and scheduling
 //

@@ -125,8 +125,14 @@ func (p *h2Peer) seen(id uint32) *h2Seen {
 // headers, which are filled in for method and path.
 func (p *h2Peer) request(id uint32, method, path string, end bool, fields ...string) {
 	p.t.Helper()
+	p.open(id, end, append([]string{":method", method, ":scheme", "http", ":path", path, ":authority", "ferry.test"}, fields...)...)
+}
+
+// open opens stream id with the name, value pairs of all, pseudo-headers
+// included.
+func (p *h2Peer) open(id uint32, end bool, all ...string) {
+	p.t.Helper()
 	p.buf.Reset()
-	all := append([]string{":method", method, ":scheme", "http", ":path", path, ":authority", "ferry.test"}, fields...)
 	for i := 0; i+1 < len(all); i += 2 {
 		_ = p.enc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/net/http2"
 
 	"github.com/ferry-proxy/ferry/internal/accesslog"
 	"github.com/ferry-proxy/ferry/internal/testutil"
@@ -471,6 +472,63 @@ func TestConnectEarlyBytesPastTheBound(t *testing.T) {
 	}
 	if n := h.stat("downstream_rq_connect_tunnel"); n != 0 {
 		t.Fatalf("downstream_rq_connect_tunnel %d, want 0", n)
+	}
+}
+
+// TestConnectOverHTTP2: an HTTP/2 client's CONNECT (RFC 9113 8.5:
+// :method and :authority only) is terminated like an HTTP/1.1 one: a 200
+// without END_STREAM, then the stream's DATA reaches the route's cluster
+// (a raw echo) and its bytes come back as DATA, 256 KiB each way, past
+// the windows, intact; the client's END_STREAM reaches the upstream as a
+// FIN, whose close then ends the stream. A CONNECT with no connect
+// route is a 404 on its own stream, DATA before the 200 a 400, and the
+// access log says 200.
+func TestConnectOverHTTP2(t *testing.T) {
+	up := testutil.NewRawServer(t, func(c net.Conn) {
+		_, _ = io.Copy(c, c) // until the FIN
+		_ = c.(*net.TCPConn).CloseWrite()
+	})
+	logs := &logRecorder{}
+	h := connectProxy(t, up.Addr(), func(s *setup) { s.factory.AccessLog = logs })
+	p := dialH2Peer(t, h)
+	p.open(1, false, ":method", "CONNECT", ":authority", "tunnel.test:443")
+	p.until("the 200", func() bool { return p.seen(1).status() != "" || p.seen(1).done() })
+	if st := p.seen(1).status(); st != "200" || p.seen(1).done() {
+		t.Fatalf("stream 1: status %q, ended %v; want an open 200", st, p.seen(1).done())
+	}
+	body := make([]byte, 256<<10)
+	_, _ = rand.Read(body)
+	if n := p.upload(1, body, true); n != len(body) {
+		t.Fatalf("uploaded %d of %d bytes", n, len(body))
+	}
+	p.until("the tunnel's end", p.ended(1))
+	p.expectWhole(1, "200", string(body))
+	p.open(3, false, ":method", "CONNECT", ":authority", "other.test:443")
+	p.until("stream 3's answer", p.ended(3))
+	if st := p.seen(3).status(); st != "404" {
+		t.Fatalf("stream 3 (no connect route): %q, want 404", st)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the access log lines", func() bool { return len(logs.all()) == 2 })
+	if e := logs.all()[0]; e.ResponseCode != 200 || e.BytesReceived < uint64(len(body)) || e.BytesSent < uint64(len(body)) {
+		t.Fatalf("access log: code %d, received %d, sent %d; want 200 and %d each way", e.ResponseCode, e.BytesReceived, e.BytesSent, len(body))
+	}
+	if n := h.stat("downstream_rq_connect_tunnel"); n != 1 {
+		t.Fatalf("downstream_rq_connect_tunnel %d, want 1", n)
+	}
+	// DATA before the 200, in the same write as the HEADERS: ferry reads
+	// both before the dial (on a worker) can have finished.
+	var both bytes.Buffer
+	fr := p.fr
+	p.fr = http2.NewFramer(&both, nil)
+	p.open(5, false, ":method", "CONNECT", ":authority", "tunnel.test:443")
+	p.data(5, false, []byte("early"))
+	p.fr = fr
+	if _, err := p.c.Write(both.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	p.until("stream 5's answer", p.ended(5))
+	if st := p.seen(5).status(); st != "400" {
+		t.Fatalf("stream 5 (DATA before the 200): %q, want 400", st)
 	}
 }
 

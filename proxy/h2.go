@@ -73,7 +73,7 @@ type h2conn struct {
 func newH2conn(d *downstream) *h2conn {
 	h := &h2conn{d: d, streams: make(map[uint32]*stream)}
 	o := d.f.opts.HTTP2
-	o.EnableConnectProtocol = d.f.extConnect // RFC 8441 (h2tunnel.go)
+	o.EnableConnectProtocol = d.f.offersExtConnect() // RFC 8441 (h2tunnel.go)
 	h.codec = http2.NewConn(h, o)
 	return h
 }
@@ -173,6 +173,9 @@ func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
 		dst = append(dst, r.Method...)
 	}
 	dst = append(dst, ' ')
+	if len(r.Path) == 0 {
+		dst = append(dst, r.Authority...) // a CONNECT (RFC 9113 8.5): authority-form (connect.go)
+	}
 	dst = append(dst, r.Path...)
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	if len(r.Authority) > 0 {
@@ -214,7 +217,7 @@ func h2Head(dst []byte, r *http2.Request, endStream bool) []byte {
 	switch {
 	case len(r.Protocol) > 0:
 		dst = appendExtConnect(dst, r)
-	case !endStream && r.ContentLength < 0:
+	case !endStream && r.ContentLength < 0 && len(r.Path) > 0: // a CONNECT's DATA is its tunnel's, not a body
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
 	return append(dst, "\r\n"...)
@@ -243,7 +246,7 @@ func (h *h2conn) OnRequestError(id uint32, status int) {
 func (h *h2conn) OnData(id uint32, data []byte, endStream bool) {
 	s := h.streams[id]
 	if s == nil || s.reqState != stateBody {
-		if s != nil && (s.h2ext() || s.h2tunnel() != nil) && !s.ended() {
+		if s != nil && (s.h2ext() || s.connect || s.h2tunnel() != nil) && !s.ended() {
 			s.h2TunnelData(data, endStream) // h2tunnel.go
 			return
 		}

@@ -40,8 +40,10 @@ import (
 // connection goes back to the pool when the response says it may.
 //
 // A CONNECT request is not an upgrade: it is terminated where its route
-// allows it, after which relayTo carries its bytes as here (connect.go),
-// and answered 501 (errConnectMethod) elsewhere. An Upgrade field naming
+// allows it (connect.go), after which relayTo carries an HTTP/1.1
+// client's bytes as here, and an HTTP/2 client's stream carries them as
+// an extended CONNECT's does; elsewhere it is answered 501
+// (errConnectMethod). An Upgrade field naming
 // "connect" is dropped like a token nobody allows.
 //
 // An HTTP/2 client's extended CONNECT (RFC 8441, WebSocket over HTTP/2)
