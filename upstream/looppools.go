@@ -81,24 +81,41 @@ func checkManager(kind string, loops int, d conn.Dialer, onConnect bool) error {
 // (HTTP/1.1) and MuxManager (HTTP/2) share, generic in the pool type.
 type loopPools[P interface{ drop() }] struct {
 	// pools is indexed by loop index; each map is touched only by its loop.
-	pools []map[*Host]P
+	pools []map[*Host]poolEntry[P]
 	// loops holds, by index, each loop that has created a pool, so that a
 	// host removal reaches every loop that may hold its connections.
 	loops []atomic.Pointer[conn.Loop]
 }
 
+// poolEntry is a pool with its poolBase, which the registry refreshes.
+type poolEntry[P any] struct {
+	p    P
+	base *poolBase
+}
+
 func newLoopPools[P interface{ drop() }](n int) loopPools[P] {
-	lp := loopPools[P]{pools: make([]map[*Host]P, n), loops: make([]atomic.Pointer[conn.Loop], n)}
+	lp := loopPools[P]{pools: make([]map[*Host]poolEntry[P], n), loops: make([]atomic.Pointer[conn.Loop], n)}
 	for i := range lp.pools {
-		lp.pools[i] = map[*Host]P{}
+		lp.pools[i] = map[*Host]poolEntry[P]{}
 	}
 	return lp
 }
 
-// register files the new pool p of host h on loop l and reports true;
-// false when h was removed already, and then p is not kept (the caller
-// marks it removed). Loop only (l's).
-func (lp *loopPools[P]) register(l *conn.Loop, h *Host, p P) bool {
+// pool returns the pool of host h on loop l, now under cluster c (the
+// current limits after a reload; the Breaker is the same), and true; false
+// when the loop has none for h. Loop only (l's).
+func (lp *loopPools[P]) pool(l *conn.Loop, c *Cluster, h *Host) (P, bool) {
+	e, ok := lp.pools[l.Index][h]
+	if ok {
+		e.base.cluster = c
+	}
+	return e.p, ok
+}
+
+// register files the new pool p of host h on loop l, whose poolBase is b;
+// when h was removed already, p is not kept and b is marked removed.
+// Loop only (l's).
+func (lp *loopPools[P]) register(l *conn.Loop, h *Host, p P, b *poolBase) {
 	// Publish the loop before reading Removed: a removal that does not see
 	// the loop marked the host before this read, and then this read sees
 	// it (atomics are sequentially consistent).
@@ -106,10 +123,10 @@ func (lp *loopPools[P]) register(l *conn.Loop, h *Host, p P) bool {
 		lp.loops[l.Index].Store(l)
 	}
 	if h.Removed() {
-		return false
+		b.removed = true
+		return
 	}
-	lp.pools[l.Index][h] = p
-	return true
+	lp.pools[l.Index][h] = poolEntry[P]{p: p, base: b}
 }
 
 // removeHosts drops the pools of hosts on every loop that has pools: each
@@ -134,9 +151,9 @@ func (lp *loopPools[P]) removeHosts(hosts []*Host) {
 func (lp *loopPools[P]) dropHosts(i int, hosts []*Host) {
 	pools := lp.pools[i]
 	for _, h := range hosts {
-		if p, ok := pools[h]; ok {
+		if e, ok := pools[h]; ok {
 			delete(pools, h)
-			p.drop()
+			e.p.drop()
 		}
 	}
 }

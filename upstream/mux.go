@@ -513,13 +513,11 @@ func (m *MuxManager[H]) PingTimeouts() int64 { return m.pingTimeouts.Load() }
 
 // Pool returns the pool of host h on loop l. Loop only (l's).
 func (m *MuxManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *MuxPool[H] {
-	pools := m.pools[l.Index]
-	if p, ok := pools[h]; ok {
-		p.cluster = c // the current limits after a reload (the Breaker is the same)
+	if p, ok := m.pool(l, c, h); ok {
 		return p
 	}
 	p := &MuxPool[H]{poolBase: newPoolBase(l, c, h), m: m}
-	p.removed = !m.register(l, h, p)
+	m.register(l, h, p, &p.poolBase)
 	return p
 }
 

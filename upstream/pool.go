@@ -400,13 +400,11 @@ func (m *PoolManager[H]) Quiesce(ctx context.Context) error { return m.dialer.Qu
 // before a reload) gets a pool of its own that is not kept: its connection
 // is closed when released.
 func (m *PoolManager[H]) Pool(l *conn.Loop, c *Cluster, h *Host) *ConnPool[H] {
-	pools := m.pools[l.Index]
-	if p, ok := pools[h]; ok {
-		p.cluster = c // the current limits after a reload (the Breaker is the same)
+	if p, ok := m.pool(l, c, h); ok {
 		return p
 	}
 	p := &ConnPool[H]{poolBase: newPoolBase(l, c, h), m: m}
-	p.removed = !m.register(l, h, p)
+	m.register(l, h, p, &p.poolBase)
 	return p
 }
 

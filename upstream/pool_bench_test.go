@@ -14,18 +14,7 @@ func (c *benchClient) OnPoolFailure(error)      {}
 // BenchmarkPoolCheckout takes an idle connection from the pool of (host,
 // loop) and gives it back, as every keep-alive request does.
 func BenchmarkPoolCheckout(b *testing.B) {
-	m := NewManager()
-	if err := m.Update([]ClusterSpec{{Name: "c", Hosts: []HostSpec{{Address: "127.0.0.1:1"}}}}); err != nil {
-		b.Fatal(err)
-	}
-	cl := m.Get("c")
-	tracker := conn.NewTracker(0)
-	loop := conn.NewLoop(nil, 0, tracker, conn.DefaultOptions(conn.Options{}))
-	pm, err := NewPoolManager(PoolManagerOptions[*handler]{Loops: 1, Dialer: &fakeDialer{},
-		OnConnect: func(*testConn) *handler { return nil }})
-	if err != nil {
-		b.Fatal(err)
-	}
+	pm, loop, cl := benchPoolManager(b)
 	p := pm.Pool(loop, cl, cl.Hosts()[0])
 	for range 8 { // eight idle connections, as under load
 		p.connecting++
@@ -41,6 +30,38 @@ func BenchmarkPoolCheckout(b *testing.B) {
 	if p.Idle() != 8 {
 		b.Fatalf("%d idle connections, want 8", p.Idle())
 	}
+}
+
+// BenchmarkPoolLookup finds the pool of (host, loop), as every request
+// does before it takes a connection: one map access, no allocation.
+//
+//	go test -run x -bench BenchmarkPoolLookup -benchmem ./upstream/
+func BenchmarkPoolLookup(b *testing.B) {
+	pm, loop, cl := benchPoolManager(b)
+	h := cl.Hosts()[0]
+	p := pm.Pool(loop, cl, h)
+	b.ReportAllocs()
+	for b.Loop() {
+		if pm.Pool(loop, cl, h) != p {
+			b.Fatal("another pool")
+		}
+	}
+}
+
+// benchPoolManager is a pool manager over one detached loop, and a
+// cluster of one host.
+func benchPoolManager(b *testing.B) (*PoolManager[*handler], *conn.Loop, *Cluster) {
+	m := NewManager()
+	if err := m.Update([]ClusterSpec{{Name: "c", Hosts: []HostSpec{{Address: "127.0.0.1:1"}}}}); err != nil {
+		b.Fatal(err)
+	}
+	loop := conn.NewLoop(nil, 0, conn.NewTracker(0), conn.DefaultOptions(conn.Options{}))
+	pm, err := NewPoolManager(PoolManagerOptions[*handler]{Loops: 1, Dialer: &fakeDialer{},
+		OnConnect: func(*testConn) *handler { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pm, loop, m.Get("c")
 }
 
 // TestPoolCheckoutAllocs pins what BenchmarkPoolCheckout reports: taking
