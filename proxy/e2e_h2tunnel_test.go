@@ -20,7 +20,6 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"github.com/ferry-proxy/ferry/internal/testutil"
 	"github.com/ferry-proxy/ferry/router"
@@ -91,17 +90,8 @@ func extConnect(p *h2Peer, id uint32, path string, fields ...string) *wsStream {
 // openExtConnect sends the HEADERS of extConnect.
 func openExtConnect(p *h2Peer, id uint32, path string, fields ...string) {
 	p.t.Helper()
-	p.buf.Reset()
-	all := append([]string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", path,
-		":authority", "ferry.test", "sec-websocket-version", "13"}, fields...)
-	for i := 0; i+1 < len(all); i += 2 {
-		_ = p.enc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
-	}
-	if err := p.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: p.buf.Bytes(), EndHeaders: true}); err != nil {
-		p.t.Fatal(err)
-	}
-	p.seen(id)
-	p.win[id] = p.peerInit
+	p.open(id, false, append([]string{":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", path,
+		":authority", "ferry.test", "sec-websocket-version", "13"}, fields...)...)
 }
 
 // send writes one client message as DATA, within the windows.
@@ -489,5 +479,37 @@ func TestH2WebSocketRouteRefusal(t *testing.T) {
 	h2up := startProxy(t, []string{up.Addr()}, func(s *setup) { s.factory.UpstreamHTTP2 = true })
 	if settingSeen(t, h2up) {
 		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL advertised over an HTTP/2 upstream")
+	}
+}
+
+// TestH2WebSocketRouteOnly: a listener that turns websocket off still
+// advertises extended CONNECT when a route of its table turns it on; that
+// route tunnels, the others answer 403.
+func TestH2WebSocketRouteOnly(t *testing.T) {
+	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
+		line, _ := r.ReadString('\n')
+		_, _ = c.Write([]byte("echo:" + line))
+	})
+	h := startProxy(t, []string{up.Addr()}, func(s *setup) {
+		s.factory.Upgrades = []string{}
+		vh := &s.routes.VirtualHosts[0]
+		vh.Routes = append([]router.RouteSpec{{Match: router.MatchSpec{Prefix: "/ws"},
+			Cluster: &router.ClusterAction{Cluster: "origin", Upgrades: []router.Upgrade{{Type: "websocket", Enabled: true}}}}},
+			vh.Routes...)
+	})
+	if !settingSeen(t, h) {
+		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL not advertised for a route's websocket")
+	}
+	p := dialH2Peer(t, h)
+	extConnect(p, 1, "/other")
+	p.until("stream 1's end", p.ended(1))
+	if got := p.seen(1).status(); got != "403" {
+		t.Fatalf("route without websocket: %q", got)
+	}
+	extConnect(p, 3, "/ws")
+	p.data(3, false, []byte("hi\n"))
+	p.until("stream 3's end", p.ended(3))
+	if s := p.seen(3); s.status() != "200" || s.rst || s.data.String() != "echo:hi\n" {
+		t.Fatalf("route with websocket: %q %q, reset %v", s.status(), s.data.String(), s.rst)
 	}
 }
