@@ -40,7 +40,9 @@ import (
 // counters), a direct_response route answers. Every answer but the 200
 // closes the connection: bytes the client sent for the tunnel must not
 // be read as a request (HTTP/1.1; an HTTP/2 answer ends its stream
-// alone). A CONNECT where nothing allows it is answered 501
+// alone). An HTTP/1.1 client's FIN before the 200 ends the CONNECT like
+// any request's (gnet closes a socket at its EOF: docs/gnet.md); after
+// the 200 it is the relay's half-close. A CONNECT where nothing allows it is answered 501
 // (errConnectMethod), as is one on a listener with an HTTP/2 upstream.
 
 // connectEstablished is the head of a CONNECT's 200: no framing fields,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -256,5 +257,41 @@ func TestWebSocketToATLSCluster(t *testing.T) {
 	}
 	if err := c.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatalf("close handshake: %v", err)
+	}
+}
+
+// TestConnectFromConfig: upgrade_configs CONNECT on the proxy filter and
+// a connect_matcher route reach the proxy: a CONNECT is tunnelled to the
+// route's cluster (relayEcho, whatever authority the client names), and
+// a route whose entry disables CONNECT answers 501.
+func TestConnectFromConfig(t *testing.T) {
+	up := relayEcho(t)
+	cfg := mustConfig(t, fmt.Sprintf(`{"servers":[{"routers":[{"router_config_name":"r","virtual_hosts":[
+		{"name":"v","domains":["*"],"routers":[{"match":{"connect_matcher":{}},"route":{"cluster_name":"c"}}]},
+		{"name":"off","domains":["off.test:443"],"routers":[{"match":{"connect_matcher":{}},
+			"route":{"cluster_name":"c","upgrade_configs":[{"upgrade_type":"CONNECT","enabled":false}]}}]}]}],
+		"listeners":[{"name":"l","address":"127.0.0.1:0","filter_chains":[{"filters":[
+		{"type":"proxy","config":{"downstream_protocol":"Http1","router_config_name":"r","upgrade_configs":[{"upgrade_type":"CONNECT","connect_config":{}}]}}]}]}]}],
+		"cluster_manager":{"clusters":[{"name":"c","hosts":[{"address":%q}]}]}}`, up.Addr()))
+	cfg.ApplyDefaults()
+	a := startApp(t, cfg)
+	for _, tc := range []struct{ authority, head, rest string }{
+		{"example.com:443", "HTTP/1.1 200 Connection established", "ping bye"},
+		{"off.test:443", "HTTP/1.1 501 ", ""},
+	} {
+		c := testutil.DialTCP(t, a.Addrs()[0].String(), 10*time.Second)
+		if _, err := io.WriteString(c, "CONNECT "+tc.authority+" HTTP/1.1\r\nHost: "+tc.authority+"\r\n\r\nping "); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		head, err := testutil.ReadHead(r)
+		if err != nil || !strings.HasPrefix(head, tc.head) {
+			t.Fatalf("CONNECT %s: head %q, %v; want %q", tc.authority, head, err, tc.head)
+		}
+		_ = c.CloseWrite() // after the answer: a FIN before it would end the CONNECT
+		if rest, err := io.ReadAll(r); tc.rest != "" && (err != nil || string(rest) != tc.rest) {
+			t.Fatalf("CONNECT %s: tunnelled %q, %v; want %q", tc.authority, rest, err, tc.rest)
+		}
+		_ = c.Close()
 	}
 }
