@@ -288,6 +288,15 @@ func TestH2WebSocketRequestAndHalfClose(t *testing.T) {
 	if s.rst || s.data.String() != "after-fin:last words" {
 		t.Fatalf("got %q, reset %v (%v); want the upstream's answer after the FIN", s.data.String(), s.rst, s.rstCode)
 	}
+	// END_STREAM on the request itself: the upstream gets its FIN right
+	// after the 101.
+	p.open(3, true, ":method", "CONNECT", ":protocol", "websocket", ":scheme", "http", ":path", "/",
+		":authority", "ferry.test", "sec-websocket-version", "13")
+	<-heads
+	p.until("stream 3's end", p.ended(3))
+	if s := p.seen(3); s.rst || s.status() != "200" || s.data.String() != "after-fin:" {
+		t.Fatalf("stream 3: %q %q, reset %v (%v)", s.status(), s.data.String(), s.rst, s.rstCode)
+	}
 	waitIdle(t, h)
 }
 

@@ -261,6 +261,10 @@ func (s *stream) startH2Tunnel(fields []http2.Field) *h2tunnel {
 	_ = s.respPipe.start((*h2sink)(s), nil) // nothing queued yet: no write
 	t.touch()
 	h.flush()
+	if h.codec.RemoteClosed(s.h2id) {
+		t.shut = true // END_STREAM came with the request
+		t.shutUpstream()
+	}
 	return t
 }
 

@@ -242,6 +242,6 @@
 // 431 path; a flag in Request was rejected because a callee that ignored
 // it would forward a truncated request), Request.Header, Conn.SendWindow,
 // Conn.Err, Conn.SettingsAcked (for a SETTINGS timeout), Conn.GoAwayReceived,
-// ConnError, and the Options HeaderTableSize, ResetWindow,
+// Conn.RemoteClosed (a tunnel's half-close), ConnError, and the Options HeaderTableSize, ResetWindow,
 // MaxEmptyFramesPerWindow, EmptyFrameWindow and MaxControlBytes.
 package http2

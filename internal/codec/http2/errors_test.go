@@ -340,6 +340,12 @@ func TestExtendedConnect(t *testing.T) {
 	if proto != "websocket" || path != "/chat?x=1" {
 		t.Fatalf("protocol %q path %q", proto, path)
 	}
+	// RemoteClosed follows the client's END_STREAM (the tunnel's half-close).
+	h.cl.headers(3, true, ws()...)
+	h.feed()
+	if h.c.RemoteClosed(1) || !h.c.RemoteClosed(3) || h.c.RemoteClosed(5) {
+		t.Fatalf("RemoteClosed: 1 %v, 3 %v, 5 %v; want false, true, false", h.c.RemoteClosed(1), h.c.RemoteClosed(3), h.c.RemoteClosed(5))
+	}
 }
 
 // runValidation feeds each case's request to a new Conn with opts and

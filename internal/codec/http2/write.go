@@ -150,6 +150,13 @@ func (c *Conn) Consumed(id uint32, n int) {
 	c.creditStream(st, c.consume(&st.flow, n))
 }
 
+// RemoteClosed reports whether the peer's END_STREAM on stream id
+// arrived (half-closed (remote)); false for a stream that is not open.
+func (c *Conn) RemoteClosed(id uint32) bool {
+	st := c.streams[id]
+	return st != nil && st.remoteClosed
+}
+
 // ActiveStreams returns the number of streams open or half-closed: those
 // counted against MaxConcurrentStreams.
 func (c *Conn) ActiveStreams() int { return len(c.streams) }
