@@ -66,7 +66,8 @@
 // the hop-by-hop fields (plain HTTP, Envoy's behaviour); any answer but
 // 101 is an ordinary response. An HTTP/2 client upgrades with an extended
 // CONNECT (RFC 8441; SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised where
-// the listener allows websocket and speaks HTTP/1.1 upstream): it goes
+// the listener, or a route of its table, allows websocket and the listener
+// speaks HTTP/1.1 upstream): it goes
 // upstream as the HTTP/1.1 upgrade with a key ferry makes, a route that
 // does not allow it is answered 403, and after the checked 101 the
 // client gets :status 200 and the stream's DATA and the upstream's bytes
