@@ -57,10 +57,16 @@ func (v *validator) h2UpstreamGaps() {
 // HTTP/2: the request would go upstream as plain HTTP (RFC 8441's extended
 // CONNECT to upstreams is not built), and the client would never get its
 // 101. Websocket without an entry is forwarded the same way (documented in
-// docs/operations.md); an explicit entry is an error.
+// docs/operations.md); an explicit entry is an error. A CONNECT entry is
+// refused too: ferry terminates CONNECT only over an HTTP/1.1 pool's
+// connection, and such a listener answers CONNECT 501.
 func (v *validator) upgradesOverH2(ucs []UpgradeConfig, path, why string) {
 	for i := range ucs {
-		if ucs[i].On() {
+		switch {
+		case !ucs[i].On():
+		case ucs[i].isConnect():
+			v.p.add(index(path, i), why+"CONNECT is terminated only over an HTTP/1.1 upstream connection; this listener would answer CONNECT 501")
+		default:
 			v.p.add(index(path, i), why+"the "+ucs[i].UpgradeType+" upgrade would go upstream as plain HTTP, without its 101")
 		}
 	}

@@ -76,3 +76,23 @@ func TestUpstreamHTTP2RefusesWhatItDoesNotHonour(t *testing.T) {
 		t.Fatalf("with Http1 upstreams: %v", err)
 	}
 }
+
+// TestUpstreamHTTP2RefusesConnect: a CONNECT entry on a listener speaking
+// Http2 upstream is refused with what the listener would do instead (501),
+// not the upgrade's 101 message.
+func TestUpstreamHTTP2RefusesConnect(t *testing.T) {
+	js := strings.Replace(upstreamH2Config, `"router_config_name": "r"}`,
+		`"router_config_name": "r", "upgrade_configs": [{"upgrade_type": "CONNECT"}]}`, 1)
+	c, err := Parse([]byte(js), FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	want := "servers[0].listeners[0].filter_chains[0].filters[0].config.upgrade_configs[0]: not honoured over HTTP/2 upstreams yet (a listener has upstream_protocol Http2): CONNECT is terminated only over an HTTP/1.1 upstream connection; this listener would answer CONNECT 501"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Validate: %v\nwant %q", err, want)
+	}
+	if strings.Contains(err.Error(), "101") {
+		t.Errorf("a CONNECT entry refused with the upgrade's message: %v", err)
+	}
+}
