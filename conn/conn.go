@@ -103,30 +103,71 @@ type Conn struct {
 	stalled  bool
 	upstream bool
 	wm       WatermarkListener
-	deadline int64  // flush deadline while flushing
-	linger   *Timer // allocated when a lingering close starts: rare
-	// high and low are the connection's watermarks: the loop's options
-	// unless SetWatermarks changed them. int32 (clamped) keeps the struct
-	// in a smaller size class: idle memory per connection,
-	// docs/performance.md.
-	high, low int32
+	// bytesIn and bytesOut are SetByteCounters' (counters.go), or nil.
+	bytesIn, bytesOut *metrics.Counter
+	// x is what only some connections need (a close that waits for its
+	// queue to drain, a lingering close, their own watermarks, direct
+	// writes), nil until one does: it keeps Conn in the 208-byte size
+	// class, idle memory per connection (docs/performance.md, "An idle
+	// HTTP/1.1 keep-alive connection costs about 1 KiB").
+	x *rare
+}
+
+// rare is a Conn's state for what few connections do. It is allocated
+// once per connection, when one of them first happens: a write gnet had
+// to queue (the connection goes on the loop's watch list then), a close
+// that must wait for its queue to drain (where a lingering close
+// allocated its timer before), StartDirect (in place of its own state)
+// or SetWatermarks (a dial of a cluster with its own buffer limit). A
+// connection whose writes the socket takes whole never allocates it.
+type rare struct {
 	// held is the outbound queue as last seen, counted against the
 	// budget; gnet only shrinks the queue between two looks, so it is
 	// never below what gnet holds. Non-zero keeps the connection on the
 	// loop's watch list, whose sweep gives it back as gnet drains.
 	held int
-	// bytesIn and bytesOut are SetByteCounters' (counters.go), or nil.
-	bytesIn, bytesOut *metrics.Counter
-	// direct is set by StartDirect (relay.go), nil otherwise.
-	direct *direct
+	// deadline is the flush deadline while flushing; negative: linger
+	// after the flush.
+	deadline int64
+	// linger times a lingering close (armed once it starts).
+	linger Timer
+	// high and low are SetWatermarks's, 0 for the loop's. int32
+	// (clamped): no outbound queue comes near 2 GiB.
+	high, low int32
+	// direct is StartDirect's state (relay.go) once isDirect is set.
+	direct   direct
+	isDirect bool
+}
+
+// held is the outbound queue counted against the budget (rare.held).
+func (c *Conn) held() int {
+	if x := c.x; x != nil {
+		return x.held
+	}
+	return 0
+}
+
+// dir returns the direct-write state (relay.go), nil before StartDirect.
+func (c *Conn) dir() *direct {
+	if x := c.x; x != nil && x.isDirect {
+		return &x.direct
+	}
+	return nil
+}
+
+// more returns c's rare state, allocating it on first use.
+func (c *Conn) more() *rare {
+	if c.x == nil {
+		c.x = &rare{}
+	}
+	return c.x
 }
 
 // New wraps gc, which has just opened on loop l. The socket was reserved in
 // tracker by the caller and is released when the connection closes. Loop
 // only.
 func New(gc gnet.Conn, l *Loop, upstream bool) *Conn {
-	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID(),
-		high: clamp32(l.Opts.HighWatermark), low: clamp32(l.Opts.LowWatermark)}
+	c := &Conn{gc: gc, loop: l, upstream: upstream, id: l.Tracker.NextID()}
 	c.mgr.Init(c)
 	gc.SetContext(c)
 	c.countOpen()
@@ -240,7 +281,7 @@ func (c *Conn) afterWrite() {
 		return
 	}
 	ob := c.gc.OutboundBuffered()
-	if ob == 0 && c.held == 0 {
+	if ob == 0 && c.held() == 0 {
 		return
 	}
 	c.hold(ob)
@@ -257,7 +298,8 @@ func (c *Conn) afterWrite() {
 // connection's share: the high watermark, or the low one once the
 // process-wide budget is used up.
 func (c *Conn) full(ob int) bool {
-	return ob > int(c.high) || ob > int(c.low) && c.loop.Opts.Budget.Over()
+	high, low := c.Watermarks()
+	return ob > high || ob > low && c.loop.Opts.Budget.Over()
 }
 
 // SetWatermarks gives this connection its own watermarks in place of the
@@ -272,7 +314,8 @@ func (c *Conn) SetWatermarks(high, low int) {
 	if low <= 0 || low >= high {
 		low = high / 4
 	}
-	c.high, c.low = clamp32(high), clamp32(low)
+	x := c.more()
+	x.high, x.low = clamp32(high), clamp32(low)
 }
 
 // clamp32 bounds a watermark to an int32 (2 GiB: past any outbound queue
@@ -280,14 +323,19 @@ func (c *Conn) SetWatermarks(high, low int) {
 func clamp32(n int) int32 { return int32(min(n, math.MaxInt32)) }
 
 // Watermarks returns the connection's high and low watermarks. Loop only.
-func (c *Conn) Watermarks() (high, low int) { return int(c.high), int(c.low) }
+func (c *Conn) Watermarks() (high, low int) {
+	if x := c.x; x != nil && x.high > 0 {
+		return int(x.high), int(x.low)
+	}
+	return c.loop.Opts.HighWatermark, c.loop.Opts.LowWatermark
+}
 
 // hold counts an outbound queue of ob bytes against the budget in place
 // of the last count.
 func (c *Conn) hold(ob int) {
-	if d := int64(ob) - int64(c.held); d != 0 {
+	if d := int64(ob) - int64(c.held()); d != 0 {
 		c.loop.Opts.Budget.Charge(d)
-		c.held = ob
+		c.more().held = ob
 	}
 }
 
@@ -313,9 +361,10 @@ func (c *Conn) Close(mode filterchain.CloseMode) {
 		return
 	}
 	c.state = stateFlushing
-	c.deadline = c.loop.now + int64(c.loop.Opts.FlushTimeout)
+	x := c.more()
+	x.deadline = c.loop.now + int64(c.loop.Opts.FlushTimeout)
 	if mode == filterchain.CloseLinger {
-		c.deadline = -c.deadline // negative: linger after the flush
+		x.deadline = -x.deadline // negative: linger after the flush
 	}
 	c.loop.addWatch(c)
 	c.recheckFlush()
@@ -338,7 +387,7 @@ func (c *Conn) recheck() bool {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()
 		c.hold(ob)
-		if c.stalled && ob <= int(c.low) {
+		if _, low := c.Watermarks(); c.stalled && ob <= low {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()
@@ -347,7 +396,7 @@ func (c *Conn) recheck() bool {
 		// The listener may have written (stalled again) or closed with a
 		// flush (now flushing): either way the sweep keeps watching, as
 		// it does while gnet still holds bytes it has to count down.
-		return c.stalled || c.state == stateFlushing || c.held > 0
+		return c.stalled || c.state == stateFlushing || c.held() > 0
 	case stateFlushing:
 		c.hold(c.gc.OutboundBuffered())
 		return c.recheckFlush()
@@ -360,7 +409,7 @@ func (c *Conn) recheck() bool {
 // recheckFlush finishes a flushing close once the queue is empty or the
 // deadline passed; it reports whether to keep watching.
 func (c *Conn) recheckFlush() bool {
-	deadline := c.deadline
+	deadline := c.x.deadline // set by Close before the state became flushing
 	lingerAfter := deadline < 0
 	if lingerAfter {
 		deadline = -deadline
@@ -385,9 +434,10 @@ func (c *Conn) startLinger() {
 	}
 	c.state = stateLingering
 	c.hold(0) // gnet's queue is empty (recheckFlush): nothing left to count
-	c.linger = &Timer{}
-	c.linger.Init(c)
-	c.loop.Schedule(c.linger, c.loop.Opts.LingerTimeout)
+	// c.x is set: a lingering close flushes first (Close).
+	t := &c.x.linger
+	t.Init(c)
+	c.loop.Schedule(t, c.loop.Opts.LingerTimeout)
 }
 
 // OnTimer implements TimerHandler: the linger timeout closes the socket.
@@ -466,8 +516,8 @@ func (c *Conn) OnClose() {
 	c.state = stateClosed
 	c.stalled = false
 	c.hold(0) // gnet frees its queue with the socket
-	if c.linger != nil {
-		c.loop.Stop(c.linger)
+	if x := c.x; x != nil {
+		c.loop.Stop(&x.linger) // no-op unless a lingering close armed it
 	}
 	ev := filterchain.RemoteClose
 	if c.localClose {

@@ -3,7 +3,54 @@ package conn
 import (
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/ferry-proxy/ferry/filterchain"
 )
+
+// Conn is most of what ferry itself holds for an idle keep-alive
+// connection: it stays in the 208-byte size class, Timer at 40 bytes, and
+// what only some
+// connections need (a close waiting for its queue, their own watermarks)
+// is allocated apart, never for a connection that writes whole and
+// closes with nothing queued (docs/performance.md, "An idle HTTP/1.1
+// keep-alive connection costs about 1 KiB").
+func TestConnStaysSmall(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 208 {
+		t.Fatalf("conn.Conn is %d bytes: past the 208-byte size class, every idle connection pays 16 more", n)
+	}
+	// A client connection's state embeds a Timer (proxy's downstream: 112
+	// bytes with a 40-byte Timer, the 128-byte class with a 48-byte one).
+	if n := unsafe.Sizeof(Timer{}); n > 40 {
+		t.Fatalf("conn.Timer is %d bytes, want at most 40", n)
+	}
+	opts := DefaultOptions(Options{HighWatermark: 100, LowWatermark: 20})
+	l := NewDetachedLoop(0, NewTracker(0), opts)
+	c := New(&closingSocket{}, l, false)
+	if err := c.Write(make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(filterchain.CloseFlush)
+	if c.x != nil {
+		t.Fatal("a connection that wrote whole and closed with nothing queued allocated its rare state")
+	}
+	if high, low := c.Watermarks(); high != 100 || low != 20 {
+		t.Fatalf("watermarks %d/%d, want the loop's 100/20", high, low)
+	}
+	d := New(&fastSocket{}, l, true)
+	d.SetWatermarks(1000, 0)
+	if high, low := d.Watermarks(); high != 1000 || low != 250 {
+		t.Fatalf("after SetWatermarks(1000, 0): %d/%d, want 1000/250", high, low)
+	}
+	if high, low := c.Watermarks(); high != 100 || low != 20 {
+		t.Fatalf("another connection's SetWatermarks changed this one's: %d/%d", high, low)
+	}
+}
+
+// closingSocket is a fastSocket that can be closed.
+type closingSocket struct{ fastSocket }
+
+func (closingSocket) Close() error { return nil }
 
 // A busy loop yields to Go's scheduler once per YieldEvery of its clock,
 // never more often, whatever the number of callbacks in between

@@ -84,7 +84,7 @@ var ErrNotPlain = errors.New("conn: direct writes need a plain TCP connection")
 // not open, or one whose outbound queue holds bytes. Loop only.
 func (c *Conn) StartDirect(l WritableListener) error {
 	switch {
-	case c.direct != nil:
+	case c.dir() != nil:
 		return errors.New("conn: direct writes started twice")
 	case c.TLS() != nil:
 		return ErrNotPlain
@@ -95,22 +95,23 @@ func (c *Conn) StartDirect(l WritableListener) error {
 	case c.gc.OutboundBuffered() > 0:
 		return errors.New("conn: direct writes need an empty outbound queue")
 	}
-	c.direct = &direct{l: l, kept: -1}
+	x := c.more()
+	x.direct, x.isDirect = direct{l: l, kept: -1}, true
 	return nil
 }
 
 // Direct reports whether StartDirect ran. Loop only.
-func (c *Conn) Direct() bool { return c.direct != nil }
+func (c *Conn) Direct() bool { return c.dir() != nil }
 
 // fd is the descriptor direct writes go to, or -1.
 func (c *Conn) fd() int {
 	switch {
-	case c.direct == nil:
+	case c.dir() == nil:
 		return -1
 	case c.state == stateOpen:
 		return c.gc.Fd()
 	default:
-		return c.direct.kept
+		return c.dir().kept
 	}
 }
 
@@ -120,7 +121,7 @@ func (c *Conn) fd() int {
 // Loop only.
 func (c *Conn) WriteDirect(p []byte) (int, error) {
 	fd := c.fd()
-	if fd < 0 || c.direct.shut {
+	if fd < 0 || c.dir().shut {
 		return 0, ErrClosed
 	}
 	for {
@@ -143,17 +144,17 @@ func (c *Conn) WriteDirect(p []byte) (int, error) {
 // once the socket can take bytes, so that a short WriteDirect is tried
 // again. Loop only.
 func (c *Conn) WaitWritable() {
-	if c.direct == nil || c.direct.wait {
+	if c.dir() == nil || c.dir().wait {
 		return
 	}
-	c.direct.wait = true
+	c.dir().wait = true
 	l := c.loop
 	l.writers = append(l.writers, c)
 	l.noteWatch()
 }
 
 // Waiting reports whether WaitWritable waits for the socket. Loop only.
-func (c *Conn) Waiting() bool { return c.direct != nil && c.direct.wait }
+func (c *Conn) Waiting() bool { return c.dir() != nil && c.dir().wait }
 
 // pollFd is struct pollfd.
 type pollFd struct {
@@ -175,7 +176,7 @@ func (l *Loop) sweepWriters() {
 	fds := l.pollFds[:0]
 	for _, c := range cur {
 		fd := -1
-		if c.direct.wait {
+		if c.dir().wait {
 			fd = c.fd()
 		}
 		fds = append(fds, pollFd{fd: int32(fd), events: pollOut})
@@ -184,7 +185,7 @@ func (l *Loop) sweepWriters() {
 	errno := ppoll(fds)
 	for i, c := range cur {
 		cur[i] = nil
-		d := c.direct
+		d := c.dir()
 		switch {
 		case !d.wait:
 			// No longer waiting (its socket closed): dropped.
@@ -214,15 +215,15 @@ func ppoll(fds []pollFd) syscall.Errno {
 
 // keep lists c's kept copy on the loop.
 func (l *Loop) keep(c *Conn) {
-	c.direct.keptAt = len(l.kept)
+	c.dir().keptAt = len(l.kept)
 	l.kept = append(l.kept, c)
 }
 
 // unkeep takes c's copy off the loop's list.
 func (l *Loop) unkeep(c *Conn) {
-	i, last := c.direct.keptAt, len(l.kept)-1
+	i, last := c.dir().keptAt, len(l.kept)-1
 	l.kept[i] = l.kept[last]
-	l.kept[i].direct.keptAt = i
+	l.kept[i].dir().keptAt = i
 	l.kept[last] = nil
 	l.kept = l.kept[:last]
 }
@@ -255,7 +256,7 @@ const tcpCloseWait = 8
 // reset or fully closed it (the socket is not in CLOSE_WAIT), ferry
 // closed it, or the Tracker has no socket to spare. Loop only.
 func (c *Conn) KeepWriting() bool {
-	if c.direct == nil || c.direct.kept >= 0 || c.direct.shut || c.localClose || c.state != stateClosed {
+	if c.dir() == nil || c.dir().kept >= 0 || c.dir().shut || c.localClose || c.state != stateClosed {
 		return false
 	}
 	fd := c.gc.Fd()
@@ -272,20 +273,20 @@ func (c *Conn) KeepWriting() bool {
 		c.loop.Tracker.Release()
 		return false
 	}
-	c.direct.kept = int(nfd)
+	c.dir().kept = int(nfd)
 	c.loop.keep(c)
 	return true
 }
 
 // Kept reports whether KeepWriting kept the socket and CloseKept has not
 // closed it. Loop only.
-func (c *Conn) Kept() bool { return c.direct != nil && c.direct.kept >= 0 }
+func (c *Conn) Kept() bool { return c.dir() != nil && c.dir().kept >= 0 }
 
 // ShutdownWrite sends the peer a FIN (shutdown(SHUT_WR)) on a directly
 // written connection, open or kept; the connection still reads. Nothing
 // may be written after it. Loop only.
 func (c *Conn) ShutdownWrite() error {
-	if c.direct == nil {
+	if c.dir() == nil {
 		// Written through gnet: only once its queue is empty (the FIN
 		// would pass the bytes still queued), and then nothing more; not
 		// under TLS, whose end is a close_notify (Close).
@@ -301,10 +302,10 @@ func (c *Conn) ShutdownWrite() error {
 	if fd < 0 {
 		return ErrClosed
 	}
-	if c.direct.shut {
+	if c.dir().shut {
 		return nil
 	}
-	c.direct.shut = true
+	c.dir().shut = true
 	return syscall.Shutdown(fd, syscall.SHUT_WR)
 }
 
@@ -314,10 +315,10 @@ func (c *Conn) CloseKept(reset bool) {
 	if !c.Kept() {
 		return
 	}
-	fd := c.direct.kept
+	fd := c.dir().kept
 	c.loop.unkeep(c)
-	c.direct.kept = -1
-	c.direct.wait = false
+	c.dir().kept = -1
+	c.dir().wait = false
 	if reset {
 		_ = syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
 	}
