@@ -245,9 +245,37 @@ func (l *Loop) CloseKeptSockets() int {
 // (or once the engine has stopped).
 func (l *Loop) KeptSockets() int { return len(l.kept) }
 
-// tcpCloseWait is Linux's TCP_CLOSE_WAIT: the peer sent its FIN, we have
-// not closed.
-const tcpCloseWait = 8
+// Linux's TCP states (include/net/tcp_states.h): tcpClose, the socket
+// is done (a reset ended it); tcpCloseWait, the peer sent its FIN, we
+// have not closed.
+const (
+	tcpClose     = 7
+	tcpCloseWait = 8
+)
+
+// tcpState is the TCP state of socket fd (the first byte of struct
+// tcp_info), or -1.
+func tcpState(fd int) int {
+	info, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_INFO)
+	if err != nil {
+		return -1
+	}
+	return info & 0xff
+}
+
+// PeerReset reports, from the connection's RemoteClose event (gnet has
+// not yet closed the descriptor), whether the peer reset the connection
+// rather than ending it with a FIN: the socket is in TCP_CLOSE. Only
+// while our side has not sent its FIN (ShutdownWrite): after it, the
+// peer's FIN takes the socket to TIME_WAIT, whose full socket reads
+// TCP_CLOSE too. An HTTP/2 tunnel answers a reset with CONNECT_ERROR.
+// Loop only.
+func (c *Conn) PeerReset() bool {
+	if c.localClose || c.state != stateClosed || c.gc == nil {
+		return false
+	}
+	return tcpState(c.gc.Fd()) == tcpClose
+}
 
 // KeepWriting keeps the socket of a directly written connection open for
 // writing after gnet closed it for the peer's FIN. Call it from the
@@ -260,9 +288,7 @@ func (c *Conn) KeepWriting() bool {
 		return false
 	}
 	fd := c.gc.Fd()
-	// The first byte of struct tcp_info is the socket's state.
-	info, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_INFO)
-	if err != nil || info&0xff != tcpCloseWait {
+	if tcpState(fd) != tcpCloseWait {
 		return false
 	}
 	if c.loop.Tracker.Acquire(0) != nil {

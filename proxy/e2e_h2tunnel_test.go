@@ -190,9 +190,10 @@ func TestH2WebSocketThroughFerry(t *testing.T) {
 	if s.rst || s.ends != 1 {
 		t.Fatalf("end: reset %v (%v), END_STREAM %d", s.rst, s.rstCode, s.ends)
 	}
-	if cl := up.closes(); len(cl) != 1 || cl[0] != websocket.StatusNormalClosure {
-		t.Fatalf("upstream saw %v", cl)
-	}
+	testutil.WaitFor(t, 10*time.Second, "the upstream saw the close", func() bool {
+		cl := up.closes()
+		return len(cl) == 1 && cl[0] == websocket.StatusNormalClosure
+	})
 	// An upstream that does not switch answers an ordinary response.
 	extConnect(p, 5, "/forbidden")
 	p.until("the refusal's end", p.ended(5))
@@ -302,14 +303,19 @@ func TestH2WebSocketRequestAndHalfClose(t *testing.T) {
 
 // TestH2WebSocketResets: a client's RST_STREAM closes the upstream
 // connection; an upstream that closes ends the stream with END_STREAM
-// after its last bytes; the other stream of the connection goes on.
+// after its last bytes, one that resets resets the stream with
+// CONNECT_ERROR; the other streams of the connection go on.
 func TestH2WebSocketResets(t *testing.T) {
 	closed := make(chan string, 2)
 	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
 		line, _ := r.ReadString('\n')
-		if line == "bye\n" {
+		switch line {
+		case "bye\n":
 			_, _ = c.Write([]byte("so long"))
 			return // the upstream closes
+		case "rst\n":
+			_ = c.(*net.TCPConn).SetLinger(0)
+			return // the upstream resets
 		}
 		_, err := new(bytes.Buffer).ReadFrom(r)
 		closed <- fmt.Sprintf("%q %v", line, err)
@@ -333,6 +339,12 @@ func TestH2WebSocketResets(t *testing.T) {
 	p.until("stream 3's end", p.ended(3))
 	if s := p.seen(3); s.rst || s.data.String() != "so long" || s.ends != 1 {
 		t.Fatalf("stream 3: %q, reset %v (%v), END_STREAM %d", s.data.String(), s.rst, s.rstCode, s.ends)
+	}
+	extConnect(p, 5, "/c")
+	p.data(5, false, []byte("rst\n"))
+	p.until("stream 5's end", p.ended(5))
+	if s := p.seen(5); !s.rst || s.rstCode != http2.ErrCodeConnect || s.ends != 0 {
+		t.Fatalf("upstream reset: reset %v (%v), END_STREAM %d; want CONNECT_ERROR", s.rst, s.rstCode, s.ends)
 	}
 	waitIdle(t, h)
 }

@@ -76,11 +76,13 @@ import (
 // (shutdown(SHUT_WR)) once every byte before it left ferry; if conn still
 // queues some, or the upstream connection is TLS (whose end is a
 // close_notify), the connection is closed after them (CloseFlush)
-// instead. The upstream's close becomes END_STREAM after its last bytes
-// (gnet reports a reset and a FIN alike: both are its end). A client's
-// RST_STREAM closes the upstream connection; a close ferry made of the
-// upstream connection (a failed write) resets the stream with
-// CONNECT_ERROR (RFC 9113 8.5). The listener's idle timeout (its
+// instead. The upstream's FIN becomes END_STREAM after its last bytes. A
+// client's RST_STREAM closes the upstream connection; an upstream reset
+// (conn.Conn.PeerReset) or a close ferry made of the upstream connection
+// (a failed write) resets the stream with CONNECT_ERROR (RFC 9113 8.5),
+// unless the client's END_STREAM went first: after ferry's FIN the
+// socket cannot tell a reset from the upstream's FIN, and the stream
+// ends with END_STREAM either way. The listener's idle timeout (its
 // connection_idle_timeout, else timeouts.idle), with no byte moved either
 // way, resets the stream with CANCEL and closes the upstream connection.
 // The stream stays open for the tunnel's life, so it counts as active;
@@ -340,8 +342,8 @@ func (t *h2tunnel) upClosed(ev filterchain.ConnectionEvent) {
 	}
 	s.enter()
 	defer s.exit()
-	if ev != filterchain.RemoteClose && !t.shut {
-		t.reset(http2.ErrCodeConnect)
+	if !t.shut && (ev != filterchain.RemoteClose || s.pc.C.PeerReset()) {
+		t.reset(http2.ErrCodeConnect) // RFC 9113 8.5: the TCP connection failed
 		return
 	}
 	s.respState = stateDone
