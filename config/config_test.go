@@ -258,7 +258,7 @@ func TestFerryDefaults(t *testing.T) {
 			LingeringClose: Duration(5 * time.Second), TLSHandshake: Duration(10 * time.Second),
 		},
 		Buffers: Buffers{WriteHighWatermark: 32768, WriteLowWatermark: 8192, SpillMemoryBytes: 65536,
-			BacklogMemoryBytes: 268435456},
+			BacklogMemoryBytes: 268435456, SpillDiskBytes: 4 << 30},
 		Proxy: ProxyHeaders{XFF: XFFAppend},
 	}
 	if got := (Ferry{}).WithDefaults(); got != want {

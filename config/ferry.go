@@ -154,6 +154,15 @@ type Buffers struct {
 	// 0 means 268435456 (256 MiB): with the defaults, 10,000 slow readers
 	// stay well within a 24 GiB machine.
 	BacklogMemoryBytes int64 `json:"backlog_memory_bytes" yaml:"backlog_memory_bytes"`
+	// SpillDiskBytes is the process-wide budget for the bytes every spill
+	// queue holds in its temp file; 0 means 4294967296 (4 GiB). gnet
+	// cannot pause reading a socket (docs/gnet.md), so a backlog that
+	// never drains (a tunnel's client that stops reading while its
+	// upstream sends, an endless response to a stalled client) would
+	// otherwise grow its file until the disk is full: past the budget,
+	// the stream, tunnel or relay whose backlog would grow a file fails
+	// (internal/spill.ErrDiskBudget) instead, as it would on a full disk.
+	SpillDiskBytes int64 `json:"spill_disk_bytes" yaml:"spill_disk_bytes"`
 	// SpillDir is where spilled bodies go; "" means os.TempDir().
 	SpillDir string `json:"spill_dir" yaml:"spill_dir"`
 }
@@ -215,6 +224,7 @@ const (
 	DefaultWriteLowWatermark   = 8 << 10
 	DefaultSpillMemoryBytes    = 64 << 10
 	DefaultBacklogMemoryBytes  = 256 << 20
+	DefaultSpillDiskBytes      = 4 << 30
 )
 
 // Default timeouts of the ferry block.
@@ -246,6 +256,7 @@ func (f Ferry) WithDefaults() Ferry {
 	def(&f.Buffers.WriteLowWatermark, DefaultWriteLowWatermark)
 	def(&f.Buffers.SpillMemoryBytes, DefaultSpillMemoryBytes)
 	def(&f.Buffers.BacklogMemoryBytes, DefaultBacklogMemoryBytes)
+	def(&f.Buffers.SpillDiskBytes, DefaultSpillDiskBytes)
 	def(&f.Proxy.XFF, XFFAppend)
 	return f
 }

@@ -41,6 +41,7 @@ func (v *validator) ferry(f Ferry) {
 			strconv.Itoa(b.WriteLowWatermark)+" >= "+strconv.Itoa(b.WriteHighWatermark)+")")
 	}
 	v.nonNegative(b.SpillMemoryBytes, fp+".buffers.spill_memory_bytes")
+	v.nonNegative(b.SpillDiskBytes, fp+".buffers.spill_disk_bytes")
 	if v.nonNegative(b.BacklogMemoryBytes, fp+".buffers.backlog_memory_bytes") && okHigh &&
 		b.BacklogMemoryBytes < int64(b.WriteHighWatermark) {
 		v.p.add(fp+".buffers.backlog_memory_bytes", "must be at least write_high_watermark ("+

@@ -193,7 +193,8 @@ func New(cfg *config.Config, o Options) (*App, error) {
 		_ = a.workers.Close(context.Background())
 		return nil, err
 	}
-	a.relaySpill = spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget}
+	a.relaySpill = spill.Options{MemLimit: int(f.Buffers.SpillMemoryBytes), Dir: f.Buffers.SpillDir, Budget: budget,
+		DiskBudget: backlog.New(f.Buffers.SpillDiskBytes)}
 	a.srv, err = proxy.NewServer(proxy.Options{
 		Loops: loops, Workers: a.workers, Clusters: a.clusters, Routers: a.routers, Dialer: a.upTLS.tcp,
 		Settings: a.settings, Spill: a.relaySpill, Logger: o.Logger, Metrics: a.metrics.reg,

@@ -14,6 +14,7 @@ import (
 	"github.com/ferry-proxy/ferry/conn"
 	"github.com/ferry-proxy/ferry/eventloop"
 	"github.com/ferry-proxy/ferry/filterchain"
+	"github.com/ferry-proxy/ferry/internal/backlog"
 	"github.com/ferry-proxy/ferry/internal/relay"
 	"github.com/ferry-proxy/ferry/internal/spill"
 	"github.com/ferry-proxy/ferry/internal/testutil"
@@ -451,4 +452,36 @@ func TestWriteFiltersAreNotBypassed(t *testing.T) {
 	if n := wf.n.Load(); n != int64(len(payload))+4 {
 		t.Fatalf("the write filters saw %d bytes, want %d", n, len(payload)+4)
 	}
+}
+
+// TestDiskBudgetEndsTheRelay: a side that never reads while the other
+// sends fills its spill file only up to the process-wide disk budget; the
+// write that would pass it ends the relay with spill.ErrDiskBudget (both
+// sides closed), where it would otherwise grow the file without bound
+// (gnet cannot pause reading, docs/gnet.md).
+func TestDiskBudgetEndsTheRelay(t *testing.T) {
+	disk := backlog.New(1 << 20)
+	h := start(t, relay.Options{Spill: spill.Options{MemLimit: 64 << 10, Dir: t.TempDir(), DiskBudget: disk}})
+	down, up := h.pair()
+	_ = up.SetReadBuffer(16 << 10)
+	go func() {
+		chunk := make([]byte, 256<<10)
+		for range 64 { // 16 MiB at most; the relay's end stops it sooner
+			if _, err := down.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	testutil.WaitFor(t, 20*time.Second, "the relay ends at the disk budget", func() bool { return len(h.ends()) == 1 })
+	if err := h.ends()[0].err; !errors.Is(err, spill.ErrDiskBudget) {
+		t.Fatalf("the relay ended with %v, want spill.ErrDiskBudget", err)
+	}
+	if u := disk.Used(); u != 0 {
+		t.Errorf("the disk budget counts %d bytes after the relay ended, want 0", u)
+	}
+	if p := disk.Peak(); p > 1<<20 {
+		t.Errorf("the spill files held %d bytes at most, past the 1 MiB budget", p)
+	}
+	_ = down.Close()
+	_, _ = io.Copy(io.Discard, up) // the relay closed it
 }

@@ -2,6 +2,7 @@ package spill
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 
 	"github.com/ferry-proxy/ferry/internal/backlog"
@@ -76,5 +77,62 @@ func TestBudgetBoundsMemory(t *testing.T) {
 	b.Reset()
 	if budget.Used() != 0 {
 		t.Fatalf("budget counts %d after Reset, want 0", budget.Used())
+	}
+}
+
+// TestDiskBudgetBoundsFiles: queues sharing a disk budget take every byte
+// they put in a temp file from it; a write that does not fit puts nothing
+// in the file and fails with ErrDiskBudget (its memory part, if any, is
+// queued and counted), the queue keeps what it had, and the bytes come
+// back as they are read, dropped by Reset or Close.
+func TestDiskBudgetBoundsFiles(t *testing.T) {
+	disk := backlog.New(100)
+	a := New(Options{MemLimit: -1, Dir: t.TempDir(), DiskBudget: disk})
+	b := New(Options{MemLimit: -1, Dir: t.TempDir(), DiskBudget: disk})
+	t.Cleanup(func() {
+		_ = a.Close()
+		_ = b.Close()
+	})
+	data := bytes.Repeat([]byte("x"), 60)
+	if n, err := a.Write(data); n != 60 || err != nil {
+		t.Fatalf("a.Write = %d, %v", n, err)
+	}
+	if n, err := b.Write(data); n != 0 || !errors.Is(err, ErrDiskBudget) {
+		t.Fatalf("b.Write past the budget = %d, %v; want 0, ErrDiskBudget", n, err)
+	}
+	if b.Len() != 0 || disk.Used() != 60 {
+		t.Fatalf("after the refusal: b holds %d, budget used %d; want 0 and 60", b.Len(), disk.Used())
+	}
+	if n, err := b.Write(data[:40]); n != 40 || err != nil {
+		t.Fatalf("b.Write within the budget = %d, %v", n, err)
+	}
+	// Reading a gives its bytes back: b may grow again.
+	p, err := a.Peek(30)
+	if err != nil || len(p) != 30 {
+		t.Fatalf("a.Peek = %d bytes, %v", len(p), err)
+	}
+	a.Discard(30)
+	if disk.Used() != 70 {
+		t.Fatalf("after reading 30 of a: budget used %d, want 70", disk.Used())
+	}
+	if n, err := b.Write(data[:30]); n != 30 || err != nil {
+		t.Fatalf("b.Write after a was read = %d, %v", n, err)
+	}
+	b.Reset()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if disk.Used() != 0 {
+		t.Fatalf("after Reset and Close: budget used %d, want 0", disk.Used())
+	}
+
+	// A memory part is queued before the file part is refused.
+	m := New(Options{MemLimit: 10, Dir: t.TempDir(), DiskBudget: backlog.New(5)})
+	t.Cleanup(func() { _ = m.Close() })
+	if n, err := m.Write(data[:20]); n != 10 || !errors.Is(err, ErrDiskBudget) {
+		t.Fatalf("m.Write = %d, %v; want the 10 bytes of memory, ErrDiskBudget", n, err)
+	}
+	if m.Len() != 10 || m.Spilled() {
+		t.Fatalf("m holds %d, spilled %v; want 10 in memory", m.Len(), m.Spilled())
 	}
 }

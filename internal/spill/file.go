@@ -55,14 +55,19 @@ func (q *Queue) openFile() error {
 
 // writeFile appends p to the file, creating it if needed.
 func (q *Queue) writeFile(p []byte) (int, error) {
+	if !q.disk.Take(int64(len(p))) {
+		return 0, ErrDiskBudget
+	}
 	if q.f == nil {
 		if err := q.openFile(); err != nil {
+			q.disk.Give(int64(len(p)))
 			return 0, err
 		}
 	}
 	n, err := q.f.WriteAt(p, q.fw)
 	q.fw += int64(n)
 	if err != nil {
+		q.disk.Give(int64(len(p) - n))
 		return n, fmt.Errorf("spill: %w", err)
 	}
 	return n, nil
@@ -92,6 +97,7 @@ func (q *Queue) peekFile() ([]byte, error) {
 
 // discardFile consumes n queued file bytes (n <= fw-fr).
 func (q *Queue) discardFile(n int64) {
+	q.disk.Give(n)
 	q.fr += n
 	if q.fr == q.fw {
 		q.rewind()
@@ -127,6 +133,7 @@ func (q *Queue) freeScratch() {
 
 // closeFile drops the file part and closes the file, which deletes it.
 func (q *Queue) closeFile() error {
+	q.disk.Give(q.fw - q.fr)
 	q.fr, q.fw, q.punched, q.sOff, q.sLen = 0, 0, 0, 0, 0
 	q.noPunch = false
 	q.freeScratch()

@@ -20,6 +20,11 @@ const (
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("spill: queue closed")
 
+// ErrDiskBudget is returned by Write when the bytes it would put in the
+// temp file do not fit in Options.DiskBudget: the temp files of every
+// queue sharing it hold as much as they may.
+var ErrDiskBudget = errors.New("spill: the temp files' budget is used up")
+
 // Options configures a Queue.
 type Options struct {
 	// MemLimit is the most bytes kept in memory before spilling. Zero
@@ -42,6 +47,14 @@ type Options struct {
 	// frees it. A write that finds the budget used up goes to the file,
 	// as if the queue's own memory were full.
 	Budget *backlog.Budget
+	// DiskBudget, when set, is the process-wide budget of bytes queued in
+	// temp files: a write takes what it puts in the file from it first,
+	// and fails with ErrDiskBudget, writing nothing to the file, when that
+	// does not fit; the bytes come back as they are read or dropped. gnet
+	// cannot pause reading (docs/gnet.md), so without it a backlog that
+	// never drains (a tunnel whose client stops reading while its
+	// upstream sends) would grow its file until the disk is full.
+	DiskBudget *backlog.Budget
 }
 
 // Queue is a FIFO of bytes: memory first, then an unlinked temp file. The
@@ -53,6 +66,7 @@ type Queue struct {
 	dir       string
 	onFile    func(opened bool)
 	budget    *backlog.Budget
+	disk      *backlog.Budget
 	closed    bool
 
 	// Memory part: chunks are full-capacity mcache slices, oldest first.
@@ -73,6 +87,7 @@ func New(opts Options) *Queue {
 		dir:       opts.Dir,
 		onFile:    opts.OnFile,
 		budget:    opts.Budget,
+		disk:      opts.DiskBudget,
 	}
 	switch {
 	case q.memLimit == 0:
