@@ -1,6 +1,7 @@
 package conn
 
 import (
+	"syscall"
 	"testing"
 
 	"github.com/panjf2000/gnet/v2"
@@ -101,3 +102,53 @@ type fastSocket struct{ gnet.Conn }
 func (fastSocket) SetContext(any)              {}
 func (fastSocket) OutboundBuffered() int       { return 0 }
 func (fastSocket) Write(p []byte) (int, error) { return len(p), nil }
+
+// fdSocket is a slowSocket over a real socket fd, for the half-close.
+type fdSocket struct {
+	slowSocket
+	fd int
+}
+
+func (s *fdSocket) Fd() int { return s.fd }
+
+// TestShutdownWriteWaitsForTheQueue: ShutdownWrite on a connection
+// written through gnet, with bytes still queued, neither fails (which
+// made HTTP/2 tunnels close the upstream connection instead, losing its
+// answer after the FIN: proxy/h2tunnel.go) nor passes them: the FIN goes
+// from the sweep that sees the queue drained, and the connection stays
+// open to read.
+func TestShutdownWriteWaitsForTheQueue(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) }()
+	l := NewDetachedLoop(0, NewTracker(0), DefaultOptions(Options{HighWatermark: 100}))
+	s := &fdSocket{fd: fds[0]}
+	c := New(s, l, true)
+	if err := c.Write(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	peerEOF := func() bool {
+		n, err := syscall.Read(fds[1], make([]byte, 1))
+		if err != nil && err != syscall.EAGAIN {
+			t.Fatal(err)
+		}
+		return n == 0 && err == nil
+	}
+	if err := c.ShutdownWrite(); err != nil {
+		t.Fatalf("ShutdownWrite with 10 bytes queued: %v", err)
+	}
+	if peerEOF() || c.Closed() {
+		t.Fatalf("FIN sent past the queued bytes (closed %v)", c.Closed())
+	}
+	l.Sweep()
+	if peerEOF() {
+		t.Fatal("FIN sent while gnet still queues bytes")
+	}
+	s.queued = 0 // gnet wrote them
+	l.Sweep()
+	if eof := peerEOF(); !eof || c.Closed() || c.watched {
+		t.Fatalf("queue drained: peer saw the FIN %v, closed %v, watched %v; want a FIN on an open connection", eof, c.Closed(), c.watched)
+	}
+}

@@ -137,6 +137,9 @@ type rare struct {
 	// direct is StartDirect's state (relay.go) once isDirect is set.
 	direct   direct
 	isDirect bool
+	// finPending: ShutdownWrite waits for gnet's queue to drain
+	// (finWhenDrained).
+	finPending bool
 }
 
 // held is the outbound queue counted against the budget (rare.held).
@@ -387,7 +390,10 @@ func (c *Conn) recheck() bool {
 	case stateOpen:
 		ob := c.gc.OutboundBuffered()
 		c.hold(ob)
-		if _, low := c.Watermarks(); c.stalled && ob <= low {
+		if ob == 0 {
+			c.finWhenDrained() // relay.go
+		}
+		if _, low := c.Watermarks(); c.stalled && ob <= low && c.state == stateOpen {
 			c.stalled = false
 			if c.wm != nil {
 				c.wm.OnBelowLowWatermark()

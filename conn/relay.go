@@ -4,6 +4,8 @@ import (
 	"errors"
 	"syscall"
 	"unsafe"
+
+	"github.com/ferry-proxy/ferry/filterchain"
 )
 
 // Direct socket writes and half-close, for byte relays (internal/relay).
@@ -311,16 +313,23 @@ func (c *Conn) Kept() bool { return c.dir() != nil && c.dir().kept >= 0 }
 // ShutdownWrite sends the peer a FIN (shutdown(SHUT_WR)) on a directly
 // written connection, open or kept; the connection still reads. Nothing
 // may be written after it. Loop only.
+//
+// On a connection written through gnet (not under TLS, whose end is a
+// close_notify: Close) the FIN goes once gnet's queue is empty: at once,
+// or from the sweep that sees the queue drained (finWhenDrained), so
+// that it never passes the bytes still queued and the peer's answer
+// after it is still read.
 func (c *Conn) ShutdownWrite() error {
 	if c.dir() == nil {
-		// Written through gnet: only once its queue is empty (the FIN
-		// would pass the bytes still queued), and then nothing more; not
-		// under TLS, whose end is a close_notify (Close).
 		switch {
 		case c.TLS() != nil:
 			return ErrNotPlain
-		case c.state != stateOpen || c.gc.OutboundBuffered() > 0:
+		case c.state != stateOpen:
 			return ErrClosed
+		case c.gc.OutboundBuffered() > 0:
+			c.more().finPending = true
+			c.loop.addWatch(c) // the sweep sends the FIN once gnet drained
+			return nil
 		}
 		return syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR)
 	}
@@ -333,6 +342,18 @@ func (c *Conn) ShutdownWrite() error {
 	}
 	c.dir().shut = true
 	return syscall.Shutdown(fd, syscall.SHUT_WR)
+}
+
+// finWhenDrained sends the FIN that ShutdownWrite left pending, now that
+// gnet's queue is empty (recheck); a failure closes the connection.
+func (c *Conn) finWhenDrained() {
+	if x := c.x; x == nil || !x.finPending {
+		return
+	}
+	c.x.finPending = false
+	if syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR) != nil {
+		c.Close(filterchain.CloseNow)
+	}
 }
 
 // CloseKept closes the socket KeepWriting kept, with a FIN after what was

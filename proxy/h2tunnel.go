@@ -73,10 +73,11 @@ import (
 //     client socket's low watermark (drainAll) write the rest.
 //
 // Half-close: the client's END_STREAM shuts the upstream's write side
-// (shutdown(SHUT_WR)) once every byte before it left ferry; if conn still
-// queues some, or the upstream connection is TLS (whose end is a
-// close_notify), the connection is closed after them (CloseFlush)
-// instead. The upstream's FIN becomes END_STREAM after its last bytes. A
+// (shutdown(SHUT_WR)) once every byte before it left ferry, conn's queue
+// included (conn.Conn.ShutdownWrite waits for it to drain), so that the
+// upstream's answer after the FIN still comes back; if the upstream
+// connection is TLS (whose end is a close_notify), the connection is
+// closed after them (CloseFlush) instead. The upstream's FIN becomes END_STREAM after its last bytes. A
 // client's RST_STREAM closes the upstream connection; an upstream reset
 // (conn.Conn.PeerReset) or a close ferry made of the upstream connection
 // (a failed write) resets the stream with CONNECT_ERROR (RFC 9113 8.5),
@@ -122,8 +123,8 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 type h2tunnel struct {
 	s *stream
 	// shut: the client's END_STREAM came; the upstream gets a FIN once
-	// the request pipe is empty (shutUpstream).
-	shut bool
+	// the request pipe is empty (shutUpstream), and then fin is set.
+	shut, fin bool
 }
 
 // appendExtConnect ends the HTTP/1.1 head of an extended CONNECT: its
@@ -303,16 +304,18 @@ func (s *stream) h2TunnelData(data []byte, end bool) {
 }
 
 // shutUpstream forwards the client's END_STREAM as a FIN once the request
-// pipe is empty: shutdown(SHUT_WR) when conn queues nothing either, else
-// a close after what it queues. Called again from the upstream's low
-// watermark while the pipe holds bytes.
+// pipe is empty: shutdown(SHUT_WR) after what conn queues
+// (conn.Conn.ShutdownWrite), or, under TLS, a close after it. Called
+// again from the upstream's low watermark while the pipe holds bytes;
+// once is enough (fin).
 func (t *h2tunnel) shutUpstream() {
 	s := t.s
-	if !t.shut || s.pc == nil || s.reqPipe.queued() > 0 {
+	if !t.shut || t.fin || s.pc == nil || s.reqPipe.queued() > 0 {
 		return
 	}
+	t.fin = true
 	c := s.pc.C
-	if c.OutboundBuffered() > 0 || c.ShutdownWrite() != nil {
+	if c.ShutdownWrite() != nil {
 		c.Close(filterchain.CloseFlush)
 	}
 }
