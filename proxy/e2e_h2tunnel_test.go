@@ -501,6 +501,18 @@ func TestH2WebSocketRouteRefusal(t *testing.T) {
 	if settingSeen(t, h2up) {
 		t.Fatal("SETTINGS_ENABLE_CONNECT_PROTOCOL advertised over an HTTP/2 upstream")
 	}
+	// :protocol connect names CONNECT's entry, which enables CONNECT
+	// termination on connect routes, not an upgrade of a path route: 403,
+	// as an HTTP/1.1 "Upgrade: connect" is dropped (upgrade.go).
+	up2 := switchUpstream(t, false, nil, func(net.Conn, *bufio.Reader) {})
+	withConnect := startProxy(t, []string{up2.Addr()}, func(s *setup) { s.factory.Upgrades = []string{"websocket", "CONNECT"} })
+	p = dialH2Peer(t, withConnect)
+	p.open(1, false, ":method", "CONNECT", ":protocol", "connect", ":scheme", "http", ":path", "/",
+		":authority", "ferry.test")
+	p.until("stream 1's end", p.ended(1))
+	if got := p.seen(1).status(); got != "403" || up2.Accepted.Load() != 0 {
+		t.Fatalf(":protocol connect on a path route: %q, %d upstream connections", got, up2.Accepted.Load())
+	}
 }
 
 // TestH2WebSocketRouteOnly: a listener that turns websocket off still

@@ -33,8 +33,9 @@ import (
 // none, HTTP/1.1 servers require it; a client's own is dropped). From
 // there the request runs the phases as an HTTP/1.1 upgrade does
 // (upgrade.go): routing, filters, the upstream pool. After the route is
-// chosen, an upgrade the route (or else the listener) does not allow is
-// answered 403, as Envoy answers a WebSocket on a route without it
+// chosen, an upgrade the route (or else the listener) does not allow, or
+// one with :protocol connect (CONNECT's upgrade_configs entry is for the
+// method: connect.go), is answered 403, as Envoy answers a WebSocket on a route without it
 // (downstream_rq_ws_on_non_ws_route), and one for a listener with
 // upstream_protocol Http2 is answered 501 (extended CONNECT to an HTTP/2
 // upstream is not built); both count in local_reply_bad_request. A DATA
@@ -170,10 +171,10 @@ func (s *stream) h2tunnel() *h2tunnel {
 // extConnectRefusal is the error an extended CONNECT is refused with once
 // its route is known, or nil.
 func (s *stream) extConnectRefusal() error {
-	switch {
+	switch tok := s.upgradeToken(); {
 	case s.d.f.upH2:
 		return errExtConnectH2Up
-	case !s.allowsUpgrade(s.upgradeToken()):
+	case !s.allowsUpgrade(tok), equalFoldBytes(tok, "connect"): // CONNECT's entry is the method's (connect.go)
 		return errExtConnectForbidden
 	}
 	return nil
