@@ -349,6 +349,38 @@ func TestH2WebSocketResets(t *testing.T) {
 	waitIdle(t, h)
 }
 
+// TestH2WebSocketDataAfterUpstreamClose: DATA the client sends after
+// the upstream closed, while ferry still holds the upstream's last bytes
+// for want of window, is dropped: the stream still ends with all of them
+// and END_STREAM, not with a 400 for "DATA before the tunnel".
+func TestH2WebSocketDataAfterUpstreamClose(t *testing.T) {
+	const last = "what the upstream sent before its FIN"
+	gone := make(chan struct{})
+	up := switchUpstream(t, false, nil, func(c net.Conn, r *bufio.Reader) {
+		_, _ = c.Write([]byte(last))
+		_ = c.(*net.TCPConn).CloseWrite()
+		_, _ = new(bytes.Buffer).ReadFrom(r) // until ferry closed its side: it handled the FIN
+		close(gone)
+	})
+	h := startProxy(t, []string{up.Addr()}, nil)
+	p := dialH2Peer(t, h, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 8})
+	p.credit = false
+	extConnect(p, 1, "/ws")
+	p.until("the first 8 bytes", func() bool { return p.seen(1).data.Len() == 8 || p.seen(1).done() })
+	<-gone
+	p.data(1, false, []byte("late\n"))
+	p.sync()
+	if s := p.seen(1); s.done() {
+		t.Fatalf("DATA after the upstream's close: status %v, reset %v (%v)", s.heads, s.rst, s.rstCode)
+	}
+	_ = p.fr.WriteWindowUpdate(1, 1<<10)
+	p.until("the stream's end", p.ended(1))
+	if s := p.seen(1); s.rst || s.data.String() != last || s.ends != 1 {
+		t.Fatalf("got %q, reset %v (%v), END_STREAM %d; want all the upstream sent", s.data.String(), s.rst, s.rstCode, s.ends)
+	}
+	waitIdle(t, h)
+}
+
 // TestH2WebSocketRefusals: a wrong Sec-WebSocket-Accept is a 502; a
 // listener with websocket turned off does not advertise the setting, so
 // :protocol is a malformed request; DATA before the 200 is a 400.

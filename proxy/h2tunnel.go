@@ -282,14 +282,18 @@ func (t *h2tunnel) touch() {
 }
 
 // h2TunnelData handles DATA on an extended CONNECT stream: refused before
-// the tunnel, written to the upstream within it.
+// the tunnel, written to the upstream within it, dropped once the
+// answer went out without a tunnel or the upstream closed (the stream
+// still writes what the upstream sent: upClosed).
 func (s *stream) h2TunnelData(data []byte, end bool) {
 	s.enter()
 	defer s.exit()
 	t := s.h2tunnel()
 	if t == nil {
 		s.h2.codec.Consumed(s.h2id, len(data))
-		s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errTunnelEarlyData}, onEvent)
+		if !s.respSent {
+			s.fail(Error{Source: Downstream, Kind: KindBadRequest, Err: errTunnelEarlyData}, onEvent)
+		}
 		return
 	}
 	t.touch()
