@@ -179,3 +179,29 @@ func mustConfig(t *testing.T, js string) *config.Config {
 	}
 	return cfg
 }
+
+// TestSpillBudgetsFromConfig: ferry.buffers.spill_disk_bytes reaches the
+// spill options every stream, tunnel and relay queue is made with, as the
+// budget their temp files share (4 GiB when unset), beside
+// spill_memory_bytes.
+func TestSpillBudgetsFromConfig(t *testing.T) {
+	for _, tc := range []struct {
+		set, want int64
+	}{{0, config.DefaultSpillDiskBytes}, {12345, 12345}} {
+		cfg := routeTo(t, "c", "127.0.0.1:1")
+		if tc.set != 0 {
+			cfg.Ferry.Buffers.SpillDiskBytes = tc.set
+		}
+		a, err := New(cfg, Options{Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = a.workers.Close(context.Background())
+		if got := a.relaySpill.DiskBudget.Limit(); got != tc.want {
+			t.Errorf("spill_disk_bytes %d: the queues' disk budget is %d, want %d", tc.set, got, tc.want)
+		}
+		if got := int64(a.relaySpill.MemLimit); got != cfg.Ferry.Buffers.SpillMemoryBytes {
+			t.Errorf("spill_memory_bytes %d: the queues' memory limit is %d", cfg.Ferry.Buffers.SpillMemoryBytes, got)
+		}
+	}
+}
