@@ -232,9 +232,9 @@ func (b *bench) runMatrix(ctx context.Context, cases []benchCase, targets []*tar
 					b.logf("%-17s %-15s round %d/%d: FAILED: %v", c.ID, t.Name, round, b.cfg.rounds, err)
 					continue
 				}
-				b.logf("%-17s %-15s round %d/%d: %8.0f rps  p50 %-9s p99 %-9s errors %d  cpu %.2fs  %7s req/CPU-s  foreign %4.1f %%%s",
+				b.logf("%-17s %-15s round %d/%d: %8.0f rps  p50 %-9s p99 %-9s errors %d  cpu %.2fs  %7s req/CPU-s  foreign %4.1f %%  steal %4.1f %%%s",
 					c.ID, t.Name, round, b.cfg.rounds, s.RPS, fmtLatency(s.P50), fmtLatency(s.P99),
-					s.Errors, s.CPUSeconds, fmtCount(s.reqPerCPU()), 100*s.Foreign.Share, attemptsNote(s))
+					s.Errors, s.CPUSeconds, fmtCount(s.reqPerCPU()), 100*s.Foreign.Share, 100*s.Foreign.Steal, attemptsNote(s))
 			}
 		}
 	}
@@ -255,20 +255,20 @@ func (b *bench) measureRepeating(ctx context.Context, t *target, c benchCase, ro
 			break // keep what was measured before the failure
 		}
 		tries = append(tries, s)
-		if !repeatRun(s.Foreign.Share, limit, attempt, b.cfg.noiseRepeats) || ctx.Err() != nil {
+		if !repeatRun(s.Foreign.Lost(), limit, attempt, b.cfg.noiseRepeats) || ctx.Err() != nil {
 			break
 		}
-		b.logf("%-17s %-15s round %d: foreign CPU %.1f %% of the machine > %.1f %%: measuring again",
-			c.ID, t.Name, round, 100*s.Foreign.Share, b.cfg.noiseMax)
+		b.logf("%-17s %-15s round %d: foreign CPU %.1f %% + steal %.1f %% of the machine > %.1f %%: measuring again",
+			c.ID, t.Name, round, 100*s.Foreign.Share, 100*s.Foreign.Steal, b.cfg.noiseMax)
 	}
 	k := keepAttempt(tries, limit)
 	s := tries[k]
 	s.Attempts = len(tries)
-	s.Noisy = limit > 0 && s.Foreign.Share > limit
+	s.Noisy = limit > 0 && s.Foreign.Lost() > limit
 	if len(tries) > 1 || s.Noisy {
 		rec := repeatRecord{Case: c.ID, Target: t.Name, Round: round, Kept: k, Noisy: s.Noisy}
 		for _, x := range tries {
-			rec.Shares = append(rec.Shares, x.Foreign.Share)
+			rec.Shares = append(rec.Shares, x.Foreign.Lost())
 		}
 		b.rep.Repeats = append(b.rep.Repeats, rec)
 	}

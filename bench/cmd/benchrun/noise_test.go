@@ -57,6 +57,33 @@ func TestForeignFromFakeProc(t *testing.T) {
 	if got := foreignBetween(s0, s0, 0, 100); got != (foreign{}) {
 		t.Fatalf("zero wall time: %+v", got)
 	}
+	// The hypervisor took 300 ticks (3 s of 20 CPU-s) besides: steal 15 %,
+	// and the run lost 25 % of the machine in all.
+	s0.steal, s1.steal = 5000, 5300
+	got = foreignBetween(s0, s1, 3, 100)
+	if !closeTo(got.Share, 0.1) || !closeTo(got.Steal, 0.15) || !closeTo(got.Lost(), 0.25) {
+		t.Fatalf("foreign with steal %+v, want share 0.1, steal 0.15, lost 0.25", got)
+	}
+}
+
+// TestStealDecidesRepeats: a run with no foreign process but steal above
+// the limit is measured again, and of two attempts the one that lost less
+// of the machine is kept.
+func TestStealDecidesRepeats(t *testing.T) {
+	stolen := foreign{Share: 0.01, Steal: 0.09}
+	if !repeatRun(stolen.Lost(), 0.05, 0, 2) {
+		t.Fatal("a run with 9 % steal was not repeated")
+	}
+	// By foreign CPU alone the first attempt (1 %) would win; with its
+	// steal it lost 10 % of the machine against the second's 7 %.
+	tries := []sample{{Foreign: stolen}, {Foreign: foreign{Share: 0.06, Steal: 0.01}}, {Foreign: foreign{Share: 0.02, Steal: 0.06}}}
+	if got := keepAttempt(tries, 0.05); got != 1 {
+		t.Fatalf("keepAttempt = %d, want 1 (7 %% lost against 10 %% and 8 %%)", got)
+	}
+	tries[2].Foreign.Steal = 0.005
+	if got := keepAttempt(tries, 0.05); got != 2 {
+		t.Fatalf("keepAttempt = %d, want 2 (within the limit)", got)
+	}
 }
 
 func itoa(n int) string {

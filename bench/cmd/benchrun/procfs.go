@@ -113,16 +113,17 @@ func (fs procFS) rssKiB(pids []int) uint64 {
 // machineCPU is the machine-wide "cpu" line of /proc/stat, in clock
 // ticks, and how many CPUs the file lists.
 type machineCPU struct {
-	busy uint64 // user+nice+system+irq+softirq
-	cpus int    // "cpuN" lines
+	busy  uint64 // user+nice+system+irq+softirq
+	steal uint64 // the hypervisor ran something else on this machine's CPUs
+	cpus  int    // "cpuN" lines
 }
 
 // parseProcStat parses /proc/stat. Busy time is what processes and the
-// kernel on this machine used: user, nice, system, irq and softirq. Left
-// out: idle, iowait, steal (the hypervisor running other guests: no
-// process here used it, and the measured processes' utime+stime does not
-// include it either), and guest and guest_nice (the kernel already counts
-// them in user and nice).
+// kernel on this machine used: user, nice, system, irq and softirq. Steal
+// is kept apart: the hypervisor running other guests on this machine's
+// CPUs, which no process here used and no utime+stime includes. Left out:
+// idle, iowait, and guest and guest_nice (the kernel already counts them
+// in user and nice).
 func parseProcStat(b []byte) (machineCPU, error) {
 	var m machineCPU
 	found := false
@@ -148,6 +149,7 @@ func parseProcStat(b []byte) (machineCPU, error) {
 			v[i] = n
 		}
 		m.busy = v[0] + v[1] + v[2] + v[5] + v[6]
+		m.steal = v[7]
 		found = true
 	}
 	if !found || m.cpus == 0 {

@@ -25,9 +25,9 @@ func TestParseProcStat(t *testing.T) {
 	// a failing parse may return what it summed so far
 	checkParse(t, parse, equal, false, []parseCase[machineCPU]{
 		{name: "two cpus with steal and guest", ok: true,
-			// busy = user 100 + nice 5 + system 50 + irq 2 + softirq 3; not steal 40; guest 7 is inside user
+			// busy = user 100 + nice 5 + system 50 + irq 2 + softirq 3; steal 40 apart; guest 7 is inside user
 			in:   "cpu  100 5 50 1000 20 2 3 40 7 0\ncpu0 50 2 25 500 10 1 1 20 3 0\ncpu1 50 3 25 500 10 1 2 20 4 0\nintr 1 2 3\nctxt 99\n",
-			want: machineCPU{busy: 160, cpus: 2}},
+			want: machineCPU{busy: 160, steal: 40, cpus: 2}},
 		{name: "old kernel without guest fields", ok: true,
 			in:   "cpu  10 0 10 100 0 0 0 0\ncpu0 10 0 10 100 0 0 0 0\n",
 			want: machineCPU{busy: 20, cpus: 1}},

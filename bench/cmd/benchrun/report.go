@@ -50,6 +50,7 @@ type cellSummary struct {
 	CPUSpread  spread // of requests per CPU-second
 	PeakRSSKiB uint64
 	Foreign    spread // foreign CPU share of the machine
+	Steal      spread // steal share of the machine
 	Repeated   int    // runs measured more than once
 	Noisy      int    // runs kept above the noise limit
 	H2         h2Counts
@@ -63,7 +64,7 @@ func (c *cell) summary() (cellSummary, bool) {
 	if c == nil || len(c.Samples) == 0 {
 		return cellSummary{}, false
 	}
-	var rps, p50, p99, cpu, rpc, fg, logb []float64
+	var rps, p50, p99, cpu, rpc, fg, st, logb []float64
 	s := cellSummary{Rounds: len(c.Samples)}
 	for _, x := range c.Samples {
 		rps = append(rps, x.RPS)
@@ -72,6 +73,7 @@ func (c *cell) summary() (cellSummary, bool) {
 		cpu = append(cpu, x.CPUSeconds)
 		rpc = append(rpc, x.reqPerCPU())
 		fg = append(fg, x.Foreign.Share)
+		st = append(st, x.Foreign.Steal)
 		logb = append(logb, float64(x.LogBytes))
 		s.Errors += x.Errors
 		s.PeakRSSKiB = max(s.PeakRSSKiB, x.PeakRSSKiB)
@@ -101,6 +103,7 @@ func (c *cell) summary() (cellSummary, bool) {
 	s.CPUSpread = spreadOf(rpc)
 	s.ReqPerCPU = s.CPUSpread.Median
 	s.Foreign = spreadOf(fg)
+	s.Steal = spreadOf(st)
 	s.LogBytes = spreadOf(logb)
 	return s, true
 }
@@ -636,10 +639,13 @@ func fmtSpread(sp spread, f func(float64) string) string {
 	return fmt.Sprintf("%s–%s · %.1f %%", f(sp.Min), f(sp.Max), 100*sp.CV)
 }
 
-// fmtForeign formats the median foreign CPU share with repeat and noise
-// marks.
+// fmtForeign formats the median foreign CPU share, the median steal when
+// there was any, and repeat and noise marks.
 func fmtForeign(s cellSummary) string {
 	out := fmt.Sprintf("%.1f %%", 100*s.Foreign.Median)
+	if s.Steal.Max > 0 {
+		out += fmt.Sprintf(" + steal %.1f %%", 100*s.Steal.Median)
+	}
 	if s.Repeated > 0 {
 		out += fmt.Sprintf(" (%d repeated)", s.Repeated)
 	}
@@ -661,15 +667,15 @@ func fmtNoFile(n uint64) string {
 func writeNoiseMethod(b *strings.Builder, r *report) {
 	const what = "Noise: during every measured run benchrun records the CPU used by processes outside the benchmark " +
 		"(/proc/stat busy time, user+nice+system+irq+softirq, minus the upstream's, every target's, benchrun's and the load " +
-		"generator's own CPU) as a share of the machine; "
+		"generator's own CPU) as a share of the machine, and the time the hypervisor took the machine's CPUs away (steal); "
 	switch {
 	case r.NoiseMax <= 0:
 		b.WriteString("Noise: repeating noisy runs is off (-noise-max 0); the foreign-CPU column is recorded only.\n\n")
 	case r.NoiseRepeats == 0:
-		fmt.Fprintf(b, what+"a run above %.1f %% is flagged ⚠️ but not repeated (-noise-repeats 0). "+
+		fmt.Fprintf(b, what+"a run whose foreign CPU plus steal is above %.1f %% is flagged ⚠️ but not repeated (-noise-repeats 0). "+
 			"The foreign-CPU column is the median share.\n\n", r.NoiseMax)
 	default:
-		fmt.Fprintf(b, what+"a run above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+
+		fmt.Fprintf(b, what+"a run whose foreign CPU plus steal is above %.1f %% is measured again, at most %d times, and then its least noisy attempt is kept "+
 			"and flagged ⚠️. The foreign-CPU column is the median share; the noise section lists every repeat.\n\n",
 			r.NoiseMax, r.NoiseRepeats)
 	}
@@ -696,12 +702,12 @@ func writeNoise(b *strings.Builder, r *report) {
 			noisy++
 		}
 	}
-	fmt.Fprintf(b, "## Noise\n\n%d of %d runs were repeated because other processes used more than %.1f %% of the machine; "+
+	fmt.Fprintf(b, "## Noise\n\n%d of %d runs were repeated because other processes and steal took more than %.1f %% of the machine; "+
 		"%d kept a noisy attempt (⚠️) after %d repeats.\n\n", repeated, total, r.NoiseMax, noisy, r.NoiseRepeats)
 	if len(r.Repeats) == 0 {
 		return
 	}
-	b.WriteString("| case | target | round | foreign CPU per attempt | kept |\n|---|---|---|---|---|\n")
+	b.WriteString("| case | target | round | foreign CPU + steal per attempt | kept |\n|---|---|---|---|---|\n")
 	for _, x := range r.Repeats {
 		var parts []string
 		for _, sh := range x.Shares {
@@ -791,8 +797,8 @@ func writeIdleTable(b *strings.Builder, rs []idleResult, head string) {
 
 // writeRounds lists every run, to judge noise.
 func writeRounds(b *strings.Builder, r *report) {
-	b.WriteString("<details><summary>Every run</summary>\n\n| case | target | round | req/CPU-s | RPS | p50 | p99 | errors | CPU-s | load generator CPU-s | foreign CPU | attempts | peak RSS |\n" +
-		"|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("<details><summary>Every run</summary>\n\n| case | target | round | req/CPU-s | RPS | p50 | p99 | errors | CPU-s | load generator CPU-s | foreign CPU | steal | attempts | peak RSS |\n" +
+		"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range r.Cases {
 		for _, t := range r.Targets {
 			cl := r.cell(c.ID, t)
@@ -804,12 +810,12 @@ func writeRounds(b *strings.Builder, r *report) {
 				if s.Noisy {
 					noisy = " ⚠️"
 				}
-				fmt.Fprintf(b, "| %s | %s | %d | %.0f | %.0f | %s | %s | %d | %.2f | %.2f | %.1f %%%s | %d | %s |\n", c.ID, t, i+1,
+				fmt.Fprintf(b, "| %s | %s | %d | %.0f | %.0f | %s | %s | %d | %.2f | %.2f | %.1f %%%s | %.1f %% | %d | %s |\n", c.ID, t, i+1,
 					s.reqPerCPU(), s.RPS, fmtLatency(s.P50), fmtLatency(s.P99), s.Errors, s.CPUSeconds, s.LoadCPU,
-					100*s.Foreign.Share, noisy, max(s.Attempts, 1), fmtMiB(s.PeakRSSKiB))
+					100*s.Foreign.Share, noisy, 100*s.Foreign.Steal, max(s.Attempts, 1), fmtMiB(s.PeakRSSKiB))
 			}
 			for _, e := range cl.Errs {
-				fmt.Fprintf(b, "| %s | %s | failed | %s ||||||||||\n", c.ID, t, oneLine(e))
+				fmt.Fprintf(b, "| %s | %s | failed | %s |||||||||||\n", c.ID, t, oneLine(e))
 			}
 		}
 	}

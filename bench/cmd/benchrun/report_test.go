@@ -249,7 +249,9 @@ func TestReportNoiseAndVariants(t *testing.T) {
 			Foreign: foreign{Share: share}, Attempts: attempts, Noisy: noisy}
 	}
 	r.addSample("metrics-on", targetFerryAuto, run(500000, 10, 0.01, 1, false), nil)
-	r.addSample("metrics-on", targetFerryMetrics, run(490000, 10, 0.12, 3, true), nil)
+	stolen := run(490000, 10, 0.12, 3, true)
+	stolen.Foreign.Steal = 0.03
+	r.addSample("metrics-on", targetFerryMetrics, stolen, nil)
 	r.Repeats = []repeatRecord{{Case: "metrics-on", Target: targetFerryMetrics, Round: 1, Shares: []float64{0.3, 0.12, 0.2}, Kept: 1, Noisy: true}}
 	r.addNA("https-1k-c50", targetDirect, "the upstream speaks plain text only")
 	r.addSample("https-1k-c50", targetNginx, run(300000, 10, 0.02, 2, false), nil)
@@ -260,11 +262,12 @@ func TestReportNoiseAndVariants(t *testing.T) {
 	md := b.String()
 	testutil.Contains(t, "markdown", md,
 		"**1 round(s) only** (quick mode)",
-		"a run above 5.0 % is measured again, at most 2 times",
+		"a run whose foreign CPU plus steal is above 5.0 % is measured again, at most 2 times",
 		"| metrics-on | ferry-metrics | ferry-auto | 49.0k | 50.0k | 0.98× ✅ |",
 		"| metrics-on | ferry-metrics | 1 | 30.0 % → 12.0 % → 20.0 % | attempt 2 ⚠️ noisy |",
 		"| direct | n/a: the upstream speaks plain text only |",
-		"12.0 % (1 repeated) ⚠️ 1 noisy",
+		"12.0 % + steal 3.0 % (1 repeated) ⚠️ 1 noisy", // steal shown where there was any
+		"| 2.0 % (1 repeated) |",     // and not where there was none
 		"| 0 of 1 |",                 // scrapes failed
 		"1 of 13 runs were repeated", // and 1 kept noisy
 	)
@@ -273,7 +276,7 @@ func TestReportNoiseAndVariants(t *testing.T) {
 	if err := renderMarkdown(&b, r, ""); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "a run above 5.0 % is flagged ⚠️ but not repeated (-noise-repeats 0)") {
+	if !strings.Contains(b.String(), "a run whose foreign CPU plus steal is above 5.0 % is flagged ⚠️ but not repeated (-noise-repeats 0)") {
 		t.Error("quick mode's noise text does not say that runs are not repeated")
 	}
 	goals := section(t, md, "## Goals")
